@@ -1,0 +1,49 @@
+# The two commands: `make run` serves on SQLite, `make test` lints and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+HOST ?= 127.0.0.1
+export METERLINE_DATABASE_URL ?= sqlite:///./meterline.db
+PYTEST_ARGS ?=
+
+.PHONY: run test lint install install-dev bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(BIN)/meterline migrate
+	@echo "API key for this server (shown once; mint more with '$(BIN)/meterline keys create'):"
+	@$(BIN)/meterline keys create --name "make run"
+	$(BIN)/meterline serve --host $(HOST) --port $(PORT) --log-level info
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+	@tmp=$$(mktemp -d); \
+	  METERLINE_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/alembic upgrade head && \
+	  METERLINE_DATABASE_URL=sqlite:///$$tmp/check.db $(BIN)/alembic check; \
+	  status=$$?; rm -rf $$tmp; exit $$status
+
+test: lint
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) meterline.db meterline.db-wal meterline.db-shm

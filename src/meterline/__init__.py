@@ -1,0 +1,3 @@
+"""Meterline: usage metering, entitlements, licensing and billing."""
+
+__version__ = "0.1.0"

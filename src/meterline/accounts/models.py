@@ -1,0 +1,66 @@
+"""Organizations, environments, users and API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meterline.db.base import Base, TimestampMixin, UTCDateTime, id_column
+
+
+class Organization(TimestampMixin, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = id_column("tenant")
+    name: Mapped[str] = mapped_column(String(255))
+    is_default: Mapped[bool] = mapped_column(default=False)
+
+
+class Environment(TimestampMixin, Base):
+    __tablename__ = "environments"
+
+    id: Mapped[str] = id_column("env")
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(20))  # development | production
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    # The Ed25519 signing key of the environment (licensing); created on first use.
+    signing_key_pem: Mapped[str | None] = mapped_column(String(4000), default=None)
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = id_column("user")
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255), default=None)
+    type: Mapped[str] = mapped_column(String(30), default="user")
+
+
+class ApiKey(TimestampMixin, Base):
+    """An API key. Only its SHA-256 hash is stored; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_key_hash", "key_hash", unique=True),)
+
+    id: Mapped[str] = id_column("secret")
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), default=None)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(30), default="private_key")
+    key_hash: Mapped[str] = mapped_column(String(64))
+    display_id: Mapped[str] = mapped_column(String(40))
+    # When set, the key may only read the usage of this customer (GET /v1/usage).
+    customer_external_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name}

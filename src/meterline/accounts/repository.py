@@ -1,0 +1,67 @@
+"""Queries of the accounts domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterline.accounts.models import ApiKey, Environment, Organization, User
+
+
+def default_organization(session: Session) -> Organization | None:
+    return session.scalars(
+        select(Organization).where(Organization.is_default.is_(True)).limit(1)
+    ).first()
+
+
+def environment_by_type(
+    session: Session, organization_id: str, env_type: str
+) -> Environment | None:
+    return session.scalars(
+        select(Environment)
+        .where(Environment.organization_id == organization_id, Environment.type == env_type)
+        .order_by(Environment.created_at)
+        .limit(1)
+    ).first()
+
+
+def environments_of(session: Session, organization_id: str) -> Sequence[Environment]:
+    return session.scalars(
+        select(Environment)
+        .where(Environment.organization_id == organization_id)
+        .order_by(Environment.created_at, Environment.id)
+    ).all()
+
+
+def environment(session: Session, organization_id: str, env_id: str) -> Environment | None:
+    return session.scalars(
+        select(Environment).where(
+            Environment.organization_id == organization_id, Environment.id == env_id
+        )
+    ).first()
+
+
+def first_user(session: Session, organization_id: str) -> User | None:
+    return session.scalars(
+        select(User).where(User.organization_id == organization_id).order_by(User.created_at)
+    ).first()
+
+
+def key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
+
+
+def keys_of_environment(session: Session, environment_id: str) -> Sequence[ApiKey]:
+    return session.scalars(
+        select(ApiKey)
+        .where(ApiKey.environment_id == environment_id, ApiKey.status == "published")
+        .order_by(ApiKey.created_at.desc(), ApiKey.id)
+    ).all()
+
+
+def key_in_environment(session: Session, environment_id: str, key_id: str) -> ApiKey | None:
+    return session.scalars(
+        select(ApiKey).where(ApiKey.environment_id == environment_id, ApiKey.id == key_id)
+    ).first()

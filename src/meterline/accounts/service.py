@@ -1,0 +1,223 @@
+"""Accounts: the default organization, environments and API keys.
+
+Keys are 256-bit random strings shown once. Only their SHA-256 is stored: a key has far
+more entropy than a password, so a fast hash is safe, and lookup by hash is one indexed read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts import repository
+from meterline.accounts.models import ApiKey, Environment, Organization, User
+from meterline.accounts.principal import FULL_ACCESS, Principal
+from meterline.db.base import utcnow
+from meterline.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
+
+ENVIRONMENT_TYPES = ("development", "production")
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key(prefix: str = "sk") -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def display_id(key: str) -> str:
+    return f"{key[:5]}***{key[-2:]}"
+
+
+@dataclass(frozen=True)
+class DefaultAccount:
+    organization: Organization
+    environment: Environment
+    user: User
+
+
+def ensure_default_account(session: Session) -> DefaultAccount:
+    """The default organization with its two environments and an admin user."""
+    org = repository.default_organization(session)
+    if org is None:
+        org = Organization(name="Default organization", is_default=True)
+        session.add(org)
+        session.flush()
+    for env_type in ENVIRONMENT_TYPES:
+        if repository.environment_by_type(session, org.id, env_type) is None:
+            session.add(Environment(organization_id=org.id, name=env_type.title(), type=env_type))
+    user = repository.first_user(session, org.id)
+    if user is None:
+        user = User(organization_id=org.id, name="Admin", email=None, type="user")
+        session.add(user)
+    session.flush()
+    production = repository.environment_by_type(session, org.id, "production")
+    assert production is not None
+    return DefaultAccount(organization=org, environment=production, user=user)
+
+
+def ensure_bootstrap_key(session: Session, key: str) -> ApiKey:
+    """Accept ``key`` with every right in the default production environment."""
+    if len(key) < 8:
+        raise InvalidRequest("METERLINE_BOOTSTRAP_KEY must be at least 8 characters")
+    existing = repository.key_by_hash(session, hash_key(key))
+    if existing is not None:
+        if existing.status != "published":
+            existing.status = "published"
+        return existing
+    account = ensure_default_account(session)
+    api_key = ApiKey(
+        organization_id=account.organization.id,
+        environment_id=account.environment.id,
+        user_id=account.user.id,
+        name="bootstrap",
+        key_hash=hash_key(key),
+        display_id=display_id(key),
+        scopes=[FULL_ACCESS],
+    )
+    session.add(api_key)
+    session.flush()
+    return api_key
+
+
+def create_api_key(
+    session: Session,
+    *,
+    organization_id: str,
+    environment_id: str,
+    user_id: str | None,
+    name: str,
+    key_type: str = "private_key",
+    customer_external_id: str | None = None,
+    scopes: Sequence[str] | None = None,
+    expires_at: datetime | None = None,
+    creator: Principal | None = None,
+) -> tuple[ApiKey, str]:
+    """Mint a key. Returns the row and the plaintext, which is never stored."""
+    if creator is not None:
+        _check_grantable(creator, scopes)
+        if environment_id != creator.environment_id and FULL_ACCESS not in creator.scopes:
+            raise PermissionDenied(
+                "Only a key with full access may mint keys for another environment"
+            )
+    prefix = "pk" if key_type == "publishable_key" else "sk"
+    plaintext = generate_key(prefix)
+    api_key = ApiKey(
+        organization_id=organization_id,
+        environment_id=environment_id,
+        user_id=user_id,
+        name=name,
+        type=key_type,
+        key_hash=hash_key(plaintext),
+        display_id=display_id(plaintext),
+        customer_external_id=customer_external_id,
+        scopes=list(scopes) if scopes is not None else [FULL_ACCESS],
+        expires_at=expires_at,
+    )
+    session.add(api_key)
+    session.flush()
+    return api_key, plaintext
+
+
+def _check_grantable(creator: Principal, scopes: Sequence[str] | None) -> None:
+    """A key can only mint keys with rights it has itself."""
+    if FULL_ACCESS in creator.scopes:
+        return
+    for scope in scopes if scopes is not None else [FULL_ACCESS]:
+        action, _, module = scope.partition(":")
+        if (
+            scope == FULL_ACCESS
+            or action not in ("read", "write")
+            or not creator.may(action, module)
+        ):
+            raise PermissionDenied(f"This key cannot grant the scope {scope}")
+
+
+def authenticate(session: Session, key: str | None) -> Principal:
+    """Resolve a presented key to its principal, or raise ``Unauthenticated``."""
+    if not key:
+        raise Unauthenticated("An API key is required")
+    digest = hash_key(key)
+    api_key = repository.key_by_hash(session, digest)
+    # Compare in constant time although the lookup was by hash: the row is found by an
+    # index, but the final check never short-circuits on a prefix.
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
+        raise Unauthenticated("Invalid API key")
+    if api_key.status != "published":
+        raise Unauthenticated("API key has been revoked")
+    if api_key.expires_at is not None and api_key.expires_at <= utcnow():
+        raise Unauthenticated("API key has expired")
+    return Principal(
+        organization_id=api_key.organization_id,
+        environment_id=api_key.environment_id,
+        key_id=api_key.id,
+        user_id=api_key.user_id,
+        customer_external_id=api_key.customer_external_id,
+        scopes=frozenset(api_key.scopes or ()),
+    )
+
+
+def list_api_keys(session: Session, principal: Principal) -> Sequence[ApiKey]:
+    return repository.keys_of_environment(session, principal.environment_id)
+
+
+def revoke_api_key(session: Session, principal: Principal, key_id: str) -> None:
+    api_key = repository.key_in_environment(session, principal.environment_id, key_id)
+    if api_key is None or api_key.status != "published":
+        raise NotFound("secret", key_id)
+    api_key.status = "archived"
+    session.flush()
+
+
+def create_environment(
+    session: Session, principal: Principal, name: str, env_type: str
+) -> Environment:
+    if env_type not in ENVIRONMENT_TYPES:
+        raise InvalidRequest(
+            "type must be development or production",
+            field="type",
+            details={"allowed_values": list(ENVIRONMENT_TYPES), "provided_value": env_type},
+        )
+    env = Environment(organization_id=principal.organization_id, name=name, type=env_type)
+    session.add(env)
+    session.flush()
+    return env
+
+
+def get_environment(session: Session, principal: Principal, env_id: str) -> Environment:
+    env = repository.environment(session, principal.organization_id, env_id)
+    if env is None:
+        raise NotFound("environment", env_id)
+    return env
+
+
+def list_environments(session: Session, principal: Principal) -> Sequence[Environment]:
+    return repository.environments_of(session, principal.organization_id)
+
+
+def update_environment(
+    session: Session, principal: Principal, env_id: str, name: str | None, env_type: str | None
+) -> Environment:
+    env = get_environment(session, principal, env_id)
+    if name is not None:
+        env.name = name
+    if env_type is not None:
+        if env_type not in ENVIRONMENT_TYPES:
+            raise InvalidRequest("type must be development or production", field="type")
+        env.type = env_type
+    session.flush()
+    return env
+
+
+def current_user(session: Session, principal: Principal) -> tuple[User | None, Organization]:
+    org = session.get(Organization, principal.organization_id)
+    assert org is not None
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    return user, org

@@ -1,0 +1,78 @@
+"""Request dependencies shared by every dialect: the unit of work and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from meterline.accounts import service as accounts
+from meterline.accounts.principal import Principal
+from meterline.db.engine import Database
+from meterline.errors import PermissionDenied
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _write_session(request: Request) -> Iterator[Session]:
+    with database(request).session(write=True) as session:
+        yield session
+
+
+def _read_session(request: Request) -> Iterator[Session]:
+    with database(request).session(write=False) as session:
+        yield session
+
+
+# scope="function": the transaction commits before the response is sent, so nothing is
+# acknowledged that is not committed.
+WriteSession = Annotated[Session, Depends(_write_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from ``x-api-key`` or ``Authorization: Bearer``."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return None
+
+
+def _authenticate(request: Request) -> Principal:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    key = presented_key(request)
+    with database(request).session(write=False) as session:
+        principal = accounts.authenticate(session, key)
+    request.state.principal = principal
+    return principal
+
+
+def vendor_principal(request: Request) -> Principal:
+    """A vendor key with the ``read:billing`` / ``write:billing`` scope the method needs."""
+    principal = _authenticate(request)
+    if principal.is_customer_scoped:
+        raise PermissionDenied("This key is scoped to one customer and may only read its usage")
+    action = "read" if request.method in ("GET", "HEAD") else "write"
+    if not principal.may(action, "billing"):
+        raise PermissionDenied(f"This key lacks the {action}:billing scope")
+    return principal
+
+
+def any_principal(request: Request) -> Principal:
+    return _authenticate(request)
+
+
+Vendor = Annotated[Principal, Depends(vendor_principal)]
+AnyCaller = Annotated[Principal, Depends(any_principal)]

@@ -1,0 +1,87 @@
+"""Wire helpers shared by the /v1 routers: timestamps, pagination, list envelopes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meterline.events.ingest import parse_instant
+
+MAX_PAGE_SIZE = 1000
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, as the upstream API writes instants."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """Decimals travel as strings on /v1: ``Decimal("1.500")`` → ``"1.5"``."""
+    if value is None:
+        return None
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+def parse_time(text: str | None, field: str) -> datetime | None:
+    from meterline.errors import InvalidRequest
+
+    if text is None or text == "":
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise InvalidRequest(f"{field} must be an RFC 3339 date-time", field=field) from exc
+
+
+def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
+
+
+class WireModel(BaseModel):
+    """Request bodies: unknown fields are ignored, as upstream does."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class SearchFilter(WireModel):
+    field: str
+    operator: str = "eq"
+    data_type: str | None = None
+    value: dict[str, Any] | None = None
+
+
+class SearchSort(WireModel):
+    field: str
+    direction: str = "desc"
+
+
+class ListQuery(WireModel):
+    """The common fields of every ``POST /<resource>/search`` body."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0)
+    status: str | None = None
+    sort: list[SearchSort] | str | None = None
+    order: str | None = None
+    expand: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    filters: list[SearchFilter] | None = None
+
+
+def split_csv(values: list[str] | str | None) -> list[str] | None:
+    """Array query params arrive comma-joined from the SDK, or repeated: accept both."""
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else values
+    out = [part.strip() for item in items for part in item.split(",") if part.strip()]
+    return out or None

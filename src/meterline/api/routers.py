@@ -1,0 +1,13 @@
+"""Mounts every dialect's routers. Each domain adds its router here."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import events as fp_events
+
+
+def include_routers(app: FastAPI) -> None:
+    app.include_router(fp_accounts.router, prefix="/v1")
+    app.include_router(fp_events.router, prefix="/v1")

@@ -1,0 +1,61 @@
+"""The FastAPI application: dialect routers, error renderers and the process lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from meterline import __version__
+from meterline.accounts import service as accounts
+from meterline.api.errors import install_error_handlers
+from meterline.api.limits import BodySizeLimit
+from meterline.api.routers import include_routers
+from meterline.config import Settings, get_settings
+from meterline.db.engine import Database
+from meterline.events.writer import IngestWriter
+
+log = logging.getLogger("meterline")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.connect(settings)
+        if settings.bootstrap_key:
+            with db.session() as session:
+                accounts.ensure_bootstrap_key(session, settings.bootstrap_key)
+        writer = IngestWriter(db, settings)
+        writer.start()
+        app.state.db = db
+        app.state.settings = settings
+        app.state.writer = writer
+        try:
+            yield
+        finally:
+            writer.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Meterline",
+        version=__version__,
+        description=(
+            "Usage metering, entitlements, licensing and billing. `/v1` speaks the Flexprice "
+            "billing API, `/api` the Kaiten licensing API, `GET /v1/usage` the customer usage "
+            f"report. Request bodies are limited to {settings.max_body_bytes} bytes."
+        ),
+        lifespan=lifespan,
+    )
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    install_error_handlers(app)
+    include_routers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

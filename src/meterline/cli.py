@@ -1,0 +1,105 @@
+"""The ``meterline`` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+from rich.console import Console
+
+from meterline.config import get_settings
+
+app = typer.Typer(
+    help="Meterline: usage metering, entitlements, licensing and billing.", no_args_is_help=True
+)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    from meterline.db.migrate import upgrade
+
+    upgrade(get_settings().database_url)
+    console.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than one)."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Migrate the database if needed and serve the HTTP API."""
+    import uvicorn
+
+    from meterline.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    if workers > 1:
+        uvicorn.run(
+            "meterline.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            access_log=False,
+        )
+        return
+    from meterline.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: str = typer.Option("cli", help="A name to recognise the key by."),
+    customer: str | None = typer.Option(
+        None, help="Scope the key to this customer's external id (for GET /v1/usage)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Mint a key in the default production environment and print it once."""
+    from meterline.accounts import service as accounts
+    from meterline.db.engine import Database
+    from meterline.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    db = Database.connect(settings)
+    try:
+        with db.session() as session:
+            account = accounts.ensure_default_account(session)
+            api_key, plaintext = accounts.create_api_key(
+                session,
+                organization_id=account.organization.id,
+                environment_id=account.environment.id,
+                user_id=account.user.id,
+                name=name,
+                customer_external_id=customer,
+            )
+            result = {
+                "key": plaintext,
+                "id": api_key.id,
+                "name": api_key.name,
+                "environment_id": api_key.environment_id,
+                "customer_external_id": customer,
+            }
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        console.print(f"API key ([bold]{name}[/bold], environment {result['environment_id']}):")
+        typer.echo(plaintext)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

@@ -1,0 +1,36 @@
+"""Runtime configuration, read from ``METERLINE_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METERLINE_", extra="ignore")
+
+    database_url: str = "sqlite:///./meterline.db"
+    bootstrap_key: str | None = None
+
+    # Request limits (documented in the README and the OpenAPI schema).
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_batch_events: int = 1000
+    max_page_size: int = 1000
+    max_properties_bytes: int = 64 * 1024
+
+    # Group commit: the writer takes whatever is queued, up to this many events per transaction.
+    ingest_max_batch: int = 20_000
+    ingest_queue_limit: int = 200_000
+
+    # Connection pool for PostgreSQL (per process).
+    pool_size: int = 10
+    pool_max_overflow: int = 10
+
+    # SQLite page cache, in KiB (negative cache_size pragma).
+    sqlite_cache_kib: int = 65_536
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,108 @@
+"""Engines and sessions.
+
+SQLite is opened in WAL mode with ``synchronous=NORMAL`` (durable at every commit
+checkpoint boundary, fsync at checkpoint; a power loss can lose the last commits but never
+corrupts, and a process crash loses nothing). Writes take the database write lock at the
+start of the transaction (``BEGIN IMMEDIATE``) so that a read-then-write transaction never
+fails half-way with ``SQLITE_BUSY``; reads use a separate engine with plain ``BEGIN`` so
+they never queue behind writers.
+
+PostgreSQL uses one pooled engine for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.config import Settings
+
+
+def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_kib)}")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@dataclass
+class Database:
+    """The database of one Meterline process: a write engine and a read engine."""
+
+    url: str
+    write_engine: Engine
+    read_engine: Engine
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @classmethod
+    def connect(cls, settings: Settings, url: str | None = None) -> Database:
+        url = url or settings.database_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        if url.startswith("sqlite"):
+            write = _sqlite_engine(url, settings, immediate=True, pool_size=8)
+            read = _sqlite_engine(url, settings, immediate=False, pool_size=16)
+            return cls(url=url, write_engine=write, read_engine=read)
+        engine = create_engine(
+            url,
+            pool_size=settings.pool_size,
+            max_overflow=settings.pool_max_overflow,
+            pool_pre_ping=True,
+        )
+        return cls(url=url, write_engine=engine, read_engine=engine)
+
+    def __post_init__(self) -> None:
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """One unit of work: commits on success, rolls back on any error."""
+        factory = self._write_sessions if write else self._read_sessions
+        with factory() as session:
+            try:
+                yield session
+                if write:
+                    session.commit()
+                else:
+                    session.rollback()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()

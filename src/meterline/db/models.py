@@ -1,0 +1,17 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
+
+from meterline.accounts import models as accounts_models
+from meterline.catalog import models as catalog_models
+from meterline.customers import models as customers_models
+from meterline.db.base import Base
+from meterline.entitlements import models as entitlements_models
+from meterline.events import models as events_models
+
+__all__ = [
+    "Base",
+    "accounts_models",
+    "catalog_models",
+    "customers_models",
+    "entitlements_models",
+    "events_models",
+]

@@ -1,0 +1,100 @@
+"""Domain errors. Services raise these; each API dialect renders them in its own shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every error a client can cause."""
+
+    kind = "invalid_request"
+    status = 400
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidRequest(DomainError):
+    """The request is well formed but a value is wrong; ``field`` names it."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        merged = dict(details or {})
+        if field is not None:
+            merged.setdefault("field", field)
+        super().__init__(message, details=merged)
+        self.field = field
+
+
+class InvalidOperation(DomainError):
+    """The request is valid but the resource's state does not allow it."""
+
+    kind = "invalid_operation"
+
+
+class NotFound(DomainError):
+    kind = "not_found"
+    status = 404
+
+    def __init__(self, resource: str, identifier: str, *, code: str | None = None) -> None:
+        super().__init__(f"{resource.capitalize()} with ID {identifier} was not found")
+        self.resource = resource
+        self.identifier = identifier
+        self.code = code
+
+
+class AlreadyExists(DomainError):
+    kind = "already_exists"
+    status = 409
+
+
+class Conflict(DomainError):
+    """A state conflict with a dialect-specific code (e.g. a Kaiten lifecycle rule)."""
+
+    kind = "conflict"
+    status = 409
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
+class LimitExceeded(DomainError):
+    kind = "limit_exceeded"
+    status = 409
+
+    def __init__(
+        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
+class Unauthenticated(DomainError):
+    kind = "unauthenticated"
+    status = 401
+
+
+class PermissionDenied(DomainError):
+    kind = "permission_denied"
+    status = 403
+
+
+class PayloadTooLarge(DomainError):
+    kind = "payload_too_large"
+    status = 413
+
+
+class TooManyRequests(DomainError):
+    kind = "too_many_requests"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

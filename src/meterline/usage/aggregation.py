@@ -1,0 +1,268 @@
+"""Pure aggregation maths: which events a meter counts, what each contributes, and folding.
+
+No I/O. Quantities are ``Decimal``; instants are integer microseconds since the epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from meterline.events.ingest import from_micros, to_micros
+
+ZERO = Decimal(0)
+HOUR_US = 3_600_000_000
+
+# Aggregations whose result can be folded from hourly partial aggregates.
+FOLDABLE = frozenset({"COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST", "SUM_WITH_MULTIPLIER"})
+# Window sizes whose boundaries fall on hour boundaries (in a whole-hour-offset time zone).
+HOUR_ALIGNED_WINDOWS = frozenset({"HOUR", "3HOUR", "6HOUR", "12HOUR", "DAY", "WEEK", "MONTH"})
+_FIXED_MINUTES = {
+    "MINUTE": 1,
+    "15MIN": 15,
+    "30MIN": 30,
+    "HOUR": 60,
+    "3HOUR": 180,
+    "6HOUR": 360,
+    "12HOUR": 720,
+}
+
+
+@dataclass(frozen=True)
+class MeterSpec:
+    """What the maths needs of a meter."""
+
+    id: str
+    environment_id: str
+    event_name: str
+    aggregation_type: str
+    field: str | None = None
+    multiplier: Decimal | None = None
+    filters: tuple[tuple[str, frozenset[str]], ...] = ()
+    bucket_size: str | None = None
+    group_by: str | None = None
+
+
+def filters_of(
+    raw: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[str]] | None,
+) -> tuple[tuple[str, frozenset[str]], ...]:
+    """``[{"key": k, "values": [...]}]`` or ``{k: [...]}`` → a hashable filter spec."""
+    if not raw:
+        return ()
+    if isinstance(raw, Mapping):
+        pairs = [(str(k), frozenset(str(v) for v in vs)) for k, vs in raw.items()]
+    else:
+        pairs = [(str(f["key"]), frozenset(str(v) for v in f.get("values", []))) for f in raw]
+    return tuple(sorted(pairs, key=lambda p: p[0]))
+
+
+def property_text(value: Any) -> str | None:
+    """A property as filters compare it: strings as they are, numbers canonically."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value != 0 else "0"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def matches(properties: Mapping[str, Any], filters: Iterable[tuple[str, frozenset[str]]]) -> bool:
+    """Every filter key present and its value among the listed values."""
+    for key, allowed in filters:
+        text = property_text(properties.get(key))
+        if text is None or text not in allowed:
+            return False
+    return True
+
+
+def numeric(value: Any) -> Decimal:
+    """A property's numeric value; missing or non-numeric counts as 0."""
+    if value is None or isinstance(value, bool):
+        return ZERO
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else ZERO
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value.strip())
+        except (InvalidOperation, ValueError):
+            return ZERO
+        return parsed if parsed.is_finite() else ZERO
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return ZERO
+
+
+def event_value(meter: MeterSpec, properties: Mapping[str, Any]) -> Decimal:
+    if meter.aggregation_type in ("COUNT", "COUNT_UNIQUE") or not meter.field:
+        return ZERO
+    return numeric(properties.get(meter.field))
+
+
+@dataclass
+class Fold:
+    """A partial aggregate that merges associatively."""
+
+    count: int = 0
+    total: Decimal = ZERO
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    latest_ts: int | None = None
+    latest_value: Decimal | None = None
+    uniques: set[str] = field(default_factory=set)
+
+    def add(self, value: Decimal, timestamp: int) -> None:
+        self.count += 1
+        self.total += value
+        self.minimum = value if self.minimum is None or value < self.minimum else self.minimum
+        self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
+        # Ties go to the later-ingested event: callers add in ingest order.
+        if self.latest_ts is None or timestamp >= self.latest_ts:
+            self.latest_ts = timestamp
+            self.latest_value = value
+
+    def merge(self, other: Fold) -> None:
+        self.count += other.count
+        self.total += other.total
+        if other.minimum is not None and (self.minimum is None or other.minimum < self.minimum):
+            self.minimum = other.minimum
+        if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
+            self.maximum = other.maximum
+        if other.latest_ts is not None and (
+            self.latest_ts is None or other.latest_ts >= self.latest_ts
+        ):
+            self.latest_ts = other.latest_ts
+            self.latest_value = other.latest_value
+        self.uniques |= other.uniques
+
+
+def result(meter: MeterSpec, fold: Fold) -> Decimal:
+    """The aggregate of a fold for the meter's aggregation type (WEIGHTED_SUM excluded)."""
+    kind = meter.aggregation_type
+    if kind == "COUNT":
+        return Decimal(fold.count)
+    if kind == "COUNT_UNIQUE":
+        return Decimal(len(fold.uniques))
+    if fold.count == 0:
+        return ZERO
+    if kind == "SUM":
+        return fold.total
+    if kind == "SUM_WITH_MULTIPLIER":
+        return fold.total * (meter.multiplier if meter.multiplier is not None else Decimal(1))
+    if kind == "AVG":
+        return fold.total / Decimal(fold.count)
+    if kind == "MAX":
+        return fold.maximum if fold.maximum is not None else ZERO
+    if kind == "MIN":
+        return fold.minimum if fold.minimum is not None else ZERO
+    if kind == "LATEST":
+        return fold.latest_value if fold.latest_value is not None else ZERO
+    raise ValueError(f"no fold result for {kind}")
+
+
+def weighted_contribution(
+    value: Decimal, timestamp: int, period_start: int, period_end: int
+) -> Decimal:
+    """WEIGHTED_SUM: the value times the share of the period left after the event (seconds)."""
+    span = (period_end - period_start) // 1_000_000
+    if span <= 0:
+        return ZERO
+    remaining = max(0, (period_end - timestamp) // 1_000_000)
+    return value * Decimal(remaining) / Decimal(span)
+
+
+def tidy(value: Decimal) -> Decimal:
+    """Drop trailing zeros without an exponent: 1.500 → 1.5, 1E+2 → 100."""
+    if value == 0:
+        return ZERO
+    return Decimal(format(value.normalize(), "f"))
+
+
+# ---- windows -------------------------------------------------------------------------------
+
+
+def zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name or "UTC")
+
+
+def window_start(micros: int, window: str, tz: ZoneInfo, anchor: datetime | None = None) -> int:
+    """The start (µs, UTC) of the window of ``window`` size holding ``micros``, in ``tz``."""
+    local = from_micros(micros).astimezone(tz)
+    if window in _FIXED_MINUTES:
+        minutes = _FIXED_MINUTES[window]
+        total = local.hour * 60 + local.minute
+        floored = total - total % minutes
+        start = local.replace(hour=floored // 60, minute=floored % 60, second=0, microsecond=0)
+    elif window == "DAY":
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif window == "WEEK":
+        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        start = day - timedelta(days=day.weekday())  # weeks start on Monday (ISO 8601)
+    elif window == "MONTH":
+        start = _month_start(local, anchor.astimezone(tz) if anchor else None)
+    else:
+        raise ValueError(f"unknown window size {window}")
+    # Re-attach the zone so a DST change inside the day gives the right UTC instant.
+    start = start.replace(tzinfo=tz)
+    return to_micros(start)
+
+
+def _month_start(local: datetime, anchor: datetime | None) -> datetime:
+    if anchor is None:
+        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    import calendar
+
+    def at(year: int, month: int) -> datetime:
+        last = calendar.monthrange(year, month)[1]
+        return local.replace(
+            year=year,
+            month=month,
+            day=min(anchor.day, last),
+            hour=anchor.hour,
+            minute=anchor.minute,
+            second=anchor.second,
+            microsecond=0,
+        )
+
+    candidate = at(local.year, local.month)
+    if candidate > local:
+        year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
+        candidate = at(year, month)
+    return candidate
+
+
+def next_window_start(start: int, window: str, tz: ZoneInfo, anchor: datetime | None = None) -> int:
+    """The start of the window after the one starting at ``start``."""
+    local = from_micros(start).astimezone(tz)
+    if window in _FIXED_MINUTES:
+        return start + _FIXED_MINUTES[window] * 60_000_000
+    if window == "DAY":
+        probe = local + timedelta(days=1, hours=12)
+    elif window == "WEEK":
+        probe = local + timedelta(days=7, hours=12)
+    elif window == "MONTH":
+        probe = local + timedelta(days=32)
+    else:
+        raise ValueError(f"unknown window size {window}")
+    return window_start(to_micros(probe), window, tz, anchor)
+
+
+def hour_aligned(tz: ZoneInfo, instants: Iterable[int]) -> bool:
+    """Whether the zone's offset is a whole number of hours at each of these instants."""
+    for micros in instants:
+        offset = from_micros(micros).astimezone(tz).utcoffset()
+        if offset is not None and offset.total_seconds() % 3600:
+            return False
+    return True

@@ -1,0 +1,184 @@
+"""Test fixtures: real servers over real HTTP, on SQLite and (when configured) PostgreSQL.
+
+Every database test runs once per backend. ``METERLINE_TEST_POSTGRES_URL`` (set by
+``.ci/run``) points at a PostgreSQL server; each test session creates its own database
+there and drops it at the end, so parallel sessions never share state.
+
+Each test gets a fresh environment and a key bound to it, so tests never see each other's
+rows, and the server is started once per backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+POSTGRES_URL = os.environ.get("METERLINE_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+BOOTSTRAP_KEY = "sk_test_bootstrap_" + uuid.uuid4().hex
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    base_url: str
+    database_url: str
+    bootstrap_key: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"x-api-key": key} if key else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+
+@dataclass
+class Tenant:
+    """One environment of the server and a full-rights key bound to it."""
+
+    server: Server
+    environment_id: str
+    key: str
+
+    def client(self) -> httpx.Client:
+        return self.server.client(self.key)
+
+    def flexprice(self):  # type: ignore[no-untyped-def]
+        from flexprice import Flexprice
+
+        return Flexprice(server_url=self.server.base_url + "/v1", api_key_auth=self.key)
+
+
+def _postgres_database(tmp_root: Path) -> Iterator[str]:
+    assert POSTGRES_URL
+    name = f"meterline_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+        isolation_level="AUTOCOMMIT",
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("db")
+    urls = {"sqlite": f"sqlite:///{root / 'meterline.db'}"}
+    if POSTGRES_URL:
+        gen = _postgres_database(root)
+        urls["postgres"] = next(gen)
+        yield urls
+        with contextlib.suppress(StopIteration):
+            next(gen)
+    else:
+        yield urls
+
+
+def start_server(
+    database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Server:
+    port = free_port()
+    log_path = log_dir / f"server-{port}.log"
+    env = {
+        **os.environ,
+        "METERLINE_DATABASE_URL": database_url,
+        "METERLINE_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
+        **(extra_env or {}),
+    }
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meterline", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log_path.read_text()}")
+        try:
+            if httpx.get(base_url + "/health", timeout=1).status_code == 200:
+                return Server(base_url, database_url, BOOTSTRAP_KEY, process, log_path)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"server did not start: {log_path.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest,
+    database_urls: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    srv = start_server(database_urls[request.param], tmp_path_factory.mktemp("logs"))
+    yield srv
+    stop_server(srv)
+
+
+def new_tenant(server: Server) -> Tenant:
+    with server.client(server.bootstrap_key) as http:
+        env = http.post(
+            "/v1/environments", json={"name": f"test-{uuid.uuid4().hex[:8]}", "type": "development"}
+        )
+        assert env.status_code == 201, env.text
+        env_id = env.json()["id"]
+        key = http.post("/v1/secrets/api/keys", json={"name": "test", "environment_id": env_id})
+        assert key.status_code == 201, key.text
+    return Tenant(server=server, environment_id=env_id, key=key.json()["api_key"])
+
+
+@pytest.fixture
+def tenant(server: Server) -> Tenant:
+    """A fresh environment on the server, and a full-rights key bound to it."""
+    return new_tenant(server)
+
+
+@pytest.fixture
+def http(tenant: Tenant) -> Iterator[httpx.Client]:
+    with tenant.client() as client:
+        yield client
+
+
+@pytest.fixture
+def fp(tenant: Tenant):  # type: ignore[no-untyped-def]
+    with tenant.flexprice() as client:
+        yield client
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
