@@ -88,8 +88,6 @@ class SqlEventStore:
         """
         if not rows:
             return []
-        if self.is_sqlite:
-            self._lock_sqlite(conn)
         new_flags = [False] * len(rows)
         seen: set[tuple[str, str]] = set()
         candidates: list[int] = []
@@ -117,14 +115,26 @@ class SqlEventStore:
             new_flags[i] = True
         if fresh:
             environments = sorted({rows[i].environment_id for i in fresh})
+            self.lock_meters(conn, environments, exclusive=False)
             meters = self.active_meters(conn, environments)
             if meters:
                 self.fold_into_hourly(conn, meters, [rows[i] for i in fresh])
         return new_flags
 
-    def _lock_sqlite(self, conn: Connection) -> None:
-        # The session began with BEGIN IMMEDIATE; nothing to do. Kept as a seam for clarity.
-        return None
+    def lock_meters(
+        self, conn: Connection, environment_ids: Sequence[str], *, exclusive: bool
+    ) -> None:
+        """Order meter changes against ingestion, so no event misses a new meter's aggregates.
+
+        Ingest batches take a shared lock per environment before reading the meters;
+        creating a meter or changing its filters takes it exclusively before rebuilding the
+        aggregates. On SQLite every write transaction already holds the database write lock.
+        """
+        if self.is_sqlite:
+            return
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        for env in sorted(environment_ids):
+            conn.exec_driver_sql(f"SELECT {function}(hashtext(%s))", (f"meters:{env}",))
 
     def _existing_ids(self, conn: Connection, rows: Sequence[EventRow]) -> set[tuple[str, str]]:
         by_env: dict[str, list[str]] = defaultdict(list)
@@ -275,6 +285,7 @@ class SqlEventStore:
 
     def rebuild_hourly(self, conn: Connection, meter: MeterSpec) -> None:
         """Recompute a meter's hourly aggregates from its raw events (new meter, new filters)."""
+        self.lock_meters(conn, [meter.environment_id], exclusive=True)
         conn.exec_driver_sql(f"DELETE FROM usage_hourly WHERE meter_id = {self.p}", (meter.id,))
         batch: list[EventRow] = []
         for event in self.scan(conn, meter.environment_id, meter.event_name, None, None, None):
