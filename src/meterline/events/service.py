@@ -215,3 +215,16 @@ def lookup_event(session: Session, principal: Principal, event_id: str) -> Store
     if not events:
         raise NotFound("event", event_id)
     return events[0]
+
+
+def meter_usage(
+    session: Session, meter: Meter, external_customer_id: str, start: datetime, end: datetime
+) -> Decimal:
+    """A meter's usage for one customer over ``[start, end)`` (the hot read: aggregates)."""
+    query = UsageQuery(
+        meter=meter_spec(meter),
+        start=to_micros(start),
+        end=to_micros(end),
+        customer=external_customer_id,
+    )
+    return UsageReader(store_for(session)).query(session.connection(), query).value
