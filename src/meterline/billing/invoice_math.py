@@ -1,0 +1,94 @@
+"""Invoice arithmetic: pure functions over ``Decimal``.
+
+Each invoice line is rounded once, to the currency's minor units, half away from zero
+(``ROUND_HALF_UP`` in :mod:`decimal` rounds ties away from zero for negative amounts too).
+Nothing else is rounded: the subtotal is the sum of the rounded lines and the total is
+derived from it, so an invoice always adds up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from babel.numbers import get_currency_precision, list_currencies
+
+ZERO = Decimal(0)
+
+
+@lru_cache(maxsize=1)
+def _known_currencies() -> frozenset[str]:
+    return frozenset(code.upper() for code in list_currencies())
+
+
+def is_currency(code: str) -> bool:
+    """True for an ISO 4217 code Babel knows (any letter case)."""
+    return len(code) == 3 and code.upper() in _known_currencies()
+
+
+@lru_cache(maxsize=512)
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point of ``currency``: usd 2, jpy 0, kwd 3, clf 4."""
+    return int(get_currency_precision(currency.upper()))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` rounded to the currency's minor units, half away from zero."""
+    exponent = Decimal(1).scaleb(-minor_units(currency))
+    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
+
+
+def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
+    """``percent`` % of ``amount``, rounded like a line: 15.5 % of 10.00 → 1.55."""
+    return round_money(amount * percent / Decimal(100), currency)
+
+
+def capped_discount(subtotal: Decimal, discount: Decimal) -> Decimal:
+    """A fixed discount never takes an invoice below zero: 10 off 5 → 5."""
+    return max(ZERO, min(discount, subtotal))
+
+
+@dataclass(frozen=True)
+class InvoiceTotals:
+    subtotal: Decimal
+    total_discount: Decimal
+    total_prepaid_credits_applied: Decimal
+    total_tax: Decimal
+    total: Decimal
+    amount_due: Decimal
+    amount_paid: Decimal
+    amount_remaining: Decimal
+
+
+def invoice_totals(
+    line_amounts: Iterable[Decimal],
+    currency: str,
+    *,
+    prepaid_credits: Decimal = ZERO,
+    discount: Decimal = ZERO,
+    tax: Decimal = ZERO,
+    amount_paid: Decimal = ZERO,
+) -> InvoiceTotals:
+    """Totals of an invoice whose lines are already rounded.
+
+    ``total = max(0, subtotal − prepaid credits − discount + tax)``; ``amount_due = total``;
+    ``amount_remaining = max(0, amount_due − amount_paid)``.
+    """
+    subtotal = sum((round_money(a, currency) for a in line_amounts), ZERO)
+    credits = round_money(prepaid_credits, currency)
+    discount = round_money(discount, currency)
+    tax = round_money(tax, currency)
+    total = max(ZERO, subtotal - credits - discount + tax)
+    paid = round_money(amount_paid, currency)
+    return InvoiceTotals(
+        subtotal=subtotal,
+        total_discount=discount,
+        total_prepaid_credits_applied=credits,
+        total_tax=tax,
+        total=total,
+        amount_due=total,
+        amount_paid=paid,
+        amount_remaining=max(ZERO, total - paid),
+    )
