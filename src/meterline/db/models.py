@@ -6,6 +6,7 @@ from meterline.customers import models as customers_models
 from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
 from meterline.events import models as events_models
+from meterline.licensing import models as licensing_models
 
 __all__ = [
     "Base",
@@ -14,4 +15,5 @@ __all__ = [
     "customers_models",
     "entitlements_models",
     "events_models",
+    "licensing_models",
 ]
