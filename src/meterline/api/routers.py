@@ -5,9 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import catalog as fp_catalog
+from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import events as fp_events
 
 
 def include_routers(app: FastAPI) -> None:
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
+    app.include_router(fp_catalog.router, prefix="/v1")
+    # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
+    # shadow fixed paths such as /customers/usage mounted by other routers.
+    app.include_router(fp_customers.router, prefix="/v1")

@@ -1,0 +1,287 @@
+"""/v1 features and meters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.common import ListQuery, WireModel, decimal_text, iso, list_envelope
+from meterline.api.json import json_response
+from meterline.catalog import service as catalog
+from meterline.catalog.models import Feature, Meter
+
+router = APIRouter(tags=["features", "meters"])
+
+
+class MeterFilterIn(WireModel):
+    key: str = Field(min_length=1, max_length=255)
+    values: list[str] = Field(min_length=1, max_length=100)
+
+
+class AggregationIn(WireModel):
+    type: str = "COUNT"
+    field: str | None = Field(default=None, max_length=255)
+    multiplier: Decimal | None = None
+    bucket_size: str | None = None
+    group_by: str | None = Field(default=None, max_length=255)
+
+
+class MeterIn(WireModel):
+    name: str = Field(min_length=1, max_length=255)
+    event_name: str = Field(min_length=1, max_length=255)
+    aggregation: AggregationIn
+    filters: list[MeterFilterIn] | None = Field(default=None, max_length=50)
+    reset_usage: str = "BILLING_PERIOD"
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "event_name": self.event_name,
+            "aggregation_type": self.aggregation.type,
+            "field": self.aggregation.field,
+            "multiplier": self.aggregation.multiplier,
+            "bucket_size": self.aggregation.bucket_size,
+            "group_by": self.aggregation.group_by,
+            "filters": [f.model_dump() for f in self.filters or []],
+            "reset_usage": self.reset_usage,
+        }
+
+
+class MeterUpdate(WireModel):
+    filters: list[MeterFilterIn] = Field(max_length=50)
+
+
+class FeatureIn(WireModel):
+    name: str = Field(min_length=1, max_length=255)
+    type: str
+    lookup_key: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    meter_id: str | None = Field(default=None, max_length=64)
+    meter: MeterIn | None = None
+    unit_singular: str | None = Field(default=None, max_length=100)
+    unit_plural: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class FeatureUpdate(WireModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    unit_singular: str | None = Field(default=None, max_length=100)
+    unit_plural: str | None = Field(default=None, max_length=100)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    filters: list[MeterFilterIn] | None = Field(default=None, max_length=50)
+
+
+class FeatureClone(WireModel):
+    name: str = Field(min_length=1, max_length=255)
+    lookup_key: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class FeatureSearch(ListQuery):
+    feature_ids: list[str] | None = Field(default=None, max_length=1000)
+    meter_ids: list[str] | None = Field(default=None, max_length=1000)
+    lookup_key: str | None = Field(default=None, max_length=255)
+    lookup_keys: list[str] | None = Field(default=None, max_length=1000)
+    name_contains: str | None = Field(default=None, max_length=255)
+
+
+def meter_out(meter: Meter) -> dict[str, Any]:
+    aggregation: dict[str, Any] = {"type": meter.aggregation_type}
+    if meter.aggregation_field:
+        aggregation["field"] = meter.aggregation_field
+    if meter.aggregation_multiplier is not None:
+        aggregation["multiplier"] = decimal_text(meter.aggregation_multiplier)
+    if meter.bucket_size:
+        aggregation["bucket_size"] = meter.bucket_size
+    if meter.group_by:
+        aggregation["group_by"] = meter.group_by
+    return {
+        "id": meter.id,
+        "name": meter.name,
+        "event_name": meter.event_name,
+        "aggregation": aggregation,
+        "filters": meter.filters or [],
+        "reset_usage": meter.reset_usage,
+        "environment_id": meter.environment_id,
+        "status": meter.status,
+        "created_at": iso(meter.created_at),
+        "updated_at": iso(meter.updated_at),
+    }
+
+
+def feature_out(feature: Feature, meter: Meter | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": feature.id,
+        "name": feature.name,
+        "lookup_key": feature.lookup_key,
+        "description": feature.description or "",
+        "type": feature.type,
+        "meter_id": feature.meter_id or "",
+        "unit_singular": feature.unit_singular or "",
+        "unit_plural": feature.unit_plural or "",
+        "metadata": feature.metadata_ or {},
+        "environment_id": feature.environment_id,
+        "status": feature.status,
+        "created_at": iso(feature.created_at),
+        "updated_at": iso(feature.updated_at),
+    }
+    if meter is not None:
+        body["meter"] = meter_out(meter)
+    return body
+
+
+# ---- meters -------------------------------------------------------------------------------
+
+
+@router.post("/meters", status_code=201)
+def create_meter(body: MeterIn, principal: Vendor, session: WriteSession) -> Response:
+    return json_response(meter_out(catalog.create_meter(session, principal, **body.kwargs())), 201)
+
+
+@router.get("/meters")
+def list_meters(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+) -> Response:
+    rows, total = catalog.list_meters(session, principal, limit, offset)
+    return json_response(list_envelope([meter_out(m) for m in rows], total, limit, offset))
+
+
+@router.get("/meters/{meter_id}")
+def get_meter(meter_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(meter_out(catalog.get_meter(session, principal, meter_id)))
+
+
+@router.put("/meters/{meter_id}")
+def update_meter(
+    meter_id: str, body: MeterUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    meter = catalog.update_meter_filters(
+        session, principal, meter_id, [f.model_dump() for f in body.filters]
+    )
+    return json_response(meter_out(meter))
+
+
+@router.post("/meters/{meter_id}/disable")
+def disable_meter(meter_id: str, principal: Vendor, session: WriteSession) -> Response:
+    catalog.archive_meter(session, principal, meter_id, status="disabled")
+    return json_response({"message": "Meter disabled successfully"})
+
+
+@router.delete("/meters/{meter_id}")
+def delete_meter(meter_id: str, principal: Vendor, session: WriteSession) -> Response:
+    catalog.archive_meter(session, principal, meter_id)
+    return json_response({"message": "Meter deleted successfully"})
+
+
+# ---- features -----------------------------------------------------------------------------
+
+
+@router.post("/features", status_code=201)
+def create_feature(body: FeatureIn, principal: Vendor, session: WriteSession) -> Response:
+    feature = catalog.create_feature(
+        session,
+        principal,
+        name=body.name,
+        type=body.type,
+        lookup_key=body.lookup_key,
+        description=body.description,
+        meter_id=body.meter_id,
+        meter=body.meter.kwargs() if body.meter else None,
+        unit_singular=body.unit_singular,
+        unit_plural=body.unit_plural,
+        metadata=body.metadata,
+    )
+    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
+    return json_response(feature_out(feature, meter), 201)
+
+
+def _features_page(
+    session: Any, principal: Any, rows: Any, total: int, limit: int, offset: int
+) -> Response:
+    meters = catalog.meters_of(session, rows)
+    items = [feature_out(f, meters.get(f.meter_id or "")) for f in rows]
+    return json_response(list_envelope(items, total, limit, offset))
+
+
+@router.get("/features")
+def list_features(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    status: str | None = None,
+    lookup_key: str | None = Query(default=None, max_length=255),
+) -> Response:
+    rows, total = catalog.search_features(
+        session, principal, limit=limit, offset=offset, status=status, lookup_key=lookup_key
+    )
+    return _features_page(session, principal, rows, total, limit, offset)
+
+
+@router.post("/features/search")
+def search_features(body: FeatureSearch, principal: Vendor, session: ReadSession) -> Response:
+    rows, total = catalog.search_features(
+        session,
+        principal,
+        limit=body.limit,
+        offset=body.offset,
+        feature_ids=body.feature_ids,
+        meter_ids=body.meter_ids,
+        lookup_key=body.lookup_key,
+        lookup_keys=body.lookup_keys,
+        name_contains=body.name_contains,
+        status=body.status,
+        filters=body.filters,
+        sort=body.sort,
+        order=body.order,
+    )
+    return _features_page(session, principal, rows, total, body.limit, body.offset)
+
+
+@router.get("/features/{feature_id}")
+def get_feature(feature_id: str, principal: Vendor, session: ReadSession) -> Response:
+    feature = catalog.get_feature(session, principal, feature_id)
+    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
+    return json_response(feature_out(feature, meter))
+
+
+@router.put("/features/{feature_id}")
+def update_feature(
+    feature_id: str, body: FeatureUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    changes = body.model_dump(exclude_none=True)
+    feature = catalog.update_feature(session, principal, feature_id, **changes)
+    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
+    return json_response(feature_out(feature, meter))
+
+
+@router.delete("/features/{feature_id}")
+def delete_feature(feature_id: str, principal: Vendor, session: WriteSession) -> Response:
+    catalog.archive_feature(session, principal, feature_id)
+    return json_response({"message": "feature deleted successfully"})
+
+
+@router.post("/features/{feature_id}/clone", status_code=201)
+def clone_feature(
+    feature_id: str, body: FeatureClone, principal: Vendor, session: WriteSession
+) -> Response:
+    feature = catalog.clone_feature(
+        session,
+        principal,
+        feature_id,
+        name=body.name,
+        lookup_key=body.lookup_key,
+        description=body.description,
+        metadata=body.metadata,
+    )
+    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
+    return json_response(feature_out(feature, meter), 201)

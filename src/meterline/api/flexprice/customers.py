@@ -1,0 +1,193 @@
+"""/v1 customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import Field
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.common import ListQuery, WireModel, iso, list_envelope
+from meterline.api.json import json_response
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.errors import InvalidRequest
+
+router = APIRouter(tags=["customers"])
+
+# One @, no spaces, a dot in the domain: what a billing contact needs, no more.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class CustomerFields(WireModel):
+    name: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=255, pattern=EMAIL_PATTERN)
+    contact: str | None = Field(default=None, max_length=50)
+    address_line1: str | None = Field(default=None, max_length=255)
+    address_line2: str | None = Field(default=None, max_length=255)
+    address_city: str | None = Field(default=None, max_length=255)
+    address_state: str | None = Field(default=None, max_length=255)
+    address_postal_code: str | None = Field(default=None, max_length=50)
+    address_country: str | None = Field(default=None, min_length=2, max_length=2)
+    timezone: str | None = Field(default=None, max_length=64)
+    billing_currency: str | None = Field(default=None, min_length=3, max_length=3)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class CustomerIn(CustomerFields):
+    external_id: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
+
+
+class CustomerUpdate(CustomerFields):
+    external_id: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class CustomerSearch(ListQuery):
+    customer_ids: list[str] | None = Field(default=None, max_length=1000)
+    external_ids: list[str] | None = Field(default=None, max_length=1000)
+    external_id: str | None = Field(default=None, max_length=255)
+    email: str | None = Field(default=None, max_length=255)
+
+
+def customer_out(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "external_id": customer.external_id,
+        "name": customer.name,
+        "email": customer.email or "",
+        "contact": customer.contact,
+        "address_line1": customer.address_line1 or "",
+        "address_line2": customer.address_line2 or "",
+        "address_city": customer.address_city or "",
+        "address_state": customer.address_state or "",
+        "address_postal_code": customer.address_postal_code or "",
+        "address_country": customer.address_country or "",
+        "timezone": customer.timezone,
+        "billing_currency": customer.billing_currency,
+        "metadata": customer.metadata_ or {},
+        "environment_id": customer.environment_id,
+        "tenant_id": None,
+        "status": customer.status,
+        "created_at": iso(customer.created_at),
+        "updated_at": iso(customer.updated_at),
+        "created_by": customer.created_by,
+        "updated_by": customer.updated_by,
+    }
+
+
+def _fields(body: CustomerFields) -> dict[str, Any]:
+    data = body.model_dump(exclude_none=True)
+    if "email" in data:
+        data["email"] = str(data["email"])
+    if "address_country" in data:
+        data["address_country"] = data["address_country"].upper()
+    if "billing_currency" in data:
+        data["billing_currency"] = data["billing_currency"].lower()
+    return data
+
+
+@router.post("/customers", status_code=201)
+def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) -> Response:
+    data = _fields(body)
+    customer = customers.create_customer(
+        session, principal, external_id=data.pop("external_id"), name=data.pop("name"), **data
+    )
+    return json_response(customer_out(customer), 201)
+
+
+@router.get("/customers")
+def list_customers(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=1000),
+    offset: int = Query(default=0, ge=0),
+    status: str | None = None,
+    external_id: str | None = Query(default=None, max_length=255),
+) -> Response:
+    rows, total = customers.search_customers(
+        session, principal, limit=limit, offset=offset, status=status, external_id=external_id
+    )
+    return json_response(list_envelope([customer_out(c) for c in rows], total, limit, offset))
+
+
+@router.post("/customers/search")
+def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSession) -> Response:
+    rows, total = customers.search_customers(
+        session,
+        principal,
+        limit=body.limit,
+        offset=body.offset,
+        customer_ids=body.customer_ids,
+        external_ids=body.external_ids,
+        external_id=body.external_id,
+        email=body.email,
+        status=body.status,
+        filters=body.filters,
+        sort=body.sort,
+        order=body.order,
+    )
+    return json_response(
+        list_envelope([customer_out(c) for c in rows], total, body.limit, body.offset)
+    )
+
+
+@router.get("/customers/external/{external_id}")
+def get_customer_by_external_id(
+    external_id: str, principal: Vendor, session: ReadSession
+) -> Response:
+    return json_response(
+        customer_out(customers.get_customer_by_external_id(session, principal, external_id))
+    )
+
+
+@router.get("/customers/lookup/{lookup_key}")
+def get_customer_by_lookup_key(
+    lookup_key: str, principal: Vendor, session: ReadSession
+) -> Response:
+    return json_response(
+        customer_out(customers.get_customer_by_external_id(session, principal, lookup_key))
+    )
+
+
+@router.get("/customers/{customer_id}")
+def get_customer(customer_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(customer_out(customers.get_customer(session, principal, customer_id)))
+
+
+def _update(session: Any, principal: Any, customer: Customer, body: CustomerUpdate) -> Response:
+    updated = customers.update_customer(session, principal, customer.id, **_fields(body))
+    return json_response(customer_out(updated))
+
+
+@router.put("/customers/{customer_id}")
+def update_customer(
+    customer_id: str, body: CustomerUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    return _update(
+        session, principal, customers.get_customer(session, principal, customer_id), body
+    )
+
+
+@router.put("/customers")
+def update_customer_by_query(
+    body: CustomerUpdate,
+    principal: Vendor,
+    session: WriteSession,
+    customer_id: str | None = Query(default=None, alias="id", max_length=64),
+    external_customer_id: str | None = Query(default=None, max_length=255),
+) -> Response:
+    if customer_id:
+        customer = customers.get_customer(session, principal, customer_id)
+    elif external_customer_id:
+        customer = customers.get_customer_by_external_id(session, principal, external_customer_id)
+    else:
+        raise InvalidRequest("id or external_customer_id is required", field="id")
+    return _update(session, principal, customer, body)
+
+
+@router.delete("/customers/{customer_id}", status_code=204, response_class=Response)
+def delete_customer(customer_id: str, principal: Vendor, session: WriteSession) -> Response:
+    customers.archive_customer(session, principal, customer_id)
+    return Response(status_code=204)

@@ -1,0 +1,354 @@
+"""Features and meters: what is metered, and how events become usage.
+
+A meter's hourly aggregates are rebuilt from the raw events whenever what it counts
+changes (created, filters updated), in the same transaction, so usage never depends on
+when the meter was defined relative to its events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.catalog import repository
+from meterline.catalog.models import (
+    AGGREGATION_TYPES,
+    FEATURE_TYPES,
+    RESET_USAGE,
+    WINDOW_SIZES,
+    Feature,
+    Meter,
+)
+from meterline.db.search import apply_filters, apply_sort
+from meterline.errors import AlreadyExists, InvalidRequest, NotFound
+from meterline.events.service import meter_spec, store_for
+
+BUCKETABLE = ("MAX", "SUM")
+
+
+def lookup_key_of(name: str) -> str:
+    """``"API Calls!"`` → ``"api_calls"``: lowercase, runs of other characters become ``_``."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "feature"
+
+
+def _choice(value: str | None, allowed: Sequence[str], field: str) -> None:
+    if value is not None and value not in allowed:
+        raise InvalidRequest(
+            f"{field} must be one of {', '.join(allowed)}",
+            field=field,
+            details={"allowed_values": list(allowed), "provided_value": value},
+        )
+
+
+def _filters(raw: Sequence[Mapping[str, Any]] | None, field: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for index, item in enumerate(raw or ()):
+        key = str(item.get("key") or "").strip()
+        values = [str(v) for v in item.get("values") or []]
+        if not key:
+            raise InvalidRequest(f"{field}[{index}].key is required", field=f"{field}[{index}].key")
+        if not values:
+            raise InvalidRequest(
+                f"{field}[{index}].values needs at least one value",
+                field=f"{field}[{index}].values",
+            )
+        out.append({"key": key, "values": values})
+    return out
+
+
+def _multiplier(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise InvalidRequest(
+            "aggregation.multiplier must be a decimal", field="aggregation.multiplier"
+        ) from exc
+    if not parsed.is_finite() or parsed <= 0:
+        raise InvalidRequest(
+            "aggregation.multiplier must be greater than 0", field="aggregation.multiplier"
+        )
+    return parsed
+
+
+def create_meter(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    event_name: str,
+    aggregation_type: str = "COUNT",
+    field: str | None = None,
+    multiplier: Any = None,
+    bucket_size: str | None = None,
+    group_by: str | None = None,
+    filters: Sequence[Mapping[str, Any]] | None = None,
+    reset_usage: str = "BILLING_PERIOD",
+) -> Meter:
+    if not name or not name.strip():
+        raise InvalidRequest("meter name is required", field="name")
+    if not event_name or not event_name.strip():
+        raise InvalidRequest("event_name is required", field="event_name")
+    _choice(aggregation_type, AGGREGATION_TYPES, "aggregation.type")
+    _choice(bucket_size, WINDOW_SIZES, "aggregation.bucket_size")
+    _choice(reset_usage, RESET_USAGE, "reset_usage")
+    if aggregation_type != "COUNT" and not field:
+        raise InvalidRequest(
+            f"aggregation.field is required for {aggregation_type}", field="aggregation.field"
+        )
+    parsed_multiplier = _multiplier(multiplier)
+    if aggregation_type == "SUM_WITH_MULTIPLIER" and parsed_multiplier is None:
+        raise InvalidRequest(
+            "aggregation.multiplier is required for SUM_WITH_MULTIPLIER",
+            field="aggregation.multiplier",
+        )
+    if bucket_size and aggregation_type not in BUCKETABLE:
+        raise InvalidRequest(
+            "aggregation.bucket_size is only allowed for MAX and SUM",
+            field="aggregation.bucket_size",
+        )
+    if group_by and not (bucket_size and aggregation_type == "MAX"):
+        raise InvalidRequest(
+            "aggregation.group_by is only allowed for bucketed MAX", field="aggregation.group_by"
+        )
+    meter = Meter(
+        environment_id=principal.environment_id,
+        name=name.strip(),
+        event_name=event_name.strip(),
+        aggregation_type=aggregation_type,
+        aggregation_field=field or None,
+        aggregation_multiplier=parsed_multiplier,
+        bucket_size=bucket_size,
+        group_by=group_by or None,
+        filters=_filters(filters, "filters"),
+        reset_usage=reset_usage,
+    )
+    session.add(meter)
+    session.flush()
+    store_for(session).rebuild_hourly(session.connection(), meter_spec(meter))
+    return meter
+
+
+def get_meter(session: Session, principal: Principal, meter_id: str) -> Meter:
+    meter = repository.meter(session, principal.environment_id, meter_id)
+    if meter is None:
+        raise NotFound("meter", meter_id)
+    return meter
+
+
+def list_meters(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> tuple[Sequence[Meter], int]:
+    return repository.meters(session, principal.environment_id, limit, offset)
+
+
+def update_meter_filters(
+    session: Session, principal: Principal, meter_id: str, filters: Sequence[Mapping[str, Any]]
+) -> Meter:
+    """Only a meter's filters may change; its aggregates are rebuilt to match."""
+    meter = get_meter(session, principal, meter_id)
+    meter.filters = _filters(filters, "filters")
+    session.flush()
+    store_for(session).rebuild_hourly(session.connection(), meter_spec(meter))
+    return meter
+
+
+def archive_meter(
+    session: Session, principal: Principal, meter_id: str, status: str = "archived"
+) -> None:
+    meter = get_meter(session, principal, meter_id)
+    meter.status = status
+    session.flush()
+
+
+def create_feature(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    type: str,  # noqa: A002 - the wire name
+    lookup_key: str | None = None,
+    description: str | None = None,
+    meter_id: str | None = None,
+    meter: Mapping[str, Any] | None = None,
+    unit_singular: str | None = None,
+    unit_plural: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    usage_aggregation: str | None = None,
+    usage_reset_period: str | None = None,
+    usage_reset_anchor: str | None = None,
+) -> Feature:
+    if not name or not name.strip():
+        raise InvalidRequest("name is required", field="name")
+    _choice(type, FEATURE_TYPES, "type")
+    if (unit_singular is None) != (unit_plural is None):
+        raise InvalidRequest(
+            "unit_singular and unit_plural must be set together", field="unit_plural"
+        )
+    key = (lookup_key or "").strip() or lookup_key_of(name)
+    if repository.feature_by_lookup_key(session, principal.environment_id, key) is not None:
+        raise AlreadyExists(
+            "A feature with this lookup key already exists", details={"lookup_key": key}
+        )
+    if type == "metered" and usage_aggregation is None:
+        if meter_id and meter:
+            raise InvalidRequest("give either meter_id or meter, not both", field="meter")
+        if not meter_id and not meter:
+            raise InvalidRequest("a metered feature needs meter_id or meter", field="meter_id")
+    if meter_id:
+        if get_meter(session, principal, meter_id).status != "published":
+            raise InvalidRequest("the meter is not published", field="meter_id")
+    elif meter:
+        meter_id = create_meter(session, principal, **dict(meter)).id
+    feature = Feature(
+        environment_id=principal.environment_id,
+        name=name.strip(),
+        lookup_key=key,
+        description=description,
+        type=type,
+        meter_id=meter_id,
+        unit_singular=unit_singular,
+        unit_plural=unit_plural,
+        metadata_=metadata or {},
+        usage_aggregation=usage_aggregation,
+        usage_reset_period=usage_reset_period,
+        usage_reset_anchor=usage_reset_anchor,
+    )
+    session.add(feature)
+    session.flush()
+    return feature
+
+
+def get_feature(session: Session, principal: Principal, feature_id: str) -> Feature:
+    feature = repository.feature(session, principal.environment_id, feature_id)
+    if feature is None:
+        raise NotFound("feature", feature_id)
+    return feature
+
+
+def get_feature_by_lookup_key(session: Session, principal: Principal, lookup_key: str) -> Feature:
+    feature = repository.feature_by_lookup_key(session, principal.environment_id, lookup_key)
+    if feature is None:
+        raise NotFound("feature", lookup_key)
+    return feature
+
+
+def meters_of(session: Session, features: Sequence[Feature]) -> dict[str, Meter]:
+    return repository.features_of_meters(session, [f.meter_id for f in features if f.meter_id])
+
+
+def update_feature(
+    session: Session, principal: Principal, feature_id: str, **changes: Any
+) -> Feature:
+    feature = get_feature(session, principal, feature_id)
+    if feature.status != "published":
+        raise InvalidRequest("an archived feature cannot be updated")
+    filters = changes.pop("filters", None)
+    for field in ("name", "description", "metadata", "unit_singular", "unit_plural"):
+        value = changes.pop(field, None)
+        if value is None:
+            continue
+        if field == "name" and not str(value).strip():
+            raise InvalidRequest("name cannot be empty", field="name")
+        setattr(feature, "metadata_" if field == "metadata" else field, value)
+    if changes:
+        raise InvalidRequest(f"{sorted(changes)[0]} cannot be updated", field=sorted(changes)[0])
+    if filters is not None:
+        if not feature.meter_id:
+            raise InvalidRequest("only a metered feature has filters", field="filters")
+        update_meter_filters(session, principal, feature.meter_id, filters)
+    session.flush()
+    return feature
+
+
+def archive_feature(session: Session, principal: Principal, feature_id: str) -> None:
+    feature = get_feature(session, principal, feature_id)
+    if feature.status != "published":
+        raise NotFound("feature", feature_id)
+    feature.status = "archived"
+    session.flush()
+
+
+def clone_feature(
+    session: Session,
+    principal: Principal,
+    feature_id: str,
+    *,
+    name: str,
+    lookup_key: str,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Feature:
+    """A copy of a feature under a new name and key; a metered feature gets its own meter."""
+    source = get_feature(session, principal, feature_id)
+    meter_kwargs: dict[str, Any] | None = None
+    if source.meter_id:
+        m = get_meter(session, principal, source.meter_id)
+        meter_kwargs = {
+            "name": name,
+            "event_name": m.event_name,
+            "aggregation_type": m.aggregation_type,
+            "field": m.aggregation_field,
+            "multiplier": m.aggregation_multiplier,
+            "bucket_size": m.bucket_size,
+            "group_by": m.group_by,
+            "filters": m.filters,
+            "reset_usage": m.reset_usage,
+        }
+    return create_feature(
+        session,
+        principal,
+        name=name,
+        type=source.type,
+        lookup_key=lookup_key,
+        description=description if description is not None else source.description,
+        meter=meter_kwargs,
+        unit_singular=source.unit_singular,
+        unit_plural=source.unit_plural,
+        metadata=metadata if metadata is not None else dict(source.metadata_ or {}),
+        usage_aggregation=source.usage_aggregation,
+        usage_reset_period=source.usage_reset_period,
+        usage_reset_anchor=source.usage_reset_anchor,
+    )
+
+
+def search_features(
+    session: Session,
+    principal: Principal,
+    *,
+    limit: int,
+    offset: int,
+    feature_ids: Sequence[str] | None = None,
+    meter_ids: Sequence[str] | None = None,
+    lookup_key: str | None = None,
+    lookup_keys: Sequence[str] | None = None,
+    name_contains: str | None = None,
+    status: str | None = None,
+    feature_type: str | None = None,
+    filters: Sequence[Any] | None = None,
+    sort: Sequence[Any] | str | None = None,
+    order: str | None = None,
+) -> tuple[Sequence[Feature], int]:
+    stmt = repository.feature_query(principal.environment_id)
+    stmt = stmt.where(Feature.status == (status or "published"))
+    if feature_ids:
+        stmt = stmt.where(Feature.id.in_(feature_ids))
+    if meter_ids:
+        stmt = stmt.where(Feature.meter_id.in_(meter_ids))
+    if lookup_key:
+        stmt = stmt.where(Feature.lookup_key == lookup_key)
+    if lookup_keys:
+        stmt = stmt.where(Feature.lookup_key.in_(lookup_keys))
+    if name_contains:
+        stmt = stmt.where(Feature.name.ilike(f"%{name_contains}%"))
+    if feature_type:
+        stmt = stmt.where(Feature.type == feature_type)
+    stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
+    stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
+    return repository.page(session, stmt, limit, offset)

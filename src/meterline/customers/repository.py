@@ -1,0 +1,62 @@
+"""Queries of the customers domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from meterline.customers.models import Customer
+
+SEARCHABLE = {
+    "id": Customer.id,
+    "external_id": Customer.external_id,
+    "name": Customer.name,
+    "email": Customer.email,
+    "status": Customer.status,
+    "slug": Customer.slug,
+    "created_at": Customer.created_at,
+    "updated_at": Customer.updated_at,
+}
+
+
+def by_id(session: Session, environment_id: str, customer_id: str) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(
+            Customer.environment_id == environment_id, Customer.id == customer_id
+        )
+    ).first()
+
+
+def by_external_id(session: Session, environment_id: str, external_id: str) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(
+            Customer.environment_id == environment_id,
+            Customer.external_id == external_id,
+            Customer.status == "published",
+        )
+    ).first()
+
+
+def by_slug(session: Session, environment_id: str, slug: str) -> Customer | None:
+    return session.scalars(
+        select(Customer).where(
+            Customer.environment_id == environment_id,
+            Customer.slug == slug,
+            Customer.status == "published",
+        )
+    ).first()
+
+
+def page(
+    session: Session, stmt: Select[Any], limit: int, offset: int
+) -> tuple[Sequence[Customer], int]:
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.scalars(stmt.limit(limit).offset(offset)).all()
+    return rows, int(total)
+
+
+def base_query(environment_id: str) -> Select[Any]:
+    return select(Customer).where(Customer.environment_id == environment_id)

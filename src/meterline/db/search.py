@@ -1,0 +1,117 @@
+"""The generic ``filters``/``sort`` of Flexprice search bodies, applied to a SQL statement.
+
+Only fields a resource allows are filterable; anything else is a 400 naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, not_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from meterline.errors import InvalidRequest
+from meterline.events.ingest import parse_instant
+
+OPERATORS = (
+    "eq",
+    "contains",
+    "not_contains",
+    "gt",
+    "lt",
+    "gte",
+    "lte",
+    "in",
+    "not_in",
+    "before",
+    "after",
+)
+
+
+def _value(raw: Mapping[str, Any] | None, field: str) -> Any:
+    if not raw:
+        raise InvalidRequest(f"filter on {field} needs a value", field="filters")
+    for key in ("string", "number", "boolean", "array"):
+        if key in raw and raw[key] is not None:
+            return raw[key]
+    if raw.get("date"):
+        try:
+            return parse_instant(str(raw["date"]))
+        except ValueError as exc:
+            raise InvalidRequest(f"filter on {field} has an invalid date", field="filters") from exc
+    raise InvalidRequest(f"filter on {field} needs a value", field="filters")
+
+
+def apply_filters(
+    stmt: Select[Any],
+    filters: Sequence[Any] | None,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+) -> Select[Any]:
+    """Each filter is an object with ``field``, ``operator`` and ``value``."""
+    for item in filters or ():
+        field = item.field
+        column = columns.get(field)
+        if column is None:
+            raise InvalidRequest(
+                f"cannot filter on {field}",
+                field="filters",
+                details={"allowed_values": sorted(columns), "provided_value": field},
+            )
+        operator = (item.operator or "eq").lower()
+        value = _value(item.value, field)
+        if operator == "eq":
+            stmt = stmt.where(column == value)
+        elif operator == "contains":
+            stmt = stmt.where(column.ilike(f"%{value}%"))
+        elif operator == "not_contains":
+            stmt = stmt.where(not_(column.ilike(f"%{value}%")))
+        elif operator in ("gt", "after"):
+            stmt = stmt.where(column > value)
+        elif operator in ("lt", "before"):
+            stmt = stmt.where(column < value)
+        elif operator == "gte":
+            stmt = stmt.where(column >= value)
+        elif operator == "lte":
+            stmt = stmt.where(column <= value)
+        elif operator in ("in", "not_in"):
+            values = value if isinstance(value, list) else [value]
+            clause = column.in_(values)
+            stmt = stmt.where(clause if operator == "in" else not_(clause))
+        else:
+            raise InvalidRequest(
+                f"unknown filter operator {operator}",
+                field="filters",
+                details={"allowed_values": list(OPERATORS), "provided_value": operator},
+            )
+    return stmt
+
+
+def apply_sort(
+    stmt: Select[Any],
+    sort: Sequence[Any] | str | None,
+    order: str | None,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+    default: str = "created_at",
+) -> Select[Any]:
+    pairs: list[tuple[str, str]] = []
+    if isinstance(sort, str) and sort:
+        pairs.append((sort, order or "desc"))
+    elif sort:
+        for item in sort:
+            if isinstance(item, str):
+                pairs.append((item, order or "desc"))
+            else:
+                pairs.append((item.field, item.direction or "desc"))
+    if not pairs:
+        pairs.append((default, order or "desc"))
+    clauses = []
+    for field, direction in pairs:
+        column = columns.get(field)
+        if column is None:
+            raise InvalidRequest(f"cannot sort by {field}", field="sort")
+        clauses.append(column.asc() if direction.lower() == "asc" else column.desc())
+    return stmt.order_by(*clauses)
+
+
+__all__ = ["apply_filters", "apply_sort"]
