@@ -7,6 +7,8 @@ from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
 from meterline.events import models as events_models
 from meterline.licensing import models as licensing_models
+from meterline.plans import models as plans_models
+from meterline.subscriptions import models as subscriptions_models
 
 __all__ = [
     "Base",
@@ -16,4 +18,6 @@ __all__ = [
     "entitlements_models",
     "events_models",
     "licensing_models",
+    "plans_models",
+    "subscriptions_models",
 ]
