@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from meterline.api import usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import customers as fp_customers
@@ -11,6 +12,7 @@ from meterline.api.flexprice import events as fp_events
 
 
 def include_routers(app: FastAPI) -> None:
+    app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
     app.include_router(fp_catalog.router, prefix="/v1")
