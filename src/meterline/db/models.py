@@ -6,9 +6,11 @@ from meterline.customers import models as customers_models
 from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
 from meterline.events import models as events_models
+from meterline.invoices import models as invoices_models
 from meterline.licensing import models as licensing_models
 from meterline.plans import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
+from meterline.wallets import models as wallets_models
 
 __all__ = [
     "Base",
@@ -17,7 +19,9 @@ __all__ = [
     "customers_models",
     "entitlements_models",
     "events_models",
+    "invoices_models",
     "licensing_models",
     "plans_models",
     "subscriptions_models",
+    "wallets_models",
 ]

@@ -1,0 +1,1 @@
+"""Invoices: lines, numbering, lifecycle and payment."""

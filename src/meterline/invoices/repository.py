@@ -1,0 +1,159 @@
+"""Every query of the invoices domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from meterline.invoices.models import Invoice, InvoiceLineItem, InvoiceSequence
+
+
+def get(
+    session: Session, environment_id: str, invoice_id: str, *, lock: bool = False
+) -> Invoice | None:
+    query = select(Invoice).where(
+        Invoice.id == invoice_id, Invoice.environment_id == environment_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def by_idempotency_key(session: Session, environment_id: str, key: str) -> Invoice | None:
+    return session.scalars(
+        select(Invoice).where(
+            Invoice.environment_id == environment_id, Invoice.idempotency_key == key
+        )
+    ).first()
+
+
+def by_billing_key(session: Session, environment_id: str, key: str) -> Invoice | None:
+    return session.scalars(
+        select(Invoice).where(Invoice.environment_id == environment_id, Invoice.billing_key == key)
+    ).first()
+
+
+def lines_of(session: Session, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLineItem]]:
+    out: dict[str, list[InvoiceLineItem]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    rows = session.scalars(
+        select(InvoiceLineItem)
+        .where(InvoiceLineItem.invoice_id.in_(list(invoice_ids)))
+        .order_by(InvoiceLineItem.invoice_id, InvoiceLineItem.position)
+    ).all()
+    for row in rows:
+        out[row.invoice_id].append(row)
+    return out
+
+
+def delete_lines(session: Session, invoice_id: str) -> None:
+    for row in session.scalars(
+        select(InvoiceLineItem).where(InvoiceLineItem.invoice_id == invoice_id)
+    ).all():
+        session.delete(row)
+    session.flush()
+
+
+def next_number(session: Session, environment_id: str, period: str) -> int:
+    """Atomically takes the next number of ``period`` (``YYYYMM``) in the environment."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InvoiceSequence)
+        .values(environment_id=environment_id, period=period, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["environment_id", "period"],
+            set_={"last_value": InvoiceSequence.last_value + 1},
+        )
+        .returning(InvoiceSequence.last_value)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def search(
+    session: Session,
+    environment_id: str,
+    *,
+    limit: int,
+    offset: int,
+    invoice_ids: Sequence[str] | None = None,
+    customer_id: str | None = None,
+    subscription_id: str | None = None,
+    invoice_status: Sequence[str] | None = None,
+    payment_status: Sequence[str] | None = None,
+    invoice_type: str | None = None,
+    billing_reason: str | None = None,
+    currency: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    ascending: bool = False,
+) -> tuple[list[Invoice], int]:
+    where = [Invoice.environment_id == environment_id, Invoice.status == "published"]
+    if invoice_ids:
+        where.append(Invoice.id.in_(list(invoice_ids)))
+    if customer_id:
+        where.append(Invoice.customer_id == customer_id)
+    if subscription_id:
+        where.append(Invoice.subscription_id == subscription_id)
+    if invoice_status:
+        where.append(Invoice.invoice_status.in_(list(invoice_status)))
+    if payment_status:
+        where.append(Invoice.payment_status.in_(list(payment_status)))
+    if invoice_type:
+        where.append(Invoice.invoice_type == invoice_type)
+    if billing_reason:
+        where.append(Invoice.billing_reason == billing_reason)
+    if currency:
+        where.append(Invoice.currency == currency)
+    if start_time:
+        where.append(Invoice.created_at >= start_time)
+    if end_time:
+        where.append(Invoice.created_at < end_time)
+    total = session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
+    order = (
+        (Invoice.created_at.asc(), Invoice.id.asc())
+        if ascending
+        else (Invoice.created_at.desc(), Invoice.id.desc())
+    )
+    rows = session.scalars(
+        select(Invoice).where(*where).order_by(*order).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def unpaid_total(
+    session: Session, environment_id: str, customer_id: str, currency: str
+) -> list[Invoice]:
+    """Finalized invoices of the customer in ``currency`` with money still owed."""
+    return list(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.environment_id == environment_id,
+                Invoice.customer_id == customer_id,
+                Invoice.currency == currency,
+                Invoice.invoice_status == "FINALIZED",
+                Invoice.payment_status.in_(["PENDING", "FAILED", "PROCESSING", "INITIATED"]),
+            )
+        ).all()
+    )
+
+
+def due_for_finalization(session: Session, now: datetime, limit: int) -> list[Invoice]:
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.invoice_status == "DRAFT",
+                Invoice.finalize_after.is_not(None),
+                Invoice.finalize_after <= now,
+            )
+            .order_by(Invoice.finalize_after, Invoice.id)
+            .limit(limit)
+        ).all()
+    )

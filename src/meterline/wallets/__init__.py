@@ -1,0 +1,1 @@
+"""Prepaid wallets: a ledger of credit transactions per customer and currency."""
