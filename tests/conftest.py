@@ -26,7 +26,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL = os.environ.get("METERLINE_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+# The ClickHouse event store (in-process chdb, catalog on SQLite): METERLINE_TEST_CLICKHOUSE=1.
+CLICKHOUSE = os.environ.get("METERLINE_TEST_CLICKHOUSE") == "1"
+BACKENDS = (
+    ["sqlite"] + (["postgres"] if POSTGRES_URL else []) + (["clickhouse"] if CLICKHOUSE else [])
+)
 BOOTSTRAP_KEY = "sk_test_bootstrap_" + uuid.uuid4().hex
 
 
@@ -145,7 +149,19 @@ def server(
     database_urls: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    srv = start_server(database_urls[request.param], tmp_path_factory.mktemp("logs"))
+    logs = tmp_path_factory.mktemp("logs")
+    if request.param == "clickhouse":
+        root = tmp_path_factory.mktemp("clickhouse")
+        srv = start_server(
+            f"sqlite:///{root / 'catalog.db'}",
+            logs,
+            {
+                "METERLINE_EVENT_STORE": "clickhouse",
+                "METERLINE_CLICKHOUSE_URL": f"chdb://{root}/ch",
+            },
+        )
+    else:
+        srv = start_server(database_urls[request.param], logs)
     yield srv
     stop_server(srv)
 

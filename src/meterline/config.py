@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,6 +30,12 @@ class Settings(BaseSettings):
 
     # SQLite page cache, in KiB (negative cache_size pragma).
     sqlite_cache_kib: int = 65_536
+
+    # Where events live: "sql" (the catalog database) or "clickhouse" (catalog and money
+    # stay in the SQL database). METERLINE_CLICKHOUSE_URL is http(s)://user:pass@host:8123/db
+    # for a server, or chdb:///path/to/dir for the in-process engine (one process only).
+    event_store: Literal["sql", "clickhouse"] = "sql"
+    clickhouse_url: str | None = None
 
 
 @lru_cache(maxsize=1)

@@ -12,16 +12,18 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import AGGREGATION_TYPES, WINDOW_SIZES, Meter
 from meterline.errors import InvalidRequest, NotFound
+from meterline.events.backend import event_store, usage_reader
 from meterline.events.ingest import to_micros
-from meterline.events.store import SqlEventStore, StoredEvent
+from meterline.events.protocol import EventStore
+from meterline.events.store import StoredEvent
 from meterline.usage.aggregation import MeterSpec, filters_of
-from meterline.usage.service import UsageQuery, UsageReader, UsageResult
+from meterline.usage.service import UsageQuery, UsageResult
 
 MIN_MICROS = 0
 
 
-def store_for(session: Session) -> SqlEventStore:
-    return SqlEventStore(session.get_bind().dialect.name)
+def store_for(session: Session) -> EventStore:
+    return event_store(session.get_bind().dialect.name)
 
 
 def meter_spec(meter: Meter) -> MeterSpec:
@@ -99,7 +101,7 @@ def _run(
         filters=filters_of(params.filters),
         group_by=params.group_by,
     )
-    reader = UsageReader(store_for(session))
+    reader = usage_reader(session)
     if raw:
         return reader.query_raw(session.connection(), query)
     return reader.query(session.connection(), query)
@@ -227,4 +229,4 @@ def meter_usage(
         end=to_micros(end),
         customer=external_customer_id,
     )
-    return UsageReader(store_for(session)).query(session.connection(), query).value
+    return usage_reader(session).query(session.connection(), query).value

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.errors import TooManyRequests
+from meterline.events.backend import event_store
 from meterline.events.ingest import EventRow
-from meterline.events.store import SqlEventStore
 
 log = logging.getLogger("meterline.ingest")
 
@@ -44,7 +44,7 @@ class _Job:
 class IngestWriter:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.store = SqlEventStore(db.dialect)
+        self.store = event_store(db.dialect, settings)
         self.max_batch = settings.ingest_max_batch
         self.queue_limit = settings.ingest_queue_limit
         self._queue: queue.Queue[_Job | None] = queue.Queue()

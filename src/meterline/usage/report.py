@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature, Meter
 from meterline.errors import InvalidRequest
+from meterline.events.backend import usage_reader
 from meterline.events.ingest import from_micros, parse_instant, to_micros
-from meterline.events.service import meter_spec, store_for
-from meterline.usage.service import UsageQuery, UsageReader
+from meterline.events.service import meter_spec
+from meterline.usage.service import UsageQuery
 
 MAX_RANGE_DAYS = 366
 
@@ -103,7 +104,7 @@ def build_report(
             raise InvalidRequest(
                 f"unknown metric {metric}", details={"code": "unknown_metric", "metric": metric}
             )
-    reader = UsageReader(store_for(session))
+    reader = usage_reader(session)
     conn = session.connection()
     rows: list[ReportRow] = []
     totals: dict[str, int] = {}
