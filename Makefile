@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,clickhouse]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -40,7 +40,7 @@ lint: install-dev
 	  status=$$?; rm -rf $$tmp; exit $$status
 
 test: lint
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	METERLINE_TEST_CLICKHOUSE=$${METERLINE_TEST_CLICKHOUSE:-1} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 bench: install-dev
 	$(BIN)/python bench/ingest.py
