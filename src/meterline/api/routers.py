@@ -9,6 +9,8 @@ from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import events as fp_events
+from meterline.api.flexprice import invoices as fp_invoices
+from meterline.api.flexprice import wallets as fp_wallets
 
 
 def include_routers(app: FastAPI) -> None:
@@ -16,6 +18,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
     app.include_router(fp_catalog.router, prefix="/v1")
+    app.include_router(fp_invoices.router, prefix="/v1")
+    app.include_router(fp_wallets.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

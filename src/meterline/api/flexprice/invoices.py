@@ -1,0 +1,355 @@
+"""/v1 invoices: one-off create, read, search, update, finalize, void, payment status,
+and the preview of a subscription's next invoice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from starlette.responses import Response
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.common import (
+    MAX_PAGE_SIZE,
+    ListQuery,
+    WireModel,
+    decimal_text,
+    iso,
+    list_envelope,
+    parse_time,
+    split_csv,
+)
+from meterline.api.json import json_response
+from meterline.invoices import service as invoices
+from meterline.invoices.models import Invoice, InvoiceLineItem
+
+router = APIRouter(tags=["invoices"])
+
+WireDecimal = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=38, decimal_places=12)]
+MAX_LINES = 1000
+
+
+class LineIn(WireModel):
+    amount: WireDecimal
+    quantity: WireDecimal
+    display_name: str | None = Field(default=None, max_length=255)
+    price_id: str | None = Field(default=None, max_length=64)
+    price_type: str | None = Field(default=None, max_length=20)
+    meter_id: str | None = Field(default=None, max_length=64)
+    meter_display_name: str | None = Field(default=None, max_length=255)
+    plan_id: str | None = Field(default=None, max_length=64)
+    plan_display_name: str | None = Field(default=None, max_length=255)
+    entity_id: str | None = Field(default=None, max_length=64)
+    entity_type: str | None = Field(default=None, max_length=20)
+    subscription_id: str | None = Field(default=None, max_length=64)
+    subscription_line_item_id: str | None = Field(default=None, max_length=64)
+    price_unit: str | None = Field(default=None, max_length=20)
+    price_unit_amount: WireDecimal | None = None
+    adjusted_entitlement_quantity: WireDecimal | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class InvoiceIn(WireModel):
+    customer_id: str = Field(min_length=1, max_length=64)
+    currency: str = Field(min_length=1, max_length=3)
+    amount_due: WireDecimal
+    subtotal: WireDecimal
+    total: WireDecimal
+    amount_paid: WireDecimal | None = None
+    line_items: list[LineIn] | None = Field(default=None, max_length=MAX_LINES)
+    invoice_type: str | None = Field(default=None, max_length=20)
+    billing_reason: str | None = Field(default=None, max_length=40)
+    invoice_status: str | None = Field(default=None, max_length=20)
+    payment_status: str | None = Field(default=None, max_length=20)
+    subscription_id: str | None = Field(default=None, max_length=64)
+    description: str | None = Field(default=None, max_length=2000)
+    due_date: datetime | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class InvoiceUpdate(WireModel):
+    due_date: datetime | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    invoice_pdf_url: str | None = Field(default=None, max_length=2000)
+
+
+class VoidIn(WireModel):
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class PaymentIn(WireModel):
+    payment_status: str = Field(max_length=20)
+    amount: WireDecimal | None = None
+
+
+class InvoiceSearch(ListQuery):
+    invoice_ids: list[str] | None = Field(default=None, max_length=1000)
+    customer_id: str | None = Field(default=None, max_length=64)
+    subscription_id: str | None = Field(default=None, max_length=64)
+    invoice_status: list[str] | None = Field(default=None, max_length=10)
+    payment_status: list[str] | None = Field(default=None, max_length=10)
+    invoice_type: str | None = Field(default=None, max_length=20)
+    billing_reason: str | None = Field(default=None, max_length=40)
+    currency: str | None = Field(default=None, max_length=3)
+    skip_line_items: bool = False
+
+
+class PreviewIn(WireModel):
+    subscription_id: str = Field(min_length=1, max_length=64)
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    hide_zero_charges_line_items: bool = False
+
+
+def line_out(line: InvoiceLineItem) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "invoice_id": line.invoice_id,
+        "customer_id": line.customer_id,
+        "subscription_id": line.subscription_id,
+        "subscription_line_item_id": line.subscription_line_item_id,
+        "entity_id": line.entity_id,
+        "entity_type": line.entity_type,
+        "plan_display_name": line.plan_display_name,
+        "price_id": line.price_id,
+        "price_type": line.price_type,
+        "meter_id": line.meter_id,
+        "meter_display_name": line.meter_display_name,
+        "price_unit": line.price_unit,
+        "price_unit_amount": decimal_text(line.price_unit_amount),
+        "display_name": line.display_name,
+        "amount": decimal_text(line.amount),
+        "quantity": decimal_text(line.quantity),
+        "adjusted_entitlement_quantity": decimal_text(line.adjusted_entitlement_quantity),
+        "prepaid_credits_applied": decimal_text(line.prepaid_credits_applied),
+        "line_item_discount": decimal_text(line.line_item_discount),
+        "invoice_level_discount": decimal_text(line.invoice_level_discount),
+        "currency": line.currency,
+        "period_start": iso(line.period_start),
+        "period_end": iso(line.period_end),
+        "metadata": line.metadata_ or {},
+        "environment_id": line.environment_id,
+        "tenant_id": None,
+        "status": line.status,
+        "created_at": iso(line.created_at),
+        "updated_at": iso(line.updated_at),
+    }
+
+
+def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[str, Any]:
+    overpaid = max(Decimal(0), invoice.amount_paid - invoice.amount_due)
+    out: dict[str, Any] = {
+        "id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "subscription_id": invoice.subscription_id,
+        "invoice_type": invoice.invoice_type,
+        "invoice_status": invoice.invoice_status,
+        "payment_status": invoice.payment_status,
+        "currency": invoice.currency,
+        "amount_due": decimal_text(invoice.amount_due),
+        "amount_paid": decimal_text(invoice.amount_paid),
+        "amount_remaining": decimal_text(invoice.amount_remaining),
+        "overpaid_amount": decimal_text(overpaid),
+        "subtotal": decimal_text(invoice.subtotal),
+        "total": decimal_text(invoice.total),
+        "total_discount": decimal_text(invoice.total_discount),
+        "total_tax": decimal_text(invoice.total_tax),
+        "total_prepaid_credits_applied": decimal_text(invoice.total_prepaid_credits_applied),
+        "adjustment_amount": decimal_text(invoice.adjustment_amount),
+        "refunded_amount": decimal_text(invoice.refunded_amount),
+        "invoice_number": invoice.invoice_number,
+        "idempotency_key": invoice.idempotency_key,
+        "billing_sequence": invoice.billing_sequence,
+        "billing_period": invoice.billing_period,
+        "billing_reason": invoice.billing_reason,
+        "description": invoice.description or "",
+        "invoice_pdf_url": invoice.invoice_pdf_url,
+        "due_date": iso(invoice.due_date),
+        "issue_date": iso(invoice.issue_date),
+        "paid_at": iso(invoice.paid_at),
+        "voided_at": iso(invoice.voided_at),
+        "finalized_at": iso(invoice.finalized_at),
+        "last_computed_at": iso(invoice.last_computed_at),
+        "period_start": iso(invoice.period_start),
+        "period_end": iso(invoice.period_end),
+        "metadata": invoice.metadata_ or {},
+        "is_manually_edited": invoice.is_manually_edited,
+        "version": invoice.version,
+        "environment_id": invoice.environment_id,
+        "tenant_id": None,
+        "status": invoice.status,
+        "created_at": iso(invoice.created_at),
+        "updated_at": iso(invoice.updated_at),
+        "created_by": invoice.created_by,
+        "updated_by": invoice.updated_by,
+    }
+    if lines is not None:
+        out["line_items"] = [line_out(line) for line in lines]
+    return out
+
+
+def _render(session: Any, invoice: Invoice, status: int = 200) -> Response:
+    lines = invoices.lines_of(session, [invoice])[invoice.id]
+    return json_response(invoice_out(invoice, lines), status)
+
+
+def _render_list(
+    session: Any, rows: list[Invoice], total: int, limit: int, offset: int, with_lines: bool
+) -> Response:
+    lines = invoices.lines_of(session, rows) if with_lines else {}
+    items = [invoice_out(i, lines.get(i.id) if with_lines else None) for i in rows]
+    return json_response(list_envelope(items, total, limit, offset))
+
+
+@router.post("/invoices", status_code=201)
+def create_invoice(body: InvoiceIn, principal: Vendor, session: WriteSession) -> Response:
+    lines = [
+        invoices.LineDraft(
+            amount=line.amount,
+            quantity=line.quantity,
+            display_name=line.display_name,
+            price_id=line.price_id,
+            price_type=line.price_type,
+            meter_id=line.meter_id,
+            meter_display_name=line.meter_display_name,
+            entity_id=line.entity_id or line.plan_id,
+            entity_type=line.entity_type or ("plan" if line.plan_id else None),
+            plan_display_name=line.plan_display_name,
+            subscription_id=line.subscription_id,
+            subscription_line_item_id=line.subscription_line_item_id,
+            price_unit=line.price_unit,
+            price_unit_amount=line.price_unit_amount,
+            adjusted_entitlement_quantity=line.adjusted_entitlement_quantity,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            metadata=dict(line.metadata or {}),
+        )
+        for line in body.line_items or []
+    ]
+    invoice = invoices.create_one_off(
+        session,
+        principal,
+        customer_id=body.customer_id,
+        currency=body.currency,
+        subtotal=body.subtotal,
+        total=body.total,
+        amount_due=body.amount_due,
+        amount_paid=body.amount_paid or Decimal(0),
+        lines=lines,
+        invoice_type=body.invoice_type,
+        billing_reason=body.billing_reason,
+        invoice_status=body.invoice_status,
+        payment_status=body.payment_status,
+        subscription_id=body.subscription_id,
+        description=body.description,
+        due_date=body.due_date,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        idempotency_key=body.idempotency_key,
+        metadata=body.metadata,
+    )
+    return _render(session, invoice, 201)
+
+
+@router.get("/invoices")
+def list_invoices(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(default=0, ge=0),
+    customer_id: str | None = Query(default=None, max_length=64),
+    subscription_id: str | None = Query(default=None, max_length=64),
+    invoice_status: list[str] | None = Query(default=None, max_length=10),
+    payment_status: list[str] | None = Query(default=None, max_length=10),
+    invoice_type: str | None = Query(default=None, max_length=20),
+    order: Literal["asc", "desc"] = "desc",
+) -> Response:
+    rows, total = invoices.search_invoices(
+        session,
+        principal,
+        limit=limit,
+        offset=offset,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        invoice_status=split_csv(invoice_status),
+        payment_status=split_csv(payment_status),
+        invoice_type=invoice_type,
+        ascending=order == "asc",
+    )
+    return _render_list(session, rows, total, limit, offset, with_lines=True)
+
+
+@router.post("/invoices/search")
+def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession) -> Response:
+    rows, total = invoices.search_invoices(
+        session,
+        principal,
+        limit=body.limit,
+        offset=body.offset,
+        invoice_ids=body.invoice_ids,
+        customer_id=body.customer_id,
+        subscription_id=body.subscription_id,
+        invoice_status=body.invoice_status,
+        payment_status=body.payment_status,
+        invoice_type=body.invoice_type,
+        billing_reason=body.billing_reason,
+        currency=body.currency,
+        start_time=parse_time(body.start_time, "start_time"),
+        end_time=parse_time(body.end_time, "end_time"),
+        ascending=(body.order or "desc").lower() == "asc",
+    )
+    return _render_list(
+        session, rows, total, body.limit, body.offset, with_lines=not body.skip_line_items
+    )
+
+
+@router.get("/invoices/{invoice_id}")
+def get_invoice(invoice_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return _render(session, invoices.get_invoice(session, principal, invoice_id))
+
+
+@router.put("/invoices/{invoice_id}")
+def update_invoice(
+    invoice_id: str, body: InvoiceUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    invoice = invoices.update_invoice(
+        session,
+        principal,
+        invoice_id,
+        due_date=body.due_date,
+        metadata=body.metadata,
+        invoice_pdf_url=body.invoice_pdf_url,
+    )
+    return _render(session, invoice)
+
+
+@router.post("/invoices/{invoice_id}/finalize")
+def finalize_invoice(invoice_id: str, principal: Vendor, session: WriteSession) -> Response:
+    invoices.finalize_invoice(session, principal, invoice_id)
+    return json_response({"message": "invoice finalized successfully"})
+
+
+@router.post("/invoices/{invoice_id}/void")
+def void_invoice(
+    invoice_id: str, principal: Vendor, session: WriteSession, body: VoidIn | None = None
+) -> Response:
+    invoices.void_invoice(session, principal, invoice_id, metadata=body.metadata if body else None)
+    return json_response({"message": "invoice voided successfully"})
+
+
+@router.put("/invoices/{invoice_id}/payment")
+def update_payment_status(
+    invoice_id: str, body: PaymentIn, principal: Vendor, session: WriteSession
+) -> Response:
+    invoice = invoices.update_payment_status(
+        session, principal, invoice_id, payment_status=body.payment_status, amount=body.amount
+    )
+    return _render(session, invoice)

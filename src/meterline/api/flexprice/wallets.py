@@ -1,0 +1,349 @@
+"""/v1 wallets: create (200, as upstream), read, update, top-up, transactions, terminate,
+balances; and a customer's wallets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from starlette.responses import Response
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.common import (
+    MAX_PAGE_SIZE,
+    ListQuery,
+    WireModel,
+    decimal_text,
+    iso,
+    list_envelope,
+    parse_time,
+)
+from meterline.api.json import json_response
+from meterline.errors import InvalidRequest
+from meterline.invoices import service as invoices
+from meterline.wallets import service as wallets
+from meterline.wallets.models import Wallet, WalletTransaction
+
+router = APIRouter(tags=["wallets"])
+
+WireDecimal = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=38, decimal_places=12)]
+PriceType = Literal["ALL", "USAGE", "FIXED"]
+
+
+class WalletConfig(WireModel):
+    allowed_price_types: list[PriceType] | None = Field(default=None, max_length=3)
+
+
+class WalletIn(WireModel):
+    currency: str = Field(min_length=1, max_length=3)
+    customer_id: str | None = Field(default=None, max_length=64)
+    external_customer_id: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    wallet_type: str | None = Field(default=None, max_length=20)
+    conversion_rate: WireDecimal | None = None
+    topup_conversion_rate: WireDecimal | None = None
+    initial_credits_to_load: WireDecimal | None = None
+    initial_credits_expiry_date_utc: str | None = Field(default=None, max_length=64)
+    initial_credits_to_load_expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
+    config: WalletConfig | None = None
+
+
+class WalletUpdate(WireModel):
+    name: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    config: WalletConfig | None = None
+
+
+class TopUpIn(WireModel):
+    transaction_reason: str = Field(max_length=40)
+    credits_to_add: WireDecimal | None = None
+    amount: WireDecimal | None = None
+    expiry_date_utc: str | None = Field(default=None, max_length=64)
+    expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
+    priority: int | None = Field(default=None, ge=0, le=1_000_000)
+    idempotency_key: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class WalletSearch(ListQuery):
+    wallet_ids: list[str] | None = Field(default=None, max_length=1000)
+    customer_id: str | None = Field(default=None, max_length=64)
+    wallet_status: str | None = Field(default=None, max_length=20)
+
+
+def _yyyymmdd(value: int | None, field: str) -> datetime | None:
+    if value is None:
+        return None
+    from datetime import UTC
+
+    try:
+        day = datetime.strptime(str(value), "%Y%m%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidRequest(f"{field} must be a date as YYYYMMDD", field=field) from exc
+    # credits expire at the end of that day (UTC)
+    return day.replace(hour=23, minute=59, second=59)
+
+
+def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[str, Any]:
+    credit_balance = balance.credit_balance if balance else wallet.credit_balance
+    money = balance.balance if balance else credit_balance * wallet.conversion_rate
+    out: dict[str, Any] = {
+        "id": wallet.id,
+        "customer_id": wallet.customer_id,
+        "currency": wallet.currency,
+        "name": wallet.name,
+        "description": wallet.description or "",
+        "metadata": wallet.metadata_ or {},
+        "wallet_type": wallet.wallet_type,
+        "wallet_status": wallet.wallet_status,
+        "conversion_rate": decimal_text(wallet.conversion_rate),
+        "topup_conversion_rate": decimal_text(wallet.topup_conversion_rate),
+        "config": {"allowed_price_types": wallet.allowed_price_types},
+        "credit_balance": decimal_text(credit_balance),
+        "balance": decimal_text(money),
+        "environment_id": wallet.environment_id,
+        "tenant_id": None,
+        "status": wallet.status,
+        "alert_state": "ok",
+        "created_at": iso(wallet.created_at),
+        "updated_at": iso(wallet.updated_at),
+        "created_by": wallet.created_by,
+        "updated_by": wallet.updated_by,
+    }
+    if balance is not None:
+        out["real_time_balance"] = decimal_text(balance.real_time_balance)
+        out["real_time_credit_balance"] = decimal_text(balance.real_time_credit_balance)
+        out["unpaid_invoices_amount"] = decimal_text(balance.unpaid_invoices_amount)
+        out["current_period_usage"] = decimal_text(balance.current_period_usage)
+        out["is_cached_fallback"] = False
+    return out
+
+
+def transaction_out(entry: WalletTransaction) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "wallet_id": entry.wallet_id,
+        "customer_id": entry.customer_id,
+        "type": entry.type,
+        "amount": decimal_text(entry.amount),
+        "credit_amount": decimal_text(entry.credit_amount),
+        "credit_balance_before": decimal_text(entry.credit_balance_before),
+        "credit_balance_after": decimal_text(entry.credit_balance_after),
+        "credits_available": decimal_text(entry.credits_available),
+        "transaction_status": entry.transaction_status,
+        "transaction_reason": entry.transaction_reason,
+        "reference_type": entry.reference_type,
+        "reference_id": entry.reference_id,
+        "description": entry.description or "",
+        "metadata": entry.metadata_ or {},
+        "expiry_date": iso(entry.expiry_date),
+        "priority": entry.priority,
+        "currency": entry.currency,
+        "conversion_rate": decimal_text(entry.conversion_rate),
+        "topup_conversion_rate": decimal_text(entry.topup_conversion_rate),
+        "idempotency_key": entry.idempotency_key,
+        "parent_transaction_id": entry.parent_transaction_id,
+        "environment_id": entry.environment_id,
+        "tenant_id": None,
+        "status": entry.status,
+        "created_at": iso(entry.created_at),
+        "updated_at": iso(entry.updated_at),
+        "created_by": entry.created_by,
+    }
+
+
+def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
+    unpaid = invoices.unpaid_amount(
+        session, wallet.environment_id, wallet.customer_id, wallet.currency
+    )
+    return wallets.balance(session, wallet, unpaid_invoices=unpaid)
+
+
+@router.post("/wallets", status_code=200)
+def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> Response:
+    expiry = parse_time(
+        body.initial_credits_expiry_date_utc, "initial_credits_expiry_date_utc"
+    ) or _yyyymmdd(body.initial_credits_to_load_expiry_date, "initial_credits_to_load_expiry_date")
+    wallet = wallets.create_wallet(
+        session,
+        principal,
+        currency=body.currency,
+        customer_id=body.customer_id,
+        external_customer_id=body.external_customer_id,
+        name=body.name,
+        description=body.description,
+        metadata=body.metadata,
+        wallet_type=body.wallet_type,
+        conversion_rate=body.conversion_rate,
+        topup_conversion_rate=body.topup_conversion_rate,
+        allowed_price_types=list(body.config.allowed_price_types or []) if body.config else None,
+        initial_credits=body.initial_credits_to_load or Decimal(0),
+        initial_credits_expiry=expiry,
+    )
+    return json_response(wallet_out(wallet))
+
+
+@router.get("/wallets")
+def list_wallets(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(default=0, ge=0),
+    customer_id: str | None = Query(default=None, max_length=64),
+    wallet_status: str | None = Query(default=None, max_length=20),
+) -> Response:
+    rows, total = wallets.search_wallets(
+        session,
+        principal,
+        limit=limit,
+        offset=offset,
+        customer_id=customer_id,
+        wallet_status=wallet_status,
+    )
+    return json_response(
+        list_envelope(
+            [wallet_out(w, wallets.balance(session, w)) for w in rows], total, limit, offset
+        )
+    )
+
+
+@router.post("/wallets/search")
+def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) -> Response:
+    rows, total = wallets.search_wallets(
+        session,
+        principal,
+        limit=body.limit,
+        offset=body.offset,
+        wallet_ids=body.wallet_ids,
+        customer_id=body.customer_id,
+        wallet_status=body.wallet_status,
+    )
+    return json_response(
+        list_envelope(
+            [wallet_out(w, wallets.balance(session, w)) for w in rows],
+            total,
+            body.limit,
+            body.offset,
+        )
+    )
+
+
+@router.get("/wallets/{wallet_id}")
+def get_wallet(wallet_id: str, principal: Vendor, session: ReadSession) -> Response:
+    wallet = wallets.get_wallet(session, principal, wallet_id)
+    return json_response(wallet_out(wallet, wallets.balance(session, wallet)))
+
+
+@router.put("/wallets/{wallet_id}")
+def update_wallet(
+    wallet_id: str, body: WalletUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    wallet = wallets.update_wallet(
+        session,
+        principal,
+        wallet_id,
+        name=body.name,
+        description=body.description,
+        metadata=body.metadata,
+        allowed_price_types=body.config.allowed_price_types if body.config else None,
+    )
+    return json_response(wallet_out(wallet))
+
+
+@router.post("/wallets/{wallet_id}/top-up")
+def top_up_wallet(
+    wallet_id: str, body: TopUpIn, principal: Vendor, session: WriteSession
+) -> Response:
+    expiry = parse_time(body.expiry_date_utc, "expiry_date_utc") or _yyyymmdd(
+        body.expiry_date, "expiry_date"
+    )
+    wallet, entry = wallets.top_up(
+        session,
+        principal,
+        wallet_id,
+        transaction_reason=body.transaction_reason,
+        credits_to_add=body.credits_to_add,
+        amount=body.amount,
+        expiry=expiry,
+        priority=body.priority,
+        idempotency_key=body.idempotency_key,
+        description=body.description,
+        metadata=body.metadata,
+    )
+    return json_response(
+        {
+            "wallet_transaction": transaction_out(entry),
+            "wallet": wallet_out(wallet),
+            "invoice_id": None,
+        }
+    )
+
+
+@router.get("/wallets/{wallet_id}/transactions")
+def wallet_transactions(
+    wallet_id: str,
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(default=0, ge=0),
+    transaction_type: Literal["credit", "debit"] | None = Query(default=None, alias="type"),
+    transaction_reason: str | None = Query(default=None, max_length=40),
+    transaction_status: str | None = Query(default=None, max_length=20),
+    order: Literal["asc", "desc"] = "desc",
+) -> Response:
+    rows, total = wallets.transactions(
+        session,
+        principal,
+        wallet_id,
+        limit=limit,
+        offset=offset,
+        transaction_type=transaction_type,
+        transaction_reason=transaction_reason,
+        transaction_status=transaction_status,
+        ascending=order == "asc",
+    )
+    return json_response(list_envelope([transaction_out(t) for t in rows], total, limit, offset))
+
+
+@router.post("/wallets/{wallet_id}/terminate")
+def terminate_wallet(wallet_id: str, principal: Vendor, session: WriteSession) -> Response:
+    # Upstream answers a message; the SDK reads a WalletResponse: send both.
+    wallet = wallets.terminate(session, principal, wallet_id)
+    return json_response({**wallet_out(wallet), "message": "wallet terminated successfully"})
+
+
+@router.get("/wallets/{wallet_id}/balance/real-time")
+def wallet_balance(wallet_id: str, principal: Vendor, session: ReadSession) -> Response:
+    wallet = wallets.get_wallet(session, principal, wallet_id)
+    out = wallet_out(wallet, _balance(session, wallet))
+    out["balance_updated_at"] = iso(wallet.updated_at)
+    return json_response(out)
+
+
+@router.get("/customers/wallets")
+def wallets_by_lookup(
+    principal: Vendor,
+    session: ReadSession,
+    customer_id: str | None = Query(default=None, alias="id", max_length=64),
+    lookup_key: str | None = Query(default=None, max_length=255),
+    include_real_time_balance: bool = False,
+) -> Response:
+    rows = wallets.customer_wallets_by_lookup(
+        session, principal, customer_id=customer_id, lookup_key=lookup_key
+    )
+    if include_real_time_balance:
+        return json_response([wallet_out(w, _balance(session, w)) for w in rows])
+    return json_response([wallet_out(w, wallets.balance(session, w)) for w in rows])
+
+
+@router.get("/customers/{customer_id}/wallets")
+def customer_wallets(customer_id: str, principal: Vendor, session: ReadSession) -> Response:
+    rows = wallets.customer_wallets(session, principal, customer_id)
+    return json_response([wallet_out(w, wallets.balance(session, w)) for w in rows])
