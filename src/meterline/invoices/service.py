@@ -134,10 +134,10 @@ def _apply_totals(invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
     totals = invoice_totals(
         [d.amount for d in drafts],
         invoice.currency,
-        prepaid_credits=invoice.total_prepaid_credits_applied,
-        discount=invoice.total_discount,
-        tax=invoice.total_tax,
-        amount_paid=invoice.amount_paid,
+        prepaid_credits=invoice.total_prepaid_credits_applied or ZERO,
+        discount=invoice.total_discount or ZERO,
+        tax=invoice.total_tax or ZERO,
+        amount_paid=invoice.amount_paid or ZERO,
     )
     invoice.subtotal = totals.subtotal
     invoice.total = totals.total
@@ -221,6 +221,10 @@ def create_one_off(
         payment_status="PENDING",
         currency=currency,
         amount_paid=round_money(amount_paid, currency),
+        total_prepaid_credits_applied=ZERO,
+        total_discount=ZERO,
+        total_tax=ZERO,
+        version=1,
         billing_reason=billing_reason or "MANUAL",
         description=description,
         due_date=due_date or now + timedelta(days=1),
@@ -286,6 +290,11 @@ def create_billing_invoice(
         currency=currency.lower(),
         billing_reason=billing_reason,
         billing_key=billing_key,
+        amount_paid=ZERO,
+        total_prepaid_credits_applied=ZERO,
+        total_discount=ZERO,
+        total_tax=ZERO,
+        version=1,
         billing_period=billing_period,
         period_start=period_start,
         period_end=period_end,
