@@ -7,19 +7,31 @@ from fastapi import FastAPI
 from meterline.api import usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import catalog as fp_catalog
+from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
+from meterline.api.flexprice import entitlements as fp_entitlements
 from meterline.api.flexprice import events as fp_events
 from meterline.api.flexprice import invoices as fp_invoices
+from meterline.api.flexprice import plans as fp_plans
+from meterline.api.flexprice import prices as fp_prices
+from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import wallets as fp_wallets
+from meterline.api.kaiten.routes import router as kaiten_router
 
 
 def include_routers(app: FastAPI) -> None:
+    app.include_router(kaiten_router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
     app.include_router(fp_catalog.router, prefix="/v1")
     app.include_router(fp_invoices.router, prefix="/v1")
     app.include_router(fp_wallets.router, prefix="/v1")
+    app.include_router(fp_plans.router, prefix="/v1")
+    app.include_router(fp_prices.router, prefix="/v1")
+    app.include_router(fp_entitlements.router, prefix="/v1")
+    app.include_router(fp_subscriptions.router, prefix="/v1")
+    app.include_router(fp_customer_usage.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

@@ -10,21 +10,35 @@ from starlette.responses import Response
 
 from meterline.api.json import json_response
 from meterline.api.problems import FieldProblem
-from meterline.errors import Conflict, DomainError, LimitExceeded, NotFound, TooManyRequests
+from meterline.errors import DomainError, InvalidRequest, TooManyRequests
 
 PROBLEM_JSON = "application/problem+json"
+# The ``type`` URIs and default codes Kaiten's error factory uses.
+_RFC7231 = "https://tools.ietf.org/html/rfc7231#section-"
 _TYPES = {
-    400: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.1",
-    401: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.2",
-    403: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.4",
-    404: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.5",
-    405: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.6",
-    409: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.10",
-    413: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.14",
-    422: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.5.21",
-    429: "https://datatracker.ietf.org/doc/html/rfc6585#section-4",
-    500: "https://datatracker.ietf.org/doc/html/rfc9110#section-15.6.1",
+    400: _RFC7231 + "6.5.1",
+    401: "https://tools.ietf.org/html/rfc7235#section-3.1",
+    403: _RFC7231 + "6.5.3",
+    404: _RFC7231 + "6.5.4",
+    409: _RFC7231 + "6.5.8",
+    422: "https://tools.ietf.org/html/rfc4918#section-11.2",
+    503: _RFC7231 + "6.6.4",
 }
+_DEFAULT_CODES = {
+    400: "VALIDATION",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    422: "UNPROCESSABLE",
+    503: "UNAVAILABLE",
+}
+
+
+def _type_of(status: int) -> str:
+    if status in _TYPES:
+        return _TYPES[status]
+    return _RFC7231 + ("6.6.1" if status >= 500 else "6.5.1")
 
 
 def problem(
@@ -37,38 +51,44 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
-        "type": _TYPES.get(status, "about:blank"),
+        "type": _type_of(status),
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
     }
-    if code:
-        body["code"] = code
+    body["code"] = code or _DEFAULT_CODES.get(status, "INTERNAL" if status >= 500 else "ERROR")
     if errors:
         body["errors"] = errors
     return json_response(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def _location(field: str) -> str:
+    head = field.partition(".")[0]
+    return field if head in ("body", "query", "path", "header") else f"body.{field}"
+
+
 class KaitenErrors:
     def domain_error(self, request: Request, exc: DomainError) -> Response:
-        code = getattr(exc, "code", None)
-        if isinstance(exc, NotFound | Conflict | LimitExceeded) and code:
-            return problem(request, exc.status, exc.message, code=code)
+        code = getattr(exc, "code", None) or (exc.details or {}).get("code")
         headers = (
             {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         )
-        errors = None
-        field = exc.details.get("field") if exc.details else None
-        if field:
-            errors = [{"location": f"body.{field}", "message": exc.message, "value": None}]
-        return problem(request, exc.status, exc.message, code=code, errors=errors, headers=headers)
+        field = (exc.details or {}).get("field")
+        if isinstance(exc, InvalidRequest) and field:
+            # A value the schema allows but the rules refuse: Kaiten answers 422 with the
+            # failing location, like a schema violation.
+            errors = [{"location": _location(str(field)), "message": exc.message, "value": None}]
+            return problem(request, 422, exc.message, code=code, errors=errors)
+        return problem(request, exc.status, exc.message, code=code, headers=headers)
 
     def invalid_input(
         self, request: Request, problems: list[FieldProblem], *, malformed: bool = False
     ) -> Response:
         if malformed:
             return problem(request, 400, "request body is not valid JSON")
+        if any(p.location == "body" and "required" in p.message.lower() for p in problems):
+            return problem(request, 400, "request body is required")
         errors = [
             {"location": p.location, "message": p.message, "value": p.value} for p in problems
         ]

@@ -1,0 +1,99 @@
+"""/api/customers: the same customers as /v1, addressed by slug."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import Field
+
+from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.json import json_response
+from meterline.api.kaiten.common import (
+    SLUG,
+    Body,
+    Page,
+    ReadCustomers,
+    WriteCustomers,
+    iso,
+    user,
+)
+from meterline.customers.models import Customer
+from meterline.licensing import service as licensing
+
+router = APIRouter(tags=["customers"])
+
+DOMAIN = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)+$"
+
+
+class CustomerFields(Body):
+    name: str = Field(min_length=1, max_length=255)
+    externalCustomerId: str | None = Field(default=None, min_length=1, max_length=255)
+    domain: str | None = Field(default=None, max_length=255, pattern=DOMAIN)
+
+
+class CustomerIn(CustomerFields):
+    slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
+
+
+def customer_out(customer: Customer) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "slug": customer.slug,
+        "name": customer.name,
+        "externalCustomerId": customer.external_id,
+        "domain": customer.domain,
+        "createdAt": iso(customer.created_at),
+        "createdBy": user(customer.created_by),
+        "updatedAt": iso(customer.updated_at),
+        "updatedBy": user(customer.updated_by),
+    }
+
+
+@router.get("/customers")
+def list_customers(
+    principal: ReadCustomers, session: ReadSession, page: Page = Depends()
+) -> Response:
+    rows = licensing.list_customers(session, principal, page.limit, page.offset)
+    return json_response(page.envelope(rows, customer_out))
+
+
+@router.post("/customers", status_code=201)
+def create_customer(body: CustomerIn, principal: WriteCustomers, session: WriteSession) -> Response:
+    created = licensing.create_customer(
+        session,
+        principal,
+        name=body.name,
+        slug=body.slug,
+        external_customer_id=body.externalCustomerId,
+        domain=body.domain,
+    )
+    return json_response(customer_out(created), 201)
+
+
+@router.get("/customers/{customerSlug}")
+def get_customer(customerSlug: str, principal: ReadCustomers, session: ReadSession) -> Response:
+    return json_response(customer_out(licensing.get_customer(session, principal, customerSlug)))
+
+
+@router.put("/customers/{customerSlug}", status_code=204)
+def update_customer(
+    customerSlug: str, body: CustomerFields, principal: WriteCustomers, session: WriteSession
+) -> Response:
+    licensing.update_customer(
+        session,
+        principal,
+        customerSlug,
+        name=body.name,
+        external_customer_id=body.externalCustomerId,
+        domain=body.domain,
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/customers/{customerSlug}", status_code=204)
+def delete_customer(
+    customerSlug: str, principal: WriteCustomers, session: WriteSession
+) -> Response:
+    licensing.delete_customer(session, principal, customerSlug)
+    return Response(status_code=204)

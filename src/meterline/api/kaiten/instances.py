@@ -1,0 +1,248 @@
+"""/api/instances: deployments, their usage (reads and reports) and signed license files."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import AwareDatetime, Field
+
+from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.json import json_response
+from meterline.api.kaiten.common import (
+    SLUG,
+    Body,
+    NumberValue,
+    Page,
+    ReadInstances,
+    ReadLicenses,
+    WriteInstances,
+    compact,
+    iso,
+    typed_out,
+    user,
+)
+from meterline.api.kaiten.errors import problem
+from meterline.licensing import instances as service
+from meterline.licensing import reporting
+from meterline.licensing.instances import InstanceView
+from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageView
+
+router = APIRouter(tags=["instances"])
+
+
+class InstanceFields(Body):
+    name: str = Field(min_length=1, max_length=255)
+    description: str = Field(default="", max_length=2000)
+    customerId: str = Field(min_length=1, max_length=40)
+    licenseId: str = Field(min_length=1, max_length=40)
+    startLicenseDate: AwareDatetime
+    endLicenseDate: AwareDatetime
+    deploymentZoneId: str | None = Field(default=None, max_length=40)
+    metadata: dict[str, Any] | None = None
+    slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
+
+
+class InstanceIn(InstanceFields):
+    integrations: dict[str, Any] | None = None
+
+
+class InstancePatch(Body):
+    status: Literal["HEALTHY", "DEGRADED", "INCIDENT", "MAINTENANCE"] | None = None
+    lifecycleStage: str | None = Field(default=None, min_length=1, max_length=50)
+
+
+class UsageReportIn(Body):
+    value: NumberValue
+    behavior: Literal["append", "set"] = "append"
+    metadata: dict[str, Any] | None = None
+    transactionId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def instance_out(view: InstanceView) -> dict[str, Any]:
+    i = view.instance
+    return compact(
+        {
+            "id": i.id,
+            "slug": i.slug,
+            "name": i.name,
+            "description": i.description,
+            "customerId": view.customer.id,
+            "customerSlug": view.customer.slug or view.customer.external_id,
+            "licenseId": view.license.id,
+            "licenseSlug": view.license.slug,
+            "startLicenseDate": iso(i.start_license_date),
+            "endLicenseDate": iso(i.end_license_date),
+            "status": i.status,
+            "lifecycleStage": i.lifecycle_stage,
+            "metadata": i.metadata_ or {},
+            "createdAt": iso(i.created_at),
+            "createdBy": user(i.created_by),
+            "updatedAt": iso(i.updated_at),
+            "updatedBy": user(i.updated_by),
+        }
+    )
+
+
+def usage_out(view: UsageView) -> dict[str, Any]:
+    """The current contract's EntitlementUsage plus the seed's behavior/metadata/timestamp."""
+    return compact(
+        {
+            "entitlementId": view.entitlement_id,
+            "entitlementSlug": view.entitlement_slug,
+            "licenseId": view.license_id,
+            "licenseSlug": view.license_slug,
+            "value": typed_out(view.value),
+            "limit": typed_out(view.limit),
+            "currentPeriodStart": iso(view.window.start),
+            "currentPeriodEnd": iso(view.window.end),
+            "behavior": view.behavior,
+            "metadata": view.metadata,
+            "timestamp": iso(view.timestamp),
+        }
+    )
+
+
+def _dates(body: InstanceFields) -> tuple[datetime, datetime]:
+    return body.startLicenseDate, body.endLicenseDate
+
+
+@router.get("/instances")
+def list_instances(
+    principal: ReadInstances, session: ReadSession, page: Page = Depends()
+) -> Response:
+    rows = service.list_instances(session, principal, page.limit, page.offset)
+    return json_response(page.envelope(rows, instance_out))
+
+
+@router.post("/instances", status_code=201)
+def create_instance(body: InstanceIn, principal: WriteInstances, session: WriteSession) -> Response:
+    start, end = _dates(body)
+    view = service.create_instance(
+        session,
+        principal,
+        name=body.name,
+        description=body.description,
+        customer_id=body.customerId,
+        license_id=body.licenseId,
+        start_license_date=start,
+        end_license_date=end,
+        deployment_zone_id=body.deploymentZoneId,
+        metadata=body.metadata,
+        slug=body.slug,
+    )
+    return json_response(instance_out(view), 201)
+
+
+@router.get("/instances/{instanceSlug}")
+def get_instance(instanceSlug: str, principal: ReadInstances, session: ReadSession) -> Response:
+    return json_response(instance_out(service.instance_view(session, principal, instanceSlug)))
+
+
+@router.put("/instances/{instanceSlug}", status_code=204)
+def update_instance(
+    instanceSlug: str, body: InstanceFields, principal: WriteInstances, session: WriteSession
+) -> Response:
+    start, end = _dates(body)
+    service.update_instance(
+        session,
+        principal,
+        instanceSlug,
+        name=body.name,
+        description=body.description,
+        customer_id=body.customerId,
+        license_id=body.licenseId,
+        start_license_date=start,
+        end_license_date=end,
+        deployment_zone_id=body.deploymentZoneId,
+        metadata=body.metadata,
+        new_slug=body.slug,
+    )
+    return Response(status_code=204)
+
+
+@router.patch("/instances/{instanceSlug}", status_code=204)
+def patch_instance(
+    instanceSlug: str, body: InstancePatch, principal: WriteInstances, session: WriteSession
+) -> Response:
+    service.patch_instance(
+        session, principal, instanceSlug, status=body.status, lifecycle_stage=body.lifecycleStage
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/instances/{instanceSlug}", status_code=204)
+def delete_instance(
+    instanceSlug: str, principal: WriteInstances, session: WriteSession
+) -> Response:
+    service.delete_instance(session, principal, instanceSlug)
+    return Response(status_code=204)
+
+
+@router.get("/instances/{instanceSlug}/entitlements/usage", tags=["usage"])
+def list_usage(instanceSlug: str, principal: ReadInstances, session: ReadSession) -> Response:
+    return json_response(
+        [usage_out(v) for v in reporting.list_usage(session, principal, instanceSlug)]
+    )
+
+
+@router.get("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
+def get_usage(
+    instanceSlug: str, entitlementSlug: str, principal: ReadInstances, session: ReadSession
+) -> Response:
+    view = reporting.get_usage(session, principal, instanceSlug, entitlementSlug)
+    return json_response(usage_out(view))
+
+
+@router.post("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
+def report_usage(
+    request: Request,
+    instanceSlug: str,
+    entitlementSlug: str,
+    body: UsageReportIn,
+    principal: WriteInstances,
+    session: WriteSession,
+) -> Response:
+    outcome = reporting.report_usage(
+        session,
+        principal,
+        instanceSlug,
+        entitlementSlug,
+        value=Decimal(body.value.value),
+        behavior=body.behavior,
+        metadata=body.metadata,
+        transaction_id=body.transactionId,
+    )
+    if not outcome.accepted:
+        # Returned, not raised: the refusal's ledger row commits with this transaction.
+        return problem(request, 409, outcome.detail, code=THRESHOLD_EXCEEDED)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return json_response(usage_out(outcome.view), headers=headers)
+
+
+@router.get("/instances/{instanceSlug}/license-file", tags=["license files"])
+def license_file(instanceSlug: str, principal: ReadInstances, session: WriteSession) -> Response:
+    """The instance's license, signed with the environment's Ed25519 key (verifiable offline)."""
+    text = service.issue_license_file(session, principal, instanceSlug)
+    return Response(
+        text,
+        media_type="application/x-meterline-license",
+        headers={"Content-Disposition": f'attachment; filename="{instanceSlug}.lic"'},
+    )
+
+
+@router.get("/license-files/signing-key", tags=["license files"])
+def signing_key(principal: ReadLicenses, session: WriteSession) -> Response:
+    """The environment's public key, to verify license files with."""
+    key = service.public_key(session, principal)
+    return json_response(
+        {
+            "keyId": key.key_id,
+            "algorithm": "Ed25519",
+            "publicKeyPem": key.pem,
+            "publicKey": base64.b64encode(key.raw).decode("ascii"),
+        }
+    )

@@ -1,0 +1,305 @@
+"""Instances (self-hosted deployments) and their signed offline license files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.db.base import utcnow
+from meterline.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.licensing import license_file, repository
+from meterline.licensing.models import Instance, License
+from meterline.licensing.service import actor, flush_unique, slug_of
+from meterline.licensing.values import entitlement_type_of, grant_value, overage_percent_of
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    instance: Instance
+    customer: Customer
+    license: License
+
+
+def _view(session: Session, instance: Instance) -> InstanceView:
+    return _views(session, [instance])[0]
+
+
+def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
+    customers_by_id = repository.customers_of(session, sorted({r.customer_id for r in rows}))
+    licenses_by_id = repository.licenses_of(session, sorted({r.license_id for r in rows}))
+    return [
+        InstanceView(r, customers_by_id[r.customer_id], licenses_by_id[r.license_id]) for r in rows
+    ]
+
+
+def get_instance(
+    session: Session, principal: Principal, slug: str, op: str = "GetInstance"
+) -> Instance:
+    found = repository.instance_by_slug(session, principal.environment_id, slug)
+    if found is None:
+        raise NotFound("instance", slug, code=f"{op}.NotFound")
+    return found
+
+
+def instance_view(session: Session, principal: Principal, slug: str) -> InstanceView:
+    return _view(session, get_instance(session, principal, slug))
+
+
+def list_instances(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> list[InstanceView]:
+    rows = repository.page(session, repository.instances(principal.environment_id), limit, offset)
+    return _views(session, rows)
+
+
+def _assignable(
+    session: Session,
+    principal: Principal,
+    op: str,
+    customer_id: str,
+    license_id: str,
+    deployment_zone_id: str | None,
+    start: datetime,
+    end: datetime,
+    current_license_id: str | None = None,
+) -> tuple[Customer, License]:
+    try:
+        customer = customers.get_customer(session, principal, customer_id)
+    except NotFound as exc:
+        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound") from exc
+    if customer.status != "published":
+        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound")
+    found = repository.license_by_id(session, principal.environment_id, license_id)
+    if found is None:
+        raise NotFound("license", license_id, code=f"{op}.LicenseNotFound")
+    if found.lifecycle_state == "ARCHIVED" and found.id != current_license_id:
+        raise Conflict(
+            f"The license {found.slug} is archived and cannot be assigned",
+            code=f"{op}.LicenseArchived",
+        )
+    if deployment_zone_id is not None:
+        # Deployment zones are not served by Meterline yet, so none can be named.
+        raise NotFound("deployment zone", deployment_zone_id, code=f"{op}.DeploymentZoneNotFound")
+    if end < start:
+        raise InvalidRequest("endLicenseDate is before startLicenseDate", field="endLicenseDate")
+    return customer, found
+
+
+def create_instance(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    description: str,
+    customer_id: str,
+    license_id: str,
+    start_license_date: datetime,
+    end_license_date: datetime,
+    deployment_zone_id: str | None,
+    metadata: dict[str, Any] | None,
+    slug: str | None,
+) -> InstanceView:
+    customer, found = _assignable(
+        session,
+        principal,
+        "CreateInstance",
+        customer_id,
+        license_id,
+        deployment_zone_id,
+        start_license_date,
+        end_license_date,
+    )
+    slug = slug or slug_of(name)
+    if repository.instance_by_slug(session, principal.environment_id, slug) is not None:
+        raise AlreadyExists(f"An instance with the slug {slug} already exists")
+    created = Instance(
+        environment_id=principal.environment_id,
+        slug=slug,
+        name=name,
+        description=description,
+        customer_id=customer.id,
+        license_id=found.id,
+        start_license_date=start_license_date,
+        end_license_date=end_license_date,
+        metadata_=metadata or {},
+        created_by=actor(principal),
+        updated_by=actor(principal),
+    )
+    session.add(created)
+    flush_unique(session, "the instance")
+    return InstanceView(created, customer, found)
+
+
+def update_instance(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    *,
+    name: str,
+    description: str,
+    customer_id: str,
+    license_id: str,
+    start_license_date: datetime,
+    end_license_date: datetime,
+    deployment_zone_id: str | None,
+    metadata: dict[str, Any] | None,
+    new_slug: str | None,
+) -> None:
+    """A full replacement; an omitted slug keeps the current one, a new one renames."""
+    found = get_instance(session, principal, slug, "UpdateInstance")
+    customer, lic = _assignable(
+        session,
+        principal,
+        "UpdateInstance",
+        customer_id,
+        license_id,
+        deployment_zone_id,
+        start_license_date,
+        end_license_date,
+        current_license_id=found.license_id,
+    )
+    if new_slug and new_slug != found.slug:
+        if repository.instance_by_slug(session, principal.environment_id, new_slug) is not None:
+            raise AlreadyExists(f"An instance with the slug {new_slug} already exists")
+        found.slug = new_slug
+    found.name = name
+    found.description = description
+    found.customer_id = customer.id
+    found.license_id = lic.id
+    found.start_license_date = start_license_date
+    found.end_license_date = end_license_date
+    found.metadata_ = metadata or {}
+    found.updated_by = actor(principal)
+    flush_unique(session, "the instance")
+
+
+def patch_instance(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    *,
+    status: str | None,
+    lifecycle_stage: str | None,
+) -> None:
+    found = get_instance(session, principal, slug, "PatchInstance")
+    if status is not None:
+        found.status = status
+    if lifecycle_stage is not None:
+        found.lifecycle_stage = lifecycle_stage
+    found.updated_by = actor(principal)
+    session.flush()
+
+
+def delete_instance(session: Session, principal: Principal, slug: str) -> None:
+    found = get_instance(session, principal, slug, "DeleteInstance")
+    repository.delete_instance(session, found.id)
+    session.flush()
+
+
+# --- offline license files ---------------------------------------------------------------
+
+
+def signing_key(session: Session, principal: Principal) -> Any:
+    """The environment's Ed25519 private key, created on first use."""
+    pem = repository.signing_key(session, principal.environment_id)
+    if pem is None:
+        repository.store_signing_key_if_missing(
+            session, principal.environment_id, license_file.new_private_key_pem()
+        )
+        pem = repository.signing_key(session, principal.environment_id)
+        assert pem is not None
+    return license_file.load_private_key(pem)
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    key_id: str
+    pem: str
+    raw: bytes
+
+
+def public_key(session: Session, principal: Principal) -> PublicKey:
+    key = signing_key(session, principal).public_key()
+    return PublicKey(
+        license_file.key_id(key), license_file.public_key_pem(key), license_file.public_key_raw(key)
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _number(value: Any) -> Any:
+    """Decimals as JSON numbers without a float in between: integral ones as int."""
+    if value is None:
+        return None
+    as_int = int(value)
+    return as_int if as_int == value else str(value)
+
+
+def issue_license_file(session: Session, principal: Principal, slug: str) -> str:
+    """The instance's signed license file: customer, license, grants and validity."""
+    view = _view(session, get_instance(session, principal, slug, "GetLicenseFile"))
+    key = signing_key(session, principal)
+    grants = []
+    pairs = repository.all_grants_of(session, view.license.id)
+    licensing = repository.licensing_of(session, [f.id for _, f in pairs])
+    for granted, feature in pairs:
+        stored = licensing.get(feature.id)
+        kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
+        value = grant_value(
+            kind,
+            is_enabled=granted.is_enabled,
+            usage_limit=granted.usage_limit,
+            config_value=granted.config_value,
+            static_value=granted.static_value,
+        )
+        grants.append(
+            {
+                "entitlementSlug": feature.lookup_key,
+                "entitlementName": feature.name,
+                "entitlementType": kind,
+                "value": {
+                    "type": value.kind,
+                    "value": _number(value.value) if value.kind == "number" else value.value,
+                },
+                "limitCapExceededOveragePercent": overage_percent_of(
+                    kind, granted.usage_limit, granted.overage_percent
+                ),
+                "aggregationMethod": feature.usage_aggregation,
+                "resetPeriod": feature.usage_reset_period,
+                "resetAnchor": feature.usage_reset_anchor,
+            }
+        )
+    instance, customer, lic = view.instance, view.customer, view.license
+    payload = {
+        "format": license_file.FORMAT,
+        "keyId": license_file.key_id(key.public_key()),
+        "issuedAt": _iso(utcnow()),
+        "environmentId": principal.environment_id,
+        "validFrom": _iso(instance.start_license_date),
+        "validUntil": _iso(instance.end_license_date),
+        "instance": {"id": instance.id, "slug": instance.slug, "name": instance.name},
+        "customer": {
+            "id": customer.id,
+            "slug": customer.slug,
+            "name": customer.name,
+            "externalCustomerId": customer.external_id,
+        },
+        "license": {
+            "id": lic.id,
+            "slug": lic.slug,
+            "name": lic.name,
+            "type": lic.type,
+            "version": str(lic.version),
+            "lifecycleState": lic.lifecycle_state,
+        },
+        "grants": grants,
+    }
+    return license_file.sign(payload, key)

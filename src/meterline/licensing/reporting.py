@@ -1,0 +1,347 @@
+"""Usage of licensed entitlements: reads, and reports from instances.
+
+A report locks the (instance, feature) counter for the rest of the transaction, so reports
+on one counter are serialized and a limit holds under any concurrency. Every report, accepted
+or refused, is written to the ledger in the same transaction: a refusal is returned as an
+outcome, not raised, so that the ledger row and any window rollover are committed with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.db.base import utcnow
+from meterline.errors import Conflict, InvalidRequest, NotFound
+from meterline.licensing import repository
+from meterline.licensing.instances import get_instance
+from meterline.licensing.models import UsageReport
+from meterline.licensing.repository import CounterState, UsageContext
+from meterline.licensing.service import get_group
+from meterline.licensing.usage import (
+    MAX_MAGNITUDE,
+    QUANTUM,
+    Counter,
+    Window,
+    current_window,
+    exceeds,
+    fold,
+    in_window,
+)
+from meterline.licensing.values import (
+    NUMBER_TYPES,
+    TypedValue,
+    entitlement_type_of,
+    grant_value,
+)
+
+THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
+
+
+@dataclass(frozen=True)
+class UsageView:
+    """One instance's usage of one entitlement, next to its grant."""
+
+    entitlement_id: str
+    entitlement_slug: str
+    entitlement_name: str | None
+    entitlement_type: str
+    license_id: str
+    license_slug: str
+    value: TypedValue
+    limit: TypedValue | None
+    window: Window
+    behavior: str | None = None
+    metadata: dict[str, Any] | None = None
+    timestamp: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """A JSON-able copy, kept in the ledger so an idempotent replay answers the same."""
+        return {
+            "value": str(self.value.value),
+            "event_count": self.value.event_count,
+            "limit": None if self.limit is None else str(self.limit.value),
+            "window_start": self.window.start.isoformat() if self.window.start else None,
+            "window_end": self.window.end.isoformat() if self.window.end else None,
+            "behavior": self.behavior,
+            "metadata": self.metadata,
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
+        }
+
+
+def _from_snapshot(context: UsageContext, snap: dict[str, Any]) -> UsageView:
+    def moment(text: str | None) -> datetime | None:
+        return datetime.fromisoformat(text) if text else None
+
+    assert context.feature_id and context.feature_slug and context.license_id
+    return UsageView(
+        entitlement_id=context.feature_id,
+        entitlement_slug=context.feature_slug,
+        entitlement_name=None,
+        entitlement_type="NUMBER",
+        license_id=context.license_id,
+        license_slug=context.license_slug or "",
+        value=TypedValue("number", Decimal(snap["value"]), snap["event_count"]),
+        limit=None if snap["limit"] is None else TypedValue("number", Decimal(snap["limit"])),
+        window=Window(moment(snap["window_start"]), moment(snap["window_end"])),
+        behavior=snap["behavior"],
+        metadata=snap["metadata"],
+        timestamp=moment(snap["timestamp"]),
+    )
+
+
+def _window(context: UsageContext, now: datetime) -> Window:
+    return current_window(context.reset_period, context.reset_anchor, now, context.license_start)
+
+
+def _view(
+    context: UsageContext,
+    entitlement_type: str,
+    counter: CounterState | None,
+    now: datetime,
+    name: str | None = None,
+) -> UsageView:
+    assert context.feature_id and context.feature_slug and context.license_id
+    limit = grant_value(
+        entitlement_type,
+        is_enabled=context.is_enabled,
+        usage_limit=context.usage_limit,
+        config_value=context.config_value,
+    )
+    base: dict[str, Any] = {
+        "entitlement_id": context.feature_id,
+        "entitlement_slug": context.feature_slug,
+        "entitlement_name": name,
+        "entitlement_type": entitlement_type,
+        "license_id": context.license_id,
+        "license_slug": context.license_slug or "",
+    }
+    if entitlement_type not in NUMBER_TYPES:
+        return UsageView(**base, value=limit, limit=limit, window=Window(None, None))
+    window = _window(context, now)
+    stored = Counter(Decimal(0), 0)
+    if counter is not None:
+        stored = in_window(
+            Counter(counter.value, counter.event_count), counter.window_start, window
+        )
+    return UsageView(
+        **base,
+        value=TypedValue("number", stored.value, stored.event_count),
+        limit=limit,
+        window=window,
+        behavior=counter.last_behavior if counter else None,
+        metadata=counter.last_metadata if counter else None,
+        timestamp=counter.last_reported_at if counter else None,
+    )
+
+
+def _entitlement_type(session: Session, context: UsageContext) -> str:
+    assert context.feature_id and context.feature_type
+    stored = None
+    if context.feature_type == "metered":
+        licensing = repository.licensing_of(session, [context.feature_id]).get(context.feature_id)
+        stored = licensing.entitlement_type if licensing else None
+    return entitlement_type_of(context.feature_type, stored)
+
+
+def get_usage(
+    session: Session, principal: Principal, instance_slug: str, entitlement_slug: str
+) -> UsageView:
+    op = "GetEntitlementUsageMetrics"
+    context = repository.usage_context(
+        session, principal.environment_id, instance_slug, entitlement_slug
+    )
+    if context.instance_id is None:
+        raise NotFound("instance", instance_slug, code=f"{op}.InstanceNotFound")
+    if context.feature_id is None:
+        raise NotFound("entitlement", entitlement_slug, code=f"{op}.EntitlementNotFound")
+    if context.grant_id is None:
+        raise NotFound(
+            "entitlement assignment", entitlement_slug, code=f"{op}.EntitlementNotAssigned"
+        )
+    counter = repository.counter(session, context.instance_id, context.feature_id)
+    return _view(context, _entitlement_type(session, context), counter, utcnow())
+
+
+def list_usage(session: Session, principal: Principal, instance_slug: str) -> list[UsageView]:
+    """One row per entitlement the instance's license grants."""
+    try:
+        instance = get_instance(session, principal, instance_slug)
+    except NotFound as exc:
+        raise NotFound(
+            "instance", instance_slug, code="GetEntitlementsUsageMetrics.InstanceNotFound"
+        ) from exc
+    found = repository.licenses_of(session, [instance.license_id])[instance.license_id]
+    pairs = repository.all_grants_of(session, found.id)
+    counters = repository.counters_of(session, instance.id)
+    licensing = repository.licensing_of(session, [f.id for _, f in pairs])
+    now = utcnow()
+    views = []
+    for granted, feature in pairs:
+        stored = licensing.get(feature.id)
+        kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
+        context = UsageContext(
+            instance.id,
+            instance.slug,
+            instance.start_license_date,
+            found.id,
+            found.slug,
+            feature.id,
+            feature.lookup_key,
+            feature.type,
+            feature.usage_aggregation,
+            feature.usage_reset_period,
+            feature.usage_reset_anchor,
+            granted.id,
+            granted.is_enabled,
+            granted.usage_limit,
+            granted.overage_percent,
+            granted.config_value,
+        )
+        views.append(_view(context, kind, counters.get(feature.id), now, feature.name))
+    return views
+
+
+def group_usage(
+    session: Session, principal: Principal, group_slug: str, instance_slug: str
+) -> list[UsageView | tuple[str, str, str, str]]:
+    """Each member of the group: its usage where the instance is granted it, else its name."""
+    group = get_group(session, principal, group_slug)
+    members = repository.group_features(session, group.id)
+    granted = {v.entitlement_id: v for v in list_usage(session, principal, instance_slug)}
+    out: list[UsageView | tuple[str, str, str, str]] = []
+    licensing = repository.licensing_of(session, [f.id for f in members])
+    for feature in members:
+        if feature.id in granted:
+            out.append(granted[feature.id])
+        else:
+            stored = licensing.get(feature.id)
+            kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
+            out.append((feature.id, feature.lookup_key, feature.name, kind))
+    return out
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    view: UsageView
+    accepted: bool
+    replayed: bool = False
+    detail: str = ""
+
+
+def check_reported_value(value: Decimal) -> Decimal:
+    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+        raise InvalidRequest(
+            "value must be a finite number below 10^24 in magnitude", field="value.value"
+        )
+    return value.quantize(QUANTUM) if value.as_tuple().exponent < -12 else value  # type: ignore[operator]
+
+
+def report_usage(
+    session: Session,
+    principal: Principal,
+    instance_slug: str,
+    entitlement_slug: str,
+    *,
+    value: Decimal,
+    behavior: str,
+    metadata: dict[str, Any] | None,
+    transaction_id: str | None,
+) -> ReportOutcome:
+    """Fold one report into the counter, or refuse it; either way it enters the ledger."""
+    op = "ReportEntitlementUsageMetric"
+    reported = check_reported_value(value)
+    context = repository.usage_context(
+        session, principal.environment_id, instance_slug, entitlement_slug
+    )
+    if context.instance_id is None or context.feature_id is None or context.grant_id is None:
+        raise NotFound(
+            "instance or entitlement",
+            f"{instance_slug}/{entitlement_slug}",
+            code=f"{op}.ContextNotFound",
+        )
+    kind = _entitlement_type(session, context)
+    if kind not in NUMBER_TYPES:
+        raise InvalidRequest(
+            f"Usage can only be reported for NUMBER entitlements, not {kind}",
+            details={"code": f"{op}.UnsupportedEntitlementType"},
+        )
+    # From here on the counter is locked until commit.
+    locked = repository.lock_counter(
+        session, principal.environment_id, context.instance_id, context.feature_id
+    )
+    if transaction_id is not None:
+        earlier = repository.accepted_report(
+            session, context.instance_id, context.feature_id, transaction_id
+        )
+        if earlier is not None:
+            if earlier.behavior != behavior or earlier.reported_value != reported:
+                raise Conflict(
+                    f"transactionId {transaction_id} was used for another report",
+                    code=f"{op}.TransactionIdReused",
+                )
+            assert earlier.response is not None
+            return ReportOutcome(_from_snapshot(context, earlier.response), True, replayed=True)
+    now = utcnow()
+    window = _window(context, now)
+    old = in_window(Counter(locked.value, locked.event_count), locked.window_start, window)
+    new = fold(context.aggregation, behavior, old, reported)
+    refused = exceeds(new.value, context.usage_limit, context.overage_percent)
+    if refused:
+        if not window.is_lifetime and locked.window_start != window.start:
+            # The rollover to the new window is kept even though the report is refused.
+            locked.value, locked.event_count, locked.window_start = Decimal(0), 0, window.start
+            repository.save_counter(session, context.instance_id, context.feature_id, locked)
+        view = _view(context, kind, locked, now)
+    else:
+        locked.value = new.value
+        locked.event_count = new.event_count
+        locked.window_start = window.start
+        locked.last_behavior = behavior
+        locked.last_metadata = metadata
+        locked.last_reported_at = now
+        repository.save_counter(session, context.instance_id, context.feature_id, locked)
+        view = _view(context, kind, locked, now)
+    repository.add_report(
+        session,
+        UsageReport(
+            environment_id=principal.environment_id,
+            instance_id=context.instance_id,
+            feature_id=context.feature_id,
+            behavior=behavior,
+            reported_value=reported,
+            status="REJECTED" if refused else "ACCEPTED",
+            previous_value=old.value,
+            resulting_value=new.value,
+            event_count=new.event_count,
+            window_start=window.start,
+            transaction_id=None if refused else transaction_id,
+            metadata_=metadata,
+            response=None if refused or transaction_id is None else view.snapshot(),
+            key_id=principal.key_id,
+            created_at=now,
+        ),
+    )
+    session.flush()
+    if refused:
+        return ReportOutcome(
+            view, False, detail=f"Usage for {entitlement_slug} exceeds the allowed threshold"
+        )
+    return ReportOutcome(view, True)
+
+
+def ledger(
+    session: Session, principal: Principal, instance_slug: str, entitlement_slug: str, limit: int
+) -> list[UsageReport]:
+    """The reports of one counter, oldest first (for audits and tests)."""
+    context = repository.usage_context(
+        session, principal.environment_id, instance_slug, entitlement_slug
+    )
+    if context.instance_id is None or context.feature_id is None:
+        raise NotFound("instance or entitlement", f"{instance_slug}/{entitlement_slug}")
+    return repository.reports_of(session, context.instance_id, context.feature_id, limit)

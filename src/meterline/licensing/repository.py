@@ -1,0 +1,524 @@
+"""Every query of the licensing domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from meterline.accounts.models import Environment
+from meterline.catalog.models import Feature
+from meterline.customers.models import Customer
+from meterline.entitlements.models import Entitlement
+from meterline.licensing.models import (
+    EntitlementGroup,
+    EntitlementGroupMember,
+    FeatureLicensing,
+    Instance,
+    License,
+    LicenseFamily,
+    UsageCounter,
+    UsageReport,
+)
+
+LICENSE = "LICENSE"
+
+
+def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Any]:
+    """``limit + 1`` rows from ``offset``: the extra row tells whether there is more."""
+    return list(session.scalars(stmt.limit(limit + 1).offset(offset)).all())
+
+
+# --- license families and versions -------------------------------------------------------
+
+
+def family_by_slug(session: Session, environment_id: str, slug: str) -> LicenseFamily | None:
+    return session.scalars(
+        select(LicenseFamily).where(
+            LicenseFamily.environment_id == environment_id, LicenseFamily.slug == slug
+        )
+    ).first()
+
+
+def family_by_id(session: Session, environment_id: str, family_id: str) -> LicenseFamily | None:
+    return session.scalars(
+        select(LicenseFamily).where(
+            LicenseFamily.environment_id == environment_id, LicenseFamily.id == family_id
+        )
+    ).first()
+
+
+def families(environment_id: str) -> Select[Any]:
+    return (
+        select(LicenseFamily)
+        .where(LicenseFamily.environment_id == environment_id)
+        .order_by(LicenseFamily.id)
+    )
+
+
+def versions_of(session: Session, family_ids: Sequence[str]) -> list[License]:
+    if not family_ids:
+        return []
+    return list(
+        session.scalars(
+            select(License)
+            .where(License.family_id.in_(family_ids))
+            .order_by(License.family_id, License.version)
+        ).all()
+    )
+
+
+def license_by_slug(session: Session, environment_id: str, slug: str) -> License | None:
+    return session.scalars(
+        select(License).where(License.environment_id == environment_id, License.slug == slug)
+    ).first()
+
+
+def license_by_id(session: Session, environment_id: str, license_id: str) -> License | None:
+    return session.scalars(
+        select(License).where(License.environment_id == environment_id, License.id == license_id)
+    ).first()
+
+
+def licenses(environment_id: str) -> Select[Any]:
+    return select(License).where(License.environment_id == environment_id).order_by(License.id)
+
+
+def families_of(session: Session, family_ids: Sequence[str]) -> dict[str, LicenseFamily]:
+    if not family_ids:
+        return {}
+    rows = session.scalars(select(LicenseFamily).where(LicenseFamily.id.in_(family_ids))).all()
+    return {row.id: row for row in rows}
+
+
+def clear_default(session: Session, family_id: str, except_id: str) -> None:
+    session.execute(
+        update(License)
+        .where(License.family_id == family_id, License.id != except_id, License.is_default)
+        .values(is_default=False)
+    )
+
+
+def license_in_use(session: Session, license_id: str) -> bool:
+    return (
+        session.scalar(select(Instance.id).where(Instance.license_id == license_id).limit(1))
+        is not None
+    )
+
+
+def delete_grants_of(session: Session, license_id: str) -> None:
+    session.execute(
+        delete(Entitlement).where(
+            Entitlement.entity_type == LICENSE, Entitlement.entity_id == license_id
+        )
+    )
+
+
+# --- catalog features as Kaiten entitlements ---------------------------------------------
+
+
+def feature_by_slug(session: Session, environment_id: str, slug: str) -> Feature | None:
+    return session.scalars(
+        select(Feature).where(
+            Feature.environment_id == environment_id,
+            Feature.lookup_key == slug,
+            Feature.status == "published",
+        )
+    ).first()
+
+
+def features(environment_id: str) -> Select[Any]:
+    return (
+        select(Feature)
+        .where(Feature.environment_id == environment_id, Feature.status == "published")
+        .order_by(Feature.id)
+    )
+
+
+def licensing_of(session: Session, feature_ids: Sequence[str]) -> dict[str, FeatureLicensing]:
+    if not feature_ids:
+        return {}
+    rows = session.scalars(
+        select(FeatureLicensing).where(FeatureLicensing.feature_id.in_(feature_ids))
+    ).all()
+    return {row.feature_id: row for row in rows}
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    id: str
+    name: str
+    slug: str
+
+
+def groups_of_features(session: Session, feature_ids: Sequence[str]) -> dict[str, list[GroupRef]]:
+    if not feature_ids:
+        return {}
+    rows = session.execute(
+        select(
+            EntitlementGroupMember.feature_id,
+            EntitlementGroup.id,
+            EntitlementGroup.name,
+            EntitlementGroup.slug,
+        )
+        .join(EntitlementGroup, EntitlementGroup.id == EntitlementGroupMember.group_id)
+        .where(EntitlementGroupMember.feature_id.in_(feature_ids))
+        .order_by(EntitlementGroup.slug)
+    ).all()
+    out: dict[str, list[GroupRef]] = {}
+    for feature_id, group_id, name, slug in rows:
+        out.setdefault(feature_id, []).append(GroupRef(group_id, name, slug))
+    return out
+
+
+def feature_is_granted(session: Session, feature_id: str) -> bool:
+    return (
+        session.scalar(
+            select(Entitlement.id)
+            .where(Entitlement.feature_id == feature_id, Entitlement.status == "published")
+            .limit(1)
+        )
+        is not None
+    )
+
+
+# --- grants ------------------------------------------------------------------------------
+
+
+def grant(session: Session, license_id: str, feature_id: str) -> Entitlement | None:
+    return session.scalars(
+        select(Entitlement).where(
+            Entitlement.entity_type == LICENSE,
+            Entitlement.entity_id == license_id,
+            Entitlement.feature_id == feature_id,
+            Entitlement.status == "published",
+        )
+    ).first()
+
+
+def grants_of(session: Session, license_id: str) -> Any:
+    return (
+        select(Entitlement, Feature)
+        .join(Feature, Feature.id == Entitlement.feature_id)
+        .where(
+            Entitlement.entity_type == LICENSE,
+            Entitlement.entity_id == license_id,
+            Entitlement.status == "published",
+        )
+        .order_by(Entitlement.display_order, Feature.lookup_key)
+    )
+
+
+def all_grants_of(session: Session, license_id: str) -> list[tuple[Entitlement, Feature]]:
+    return [(g, f) for g, f in session.execute(grants_of(session, license_id)).all()]
+
+
+def grants_page(
+    session: Session, license_id: str, limit: int, offset: int
+) -> list[tuple[Entitlement, Feature]]:
+    stmt = grants_of(session, license_id).limit(limit + 1).offset(offset)
+    return [(g, f) for g, f in session.execute(stmt).all()]
+
+
+# --- instances ---------------------------------------------------------------------------
+
+
+def instance_by_slug(session: Session, environment_id: str, slug: str) -> Instance | None:
+    return session.scalars(
+        select(Instance).where(Instance.environment_id == environment_id, Instance.slug == slug)
+    ).first()
+
+
+def instances(environment_id: str) -> Select[Any]:
+    return select(Instance).where(Instance.environment_id == environment_id).order_by(Instance.id)
+
+
+def customers_of(session: Session, customer_ids: Sequence[str]) -> dict[str, Customer]:
+    if not customer_ids:
+        return {}
+    rows = session.scalars(select(Customer).where(Customer.id.in_(customer_ids))).all()
+    return {row.id: row for row in rows}
+
+
+def licenses_of(session: Session, license_ids: Sequence[str]) -> dict[str, License]:
+    if not license_ids:
+        return {}
+    rows = session.scalars(select(License).where(License.id.in_(license_ids))).all()
+    return {row.id: row for row in rows}
+
+
+def customer_has_instances(session: Session, customer_id: str) -> bool:
+    return (
+        session.scalar(select(Instance.id).where(Instance.customer_id == customer_id).limit(1))
+        is not None
+    )
+
+
+def delete_instance(session: Session, instance_id: str) -> None:
+    # The ledger and counters go with the instance (ON DELETE CASCADE is not enforced by
+    # every SQLite connection, so delete them explicitly).
+    session.execute(delete(UsageReport).where(UsageReport.instance_id == instance_id))
+    session.execute(delete(UsageCounter).where(UsageCounter.instance_id == instance_id))
+    session.execute(delete(Instance).where(Instance.id == instance_id))
+
+
+# --- usage -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UsageContext:
+    """Everything a usage read or report needs, resolved by one query."""
+
+    instance_id: str | None
+    instance_slug: str | None
+    license_start: datetime | None
+    license_id: str | None
+    license_slug: str | None
+    feature_id: str | None
+    feature_slug: str | None
+    feature_type: str | None
+    aggregation: str | None
+    reset_period: str | None
+    reset_anchor: str | None
+    grant_id: str | None
+    is_enabled: bool | None
+    usage_limit: Decimal | None
+    overage_percent: Decimal | None
+    config_value: Any
+
+
+def usage_context(
+    session: Session, environment_id: str, instance_slug: str, feature_slug: str
+) -> UsageContext:
+    """The instance, its license, the feature and the license's grant of it; each part is
+    None when missing."""
+    instance = session.execute(
+        select(Instance.id, Instance.slug, Instance.start_license_date, License.id, License.slug)
+        .join(License, License.id == Instance.license_id)
+        .where(Instance.environment_id == environment_id, Instance.slug == instance_slug)
+    ).first()
+    feature = session.execute(
+        select(
+            Feature.id,
+            Feature.lookup_key,
+            Feature.type,
+            Feature.usage_aggregation,
+            Feature.usage_reset_period,
+            Feature.usage_reset_anchor,
+        ).where(
+            Feature.environment_id == environment_id,
+            Feature.lookup_key == feature_slug,
+            Feature.status == "published",
+        )
+    ).first()
+    granted = None
+    if instance is not None and feature is not None:
+        granted = session.execute(
+            select(
+                Entitlement.id,
+                Entitlement.is_enabled,
+                Entitlement.usage_limit,
+                Entitlement.overage_percent,
+                Entitlement.config_value,
+            ).where(
+                Entitlement.entity_type == LICENSE,
+                Entitlement.entity_id == instance[3],
+                Entitlement.feature_id == feature[0],
+                Entitlement.status == "published",
+            )
+        ).first()
+    parts: list[Any] = [
+        *(tuple(instance) if instance is not None else (None,) * 5),
+        *(tuple(feature) if feature is not None else (None,) * 6),
+        *(tuple(granted) if granted is not None else (None,) * 5),
+    ]
+    return UsageContext(*parts)
+
+
+@dataclass
+class CounterState:
+    value: Decimal
+    event_count: int
+    window_start: datetime | None
+    last_behavior: str | None
+    last_metadata: dict[str, Any] | None
+    last_reported_at: datetime | None
+
+
+def _state(row: UsageCounter | None) -> CounterState | None:
+    if row is None:
+        return None
+    return CounterState(
+        row.value,
+        row.event_count,
+        row.window_start,
+        row.last_behavior,
+        row.last_metadata,
+        row.last_reported_at,
+    )
+
+
+def counter(session: Session, instance_id: str, feature_id: str) -> CounterState | None:
+    return _state(session.get(UsageCounter, (instance_id, feature_id)))
+
+
+def counters_of(session: Session, instance_id: str) -> dict[str, CounterState]:
+    rows = session.scalars(select(UsageCounter).where(UsageCounter.instance_id == instance_id))
+    out: dict[str, CounterState] = {}
+    for row in rows:
+        state = _state(row)
+        assert state is not None
+        out[row.feature_id] = state
+    return out
+
+
+def lock_counter(
+    session: Session, environment_id: str, instance_id: str, feature_id: str
+) -> CounterState:
+    """The counter row, created if missing and locked until the transaction ends.
+
+    On PostgreSQL ``SELECT ... FOR UPDATE`` serializes reports on one counter; on SQLite the
+    write transaction (BEGIN IMMEDIATE) already holds the database write lock.
+    """
+    dialect = session.get_bind().dialect.name
+    values = {
+        "instance_id": instance_id,
+        "feature_id": feature_id,
+        "environment_id": environment_id,
+        "value": Decimal(0),
+        "event_count": 0,
+    }
+    if dialect == "postgresql":
+        session.execute(pg_insert(UsageCounter).values(**values).on_conflict_do_nothing())
+    else:
+        session.execute(sqlite_insert(UsageCounter).values(**values).on_conflict_do_nothing())
+    stmt = select(UsageCounter).where(
+        UsageCounter.instance_id == instance_id, UsageCounter.feature_id == feature_id
+    )
+    if dialect == "postgresql":
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
+    state = _state(row)
+    assert state is not None
+    return state
+
+
+def save_counter(session: Session, instance_id: str, feature_id: str, state: CounterState) -> None:
+    session.execute(
+        update(UsageCounter)
+        .where(UsageCounter.instance_id == instance_id, UsageCounter.feature_id == feature_id)
+        .values(
+            value=state.value,
+            event_count=state.event_count,
+            window_start=state.window_start,
+            last_behavior=state.last_behavior,
+            last_metadata=state.last_metadata,
+            last_reported_at=state.last_reported_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_report(session: Session, report: UsageReport) -> None:
+    session.add(report)
+
+
+def accepted_report(
+    session: Session, instance_id: str, feature_id: str, transaction_id: str
+) -> UsageReport | None:
+    return session.scalars(
+        select(UsageReport).where(
+            UsageReport.instance_id == instance_id,
+            UsageReport.feature_id == feature_id,
+            UsageReport.transaction_id == transaction_id,
+            UsageReport.status == "ACCEPTED",
+        )
+    ).first()
+
+
+def reports_of(
+    session: Session, instance_id: str, feature_id: str, limit: int
+) -> list[UsageReport]:
+    return list(
+        session.scalars(
+            select(UsageReport)
+            .where(UsageReport.instance_id == instance_id, UsageReport.feature_id == feature_id)
+            .order_by(UsageReport.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+# --- entitlement groups ------------------------------------------------------------------
+
+
+def group_by_slug(session: Session, environment_id: str, slug: str) -> EntitlementGroup | None:
+    return session.scalars(
+        select(EntitlementGroup).where(
+            EntitlementGroup.environment_id == environment_id, EntitlementGroup.slug == slug
+        )
+    ).first()
+
+
+def groups(environment_id: str) -> Select[Any]:
+    return (
+        select(EntitlementGroup)
+        .where(EntitlementGroup.environment_id == environment_id)
+        .order_by(EntitlementGroup.id)
+    )
+
+
+def group_member(session: Session, group_id: str, feature_id: str) -> EntitlementGroupMember | None:
+    return session.get(EntitlementGroupMember, (group_id, feature_id))
+
+
+def group_features(session: Session, group_id: str) -> list[Feature]:
+    return list(
+        session.scalars(
+            select(Feature)
+            .join(EntitlementGroupMember, EntitlementGroupMember.feature_id == Feature.id)
+            .where(EntitlementGroupMember.group_id == group_id, Feature.status == "published")
+            .order_by(Feature.lookup_key)
+        ).all()
+    )
+
+
+def delete_group(session: Session, group_id: str) -> None:
+    session.execute(
+        delete(EntitlementGroupMember).where(EntitlementGroupMember.group_id == group_id)
+    )
+    session.execute(delete(EntitlementGroup).where(EntitlementGroup.id == group_id))
+
+
+def set_feature_groups(session: Session, feature_id: str, group_ids: Sequence[str]) -> None:
+    session.execute(
+        delete(EntitlementGroupMember).where(EntitlementGroupMember.feature_id == feature_id)
+    )
+    for group_id in group_ids:
+        session.add(EntitlementGroupMember(group_id=group_id, feature_id=feature_id))
+
+
+# --- signing keys ------------------------------------------------------------------------
+
+
+def signing_key(session: Session, environment_id: str) -> str | None:
+    return session.scalar(
+        select(Environment.signing_key_pem).where(Environment.id == environment_id)
+    )
+
+
+def store_signing_key_if_missing(session: Session, environment_id: str, pem: str) -> None:
+    """Keeps the first key when two requests race to create one."""
+    session.execute(
+        update(Environment)
+        .where(Environment.id == environment_id, Environment.signing_key_pem.is_(None))
+        .values(signing_key_pem=pem)
+        .execution_options(synchronize_session=False)
+    )
