@@ -1,0 +1,237 @@
+"""/v1 prices."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from starlette.responses import Response
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.common import (
+    ListQuery,
+    WireModel,
+    decimal_text,
+    iso,
+    list_envelope,
+    parse_time,
+    split_csv,
+)
+from meterline.api.json import json_response
+from meterline.billing.pricing import display_amount
+from meterline.plans import service as plans
+from meterline.plans.models import Price
+
+router = APIRouter(tags=["prices"])
+
+AmountIn = Decimal | str | None
+
+
+class TierIn(WireModel):
+    up_to: int | None = None
+    unit_amount: AmountIn = None
+    flat_amount: AmountIn = None
+
+
+class TransformIn(WireModel):
+    divide_by: int | None = None
+    round: str | None = None
+
+
+class PriceFields(WireModel):
+    amount: AmountIn = None
+    billing_model: str | None = None
+    tier_mode: str | None = None
+    tiers: list[TierIn] | None = Field(default=None, max_length=plans.MAX_TIERS)
+    transform_quantity: TransformIn | None = None
+    lookup_key: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=2000)
+    display_name: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+
+class PriceIn(PriceFields):
+    entity_type: str | None = None
+    entity_id: str | None = Field(default=None, max_length=64)
+    plan_id: str | None = Field(default=None, max_length=64)
+    type: str | None = None
+    price_unit_type: str | None = None
+    currency: str | None = Field(default=None, max_length=10)
+    billing_period: str | None = None
+    billing_period_count: int | None = None
+    invoice_cadence: str | None = None
+    meter_id: str | None = Field(default=None, max_length=64)
+    trial_period_days: int | None = None
+    min_quantity: AmountIn = None
+    start_date: str | None = None
+    end_date: str | None = None
+
+    def data(self) -> dict[str, Any]:
+        raw = self.model_dump(exclude={"start_date", "end_date"})
+        raw["start_date"] = parse_time(self.start_date, "start_date")
+        raw["end_date"] = parse_time(self.end_date, "end_date")
+        return raw
+
+
+class PriceBulkIn(WireModel):
+    items: list[PriceIn] = Field(min_length=1, max_length=100)
+
+
+class PriceUpdate(PriceFields):
+    effective_from: str | None = None
+
+    def data(self) -> dict[str, Any]:
+        raw = self.model_dump(exclude={"effective_from"})
+        raw["effective_from"] = parse_time(self.effective_from, "effective_from")
+        return raw
+
+
+class PriceDelete(WireModel):
+    end_date: str | None = None
+
+
+class PriceSearch(ListQuery):
+    price_ids: list[str] | None = Field(default=None, max_length=1000)
+    plan_ids: list[str] | None = Field(default=None, max_length=1000)
+    entity_type: str | None = None
+    entity_ids: list[str] | None = Field(default=None, max_length=1000)
+    meter_ids: list[str] | None = Field(default=None, max_length=1000)
+    billing_periods: list[str] | None = Field(default=None, max_length=10)
+    allow_expired_prices: bool = False
+
+
+def price_out(price: Price) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": price.id,
+        "amount": decimal_text(price.amount),
+        "display_amount": display_amount(price.amount, price.currency),
+        "currency": price.currency,
+        "price_unit_type": price.price_unit_type,
+        "type": price.type,
+        "billing_period": price.billing_period,
+        "billing_period_count": price.billing_period_count,
+        "billing_model": price.billing_model,
+        "billing_cadence": "RECURRING",
+        "invoice_cadence": price.invoice_cadence,
+        "trial_period_days": price.trial_period_days,
+        "tier_mode": price.tier_mode,
+        "tiers": price.tiers,
+        "transform_quantity": price.transform_quantity,
+        "meter_id": price.meter_id,
+        "lookup_key": price.lookup_key,
+        "description": price.description,
+        "display_name": price.display_name,
+        "min_quantity": decimal_text(price.min_quantity),
+        "metadata": price.metadata_ or {},
+        "entity_type": price.entity_type,
+        "entity_id": price.entity_id,
+        "parent_price_id": price.parent_price_id,
+        "start_date": iso(price.start_date),
+        "end_date": iso(price.end_date),
+        "environment_id": price.environment_id,
+        "status": price.status,
+        "created_at": iso(price.created_at),
+        "updated_at": iso(price.updated_at),
+    }
+    if price.entity_type == "PLAN":
+        body["plan_id"] = price.entity_id
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@router.post("/prices", status_code=201, summary="Create a price")
+def create_price(body: PriceIn, principal: Vendor, session: WriteSession) -> Response:
+    [price] = plans.create_prices(session, principal, [body.data()], bulk=False)
+    return json_response(price_out(price), 201)
+
+
+@router.post("/prices/bulk", status_code=201, summary="Create 1 to 100 prices, all or nothing")
+def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSession) -> Response:
+    prices = plans.create_prices(session, principal, [i.data() for i in body.items], bulk=True)
+    return json_response({"items": [price_out(p) for p in prices]}, 201)
+
+
+def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
+    found, total = plans.search_prices(
+        session,
+        principal,
+        limit=q.limit,
+        offset=q.offset,
+        price_ids=q.price_ids,
+        plan_ids=q.plan_ids,
+        entity_type=q.entity_type,
+        entity_ids=q.entity_ids,
+        meter_ids=q.meter_ids,
+        billing_periods=q.billing_periods,
+        allow_expired=q.allow_expired_prices,
+        status=q.status,
+        filters=q.filters,
+        sort=q.sort,
+        order=q.order,
+    )
+    return json_response(list_envelope([price_out(p) for p in found], total, q.limit, q.offset))
+
+
+@router.post("/prices/search", summary="Search prices")
+def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
+    return _search(session, principal, body)
+
+
+@router.get("/prices", summary="List prices")
+def list_prices(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    status: str | None = None,
+    plan_ids: list[str] | None = Query(None),
+    price_ids: list[str] | None = Query(None),
+    entity_type: str | None = None,
+    entity_ids: list[str] | None = Query(None),
+    meter_ids: list[str] | None = Query(None),
+    sort: str | None = None,
+    order: str | None = None,
+) -> Response:
+    q = PriceSearch(
+        limit=limit,
+        offset=offset,
+        status=status,
+        plan_ids=split_csv(plan_ids),
+        price_ids=split_csv(price_ids),
+        entity_type=entity_type,
+        entity_ids=split_csv(entity_ids),
+        meter_ids=split_csv(meter_ids),
+        sort=sort,
+        order=order,
+    )
+    return _search(session, principal, q)
+
+
+@router.get("/prices/lookup/{lookup_key}", summary="Get a price by lookup key")
+def get_price_by_lookup_key(lookup_key: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(price_out(plans.get_price_by_lookup_key(session, principal, lookup_key)))
+
+
+@router.get("/prices/{price_id}", summary="Get a price")
+def get_price(price_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(price_out(plans.get_price(session, principal, price_id)))
+
+
+@router.put("/prices/{price_id}", summary="Update a price (pricing changes make a new version)")
+def update_price(
+    price_id: str, body: PriceUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    changes = {
+        k: v for k, v in body.data().items() if k in body.model_fields_set or k == "effective_from"
+    }
+    return json_response(price_out(plans.update_price(session, principal, price_id, changes)))
+
+
+@router.delete("/prices/{price_id}", summary="Terminate a price (sets end_date)")
+def delete_price(
+    price_id: str, principal: Vendor, session: WriteSession, body: PriceDelete | None = None
+) -> Response:
+    end_date = parse_time(body.end_date, "end_date") if body else None
+    plans.terminate_price(session, principal, price_id, end_date)
+    return json_response({"message": "price deleted successfully"})

@@ -1,0 +1,397 @@
+"""/v1 subscriptions: create, read, change, cancel, usage and entitlements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+from starlette.responses import Response
+
+from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.catalog import feature_out
+from meterline.api.flexprice.common import (
+    ListQuery,
+    WireModel,
+    decimal_text,
+    iso,
+    list_envelope,
+    parse_time,
+    split_csv,
+)
+from meterline.api.flexprice.prices import price_out
+from meterline.api.json import json_response
+from meterline.db.base import utcnow
+from meterline.entitlements import checks
+from meterline.plans import repository as plan_repository
+from meterline.subscriptions import service as subscriptions
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+
+router = APIRouter(tags=["subscriptions"])
+
+
+class SubscriptionIn(WireModel):
+    customer_id: str | None = Field(default=None, max_length=64)
+    external_customer_id: str | None = Field(default=None, max_length=255)
+    plan_id: str | None = Field(default=None, max_length=64)
+    currency: str | None = Field(default=None, max_length=10)
+    billing_period: str | None = None
+    billing_period_count: int | None = None
+    billing_cycle: str | None = None
+    billing_anchor: str | None = None
+    start_date: str | None = None
+    end_date: str | None = None
+    trial_period_days: int | None = None
+    lookup_key: str | None = Field(default=None, max_length=255)
+    subscription_status: str | None = None
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+    def data(self) -> dict[str, Any]:
+        raw = self.model_dump()
+        for name in ("billing_anchor", "start_date", "end_date"):
+            raw[name] = parse_time(getattr(self, name), name)
+        return raw
+
+
+class SubscriptionUpdate(WireModel):
+    status: str | None = None
+    cancel_at: str | None = None
+    cancel_at_period_end: bool | None = None
+
+
+class ActivateIn(WireModel):
+    start_date: str | None = None
+
+
+class CancelIn(WireModel):
+    cancellation_type: str
+    cancel_at: str | None = None
+    cancel_immediately_invoice_policy: str | None = None
+    # The upstream server's own (misspelt) key; accepted too.
+    cancel_immediately_inovice_policy: str | None = None
+    proration_behavior: str | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class UsageIn(WireModel):
+    subscription_id: str = Field(min_length=1, max_length=64)
+    start_time: str | None = None
+    end_time: str | None = None
+    lifetime_usage: bool = False
+
+
+class SubscriptionSearch(ListQuery):
+    subscription_ids: list[str] | None = Field(default=None, max_length=1000)
+    customer_id: str | None = Field(default=None, max_length=64)
+    external_customer_id: str | None = Field(default=None, max_length=255)
+    plan_id: str | None = Field(default=None, max_length=64)
+    subscription_status: list[str] | None = Field(default=None, max_length=10)
+    billing_period: list[str] | None = Field(default=None, max_length=10)
+
+
+def line_item_out(item: SubscriptionLineItem, price: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": item.id,
+        "subscription_id": item.subscription_id,
+        "customer_id": item.customer_id,
+        "entity_id": item.entity_id,
+        "entity_type": item.entity_type,
+        "plan_display_name": item.plan_display_name,
+        "price_id": item.price_id,
+        "price_type": item.price_type,
+        "meter_id": item.meter_id,
+        "meter_display_name": item.meter_display_name,
+        "display_name": item.display_name,
+        "quantity": decimal_text(item.quantity),
+        "currency": item.currency,
+        "billing_period": item.billing_period,
+        "billing_period_count": item.billing_period_count,
+        "invoice_cadence": item.invoice_cadence,
+        "start_date": iso(item.start_date),
+        "end_date": iso(item.end_date),
+        "metadata": item.metadata_ or {},
+        "environment_id": item.environment_id,
+        "status": item.status,
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+    }
+    if price is not None:
+        body["price"] = price_out(price)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def subscription_out(
+    sub: Subscription,
+    items: list[SubscriptionLineItem] | None = None,
+    prices: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    now = utcnow()
+    period = subscriptions.effective_period(sub, now)
+    body: dict[str, Any] = {
+        "id": sub.id,
+        "lookup_key": sub.lookup_key,
+        "customer_id": sub.customer_id,
+        "plan_id": sub.plan_id,
+        "subscription_status": subscriptions.effective_status(sub, now),
+        "currency": sub.currency,
+        "billing_anchor": iso(sub.billing_anchor),
+        "billing_cycle": sub.billing_cycle,
+        "billing_cadence": "RECURRING",
+        "billing_period": sub.billing_period,
+        "billing_period_count": sub.billing_period_count,
+        "start_date": iso(sub.start_date),
+        "end_date": iso(sub.end_date),
+        "current_period_start": iso(period.start),
+        "current_period_end": iso(period.end),
+        "cancelled_at": iso(sub.cancelled_at),
+        "cancel_at": iso(sub.cancel_at),
+        "cancel_at_period_end": sub.cancel_at_period_end,
+        "trial_start": iso(sub.trial_start),
+        "trial_end": iso(sub.trial_end),
+        "timezone": sub.timezone,
+        "version": sub.version,
+        "metadata": sub.metadata_ or {},
+        "pause_status": "none",
+        "subscription_type": "standalone",
+        "collection_method": "charge_automatically",
+        "payment_behavior": "default_active",
+        "proration_behavior": "none",
+        "environment_id": sub.environment_id,
+        "status": sub.status,
+        "created_at": iso(sub.created_at),
+        "updated_at": iso(sub.updated_at),
+    }
+    if items is not None:
+        body["line_items"] = [line_item_out(i, (prices or {}).get(i.price_id)) for i in items]
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def _full(session: Any, sub: Subscription) -> dict[str, Any]:
+    items = subscriptions.line_items_of(session, [sub])[sub.id]
+    prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
+    return subscription_out(sub, items, prices)
+
+
+@router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
+def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
+    sub = subscriptions.create_subscription(session, principal, body.data())
+    return json_response(_full(session, sub), 201)
+
+
+def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
+    found, total = subscriptions.search_subscriptions(
+        session,
+        principal,
+        limit=q.limit,
+        offset=q.offset,
+        subscription_ids=q.subscription_ids,
+        customer_id=q.customer_id,
+        external_customer_id=q.external_customer_id,
+        plan_id=q.plan_id,
+        subscription_statuses=q.subscription_status,
+        billing_periods=q.billing_period,
+        status=q.status,
+        filters=q.filters,
+        sort=q.sort,
+        order=q.order,
+    )
+    items = subscriptions.line_items_of(session, found)
+    out = [subscription_out(s, items[s.id]) for s in found]
+    return json_response(list_envelope(out, total, q.limit, q.offset))
+
+
+@router.post("/subscriptions/search", summary="Search subscriptions")
+def search_subscriptions(
+    body: SubscriptionSearch, principal: Vendor, session: ReadSession
+) -> Response:
+    return _search(session, principal, body)
+
+
+@router.get("/subscriptions", summary="List subscriptions")
+def list_subscriptions(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    status: str | None = None,
+    sort: str | None = None,
+    order: str | None = None,
+    subscription_ids: list[str] | None = Query(None),
+    customer_id: str | None = None,
+    external_customer_id: str | None = None,
+    plan_id: str | None = None,
+    subscription_status: list[str] | None = Query(None),
+) -> Response:
+    q = SubscriptionSearch(
+        limit=limit,
+        offset=offset,
+        status=status,
+        sort=sort,
+        order=order,
+        subscription_ids=split_csv(subscription_ids),
+        customer_id=customer_id,
+        external_customer_id=external_customer_id,
+        plan_id=plan_id,
+        subscription_status=split_csv(subscription_status),
+    )
+    return _search(session, principal, q)
+
+
+@router.post(
+    "/subscriptions/usage",
+    summary="Priced usage of each usage line item (entitlements not applied)",
+)
+def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -> Response:
+    usage = subscriptions.subscription_usage(
+        session,
+        principal,
+        body.subscription_id,
+        start=parse_time(body.start_time, "start_time"),
+        end=parse_time(body.end_time, "end_time"),
+        lifetime=body.lifetime_usage,
+    )
+    from meterline.billing.pricing import display_amount, round_money
+
+    charges = [
+        {
+            "subscription_line_item_id": c.line_item.id,
+            "meter_id": c.meter.id,
+            "meter_display_name": c.meter.name,
+            # Numbers on this endpoint, as upstream (the SDK reads them as floats).
+            "quantity": c.quantity,
+            "amount": round_money(c.amount, usage.currency),
+            "display_amount": display_amount(round_money(c.amount, usage.currency), usage.currency),
+            "currency": usage.currency,
+            "is_overage": False,
+            "overage_factor": 1,
+            "price": price_out(c.price),
+        }
+        for c in usage.charges
+    ]
+    return json_response(
+        {
+            "subscription_id": usage.subscription.id,
+            "start_time": iso(usage.start),
+            "end_time": iso(usage.end),
+            "currency": usage.currency,
+            "amount": round_money(usage.amount, usage.currency),
+            "display_amount": usage.display_amount,
+            "charges": charges,
+            "commitment_amount": 0,
+            "commitment_utilized": 0,
+            "overage_amount": 0,
+            "overage_factor": 1,
+            "has_overage": False,
+        }
+    )
+
+
+@router.get("/subscriptions/{subscription_id}", summary="Get a subscription")
+def get_subscription(subscription_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(
+        _full(session, subscriptions.get_subscription(session, principal, subscription_id))
+    )
+
+
+@router.put("/subscriptions/{subscription_id}", summary="Update a subscription")
+def update_subscription(
+    subscription_id: str, body: SubscriptionUpdate, principal: Vendor, session: WriteSession
+) -> Response:
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if "cancel_at" in changes:
+        changes["cancel_at"] = parse_time(body.cancel_at, "cancel_at")
+    sub = subscriptions.update_subscription(session, principal, subscription_id, changes)
+    return json_response(_full(session, sub))
+
+
+@router.post("/subscriptions/{subscription_id}/activate", summary="Activate a draft subscription")
+def activate_subscription(
+    subscription_id: str, principal: Vendor, session: WriteSession, body: ActivateIn | None = None
+) -> Response:
+    start = parse_time(body.start_date, "start_date") if body else None
+    sub = subscriptions.activate_subscription(session, principal, subscription_id, start)
+    return json_response(_full(session, sub))
+
+
+@router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel a subscription")
+def cancel_subscription(
+    subscription_id: str, body: CancelIn, principal: Vendor, session: WriteSession
+) -> Response:
+    result = subscriptions.cancel_subscription(
+        session,
+        principal,
+        subscription_id,
+        cancellation_type=body.cancellation_type,
+        cancel_at=parse_time(body.cancel_at, "cancel_at"),
+        invoice_policy=body.cancel_immediately_invoice_policy
+        or body.cancel_immediately_inovice_policy,
+        reason=body.reason,
+    )
+    now = utcnow()
+    return json_response(
+        {
+            "subscription_id": result.subscription.id,
+            "cancellation_type": result.cancellation_type,
+            "effective_date": iso(result.effective_date),
+            "status": subscriptions.effective_status(result.subscription, now),
+            "reason": result.reason,
+            "proration_details": [],
+            "total_credit_amount": "0",
+            "message": "subscription cancelled successfully"
+            if result.cancellation_type == "immediate"
+            else "subscription cancellation scheduled",
+            "processed_at": iso(now),
+        }
+    )
+
+
+def aggregated_feature_out(access: checks.FeatureAccess) -> dict[str, Any]:
+    return {
+        "feature": feature_out(access.feature, access.meter),
+        "entitlement": {
+            "is_enabled": access.is_enabled,
+            "usage_limit": None if access.usage_limit is None else int(access.usage_limit),
+            "is_soft_limit": access.is_soft_limit,
+            "usage_reset_period": access.usage_reset_period,
+            "static_values": access.static_values,
+            "config_values": access.config_values,
+        },
+        "sources": [source_out(s) for s in access.sources],
+    }
+
+
+def source_out(source: checks.Source) -> dict[str, Any]:
+    grant = source.grant
+    return {
+        "subscription_id": source.subscription.id,
+        "entity_id": grant.entity_id,
+        "entity_type": "plan" if grant.entity_type == "PLAN" else "subscription",
+        "entity_name": source.entity_name,
+        "entitlement_id": grant.id,
+        "quantity": 1,
+        "is_enabled": grant.is_enabled,
+        "usage_limit": None if grant.usage_limit is None else int(grant.usage_limit),
+        "usage_reset_period": grant.usage_reset_period,
+        "static_value": grant.static_value,
+        "config_value": grant.config_value,
+    }
+
+
+@router.get(
+    "/subscriptions/{subscription_id}/entitlements", summary="A subscription's entitlements"
+)
+def subscription_entitlements(
+    subscription_id: str,
+    principal: Vendor,
+    session: ReadSession,
+    feature_ids: list[str] | None = Query(None),
+) -> Response:
+    sub = subscriptions.get_subscription(session, principal, subscription_id)
+    found = checks.subscription_access(session, principal, sub, split_csv(feature_ids))
+    return json_response(
+        {
+            "subscription_id": sub.id,
+            "plan_id": sub.plan_id,
+            "features": [aggregated_feature_out(a) for a in found],
+        }
+    )

@@ -1,0 +1,357 @@
+"""What a customer may do now: aggregated grants, usage summaries and check-and-consume.
+
+A customer's grants come from its live (active or trialing) subscriptions: each plan's
+grants, overridden feature by feature by the subscription's own grants. Across
+subscriptions, grants of one feature aggregate as upstream does (reference §5.4): enabled
+if any is enabled, limits summed (unlimited if any enabled grant is unlimited), soft if any
+is soft, the most common reset period.
+
+Usage of a metered feature is read from the hourly aggregates kept at write time
+(``events.service.meter_usage``) over the window of the feature's reset period, computed
+from the first (oldest) subscription that grants it.
+
+Check-and-consume records the consumption as an event through the event store in the same
+transaction as the check. Concurrent consumers of one customer are serialized by the write
+lock (SQLite) or the customer's row lock (PostgreSQL), so a hard limit is never exceeded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.catalog import service as catalog
+from meterline.catalog.models import Feature, Meter
+from meterline.customers.models import Customer
+from meterline.db.base import new_id, utcnow
+from meterline.entitlements import repository
+from meterline.entitlements.models import Entitlement
+from meterline.errors import InvalidRequest
+from meterline.events.ingest import EventRow, to_micros
+from meterline.events.service import meter_usage, store_for
+from meterline.plans.models import Plan
+from meterline.subscriptions import periods
+from meterline.subscriptions import repository as subscription_repository
+from meterline.subscriptions import service as subscriptions
+from meterline.subscriptions.models import Subscription
+
+FEATURE_ORDER = {"metered": 0, "static": 1, "boolean": 2, "config": 3}
+FAR_FUTURE = datetime(9999, 1, 1).astimezone()
+MAX_CONSUME_EVENTS = 1000
+_json = msgspec.json.Encoder(decimal_format="number")
+
+
+@dataclass(frozen=True)
+class Source:
+    subscription: Subscription
+    grant: Entitlement
+    entity_name: str
+
+
+@dataclass
+class FeatureAccess:
+    """One feature's aggregated grant for a customer."""
+
+    feature: Feature
+    meter: Meter | None
+    sources: list[Source]
+    is_enabled: bool
+    usage_limit: Decimal | None
+    is_soft_limit: bool
+    usage_reset_period: str | None
+    static_values: list[str] = field(default_factory=list)
+    config_values: list[Any] = field(default_factory=list)
+    current_usage: Decimal = Decimal(0)
+    window: periods.Period | None = None
+
+    @property
+    def is_unlimited(self) -> bool:
+        return self.feature.type == "metered" and self.is_enabled and self.usage_limit is None
+
+    @property
+    def usage_percent(self) -> Decimal:
+        """Upstream's fraction: usage / limit; 0 when unlimited, 100 when the limit is ≤ 0."""
+        if self.usage_limit is None:
+            return Decimal(0)
+        if self.usage_limit <= 0:
+            return Decimal(100)
+        return self.current_usage / self.usage_limit
+
+
+def _live_subscriptions(
+    session: Session, principal: Principal, customer: Customer, now: datetime
+) -> list[Subscription]:
+    subs = subscription_repository.live_for_customer(session, principal.environment_id, customer.id)
+    return [s for s in subs if subscriptions.effective_status(s, now) in ("active", "trialing")]
+
+
+def _sources(
+    session: Session,
+    principal: Principal,
+    subs: Sequence[Subscription],
+    feature_ids: Sequence[str] | None,
+) -> dict[str, list[Source]]:
+    plans: dict[str, Plan] = subscriptions.plans_of(session, subs)
+    env = principal.environment_id
+    plan_grants = repository.for_entities(session, env, "PLAN", list(plans), feature_ids)
+    sub_grants = repository.for_entities(
+        session, env, "SUBSCRIPTION", [s.id for s in subs], feature_ids
+    )
+    by_plan: dict[str, dict[str, Entitlement]] = {}
+    for grant in plan_grants:
+        by_plan.setdefault(grant.entity_id, {})[grant.feature_id] = grant
+    by_sub: dict[str, dict[str, Entitlement]] = {}
+    for grant in sub_grants:
+        by_sub.setdefault(grant.entity_id, {})[grant.feature_id] = grant
+    out: dict[str, list[Source]] = {}
+    for sub in subs:
+        merged = dict(by_plan.get(sub.plan_id, {}))
+        merged.update(by_sub.get(sub.id, {}))  # per-subscription overrides win
+        plan_name = plans[sub.plan_id].name if sub.plan_id in plans else sub.plan_id
+        for feature_id, grant in merged.items():
+            out.setdefault(feature_id, []).append(Source(sub, grant, plan_name))
+    return out
+
+
+def _aggregate(feature: Feature, meter: Meter | None, sources: list[Source]) -> FeatureAccess:
+    enabled = [s.grant for s in sources if s.grant.is_enabled]
+    limit: Decimal | None = None
+    if enabled and all(g.usage_limit is not None for g in enabled):
+        limit = sum((g.usage_limit or Decimal(0) for g in enabled), Decimal(0))
+    resets = Counter(g.usage_reset_period for g in enabled if g.usage_reset_period)
+    access = FeatureAccess(
+        feature=feature,
+        meter=meter,
+        sources=sources,
+        is_enabled=bool(enabled),
+        usage_limit=limit if enabled else Decimal(0),
+        is_soft_limit=any(g.is_soft_limit for g in enabled),
+        usage_reset_period=resets.most_common(1)[0][0] if resets else None,
+    )
+    for grant in enabled:
+        if grant.static_value is not None and grant.static_value not in access.static_values:
+            access.static_values.append(grant.static_value)
+        if grant.config_value is not None:
+            access.config_values.append(grant.config_value)
+    return access
+
+
+def _window(access: FeatureAccess, now: datetime) -> periods.Period:
+    sub = access.sources[0].subscription
+    period = subscriptions.effective_period(sub, now)
+    window = periods.usage_window(
+        access.usage_reset_period,
+        subscription_period=period,
+        subscription_start=sub.start_date,
+        billing_period=sub.billing_period,
+        billing_period_count=sub.billing_period_count,
+        anchor=sub.billing_anchor,
+        at=now,
+        timezone=sub.timezone,
+    )
+    if window is None:  # NEVER: everything since the subscription started
+        return periods.Period(sub.start_date, FAR_FUTURE)
+    return window
+
+
+def _read_usage(session: Session, access: FeatureAccess, customer: Customer, now: datetime) -> None:
+    if access.feature.type != "metered" or access.meter is None or not access.sources:
+        return
+    access.window = _window(access, now)
+    access.current_usage = meter_usage(
+        session, access.meter, customer.external_id, access.window.start, access.window.end
+    )
+
+
+def customer_access(
+    session: Session,
+    principal: Principal,
+    customer: Customer,
+    *,
+    feature_ids: Sequence[str] | None = None,
+    subscription_ids: Sequence[str] | None = None,
+    with_usage: bool = False,
+) -> list[FeatureAccess]:
+    """Every feature the customer's live subscriptions grant, sorted as upstream sorts."""
+    now = utcnow()
+    subs = _live_subscriptions(session, principal, customer, now)
+    if subscription_ids:
+        subs = [s for s in subs if s.id in subscription_ids]
+    sources = _sources(session, principal, subs, feature_ids)
+    features = {f: catalog.get_feature(session, principal, f) for f in sources}
+    meters = catalog.meters_of(session, list(features.values()))
+    out = []
+    for feature_id, feature_sources in sources.items():
+        feature = features[feature_id]
+        access = _aggregate(feature, meters.get(feature.meter_id or ""), feature_sources)
+        if with_usage:
+            _read_usage(session, access, customer, now)
+        out.append(access)
+    out.sort(key=lambda a: (FEATURE_ORDER.get(a.feature.type, 9), a.feature.name, a.feature.id))
+    return out
+
+
+def subscription_access(
+    session: Session, principal: Principal, sub: Subscription, feature_ids: Sequence[str] | None
+) -> list[FeatureAccess]:
+    sources = _sources(session, principal, [sub], feature_ids)
+    features = {f: catalog.get_feature(session, principal, f) for f in sources}
+    meters = catalog.meters_of(session, list(features.values()))
+    out = [
+        _aggregate(features[f], meters.get(features[f].meter_id or ""), s)
+        for f, s in sources.items()
+    ]
+    out.sort(key=lambda a: (FEATURE_ORDER.get(a.feature.type, 9), a.feature.name, a.feature.id))
+    return out
+
+
+# ---- check-and-consume ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    customer: Customer
+    feature: Feature
+    allowed: bool
+    reason: str | None
+    access: FeatureAccess | None
+    usage: Decimal
+    limit: Decimal | None
+    remaining: Decimal | None
+    consumed: Decimal
+    duplicate: bool
+    resets_at: datetime | None
+
+
+def _consumption_rows(
+    meter: Meter, customer: Customer, quantity: Decimal, event_id: str, now: datetime
+) -> list[EventRow]:
+    kind = meter.aggregation_type
+    base: dict[str, Any] = {}
+    for item in meter.filters or []:
+        values = item.get("values") or []
+        if values:
+            base[str(item["key"])] = values[0]
+    if kind == "COUNT":
+        if quantity != quantity.to_integral_value() or quantity > MAX_CONSUME_EVENTS:
+            raise InvalidRequest(
+                f"a COUNT meter consumes whole units, at most {MAX_CONSUME_EVENTS} at once",
+                field="consume",
+            )
+        values = [base] * int(quantity)
+    elif kind in ("SUM", "SUM_WITH_MULTIPLIER") and meter.aggregation_field:
+        value = quantity
+        if kind == "SUM_WITH_MULTIPLIER":
+            value = quantity / (meter.aggregation_multiplier or Decimal(1))
+        values = [{**base, meter.aggregation_field: value}]
+    else:
+        raise InvalidRequest(
+            f"consume is not supported for {kind} meters (only COUNT, SUM, SUM_WITH_MULTIPLIER)",
+            field="consume",
+        )
+    micros = to_micros(now)
+    return [
+        EventRow(
+            environment_id=meter.environment_id,
+            event_id=event_id if index == 0 else f"{event_id}#{index}",
+            event_name=meter.event_name,
+            external_customer_id=customer.external_id,
+            customer_id=customer.id,
+            timestamp=micros,
+            source="entitlement_check",
+            properties=properties,
+            properties_json=_json.encode(properties).decode(),
+        )
+        for index, properties in enumerate(values)
+    ]
+
+
+def check_feature(
+    session: Session,
+    principal: Principal,
+    customer: Customer,
+    feature: Feature,
+    *,
+    consume: Decimal | None = None,
+    event_id: str | None = None,
+) -> CheckResult:
+    """May ``customer`` use ``feature`` now; with ``consume``, record that use atomically.
+
+    A hard limit allows a consumption only if it fits entirely (usage + consume ≤ limit); a
+    soft limit allows and reports the overage. Re-sending an ``event_id`` that was already
+    consumed answers allowed without consuming again.
+    """
+    if consume is not None:
+        if consume <= 0:
+            raise InvalidRequest("consume must be positive", field="consume")
+        repository.lock_customer(session, customer.id)
+    now = utcnow()
+    found = customer_access(session, principal, customer, feature_ids=[feature.id])
+    access = found[0] if found else None
+
+    def result(
+        allowed: bool, reason: str | None, consumed: Decimal = Decimal(0), duplicate: bool = False
+    ) -> CheckResult:
+        usage = access.current_usage if access else Decimal(0)
+        limit = access.usage_limit if access and feature.type == "metered" else None
+        remaining = None if limit is None else max(Decimal(0), limit - usage)
+        resets = (
+            access.window.end
+            if access and access.window and access.window.end != FAR_FUTURE
+            else None
+        )
+        return CheckResult(
+            customer,
+            feature,
+            allowed,
+            reason,
+            access,
+            usage,
+            limit,
+            remaining,
+            consumed,
+            duplicate,
+            resets,
+        )
+
+    if access is None:
+        return result(False, "no_entitlement")
+    if not access.is_enabled:
+        return result(False, "disabled")
+    if feature.type != "metered":
+        if consume is not None:
+            raise InvalidRequest("consume is only for metered features", field="consume")
+        return result(True, None)
+    if access.meter is None:
+        return result(False, "no_meter")
+    _read_usage(session, access, customer, now)
+    if consume is None:
+        fits = access.usage_limit is None or access.current_usage < access.usage_limit
+        if fits or access.is_soft_limit:
+            return result(True, None if fits else "soft_limit_exceeded")
+        return result(False, "limit_exceeded")
+    key = event_id or new_id("event")
+    store = store_for(session)
+    if event_id:
+        existing, _ = store.page(
+            session.connection(), principal.environment_id, event_id=event_id, limit=1
+        )
+        if existing:
+            return result(True, None, duplicate=True)
+    after = access.current_usage + consume
+    fits = access.usage_limit is None or after <= access.usage_limit
+    if not fits and not access.is_soft_limit:
+        return result(False, "limit_exceeded")
+    rows = _consumption_rows(access.meter, customer, consume, key, now)
+    store.insert(session.connection(), rows)
+    # Consumers of this customer are serialized, so the new usage is exactly this.
+    access.current_usage = after
+    return result(True, None if fits else "soft_limit_exceeded", consumed=consume)

@@ -1,0 +1,249 @@
+"""Entitlements (grants of a feature to a plan or a subscription): create, read, change.
+
+Rules (reference §4.6): ``feature_type`` must be the feature's type; ``static`` needs a
+``static_value``; ``config_value`` only on ``config``; metered, static and config grants are
+always enabled; ``usage_limit`` ``None`` = unlimited, never negative. One published grant
+per (entity, feature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.catalog import service as catalog
+from meterline.catalog.models import FEATURE_TYPES
+from meterline.db.base import new_id, utcnow
+from meterline.db.search import apply_filters, apply_sort
+from meterline.entitlements import repository
+from meterline.entitlements.models import Entitlement
+from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.subscriptions.periods import RESET_PERIODS
+
+GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
+MAX_BULK = 100
+
+
+def _choice(value: Any, allowed: Sequence[str], field: str) -> str:
+    if value not in allowed:
+        raise InvalidRequest(
+            f"{field} must be one of {', '.join(allowed)}",
+            field=field,
+            details={"allowed_values": list(allowed), "provided_value": value},
+        )
+    return str(value)
+
+
+def _limit(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidRequest("usage_limit must be an integer or null", field="usage_limit")
+    if value < 0:
+        raise InvalidRequest("usage_limit must not be negative", field="usage_limit")
+    return Decimal(value)
+
+
+def _check_entity(session: Session, principal: Principal, entity_type: str, entity_id: str) -> None:
+    if entity_type == "PLAN":
+        from meterline.plans import service as plans
+
+        plan = plans.get_plan(session, principal, entity_id)
+        if plan.status != "published":
+            raise InvalidRequest("the plan is archived", field="plan_id")
+    else:
+        from meterline.subscriptions import repository as subscriptions
+
+        if subscriptions.subscription(session, principal.environment_id, entity_id) is None:
+            raise NotFound("subscription", entity_id)
+
+
+def build_entitlement(
+    session: Session, principal: Principal, data: Mapping[str, Any]
+) -> Entitlement:
+    """Validate one create body and return the unsaved grant."""
+    feature_id = data.get("feature_id")
+    if not feature_id:
+        raise InvalidRequest("feature_id is required", field="feature_id")
+    feature_type = _choice(data.get("feature_type"), FEATURE_TYPES, "feature_type")
+    entity_type = data.get("entity_type")
+    entity_id = data.get("entity_id")
+    if data.get("plan_id") and not entity_id:
+        entity_type, entity_id = entity_type or "PLAN", data["plan_id"]
+    if not entity_id:
+        raise InvalidRequest("plan_id or entity_type and entity_id are required", field="entity_id")
+    entity_type = _choice(entity_type or "PLAN", GRANT_ENTITY_TYPES, "entity_type")
+    feature = catalog.get_feature(session, principal, feature_id)
+    if feature.status != "published":
+        raise InvalidRequest("the feature is archived", field="feature_id")
+    if feature.type != feature_type:
+        raise InvalidRequest(
+            f"feature_type must match the feature's type ({feature.type})", field="feature_type"
+        )
+    _check_entity(session, principal, entity_type, entity_id)
+    grant = Entitlement(
+        id=new_id("ent"),
+        environment_id=principal.environment_id,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        feature_id=feature.id,
+        feature_type=feature_type,
+        is_enabled=True,
+        is_soft_limit=False,
+        overage_percent=Decimal(0),
+        display_order=int(data.get("display_order") or 0),
+        metadata_={},
+    )
+    _apply(grant, data, creating=True)
+    return grant
+
+
+def _apply(grant: Entitlement, data: Mapping[str, Any], *, creating: bool) -> None:
+    kind = grant.feature_type
+    if kind == "boolean":
+        if data.get("is_enabled") is not None:
+            grant.is_enabled = bool(data["is_enabled"])
+        elif creating:
+            grant.is_enabled = True
+    else:
+        grant.is_enabled = True
+    if kind == "metered":
+        if creating or "usage_limit" in data:
+            grant.usage_limit = _limit(data.get("usage_limit"))
+        if data.get("usage_reset_period") is not None:
+            grant.usage_reset_period = _choice(
+                data["usage_reset_period"], RESET_PERIODS, "usage_reset_period"
+            )
+        elif creating:
+            grant.usage_reset_period = "MONTHLY"
+        if data.get("is_soft_limit") is not None:
+            grant.is_soft_limit = bool(data["is_soft_limit"])
+            grant.overage_percent = None if grant.is_soft_limit else Decimal(0)
+    elif data.get("usage_limit") is not None:
+        raise InvalidRequest("usage_limit is only for metered features", field="usage_limit")
+    if kind == "static":
+        value = data.get("static_value")
+        if value is not None:
+            if not str(value).strip() or len(str(value)) > 2000:
+                raise InvalidRequest(
+                    "static_value must be 1 to 2000 characters", field="static_value"
+                )
+            grant.static_value = str(value)
+        elif creating:
+            raise InvalidRequest("static features need a static_value", field="static_value")
+    elif data.get("static_value") is not None:
+        raise InvalidRequest("static_value is only for static features", field="static_value")
+    if data.get("config_value") is not None:
+        if kind != "config":
+            raise InvalidRequest("config_value is only for config features", field="config_value")
+        if not isinstance(data["config_value"], dict):
+            raise InvalidRequest("config_value must be an object", field="config_value")
+        grant.config_value = data["config_value"]
+
+
+def create_entitlements(
+    session: Session, principal: Principal, bodies: Sequence[Mapping[str, Any]], *, bulk: bool
+) -> list[Entitlement]:
+    """All or nothing."""
+    if bulk and not 1 <= len(bodies) <= MAX_BULK:
+        raise InvalidRequest(f"items must hold 1 to {MAX_BULK} entitlements", field="items")
+    built: list[Entitlement] = []
+    seen: set[tuple[str, str, str]] = set()
+    for position, data in enumerate(bodies):
+        try:
+            grant = build_entitlement(session, principal, data)
+        except InvalidRequest as exc:
+            if bulk and exc.field:
+                raise InvalidRequest(
+                    exc.message, field=f"items[{position}].{exc.field}", details=exc.details
+                ) from exc
+            raise
+        key = (grant.entity_type, grant.entity_id, grant.feature_id)
+        if key in seen or repository.published_grant(session, principal.environment_id, *key):
+            raise AlreadyExists(
+                "An entitlement for this feature already exists on the entity",
+                details={"entity_id": grant.entity_id, "feature_id": grant.feature_id},
+            )
+        seen.add(key)
+        built.append(grant)
+    session.add_all(built)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise AlreadyExists("An entitlement for this feature already exists on the entity") from exc
+    return built
+
+
+def get_entitlement(session: Session, principal: Principal, entitlement_id: str) -> Entitlement:
+    grant = repository.get(session, principal.environment_id, entitlement_id)
+    if grant is None or grant.entity_type not in GRANT_ENTITY_TYPES:
+        raise NotFound("entitlement", entitlement_id)
+    return grant
+
+
+def update_entitlement(
+    session: Session, principal: Principal, entitlement_id: str, changes: Mapping[str, Any]
+) -> Entitlement:
+    grant = get_entitlement(session, principal, entitlement_id)
+    if grant.status != "published":
+        raise InvalidOperation("an archived entitlement cannot be updated")
+    _apply(grant, changes, creating=False)
+    grant.updated_at = utcnow()
+    session.flush()
+    return grant
+
+
+def archive_entitlement(session: Session, principal: Principal, entitlement_id: str) -> None:
+    grant = get_entitlement(session, principal, entitlement_id)
+    if grant.status != "published":
+        raise InvalidOperation("the entitlement is already deleted")
+    grant.status = "archived"
+    grant.updated_at = utcnow()
+    session.flush()
+
+
+def search_entitlements(
+    session: Session,
+    principal: Principal,
+    *,
+    limit: int,
+    offset: int,
+    entity_type: str | None = None,
+    entity_ids: Sequence[str] | None = None,
+    feature_ids: Sequence[str] | None = None,
+    feature_type: str | None = None,
+    is_enabled: bool | None = None,
+    plan_ids: Sequence[str] | None = None,
+    status: str | None = None,
+    filters: Sequence[Any] | None = None,
+    sort: Sequence[Any] | str | None = None,
+    order: str | None = None,
+) -> tuple[list[Entitlement], int]:
+    stmt = repository.query(principal.environment_id)
+    stmt = stmt.where(Entitlement.status == (status or "published"))
+    if entity_type:
+        stmt = stmt.where(
+            Entitlement.entity_type == _choice(entity_type, GRANT_ENTITY_TYPES, "entity_type")
+        )
+    else:
+        stmt = stmt.where(Entitlement.entity_type.in_(GRANT_ENTITY_TYPES))
+    if entity_ids:
+        stmt = stmt.where(Entitlement.entity_id.in_(entity_ids))
+    if plan_ids:
+        stmt = stmt.where(Entitlement.entity_type == "PLAN", Entitlement.entity_id.in_(plan_ids))
+    if feature_ids:
+        stmt = stmt.where(Entitlement.feature_id.in_(feature_ids))
+    if feature_type:
+        stmt = stmt.where(
+            Entitlement.feature_type == _choice(feature_type, FEATURE_TYPES, "feature_type")
+        )
+    if is_enabled is not None:
+        stmt = stmt.where(Entitlement.is_enabled == is_enabled)
+    stmt = apply_filters(stmt, filters, repository.COLUMNS)
+    stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Entitlement.id)
+    return repository.page(session, stmt, limit, offset)

@@ -1,0 +1,463 @@
+"""Subscriptions: a customer on a plan, billed in periods.
+
+Line items are the plan's active prices whose currency matches the subscription's and whose
+billing period (and count) equals it, plus ONETIME prices. Periods are computed by
+``periods.py`` in the customer's time zone. A subscription's stored current period is rolled
+forward lazily by whoever reads it (:func:`effective_period`); the billing clock persists it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.billing.pricing import display_amount, price_amount, round_money
+from meterline.catalog import service as catalog
+from meterline.catalog.models import Meter
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.db.base import new_id, utcnow
+from meterline.db.search import apply_filters, apply_sort
+from meterline.errors import InvalidOperation, InvalidRequest, NotFound
+from meterline.events.service import meter_usage
+from meterline.plans import repository as plan_repository
+from meterline.plans import service as plans
+from meterline.plans.models import Plan, Price
+from meterline.subscriptions import periods, repository
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+
+SUBSCRIPTION_STATUSES = ("active", "paused", "cancelled", "incomplete", "trialing", "draft")
+CANCELLATION_TYPES = ("immediate", "end_of_period", "scheduled_date")
+INVOICE_POLICIES = ("generate_invoice", "skip")
+CREATE_STATUSES = ("active", "draft")
+
+
+def resolve_customer(
+    session: Session,
+    principal: Principal,
+    customer_id: str | None,
+    external_customer_id: str | None,
+) -> Customer:
+    if customer_id:
+        return customers.get_customer(session, principal, customer_id)
+    if external_customer_id:
+        return customers.get_customer_by_external_id(session, principal, external_customer_id)
+    raise InvalidRequest("customer_id or external_customer_id is required", field="customer_id")
+
+
+def get_subscription(session: Session, principal: Principal, subscription_id: str) -> Subscription:
+    sub = repository.subscription(session, principal.environment_id, subscription_id)
+    if sub is None:
+        raise NotFound("subscription", subscription_id)
+    return sub
+
+
+def effective_status(sub: Subscription, now: datetime) -> str:
+    """The status at ``now``: a scheduled cancellation or an ended trial takes effect."""
+    status = sub.subscription_status
+    if status in ("active", "trialing") and sub.cancel_at is not None and sub.cancel_at <= now:
+        return "cancelled"
+    if status in ("active", "trialing") and sub.end_date is not None and sub.end_date <= now:
+        return "cancelled"
+    if status == "trialing" and sub.trial_end is not None and sub.trial_end <= now:
+        return "active"
+    return status
+
+
+def effective_period(sub: Subscription, now: datetime) -> periods.Period:
+    """The billing period holding ``now`` (the stored one, rolled forward if it has ended)."""
+    period = periods.current_period(
+        sub.current_period_start,
+        sub.current_period_end,
+        sub.billing_anchor,
+        sub.billing_period,
+        sub.billing_period_count,
+        now,
+        sub.timezone,
+    )
+    if sub.end_date is not None and period.end > sub.end_date:
+        return periods.Period(period.start, max(sub.end_date, period.start))
+    return period
+
+
+def _matching_prices(
+    prices: Sequence[Price], currency: str, period: str, count: int
+) -> list[Price]:
+    return [
+        p
+        for p in prices
+        if p.currency.lower() == currency
+        and (
+            p.billing_period == "ONETIME"
+            or (p.billing_period == period and p.billing_period_count == count)
+        )
+    ]
+
+
+def create_subscription(
+    session: Session, principal: Principal, data: Mapping[str, Any]
+) -> Subscription:
+    customer = resolve_customer(
+        session, principal, data.get("customer_id"), data.get("external_customer_id")
+    )
+    if customer.status != "published":
+        raise InvalidRequest("the customer is archived", field="customer_id")
+    plan_id = data.get("plan_id")
+    if not plan_id:
+        raise InvalidRequest("plan_id is required", field="plan_id")
+    plan = plans.get_plan(session, principal, plan_id)
+    if plan.status != "published":
+        raise InvalidRequest("the plan is archived", field="plan_id")
+    currency = plans.currency_of(data.get("currency")).lower()
+    period = plans.choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
+    count = data.get("billing_period_count") or 1
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidRequest(
+            "billing_period_count must be at least 1", field="billing_period_count"
+        )
+    cycle = plans.choice(
+        data.get("billing_cycle") or "anniversary", periods.BILLING_CYCLES, "billing_cycle"
+    )
+    anchor_in = data.get("billing_anchor")
+    if anchor_in is not None and cycle != "anniversary":
+        raise InvalidRequest(
+            "billing_anchor is only for anniversary billing", field="billing_anchor"
+        )
+    now = utcnow()
+    start = data.get("start_date") or now
+    end = data.get("end_date")
+    if end is not None and end <= start:
+        raise InvalidRequest("end_date must be after start_date", field="end_date")
+    if anchor_in is not None and anchor_in < start - timedelta(days=400):
+        raise InvalidRequest("billing_anchor is too far before start_date", field="billing_anchor")
+    status = plans.choice(
+        data.get("subscription_status") or "active", CREATE_STATUSES, "subscription_status"
+    )
+    trial_days = data.get("trial_period_days")
+    if trial_days is not None and (
+        isinstance(trial_days, bool) or not isinstance(trial_days, int) or trial_days < 0
+    ):
+        raise InvalidRequest("trial_period_days must not be negative", field="trial_period_days")
+    prices = _matching_prices(
+        plan_repository.active_prices(session, principal.environment_id, "PLAN", [plan.id], start),
+        currency,
+        period,
+        count,
+    )
+    if not prices:
+        raise InvalidRequest(
+            "no valid prices found for subscription: the plan has no price in this currency and billing period",
+            field="plan_id",
+        )
+    if trial_days is None:
+        trial_days = max((p.trial_period_days for p in prices if p.type == "FIXED"), default=0)
+    timezone = customer.timezone or "UTC"
+    anchor, first = periods.first_period(
+        start, period, count, billing_cycle=cycle, billing_anchor=anchor_in, timezone=timezone
+    )
+    sub = Subscription(
+        id=new_id("subs"),
+        environment_id=principal.environment_id,
+        customer_id=customer.id,
+        plan_id=plan.id,
+        lookup_key=data.get("lookup_key"),
+        subscription_status=status,
+        currency=currency,
+        billing_cycle=cycle,
+        billing_period=period,
+        billing_period_count=count,
+        billing_anchor=anchor,
+        start_date=start,
+        end_date=end,
+        current_period_start=first.start,
+        current_period_end=min(first.end, end) if end else first.end,
+        cancel_at_period_end=False,
+        timezone=timezone,
+        metadata_=dict(data.get("metadata") or {}),
+        version=1,
+    )
+    if trial_days and status == "active":
+        sub.subscription_status = "trialing"
+        sub.trial_start = start
+        sub.trial_end = start + timedelta(days=trial_days)
+    session.add(sub)
+    session.flush()
+    meters = _meters(session, principal, [p.meter_id for p in prices if p.meter_id])
+    for price in prices:
+        meter = meters.get(price.meter_id or "")
+        session.add(
+            SubscriptionLineItem(
+                id=new_id("subs_line"),
+                environment_id=principal.environment_id,
+                subscription_id=sub.id,
+                customer_id=customer.id,
+                entity_type="plan",
+                entity_id=plan.id,
+                plan_display_name=plan.name,
+                price_id=price.id,
+                price_type=price.type,
+                meter_id=price.meter_id,
+                meter_display_name=meter.name if meter else None,
+                display_name=price.display_name or (meter.name if meter else plan.name),
+                quantity=Decimal(0) if price.type == "USAGE" else Decimal(1),
+                currency=currency,
+                billing_period=price.billing_period,
+                billing_period_count=price.billing_period_count,
+                invoice_cadence=price.invoice_cadence,
+                start_date=start,
+                end_date=end,
+                metadata_={},
+            )
+        )
+    session.flush()
+    return sub
+
+
+def _meters(session: Session, principal: Principal, meter_ids: Sequence[str]) -> dict[str, Meter]:
+    return {m: catalog.get_meter(session, principal, m) for m in set(meter_ids)}
+
+
+def line_items_of(
+    session: Session, subscriptions: Sequence[Subscription]
+) -> dict[str, list[SubscriptionLineItem]]:
+    out: dict[str, list[SubscriptionLineItem]] = {s.id: [] for s in subscriptions}
+    for item in repository.line_items(session, [s.id for s in subscriptions]):
+        out[item.subscription_id].append(item)
+    return out
+
+
+def search_subscriptions(
+    session: Session,
+    principal: Principal,
+    *,
+    limit: int,
+    offset: int,
+    subscription_ids: Sequence[str] | None = None,
+    customer_id: str | None = None,
+    external_customer_id: str | None = None,
+    plan_id: str | None = None,
+    subscription_statuses: Sequence[str] | None = None,
+    billing_periods: Sequence[str] | None = None,
+    status: str | None = None,
+    filters: Sequence[Any] | None = None,
+    sort: Sequence[Any] | str | None = None,
+    order: str | None = None,
+) -> tuple[list[Subscription], int]:
+    stmt = repository.query(principal.environment_id)
+    stmt = stmt.where(Subscription.status == (status or "published"))
+    if subscription_ids:
+        stmt = stmt.where(Subscription.id.in_(subscription_ids))
+    if external_customer_id:
+        customer_id = customers.get_customer_by_external_id(
+            session, principal, external_customer_id
+        ).id
+    if customer_id:
+        stmt = stmt.where(Subscription.customer_id == customer_id)
+    if plan_id:
+        stmt = stmt.where(Subscription.plan_id == plan_id)
+    if subscription_statuses:
+        for value in subscription_statuses:
+            plans.choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
+        stmt = stmt.where(Subscription.subscription_status.in_(subscription_statuses))
+    if billing_periods:
+        stmt = stmt.where(Subscription.billing_period.in_(billing_periods))
+    stmt = apply_filters(stmt, filters, repository.COLUMNS)
+    stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Subscription.id)
+    return repository.page(session, stmt, limit, offset)
+
+
+def update_subscription(
+    session: Session, principal: Principal, subscription_id: str, changes: Mapping[str, Any]
+) -> Subscription:
+    sub = get_subscription(session, principal, subscription_id)
+    now = utcnow()
+    if effective_status(sub, now) == "cancelled":
+        raise InvalidOperation("a cancelled subscription cannot be updated")
+    if changes.get("status") is not None:
+        new_status = plans.choice(changes["status"], SUBSCRIPTION_STATUSES, "status")
+        if new_status == "cancelled":
+            raise InvalidRequest("use POST /subscriptions/{id}/cancel to cancel", field="status")
+        sub.subscription_status = new_status
+    if changes.get("cancel_at") is not None:
+        if changes["cancel_at"] <= now:
+            raise InvalidRequest("cancel_at must be in the future", field="cancel_at")
+        sub.cancel_at = changes["cancel_at"]
+    if changes.get("cancel_at_period_end") is not None:
+        sub.cancel_at_period_end = bool(changes["cancel_at_period_end"])
+        sub.cancel_at = effective_period(sub, now).end if sub.cancel_at_period_end else None
+    sub.version += 1
+    sub.updated_at = now
+    session.flush()
+    return sub
+
+
+def activate_subscription(
+    session: Session, principal: Principal, subscription_id: str, start_date: datetime | None
+) -> Subscription:
+    sub = get_subscription(session, principal, subscription_id)
+    if sub.subscription_status != "draft":
+        raise InvalidOperation("only a draft subscription can be activated")
+    start = start_date or utcnow()
+    anchor, first = periods.first_period(
+        start,
+        sub.billing_period,
+        sub.billing_period_count,
+        billing_cycle=sub.billing_cycle,
+        timezone=sub.timezone,
+    )
+    sub.start_date = start
+    sub.billing_anchor = anchor
+    sub.current_period_start, sub.current_period_end = first.start, first.end
+    sub.subscription_status = "active"
+    sub.version += 1
+    sub.updated_at = utcnow()
+    for item in repository.line_items(session, [sub.id]):
+        item.start_date = start
+    session.flush()
+    return sub
+
+
+@dataclass(frozen=True)
+class Cancellation:
+    subscription: Subscription
+    cancellation_type: str
+    effective_date: datetime
+    invoice_policy: str
+    reason: str | None
+
+
+def cancel_subscription(
+    session: Session,
+    principal: Principal,
+    subscription_id: str,
+    *,
+    cancellation_type: str,
+    cancel_at: datetime | None = None,
+    invoice_policy: str | None = None,
+    reason: str | None = None,
+) -> Cancellation:
+    sub = get_subscription(session, principal, subscription_id)
+    kind = plans.choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
+    policy = plans.choice(
+        invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy"
+    )
+    now = utcnow()
+    if effective_status(sub, now) == "cancelled":
+        raise InvalidOperation("the subscription is already cancelled")
+    if kind != "immediate" and sub.cancel_at is not None:
+        raise InvalidOperation("the subscription already has a scheduled cancellation")
+    if kind == "immediate":
+        when = cancel_at or now
+        if when > now:
+            raise InvalidRequest(
+                "an immediate cancellation cannot be in the future", field="cancel_at"
+            )
+        if when < sub.start_date:
+            raise InvalidRequest(
+                "cancel_at must not be before the subscription started", field="cancel_at"
+            )
+        sub.subscription_status = "cancelled"
+        sub.cancelled_at = now
+        sub.cancel_at = when
+        sub.end_date = when
+        for item in repository.line_items(session, [sub.id]):
+            if item.end_date is None or item.end_date > when:
+                item.end_date = when
+    elif kind == "end_of_period":
+        when = effective_period(sub, now).end
+        sub.cancel_at = when
+        sub.cancel_at_period_end = True
+    else:
+        if cancel_at is None:
+            raise InvalidRequest("cancel_at is required for scheduled_date", field="cancel_at")
+        if cancel_at <= now:
+            raise InvalidRequest("cancel_at must be in the future", field="cancel_at")
+        when = cancel_at
+        sub.cancel_at = when
+    sub.version += 1
+    sub.updated_at = now
+    session.flush()
+    return Cancellation(sub, kind, when, policy, reason)
+
+
+# ---- usage ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Charge:
+    line_item: SubscriptionLineItem
+    price: Price
+    meter: Meter
+    quantity: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SubscriptionUsage:
+    subscription: Subscription
+    start: datetime
+    end: datetime
+    currency: str
+    charges: list[Charge]
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((c.amount for c in self.charges), Decimal(0))
+
+    @property
+    def display_amount(self) -> str:
+        return display_amount(round_money(self.amount, self.currency), self.currency)
+
+
+def subscription_usage(
+    session: Session,
+    principal: Principal,
+    subscription_id: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    lifetime: bool = False,
+) -> SubscriptionUsage:
+    """Raw usage of each usage line item, priced (entitlements not applied, as upstream)."""
+    sub = get_subscription(session, principal, subscription_id)
+    now = utcnow()
+    period = effective_period(sub, now)
+    if lifetime:
+        start, end = sub.start_date, end or now
+    start = start or period.start
+    end = end or period.end
+    if end <= start:
+        raise InvalidRequest("end_time must be after start_time", field="end_time")
+    customer = customers.get_customer(session, principal, sub.customer_id)
+    items = [i for i in repository.line_items(session, [sub.id]) if i.price_type == "USAGE"]
+    prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
+    meters = _meters(session, principal, [i.meter_id for i in items if i.meter_id])
+    charges = []
+    for item in items:
+        if not item.meter_id:
+            continue
+        price = prices[item.price_id]
+        meter = meters[item.meter_id]
+        quantity = meter_usage(session, meter, customer.external_id, start, end)
+        amount = price_amount(plans.price_spec(price), quantity)
+        charges.append(Charge(item, price, meter, quantity, amount))
+    return SubscriptionUsage(sub, start, end, sub.currency, charges)
+
+
+def plans_of(session: Session, subscriptions: Sequence[Subscription]) -> dict[str, Plan]:
+    return plan_repository.plans_by_id(session, list({s.plan_id for s in subscriptions}))
+
+
+def _no_live_subscriptions(session: Session, customer: Customer) -> str | None:
+    if repository.has_live_subscription(session, customer.environment_id, customer.id):
+        return "customer cannot be deleted due to active subscriptions"
+    return None
+
+
+customers.DELETE_GUARDS.append(_no_live_subscriptions)
