@@ -17,11 +17,9 @@ from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.kaiten.routes import router as kaiten_router
-from meterline.api.kaiten.routes import router as kaiten_router
 
 
 def include_routers(app: FastAPI) -> None:
-    app.include_router(kaiten_router, prefix="/api")
     app.include_router(kaiten_router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
