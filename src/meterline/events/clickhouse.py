@@ -250,13 +250,13 @@ class ClickHouseEventStore:
         """The deduplicated events matching ``where``, as a FROM clause."""
         if self.dedup == "final":
             return f"{self.table} FINAL{where.clause()}"
-        columns = ", ".join(
-            f"argMax({c}, (ingested_at, batch_index)) AS {c}"
-            for c in ("customer_id", "source", "properties", "batch_index")
-        )
+        newest = "argMax((customer_id, source, properties, ingested_at, batch_index),"
+        newest += " (ingested_at, batch_index))"
         return (
-            f"(SELECT {_KEY}, {columns}, max(ingested_at) AS ingested_at"
-            f" FROM {self.table}{where.clause()} GROUP BY {_KEY})"
+            f"(SELECT {_KEY}, newest.1 AS customer_id, newest.2 AS source,"
+            " newest.3 AS properties, newest.4 AS ingested_at, newest.5 AS batch_index"
+            f" FROM (SELECT {_KEY}, {newest} AS newest"
+            f" FROM {self.table}{where.clause()} GROUP BY {_KEY}))"
         )
 
     # ---- writes --------------------------------------------------------------------------
