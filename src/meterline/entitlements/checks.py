@@ -139,7 +139,7 @@ def _aggregate(feature: Feature, meter: Meter | None, sources: list[Source]) -> 
     for grant in enabled:
         if grant.static_value is not None and grant.static_value not in access.static_values:
             access.static_values.append(grant.static_value)
-        if grant.config_value is not None:
+        if isinstance(grant.config_value, dict):
             access.config_values.append(grant.config_value)
     return access
 

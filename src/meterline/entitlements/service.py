@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from meterline.db.search import apply_filters, apply_sort
 from meterline.entitlements import repository
 from meterline.entitlements.models import Entitlement
 from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.plans.service import is_unique_violation
 from meterline.subscriptions.periods import RESET_PERIODS
 
 GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
@@ -96,6 +98,8 @@ def build_entitlement(
         is_enabled=True,
         is_soft_limit=False,
         overage_percent=Decimal(0),
+        # The column is NOT NULL JSON: "no config" is stored as JSON null.
+        config_value=JSON.NULL,
         display_order=int(data.get("display_order") or 0),
         metadata_={},
     )
@@ -175,6 +179,8 @@ def create_entitlements(
     try:
         session.flush()
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         raise AlreadyExists("An entitlement for this feature already exists on the entity") from exc
     return built
 

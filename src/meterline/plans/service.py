@@ -619,4 +619,11 @@ def _flush_unique(session: Session, message: str) -> None:
     try:
         session.flush()
     except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         raise AlreadyExists(message) from exc
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    return "unique" in text or "duplicate key" in text

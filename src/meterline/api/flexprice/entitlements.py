@@ -85,7 +85,7 @@ def entitlement_out(grant: Entitlement) -> dict[str, Any]:
         "usage_reset_period": grant.usage_reset_period,
         "is_soft_limit": grant.is_soft_limit,
         "static_value": grant.static_value,
-        "config_value": grant.config_value,
+        "config_value": grant.config_value if isinstance(grant.config_value, dict) else None,
         "display_order": grant.display_order,
         "environment_id": grant.environment_id,
         "status": grant.status,

@@ -373,7 +373,7 @@ def source_out(source: checks.Source) -> dict[str, Any]:
         "usage_limit": None if grant.usage_limit is None else int(grant.usage_limit),
         "usage_reset_period": grant.usage_reset_period,
         "static_value": grant.static_value,
-        "config_value": grant.config_value,
+        "config_value": grant.config_value if isinstance(grant.config_value, dict) else None,
     }
 
 
