@@ -22,8 +22,17 @@ D = Decimal
 
 @pytest.mark.parametrize(
     ("currency", "digits"),
-    [("usd", 2), ("EUR", 2), ("inr", 2), ("jpy", 0), ("krw", 0), ("vnd", 0), ("clp", 0)]
-    + [("kwd", 3), ("clf", 4)],
+    [
+        ("usd", 2),
+        ("EUR", 2),
+        ("inr", 2),
+        ("jpy", 0),
+        ("krw", 0),
+        ("vnd", 0),
+        ("clp", 0),
+        ("kwd", 3),
+        ("clf", 4),
+    ],
 )
 def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
     assert minor_units(currency) == digits
@@ -96,17 +105,51 @@ amounts = st.decimals(min_value=0, max_value=10**9, places=4, allow_nan=False)
 
 @given(
     lines=st.lists(amounts, max_size=30),
-    credits=amounts,
+    prepaid=amounts,
     discount=amounts,
     currency=st.sampled_from(["usd", "jpy", "kwd"]),
 )
 def test_total_is_lines_less_credits_and_never_negative(
-    lines: list[Decimal], credits: Decimal, discount: Decimal, currency: str
+    lines: list[Decimal], prepaid: Decimal, discount: Decimal, currency: str
 ) -> None:
-    totals = invoice_totals(lines, currency, prepaid_credits=credits, discount=discount)
+    totals = invoice_totals(lines, currency, prepaid_credits=prepaid, discount=discount)
     rounded = sum((round_money(a, currency) for a in lines), D(0))
     assert totals.subtotal == rounded
     assert totals.total >= 0
-    expected = rounded - round_money(credits, currency) - round_money(discount, currency)
+    expected = rounded - round_money(prepaid, currency) - round_money(discount, currency)
     assert totals.total == max(D(0), expected)
     assert totals.total == round_money(totals.total, currency)
+
+
+# ---- entitlements in billing (reference §6.3): FLAT_FEE 0.02/unit, 500 units, monthly ----
+
+from meterline.billing.invoice_math import Grant, billable_quantity, combine_grants  # noqa: E402
+from meterline.billing.pricing import PriceSpec, price_amount  # noqa: E402
+
+UNIT_PRICE = PriceSpec(billing_model="FLAT_FEE", amount=D("0.02"))
+
+
+@pytest.mark.parametrize(
+    ("grants", "amount", "covered"),
+    [
+        ([Grant(True, D(1000), "MONTHLY")], "0", "500"),
+        ([Grant(True, D(100), "MONTHLY")], "8", "100"),
+        ([Grant(True, None, "MONTHLY")], "0", "500"),
+        ([Grant(True, D(100), "MONTHLY", is_soft_limit=True)], "8", "100"),
+        ([Grant(False, D(1000), "MONTHLY")], "10", None),
+        ([], "10", None),
+        ([Grant(True, D(100), "MONTHLY"), Grant(True, D(150), "MONTHLY")], "5", "250"),
+    ],
+)
+def test_entitlement_adjusted_usage_golden(
+    grants: list[Grant], amount: str, covered: str | None
+) -> None:
+    billable, adjusted = billable_quantity([D(500)], combine_grants(grants))
+    assert round_money(price_amount(UNIT_PRICE, billable), "usd") == D(amount)
+    assert adjusted == (None if covered is None else D(covered))
+
+
+def test_daily_reset_gives_each_day_its_own_allowance() -> None:
+    allowance = combine_grants([Grant(True, D(100), "DAILY")])
+    billable, covered = billable_quantity([D(150), D(50), D(300)], allowance)
+    assert (billable, covered) == (D(250), D(250))

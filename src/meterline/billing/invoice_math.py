@@ -77,18 +77,71 @@ def invoice_totals(
     ``amount_remaining = max(0, amount_due − amount_paid)``.
     """
     subtotal = sum((round_money(a, currency) for a in line_amounts), ZERO)
-    credits = round_money(prepaid_credits, currency)
+    prepaid = round_money(prepaid_credits, currency)
     discount = round_money(discount, currency)
     tax = round_money(tax, currency)
-    total = max(ZERO, subtotal - credits - discount + tax)
+    total = max(ZERO, subtotal - prepaid - discount + tax)
     paid = round_money(amount_paid, currency)
     return InvoiceTotals(
         subtotal=subtotal,
         total_discount=discount,
-        total_prepaid_credits_applied=credits,
+        total_prepaid_credits_applied=prepaid,
         total_tax=tax,
         total=total,
         amount_due=total,
         amount_paid=paid,
         amount_remaining=max(ZERO, total - paid),
     )
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What billing needs of one metered entitlement."""
+
+    is_enabled: bool
+    usage_limit: Decimal | None  # None = unlimited
+    usage_reset_period: str | None = None
+    is_soft_limit: bool = False
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """The grants of one feature for one subscription, combined (reference §5.4)."""
+
+    unlimited: bool
+    limit: Decimal
+    reset_period: str | None
+
+
+def combine_grants(grants: Iterable[Grant]) -> Allowance | None:
+    """Σ enabled limits, unlimited if any enabled grant is; None when nothing is enabled.
+
+    Soft limits are billed like hard ones (the limit is the free allowance either way).
+    """
+    enabled = [g for g in grants if g.is_enabled]
+    if not enabled:
+        return None
+    periods = [g.usage_reset_period for g in enabled if g.usage_reset_period]
+    reset = max(set(periods), key=periods.count) if periods else None
+    if any(g.usage_limit is None for g in enabled):
+        return Allowance(unlimited=True, limit=ZERO, reset_period=reset)
+    total = sum((g.usage_limit or ZERO for g in enabled), ZERO)
+    return Allowance(unlimited=False, limit=total, reset_period=reset)
+
+
+def billable_quantity(
+    window_usages: Iterable[Decimal], allowance: Allowance | None
+) -> tuple[Decimal, Decimal | None]:
+    """``(billable quantity, quantity covered by the entitlement)`` of a usage line.
+
+    ``window_usages`` is the usage of each reset window in the period (one value when the
+    reset period is the billing period); each window gets the full allowance.
+    """
+    usages = list(window_usages)
+    used = sum(usages, ZERO)
+    if allowance is None:
+        return used, None
+    if allowance.unlimited:
+        return ZERO, used
+    billable = sum((max(ZERO, u - allowance.limit) for u in usages), ZERO)
+    return billable, used - billable

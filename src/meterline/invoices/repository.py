@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from meterline.catalog.models import Feature, Meter
 from meterline.invoices.models import Invoice, InvoiceLineItem, InvoiceSequence
 
 
@@ -157,3 +159,71 @@ def due_for_finalization(session: Session, now: datetime, limit: int) -> list[In
             .limit(limit)
         ).all()
     )
+
+
+def metered_features(
+    session: Session, environment_id: str, meter_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Feature ids per meter id, for the published metered features of those meters."""
+    out: dict[str, list[str]] = {}
+    if not meter_ids:
+        return out
+    rows = session.execute(
+        select(Feature.meter_id, Feature.id).where(
+            Feature.environment_id == environment_id,
+            Feature.meter_id.in_(list(meter_ids)),
+            Feature.status == "published",
+        )
+    ).all()
+    for meter_id, feature_id in rows:
+        if meter_id is not None:
+            out.setdefault(meter_id, []).append(feature_id)
+    return out
+
+
+def meters_by_id(session: Session, meter_ids: Sequence[str]) -> dict[str, Meter]:
+    if not meter_ids:
+        return {}
+    rows = session.scalars(select(Meter).where(Meter.id.in_(list(meter_ids)))).all()
+    return {m.id: m for m in rows}
+
+
+def due_subscription_ids(session: Session, now: datetime, limit: int) -> list[str]:
+    """Subscriptions whose current period has ended and that are still billed."""
+    from meterline.subscriptions.models import Subscription
+
+    return list(
+        session.scalars(
+            select(Subscription.id)
+            .where(
+                Subscription.current_period_end <= now,
+                Subscription.subscription_status.in_(["active", "trialing"]),
+                Subscription.status == "published",
+            )
+            .order_by(Subscription.current_period_end, Subscription.id)
+            .limit(limit)
+        ).all()
+    )
+
+
+def lock_subscription(session: Session, subscription_id: str) -> Any:
+    """The subscription row, locked (PostgreSQL skips a row another clock holds)."""
+    from meterline.subscriptions.models import Subscription
+
+    query = select(Subscription).where(Subscription.id == subscription_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def customer(session: Session, customer_id: str) -> Any:
+    from meterline.customers.models import Customer
+
+    return session.get(Customer, customer_id)
+
+
+def lock_invoice(session: Session, invoice_id: str) -> Invoice | None:
+    query = select(Invoice).where(Invoice.id == invoice_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()

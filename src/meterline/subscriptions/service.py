@@ -26,6 +26,7 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.search import apply_filters, apply_sort
 from meterline.errors import InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
+from meterline.invoices import billing as invoice_billing
 from meterline.plans import repository as plan_repository
 from meterline.plans import service as plans
 from meterline.plans.models import Plan, Price
@@ -216,6 +217,9 @@ def create_subscription(
             )
         )
     session.flush()
+    if sub.subscription_status == "active":
+        # The opening invoice (ADVANCE charges) is part of the creating transaction.
+        invoice_billing.create_opening_invoice(session, sub)
     return sub
 
 
@@ -369,6 +373,9 @@ def cancel_subscription(
         for item in repository.line_items(session, [sub.id]):
             if item.end_date is None or item.end_date > when:
                 item.end_date = when
+        if policy == "generate_invoice":
+            session.flush()
+            invoice_billing.create_cancel_invoice(session, sub, cancelled_at=when, now=now)
     elif kind == "end_of_period":
         when = effective_period(sub, now).end
         sub.cancel_at = when

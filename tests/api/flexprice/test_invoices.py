@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal as D
 from typing import Any
 
 import httpx
@@ -220,3 +221,124 @@ def test_number_format(fp: Flexprice) -> None:
     match = NUMBER.match(final.invoice_number or "")
     assert match is not None
     assert final.payment_status == "SUCCEEDED"  # nothing to pay
+
+
+# ---- subscription invoices: opening, preview, cancel with generate_invoice --------------
+
+
+def smoke_subscription(fp: Flexprice, *, limit: int | None = 500) -> tuple[Any, Any]:
+    customer = new_customer(fp)
+    feature = fp.features.create_feature(
+        name="API Tokens",
+        type_="metered",
+        lookup_key=unique("tokens"),
+        meter={
+            "name": "api_tokens",
+            "event_name": unique("api_call"),
+            "aggregation": {"type": "SUM", "field": "tokens"},
+            "reset_usage": "BILLING_PERIOD",
+        },
+    )
+    plan = fp.plans.create_plan(name="Pro", lookup_key=unique("pro"))
+    common = {"entity_type": "PLAN", "entity_id": plan.id, "price_unit_type": "FIAT"}
+    common |= {"currency": "usd", "billing_period": "MONTHLY", "billing_period_count": 1}
+    fp.prices.create_price(
+        **common, type_="FIXED", billing_model="FLAT_FEE", amount="10", invoice_cadence="ADVANCE"
+    )
+    fp.prices.create_price(
+        **common,
+        type_="USAGE",
+        meter_id=feature.meter_id,
+        billing_model="TIERED",
+        tier_mode="SLAB",
+        tiers=[{"up_to": 1000, "unit_amount": "0.01"}, {"unit_amount": "0.005"}],
+        invoice_cadence="ARREAR",
+    )
+    if limit is not None:
+        fp.entitlements.create_entitlement(
+            plan_id=plan.id,
+            feature_id=feature.id,
+            feature_type="metered",
+            is_enabled=True,
+            usage_limit=limit,
+            usage_reset_period="MONTHLY",
+        )
+    sub = fp.subscriptions.create_subscription(
+        customer_id=customer.id, plan_id=plan.id, currency="usd", billing_period="MONTHLY"
+    )
+    fp.events.ingest_events_bulk(
+        events=[
+            {
+                "event_name": feature.meter.event_name,
+                "external_customer_id": customer.external_id,
+                "event_id": unique("e"),
+                "properties": {"tokens": "100"},
+            }
+            for _ in range(20)
+        ]
+    )
+    return customer, sub
+
+
+def test_opening_invoice_carries_the_advance_fee(fp: Flexprice) -> None:
+    _customer, sub = smoke_subscription(fp)
+    found = fp.invoices.query_invoice(subscription_id=sub.id)
+    assert found.pagination.total == 1
+    opening = found.items[0]
+    assert (opening.billing_reason, opening.invoice_type, opening.total) == (
+        "SUBSCRIPTION_CREATE",
+        "SUBSCRIPTION",
+        "10",
+    )
+    assert [(line.price_type, line.amount) for line in opening.line_items] == [("FIXED", "10")]
+
+
+def test_preview_bills_usage_over_the_entitlement_and_the_next_advance_fee(
+    fp: Flexprice,
+) -> None:
+    _customer, sub = smoke_subscription(fp)
+    preview = fp.invoices.get_invoice_preview(subscription_id=sub.id)
+    usage = [line for line in preview.line_items if line.price_type == "USAGE"]
+    fixed = [line for line in preview.line_items if line.price_type == "FIXED"]
+    assert [(u.quantity, u.adjusted_entitlement_quantity, u.amount) for u in usage] == [
+        ("1500", "500", "12.5")
+    ]
+    assert [f.amount for f in fixed] == ["10"]
+    assert (preview.subtotal, preview.total) == ("22.5", "22.5")
+    # without an entitlement the whole 2000 is billed: 1000×0.01 + 1000×0.005
+    _customer, bare = smoke_subscription(fp, limit=None)
+    usage = [
+        line
+        for line in fp.invoices.get_invoice_preview(subscription_id=bare.id).line_items
+        if line.price_type == "USAGE"
+    ]
+    assert [(u.quantity, u.amount) for u in usage] == [("2000", "15")]
+
+
+def test_cancel_immediately_with_generate_invoice_then_finalize_pay_and_void(
+    http: httpx.Client, fp: Flexprice
+) -> None:
+    _customer, sub = smoke_subscription(fp)
+    cancelled = fp.subscriptions.cancel_subscription(
+        id=sub.id,
+        cancellation_type="immediate",
+        cancel_immediately_invoice_policy="generate_invoice",
+    )
+    assert cancelled is not None
+    invoices = fp.invoices.query_invoice(subscription_id=sub.id).items
+    final = next(i for i in invoices if i.billing_reason == "SUBSCRIPTION_UPDATE")
+    usage = [line for line in final.line_items if line.price_type == "USAGE"]
+    assert [(u.quantity, u.amount) for u in usage] == [("1500", "12.5")]
+    # cancelled on its first day: every later day of the 10.00 fee is credited back
+    credit = [line for line in final.line_items if line.price_type == "FIXED"]
+    assert len(credit) == 1 and D(credit[0].amount) < 0
+    assert D(final.subtotal) == D("12.5") + D(credit[0].amount)
+    fp.invoices.finalize_invoice(id=final.id)
+    numbered = fp.invoices.get_invoice(id=final.id)
+    assert NUMBER.match(numbered.invoice_number or "")
+    paid = fp.invoices.update_invoice_payment_status(
+        id=final.id, payment_status="SUCCEEDED", amount=numbered.amount_due
+    )
+    assert paid.payment_status == "SUCCEEDED"
+    opening = next(i for i in invoices if i.billing_reason == "SUBSCRIPTION_CREATE")
+    assert fp.invoices.void_invoice(id=opening.id).message == "invoice voided successfully"

@@ -23,6 +23,7 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.json import json_response
+from meterline.invoices import billing
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
 
@@ -309,6 +310,19 @@ def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession
     return _render_list(
         session, rows, total, body.limit, body.offset, with_lines=not body.skip_line_items
     )
+
+
+@router.post("/invoices/preview")
+def preview_invoice(body: PreviewIn, principal: Vendor, session: ReadSession) -> Response:
+    invoice, lines = billing.preview_invoice(
+        session,
+        principal,
+        body.subscription_id,
+        period_start=body.period_start,
+        period_end=body.period_end,
+        hide_zero_lines=body.hide_zero_charges_line_items,
+    )
+    return json_response(invoice_out(invoice, lines))
 
 
 @router.get("/invoices/{invoice_id}")

@@ -1,0 +1,221 @@
+"""What a subscription owes: the lines of its opening, period-end and preview invoices.
+
+* opening invoice: the first period's ADVANCE fixed charges (and ONETIME prices);
+* period-end invoice: the period's ARREAR charges (fixed ARREAR + every usage charge) and
+  the next period's ADVANCE fixed charges;
+* preview: the current period's ARREAR charges and the next period's ADVANCE charges.
+
+Usage is read from the hourly aggregates, adjusted by the subscription's metered
+entitlements (plan + subscription grants, reference §5.4) and priced with
+``billing.pricing``; each line is rounded once when it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from meterline.billing.invoice_math import ZERO, Allowance, Grant, billable_quantity, combine_grants
+from meterline.billing.pricing import price_amount
+from meterline.catalog.models import Meter
+from meterline.entitlements import repository as entitlement_repository
+from meterline.events.service import meter_usage
+from meterline.invoices import repository
+from meterline.invoices.service import LineDraft
+from meterline.plans import repository as plan_repository
+from meterline.plans.models import Price
+from meterline.plans.service import price_spec
+from meterline.subscriptions import periods
+from meterline.subscriptions import repository as subscription_repository
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything about one subscription the computation reads once."""
+
+    subscription: Subscription
+    external_customer_id: str
+    items: list[SubscriptionLineItem]
+    prices: dict[str, Price]
+    meters: dict[str, Meter]
+    allowances: dict[str, Allowance | None]
+
+
+def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:
+    items = [
+        i for i in subscription_repository.line_items(session, [sub.id]) if i.status == "published"
+    ]
+    prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
+    meter_ids = sorted({i.meter_id for i in items if i.meter_id})
+    meters = repository.meters_by_id(session, meter_ids)
+    features = repository.metered_features(session, sub.environment_id, meter_ids)
+    feature_ids = [f for ids in features.values() for f in ids]
+    grants = entitlement_repository.for_entities(
+        session, sub.environment_id, "PLAN", [sub.plan_id], feature_ids
+    ) + entitlement_repository.for_entities(
+        session, sub.environment_id, "SUBSCRIPTION", [sub.id], feature_ids
+    )
+    allowances: dict[str, Allowance | None] = {}
+    for meter_id, ids in features.items():
+        allowances[meter_id] = combine_grants(
+            Grant(
+                is_enabled=g.is_enabled,
+                usage_limit=g.usage_limit,
+                usage_reset_period=g.usage_reset_period,
+                is_soft_limit=g.is_soft_limit,
+            )
+            for g in grants
+            if g.feature_id in ids and g.feature_type == "metered"
+        )
+    return Context(sub, external_customer_id, items, prices, meters, allowances)
+
+
+def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
+    return item.start_date < end and (item.end_date is None or item.end_date > start)
+
+
+def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
+    quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
+    return LineDraft(
+        amount=price_amount(price_spec(price), quantity),
+        quantity=quantity,
+        display_name=item.display_name or item.plan_display_name,
+        price_id=price.id,
+        price_type="FIXED",
+        entity_id=item.entity_id,
+        entity_type=item.entity_type,
+        plan_display_name=item.plan_display_name,
+        subscription_line_item_id=item.id,
+        period_start=period.start,
+        period_end=period.end,
+        metadata={"invoice_cadence": item.invoice_cadence},
+    )
+
+
+def _windows(
+    ctx: Context, allowance: Allowance | None, period: periods.Period
+) -> list[tuple[datetime, datetime]]:
+    if allowance is None or allowance.unlimited or allowance.reset_period != "DAILY":
+        return [(period.start, period.end)]
+    tz = ZoneInfo(ctx.subscription.timezone or "UTC")
+    windows = []
+    cursor = period.start
+    while cursor < period.end:
+        local = cursor.astimezone(tz)
+        next_midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        boundary = min(period.end, next_midnight.replace(tzinfo=tz).astimezone(cursor.tzinfo))
+        windows.append((cursor, boundary))
+        cursor = boundary
+    return windows
+
+
+def _usage_line(
+    session: Session, ctx: Context, item: SubscriptionLineItem, price: Price, period: periods.Period
+) -> LineDraft:
+    meter = ctx.meters[item.meter_id] if item.meter_id else None
+    allowance = ctx.allowances.get(item.meter_id or "")
+    if meter is None:
+        return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
+    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
+        # Cumulative since the subscription started: bill what crossed the limit this period.
+        before = meter_usage(
+            session, meter, ctx.external_customer_id, ctx.subscription.start_date, period.start
+        )
+        upto = meter_usage(
+            session, meter, ctx.external_customer_id, ctx.subscription.start_date, period.end
+        )
+        billable = max(ZERO, upto - allowance.limit) - max(ZERO, before - allowance.limit)
+        covered: Decimal | None = (upto - before) - billable
+    else:
+        usages = [
+            meter_usage(session, meter, ctx.external_customer_id, start, end)
+            for start, end in _windows(ctx, allowance, period)
+        ]
+        billable, covered = billable_quantity(usages, allowance)
+    name = item.display_name or item.meter_display_name or "Usage"
+    return LineDraft(
+        amount=price_amount(price_spec(price), billable),
+        quantity=billable,
+        adjusted_entitlement_quantity=covered,
+        display_name=name,
+        price_id=price.id,
+        price_type="USAGE",
+        meter_id=item.meter_id,
+        meter_display_name=item.meter_display_name,
+        entity_id=item.entity_id,
+        entity_type=item.entity_type,
+        plan_display_name=item.plan_display_name,
+        subscription_line_item_id=item.id,
+        period_start=period.start,
+        period_end=period.end,
+        metadata={"description": f"{name} (Usage Charge)"},
+    )
+
+
+def arrear_lines(session: Session, ctx: Context, period: periods.Period) -> list[LineDraft]:
+    lines = []
+    for item in ctx.items:
+        price = ctx.prices.get(item.price_id)
+        if price is None or not _active(item, period.start, period.end):
+            continue
+        if item.price_type == "USAGE":
+            lines.append(_usage_line(session, ctx, item, price, period))
+        elif item.invoice_cadence == "ARREAR" and price.billing_period != "ONETIME":
+            lines.append(_fixed_line(item, price, period))
+    return lines
+
+
+def advance_lines(ctx: Context, period: periods.Period, *, opening: bool) -> list[LineDraft]:
+    lines = []
+    for item in ctx.items:
+        price = ctx.prices.get(item.price_id)
+        if price is None or item.price_type != "FIXED" or item.invoice_cadence != "ADVANCE":
+            continue
+        if not _active(item, period.start, period.end):
+            continue
+        if price.billing_period == "ONETIME" and not opening:
+            continue
+        lines.append(_fixed_line(item, price, period))
+    return lines
+
+
+def next_period(sub: Subscription, period: periods.Period) -> periods.Period | None:
+    """The period after ``period``, or None when the subscription ends by then."""
+    end = periods.next_billing_date(
+        period.end, sub.billing_anchor, sub.billing_period, sub.billing_period_count, sub.timezone
+    )
+    stop = min((d for d in (sub.end_date, sub.cancel_at) if d is not None), default=None)
+    if stop is not None and stop <= period.end:
+        return None
+    if stop is not None and end > stop:
+        end = stop
+    return periods.Period(period.end, end)
+
+
+def opening_lines(ctx: Context) -> list[LineDraft]:
+    sub = ctx.subscription
+    period = periods.Period(sub.current_period_start, sub.current_period_end)
+    return advance_lines(ctx, period, opening=True)
+
+
+def period_end_lines(session: Session, ctx: Context, period: periods.Period) -> list[LineDraft]:
+    lines = arrear_lines(session, ctx, period)
+    following = next_period(ctx.subscription, period)
+    if following is not None:
+        lines += advance_lines(ctx, following, opening=False)
+    return lines
+
+
+def preview_lines(
+    session: Session, ctx: Context, period: periods.Period
+) -> tuple[list[LineDraft], Sequence[LineDraft]]:
+    """``(arrear lines of period, advance lines of the next)``."""
+    following = next_period(ctx.subscription, period)
+    advance = advance_lines(ctx, following, opening=False) if following else []
+    return arrear_lines(session, ctx, period), advance
