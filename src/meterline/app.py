@@ -13,6 +13,7 @@ from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
 from meterline.api.limits import BodySizeLimit
 from meterline.api.routers import include_routers
+from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
 from meterline.events.writer import IngestWriter
@@ -31,12 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 accounts.ensure_bootstrap_key(session, settings.bootstrap_key)
         writer = IngestWriter(db, settings)
         writer.start()
+        clock = start_clock(db)  # METERLINE_BILLING_INTERVAL_SECONDS; 0 = off
         app.state.db = db
         app.state.settings = settings
         app.state.writer = writer
         try:
             yield
         finally:
+            clock.stop()
             writer.stop()
             db.dispose()
 

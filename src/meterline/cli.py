@@ -57,6 +57,33 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 
 
+@app.command()
+def bill(
+    now: str | None = typer.Option(
+        None, help="Bill as if it were this instant (RFC 3339); default: the current time."
+    ),
+) -> None:
+    """Close every billing period that has ended and finalize drafts past their grace
+    period. Safe to run any number of times, or while ``serve`` runs its own clock."""
+    from meterline.billing.clock import run_once
+    from meterline.db.engine import Database
+    from meterline.db.migrate import upgrade
+    from meterline.events.ingest import parse_instant
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    try:
+        instant = parse_instant(now) if now else None
+    except ValueError as exc:
+        raise typer.BadParameter("--now must be an RFC 3339 date-time") from exc
+    db = Database.connect(settings)
+    try:
+        report = run_once(db, now=instant)
+    finally:
+        db.dispose()
+    typer.echo(json.dumps(report.as_dict()))
+
+
 @keys_app.command("create")
 def keys_create(
     name: str = typer.Option("cli", help="A name to recognise the key by."),
