@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, Field
 
 from meterline.api.deps import ReadSession, WriteSession
@@ -21,6 +21,7 @@ from meterline.api.kaiten.common import (
     ReadLicenses,
     WriteInstances,
     compact,
+    in_transaction,
     iso,
     typed_out,
     user,
@@ -190,37 +191,78 @@ def list_usage(instanceSlug: str, principal: ReadInstances, session: ReadSession
 
 
 @router.get("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
-def get_usage(
-    instanceSlug: str, entitlementSlug: str, principal: ReadInstances, session: ReadSession
-) -> Response:
-    view = reporting.get_usage(session, principal, instanceSlug, entitlementSlug)
+async def get_usage(request: Request, instanceSlug: str, entitlementSlug: str) -> Response:
+    """The instance's usage of one entitlement next to its grant (scope ``read:instances``)."""
+    view = await in_transaction(
+        request,
+        "read",
+        "instances",
+        lambda session, principal: reporting.get_usage(
+            session, principal, instanceSlug, entitlementSlug
+        ),
+    )
     return json_response(usage_out(view))
 
 
 @router.post("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
-def report_usage(
-    request: Request,
-    instanceSlug: str,
-    entitlementSlug: str,
-    body: UsageReportIn,
-    principal: WriteInstances,
-    session: WriteSession,
+async def report_usage(
+    request: Request, instanceSlug: str, entitlementSlug: str, body: UsageReportIn
 ) -> Response:
-    outcome = reporting.report_usage(
-        session,
-        principal,
-        instanceSlug,
-        entitlementSlug,
-        value=Decimal(body.value.value),
-        behavior=body.behavior,
-        metadata=body.metadata,
-        transaction_id=body.transactionId,
+    """Report usage of a NUMBER entitlement (scope ``write:instances``)."""
+    outcome = await in_transaction(
+        request,
+        "write",
+        "instances",
+        lambda session, principal: reporting.report_usage(
+            session,
+            principal,
+            instanceSlug,
+            entitlementSlug,
+            value=Decimal(body.value.value),
+            behavior=body.behavior,
+            metadata=body.metadata,
+            transaction_id=body.transactionId,
+        ),
     )
     if not outcome.accepted:
-        # Returned, not raised: the refusal's ledger row commits with this transaction.
+        # Returned, not raised: the refusal's ledger row was committed with the transaction.
         return problem(request, 409, outcome.detail, code=THRESHOLD_EXCEEDED)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return json_response(usage_out(outcome.view), headers=headers)
+
+
+@router.get(
+    "/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage/reports", tags=["usage"]
+)
+def usage_ledger(
+    instanceSlug: str,
+    entitlementSlug: str,
+    principal: ReadInstances,
+    session: ReadSession,
+    limit: int = Query(100, ge=1, le=1000, description="The most reports to return, oldest first."),
+) -> Response:
+    """A Meterline extension: the ledger of one counter, every accepted and refused report."""
+    rows = reporting.ledger(session, principal, instanceSlug, entitlementSlug, limit)
+    return json_response(
+        [
+            compact(
+                {
+                    "id": r.id,
+                    "status": r.status,
+                    "behavior": r.behavior,
+                    "value": r.reported_value,
+                    "previousValue": r.previous_value,
+                    "resultingValue": r.resulting_value,
+                    "eventCount": r.event_count,
+                    "periodStart": iso(r.window_start),
+                    "transactionId": r.transaction_id,
+                    "metadata": r.metadata_,
+                    "createdAt": iso(r.created_at),
+                }
+            )
+            for r in rows
+        ]
+    )
 
 
 @router.get("/instances/{instanceSlug}/license-file", tags=["license files"])
