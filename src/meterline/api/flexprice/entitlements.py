@@ -5,11 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.accounts.principal import Principal
+from meterline.api.deps import ReadSession, Vendor, WriteSession, database
 from meterline.api.flexprice.common import (
     ListQuery,
     WireModel,
@@ -216,7 +219,21 @@ def delete_entitlement(entitlement_id: str, principal: Vendor, session: WriteSes
         "so concurrent callers never push usage past a hard limit. Idempotent on `event_id`."
     ),
 )
-def check_entitlement(body: CheckIn, principal: Vendor, session: WriteSession) -> Response:
+async def check_entitlement(body: CheckIn, principal: Vendor, request: Request) -> Response:
+    # The unit of work (lock, check, consume, commit) runs in ONE worker-thread call. With
+    # the WriteSession dependency the commit would need a second thread-pool token after the
+    # handler returned; under load every token can be taken by requests waiting for the
+    # customer's lock, and the holder could never commit (a deadlock seen on PostgreSQL).
+    db = database(request)
+
+    def run() -> dict[str, Any]:
+        with db.session(write=True) as session:
+            return _check(session, principal, body)
+
+    return json_response(await run_in_threadpool(run))
+
+
+def _check(session: Session, principal: Principal, body: CheckIn) -> dict[str, Any]:
     customer = subscriptions.resolve_customer(
         session, principal, body.customer_id, body.external_customer_id
     )
@@ -252,4 +269,4 @@ def check_entitlement(body: CheckIn, principal: Vendor, session: WriteSession) -
         body_out["static_values"] = access.static_values if access else []
     if feature.type == "config":
         body_out["config_values"] = access.config_values if access else []
-    return json_response(body_out)
+    return body_out
