@@ -127,6 +127,65 @@ def keys_create(
         typer.echo(plaintext)
 
 
+# --- meterline license: offline license files ---------------------------------------------
+
+license_app = typer.Typer(help="Offline license files.", no_args_is_help=True)
+app.add_typer(license_app, name="license")
+
+
+@license_app.command("verify")
+def license_verify(
+    file: str = typer.Argument(..., help="The license file (.lic) to verify."),
+    public_key: str = typer.Option(
+        ...,
+        "--public-key",
+        help="The environment's Ed25519 public key: a PEM file, or the key as PEM or base64.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the verified payload as JSON."),
+) -> None:
+    """Verify a license file offline and print its grants.
+
+    Exit status: 0 valid now, 1 not signed by this key or changed, 2 signed but outside its
+    validity dates.
+    """
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from meterline.licensing import license_file
+
+    key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
+    try:
+        verified = license_file.verify(
+            Path(file).read_text(encoding="utf-8"), license_file.load_public_key(key_text)
+        )
+    except (OSError, UnicodeDecodeError, license_file.LicenseFileError) as exc:
+        typer.echo(f"INVALID: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    payload = verified.payload
+    now = datetime.now(UTC)
+    valid_from = datetime.fromisoformat(payload["validFrom"].replace("Z", "+00:00"))
+    valid_until = datetime.fromisoformat(payload["validUntil"].replace("Z", "+00:00"))
+    in_term = valid_from <= now < valid_until
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        console.print(
+            f"[green]signature valid[/green] (key {verified.key_id}); "
+            f"instance [bold]{payload['instance']['slug']}[/bold] of customer "
+            f"{payload['customer']['name']}, license {payload['license']['slug']} "
+            f"v{payload['license']['version']}"
+        )
+        console.print(f"valid {payload['validFrom']} .. {payload['validUntil']}")
+        for grant in payload["grants"]:
+            value = grant["value"]["value"]
+            if grant["value"]["type"] == "number" and value == -1:
+                value = "unlimited"
+            typer.echo(f"  {grant['entitlementSlug']:<32} {grant['entitlementType']:<8} {value}")
+    if not in_term:
+        typer.echo("OUTSIDE TERM: the license is not valid at this time", err=True)
+        raise typer.Exit(2)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
