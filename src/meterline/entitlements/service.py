@@ -164,7 +164,9 @@ def create_entitlements(
         except InvalidRequest as exc:
             if bulk and exc.field:
                 raise InvalidRequest(
-                    exc.message, field=f"items[{position}].{exc.field}", details=exc.details
+                    exc.message,
+                    field=f"items[{position}].{exc.field}",
+                    details={k: v for k, v in exc.details.items() if k != "field"},
                 ) from exc
             raise
         key = (grant.entity_type, grant.entity_id, grant.feature_id)

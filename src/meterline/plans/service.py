@@ -381,7 +381,9 @@ def build_price(
     except InvalidRequest as exc:
         if index and exc.field:
             raise InvalidRequest(
-                exc.message, field=f"{index}.{exc.field}", details=exc.details
+                exc.message,
+                field=f"{index}.{exc.field}",
+                details={k: v for k, v in exc.details.items() if k != "field"},
             ) from exc
         raise
 
