@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -45,6 +46,7 @@ def authorize(request: Request, action: Literal["read", "write"], module: str) -
 
 
 T = TypeVar("T")
+_SQLITE_WRITER = threading.Lock()
 
 
 async def in_transaction(
@@ -64,7 +66,14 @@ async def in_transaction(
 
     def run() -> T:
         principal = authorize(request, action, module)
-        with database(request).session(write=action == "write") as session:
+        db = database(request)
+        if action == "write" and db.is_sqlite:
+            # SQLite has one writer at a time anyway; queueing on a lock here is far cheaper
+            # than many threads sleeping in SQLite's busy handler (which backs off up to
+            # 100 ms) and waking in random order.
+            with _SQLITE_WRITER, db.session(write=True) as session:
+                return work(session, principal)
+        with db.session(write=action == "write") as session:
             return work(session, principal)
 
     return await run_in_threadpool(run)
