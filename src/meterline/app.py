@@ -12,6 +12,7 @@ from meterline import __version__
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
 from meterline.api.limits import BodySizeLimit
+from meterline.api.openapi import install_openapi
 from meterline.api.routers import include_routers
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = Database.connect(settings)
+        db.start_checkpointer()
         if settings.bootstrap_key:
             with db.session() as session:
                 accounts.ensure_bootstrap_key(session, settings.bootstrap_key)
@@ -60,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     include_routers(app)
+    install_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

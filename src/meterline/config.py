@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     # SQLite page cache, in KiB (negative cache_size pragma).
     sqlite_cache_kib: int = 65_536
+    # WAL pages before a commit checkpoints by itself; the server's background checkpointer
+    # normally gets there first. A safety net, not the mechanism.
+    sqlite_autocheckpoint_pages: int = 50_000
 
     # Where events live: "sql" (the catalog database) or "clickhouse" (catalog and money
     # stay in the SQL database). METERLINE_CLICKHOUSE_URL is http(s)://user:pass@host:8123/db

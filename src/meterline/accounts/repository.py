@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.models import ApiKey, Environment, Organization, User
@@ -65,3 +66,23 @@ def key_in_environment(session: Session, environment_id: str, key_id: str) -> Ap
     return session.scalars(
         select(ApiKey).where(ApiKey.environment_id == environment_id, ApiKey.id == key_id)
     ).first()
+
+
+_keys = ApiKey.__table__.c
+_CREDENTIALS = select(
+    _keys.id,
+    _keys.organization_id,
+    _keys.environment_id,
+    _keys.user_id,
+    _keys.customer_external_id,
+    _keys.scopes,
+    _keys.status,
+    _keys.expires_at,
+    _keys.key_hash,
+).where(_keys.key_hash == bindparam("digest"))
+
+
+def credentials_by_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
+    """What authentication needs of a key, as one Core row (no ORM: this runs per request)."""
+    row: Row[Any] | None = conn.execute(_CREDENTIALS, {"digest": key_hash}).first()  # type: ignore[assignment]
+    return row

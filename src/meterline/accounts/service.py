@@ -7,18 +7,20 @@ more entropy than a password, so a fast hash is safe, and lookup by hash is one 
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from meterline.accounts import repository
 from meterline.accounts.models import ApiKey, Environment, Organization, User
 from meterline.accounts.principal import FULL_ACCESS, Principal
-from meterline.db.base import utcnow
+from meterline.db.base import UTCDateTime, utcnow
 from meterline.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
 
 ENVIRONMENT_TYPES = ("development", "production")
@@ -140,27 +142,33 @@ def _check_grantable(creator: Principal, scopes: Sequence[str] | None) -> None:
             raise PermissionDenied(f"This key cannot grant the scope {scope}")
 
 
-def authenticate(session: Session, key: str | None) -> Principal:
+def authenticate(conn: Connection | Session, key: str | None) -> Principal:
     """Resolve a presented key to its principal, or raise ``Unauthenticated``."""
+    if isinstance(conn, Session):
+        conn = conn.connection()
     if not key:
         raise Unauthenticated("An API key is required")
     digest = hash_key(key)
-    api_key = repository.key_by_hash(session, digest)
+    row = repository.credentials_by_hash(conn, digest)
     # Compare in constant time although the lookup was by hash: the row is found by an
     # index, but the final check never short-circuits on a prefix.
-    if api_key is None or not hmac.compare_digest(api_key.key_hash, digest):
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
         raise Unauthenticated("Invalid API key")
-    if api_key.status != "published":
+    if row.status != "published":
         raise Unauthenticated("API key has been revoked")
-    if api_key.expires_at is not None and api_key.expires_at <= utcnow():
+    expires_at = UTCDateTime().process_result_value(row.expires_at, conn.dialect)
+    if expires_at is not None and expires_at <= utcnow():
         raise Unauthenticated("API key has expired")
+    scopes = row.scopes
+    if isinstance(scopes, str):
+        scopes = json.loads(scopes)
     return Principal(
-        organization_id=api_key.organization_id,
-        environment_id=api_key.environment_id,
-        key_id=api_key.id,
-        user_id=api_key.user_id,
-        customer_external_id=api_key.customer_external_id,
-        scopes=frozenset(api_key.scopes or ()),
+        organization_id=row.organization_id,
+        environment_id=row.environment_id,
+        key_id=row.id,
+        user_id=row.user_id,
+        customer_external_id=row.customer_external_id,
+        scopes=frozenset(scopes or ()),
     )
 
 

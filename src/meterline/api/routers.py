@@ -11,6 +11,7 @@ from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
 from meterline.api.flexprice import events as fp_events
+from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
@@ -20,6 +21,8 @@ from meterline.api.kaiten.routes import router as kaiten_router
 
 
 def include_routers(app: FastAPI) -> None:
+    # The ingest hot path first: plain Starlette routes (see api/flexprice/ingest.py).
+    app.router.routes[0:0] = fp_ingest.ROUTES
     app.include_router(kaiten_router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, any_principal
+from meterline.api.deps import ReadSession, authenticate_request
 from meterline.api.json import json_response
 from meterline.customers import service as customers
 from meterline.errors import InvalidRequest, PermissionDenied
@@ -28,7 +28,7 @@ def usage_report(
     customer_id: str | None = Query(default=None, max_length=64),
     external_customer_id: str | None = Query(default=None, max_length=255),
 ) -> Response:
-    principal = any_principal(request)
+    principal = authenticate_request(request)
     if principal.is_customer_scoped:
         external = principal.customer_external_id
         if external_customer_id and external_customer_id != external:

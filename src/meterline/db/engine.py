@@ -12,6 +12,8 @@ PostgreSQL uses one pooled engine for both.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.config import Settings
+
+log = logging.getLogger("meterline.db")
 
 
 def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: int) -> Engine:
@@ -41,6 +45,9 @@ def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: 
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_kib)}")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoints are run by a background thread (Database.start_checkpointer) so that
+        # a commit never pays for copying the WAL into the database file.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={int(settings.sqlite_autocheckpoint_pages)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -102,7 +109,30 @@ class Database:
                 session.rollback()
                 raise
 
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """SQLite: checkpoint the WAL in the background (PASSIVE: never blocks a writer)."""
+        if not self.is_sqlite or getattr(self, "_checkpointer", None) is not None:
+            return
+        self._stop_checkpointer = threading.Event()
+
+        def run() -> None:
+            while not self._stop_checkpointer.wait(interval):
+                try:
+                    with self.read_engine.connect() as conn:
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # a busy database: try again next time
+                    log.debug("checkpoint skipped", exc_info=True)
+
+        thread = threading.Thread(target=run, name="meterline-checkpoint", daemon=True)
+        thread.start()
+        self._checkpointer: threading.Thread | None = thread
+
     def dispose(self) -> None:
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:
+            self._stop_checkpointer.set()
+            checkpointer.join(timeout=10)
+            self._checkpointer = None
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()

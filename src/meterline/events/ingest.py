@@ -28,7 +28,8 @@ class IngestEvent(msgspec.Struct, forbid_unknown_fields=False):
     customer_id: str | None = None
     timestamp: str | None = None
     source: str | None = None
-    properties: dict[str, Any] | None = None
+    # Kept raw: stored as sent (no re-encoding), decoded once for validation and meters.
+    properties: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class IngestBatch(msgspec.Struct, forbid_unknown_fields=False):
@@ -37,7 +38,7 @@ class IngestBatch(msgspec.Struct, forbid_unknown_fields=False):
 
 _single_decoder = msgspec.json.Decoder(IngestEvent, float_hook=Decimal)
 _batch_decoder = msgspec.json.Decoder(IngestBatch, float_hook=Decimal)
-_properties_encoder = msgspec.json.Encoder(decimal_format="number")
+_properties_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 
 
 @dataclass(slots=True)
@@ -153,24 +154,32 @@ def _validate(
                     raw.timestamp,
                 )
             )
-    properties = raw.properties or {}
+    properties: dict[str, Any] = {}
     properties_json = "{}"
-    if properties:
-        if _depth(properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH:
+    data = bytes(raw.properties)
+    if data and data != b"null":
+        if len(data) > max_properties_bytes:
             problems.append(
                 FieldProblem(
-                    f"{where}properties", f"properties nest deeper than {MAX_PROPERTIES_DEPTH}"
+                    f"{where}properties", f"properties are larger than {max_properties_bytes} bytes"
                 )
             )
         else:
-            properties_json = _properties_encoder.encode(properties).decode()
-            if len(properties_json) > max_properties_bytes:
-                problems.append(
-                    FieldProblem(
-                        f"{where}properties",
-                        f"properties are larger than {max_properties_bytes} bytes",
+            try:
+                properties = _properties_decoder.decode(data)
+            except msgspec.ValidationError:
+                problems.append(FieldProblem(f"{where}properties", "properties must be an object"))
+            else:
+                # Only a body with a second bracket can nest; most events have none.
+                nested = data.count(b"{") > 1 or b"[" in data
+                if nested and _depth(properties, MAX_PROPERTIES_DEPTH) > MAX_PROPERTIES_DEPTH:
+                    problems.append(
+                        FieldProblem(
+                            f"{where}properties",
+                            f"properties nest deeper than {MAX_PROPERTIES_DEPTH}",
+                        )
                     )
-                )
+                properties_json = data.decode()
     if problems:
         return None, problems
     row = EventRow(

@@ -1,4 +1,4 @@
-"""/v1 events: ingestion (group commit), raw reads and usage aggregation."""
+"""/v1 events: raw reads and usage aggregation (ingestion is in ``ingest.py``)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
-from meterline.api.errors import FLEXPRICE
 from meterline.api.flexprice.common import MAX_PAGE_SIZE, WireModel, iso, parse_time
 from meterline.api.json import json_response
-from meterline.events import ingest
 from meterline.events import service as events
-from meterline.events.ingest import InvalidEvents, from_micros
+from meterline.events.ingest import from_micros
 from meterline.events.store import StoredEvent
-from meterline.events.writer import IngestResult
 from meterline.usage.service import UsageResult
 
 router = APIRouter(tags=["events"])
@@ -36,95 +33,6 @@ def event_out(event: StoredEvent) -> dict[str, Any]:
         "properties": event.properties,
         "environment_id": event.environment_id,
     }
-
-
-def _counts(result: IngestResult) -> dict[str, str]:
-    # Strings: the SDK reads ingest responses as a map of strings.
-    return {
-        "accepted": str(result.accepted),
-        "new": str(result.new),
-        "duplicates": str(result.duplicates),
-    }
-
-
-@router.post(
-    "/events",
-    status_code=202,
-    summary="Ingest one event",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["event_name", "external_customer_id"],
-                        "properties": {
-                            "event_name": {"type": "string", "maxLength": 255},
-                            "external_customer_id": {"type": "string", "maxLength": 255},
-                            "event_id": {"type": "string", "maxLength": 255},
-                            "customer_id": {"type": "string", "maxLength": 255},
-                            "timestamp": {"type": "string", "format": "date-time"},
-                            "source": {"type": "string", "maxLength": 255},
-                            "properties": {"type": "object"},
-                        },
-                    }
-                }
-            },
-        }
-    },
-)
-async def ingest_event(request: Request, principal: Vendor) -> Response:
-    body = await request.body()
-    settings = request.app.state.settings
-    try:
-        row = ingest.parse_single(body, principal.environment_id, settings.max_properties_bytes)
-    except InvalidEvents as exc:
-        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    result = await request.app.state.writer.submit([row])
-    return json_response(
-        {"message": "Event accepted for processing", "event_id": row.event_id, **_counts(result)},
-        202,
-    )
-
-
-@router.post(
-    "/events/bulk",
-    status_code=202,
-    summary="Ingest 1 to 1000 events in one request",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["events"],
-                        "properties": {
-                            "events": {
-                                "type": "array",
-                                "minItems": 1,
-                                "maxItems": 1000,
-                                "items": {"type": "object"},
-                            }
-                        },
-                    }
-                }
-            },
-        }
-    },
-)
-async def ingest_bulk(request: Request, principal: Vendor) -> Response:
-    body = await request.body()
-    settings = request.app.state.settings
-    try:
-        rows = ingest.parse_batch(
-            body, principal.environment_id, settings.max_batch_events, settings.max_properties_bytes
-        )
-    except InvalidEvents as exc:
-        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    result = await request.app.state.writer.submit(rows)
-    return json_response({"message": "Events accepted for processing", **_counts(result)}, 202)
 
 
 # ---- raw events ---------------------------------------------------------------------------
