@@ -7,8 +7,8 @@ more entropy than a password, so a fast hash is safe, and lookup by hash is one 
 from __future__ import annotations
 
 import hashlib
-import json
 import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
