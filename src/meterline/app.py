@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from meterline import __version__
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
-from meterline.api.limits import BodySizeLimit
+from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.routers import include_routers
 from meterline.billing.clock import start_clock
@@ -63,5 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     include_routers(app)
     install_openapi(app)
+    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -24,9 +24,14 @@ class Settings(BaseSettings):
     ingest_max_batch: int = 20_000
     ingest_queue_limit: int = 200_000
 
-    # Connection pool for PostgreSQL (per process).
-    pool_size: int = 10
-    pool_max_overflow: int = 10
+    # Requests that may hold a database session at once (per process); more wait, without
+    # holding a thread or a connection. Each pool is sized above this (see db/engine.py), so
+    # a request that holds a connection always finds a thread to finish on: a pool smaller
+    # than the thread pool can otherwise starve until the pool times out.
+    max_concurrent_requests: int = 32
+    # Connection pool for PostgreSQL (per process): at least max_concurrent_requests + 6.
+    pool_size: int = 24
+    pool_max_overflow: int = 16
 
     # SQLite page cache, in KiB (negative cache_size pragma).
     sqlite_cache_kib: int = 65_536

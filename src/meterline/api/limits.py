@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,3 +56,30 @@ class BodySizeLimit:
         error = PayloadTooLarge(f"Request body exceeds the maximum size of {self.max_bytes} bytes")
         response = dialect_for(request.url.path).domain_error(request, error)
         await response(scope, receive, send)
+
+
+class ConcurrencyLimit:
+    """At most ``limit`` requests hold database sessions at once; the rest wait here.
+
+    Waiting here costs neither a worker thread nor a pooled connection, so the requests
+    that do hold connections can always finish. The ingest endpoints and /health are
+    exempt: they hold no session (ingest hands its rows to the writer thread).
+    """
+
+    INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limiter = anyio.CapacityLimiter(limit)
+
+    def _exempt(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["path"] == "/health":
+            return True
+        return scope["method"] == "POST" and scope["path"] in self.INGEST
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._exempt(scope):
+            await self.app(scope, receive, send)
+            return
+        async with self.limiter:
+            await self.app(scope, receive, send)

@@ -31,7 +31,7 @@ def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: 
     engine = create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         connect_args={"check_same_thread": False, "timeout": 30},
     )
 
@@ -79,9 +79,15 @@ class Database:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         if url.startswith("sqlite"):
-            write = _sqlite_engine(url, settings, immediate=True, pool_size=8)
-            read = _sqlite_engine(url, settings, immediate=False, pool_size=16)
+            size = settings.max_concurrent_requests + 6
+            write = _sqlite_engine(url, settings, immediate=True, pool_size=size)
+            read = _sqlite_engine(url, settings, immediate=False, pool_size=size)
             return cls(url=url, write_engine=write, read_engine=read)
+        if settings.pool_size + settings.pool_max_overflow < settings.max_concurrent_requests + 6:
+            raise ValueError(
+                "METERLINE_POOL_SIZE + METERLINE_POOL_MAX_OVERFLOW must be at least"
+                " METERLINE_MAX_CONCURRENT_REQUESTS + 6"
+            )
         engine = create_engine(
             url,
             pool_size=settings.pool_size,
