@@ -332,10 +332,17 @@ class SqlEventStore:
     ) -> Iterator[tuple[str, int, Fold]]:
         """Hourly aggregates with ``start <= bucket_start < end`` (both hour-aligned)."""
         p = self.p
+        # With a customer, the primary key (meter, customer, bucket) is the index to use;
+        # SQLite's planner prefers (environment, meter, bucket) and then reads every
+        # customer's hours. The unary + keeps the environment check but takes it out of
+        # index selection.
+        env_term = (
+            "+environment_id" if self.is_sqlite and customer is not None else "environment_id"
+        )
         sql = (
             "SELECT external_customer_id, bucket_start, event_count, sum_value, min_value,"
             " max_value, latest_ts, latest_value FROM usage_hourly"
-            f" WHERE environment_id = {p} AND meter_id = {p}"
+            f" WHERE {env_term} = {p} AND meter_id = {p}"
             f" AND bucket_start >= {p} AND bucket_start < {p}"
         )
         params: tuple[Any, ...] = (environment_id, meter_id, start, end)
