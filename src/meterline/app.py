@@ -13,6 +13,7 @@ from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
 from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
 from meterline.api.openapi import install_openapi
+from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
@@ -38,6 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.settings = settings
         app.state.writer = writer
+        app.state.rate_limiter = limiter_from_settings(
+            settings.rate_limit_per_second, settings.rate_limit_burst
+        )
         try:
             yield
         finally:

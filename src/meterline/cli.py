@@ -90,9 +90,15 @@ def keys_create(
     customer: str | None = typer.Option(
         None, help="Scope the key to this customer's external id (for GET /v1/usage)."
     ),
+    organization: str | None = typer.Option(
+        None,
+        help="Mint the key in this organization (created on first use) instead of the "
+        "default one: a separate tenant that shares nothing with it.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Mint a key in the default production environment and print it once."""
+    """Mint a full-rights key in the production environment of the default organization
+    (or of ``--organization``) and print it once."""
     from meterline.accounts import service as accounts
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
@@ -102,7 +108,11 @@ def keys_create(
     db = Database.connect(settings)
     try:
         with db.session() as session:
-            account = accounts.ensure_default_account(session)
+            account = (
+                accounts.ensure_organization(session, organization)
+                if organization
+                else accounts.ensure_default_account(session)
+            )
             api_key, plaintext = accounts.create_api_key(
                 session,
                 organization_id=account.organization.id,
@@ -115,6 +125,7 @@ def keys_create(
                 "key": plaintext,
                 "id": api_key.id,
                 "name": api_key.name,
+                "organization_id": api_key.organization_id,
                 "environment_id": api_key.environment_id,
                 "customer_external_id": customer,
             }

@@ -20,6 +20,11 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     max_properties_bytes: int = 64 * 1024
 
+    # Rate limit per API key (token bucket, per process): requests per second and burst.
+    # 0 = off (the default, so benchmarks measure the server). Burst 0 = one second's worth.
+    rate_limit_per_second: float = 0
+    rate_limit_burst: int = 0
+
     # Group commit: the writer takes whatever is queued, up to this many events per transaction.
     ingest_max_batch: int = 20_000
     ingest_queue_limit: int = 200_000

@@ -17,6 +17,15 @@ def default_organization(session: Session) -> Organization | None:
     ).first()
 
 
+def organization_by_name(session: Session, name: str) -> Organization | None:
+    return session.scalars(
+        select(Organization)
+        .where(Organization.name == name, Organization.is_default.is_(False))
+        .order_by(Organization.created_at)
+        .limit(1)
+    ).first()
+
+
 def environment_by_type(
     session: Session, organization_id: str, env_type: str
 ) -> Environment | None:

@@ -52,6 +52,24 @@ def ensure_default_account(session: Session) -> DefaultAccount:
         org = Organization(name="Default organization", is_default=True)
         session.add(org)
         session.flush()
+    return _ensure_account(session, org)
+
+
+def ensure_organization(session: Session, name: str) -> DefaultAccount:
+    """A separate organization named ``name`` (created on first use) with its two
+    environments and an admin user: a tenant that shares nothing with the default one."""
+    name = name.strip()
+    if not name or len(name) > 255:
+        raise InvalidRequest("organization name must be 1 to 255 characters", field="name")
+    org = repository.organization_by_name(session, name)
+    if org is None:
+        org = Organization(name=name, is_default=False)
+        session.add(org)
+        session.flush()
+    return _ensure_account(session, org)
+
+
+def _ensure_account(session: Session, org: Organization) -> DefaultAccount:
     for env_type in ENVIRONMENT_TYPES:
         if repository.environment_by_type(session, org.id, env_type) is None:
             session.add(Environment(organization_id=org.id, name=env_type.title(), type=env_type))

@@ -55,6 +55,9 @@ def authenticate_request(request: Request) -> Principal:
     key = presented_key(request)
     with database(request).read_engine.connect() as conn:
         principal = accounts.authenticate(conn, key)
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:  # once per request: the principal is cached below
+        limiter.acquire(principal.key_id)
     request.state.principal = principal
     return principal
 

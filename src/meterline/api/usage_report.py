@@ -38,6 +38,8 @@ def usage_report(
             and customers.get_customer(session, principal, customer_id).external_id != external
         ):
             raise PermissionDenied("This key may only read its own customer's usage")
+    elif not principal.may("read", "billing"):
+        raise PermissionDenied("This key lacks the read:billing scope")
     elif customer_id:
         external = customers.get_customer(session, principal, customer_id).external_id
     elif external_customer_id:

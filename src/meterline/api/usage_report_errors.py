@@ -9,14 +9,20 @@ from starlette.responses import Response
 
 from meterline.api.json import json_response
 from meterline.api.problems import FieldProblem
-from meterline.errors import DomainError
+from meterline.errors import DomainError, TooManyRequests
 
 
 def envelope(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     return json_response(
-        {"error": {"code": code, "message": message, "details": details or {}}}, status
+        {"error": {"code": code, "message": message, "details": details or {}}},
+        status,
+        headers=headers,
     )
 
 
@@ -24,10 +30,16 @@ class UsageReportErrors:
     def domain_error(self, request: Request, exc: DomainError) -> Response:
         code = exc.details.get("code") if exc.details else None
         details = {k: v for k, v in exc.details.items() if k != "code"}
-        default = {401: "unauthorized", 403: "forbidden", 404: "not_found"}.get(
-            exc.status, "invalid_request"
+        default = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            429: "too_many_requests",
+        }.get(exc.status, "invalid_request")
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         )
-        return envelope(exc.status, code or default, exc.message, details)
+        return envelope(exc.status, code or default, exc.message, details, headers)
 
     def invalid_input(
         self, request: Request, problems: list[FieldProblem], *, malformed: bool = False

@@ -1,0 +1,291 @@
+"""Fixtures of the security tests: a victim tenant with one resource of every kind, and
+the keys that must not reach it (another environment, another organization, a customer
+scope, a revoked key, a key without the scope)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from tests.conftest import Server, Tenant, new_tenant
+
+
+@pytest.fixture(autouse=True)
+def _sql_backends_only(request: pytest.FixtureRequest) -> None:
+    # Authorization does not depend on the event store: the ClickHouse run adds time, not cover.
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("server") == "clickhouse":
+        pytest.skip("isolation is the same on the ClickHouse event store")
+
+
+def mint(tenant: Tenant, **body: Any) -> tuple[str, str]:
+    """A key of ``tenant``'s environment: (plaintext, key id)."""
+    with tenant.client() as http:
+        response = http.post("/v1/secrets/api/keys", json={"name": "probe", **body})
+        assert response.status_code == 201, response.text
+        data = response.json()
+    return str(data["api_key"]), str(data["secret"]["id"])
+
+
+def other_organization_key(server: Server) -> str:
+    """A full-rights key of a separate organization, minted with the CLI."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meterline",
+            "keys",
+            "create",
+            "--organization",
+            f"Other org {uuid.uuid4().hex[:8]}",
+            "--json",
+        ],
+        env={"METERLINE_DATABASE_URL": server.database_url, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return str(json.loads(result.stdout.strip().splitlines()[-1])["key"])
+
+
+@dataclass
+class Victim:
+    """Tenant A: one resource of every kind, every name carrying ``secret``."""
+
+    tenant: Tenant
+    secret: str
+    # path parameter name (as in /openapi.json) -> a real id or slug of tenant A
+    path_ids: dict[str, str] = field(default_factory=dict)
+    # body field name -> a real id of tenant A, to reference its rows from request bodies
+    body_ids: dict[str, str] = field(default_factory=dict)
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201, 202, 204), (response.request.url, response.text)
+    return response.json() if response.content else {}  # type: ignore[no-any-return]
+
+
+def seed_victim(server: Server) -> Victim:
+    tenant = new_tenant(server)
+    secret = "SECRET" + uuid.uuid4().hex[:12]
+    tag = "t" + uuid.uuid4().hex[:12]  # slugs and external ids: probes send these
+    with tenant.client() as http:
+        customer = _ok(
+            http.post(
+                "/v1/customers",
+                json={
+                    "external_id": f"{tag}-cust",
+                    "name": f"{secret} Corp",
+                    "email": f"{secret.lower()}@example.com",
+                },
+            )
+        )
+        feature = _ok(
+            http.post(
+                "/v1/features",
+                json={
+                    "name": f"{secret} tokens",
+                    "type": "metered",
+                    "lookup_key": f"{tag}-tokens",
+                    "meter": {
+                        "name": f"{secret} meter",
+                        "event_name": f"{tag}-call",
+                        "aggregation": {"type": "SUM", "field": "tokens"},
+                        "reset_usage": "BILLING_PERIOD",
+                    },
+                },
+            )
+        )
+        plan = _ok(http.post("/v1/plans", json={"name": f"{secret} plan", "lookup_key": tag}))
+        price = _ok(
+            http.post(
+                "/v1/prices",
+                json={
+                    "entity_type": "PLAN",
+                    "entity_id": plan["id"],
+                    "type": "FIXED",
+                    "price_unit_type": "FIAT",
+                    "currency": "usd",
+                    "billing_model": "FLAT_FEE",
+                    "amount": "10",
+                    "billing_period": "MONTHLY",
+                    "billing_period_count": 1,
+                    "invoice_cadence": "ADVANCE",
+                    "lookup_key": f"{tag}-price",
+                    "description": f"{secret} price",
+                },
+            )
+        )
+        entitlement = _ok(
+            http.post(
+                "/v1/entitlements",
+                json={
+                    "plan_id": plan["id"],
+                    "feature_id": feature["id"],
+                    "feature_type": "metered",
+                    "is_enabled": True,
+                    "usage_limit": 500,
+                    "usage_reset_period": "MONTHLY",
+                },
+            )
+        )
+        subscription = _ok(
+            http.post(
+                "/v1/subscriptions",
+                json={
+                    "customer_id": customer["id"],
+                    "plan_id": plan["id"],
+                    "currency": "usd",
+                    "billing_period": "MONTHLY",
+                    "metadata": {"owner": secret},
+                },
+            )
+        )
+        wallet = _ok(
+            http.post(
+                "/v1/wallets",
+                json={"customer_id": customer["id"], "currency": "usd", "name": f"{secret} w"},
+            )
+        )
+        invoice = _ok(
+            http.post(
+                "/v1/invoices",
+                json={
+                    "customer_id": customer["id"],
+                    "currency": "usd",
+                    "amount_due": "9",
+                    "subtotal": "9",
+                    "total": "9",
+                    "description": f"{secret} invoice",
+                },
+            )
+        )
+        _ok(
+            http.post(
+                "/v1/events",
+                json={
+                    "event_name": f"{tag}-call",
+                    "external_customer_id": f"{tag}-cust",
+                    "event_id": f"{tag}-event",
+                    "properties": {"tokens": 7, "note": secret},
+                },
+            )
+        )
+        spare_key = _ok(http.post("/v1/secrets/api/keys", json={"name": f"{secret} spare"}))
+
+    api = httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    )
+    with api:
+        _ok(
+            api.post(
+                "/entitlements",
+                json={
+                    "name": f"{secret} seats",
+                    "description": secret,
+                    "slug": f"{tag}-seats",
+                    "type": "NUMBER",
+                },
+            )
+        )
+        _ok(
+            api.post(
+                "/entitlement-groups",
+                json={"name": f"{secret} group", "description": secret, "slug": f"{tag}-group"},
+            )
+        )
+        _ok(
+            api.post(
+                f"/entitlement-groups/{tag}-group/entitlements",
+                json={"entitlementSlug": f"{tag}-seats"},
+            )
+        )
+        license_ = _ok(
+            api.post(
+                "/licenses",
+                json={"name": f"{secret} license", "slug": f"{tag}-lic", "type": "PAID"},
+            )
+        )
+        _ok(
+            api.post(
+                f"/licenses/{tag}-lic/entitlements",
+                json={
+                    "entitlementSlug": f"{tag}-seats",
+                    "value": {"type": "number", "value": 5},
+                },
+            )
+        )
+        kaiten_customer = _ok(
+            api.post("/customers", json={"name": f"{secret} Kaiten", "slug": f"{tag}-kc"})
+        )
+        _ok(
+            api.post(
+                "/instances",
+                json={
+                    "name": f"{secret} prod",
+                    "slug": f"{tag}-inst",
+                    "customerId": kaiten_customer["id"],
+                    "licenseId": license_["id"],
+                    "startLicenseDate": "2026-01-01T00:00:00Z",
+                    "endLicenseDate": "2030-01-01T00:00:00Z",
+                },
+            )
+        )
+        _ok(
+            api.post(
+                f"/instances/{tag}-inst/entitlements/{tag}-seats/usage",
+                json={"value": {"type": "number", "value": 2}},
+            )
+        )
+
+    victim = Victim(tenant=tenant, secret=secret)
+    victim.path_ids = {
+        "env_id": tenant.environment_id,
+        "key_id": spare_key["secret"]["id"],
+        "meter_id": feature["meter_id"],
+        "feature_id": feature["id"],
+        "invoice_id": invoice["id"],
+        "wallet_id": wallet["id"],
+        "customer_id": customer["id"],
+        "external_id": customer["external_id"],
+        "plan_id": plan["id"],
+        "price_id": price["id"],
+        "price_lookup_key": f"{tag}-price",
+        "entitlement_id": entitlement["id"],
+        "subscription_id": subscription["id"],
+        "entitlementSlug": f"{tag}-seats",
+        "groupSlug": f"{tag}-group",
+        "licenseSlug": f"{tag}-lic",
+        "familySlug": str(license_["familySlug"]),
+        "customerSlug": f"{tag}-kc",
+        "instanceSlug": f"{tag}-inst",
+    }
+    victim.body_ids = {
+        "customer_id": customer["id"],
+        "external_customer_id": customer["external_id"],
+        "plan_id": plan["id"],
+        "feature_id": feature["id"],
+        "meter_id": feature["meter_id"],
+        "price_id": price["id"],
+        "subscription_id": subscription["id"],
+        "wallet_id": wallet["id"],
+        "invoice_id": invoice["id"],
+        "entitlement_id": entitlement["id"],
+        "entity_id": plan["id"],
+        "environment_id": tenant.environment_id,
+        "customerId": kaiten_customer["id"],
+        "licenseId": license_["id"],
+        "entitlementSlug": f"{tag}-seats",
+        "feature_lookup_key": f"{tag}-tokens",
+        "instance": f"{tag}-inst",
+    }
+    return victim
