@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from meterline import __version__
+from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
 from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
@@ -19,6 +19,7 @@ from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
 from meterline.events.writer import IngestWriter
+from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
 
@@ -36,6 +37,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer = IngestWriter(db, settings)
         writer.start()
         clock = start_clock(db)  # METERLINE_BILLING_INTERVAL_SECONDS; 0 = off
+        webhook_worker = start_worker(db)  # METERLINE_WEBHOOK_WORKER=false turns it off
+        observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
         app.state.settings = settings
         app.state.writer = writer
@@ -45,6 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if webhook_worker is not None:
+                webhook_worker.stop()
             clock.stop()
             writer.stop()
             db.dispose()
@@ -64,9 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)
     install_openapi(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(observability.RequestContext)  # outermost: ids and times all
     return app

@@ -32,12 +32,18 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, help="Port to listen on."),
     workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than one)."),
-    log_level: str = typer.Option("warning", help="uvicorn log level."),
+    log_level: str = typer.Option("warning", help="Log level (info logs every request)."),
+    json_logs: bool = typer.Option(
+        True, "--json-logs/--text-logs", help="One JSON object per log line, with request ids."
+    ),
 ) -> None:
     """Migrate the database if needed and serve the HTTP API."""
     import uvicorn
 
     from meterline.db.migrate import upgrade
+    from meterline.observability import log_config
+
+    logging_config = log_config(log_level, json_logs)
 
     settings = get_settings()
     upgrade(settings.database_url)
@@ -49,12 +55,20 @@ def serve(
             port=port,
             workers=workers,
             log_level=log_level,
+            log_config=logging_config,
             access_log=False,
         )
         return
     from meterline.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        log_config=logging_config,
+        access_log=False,
+    )
 
 
 @app.command()

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from meterline import observability
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
 from meterline.invoices import billing, repository
@@ -134,9 +135,13 @@ class BillingClock:
         while not self._stop.wait(self.interval):
             try:
                 report = run_once(self.db, grace=self.grace, stop=self._stop)
+                observability.record_billing_run(
+                    report.periods_closed, report.invoices_finalized, failed=False
+                )
                 if report.periods_closed or report.invoices_finalized:
                     log.info("billing run: %s", report.as_dict())
             except Exception:  # the clock must survive a bad run; the next one retries
+                observability.record_billing_run(0, 0, failed=True)
                 log.exception("billing run failed")
 
     def stop(self) -> None:

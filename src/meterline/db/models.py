@@ -11,6 +11,7 @@ from meterline.licensing import models as licensing_models
 from meterline.plans import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
 from meterline.wallets import models as wallets_models
+from meterline.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
@@ -24,4 +25,5 @@ __all__ = [
     "plans_models",
     "subscriptions_models",
     "wallets_models",
+    "webhooks_models",
 ]

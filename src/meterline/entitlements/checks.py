@@ -42,6 +42,7 @@ from meterline.subscriptions import periods
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
+from meterline.webhooks import notify
 
 FEATURE_ORDER = {"metered": 0, "static": 1, "boolean": 2, "config": 3}
 FAR_FUTURE = datetime(9999, 1, 1).astimezone()
@@ -348,10 +349,31 @@ def check_feature(
             return result(True, None, duplicate=True)
     after = access.current_usage + consume
     fits = access.usage_limit is None or after <= access.usage_limit
+    before = access.current_usage
     if not fits and not access.is_soft_limit:
+        notify.entitlement_consumed(
+            session,
+            customer,
+            feature.id,
+            feature.lookup_key,
+            access.usage_limit,
+            before,
+            after,
+            refused=True,
+        )
         return result(False, "limit_exceeded")
     rows = _consumption_rows(access.meter, customer, consume, key, now)
     store.insert(session.connection(), rows)
     # Consumers of this customer are serialized, so the new usage is exactly this.
     access.current_usage = after
+    notify.entitlement_consumed(
+        session,
+        customer,
+        feature.id,
+        feature.lookup_key,
+        access.usage_limit,
+        before,
+        after,
+        refused=False,
+    )
     return result(True, None if fits else "soft_limit_exceeded", consumed=consume)

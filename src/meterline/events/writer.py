@@ -15,6 +15,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from meterline import observability
 from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.errors import TooManyRequests
@@ -126,6 +127,7 @@ class IngestWriter:
                 self._finish(job, None, exc)
         else:
             self.batches += 1
+            observability.record_ingest(sum(flags), len(rows) - sum(flags))
             offset = 0
             for job in jobs:
                 new = sum(flags[offset : offset + len(job.rows)])

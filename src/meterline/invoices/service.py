@@ -36,6 +36,7 @@ from meterline.invoices.models import (
     InvoiceLineItem,
 )
 from meterline.wallets import service as wallets
+from meterline.webhooks import notify
 
 NUMBER_PREFIX = "INV"
 VOIDABLE_STATUSES = ("DRAFT", "FINALIZED", "SKIPPED")
@@ -390,6 +391,7 @@ def finalize(session: Session, invoice: Invoice, *, now: datetime | None = None)
         invoice.paid_at = now
     invoice.version += 1
     session.flush()
+    notify.invoice_finalized(session, invoice)
     return invoice
 
 
@@ -469,6 +471,7 @@ def void_invoice(
     invoice.version += 1
     invoice.updated_by = principal.user_id
     session.flush()
+    notify.invoice_voided(session, invoice)
     return invoice
 
 
@@ -493,6 +496,7 @@ def update_payment_status(
     if amount is not None and (not amount.is_finite() or amount <= 0):
         raise InvalidRequest("amount must be greater than 0", field="amount")
     invoice = _locked(session, principal, invoice_id)
+    previous_payment = invoice.payment_status
     if invoice.invoice_status != "FINALIZED":
         raise InvalidOperation(
             f"Payments are recorded on finalized invoices; this one is {invoice.invoice_status}",
@@ -524,6 +528,7 @@ def update_payment_status(
     invoice.version += 1
     invoice.updated_by = principal.user_id
     session.flush()
+    notify.invoice_payment_changed(session, invoice, previous_payment)
     return invoice
 
 

@@ -39,6 +39,7 @@ from meterline.licensing.values import (
     entitlement_type_of,
     grant_value,
 )
+from meterline.webhooks import notify
 
 THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
 
@@ -307,6 +308,15 @@ def report_usage(
         locked.last_reported_at = now
         repository.save_counter(session, context.instance_id, context.feature_id, locked)
         view = _view(context, kind, locked, now)
+        notify.instance_usage_reported(
+            session,
+            principal.environment_id,
+            instance_slug,
+            entitlement_slug,
+            context.usage_limit,
+            old.value,
+            new.value,
+        )
     repository.add_report(
         session,
         UsageReport(

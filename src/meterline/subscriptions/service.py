@@ -32,6 +32,7 @@ from meterline.plans import service as plans
 from meterline.plans.models import Plan, Price
 from meterline.subscriptions import periods, repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+from meterline.webhooks import notify
 
 SUBSCRIPTION_STATUSES = ("active", "paused", "cancelled", "incomplete", "trialing", "draft")
 CANCELLATION_TYPES = ("immediate", "end_of_period", "scheduled_date")
@@ -220,6 +221,7 @@ def create_subscription(
     if sub.subscription_status == "active":
         # The opening invoice (ADVANCE charges) is part of the creating transaction.
         invoice_billing.create_opening_invoice(session, sub)
+    notify.subscription_created(session, sub)
     return sub
 
 
@@ -390,6 +392,7 @@ def cancel_subscription(
     sub.version += 1
     sub.updated_at = now
     session.flush()
+    notify.subscription_cancelled(session, sub)
     return Cancellation(sub, kind, when, policy, reason)
 
 

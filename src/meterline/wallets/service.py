@@ -30,6 +30,7 @@ from meterline.wallets.models import (
     Wallet,
     WalletTransaction,
 )
+from meterline.webhooks import notify
 
 CREDIT_SCALE = Decimal("1e-12")  # Money columns keep 12 decimal places
 
@@ -428,7 +429,7 @@ def debit(
     _positive(quantity, "credits")
     expire_credits(session, wallet, now)
     _consume(session, wallet, quantity, now)
-    return _entry(
+    entry = _entry(
         session,
         wallet,
         kind="debit",
@@ -438,6 +439,8 @@ def debit(
         reference_type=reference_type,
         reference_id=reference_id,
     )
+    notify.wallet_debited(session, wallet, entry.credit_balance_before)
+    return entry
 
 
 def terminate(session: Session, principal: Principal, wallet_id: str) -> Wallet:

@@ -23,7 +23,7 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.json import json_response
-from meterline.invoices import billing
+from meterline.invoices import billing, pdf
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
 
@@ -367,3 +367,14 @@ def update_payment_status(
         session, principal, invoice_id, payment_status=body.payment_status, amount=body.amount
     )
     return _render(session, invoice)
+
+
+@router.get("/invoices/{invoice_id}/pdf", response_class=Response)
+def invoice_pdf(invoice_id: str, principal: Vendor, session: ReadSession) -> Response:
+    invoice, document = pdf.invoice_pdf(session, principal, invoice_id)
+    filename = f"{invoice.invoice_number or invoice.id}.pdf"
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

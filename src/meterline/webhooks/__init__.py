@@ -1,0 +1,1 @@
+"""Webhooks: endpoints per environment, a transactional outbox and a delivery worker."""

@@ -1,0 +1,127 @@
+"""Webhook endpoints of an environment: register, change, disable, remove; the delivery log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.errors import InvalidRequest, NotFound
+from meterline.webhooks import repository
+from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from meterline.webhooks.models import WebhookMessage as Message
+from meterline.webhooks.signing import new_secret
+
+MAX_ENDPOINTS_PER_ENVIRONMENT = 50
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest("url must be an absolute http(s) URL", field="url")
+    return value
+
+
+def _event_types(values: Sequence[str] | None) -> list[str]:
+    chosen = list(dict.fromkeys(values or []))
+    unknown = [v for v in chosen if v not in EVENT_TYPES]
+    if unknown:
+        raise InvalidRequest(
+            f"unknown event type {unknown[0]!r}",
+            field="event_types",
+            details={"allowed_values": list(EVENT_TYPES), "provided_value": unknown[0]},
+        )
+    return chosen
+
+
+def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    found = repository.endpoint(session, principal.environment_id, endpoint_id)
+    if found is None:
+        raise NotFound("webhook endpoint", endpoint_id)
+    return found
+
+
+def create_endpoint(
+    session: Session,
+    principal: Principal,
+    *,
+    url: str,
+    event_types: Sequence[str] | None = None,
+    description: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> WebhookEndpoint:
+    """Registers ``url`` for ``event_types`` (none = every type) with a new signing secret."""
+    _, total = repository.endpoints(session, principal.environment_id, 1, 0)
+    if total >= MAX_ENDPOINTS_PER_ENVIRONMENT:
+        raise InvalidRequest(
+            f"an environment has at most {MAX_ENDPOINTS_PER_ENVIRONMENT} webhook endpoints"
+        )
+    found = WebhookEndpoint(
+        environment_id=principal.environment_id,
+        url=_url(url),
+        event_types=_event_types(event_types),
+        description=description,
+        secret=new_secret(),
+        metadata_=dict(metadata or {}),
+    )
+    session.add(found)
+    session.flush()
+    return found
+
+
+def update_endpoint(
+    session: Session, principal: Principal, endpoint_id: str, **changes: Any
+) -> WebhookEndpoint:
+    """Changes url, event_types, description, metadata or enabled; re-enabling resets the
+    failure count and resumes the endpoint's pending deliveries."""
+    found = get_endpoint(session, principal, endpoint_id)
+    if changes.get("url") is not None:
+        found.url = _url(changes["url"])
+    if changes.get("event_types") is not None:
+        found.event_types = _event_types(changes["event_types"])
+    if changes.get("description") is not None:
+        found.description = changes["description"]
+    if changes.get("metadata") is not None:
+        found.metadata_ = dict(changes["metadata"])
+    if changes.get("enabled") is not None:
+        found.enabled = bool(changes["enabled"])
+        if found.enabled:
+            found.consecutive_failures = 0
+            found.disabled_reason = None
+        else:
+            found.disabled_reason = "disabled by request"
+    session.flush()
+    return found
+
+
+def rotate_secret(session: Session, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    found = get_endpoint(session, principal, endpoint_id)
+    found.secret = new_secret()
+    session.flush()
+    return found
+
+
+def delete_endpoint(session: Session, principal: Principal, endpoint_id: str) -> None:
+    found = get_endpoint(session, principal, endpoint_id)
+    found.status = "archived"
+    found.enabled = False
+    session.flush()
+
+
+def list_endpoints(
+    session: Session, principal: Principal, *, limit: int, offset: int
+) -> tuple[list[WebhookEndpoint], int]:
+    return repository.endpoints(session, principal.environment_id, limit, offset)
+
+
+def list_deliveries(
+    session: Session, principal: Principal, endpoint_id: str, *, limit: int, offset: int
+) -> tuple[list[tuple[WebhookDelivery, Message, list[WebhookAttempt]]], int]:
+    """The endpoint's delivery log, newest first, each delivery with its attempts."""
+    get_endpoint(session, principal, endpoint_id)
+    rows, total = repository.deliveries_of(session, endpoint_id, limit, offset)
+    attempts = repository.attempts_of(session, [d.id for d, _ in rows])
+    return [(d, m, attempts[d.id]) for d, m in rows], total

@@ -1,0 +1,307 @@
+"""Webhooks against a real receiving HTTP server: Standard Webhooks signatures (verified
+with the ``standardwebhooks`` library), the outbox, retries with backoff, the delivery log,
+disabling after repeated failures, the events of the services, and bad input."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks import Webhook
+
+from tests.conftest import Server, Tenant, new_tenant, start_server, stop_server, unique
+from tests.webhooks.conftest import WEBHOOK_ENV, Receiver
+
+
+@pytest.fixture
+def hook_tenant(hook_server: Server) -> Tenant:
+    return new_tenant(hook_server)
+
+
+@pytest.fixture
+def api(hook_tenant: Tenant) -> Any:
+    with hook_tenant.client() as client:
+        yield client
+
+
+def endpoint(api: httpx.Client, receiver: Receiver, *types: str) -> tuple[dict[str, Any], str]:
+    path = "/" + unique("hook")
+    response = api.post(
+        "/v1/webhooks/endpoints", json={"url": receiver.url(path), "event_types": list(types)}
+    )
+    assert response.status_code == 201, response.text
+    return response.json(), path
+
+
+def one_off(api: httpx.Client, total: str = "25.50") -> dict[str, Any]:
+    customer = api.post("/v1/customers", json={"external_id": unique("c"), "name": "Hook Co"})
+    invoice = api.post(
+        "/v1/invoices",
+        json={
+            "customer_id": customer.json()["id"],
+            "currency": "usd",
+            "amount_due": total,
+            "subtotal": total,
+            "total": total,
+        },
+    )
+    assert invoice.status_code == 201, invoice.text
+    return invoice.json()
+
+
+def verified(received: Any, secret: str) -> dict[str, Any]:
+    payload = Webhook(secret).verify(received.body, received.headers)
+    assert isinstance(payload, dict)
+    return payload
+
+
+def test_finalized_invoice_is_delivered_signed_to_subscribed_endpoints_only(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    invoices_hook, invoices_path = endpoint(api, receiver, "invoice.finalized", "invoice.paid")
+    all_hook, all_path = endpoint(api, receiver)
+    subs_hook, subs_path = endpoint(api, receiver, "subscription.created")
+    invoice = one_off(api, "25.50")
+    assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
+
+    [got] = receiver.wait_for(invoices_path, 1)
+    payload = verified(got, invoices_hook["secret"])
+    assert payload["type"] == "invoice.finalized"
+    data = payload["data"]
+    number = api.get(f"/v1/invoices/{invoice['id']}").json()["invoice_number"]
+    assert (data["invoice_id"], data["invoice_number"], data["total"], data["currency"]) == (
+        invoice["id"],
+        number,
+        "25.5",
+        "usd",
+    )
+    assert data["invoice_status"] == "FINALIZED" and data["payment_status"] == "PENDING"
+    assert got.headers["webhook-id"].startswith("msg_")
+    # The same message to another endpoint: same id, that endpoint's own signature.
+    [copy] = receiver.wait_for(all_path, 1)
+    assert copy.headers["webhook-id"] == got.headers["webhook-id"]
+    assert verified(copy, all_hook["secret"]) == payload
+    with pytest.raises(Exception):  # noqa: B017 - any verification error will do
+        Webhook(subs_hook["secret"]).verify(copy.body, copy.headers)
+
+    # Paying it makes invoice.paid; the subscription-only endpoint got nothing.
+    paid = api.put(f"/v1/invoices/{invoice['id']}/payment", json={"payment_status": "SUCCEEDED"})
+    assert paid.status_code == 200, paid.text
+    second = receiver.wait_for(invoices_path, 2)[1]
+    assert verified(second, invoices_hook["secret"])["type"] == "invoice.paid"
+    assert verified(second, invoices_hook["secret"])["data"]["amount_paid"] == "25.5"
+    log = api.get(f"/v1/webhooks/endpoints/{invoices_hook['id']}/deliveries").json()
+    assert log["pagination"]["total"] == 2
+    assert {d["event_type"] for d in log["items"]} == {"invoice.finalized", "invoice.paid"}
+    assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in log["items"])
+    assert log["items"][0]["attempt_log"][0]["status_code"] == 200
+    subs_log = api.get(f"/v1/webhooks/endpoints/{subs_hook['id']}/deliveries").json()
+    assert subs_log["pagination"]["total"] == 0
+    assert receiver.at(subs_path) == []
+
+
+def test_failed_deliveries_are_retried_with_growing_waits(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    hook, path = endpoint(api, receiver, "invoice.voided")
+    receiver.scripts[path] = [500, 503]
+    invoice = one_off(api, "3")
+    assert api.post(f"/v1/invoices/{invoice['id']}/void").status_code == 200
+
+    attempts = receiver.wait_for(path, 3)
+    assert len({a.headers["webhook-id"] for a in attempts}) == 1
+    assert all(verified(a, hook["secret"])["type"] == "invoice.voided" for a in attempts)
+    deliveries = api.get(f"/v1/webhooks/endpoints/{hook['id']}/deliveries").json()["items"]
+    [delivery] = deliveries
+    assert (delivery["status"], delivery["attempts"]) == ("succeeded", 3)
+    log = delivery["attempt_log"]
+    assert [a["status_code"] for a in log] == [500, 503, 200]
+    times = [datetime.fromisoformat(a["attempted_at"].replace("Z", "+00:00")) for a in log]
+    # Backoff 0.2 s then 0.4 s (lower bounds: the worker may start later, never earlier).
+    assert (times[1] - times[0]).total_seconds() >= 0.2
+    assert (times[2] - times[1]).total_seconds() >= 0.4
+    assert api.get(f"/v1/webhooks/endpoints/{hook['id']}").json()["consecutive_failures"] == 0
+
+
+def test_endpoint_is_disabled_after_repeated_failures_and_resumes_when_enabled(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    hook, path = endpoint(api, receiver, "invoice.voided")
+    receiver.scripts[path] = [500] * 4
+    first, second = one_off(api, "1"), one_off(api, "2")
+    api.post(f"/v1/invoices/{first['id']}/void")
+    api.post(f"/v1/invoices/{second['id']}/void")
+    receiver.wait_for(path, 4)
+
+    def state() -> dict[str, Any]:
+        return api.get(f"/v1/webhooks/endpoints/{hook['id']}").json()
+
+    deadline = datetime.now().timestamp() + 10
+    while state()["enabled"] and datetime.now().timestamp() < deadline:
+        pass
+    disabled = state()
+    assert disabled["enabled"] is False
+    assert disabled["disabled_reason"] == "disabled after 4 consecutive failed deliveries"
+    assert disabled["consecutive_failures"] == 4
+    assert len(receiver.at(path)) == 4  # nothing is sent to a disabled endpoint
+
+    enabled = api.patch(f"/v1/webhooks/endpoints/{hook['id']}", json={"enabled": True})
+    assert enabled.status_code == 200
+    assert (enabled.json()["enabled"], enabled.json()["consecutive_failures"]) == (True, 0)
+    # Each delivery had two failed attempts of three: the third succeeds now.
+    receiver.wait_for(path, 6)
+    items = api.get(f"/v1/webhooks/endpoints/{hook['id']}/deliveries").json()["items"]
+    assert sorted((d["status"], d["attempts"]) for d in items) == [
+        ("succeeded", 3),
+        ("succeeded", 3),
+    ]
+    paid_ids = {verified(r, hook["secret"])["data"]["invoice_id"] for r in receiver.at(path)}
+    assert paid_ids == {first["id"], second["id"]}
+
+
+def test_check_and_consume_reports_usage_reached_and_limit_exceeded(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    hook, path = endpoint(
+        api,
+        receiver,
+        "entitlement.usage_reached",
+        "entitlement.limit_exceeded",
+        "subscription.created",
+        "subscription.cancelled",
+    )
+    from tests.api.flexprice.test_checks import _check, _setup
+
+    s = _setup(api, limit=5)
+    [created] = receiver.wait_for(path, 1)
+    assert verified(created, hook["secret"])["data"]["subscription_id"] == s["sub"]["id"]
+    assert _check(api, s, consume=3).json()["allowed"] is True
+    assert _check(api, s, consume=2).json()["allowed"] is True  # reaches 5 of 5
+    assert _check(api, s, consume=1).json()["allowed"] is False  # refused: over the limit
+    got = receiver.wait_for(path, 3)
+    events = [verified(r, hook["secret"]) for r in got[1:]]
+    assert [(e["type"], e["data"]["usage"], e["data"]["usage_limit"]) for e in events] == [
+        ("entitlement.usage_reached", "5", "5"),
+        ("entitlement.limit_exceeded", "5", "5"),
+    ]
+    assert events[1]["data"]["requested_usage"] == "6"
+    cancel = api.post(
+        f"/v1/subscriptions/{s['sub']['id']}/cancel", json={"cancellation_type": "immediate"}
+    )
+    assert cancel.status_code == 200, cancel.text
+    last = receiver.wait_for(path, 4)[3]
+    cancelled = verified(last, hook["secret"])
+    assert cancelled["type"] == "subscription.cancelled"
+    assert cancelled["data"]["subscription_status"] == "cancelled"
+
+
+def test_wallet_balance_low_fires_once_when_crossing_the_threshold(
+    api: httpx.Client, receiver: Receiver
+) -> None:
+    hook, path = endpoint(api, receiver, "wallet.balance_low")
+    customer = api.post("/v1/customers", json={"external_id": unique("w"), "name": "W"}).json()
+    wallet = api.post(
+        "/v1/wallets",
+        json={
+            "customer_id": customer["id"],
+            "currency": "usd",
+            "initial_credits_to_load": "50",
+            "metadata": {"low_balance_threshold": "20"},
+        },
+    )
+    assert wallet.status_code == 200, wallet.text
+    for total in ("20", "15", "10"):  # 50 → 30 → 15 (crosses 20) → 5
+        invoice = one_off_for(api, customer["id"], total)
+        assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
+    [low] = receiver.wait_for(path, 1)
+    data = verified(low, hook["secret"])["data"]
+    assert (data["wallet_id"], data["credit_balance"], data["threshold"]) == (
+        wallet.json()["id"],
+        "15",
+        "20",
+    )
+    # Let the other two finalizations' messages reach the worker: still one message.
+    api.post(f"/v1/invoices/{one_off(api, '1')['id']}/finalize")
+    receiver.wait_for(path, 1)
+    assert len(receiver.at(path)) == 1
+
+
+def one_off_for(api: httpx.Client, customer_id: str, total: str) -> dict[str, Any]:
+    response = api.post(
+        "/v1/invoices",
+        json={
+            "customer_id": customer_id,
+            "currency": "usd",
+            "amount_due": total,
+            "subtotal": total,
+            "total": total,
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_outbox_survives_a_server_that_stops_before_delivering(
+    hook_server: Server, receiver: Receiver, tmp_path: Any
+) -> None:
+    # A second server on the same database without a worker records the event and stops;
+    # the first server's worker delivers it.
+    quiet = start_server(
+        hook_server.database_url, tmp_path, {**WEBHOOK_ENV, "METERLINE_WEBHOOK_WORKER": "false"}
+    )
+    try:
+        tenant = new_tenant(quiet)
+        with tenant.client() as api:
+            hook = api.post(
+                "/v1/webhooks/endpoints",
+                json={"url": receiver.url("/outbox"), "event_types": ["invoice.finalized"]},
+            ).json()
+            invoice = one_off(api, "7")
+            assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
+    finally:
+        stop_server(quiet)
+    [got] = receiver.wait_for("/outbox", 1)
+    assert verified(got, hook["secret"])["data"]["invoice_id"] == invoice["id"]
+
+
+def test_endpoint_crud_and_bad_input(api: httpx.Client, receiver: Receiver) -> None:
+    hook, _ = endpoint(api, receiver, "invoice.paid")
+    assert hook["secret"].startswith("whsec_") and hook["enabled"] is True
+    listed = api.get("/v1/webhooks/endpoints").json()
+    assert [e["id"] for e in listed["items"]] == [hook["id"]]
+    changed = api.patch(
+        f"/v1/webhooks/endpoints/{hook['id']}",
+        json={"event_types": ["invoice.voided"], "description": "ops"},
+    ).json()
+    assert (changed["event_types"], changed["description"]) == (["invoice.voided"], "ops")
+    rotated = api.post(f"/v1/webhooks/endpoints/{hook['id']}/rotate-secret").json()
+    assert rotated["secret"] != hook["secret"]
+    types = api.get("/v1/webhooks/event-types").json()["event_types"]
+    assert "instance.usage_threshold_reached" in types and len(types) == 9
+
+    bad_type = api.post(
+        "/v1/webhooks/endpoints", json={"url": receiver.url("/x"), "event_types": ["nope"]}
+    )
+    assert bad_type.status_code == 400
+    assert bad_type.json()["details"]["field"] == "event_types"
+    bad_url = api.post("/v1/webhooks/endpoints", json={"url": "ftp://example"})
+    assert bad_url.status_code == 400 and bad_url.json()["details"]["field"] == "url"
+    assert api.post("/v1/webhooks/endpoints", json={}).status_code == 400
+    assert api.get("/v1/webhooks/endpoints?limit=0").status_code == 400
+    assert api.get("/v1/webhooks/endpoints/whep_missing").status_code == 404
+
+    assert api.delete(f"/v1/webhooks/endpoints/{hook['id']}").status_code == 204
+    assert api.get(f"/v1/webhooks/endpoints/{hook['id']}").status_code == 404
+    assert api.get("/v1/webhooks/endpoints").json()["items"] == []
+
+
+def test_endpoints_of_another_environment_are_invisible(
+    api: httpx.Client, hook_server: Server, receiver: Receiver
+) -> None:
+    hook, _ = endpoint(api, receiver)
+    with new_tenant(hook_server).client() as other:
+        assert other.get(f"/v1/webhooks/endpoints/{hook['id']}").status_code == 404
+        assert other.patch(f"/v1/webhooks/endpoints/{hook['id']}", json={}).status_code == 404
+        assert other.get("/v1/webhooks/endpoints").json()["items"] == []
