@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from meterline import observability
 from meterline.db.base import utcnow
@@ -94,8 +94,9 @@ def run_once(
                     progressed = True
                 else:
                     report.skipped += 1
-            except (IntegrityError, OperationalError):
-                # Another clock billed this period first (unique billing_key): nothing to do.
+            except DBAPIError:
+                # Another clock billed this period first (unique billing_key), or a lock
+                # conflict: this run leaves it; the next run (or the other clock) bills it.
                 report.skipped += 1
         if not progressed:
             break
@@ -108,7 +109,7 @@ def run_once(
                 if _finalize_one(db, invoice_id, now):
                     report.invoices_finalized += 1
                     done += 1
-            except (IntegrityError, OperationalError):
+            except DBAPIError:
                 report.skipped += 1
         if done == 0:
             break
