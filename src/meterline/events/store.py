@@ -30,7 +30,15 @@ from sqlalchemy import Connection
 
 from meterline.db.base import canonical_decimal
 from meterline.events.ingest import EventRow, now_micros
-from meterline.usage.aggregation import HOUR_US, Fold, MeterSpec, event_value, filters_of, matches
+from meterline.usage.aggregation import (
+    ALL_PARTS,
+    HOUR_US,
+    Fold,
+    MeterSpec,
+    event_value,
+    filters_of,
+    matches,
+)
 
 
 @dataclass(frozen=True)
@@ -329,8 +337,13 @@ class SqlEventStore:
         customer: str | None,
         start: int,
         end: int,
+        needs: frozenset[str] | None = None,
     ) -> Iterator[tuple[str, int, Fold]]:
-        """Hourly aggregates with ``start <= bucket_start < end`` (both hour-aligned)."""
+        """Hourly aggregates with ``start <= bucket_start < end`` (both hour-aligned).
+
+        ``needs`` names the parts of each fold to read (``total``, ``min``, ``max``,
+        ``latest``; the count always): see ``usage.aggregation.PARTS_NEEDED``.
+        """
         p = self.p
         # With a customer, the primary key (meter, customer, bucket) is the index to use;
         # SQLite's planner prefers (environment, meter, bucket) and then reads every
@@ -349,19 +362,98 @@ class SqlEventStore:
         if customer is not None:
             sql += f" AND external_customer_id = {p}"
             params += (customer,)
+        needed = needs or ALL_PARTS
+        want_total = "total" in needed
+        want_min = "min" in needed
+        want_max = "max" in needed
+        want_latest = "latest" in needed
+        # Build only the parts of each fold the aggregation reads: turning text into
+        # Decimal is most of the cost of a month of hourly rows.
         for row in conn.exec_driver_sql(sql, params):
-            yield (
-                row[0],
-                row[1],
-                Fold(
-                    count=row[2],
-                    total=Decimal(row[3]),
-                    minimum=Decimal(row[4]) if row[4] is not None else None,
-                    maximum=Decimal(row[5]) if row[5] is not None else None,
-                    latest_ts=row[6],
-                    latest_value=Decimal(row[7]) if row[7] is not None else None,
-                ),
+            fold = Fold(count=row[2])
+            if want_total:
+                fold.total = Decimal(row[3])
+            if want_min and row[4] is not None:
+                fold.minimum = Decimal(row[4])
+            if want_max and row[5] is not None:
+                fold.maximum = Decimal(row[5])
+            if want_latest and row[7] is not None:
+                fold.latest_ts = row[6]
+                fold.latest_value = Decimal(row[7])
+            yield row[0], row[1], fold
+
+    def hourly_total(
+        self,
+        conn: Connection,
+        meter_id: str,
+        environment_id: str,
+        customer: str | None,
+        start: int,
+        end: int,
+        needs: frozenset[str] | None = None,
+    ) -> Fold:
+        """The hourly aggregates of ``[start, end)`` folded into one (the hot check read).
+
+        PostgreSQL folds in SQL (exact NUMERIC); SQLite keeps decimals as text, so the
+        rows are folded here in one tight pass over the fetched columns.
+        """
+        needed = needs or ALL_PARTS
+        p = self.p
+        env_term = (
+            "+environment_id" if self.is_sqlite and customer is not None else "environment_id"
+        )
+        where = (
+            f" FROM usage_hourly WHERE {env_term} = {p} AND meter_id = {p}"
+            f" AND bucket_start >= {p} AND bucket_start < {p}"
+        )
+        params: tuple[Any, ...] = (environment_id, meter_id, start, end)
+        if customer is not None:
+            where += f" AND external_customer_id = {p}"
+            params += (customer,)
+        fold = Fold()
+        if not self.is_sqlite:
+            row = conn.exec_driver_sql(
+                "SELECT COALESCE(SUM(event_count), 0), COALESCE(SUM(sum_value), 0),"
+                " MIN(min_value), MAX(max_value)" + where,
+                params,
+            ).one()
+            fold.count, fold.total, fold.minimum, fold.maximum = (
+                int(row[0]),
+                Decimal(row[1]),
+                row[2],
+                row[3],
             )
+            if "latest" in needed and fold.count:
+                latest = conn.exec_driver_sql(
+                    "SELECT latest_ts, latest_value" + where + " AND latest_ts IS NOT NULL"
+                    " ORDER BY latest_ts DESC LIMIT 1",
+                    params,
+                ).first()
+                if latest is not None:
+                    fold.latest_ts, fold.latest_value = latest[0], latest[1]
+            return fold
+        rows = conn.exec_driver_sql(
+            "SELECT event_count, sum_value, min_value, max_value, latest_ts, latest_value" + where,
+            params,
+        ).all()
+        if not rows:
+            return fold
+        fold.count = sum(row[0] for row in rows)
+        if "total" in needed:
+            fold.total = sum((Decimal(row[1]) for row in rows), Decimal(0))
+        if "min" in needed:
+            mins = [Decimal(row[2]) for row in rows if row[2] is not None]
+            fold.minimum = min(mins) if mins else None
+        if "max" in needed:
+            maxes = [Decimal(row[3]) for row in rows if row[3] is not None]
+            fold.maximum = max(maxes) if maxes else None
+        if "latest" in needed:
+            last = max(
+                (row for row in rows if row[4] is not None), key=lambda r: r[4], default=None
+            )
+            if last is not None:
+                fold.latest_ts, fold.latest_value = last[4], Decimal(last[5])
+        return fold
 
     def scan(
         self,

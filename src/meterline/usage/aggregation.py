@@ -21,6 +21,17 @@ HOUR_US = 3_600_000_000
 FOLDABLE = frozenset({"COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST", "SUM_WITH_MULTIPLIER"})
 # Window sizes whose boundaries fall on hour boundaries (in a whole-hour-offset time zone).
 HOUR_ALIGNED_WINDOWS = frozenset({"HOUR", "3HOUR", "6HOUR", "12HOUR", "DAY", "WEEK", "MONTH"})
+# The parts of a fold each foldable aggregation reads (the count is always read).
+ALL_PARTS = frozenset({"total", "min", "max", "latest"})
+PARTS_NEEDED = {
+    "COUNT": frozenset(),
+    "SUM": frozenset({"total"}),
+    "SUM_WITH_MULTIPLIER": frozenset({"total"}),
+    "AVG": frozenset({"total"}),
+    "MAX": frozenset({"max"}),
+    "MIN": frozenset({"min"}),
+    "LATEST": frozenset({"latest"}),
+}
 _FIXED_MINUTES = {
     "MINUTE": 1,
     "15MIN": 15,

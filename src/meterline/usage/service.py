@@ -21,6 +21,7 @@ from meterline.usage.aggregation import (
     FOLDABLE,
     HOUR_ALIGNED_WINDOWS,
     HOUR_US,
+    PARTS_NEEDED,
     ZERO,
     Fold,
     MeterSpec,
@@ -125,8 +126,27 @@ class UsageReader:
             return folds
         self._fold_raw_into(conn, q, q.start, first_full, folds, key_of)
         self._fold_raw_into(conn, q, last_full, q.end, folds, key_of)
+        if not unit:
+            folds[0].merge(
+                self.store.hourly_total(
+                    conn,
+                    q.meter.id,
+                    q.meter.environment_id,
+                    q.customer,
+                    first_full,
+                    last_full,
+                    needs=PARTS_NEEDED.get(q.meter.aggregation_type),
+                )
+            )
+            return folds
         for _customer, bucket, fold in self.store.hourly(
-            conn, q.meter.environment_id, q.meter.id, q.customer, first_full, last_full
+            conn,
+            q.meter.environment_id,
+            q.meter.id,
+            q.customer,
+            first_full,
+            last_full,
+            needs=PARTS_NEEDED.get(q.meter.aggregation_type),
         ):
             key = key_of(bucket)
             if unit and key_of(bucket + HOUR_US - 1) != key:
