@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.conftest import Server, Tenant, new_tenant
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import Server, new_tenant
-from tests.security.conftest import Victim, mint, other_organization_key, seed_victim
 
 from meterline.app import create_app
 from meterline.config import Settings
+from tests.conftest import Server, new_tenant
+from tests.security.conftest import Victim, mint, other_organization_key, seed_victim
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
 METHODS = ("get", "post", "put", "patch", "delete")
