@@ -166,7 +166,13 @@ def authenticate(conn: Connection | Session, key: str | None) -> Principal:
         conn = conn.connection()
     if not key:
         raise Unauthenticated("An API key is required")
-    digest = hash_key(key)
+    return authenticate_digest(conn, hash_key(key))
+
+
+def authenticate_digest(conn: Connection | Session, digest: str) -> Principal:
+    """Resolve a key by its SHA-256 digest (sessions of the dashboard keep only that)."""
+    if isinstance(conn, Session):
+        conn = conn.connection()
     row = repository.credentials_by_hash(conn, digest)
     # Compare in constant time although the lookup was by hash: the row is found by an
     # index, but the final check never short-circuits on a prefix.

@@ -19,6 +19,7 @@ from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
 from meterline.api.kaiten.routes import router as kaiten_router
+from meterline.ui import routes as ui_routes
 
 
 def include_routers(app: FastAPI) -> None:
@@ -40,3 +41,5 @@ def include_routers(app: FastAPI) -> None:
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")
+    app.include_router(ui_routes.router)
+    ui_routes.install(app)
