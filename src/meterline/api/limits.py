@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,8 +11,13 @@ from meterline.api.errors import dialect_for
 from meterline.errors import PayloadTooLarge
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive`` once a streamed body passes the limit. An HTTPException so
+    that FastAPI's body parsing lets it through (it turns any other error into a 400) and
+    the app's handler answers 413 in the dialect of the path."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"Request body exceeds the maximum size of {max_bytes} bytes")
 
 
 class BodySizeLimit:
@@ -36,7 +42,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise _TooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:

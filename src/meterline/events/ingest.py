@@ -102,6 +102,8 @@ def _depth(value: Any, limit: int) -> int:
     deepest = 0
     while stack:
         item, level = stack.pop()
+        if not isinstance(item, dict | list):
+            continue  # a scalar adds no level: depth counts nested objects and arrays
         deepest = max(deepest, level)
         if deepest > limit:
             return deepest
@@ -167,6 +169,12 @@ def _validate(
         else:
             try:
                 properties = _properties_decoder.decode(data)
+            except RecursionError:
+                problems.append(
+                    FieldProblem(
+                        f"{where}properties", f"properties nest deeper than {MAX_PROPERTIES_DEPTH}"
+                    )
+                )
             except msgspec.ValidationError:
                 problems.append(FieldProblem(f"{where}properties", "properties must be an object"))
             else:
@@ -208,6 +216,10 @@ def parse_single(body: bytes, environment_id: str, max_properties_bytes: int) ->
         raise InvalidEvents([FieldProblem(location, message)]) from exc
     except msgspec.DecodeError as exc:
         raise InvalidEvents([FieldProblem("body", str(exc))], malformed=True) from exc
+    except RecursionError as exc:  # JSON nested thousands deep: refused, not a 500
+        raise InvalidEvents(
+            [FieldProblem("body", "JSON nests too deeply")], malformed=True
+        ) from exc
     row, problems = _validate(raw, "body.", environment_id, now_micros(), max_properties_bytes)
     if problems or row is None:
         raise InvalidEvents(problems)
@@ -224,6 +236,10 @@ def parse_batch(
         raise InvalidEvents([FieldProblem(location, message)]) from exc
     except msgspec.DecodeError as exc:
         raise InvalidEvents([FieldProblem("body", str(exc))], malformed=True) from exc
+    except RecursionError as exc:  # JSON nested thousands deep: refused, not a 500
+        raise InvalidEvents(
+            [FieldProblem("body", "JSON nests too deeply")], malformed=True
+        ) from exc
     if not batch.events:
         raise InvalidEvents([FieldProblem("body.events", "events must hold at least 1 event")])
     if len(batch.events) > max_events:

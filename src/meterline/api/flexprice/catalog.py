@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import ListQuery, WireModel, decimal_text, iso, list_envelope
+from meterline.api.flexprice.common import (
+    MAX_OFFSET,
+    ListQuery,
+    WireModel,
+    decimal_text,
+    iso,
+    list_envelope,
+)
 from meterline.api.json import json_response
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Feature, Meter
@@ -149,7 +156,7 @@ def list_meters(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     rows, total = catalog.list_meters(session, principal, limit, offset)
     return json_response(list_envelope([meter_out(m) for m in rows], total, limit, offset))
@@ -217,7 +224,7 @@ def list_features(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     lookup_key: str | None = Query(default=None, max_length=255),
 ) -> Response:

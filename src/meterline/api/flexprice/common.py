@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from meterline.events.ingest import parse_instant
 
 MAX_PAGE_SIZE = 1000
+# Offsets past this are refused (400): beyond it a page is empty anyway, and a number past
+# 64 bits overflowed the database driver (a 500 before this bound).
+MAX_OFFSET = 1_000_000_000
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -68,7 +71,7 @@ class ListQuery(WireModel):
     """The common fields of every ``POST /<resource>/search`` body."""
 
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
     status: str | None = None
     sort: list[SearchSort] | str | None = None
     order: str | None = None

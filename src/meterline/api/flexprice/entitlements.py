@@ -14,6 +14,7 @@ from starlette.responses import Response
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, Vendor, WriteSession, database
 from meterline.api.flexprice.common import (
+    MAX_OFFSET,
     ListQuery,
     WireModel,
     decimal_text,
@@ -151,7 +152,7 @@ def list_entitlements(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     sort: str | None = None,
     order: str | None = None,

@@ -11,7 +11,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
-from meterline.api.flexprice.common import MAX_PAGE_SIZE, WireModel, iso, parse_time
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, parse_time
 from meterline.api.json import json_response
 from meterline.events import service as events
 from meterline.events.ingest import from_micros
@@ -49,7 +49,7 @@ class EventsQuery(WireModel):
     sort: str | None = None
     order: str | None = None
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _list(session: Any, principal: Any, q: EventsQuery) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def list_events(
     sort: str | None = None,
     order: str | None = None,
     page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Any:
     q = EventsQuery(
         external_customer_id=external_customer_id,

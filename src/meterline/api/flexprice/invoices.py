@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
+    MAX_OFFSET,
     MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
@@ -265,7 +266,7 @@ def list_invoices(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     customer_id: str | None = Query(default=None, max_length=64),
     subscription_id: str | None = Query(default=None, max_length=64),
     invoice_status: list[str] | None = Query(default=None, max_length=10),

@@ -9,7 +9,14 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import ListQuery, WireModel, iso, list_envelope, split_csv
+from meterline.api.flexprice.common import (
+    MAX_OFFSET,
+    ListQuery,
+    WireModel,
+    iso,
+    list_envelope,
+    split_csv,
+)
 from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
@@ -116,7 +123,7 @@ def list_plans(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(50, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     sort: str | None = None,
     order: str | None = None,

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
+    MAX_OFFSET,
     MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
@@ -195,7 +196,7 @@ def list_wallets(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     customer_id: str | None = Query(default=None, max_length=64),
     wallet_status: str | None = Query(default=None, max_length=20),
 ) -> Response:
@@ -292,7 +293,7 @@ def wallet_transactions(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     transaction_type: Literal["credit", "debit"] | None = Query(default=None, alias="type"),
     transaction_reason: str | None = Query(default=None, max_length=40),
     transaction_status: str | None = Query(default=None, max_length=20),

@@ -9,7 +9,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_PAGE_SIZE, WireModel, iso, list_envelope
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
 from meterline.api.json import json_response
 from meterline.webhooks import service as webhooks
 from meterline.webhooks.models import (
@@ -107,7 +107,7 @@ def list_endpoints(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     items, total = webhooks.list_endpoints(session, principal, limit=limit, offset=offset)
     return json_response(list_envelope([endpoint_out(e) for e in items], total, limit, offset))
@@ -145,7 +145,7 @@ def list_deliveries(
     principal: Vendor,
     session: ReadSession,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     rows, total = webhooks.list_deliveries(
         session, principal, endpoint_id, limit=limit, offset=offset
