@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -150,6 +151,74 @@ def keys_create(
     else:
         console.print(f"API key ([bold]{name}[/bold], environment {result['environment_id']}):")
         typer.echo(plaintext)
+
+
+@app.command()
+def demo(
+    customers: int = typer.Option(300, min=1, max=5000, help="How many customers to simulate."),
+) -> None:
+    """Seed a demo environment: catalog, three plans, a license, customers with a month of
+    usage, and their first invoices. Then sign in to /ui with the key it prints."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from meterline import demo as demo_run
+    from meterline.db.engine import Database
+    from meterline.db.migrate import upgrade
+
+    settings = get_settings()
+    upgrade(settings.database_url)
+    db = Database.connect(settings)
+    started = time.monotonic()
+    try:
+        with Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.completed:>9,.0f} / {task.total:,.0f}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+            labels = {
+                "catalog": "catalog and plans",
+                "customers": "customers",
+                "events": "events (a month)",
+                "billing": "billing clock",
+            }
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(labels[stage], total=total)
+                bar.update(tasks[stage], completed=done, total=total)
+
+            result = demo_run.run(db, settings, customer_count=customers, progress=progress)
+    finally:
+        db.dispose()
+    elapsed = time.monotonic() - started
+    table = Table(title=f"Demo environment {result.environment_id}")
+    table.add_column("plan")
+    table.add_column("invoices", justify="right")
+    table.add_column("invoiced (USD)", justify="right")
+    for plan, (count, total) in sorted(result.invoices_by_plan.items()):
+        table.add_row(plan, f"{count:,}", f"{total:,.2f}")
+    console.print(table)
+    top = Table(title="Top customers by invoiced amount")
+    top.add_column("customer")
+    top.add_column("plan")
+    top.add_column("invoiced (USD)", justify="right")
+    for name, plan, amount in result.top_customers:
+        top.add_row(name, plan, f"{amount:,.2f}")
+    console.print(top)
+    console.print(
+        f"{result.customers:,} customers, {result.events:,} events, "
+        f"{result.report.periods_closed:,} periods closed, "
+        f"{result.report.invoices_finalized:,} drafts finalized, in {elapsed:.1f} s"
+    )
+    console.print("Sign in to the dashboard at [bold]/ui[/bold] with this key (shown once):")
+    typer.echo(result.api_key)
 
 
 # --- meterline license: offline license files ---------------------------------------------

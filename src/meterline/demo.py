@@ -1,0 +1,428 @@
+"""``meterline demo``: a realistic environment to look at, built through the services.
+
+It creates a fresh environment with a key, a catalog (API calls, storage, exports, SSO),
+three plans with a flat fee, tiered usage prices and entitlements, a self-hosted license
+with one instance, a few hundred customers subscribed a month ago, a month of events
+written through the event store in big batches, then runs the billing clock so the first
+period of every subscription is invoiced. Everything it makes lives in its own
+environment, so it can run any number of times beside real data.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from meterline.accounts import service as accounts
+from meterline.accounts.principal import FULL_ACCESS, Principal
+from meterline.billing.clock import RunReport, run_once
+from meterline.catalog import service as catalog
+from meterline.config import Settings
+from meterline.customers import service as customers
+from meterline.db.engine import Database
+from meterline.entitlements import service as entitlements
+from meterline.events.backend import event_store
+from meterline.events.ingest import EventRow
+from meterline.licensing import instances as licensing_instances
+from meterline.licensing import service as licensing
+from meterline.licensing.values import TypedValue
+from meterline.plans import service as plans
+from meterline.subscriptions import service as subscriptions
+
+BATCH = 20_000
+FIRST_NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
+SECOND_NAMES = ("Labs", "Systems", "Cloud", "Analytics", "Robotics", "Health", "Logistics")
+
+
+@dataclass(frozen=True)
+class PlanSpec:
+    name: str
+    lookup_key: str
+    fee: str
+    calls_limit: int | None
+    storage_limit: int | None
+    sso: bool
+    share: float  # of customers
+    # (up_to, unit amount per call) slabs for API calls
+    tiers: list[tuple[int | None, str]]
+
+
+PLANS = (
+    PlanSpec("Starter", "starter", "29", 50_000, 10, False, 0.55, [(10_000, "0"), (None, "0.002")]),
+    PlanSpec(
+        "Growth",
+        "growth",
+        "99",
+        250_000,
+        100,
+        True,
+        0.35,
+        [(50_000, "0"), (200_000, "0.0015"), (None, "0.001")],
+    ),
+    PlanSpec("Scale", "scale", "499", None, None, True, 0.10, [(500_000, "0"), (None, "0.0008")]),
+)
+
+
+@dataclass
+class DemoResult:
+    environment_id: str
+    api_key: str
+    customers: int
+    events: int
+    report: RunReport
+    invoices_by_plan: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    top_customers: list[tuple[str, str, Decimal]] = field(default_factory=list)
+
+
+def _principal(db: Database) -> tuple[Principal, str]:
+    with db.session() as session:
+        account = accounts.ensure_default_account(session)
+        owner = Principal(
+            organization_id=account.organization.id,
+            environment_id=account.environment.id,
+            key_id="demo",
+            user_id=account.user.id,
+            scopes=frozenset({FULL_ACCESS}),
+        )
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        env = accounts.create_environment(session, owner, f"demo {stamp}", "development")
+        api_key, plaintext = accounts.create_api_key(
+            session,
+            organization_id=account.organization.id,
+            environment_id=env.id,
+            user_id=account.user.id,
+            name="demo",
+        )
+        principal = Principal(
+            organization_id=account.organization.id,
+            environment_id=env.id,
+            key_id=api_key.id,
+            user_id=account.user.id,
+            scopes=frozenset({FULL_ACCESS}),
+        )
+    return principal, plaintext
+
+
+def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
+    with db.session() as session:
+        calls = catalog.create_feature(
+            session,
+            principal,
+            name="API calls",
+            type="metered",
+            lookup_key="api_calls",
+            unit_singular="call",
+            unit_plural="calls",
+            meter={
+                "name": "API calls",
+                "event_name": "api_request",
+                "aggregation_type": "SUM",
+                "field": "calls",
+            },
+        )
+        storage = catalog.create_feature(
+            session,
+            principal,
+            name="Storage (GB)",
+            type="metered",
+            lookup_key="storage_gb",
+            meter={
+                "name": "Storage",
+                "event_name": "storage_snapshot",
+                "aggregation_type": "MAX",
+                "field": "gb",
+            },
+        )
+        exports = catalog.create_feature(
+            session,
+            principal,
+            name="Exports",
+            type="metered",
+            lookup_key="exports",
+            meter={"name": "Exports", "event_name": "export", "aggregation_type": "COUNT"},
+        )
+        sso = catalog.create_feature(
+            session, principal, name="SSO", type="boolean", lookup_key="sso"
+        )
+        made = {}
+        for spec in PLANS:
+            plan = plans.create_plan(session, principal, name=spec.name, lookup_key=spec.lookup_key)
+            base = {
+                "entity_type": "PLAN",
+                "entity_id": plan.id,
+                "price_unit_type": "FIAT",
+                "currency": "usd",
+                "billing_period": "MONTHLY",
+                "billing_period_count": 1,
+            }
+            tiers = [
+                {"up_to": up_to, "unit_amount": amount} if up_to else {"unit_amount": amount}
+                for up_to, amount in spec.tiers
+            ]
+            plans.create_prices(
+                session,
+                principal,
+                [
+                    {
+                        **base,
+                        "type": "FIXED",
+                        "billing_model": "FLAT_FEE",
+                        "amount": spec.fee,
+                        "invoice_cadence": "ADVANCE",
+                        "display_name": f"{spec.name} plan",
+                    },
+                    {
+                        **base,
+                        "type": "USAGE",
+                        "billing_model": "TIERED",
+                        "tier_mode": "SLAB",
+                        "tiers": tiers,
+                        "meter_id": calls.meter_id,
+                        "invoice_cadence": "ARREAR",
+                        "display_name": "API calls",
+                    },
+                ],
+                bulk=True,
+            )
+            grants: list[dict[str, Any]] = [
+                {
+                    "plan_id": plan.id,
+                    "feature_id": calls.id,
+                    "feature_type": "metered",
+                    "usage_limit": spec.calls_limit,
+                    "usage_reset_period": "MONTHLY",
+                    "is_soft_limit": True,
+                },
+                {
+                    "plan_id": plan.id,
+                    "feature_id": storage.id,
+                    "feature_type": "metered",
+                    "usage_limit": spec.storage_limit,
+                    "usage_reset_period": "MONTHLY",
+                },
+                {
+                    "plan_id": plan.id,
+                    "feature_id": exports.id,
+                    "feature_type": "metered",
+                    "usage_limit": None,
+                    "usage_reset_period": "MONTHLY",
+                },
+                {
+                    "plan_id": plan.id,
+                    "feature_id": sso.id,
+                    "feature_type": "boolean",
+                    "is_enabled": spec.sso,
+                },
+            ]
+            entitlements.create_entitlements(session, principal, grants, bulk=True)
+            made[spec.lookup_key] = plan
+        license_ = licensing.create_license(
+            session,
+            principal,
+            name="Self-hosted Enterprise",
+            description="On-premises deployment",
+            license_type="PAID",
+            is_default=True,
+            version_name="2026.1",
+            slug="enterprise",
+            family_slug=None,
+            family_id=None,
+            lifecycle_state="PUBLISHED",
+        )
+        licensing.create_grant(
+            session,
+            principal,
+            license_.slug,
+            "api_calls",
+            TypedValue("number", Decimal(1_000_000)),
+            None,
+        )
+        licensing.create_grant(
+            session, principal, license_.slug, "sso", TypedValue("boolean", True), None
+        )
+    return {"plans": made, "license": license_}
+
+
+def _customers(
+    db: Database, principal: Principal, made: dict[str, Any], count: int, start: datetime
+) -> list[tuple[str, str, str, float]]:
+    """Creates ``count`` customers, each subscribed to a plan from ``start``; returns
+    (customer id, external id, plan key, activity) per customer."""
+    rng = random.Random(7)
+    out = []
+    weights = [spec.share for spec in PLANS]
+    with db.session() as session:
+        for index in range(count):
+            name = f"{rng.choice(FIRST_NAMES)} {rng.choice(SECOND_NAMES)} {index + 1:03d}"
+            external_id = f"demo-{index + 1:04d}"
+            customer = customers.create_customer(
+                session,
+                principal,
+                external_id=external_id,
+                name=name,
+                email=f"billing@{external_id}.example",
+            )
+            spec = rng.choices(PLANS, weights)[0]
+            subscriptions.create_subscription(
+                session,
+                principal,
+                {
+                    "customer_id": customer.id,
+                    "plan_id": made[spec.lookup_key].id,
+                    "currency": "usd",
+                    "billing_period": "MONTHLY",
+                    "start_date": start,
+                },
+            )
+            # Usage grows with the plan; a long tail of light users.
+            scale = {"starter": 400, "growth": 3_000, "scale": 12_000}[spec.lookup_key]
+            out.append((customer.id, external_id, spec.lookup_key, scale * rng.paretovariate(2.5)))
+    return out
+
+
+def _events(
+    environment_id: str, population: list[tuple[str, str, str, float]], start: datetime, days: int
+) -> Iterator[EventRow]:
+    rng = random.Random(11)
+    for customer_id, external_id, _plan, activity in population:
+        for day in range(days):
+            moment = start + timedelta(days=day)
+            weekday = 0.45 if moment.weekday() >= 5 else 1.0
+            for hour in range(0, 24, 3):
+                calls = max(0, int(rng.gauss(activity / 8, activity / 24) * weekday))
+                if calls == 0:
+                    continue
+                at = moment + timedelta(hours=hour, minutes=rng.randrange(180))
+                yield _row(
+                    environment_id, external_id, customer_id, "api_request", at, {"calls": calls}
+                )
+            gb = round(activity / 400 * (1 + day / days), 1)
+            yield _row(
+                environment_id, external_id, customer_id, "storage_snapshot", moment, {"gb": gb}
+            )
+            if rng.random() < 0.3:
+                at = moment + timedelta(hours=rng.randrange(24))
+                yield _row(environment_id, external_id, customer_id, "export", at, {})
+
+
+def _row(
+    environment_id: str,
+    external_id: str,
+    customer_id: str,
+    name: str,
+    at: datetime,
+    properties: dict[str, Any],
+) -> EventRow:
+    micros = int(at.timestamp() * 1_000_000)
+    return EventRow(
+        environment_id=environment_id,
+        event_id=f"{external_id}-{name}-{micros}",
+        event_name=name,
+        external_customer_id=external_id,
+        customer_id=customer_id,
+        timestamp=micros,
+        source="demo",
+        properties=properties,
+        properties_json=json.dumps(properties, separators=(",", ":")),
+    )
+
+
+def _batches(rows: Iterator[EventRow], size: int) -> Iterator[list[EventRow]]:
+    batch: list[EventRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run(
+    db: Database,
+    settings: Settings,
+    *,
+    customer_count: int = 300,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> DemoResult:
+    """Builds the demo environment; ``progress(stage, done, total)`` reports as it goes."""
+    report_progress = progress or (lambda _s, _d, _t: None)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # Subscriptions began a month and a day ago, so their first period has ended.
+    start = (now - timedelta(days=31)).replace(hour=0)
+    days = (now - start).days
+    principal, key = _principal(db)
+    made = _catalog(db, principal)
+    report_progress("catalog", 1, 1)
+    population = _customers(db, principal, made["plans"], customer_count, start)
+    report_progress("customers", customer_count, customer_count)
+    with db.session() as session:
+        licensing_instances.create_instance(
+            session,
+            principal,
+            name="Acme on-prem (production)",
+            description="",
+            customer_id=population[0][0],
+            license_id=made["license"].id,
+            start_license_date=start,
+            end_license_date=start + timedelta(days=365),
+            deployment_zone_id=None,
+            metadata=None,
+            slug="acme-prod",
+        )
+    store = event_store(db.dialect, settings)
+    # Events per customer ≈ days × (8 call slots + 1 snapshot + 0.3 exports).
+    estimate = len(population) * days * 9
+    written = 0
+    for batch in _batches(_events(principal.environment_id, population, start, days), BATCH):
+        with db.session() as session:
+            store.insert(session.connection(), batch)
+        written += len(batch)
+        report_progress("events", written, max(estimate, written))
+    report_progress("events", written, written)
+    report = run_once(db, now=now, grace=timedelta(0))
+    report_progress("billing", 1, 1)
+    result = DemoResult(principal.environment_id, key, len(population), written, report)
+    _summarise(db, principal, population, result)
+    return result
+
+
+def _summarise(
+    db: Database,
+    principal: Principal,
+    population: list[tuple[str, str, str, float]],
+    result: DemoResult,
+) -> None:
+    from meterline.invoices import service as invoices
+
+    plan_of = {customer_id: plan for customer_id, _, plan, _ in population}
+    counts: Counter[str] = Counter()
+    totals: dict[str, Decimal] = {}
+    by_customer: dict[str, Decimal] = {}
+    with db.session(write=False) as session:
+        offset = 0
+        while True:
+            page, total = invoices.search_invoices(
+                session, principal, limit=1000, offset=offset, invoice_status=["FINALIZED"]
+            )
+            for invoice in page:
+                plan = plan_of.get(invoice.customer_id, "other")
+                counts[plan] += 1
+                totals[plan] = totals.get(plan, Decimal(0)) + invoice.total
+                by_customer[invoice.customer_id] = (
+                    by_customer.get(invoice.customer_id, Decimal(0)) + invoice.total
+                )
+            offset += len(page)
+            if not page or offset >= total:
+                break
+        top = sorted(by_customer.items(), key=lambda item: item[1], reverse=True)[:5]
+        for customer_id, amount in top:
+            customer = customers.get_customer(session, principal, customer_id)
+            result.top_customers.append((customer.name, plan_of[customer_id], amount))
+    result.invoices_by_plan = {plan: (counts[plan], totals[plan]) for plan in counts}
