@@ -153,3 +153,24 @@ def test_daily_reset_gives_each_day_its_own_allowance() -> None:
     allowance = combine_grants([Grant(True, D(100), "DAILY")])
     billable, covered = billable_quantity([D(150), D(50), D(300)], allowance)
     assert (billable, covered) == (D(250), D(250))
+
+
+from meterline.billing.invoice_math import uncovered_buckets  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("buckets", "covered", "expected"),
+    [
+        (["9", "15"], "12", ["0", "12"]),
+        (["9", "15"], None, ["9", "15"]),
+        (["9", "15"], "0", ["9", "15"]),
+        (["9", "15"], "24", ["0", "0"]),
+        (["0", "5", "0"], "2", ["0", "3", "0"]),
+        ([], "3", []),
+    ],
+)
+def test_entitlement_empties_the_earliest_buckets_first(
+    buckets: list[str], covered: str | None, expected: list[str]
+) -> None:
+    got = uncovered_buckets([Decimal(b) for b in buckets], Decimal(covered) if covered else None)
+    assert got == [Decimal(e) for e in expected]

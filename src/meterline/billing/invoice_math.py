@@ -145,3 +145,19 @@ def billable_quantity(
         return ZERO, used
     billable = sum((max(ZERO, u - allowance.limit) for u in usages), ZERO)
     return billable, used - billable
+
+
+def uncovered_buckets(buckets: Iterable[Decimal], covered: Decimal | None) -> list[Decimal]:
+    """What is left of each bucket once ``covered`` (the entitlement's share of their sum)
+    is taken from the earliest buckets first: ``([9, 15], 10)`` → ``[0, 14]``.
+
+    Bucketed meters are priced bucket by bucket (reference §6.2); the allowance covers the
+    first units used, so it empties the earliest buckets.
+    """
+    left = covered if covered is not None and covered > 0 else ZERO
+    out = []
+    for value in buckets:
+        taken = min(value, left)
+        out.append(value - taken)
+        left -= taken
+    return out

@@ -20,11 +20,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from meterline.billing.invoice_math import ZERO, Allowance, Grant, billable_quantity, combine_grants
-from meterline.billing.pricing import price_amount
+from meterline.billing.invoice_math import (
+    ZERO,
+    Allowance,
+    Grant,
+    billable_quantity,
+    combine_grants,
+    uncovered_buckets,
+)
+from meterline.billing.pricing import bucketed_amount, price_amount
 from meterline.catalog.models import Meter
 from meterline.entitlements import repository as entitlement_repository
-from meterline.events.service import meter_usage
+from meterline.events.backend import usage_reader
+from meterline.events.ingest import to_micros
+from meterline.events.service import meter_spec, meter_usage
 from meterline.invoices import repository
 from meterline.invoices.service import LineDraft
 from meterline.plans import repository as plan_repository
@@ -33,6 +42,7 @@ from meterline.plans.service import price_spec
 from meterline.subscriptions import periods
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+from meterline.usage.service import UsageQuery
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ def _usage_line(
     allowance = ctx.allowances.get(item.meter_id or "")
     if meter is None:
         return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
+    if meter.bucket_size or meter.group_by:
+        return _bucketed_usage_line(session, ctx, item, price, period, meter, allowance)
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
         # Cumulative since the subscription started: bill what crossed the limit this period.
         before = meter_usage(
@@ -138,9 +150,70 @@ def _usage_line(
             for start, end in _windows(ctx, allowance, period)
         ]
         billable, covered = billable_quantity(usages, allowance)
+    return _line(item, price, period, price_amount(price_spec(price), billable), billable, covered)
+
+
+def _bucket_values(
+    session: Session, meter: Meter, external_customer_id: str, start: datetime, end: datetime
+) -> list[Decimal]:
+    """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
+    query = UsageQuery(
+        meter=meter_spec(meter),
+        start=to_micros(start),
+        end=to_micros(end),
+        customer=external_customer_id,
+    )
+    result = usage_reader(session).query(session.connection(), query)
+    if meter.bucket_size:
+        return [bucket.value for bucket in result.buckets]
+    return [group.value for group in result.groups]
+
+
+def _bucketed_usage_line(
+    session: Session,
+    ctx: Context,
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    meter: Meter,
+    allowance: Allowance | None,
+) -> LineDraft:
+    """A bucketed (or grouped) meter: each bucket priced on its own (reference §6.2), after
+    the entitlement has covered the earliest buckets of each reset window."""
+    customer = ctx.external_customer_id
+    remaining: list[Decimal] = []
+    covered: Decimal | None = None
+    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
+        start = ctx.subscription.start_date
+        before = meter_usage(session, meter, customer, start, period.start)
+        buckets = _bucket_values(session, meter, customer, period.start, period.end)
+        used = sum(buckets, ZERO)
+        billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
+        covered = used - billable
+        remaining = uncovered_buckets(buckets, covered)
+    else:
+        for start, end in _windows(ctx, allowance, period):
+            buckets = _bucket_values(session, meter, customer, start, end)
+            _billable, window_covered = billable_quantity([sum(buckets, ZERO)], allowance)
+            if window_covered is not None:
+                covered = (covered or ZERO) + window_covered
+            remaining += uncovered_buckets(buckets, window_covered)
+    billable = sum(remaining, ZERO)
+    amount = bucketed_amount(price_spec(price), remaining)
+    return _line(item, price, period, amount, billable, covered)
+
+
+def _line(
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    amount: Decimal,
+    billable: Decimal,
+    covered: Decimal | None,
+) -> LineDraft:
     name = item.display_name or item.meter_display_name or "Usage"
     return LineDraft(
-        amount=price_amount(price_spec(price), billable),
+        amount=amount,
         quantity=billable,
         adjusted_entitlement_quantity=covered,
         display_name=name,
