@@ -9,7 +9,8 @@ only new rows are inserted. On PostgreSQL concurrent writers in other processes 
 possible, so the insert is ``ON CONFLICT DO NOTHING RETURNING`` and only the rows it
 returns are new.
 
-Hourly aggregates: every new event is folded into ``usage_hourly`` for each meter it
+Aggregates: every new event is folded into ``usage_hourly`` and ``usage_daily`` (UTC hours
+and days) for each meter it
 matches, in the same transaction as its insert. On PostgreSQL the fold is done by the
 database (``ON CONFLICT DO UPDATE`` with exact NUMERIC arithmetic, keys sorted so that
 concurrent writers lock rows in one order); on SQLite, which stores decimals as text, the
@@ -32,6 +33,7 @@ from meterline.db.base import canonical_decimal
 from meterline.events.ingest import EventRow, now_micros
 from meterline.usage.aggregation import (
     ALL_PARTS,
+    DAY_US,
     HOUR_US,
     Fold,
     MeterSpec,
@@ -212,19 +214,28 @@ class SqlEventStore:
                 entry[1].add(event_value(meter, row.properties), row.timestamp)
         if not deltas:
             return
-        if self.is_sqlite:
-            self._merge_hourly_sqlite(conn, deltas)
-        else:
-            self._merge_hourly_pg(conn, deltas)
+        daily: dict[tuple[str, str, int], tuple[str, Fold]] = {}
+        for (meter_id, customer, hour), (env, fold) in deltas.items():
+            key = (meter_id, customer, hour - hour % DAY_US)
+            entry = daily.get(key)
+            if entry is None:
+                entry = (env, Fold())
+                daily[key] = entry
+            entry[1].merge(fold)
+        for table, table_deltas in (("usage_hourly", deltas), ("usage_daily", daily)):
+            if self.is_sqlite:
+                self._merge_rollup_sqlite(conn, table, table_deltas)
+            else:
+                self._merge_rollup_pg(conn, table, table_deltas)
 
-    def _merge_hourly_sqlite(
-        self, conn: Connection, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+    def _merge_rollup_sqlite(
+        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
     ) -> None:
         keys = list(deltas)
         if keys:
             for row in conn.exec_driver_sql(
                 "SELECT meter_id, external_customer_id, bucket_start, event_count, sum_value,"
-                " min_value, max_value, latest_ts, latest_value FROM usage_hourly"
+                f" min_value, max_value, latest_ts, latest_value FROM {table}"
                 " WHERE (meter_id, external_customer_id, bucket_start) IN"
                 " (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
                 (_json(keys),),
@@ -241,7 +252,7 @@ class SqlEventStore:
                 existing.merge(delta)
                 deltas[(row[0], row[1], row[2])] = (env, existing)
         conn.exec_driver_sql(
-            "INSERT INTO usage_hourly (meter_id, external_customer_id, bucket_start, environment_id,"
+            f"INSERT INTO {table} (meter_id, external_customer_id, bucket_start, environment_id,"
             " event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
             " SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,"
             " value->>7, value->>8, value->>9 FROM json_each(?) WHERE true"
@@ -270,11 +281,11 @@ class SqlEventStore:
             ),
         )
 
-    def _merge_hourly_pg(
-        self, conn: Connection, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+    def _merge_rollup_pg(
+        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
     ) -> None:
         conn.exec_driver_sql(
-            "INSERT INTO usage_hourly AS u (meter_id, external_customer_id, bucket_start,"
+            f"INSERT INTO {table} AS u (meter_id, external_customer_id, bucket_start,"
             " environment_id, event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
             " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
@@ -305,7 +316,8 @@ class SqlEventStore:
     def rebuild_hourly(self, conn: Connection, meter: MeterSpec) -> None:
         """Recompute a meter's hourly aggregates from its raw events (new meter, new filters)."""
         self.lock_meters(conn, [meter.environment_id], exclusive=True)
-        conn.exec_driver_sql(f"DELETE FROM usage_hourly WHERE meter_id = {self.p}", (meter.id,))
+        for table in ("usage_hourly", "usage_daily"):
+            conn.exec_driver_sql(f"DELETE FROM {table} WHERE meter_id = {self.p}", (meter.id,))
         batch: list[EventRow] = []
         for event in self.scan(conn, meter.environment_id, meter.event_name, None, None, None):
             batch.append(
@@ -338,6 +350,7 @@ class SqlEventStore:
         start: int,
         end: int,
         needs: frozenset[str] | None = None,
+        table: str = "usage_hourly",
     ) -> Iterator[tuple[str, int, Fold]]:
         """Hourly aggregates with ``start <= bucket_start < end`` (both hour-aligned).
 
@@ -354,7 +367,7 @@ class SqlEventStore:
         )
         sql = (
             "SELECT external_customer_id, bucket_start, event_count, sum_value, min_value,"
-            " max_value, latest_ts, latest_value FROM usage_hourly"
+            f" max_value, latest_ts, latest_value FROM {_rollup(table)}"
             f" WHERE {env_term} = {p} AND meter_id = {p}"
             f" AND bucket_start >= {p} AND bucket_start < {p}"
         )
@@ -391,6 +404,7 @@ class SqlEventStore:
         start: int,
         end: int,
         needs: frozenset[str] | None = None,
+        table: str = "usage_hourly",
     ) -> Fold:
         """The hourly aggregates of ``[start, end)`` folded into one (the hot check read).
 
@@ -403,7 +417,7 @@ class SqlEventStore:
             "+environment_id" if self.is_sqlite and customer is not None else "environment_id"
         )
         where = (
-            f" FROM usage_hourly WHERE {env_term} = {p} AND meter_id = {p}"
+            f" FROM {_rollup(table)} WHERE {env_term} = {p} AND meter_id = {p}"
             f" AND bucket_start >= {p} AND bucket_start < {p}"
         )
         params: tuple[Any, ...] = (environment_id, meter_id, start, end)
@@ -537,6 +551,12 @@ class SqlEventStore:
             tuple(params),
         ).all()
         return [_stored(row) for row in rows], int(total)
+
+
+def _rollup(table: str) -> str:
+    if table not in ("usage_hourly", "usage_daily"):
+        raise ValueError(f"no rollup table {table}")
+    return table
 
 
 def _stored(row: Any) -> StoredEvent:

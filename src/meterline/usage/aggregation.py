@@ -16,6 +16,7 @@ from meterline.events.ingest import from_micros, to_micros
 
 ZERO = Decimal(0)
 HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
 
 # Aggregations whose result can be folded from hourly partial aggregates.
 FOLDABLE = frozenset({"COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST", "SUM_WITH_MULTIPLIER"})
@@ -275,5 +276,14 @@ def hour_aligned(tz: ZoneInfo, instants: Iterable[int]) -> bool:
     for micros in instants:
         offset = from_micros(micros).astimezone(tz).utcoffset()
         if offset is not None and offset.total_seconds() % 3600:
+            return False
+    return True
+
+
+def utc_offset_zero(tz: ZoneInfo, instants: Iterable[int]) -> bool:
+    """Whether the zone is at UTC+0 at each of these instants (UTC days are its days)."""
+    for micros in instants:
+        offset = from_micros(micros).astimezone(tz).utcoffset()
+        if offset is not None and offset.total_seconds():
             return False
     return True

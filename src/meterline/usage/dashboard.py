@@ -1,6 +1,6 @@
 """The dashboard query: every customer's daily usage of one meter (UTC days).
 
-On the SQL store it reads the hourly aggregates (never raw events); on the ClickHouse store
+On the SQL store it reads the daily aggregates (never raw events); on the ClickHouse store
 ClickHouse aggregates the raw events per customer and day.
 """
 
@@ -11,10 +11,8 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from meterline.usage.aggregation import FOLDABLE, HOUR_US, Fold, MeterSpec, result, tidy
+from meterline.usage.aggregation import DAY_US, FOLDABLE, MeterSpec, result, tidy
 from meterline.usage.service import UsageReader
-
-DAY_US = 24 * HOUR_US
 
 
 def daily_usage_by_customer(
@@ -38,11 +36,8 @@ def daily_usage_by_customer(
         ):
             found[str(row.customer)][row.bucket] = tidy(result(meter, row.fold))
         return dict(found)
-    days: dict[tuple[str, int], Fold] = defaultdict(Fold)
-    for customer, bucket, fold in reader.store.hourly(
-        conn, meter.environment_id, meter.id, None, start, end
+    for customer, day, fold in reader.store.hourly(
+        conn, meter.environment_id, meter.id, None, start, end, table="usage_daily"
     ):
-        days[(customer, bucket - bucket % DAY_US)].merge(fold)
-    for (customer, day), fold in days.items():
         found[customer][day] = tidy(result(meter, fold))
     return dict(found)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from meterline.events.store import SqlEventStore, StoredEvent
 from meterline.usage.aggregation import (
+    DAY_US,
     FOLDABLE,
     HOUR_ALIGNED_WINDOWS,
     HOUR_US,
@@ -32,6 +33,7 @@ from meterline.usage.aggregation import (
     property_text,
     result,
     tidy,
+    utc_offset_zero,
     weighted_contribution,
     window_start,
     zone,
@@ -126,32 +128,56 @@ class UsageReader:
             return folds
         self._fold_raw_into(conn, q, q.start, first_full, folds, key_of)
         self._fold_raw_into(conn, q, last_full, q.end, folds, key_of)
-        if not unit:
-            folds[0].merge(
-                self.store.hourly_total(
-                    conn,
-                    q.meter.id,
-                    q.meter.environment_id,
-                    q.customer,
-                    first_full,
-                    last_full,
-                    needs=PARTS_NEEDED.get(q.meter.aggregation_type),
+        needs = PARTS_NEEDED.get(q.meter.aggregation_type)
+        # Whole UTC days come from the daily rollup, the hours around them from the hourly
+        # one. Days can serve a windowed query only when each UTC day lies inside one
+        # window: day-or-longer windows in a zone at UTC+0.
+        first_day = -(-first_full // DAY_US) * DAY_US
+        last_day = last_full - last_full % DAY_US
+        days_fit = unit is None or (
+            unit in ("DAY", "WEEK", "MONTH") and utc_offset_zero(tz, (q.start, q.end))
+        )
+        spans: list[tuple[str, int, int]] = []
+        if days_fit and first_day < last_day:
+            spans = [
+                ("usage_hourly", first_full, first_day),
+                ("usage_daily", first_day, last_day),
+                ("usage_hourly", last_day, last_full),
+            ]
+        else:
+            spans = [("usage_hourly", first_full, last_full)]
+        for table, span_start, span_end in spans:
+            if span_end <= span_start:
+                continue
+            if not unit:
+                folds[0].merge(
+                    self.store.hourly_total(
+                        conn,
+                        q.meter.id,
+                        q.meter.environment_id,
+                        q.customer,
+                        span_start,
+                        span_end,
+                        needs=needs,
+                        table=table,
+                    )
                 )
-            )
-            return folds
-        for _customer, bucket, fold in self.store.hourly(
-            conn,
-            q.meter.environment_id,
-            q.meter.id,
-            q.customer,
-            first_full,
-            last_full,
-            needs=PARTS_NEEDED.get(q.meter.aggregation_type),
-        ):
-            key = key_of(bucket)
-            if unit and key_of(bucket + HOUR_US - 1) != key:
-                return None  # an hour straddles a window boundary (odd zone offset)
-            folds[key].merge(fold)
+                continue
+            width = DAY_US if table == "usage_daily" else HOUR_US
+            for _customer, bucket, fold in self.store.hourly(
+                conn,
+                q.meter.environment_id,
+                q.meter.id,
+                q.customer,
+                span_start,
+                span_end,
+                needs=needs,
+                table=table,
+            ):
+                key = key_of(bucket)
+                if key_of(bucket + width - 1) != key:
+                    return None  # a bucket straddles a window boundary (odd zone offset)
+                folds[key].merge(fold)
         return folds
 
     def _fold_raw_into(

@@ -12,7 +12,6 @@ from alembic import op
 
 import meterline.db.base
 
-
 revision: str = "0100"
 down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None

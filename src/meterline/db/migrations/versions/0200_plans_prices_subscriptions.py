@@ -12,7 +12,6 @@ from alembic import op
 
 import meterline.db.base
 
-
 revision: str = "0200"
 down_revision: str | Sequence[str] | None = "0300"
 branch_labels: str | Sequence[str] | None = None
