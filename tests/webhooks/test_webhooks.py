@@ -248,6 +248,7 @@ def test_outbox_survives_a_server_that_stops_before_delivering(
 ) -> None:
     # A second server on the same database without a worker records the event and stops;
     # the first server's worker delivers it.
+    path = "/" + unique("outbox")
     quiet = start_server(
         hook_server.database_url, tmp_path, {**WEBHOOK_ENV, "METERLINE_WEBHOOK_WORKER": "false"}
     )
@@ -256,13 +257,13 @@ def test_outbox_survives_a_server_that_stops_before_delivering(
         with tenant.client() as api:
             hook = api.post(
                 "/v1/webhooks/endpoints",
-                json={"url": receiver.url("/outbox"), "event_types": ["invoice.finalized"]},
+                json={"url": receiver.url(path), "event_types": ["invoice.finalized"]},
             ).json()
             invoice = one_off(api, "7")
             assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
     finally:
         stop_server(quiet)
-    [got] = receiver.wait_for("/outbox", 1)
+    [got] = receiver.wait_for(path, 1)
     assert verified(got, hook["secret"])["data"]["invoice_id"] == invoice["id"]
 
 
