@@ -1,0 +1,1 @@
+from tests.billing.service_db import service_db  # noqa: F401
