@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -144,6 +145,10 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 access_log = logging.getLogger("meterline.access")
+# Request ids: a random per-process prefix and a counter — unique across processes, and
+# cheaper than a fresh random id per request on the ingest hot path.
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
 
 
 def current_request_id() -> str | None:
@@ -156,6 +161,8 @@ class RequestContext:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._templates: dict[Any, str] = {}
+        # labels() takes a lock and builds a key on every call: keep the children.
+        self._histograms: dict[tuple[str, str, int], Any] = {}
 
     def _route_template(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -192,7 +199,7 @@ class RequestContext:
                 if _SANE_REQUEST_ID.match(text):
                     incoming = text
                 break
-        request_id = incoming or uuid.uuid4().hex
+        request_id = incoming or f"{_ID_PREFIX}{next(_id_counter):016x}"
         token = request_id_var.set(request_id)
         header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
@@ -210,7 +217,13 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = self._route_template(scope)
-            REQUEST_LATENCY.labels(scope["method"], route, str(status)).observe(elapsed)
+            key = (scope["method"], route, status)
+            histogram = self._histograms.get(key)
+            if histogram is None:
+                histogram = self._histograms[key] = REQUEST_LATENCY.labels(
+                    key[0], route, str(status)
+                )
+            histogram.observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "%s %s %d",
