@@ -30,8 +30,13 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            # A declared length within the limit: the server never reads past it, so the
+            # common case needs no wrapped receive/send.
+            await self.app(scope, receive, send)
             return
         received = 0
         started = False
