@@ -387,10 +387,27 @@ def run(
         report_progress("events", written, max(estimate, written))
     report_progress("events", written, written)
     report = run_once(db, now=now, grace=timedelta(0))
+    _finalize_opening_invoices(db, principal)
     report_progress("billing", 1, 1)
     result = DemoResult(principal.environment_id, key, len(population), written, report)
     _summarise(db, principal, population, result)
     return result
+
+
+def _finalize_opening_invoices(db: Database, principal: Principal) -> None:
+    """Opening (in-advance) invoices are finalized on request only; the demo requests it,
+    as a vendor sending them would."""
+    from meterline.invoices import service as invoices
+
+    with db.session() as session:
+        while True:
+            drafts, _ = invoices.search_invoices(
+                session, principal, limit=1000, offset=0, invoice_status=["DRAFT"]
+            )
+            if not drafts:
+                return
+            for draft in drafts:
+                invoices.finalize(session, draft)
 
 
 def _summarise(

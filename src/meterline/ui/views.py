@@ -31,6 +31,7 @@ PAGE_SIZE = 25
 CHART_DAYS = 30
 MAX_ROWS = 50
 MAX_INSTANCES_SCANNED = 500
+ADDITIVE_AGGREGATIONS = ("SUM", "COUNT", "SUM_WITH_MULTIPLIER")
 
 
 @dataclass
@@ -75,6 +76,8 @@ def customer_list(session: Session, principal: Principal, query: str, page: int)
 class FeatureUsage:
     feature: Feature
     chart: DailyChart
+    # Daily values of SUM and COUNT meters add up to a total; MAX or unique counts do not.
+    additive: bool
 
 
 @dataclass
@@ -166,7 +169,11 @@ def customer_page(
             datetime.fromtimestamp(w.start / 1_000_000, UTC).date(): w.value for w in result.windows
         }
         usage.append(
-            FeatureUsage(item.feature, daily_chart([(d, by_day.get(d, Decimal(0))) for d in days]))
+            FeatureUsage(
+                item.feature,
+                daily_chart([(d, by_day.get(d, Decimal(0))) for d in days]),
+                item.meter.aggregation_type in ADDITIVE_AGGREGATIONS,
+            )
         )
 
     subs, _ = subscriptions.search_subscriptions(
