@@ -100,25 +100,31 @@ def matches(properties: Mapping[str, Any], filters: Iterable[tuple[str, frozense
 
 def numeric(value: Any) -> Decimal:
     """A property's numeric value; missing or non-numeric counts as 0."""
-    if value is None or isinstance(value, bool):
-        return ZERO
-    if isinstance(value, Decimal):
-        return value if value.is_finite() else ZERO
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, str):
+    kind = type(value)  # exact types first: this runs once per event and meter
+    if kind is str:
         try:
-            parsed = Decimal(value.strip())
+            parsed = Decimal(value)  # Decimal ignores surrounding whitespace itself
         except (InvalidOperation, ValueError):
             return ZERO
         return parsed if parsed.is_finite() else ZERO
+    if kind is int:
+        return Decimal(value)
+    if kind is Decimal:
+        return value if value.is_finite() else ZERO
+    if value is None or isinstance(value, bool):
+        return ZERO
+    if isinstance(value, int):
+        return Decimal(int(value))
     if isinstance(value, float):
         return Decimal(repr(value))
     return ZERO
 
 
+_VALUELESS = frozenset({"COUNT", "COUNT_UNIQUE"})
+
+
 def event_value(meter: MeterSpec, properties: Mapping[str, Any]) -> Decimal:
-    if meter.aggregation_type in ("COUNT", "COUNT_UNIQUE") or not meter.field:
+    if meter.aggregation_type in _VALUELESS or not meter.field:
         return ZERO
     return numeric(properties.get(meter.field))
 
