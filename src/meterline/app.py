@@ -15,6 +15,7 @@ from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
+from meterline.api.text_guard import NulGuard
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NulGuard)  # U+0000 is refused on every surface (PostgreSQL can't store it)
     app.add_middleware(observability.RequestContext)  # outermost: ids and times all
     return app

@@ -121,3 +121,70 @@ def test_pathologically_nested_json_on_the_licensing_api(tenant: Tenant) -> None
     )
     assert response.status_code in (400, 422), response.text[:300]
     assert response.headers["content-type"] == "application/problem+json"
+
+
+# --- regressions found by the fuzzer (500s on PostgreSQL) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params", "body"),
+    [
+        ("GET", "/v1/usage", {"external_customer_id": "a\x00b"}, None),
+        ("GET", "/v1/features", {"lookup_key": "\x00"}, None),
+        ("POST", "/v1/customers", None, {"external_id": "a\x00", "name": "n"}),
+        ("POST", "/v1/events", None, {"event_name": "e\x00", "external_customer_id": "c"}),
+        (
+            "POST",
+            "/v1/events/bulk",
+            None,
+            {
+                "events": [
+                    {"event_name": "e", "external_customer_id": "c", "properties": {"p": "\x00"}}
+                ]
+            },
+        ),
+    ],
+)
+def test_the_nul_character_is_refused_with_a_400(
+    tenant: Tenant, method: str, path: str, params: dict[str, str] | None, body: object
+) -> None:
+    with tenant.client() as http:
+        response = http.request(method, path, params=params, json=body)
+    assert response.status_code == 400, response.text[:300]
+    assert "NUL" in response.text
+
+
+def test_the_nul_character_on_the_licensing_api(tenant: Tenant) -> None:
+    response = httpx.post(
+        tenant.server.base_url + "/api/customers",
+        json={"name": "a\x00"},
+        headers={"Authorization": f"Bearer {tenant.key}"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text(tenant: Tenant) -> None:
+    with tenant.client() as http:
+        created = http.post("/v1/customers", json={"external_id": unique("c"), "name": "\\u0000"})
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == "\\u0000"
+
+
+def test_nul_escape_detection() -> None:
+    from meterline.api.text_guard import has_nul_escape
+
+    assert has_nul_escape(b'{"a": "\\u0000"}')
+    assert not has_nul_escape(b'{"a": "\\\\u0000"}')  # an escaped backslash, then text
+    assert has_nul_escape(b'{"a": "\\\\\\u0000"}')
+    assert not has_nul_escape(b'{"a": "u0000"}')
+
+
+def test_out_of_range_numbers_and_lengths_on_postgres_columns(tenant: Tenant) -> None:
+    with tenant.client() as http:
+        plan = http.post("/v1/plans", json={"name": "p", "display_order": -(10**22)})
+        _flexprice_error(plan, 400)
+        event = {"event_name": "e", "external_customer_id": "c", "customer_id": "0" * 41}
+        _flexprice_error(http.post("/v1/events", json=event), 400)
+        _flexprice_error(http.post("/v1/events/bulk", json={"events": [event]}), 400)
+        assert http.post("/v1/events", json={**event, "customer_id": "0" * 40}).status_code == 202

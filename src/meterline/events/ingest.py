@@ -17,6 +17,7 @@ from ulid import ULID
 from meterline.api.problems import FieldProblem
 
 MAX_ID_LENGTH = 255
+MAX_CUSTOMER_ID_LENGTH = 40
 MAX_PROPERTIES_DEPTH = 8
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -139,8 +140,14 @@ def _validate(
         event_id = f"event_{ULID()}"
     if raw.source is not None and len(raw.source) > MAX_ID_LENGTH:
         problems.append(FieldProblem(f"{where}source", "source is longer than 255"))
-    if raw.customer_id is not None and len(raw.customer_id) > MAX_ID_LENGTH:
-        problems.append(FieldProblem(f"{where}customer_id", "customer_id is longer than 255"))
+    # customer_id is a Meterline id (the events column holds 40 characters; a longer one
+    # was a 500 on PostgreSQL).
+    if raw.customer_id is not None and len(raw.customer_id) > MAX_CUSTOMER_ID_LENGTH:
+        problems.append(
+            FieldProblem(
+                f"{where}customer_id", f"customer_id is longer than {MAX_CUSTOMER_ID_LENGTH}"
+            )
+        )
     timestamp = now_micros
     if raw.timestamp is not None and raw.timestamp.strip():
         try:

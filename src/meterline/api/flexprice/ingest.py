@@ -74,7 +74,7 @@ _EVENT_SCHEMA: dict[str, Any] = {
         "event_name": {"type": "string", "minLength": 1, "maxLength": 255},
         "external_customer_id": {"type": "string", "minLength": 1, "maxLength": 255},
         "event_id": {"type": "string", "maxLength": 255, "description": "idempotency key"},
-        "customer_id": {"type": "string", "maxLength": 255},
+        "customer_id": {"type": "string", "maxLength": 40},
         "timestamp": {"type": "string", "format": "date-time", "description": "default: now"},
         "source": {"type": "string", "maxLength": 255},
         "properties": {

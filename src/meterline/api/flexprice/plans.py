@@ -31,7 +31,7 @@ class PlanFields(WireModel):
     name: str | None = Field(default=None, max_length=255)
     lookup_key: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
-    display_order: int | None = None
+    display_order: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
