@@ -9,6 +9,7 @@ both undone (the next run redoes them) or both done (the next run finds nothing 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -22,9 +23,17 @@ from meterline.db.base import utcnow
 from meterline.errors import InvalidRequest, NotFound
 from meterline.invoices import compute, repository
 from meterline.invoices.models import Invoice, InvoiceLineItem
-from meterline.invoices.service import LineDraft, create_billing_invoice, finalize, recompute_draft
+from meterline.invoices.service import (
+    LineDraft,
+    create_billing_invoice,
+    finalize,
+    format_number,
+    number_period,
+    recompute_draft,
+)
 from meterline.subscriptions import periods
 from meterline.subscriptions.models import Subscription
+from meterline.wallets import repository as wallet_repository
 
 DEFAULT_GRACE = timedelta(hours=1)
 
@@ -80,42 +89,94 @@ class PeriodClose:
 def close_period(
     session: Session, sub: Subscription, *, now: datetime, grace: timedelta = DEFAULT_GRACE
 ) -> PeriodClose:
-    """Bills the ended period of ``sub`` and moves it to the next period (or ends it).
+    """Bills the ended period of ``sub`` and moves it to the next period (or ends it); see
+    :func:`close_periods`."""
+    return close_periods(session, [sub], now=now, grace=grace)[0]
+
+
+def close_periods(
+    session: Session,
+    subs: Sequence[Subscription],
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> list[PeriodClose]:
+    """Bills the ended period of each subscription and moves it to the next period (or
+    ends it), all in the caller's transaction.
 
     Applies ``cancel_at``/``end_date`` (the subscription is cancelled when no period
-    follows) and trials (a trial that ended by the period end makes it active).
+    follows) and trials (a trial that ended by the period end makes it active). An invoice
+    whose grace period is already over at ``now`` is finalized at once — recomputing it
+    later would read the same events — so a catch-up run writes each invoice once. Reads
+    are batched: the contexts of all subscriptions in a few queries, one wallet lookup and
+    one block of invoice numbers per environment.
     """
-    period = periods.Period(sub.current_period_start, sub.current_period_end)
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
-    lines = compute.period_end_lines(session, ctx, period)
-    following = compute.next_period(sub, period)
-    invoice = create_billing_invoice(
-        session,
-        environment_id=sub.environment_id,
-        customer_id=sub.customer_id,
-        subscription_id=sub.id,
-        currency=sub.currency,
-        billing_reason="SUBSCRIPTION_CYCLE",
-        billing_key=_key(sub, f"period:{period.start.isoformat()}"),
-        period_start=period.start,
-        period_end=period.end,
-        lines=lines,
-        now=now,
-        finalize_after=max(now, period.end + grace),
-        billing_period=sub.billing_period,
-    )
-    if following is None:
-        sub.subscription_status = "cancelled"
-        sub.cancelled_at = sub.cancelled_at or period.end
-    else:
-        sub.current_period_start, sub.current_period_end = following.start, following.end
-        if sub.subscription_status == "trialing" and (
-            sub.trial_end is None or sub.trial_end <= following.start
-        ):
-            sub.subscription_status = "active"
-    sub.version += 1
+    if not subs:
+        return []
+    external_ids = repository.external_ids(session, sorted({s.customer_id for s in subs}))
+    missing = next((s.customer_id for s in subs if s.customer_id not in external_ids), None)
+    if missing is not None:
+        raise NotFound("customer", missing)
+    contexts = compute.load_contexts(session, subs, external_ids)
+    closed: list[PeriodClose] = []
+    due_now: list[Invoice] = []
+    for sub in subs:
+        period = periods.Period(sub.current_period_start, sub.current_period_end)
+        lines = compute.period_end_lines(session, contexts[sub.id], period)
+        following = compute.next_period(sub, period)
+        finalize_after = max(now, period.end + grace)
+        invoice = create_billing_invoice(
+            session,
+            environment_id=sub.environment_id,
+            customer_id=sub.customer_id,
+            subscription_id=sub.id,
+            currency=sub.currency,
+            billing_reason="SUBSCRIPTION_CYCLE",
+            billing_key=_key(sub, f"period:{period.start.isoformat()}"),
+            period_start=period.start,
+            period_end=period.end,
+            lines=lines,
+            now=now,
+            finalize_after=finalize_after,
+            billing_period=sub.billing_period,
+            flush=False,
+        )
+        if period.end + grace <= now:
+            invoice.metadata_ = {**invoice.metadata_, "usage_cut_off": now.isoformat()}
+            due_now.append(invoice)
+        if following is None:
+            sub.subscription_status = "cancelled"
+            sub.cancelled_at = sub.cancelled_at or period.end
+        else:
+            sub.current_period_start, sub.current_period_end = following.start, following.end
+            if sub.subscription_status == "trialing" and (
+                sub.trial_end is None or sub.trial_end <= following.start
+            ):
+                sub.subscription_status = "active"
+        sub.version += 1
+        closed.append(PeriodClose(sub.id, invoice, following))
     session.flush()
-    return PeriodClose(sub.id, invoice, following)
+    _finalize_batch(session, due_now, now)
+    session.flush()
+    return closed
+
+
+def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime) -> None:
+    period = number_period(now)
+    for environment_id in sorted({i.environment_id for i in invoices}):
+        batch = [i for i in invoices if i.environment_id == environment_id]
+        with_wallets = wallet_repository.customers_with_active_wallets(
+            session, environment_id, sorted({i.customer_id for i in batch})
+        )
+        first = repository.take_numbers(session, environment_id, period, len(batch))
+        for offset, invoice in enumerate(batch):
+            finalize(
+                session,
+                invoice,
+                now=now,
+                number=format_number(period, first + offset),
+                check_wallets=(invoice.customer_id, invoice.currency) in with_wallets,
+            )
 
 
 def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:

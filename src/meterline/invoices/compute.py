@@ -12,10 +12,12 @@ entitlements (plan + subscription grants, reference §5.4) and priced with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -58,32 +60,70 @@ class Context:
 
 
 def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:
-    items = [
-        i for i in subscription_repository.line_items(session, [sub.id]) if i.status == "published"
-    ]
-    prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
-    meter_ids = sorted({i.meter_id for i in items if i.meter_id})
+    return load_contexts(session, [sub], {sub.customer_id: external_customer_id})[sub.id]
+
+
+def load_contexts(
+    session: Session, subs: Sequence[Subscription], external_ids: Mapping[str, str]
+) -> dict[str, Context]:
+    """The contexts of many subscriptions with a fixed number of queries (the clock closes
+    subscriptions in batches); ``external_ids`` maps customer id → external id."""
+    sub_ids = [sub.id for sub in subs]
+    items_of: dict[str, list[SubscriptionLineItem]] = defaultdict(list)
+    for item in subscription_repository.line_items(session, sub_ids):
+        if item.status == "published":
+            items_of[item.subscription_id].append(item)
+    all_items = [item for items in items_of.values() for item in items]
+    prices = plan_repository.prices_by_id(session, sorted({i.price_id for i in all_items}))
+    meter_ids = sorted({i.meter_id for i in all_items if i.meter_id})
     meters = repository.meters_by_id(session, meter_ids)
-    features = repository.metered_features(session, sub.environment_id, meter_ids)
-    feature_ids = [f for ids in features.values() for f in ids]
-    grants = entitlement_repository.for_entities(
-        session, sub.environment_id, "PLAN", [sub.plan_id], feature_ids
-    ) + entitlement_repository.for_entities(
-        session, sub.environment_id, "SUBSCRIPTION", [sub.id], feature_ids
-    )
-    allowances: dict[str, Allowance | None] = {}
-    for meter_id, ids in features.items():
-        allowances[meter_id] = combine_grants(
-            Grant(
-                is_enabled=g.is_enabled,
-                usage_limit=g.usage_limit,
-                usage_reset_period=g.usage_reset_period,
-                is_soft_limit=g.is_soft_limit,
-            )
-            for g in grants
-            if g.feature_id in ids and g.feature_type == "metered"
+    grants_of: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    features_of: dict[str, dict[str, list[str]]] = {}
+    for environment_id in sorted({sub.environment_id for sub in subs}):
+        in_env = [sub for sub in subs if sub.environment_id == environment_id]
+        features = repository.metered_features(session, environment_id, meter_ids)
+        features_of[environment_id] = features
+        feature_ids = [f for ids in features.values() for f in ids]
+        if not feature_ids:
+            continue
+        for entity_type, entity_ids in (
+            ("PLAN", sorted({sub.plan_id for sub in in_env})),
+            ("SUBSCRIPTION", [sub.id for sub in in_env]),
+        ):
+            for grant in entitlement_repository.for_entities(
+                session, environment_id, entity_type, entity_ids, feature_ids
+            ):
+                grants_of[(entity_type, grant.entity_id)].append(grant)
+    contexts = {}
+    for sub in subs:
+        items = items_of.get(sub.id, [])
+        sub_meters = {i.meter_id for i in items if i.meter_id}
+        grants = grants_of.get(("PLAN", sub.plan_id), []) + grants_of.get(
+            ("SUBSCRIPTION", sub.id), []
         )
-    return Context(sub, external_customer_id, items, prices, meters, allowances)
+        allowances: dict[str, Allowance | None] = {}
+        for meter_id, ids in features_of[sub.environment_id].items():
+            if meter_id not in sub_meters:
+                continue
+            allowances[meter_id] = combine_grants(
+                Grant(
+                    is_enabled=g.is_enabled,
+                    usage_limit=g.usage_limit,
+                    usage_reset_period=g.usage_reset_period,
+                    is_soft_limit=g.is_soft_limit,
+                )
+                for g in grants
+                if g.feature_id in ids and g.feature_type == "metered"
+            )
+        contexts[sub.id] = Context(
+            sub,
+            external_ids[sub.customer_id],
+            items,
+            {i.price_id: prices[i.price_id] for i in items if i.price_id in prices},
+            {m: meters[m] for m in sub_meters if m in meters},
+            allowances,
+        )
+    return contexts
 
 
 def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:

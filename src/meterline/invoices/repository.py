@@ -78,6 +78,22 @@ def next_number(session: Session, environment_id: str, period: str) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
+def take_numbers(session: Session, environment_id: str, period: str, count: int) -> int:
+    """Atomically takes ``count`` consecutive numbers of ``period``; returns the first."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InvoiceSequence)
+        .values(environment_id=environment_id, period=period, last_value=count)
+        .on_conflict_do_update(
+            index_elements=["environment_id", "period"],
+            set_={"last_value": InvoiceSequence.last_value + count},
+        )
+        .returning(InvoiceSequence.last_value)
+    )
+    return int(session.execute(stmt).scalar_one()) - count + 1
+
+
 def search(
     session: Session,
     environment_id: str,
@@ -214,6 +230,36 @@ def lock_subscription(session: Session, subscription_id: str) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.scalars(query).first()
+
+
+def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], now: datetime) -> Any:
+    """Those of the subscriptions still due at ``now``, locked (PostgreSQL skips rows another
+    clock holds; SQLite's write transaction already excludes other writers)."""
+    from meterline.subscriptions.models import Subscription
+
+    query = (
+        select(Subscription)
+        .where(
+            Subscription.id.in_(list(subscription_ids)),
+            Subscription.current_period_end <= now,
+            Subscription.subscription_status.in_(["active", "trialing"]),
+        )
+        .order_by(Subscription.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query).all())
+
+
+def external_ids(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
+    from meterline.customers.models import Customer
+
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Customer.id, Customer.external_id).where(Customer.id.in_(list(customer_ids)))
+    ).all()
+    return {customer_id: str(external_id) for customer_id, external_id in rows}
 
 
 def customer(session: Session, customer_id: str) -> Any:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.billing.invoice_math import ZERO, invoice_totals, round_money
 from meterline.customers import service as customers
-from meterline.db.base import utcnow
+from meterline.db.base import new_id, utcnow
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.invoices import repository
 from meterline.invoices.models import (
@@ -278,10 +278,13 @@ def create_billing_invoice(
     finalize_after: datetime | None = None,
     billing_period: str | None = None,
     metadata: dict[str, str] | None = None,
+    flush: bool = True,
 ) -> Invoice:
     """A DRAFT subscription invoice. ``billing_key`` names what it bills; a second invoice
-    with the same key is refused by the database (IntegrityError), so it is billed once."""
+    with the same key is refused by the database (IntegrityError), so it is billed once.
+    With ``flush=False`` the rows are only added to the session (a batch flushes once)."""
     invoice = Invoice(
+        id=new_id("inv"),
         environment_id=environment_id,
         customer_id=customer_id,
         subscription_id=subscription_id,
@@ -306,9 +309,9 @@ def create_billing_invoice(
     )
     _apply_totals(invoice, lines)
     session.add(invoice)
-    session.flush()
     _store_lines(session, invoice, lines)
-    session.flush()
+    if flush:
+        session.flush()
     return invoice
 
 
@@ -352,13 +355,31 @@ def update_invoice(
 
 
 def _number(session: Session, invoice: Invoice, at: datetime) -> str:
-    period = at.strftime("%Y%m")
-    sequence = repository.next_number(session, invoice.environment_id, period)
+    period = number_period(at)
+    return format_number(period, repository.next_number(session, invoice.environment_id, period))
+
+
+def number_period(at: datetime) -> str:
+    """The numbering period (``YYYYMM``, UTC) of an invoice finalized at ``at``."""
+    return at.strftime("%Y%m")
+
+
+def format_number(period: str, sequence: int) -> str:
     return f"{NUMBER_PREFIX}-{period}-{sequence:05d}"
 
 
-def finalize(session: Session, invoice: Invoice, *, now: datetime | None = None) -> Invoice:
-    """DRAFT → FINALIZED: wallet credits applied, number assigned. SKIPPED is a no-op."""
+def finalize(
+    session: Session,
+    invoice: Invoice,
+    *,
+    now: datetime | None = None,
+    number: str | None = None,
+    check_wallets: bool = True,
+) -> Invoice:
+    """DRAFT → FINALIZED: wallet credits applied, number assigned. SKIPPED is a no-op.
+
+    The billing clock passes a ``number`` it took in a block for its batch, and
+    ``check_wallets=False`` for customers it knows have no active wallet."""
     now = now or utcnow()
     if invoice.invoice_status == "SKIPPED":
         return invoice
@@ -367,7 +388,11 @@ def finalize(session: Session, invoice: Invoice, *, now: datetime | None = None)
             f"Only a draft invoice can be finalized; this one is {invoice.invoice_status}",
             details={"invoice_status": invoice.invoice_status},
         )
-    if invoice.invoice_type in CREDIT_APPLIED_TYPES and invoice.amount_remaining > 0:
+    if (
+        check_wallets
+        and invoice.invoice_type in CREDIT_APPLIED_TYPES
+        and invoice.amount_remaining > 0
+    ):
         paid = wallets.pay_from_wallets(
             session,
             invoice.environment_id,
@@ -382,7 +407,7 @@ def finalize(session: Session, invoice: Invoice, *, now: datetime | None = None)
             lines = repository.lines_of(session, [invoice.id])[invoice.id]
             _spread_credits(lines, paid)
             _apply_totals_from_rows(invoice, lines)
-    invoice.invoice_number = _number(session, invoice, now)
+    invoice.invoice_number = number or _number(session, invoice, now)
     invoice.invoice_status = "FINALIZED"
     invoice.finalized_at = now
     invoice.issue_date = invoice.issue_date or now
