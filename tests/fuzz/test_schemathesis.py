@@ -8,7 +8,10 @@ docs/reliability.md reports a long run (e.g. ``METERLINE_FUZZ_EXAMPLES=200``).
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
@@ -20,6 +23,8 @@ from meterline.config import Settings
 from tests.conftest import Tenant
 
 EXAMPLES = int(os.environ.get("METERLINE_FUZZ_EXAMPLES", "8"))
+RESULTS = os.environ.get("METERLINE_FUZZ_RESULTS")  # a JSON-lines file of case counts
+_cases: Counter[str] = Counter()
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
 schema = schemathesis.openapi.from_dict(_SPEC).include(path_regex="^/(v1|api)/")
@@ -30,6 +35,14 @@ def _sql_backends_only(request: pytest.FixtureRequest) -> None:
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and callspec.params.get("server") == "clickhouse":
         pytest.skip("the wire layer is the same on the ClickHouse event store")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _count_cases() -> Iterator[None]:
+    yield
+    if RESULTS:
+        with open(RESULTS, "a") as out:
+            out.write(json.dumps({"examples": EXAMPLES, "cases": dict(_cases)}) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +60,7 @@ def fuzz_tenant(server) -> Tenant:  # type: ignore[no-untyped-def]
     suppress_health_check=list(HealthCheck),
 )
 def test_no_5xx_and_answers_match_the_schema(case: schemathesis.Case, fuzz_tenant: Tenant) -> None:
+    _cases[f"{case.method} {case.path}"] += 1
     case.call_and_validate(
         base_url=fuzz_tenant.server.base_url,
         headers={"Authorization": f"Bearer {fuzz_tenant.key}"},
