@@ -67,6 +67,7 @@ class World:
     victim: Victim
     keys: Keys
     spec: dict[str, Any]
+    http: httpx.Client
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,8 @@ def world(server: Server) -> Iterator[World]:
         licensing_only=mint(tenant, scopes=KAITEN_ONLY_SCOPES)[0],
     )
     spec = httpx.get(server.base_url + "/openapi.json").json()
-    yield World(server=server, victim=victim, keys=keys, spec=spec)
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:  # one kept-alive connection
+        yield World(server=server, victim=victim, keys=keys, spec=spec, http=http)
 
 
 # --- building a request ------------------------------------------------------------------
@@ -180,9 +182,9 @@ def build_request(world: World, method: str, path: str) -> tuple[str, Any, dict[
 def call(world: World, method: str, path: str, key: str | None) -> httpx.Response:
     url, body, params = build_request(world, method, path)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.request(
+    return world.http.request(
         method,
-        world.server.base_url + url,
+        url,
         json=body,
         params=params,
         headers=headers,
