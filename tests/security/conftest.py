@@ -180,6 +180,12 @@ def seed_victim(server: Server) -> Victim:
             )
         )
         spare_key = _ok(http.post("/v1/secrets/api/keys", json={"name": f"{secret} spare"}))
+        webhook = _ok(
+            http.post(
+                "/v1/webhooks/endpoints",
+                json={"url": "https://hooks.example.com/in", "description": f"{secret} hook"},
+            )
+        )
 
     api = httpx.Client(
         base_url=server.base_url + "/api",
@@ -252,6 +258,7 @@ def seed_victim(server: Server) -> Victim:
     victim.path_ids = {
         "env_id": tenant.environment_id,
         "key_id": spare_key["secret"]["id"],
+        "endpoint_id": webhook["id"],
         "meter_id": feature["meter_id"],
         "feature_id": feature["id"],
         "invoice_id": invoice["id"],
