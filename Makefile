@@ -42,8 +42,21 @@ lint: install-dev
 test: lint
 	METERLINE_TEST_CLICKHOUSE=$${METERLINE_TEST_CLICKHOUSE:-1} $(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
+# Every benchmark, each printing JSON lines. BENCH_EVENTS sizes the 10M-event ones (check,
+# query); PG_URL adds the PostgreSQL runs (ingest_pg, and query on PostgreSQL).
+BENCH_EVENTS ?= 10000000
+PG_URL ?=
+QUERY_STORES := sqlite,clickhouse
+ifneq ($(PG_URL),)
+QUERY_STORES := sqlite,postgresql,clickhouse
+endif
 bench: install-dev
 	$(BIN)/python bench/ingest.py
+	$(if $(PG_URL),$(BIN)/python bench/ingest.py --database-url $(PG_URL))
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/billing_run.py
+	$(BIN)/python bench/check.py --events $(BENCH_EVENTS)
+	$(BIN)/python bench/query.py --events $(BENCH_EVENTS) --stores $(QUERY_STORES) $(if $(PG_URL),--postgres-url $(PG_URL))
 
 clean:
 	rm -rf $(VENV) meterline.db meterline.db-wal meterline.db-shm
