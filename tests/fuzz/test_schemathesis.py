@@ -20,7 +20,8 @@ from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from meterline.app import create_app
 from meterline.config import Settings
-from tests.conftest import Tenant
+from tests.conftest import Server, Tenant, new_tenant
+from tests.security.conftest import skip_clickhouse
 
 EXAMPLES = int(os.environ.get("METERLINE_FUZZ_EXAMPLES", "8"))
 RESULTS = os.environ.get("METERLINE_FUZZ_RESULTS")  # a JSON-lines file of case counts
@@ -28,13 +29,6 @@ _cases: Counter[str] = Counter()
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
 schema = schemathesis.openapi.from_dict(_SPEC).include(path_regex="^/(v1|api)/")
-
-
-@pytest.fixture(autouse=True)
-def _sql_backends_only(request: pytest.FixtureRequest) -> None:
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("server") == "clickhouse":
-        pytest.skip("the wire layer is the same on the ClickHouse event store")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -46,9 +40,8 @@ def _count_cases() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_tenant(server) -> Tenant:  # type: ignore[no-untyped-def]
-    from tests.conftest import new_tenant
-
+def fuzz_tenant(server: Server) -> Tenant:
+    skip_clickhouse(server)
     return new_tenant(server)
 
 

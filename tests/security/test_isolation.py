@@ -24,7 +24,13 @@ import pytest
 from meterline.app import create_app
 from meterline.config import Settings
 from tests.conftest import Server, new_tenant
-from tests.security.conftest import Victim, mint, other_organization_key, seed_victim
+from tests.security.conftest import (
+    Victim,
+    mint,
+    other_organization_key,
+    seed_victim,
+    skip_clickhouse,
+)
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -72,6 +78,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(server: Server) -> Iterator[World]:
+    skip_clickhouse(server)
     victim = seed_victim(server)
     tenant = victim.tenant
     revoked, revoked_id = mint(tenant)
