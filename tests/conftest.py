@@ -47,6 +47,9 @@ class Server:
     bootstrap_key: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    # "sql", or "clickhouse" for the in-process chdb store (one process only: a second
+    # process, such as the `meterline bill` CLI, cannot open it while the server runs).
+    event_store: str = "sql"
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"x-api-key": key} if key else {}
@@ -160,6 +163,7 @@ def server(
                 "METERLINE_CLICKHOUSE_URL": f"chdb://{root}/ch",
             },
         )
+        srv.event_store = "clickhouse"
     else:
         srv = start_server(database_urls[request.param], logs)
     yield srv
