@@ -4,6 +4,7 @@ disabling after repeated failures, the events of the services, and bad input."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -92,7 +93,15 @@ def test_finalized_invoice_is_delivered_signed_to_subscribed_endpoints_only(
     second = receiver.wait_for(invoices_path, 2)[1]
     assert verified(second, invoices_hook["secret"])["type"] == "invoice.paid"
     assert verified(second, invoices_hook["secret"])["data"]["amount_paid"] == "25.5"
-    log = api.get(f"/v1/webhooks/endpoints/{invoices_hook['id']}/deliveries").json()
+    # The receiver can hold the request before the worker has recorded the answer: wait
+    # for the delivery log to settle before reading it.
+    deadline = time.monotonic() + 15
+    while True:
+        log = api.get(f"/v1/webhooks/endpoints/{invoices_hook['id']}/deliveries").json()
+        settled = all(d["status"] == "succeeded" for d in log["items"])
+        if (settled and log["pagination"]["total"] == 2) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert log["pagination"]["total"] == 2
     assert {d["event_type"] for d in log["items"]} == {"invoice.finalized", "invoice.paid"}
     assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in log["items"])
