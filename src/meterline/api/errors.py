@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,6 +55,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems, malformed = problems_of(exc)
         return dialect_for(request.url.path).invalid_input(request, problems, malformed=malformed)
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(request: Request, exc: ValidationError) -> Response:
+        # A model built inside a route from query parameters (not by FastAPI itself) raises
+        # pydantic's own error: it is still the client's input, so a 400/422, never a 500.
+        problems = [
+            FieldProblem(
+                location_of(["query", *err.get("loc", ())]),
+                str(err.get("msg", "invalid value")),
+                None,
+            )
+            for err in exc.errors()
+        ]
+        return dialect_for(request.url.path).invalid_input(request, problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
