@@ -70,6 +70,13 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return dialect_for(request.url.path).invalid_input(request, problems)
 
+    @app.exception_handler(ValidationError)
+    async def _model(request: Request, exc: ValidationError) -> Response:
+        # A wire model built inside a route (e.g. a list route that reuses its search body)
+        # refused a query value: the client's input, so the dialect's 400, not a 500.
+        problems, malformed = problems_of(RequestValidationError(exc.errors()))
+        return dialect_for(request.url.path).invalid_input(request, problems, malformed=malformed)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = str(exc.detail) if exc.detail else "error"
