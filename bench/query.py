@@ -8,7 +8,7 @@ writer uses, in batches of 20,000; no HTTP), then measures
   * ``query_customer``: 30 daily buckets of one customer and meter (the usage API's reader),
     p50 and p99 over 50 customers;
   * ``query_all``: the daily usage of every customer for the month (the dashboard query:
-    hourly aggregates on SQL, aggregation in ClickHouse), median of 5 runs.
+    daily aggregates on SQL, aggregation in ClickHouse), median of 5 runs.
 
 On ClickHouse both dedup reads are measured: ``FINAL`` and the ``argMax`` group-by.
 Prints one JSON object per line.
