@@ -47,31 +47,34 @@ def upgrade() -> None:
     _backfill_from_hourly()
 
 
-def _backfill_from_hourly() -> None:
-    """Fold existing hourly rows into days (in Python: SQLite keeps decimals as text)."""
-    from meterline.usage.aggregation import DAY_US, Fold
-
-    conn = op.get_bind()
-    hourly = sa.table(
-        "usage_hourly",
+def _rollup_table(name: str) -> sa.TableClause:
+    return sa.table(
+        name,
         *(
-            sa.column(name)
-            for name in (
+            sa.column(column)
+            for column in (
                 "meter_id",
                 "external_customer_id",
                 "bucket_start",
                 "environment_id",
                 "event_count",
+                "latest_ts",
             )
         ),
-        sa.column("sum_value", meterline.db.base.Money()),
-        sa.column("min_value", meterline.db.base.Money()),
-        sa.column("max_value", meterline.db.base.Money()),
-        sa.column("latest_ts"),
-        sa.column("latest_value", meterline.db.base.Money()),
+        *(
+            sa.column(column, meterline.db.base.Money())
+            for column in ("sum_value", "min_value", "max_value", "latest_value")
+        ),
     )
+
+
+def _backfill_from_hourly() -> None:
+    """Fold existing hourly rows into days (in Python: SQLite keeps decimals as text)."""
+    from meterline.usage.aggregation import DAY_US, Fold
+
+    conn = op.get_bind()
     days: dict[tuple[str, str, int], tuple[str, Fold]] = {}
-    for row in conn.execute(sa.select(hourly)):
+    for row in conn.execute(sa.select(_rollup_table("usage_hourly"))):
         key = (row.meter_id, row.external_customer_id, row.bucket_start - row.bucket_start % DAY_US)
         _env, fold = days.setdefault(key, (row.environment_id, Fold()))
         fold.merge(
@@ -86,26 +89,8 @@ def _backfill_from_hourly() -> None:
         )
     if not days:
         return
-    daily = sa.table(
-        "usage_daily",
-        *(
-            sa.column(name)
-            for name in (
-                "meter_id",
-                "external_customer_id",
-                "bucket_start",
-                "environment_id",
-                "event_count",
-            )
-        ),
-        sa.column("sum_value", meterline.db.base.Money()),
-        sa.column("min_value", meterline.db.base.Money()),
-        sa.column("max_value", meterline.db.base.Money()),
-        sa.column("latest_ts"),
-        sa.column("latest_value", meterline.db.base.Money()),
-    )
     conn.execute(
-        daily.insert(),
+        _rollup_table("usage_daily").insert(),
         [
             {
                 "meter_id": meter_id,
