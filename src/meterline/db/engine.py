@@ -17,14 +17,44 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.config import Settings
+from meterline.db.base import canonical_decimal
 
 log = logging.getLogger("meterline.db")
+
+
+def _decimal_add(left: str | None, right: str | None) -> str | None:
+    if left is None or right is None:
+        return right if left is None else left
+    return canonical_decimal(Decimal(left) + Decimal(right))
+
+
+def _decimal_min(left: str | None, right: str | None) -> str | None:
+    if left is None or right is None:
+        return right if left is None else left
+    return left if Decimal(left) <= Decimal(right) else right
+
+
+def _decimal_max(left: str | None, right: str | None) -> str | None:
+    if left is None or right is None:
+        return right if left is None else left
+    return left if Decimal(left) >= Decimal(right) else right
+
+
+def register_decimal_functions(dbapi_connection: Any) -> None:
+    """Exact decimal arithmetic on SQLite's text decimals, for upserts that fold in SQL."""
+    for name, function in (
+        ("ml_decimal_add", _decimal_add),
+        ("ml_decimal_min", _decimal_min),
+        ("ml_decimal_max", _decimal_max),
+    ):
+        dbapi_connection.create_function(name, 2, function, deterministic=True)
 
 
 def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: int) -> Engine:
@@ -49,6 +79,7 @@ def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: 
         # a commit never pays for copying the WAL into the database file.
         cursor.execute(f"PRAGMA wal_autocheckpoint={int(settings.sqlite_autocheckpoint_pages)}")
         cursor.close()
+        register_decimal_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

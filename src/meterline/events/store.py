@@ -231,35 +231,23 @@ class SqlEventStore:
     def _merge_rollup_sqlite(
         self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
     ) -> None:
-        keys = list(deltas)
-        if keys:
-            for row in conn.exec_driver_sql(
-                "SELECT meter_id, external_customer_id, bucket_start, event_count, sum_value,"
-                f" min_value, max_value, latest_ts, latest_value FROM {table}"
-                " WHERE (meter_id, external_customer_id, bucket_start) IN"
-                " (SELECT value->>0, value->>1, value->>2 FROM json_each(?))",
-                (_json(keys),),
-            ):
-                existing = Fold(
-                    count=row[3],
-                    total=Decimal(row[4]),
-                    minimum=Decimal(row[5]) if row[5] is not None else None,
-                    maximum=Decimal(row[6]) if row[6] is not None else None,
-                    latest_ts=row[7],
-                    latest_value=Decimal(row[8]) if row[8] is not None else None,
-                )
-                env, delta = deltas[(row[0], row[1], row[2])]
-                existing.merge(delta)
-                deltas[(row[0], row[1], row[2])] = (env, existing)
+        # One upsert; the decimal arithmetic on the text columns is done by the functions
+        # that db/engine.py registers on every SQLite connection (exact, in Python's
+        # Decimal), so no existing row has to be read back first.
         conn.exec_driver_sql(
             f"INSERT INTO {table} (meter_id, external_customer_id, bucket_start, environment_id,"
             " event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
             " SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,"
             " value->>7, value->>8, value->>9 FROM json_each(?) WHERE true"
             " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
-            " event_count = excluded.event_count, sum_value = excluded.sum_value,"
-            " min_value = excluded.min_value, max_value = excluded.max_value,"
-            " latest_ts = excluded.latest_ts, latest_value = excluded.latest_value",
+            " event_count = event_count + excluded.event_count,"
+            " sum_value = ml_decimal_add(sum_value, excluded.sum_value),"
+            " min_value = ml_decimal_min(min_value, excluded.min_value),"
+            " max_value = ml_decimal_max(max_value, excluded.max_value),"
+            " latest_value = CASE WHEN latest_ts IS NULL OR excluded.latest_ts >= latest_ts"
+            " THEN excluded.latest_value ELSE latest_value END,"
+            " latest_ts = CASE WHEN latest_ts IS NULL OR excluded.latest_ts >= latest_ts"
+            " THEN excluded.latest_ts ELSE latest_ts END",
             (
                 _json(
                     [
