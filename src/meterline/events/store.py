@@ -35,6 +35,7 @@ from meterline.usage.aggregation import (
     ALL_PARTS,
     DAY_US,
     HOUR_US,
+    PARTS_NEEDED,
     Fold,
     MeterSpec,
     event_value,
@@ -201,6 +202,11 @@ class SqlEventStore:
         by_name: dict[tuple[str, str], list[MeterSpec]] = defaultdict(list)
         for meter in meters:
             by_name[(meter.environment_id, meter.event_name)].append(meter)
+        # A meter's aggregation never changes, so its rollups keep only the parts that
+        # aggregation reads (a SUM meter's rows carry no min, max or latest).
+        parts = {
+            meter.id: PARTS_NEEDED.get(meter.aggregation_type, frozenset()) for meter in meters
+        }
         deltas: dict[tuple[str, str, int], tuple[str, Fold]] = {}
         for row in rows:
             for meter in by_name.get((row.environment_id, row.event_name), ()):
@@ -211,7 +217,12 @@ class SqlEventStore:
                 if entry is None:
                     entry = (row.environment_id, Fold())
                     deltas[key] = entry
-                entry[1].add(event_value(meter, row.properties), row.timestamp)
+                needed = parts[meter.id]
+                fold = entry[1]
+                if needed:
+                    fold.add_parts(event_value(meter, row.properties), row.timestamp, needed)
+                else:
+                    fold.count += 1
         if not deltas:
             return
         daily: dict[tuple[str, str, int], tuple[str, Fold]] = {}

@@ -151,6 +151,19 @@ class Fold:
             self.latest_ts = timestamp
             self.latest_value = value
 
+    def add_parts(self, value: Decimal, timestamp: int, parts: frozenset[str]) -> None:
+        """``add``, keeping only the named parts (``total``, ``min``, ``max``, ``latest``)."""
+        self.count += 1
+        if "total" in parts:
+            self.total += value
+        if "min" in parts and (self.minimum is None or value < self.minimum):
+            self.minimum = value
+        if "max" in parts and (self.maximum is None or value > self.maximum):
+            self.maximum = value
+        if "latest" in parts and (self.latest_ts is None or timestamp >= self.latest_ts):
+            self.latest_ts = timestamp
+            self.latest_value = value
+
     def merge(self, other: Fold) -> None:
         self.count += other.count
         self.total += other.total
