@@ -129,7 +129,7 @@ def event_value(meter: MeterSpec, properties: Mapping[str, Any]) -> Decimal:
     return numeric(properties.get(meter.field))
 
 
-@dataclass
+@dataclass(slots=True)
 class Fold:
     """A partial aggregate that merges associatively."""
 
@@ -176,7 +176,8 @@ class Fold:
         ):
             self.latest_ts = other.latest_ts
             self.latest_value = other.latest_value
-        self.uniques |= other.uniques
+        if other.uniques:
+            self.uniques |= other.uniques
 
 
 def result(meter: MeterSpec, fold: Fold) -> Decimal:
