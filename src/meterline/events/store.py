@@ -283,19 +283,13 @@ class SqlEventStore:
     def _merge_rollup_pg(
         self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
     ) -> None:
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} AS u (meter_id, external_customer_id, bucket_start,"
-            " environment_id, event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
-            " event_count = u.event_count + excluded.event_count,"
-            " sum_value = u.sum_value + excluded.sum_value,"
-            " min_value = LEAST(u.min_value, excluded.min_value),"
-            " max_value = GREATEST(u.max_value, excluded.max_value),"
-            " latest_value = CASE WHEN u.latest_ts IS NULL OR excluded.latest_ts >= u.latest_ts"
-            " THEN excluded.latest_value ELSE u.latest_value END,"
-            " latest_ts = GREATEST(u.latest_ts, excluded.latest_ts)",
-            [
+        # One statement for the whole batch (arrays unnested), in key order so concurrent
+        # writers lock rows in the same order; executemany would be one statement a row.
+        items = sorted(deltas.items())
+        columns: list[list[Any]] = [[] for _ in range(10)]
+        for (meter_id, customer, bucket), (env, fold) in items:
+            for column, value in zip(
+                columns,
                 (
                     meter_id,
                     customer,
@@ -307,9 +301,24 @@ class SqlEventStore:
                     fold.maximum,
                     fold.latest_ts,
                     fold.latest_value,
-                )
-                for (meter_id, customer, bucket), (env, fold) in sorted(deltas.items())
-            ],
+                ),
+                strict=True,
+            ):
+                column.append(value)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} AS u (meter_id, external_customer_id, bucket_start,"
+            " environment_id, event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
+            " SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[],"
+            " %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[], %s::numeric[])"
+            " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
+            " event_count = u.event_count + excluded.event_count,"
+            " sum_value = u.sum_value + excluded.sum_value,"
+            " min_value = LEAST(u.min_value, excluded.min_value),"
+            " max_value = GREATEST(u.max_value, excluded.max_value),"
+            " latest_value = CASE WHEN u.latest_ts IS NULL OR excluded.latest_ts >= u.latest_ts"
+            " THEN excluded.latest_value ELSE u.latest_value END,"
+            " latest_ts = GREATEST(u.latest_ts, excluded.latest_ts)",
+            tuple(columns),
         )
 
     def rebuild_hourly(self, conn: Connection, meter: MeterSpec) -> None:
