@@ -114,6 +114,9 @@ def start_server(
         **os.environ,
         "METERLINE_DATABASE_URL": database_url,
         "METERLINE_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
+        # The billing clock inside serve is off unless a test turns it on (it would bill
+        # test subscriptions with past start dates in the background, at real time).
+        "METERLINE_BILLING_INTERVAL_SECONDS": "0",
         **(extra_env or {}),
     }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
