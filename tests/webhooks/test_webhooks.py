@@ -58,6 +58,21 @@ def verified(received: Any, secret: str) -> dict[str, Any]:
     return payload
 
 
+def settled_log(api: httpx.Client, hook_id: str, total: int) -> dict[str, Any]:
+    """The endpoint's delivery log once every delivery has its final status.
+
+    The receiver sees a request before the worker has recorded its answer, so a log read
+    right after the receiver got the last attempt can still say "pending".
+    """
+    deadline = time.monotonic() + 15
+    while True:
+        log: dict[str, Any] = api.get(f"/v1/webhooks/endpoints/{hook_id}/deliveries").json()
+        final = all(d["status"] != "pending" for d in log["items"])
+        if (final and log["pagination"]["total"] == total) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.1)
+
+
 def test_finalized_invoice_is_delivered_signed_to_subscribed_endpoints_only(
     api: httpx.Client, receiver: Receiver
 ) -> None:
@@ -93,15 +108,7 @@ def test_finalized_invoice_is_delivered_signed_to_subscribed_endpoints_only(
     second = receiver.wait_for(invoices_path, 2)[1]
     assert verified(second, invoices_hook["secret"])["type"] == "invoice.paid"
     assert verified(second, invoices_hook["secret"])["data"]["amount_paid"] == "25.5"
-    # The receiver can hold the request before the worker has recorded the answer: wait
-    # for the delivery log to settle before reading it.
-    deadline = time.monotonic() + 15
-    while True:
-        log = api.get(f"/v1/webhooks/endpoints/{invoices_hook['id']}/deliveries").json()
-        settled = all(d["status"] == "succeeded" for d in log["items"])
-        if (settled and log["pagination"]["total"] == 2) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    log = settled_log(api, invoices_hook["id"], 2)
     assert log["pagination"]["total"] == 2
     assert {d["event_type"] for d in log["items"]} == {"invoice.finalized", "invoice.paid"}
     assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in log["items"])
@@ -122,8 +129,7 @@ def test_failed_deliveries_are_retried_with_growing_waits(
     attempts = receiver.wait_for(path, 3)
     assert len({a.headers["webhook-id"] for a in attempts}) == 1
     assert all(verified(a, hook["secret"])["type"] == "invoice.voided" for a in attempts)
-    deliveries = api.get(f"/v1/webhooks/endpoints/{hook['id']}/deliveries").json()["items"]
-    [delivery] = deliveries
+    [delivery] = settled_log(api, hook["id"], 1)["items"]
     assert (delivery["status"], delivery["attempts"]) == ("succeeded", 3)
     log = delivery["attempt_log"]
     assert [a["status_code"] for a in log] == [500, 503, 200]
