@@ -63,8 +63,3 @@ def features_of_meters(session: Session, meter_ids: Sequence[str]) -> dict[str, 
 
 def feature_query(environment_id: str) -> Select[Any]:
     return select(Feature).where(Feature.environment_id == environment_id)
-
-
-def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[Sequence[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return session.scalars(stmt.limit(limit).offset(offset)).all(), int(total)

@@ -24,7 +24,7 @@ from meterline.catalog.models import (
     Feature,
     Meter,
 )
-from meterline.db.search import apply_filters, apply_sort
+from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.events.service import meter_spec, store_for
 
@@ -351,4 +351,4 @@ def search_features(
         stmt = stmt.where(Feature.type == feature_type)
     stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
     stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)

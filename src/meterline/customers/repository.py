@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from meterline.customers.models import Customer
@@ -48,14 +47,6 @@ def by_slug(session: Session, environment_id: str, slug: str) -> Customer | None
             Customer.status == "published",
         )
     ).first()
-
-
-def page(
-    session: Session, stmt: Select[Any], limit: int, offset: int
-) -> tuple[Sequence[Customer], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = session.scalars(stmt.limit(limit).offset(offset)).all()
-    return rows, int(total)
 
 
 def base_query(environment_id: str) -> Select[Any]:

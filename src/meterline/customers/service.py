@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.customers import repository
 from meterline.customers.models import Customer
-from meterline.db.search import apply_filters, apply_sort
+from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
 
 ADDRESS_FIELDS = (
@@ -208,4 +208,4 @@ def search_customers(
     stmt = apply_filters(stmt, filters, repository.SEARCHABLE)
     stmt = apply_sort(stmt, sort, order, repository.SEARCHABLE)
     stmt = stmt.order_by(Customer.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)

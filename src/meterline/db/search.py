@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, not_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy import Select, func, not_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.errors import InvalidRequest
 from meterline.events.ingest import parse_instant
@@ -114,4 +114,10 @@ def apply_sort(
     return stmt.order_by(*clauses)
 
 
-__all__ = ["apply_filters", "apply_sort"]
+def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
+    """One page of a statement's rows and the total count of its rows."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)
+
+
+__all__ = ["apply_filters", "apply_sort", "page"]

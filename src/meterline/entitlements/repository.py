@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.db.base import new_id
@@ -88,11 +88,6 @@ def add_copy(
 
 def query(environment_id: str) -> Select[Any]:
     return select(Entitlement).where(Entitlement.environment_id == environment_id)
-
-
-def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)
 
 
 def lock_customer(session: Session, customer_id: str) -> None:

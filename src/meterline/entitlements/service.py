@@ -20,7 +20,7 @@ from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.catalog.models import FEATURE_TYPES
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort
+from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository
 from meterline.entitlements.models import Entitlement
 from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
@@ -254,4 +254,4 @@ def search_entitlements(
         stmt = stmt.where(Entitlement.is_enabled == is_enabled)
     stmt = apply_filters(stmt, filters, repository.COLUMNS)
     stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Entitlement.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)

@@ -127,8 +127,3 @@ def count_active_prices(session: Session, environment_id: str, entity_id: str, a
 
 def price_query(environment_id: str) -> Select[Any]:
     return select(Price).where(Price.environment_id == environment_id)
-
-
-def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)

@@ -20,7 +20,7 @@ from meterline.accounts.principal import Principal
 from meterline.billing.pricing import BILLING_MODELS, ROUNDING, TIER_MODES, PriceSpec, Tier
 from meterline.catalog import service as catalog
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort
+from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository as grants
 from meterline.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.errors import InvalidOperation as InvalidStateOperation
@@ -275,7 +275,7 @@ def search_plans(
         stmt = stmt.where(Plan.lookup_key == lookup_key)
     stmt = apply_filters(stmt, filters, repository.PLAN_COLUMNS)
     stmt = apply_sort(stmt, sort, order, repository.PLAN_COLUMNS).order_by(Plan.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)
 
 
 def plan_prices(session: Session, principal: Principal, plan_ids: Sequence[str]) -> list[Price]:
@@ -614,7 +614,7 @@ def search_prices(
         stmt = stmt.where(Price.billing_period.in_(billing_periods))
     stmt = apply_filters(stmt, filters, repository.PRICE_COLUMNS)
     stmt = apply_sort(stmt, sort, order, repository.PRICE_COLUMNS).order_by(Price.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)
 
 
 def _flush_unique(session: Session, message: str) -> None:

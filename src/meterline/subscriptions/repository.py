@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -77,8 +77,3 @@ def line_items(session: Session, subscription_ids: Sequence[str]) -> list[Subscr
 
 def query(environment_id: str) -> Select[Any]:
     return select(Subscription).where(Subscription.environment_id == environment_id)
-
-
-def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)

@@ -23,7 +23,7 @@ from meterline.catalog.models import Meter
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort
+from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
 from meterline.invoices import billing as invoice_billing
@@ -275,7 +275,7 @@ def search_subscriptions(
         stmt = stmt.where(Subscription.billing_period.in_(billing_periods))
     stmt = apply_filters(stmt, filters, repository.COLUMNS)
     stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Subscription.id)
-    return repository.page(session, stmt, limit, offset)
+    return page(session, stmt, limit, offset)
 
 
 def update_subscription(
