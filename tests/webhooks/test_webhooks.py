@@ -167,7 +167,7 @@ def test_endpoint_is_disabled_after_repeated_failures_and_resumes_when_enabled(
     assert (enabled.json()["enabled"], enabled.json()["consecutive_failures"]) == (True, 0)
     # Each delivery had two failed attempts of three: the third succeeds now.
     receiver.wait_for(path, 6)
-    items = api.get(f"/v1/webhooks/endpoints/{hook['id']}/deliveries").json()["items"]
+    items = settled_log(api, hook["id"], 2)["items"]
     assert sorted((d["status"], d["attempts"]) for d in items) == [
         ("succeeded", 3),
         ("succeeded", 3),
