@@ -20,6 +20,7 @@ from meterline.api.text_guard import NulGuard
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
+from meterline.entitlements.hot import HotReads
 from meterline.events.writer import IngestWriter
 from meterline.webhooks.worker import start_worker
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = db
         app.state.settings = settings
         app.state.writer = writer
+        app.state.hot = HotReads(db, settings)
         app.state.rate_limiter = limiter_from_settings(
             settings.rate_limit_per_second, settings.rate_limit_burst
         )
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 webhook_worker.stop()
             clock.stop()
             writer.stop()
+            app.state.hot.close()
             db.dispose()
 
     app = FastAPI(

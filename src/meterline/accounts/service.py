@@ -171,6 +171,14 @@ def authenticate(conn: Connection | Session, key: str | None) -> Principal:
 
 def authenticate_digest(conn: Connection | Session, digest: str) -> Principal:
     """Resolve a key by its SHA-256 digest (sessions of the dashboard keep only that)."""
+    principal, expires_at = credentials(conn, digest)
+    if expires_at is not None and expires_at <= utcnow():
+        raise Unauthenticated("API key has expired")
+    return principal
+
+
+def credentials(conn: Connection | Session, digest: str) -> tuple[Principal, datetime | None]:
+    """A published key's principal and expiry (not checked here), or ``Unauthenticated``."""
     if isinstance(conn, Session):
         conn = conn.connection()
     row = repository.credentials_by_hash(conn, digest)
@@ -181,12 +189,10 @@ def authenticate_digest(conn: Connection | Session, digest: str) -> Principal:
     if row.status != "published":
         raise Unauthenticated("API key has been revoked")
     expires_at = UTCDateTime().process_result_value(row.expires_at, conn.dialect)
-    if expires_at is not None and expires_at <= utcnow():
-        raise Unauthenticated("API key has expired")
     scopes = row.scopes
     if isinstance(scopes, str):
         scopes = json.loads(scopes)
-    return Principal(
+    principal = Principal(
         organization_id=row.organization_id,
         environment_id=row.environment_id,
         key_id=row.id,
@@ -194,6 +200,7 @@ def authenticate_digest(conn: Connection | Session, digest: str) -> Principal:
         customer_external_id=row.customer_external_id,
         scopes=frozenset(scopes or ()),
     )
+    return principal, expires_at
 
 
 def list_api_keys(session: Session, principal: Principal) -> Sequence[ApiKey]:

@@ -70,10 +70,13 @@ def authenticate_request(request: Request) -> Principal:
 
 async def vendor_principal(request: Request) -> Principal:
     """A vendor key with the ``read:billing`` / ``write:billing`` scope the method needs."""
-    principal = authenticate_request(request)
+    return require_vendor(authenticate_request(request), request.method)
+
+
+def require_vendor(principal: Principal, method: str) -> Principal:
     if principal.is_customer_scoped:
         raise PermissionDenied("This key is scoped to one customer and may only read its usage")
-    action = "read" if request.method in ("GET", "HEAD") else "write"
+    action = "read" if method in ("GET", "HEAD") else "write"
     if not principal.may(action, "billing"):
         raise PermissionDenied(f"This key lacks the {action}:billing scope")
     return principal

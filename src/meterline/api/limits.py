@@ -78,6 +78,10 @@ class ConcurrencyLimit:
     """
 
     INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
+    # The entitlement checks' shortcuts (api/flexprice/hot_checks.py) answer from memory
+    # without a session; they take a token themselves when they do need one.
+    SHORTCUTS = frozenset({("GET", "/v1/customers/usage"), ("POST", "/v1/entitlements/check")})
+    SCOPE_KEY = "meterline.session_limiter"
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -85,6 +89,9 @@ class ConcurrencyLimit:
 
     def _exempt(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["path"] == "/health":
+            return True
+        if (scope["method"], scope["path"]) in self.SHORTCUTS:
+            scope[self.SCOPE_KEY] = self.limiter
             return True
         return scope["method"] == "POST" and scope["path"] in self.INGEST
 
@@ -94,3 +101,9 @@ class ConcurrencyLimit:
             return
         async with self.limiter:
             await self.app(scope, receive, send)
+
+
+def session_limiter(scope: Scope) -> anyio.CapacityLimiter | None:
+    """The limiter a shortcut route takes a token of before it uses a pooled session."""
+    limiter: anyio.CapacityLimiter | None = scope.get(ConcurrencyLimit.SCOPE_KEY)
+    return limiter

@@ -11,6 +11,7 @@ from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
 from meterline.api.flexprice import events as fp_events
+from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
@@ -43,3 +44,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_customers.router, prefix="/v1")
     app.include_router(ui_routes.router)
     ui_routes.install(app)
+    # The entitlement checks' hot path, in front of the routes it shortens.
+    fp_hot_checks.install(app)

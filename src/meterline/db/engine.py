@@ -24,6 +24,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.config import Settings
+from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
 
 log = logging.getLogger("meterline.db")
@@ -128,6 +129,9 @@ class Database:
         return cls(url=url, write_engine=engine, read_engine=engine)
 
     def __post_init__(self) -> None:
+        catalog_version.watch(self.write_engine)
+        if self.read_engine is not self.write_engine:
+            catalog_version.watch(self.read_engine)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -3,6 +3,7 @@
 from meterline.accounts import models as accounts_models
 from meterline.catalog import models as catalog_models
 from meterline.customers import models as customers_models
+from meterline.db import catalog_version
 from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
 from meterline.events import models as events_models
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "accounts_models",
     "catalog_models",
+    "catalog_version",
     "customers_models",
     "entitlements_models",
     "events_models",

@@ -79,12 +79,16 @@ class FeatureAccess:
 
     @property
     def usage_percent(self) -> Decimal:
-        """Upstream's fraction: usage / limit; 0 when unlimited, 100 when the limit is ≤ 0."""
-        if self.usage_limit is None:
-            return Decimal(0)
-        if self.usage_limit <= 0:
-            return Decimal(100)
-        return self.current_usage / self.usage_limit
+        return usage_fraction(self.usage_limit, self.current_usage)
+
+
+def usage_fraction(limit: Decimal | None, usage: Decimal) -> Decimal:
+    """Upstream's fraction: usage / limit; 0 when unlimited, 100 when the limit is ≤ 0."""
+    if limit is None:
+        return Decimal(0)
+    if limit <= 0:
+        return Decimal(100)
+    return usage / limit
 
 
 def _live_subscriptions(
@@ -145,7 +149,9 @@ def _aggregate(feature: Feature, meter: Meter | None, sources: list[Source]) -> 
     return access
 
 
-def _window(access: FeatureAccess, now: datetime) -> periods.Period:
+def window_for(access: FeatureAccess, now: datetime) -> periods.Period:
+    """The usage window of a metered grant at ``now``: its reset period's, in the first
+    granting subscription's billing cycle."""
     sub = access.sources[0].subscription
     period = subscriptions.effective_period(sub, now)
     window = periods.usage_window(
@@ -166,7 +172,7 @@ def _window(access: FeatureAccess, now: datetime) -> periods.Period:
 def _read_usage(session: Session, access: FeatureAccess, customer: Customer, now: datetime) -> None:
     if access.feature.type != "metered" or access.meter is None or not access.sources:
         return
-    access.window = _window(access, now)
+    access.window = window_for(access, now)
     access.current_usage = meter_usage(
         session, access.meter, customer.external_id, access.window.start, access.window.end
     )
@@ -275,6 +281,63 @@ def _consumption_rows(
     ]
 
 
+def _result(
+    customer: Customer,
+    feature: Feature,
+    access: FeatureAccess | None,
+    allowed: bool,
+    reason: str | None,
+    consumed: Decimal = Decimal(0),
+    duplicate: bool = False,
+) -> CheckResult:
+    usage = access.current_usage if access else Decimal(0)
+    limit = access.usage_limit if access and feature.type == "metered" else None
+    remaining = None if limit is None else max(Decimal(0), limit - usage)
+    resets = (
+        access.window.end if access and access.window and access.window.end != FAR_FUTURE else None
+    )
+    return CheckResult(
+        customer,
+        feature,
+        allowed,
+        reason,
+        access,
+        usage,
+        limit,
+        remaining,
+        consumed,
+        duplicate,
+        resets,
+    )
+
+
+def needs_usage(access: FeatureAccess | None) -> bool:
+    """Whether a check of this grant reads usage (an enabled metered feature with a meter)."""
+    return (
+        access is not None
+        and access.is_enabled
+        and access.feature.type == "metered"
+        and access.meter is not None
+    )
+
+
+def verdict(customer: Customer, feature: Feature, access: FeatureAccess | None) -> CheckResult:
+    """The answer to a check without consumption. ``access`` holds the current usage and
+    window already when ``needs_usage(access)``."""
+    if access is None:
+        return _result(customer, feature, access, False, "no_entitlement")
+    if not access.is_enabled:
+        return _result(customer, feature, access, False, "disabled")
+    if feature.type != "metered":
+        return _result(customer, feature, access, True, None)
+    if access.meter is None:
+        return _result(customer, feature, access, False, "no_meter")
+    fits = access.usage_limit is None or access.current_usage < access.usage_limit
+    if fits or access.is_soft_limit:
+        return _result(customer, feature, access, True, None if fits else "soft_limit_exceeded")
+    return _result(customer, feature, access, False, "limit_exceeded")
+
+
 def check_feature(
     session: Session,
     principal: Principal,
@@ -297,48 +360,15 @@ def check_feature(
     now = utcnow()
     found = customer_access(session, principal, customer, feature_ids=[feature.id])
     access = found[0] if found else None
-
-    def result(
-        allowed: bool, reason: str | None, consumed: Decimal = Decimal(0), duplicate: bool = False
-    ) -> CheckResult:
-        usage = access.current_usage if access else Decimal(0)
-        limit = access.usage_limit if access and feature.type == "metered" else None
-        remaining = None if limit is None else max(Decimal(0), limit - usage)
-        resets = (
-            access.window.end
-            if access and access.window and access.window.end != FAR_FUTURE
-            else None
-        )
-        return CheckResult(
-            customer,
-            feature,
-            allowed,
-            reason,
-            access,
-            usage,
-            limit,
-            remaining,
-            consumed,
-            duplicate,
-            resets,
-        )
-
-    if access is None:
-        return result(False, "no_entitlement")
-    if not access.is_enabled:
-        return result(False, "disabled")
-    if feature.type != "metered":
-        if consume is not None:
-            raise InvalidRequest("consume is only for metered features", field="consume")
-        return result(True, None)
-    if access.meter is None:
-        return result(False, "no_meter")
-    _read_usage(session, access, customer, now)
-    if consume is None:
-        fits = access.usage_limit is None or access.current_usage < access.usage_limit
-        if fits or access.is_soft_limit:
-            return result(True, None if fits else "soft_limit_exceeded")
-        return result(False, "limit_exceeded")
+    enabled = access is not None and access.is_enabled
+    if consume is not None and enabled and feature.type != "metered":
+        raise InvalidRequest("consume is only for metered features", field="consume")
+    if needs_usage(access):
+        assert access is not None
+        _read_usage(session, access, customer, now)
+    if consume is None or not needs_usage(access):
+        return verdict(customer, feature, access)
+    assert access is not None and access.meter is not None
     key = event_id or new_id("event")
     store = store_for(session)
     if event_id:
@@ -346,7 +376,7 @@ def check_feature(
             session.connection(), principal.environment_id, event_id=event_id, limit=1
         )
         if existing:
-            return result(True, None, duplicate=True)
+            return _result(customer, feature, access, True, None, duplicate=True)
     after = access.current_usage + consume
     fits = access.usage_limit is None or after <= access.usage_limit
     before = access.current_usage
@@ -361,7 +391,7 @@ def check_feature(
             after,
             refused=True,
         )
-        return result(False, "limit_exceeded")
+        return _result(customer, feature, access, False, "limit_exceeded")
     rows = _consumption_rows(access.meter, customer, consume, key, now)
     store.insert(session.connection(), rows)
     # Consumers of this customer are serialized, so the new usage is exactly this.
@@ -376,4 +406,6 @@ def check_feature(
         after,
         refused=False,
     )
-    return result(True, None if fits else "soft_limit_exceeded", consumed=consume)
+    return _result(
+        customer, feature, access, True, None if fits else "soft_limit_exceeded", consumed=consume
+    )

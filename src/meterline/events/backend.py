@@ -48,6 +48,11 @@ def event_store(dialect: str, settings: Settings | None = None) -> EventStore:
 
 def usage_reader(session: Session, settings: Settings | None = None) -> UsageReader:
     """The usage reader for the configured store."""
+    return reader_for(session.get_bind().dialect.name, settings)
+
+
+def reader_for(dialect: str, settings: Settings | None = None) -> UsageReader:
+    """The usage reader for the configured store; ``dialect`` is the catalog database's."""
     from meterline.usage.service import UsageReader
 
     settings = settings or get_settings()
@@ -55,4 +60,4 @@ def usage_reader(session: Session, settings: Settings | None = None) -> UsageRea
         from meterline.usage.clickhouse import ClickHouseUsageReader
 
         return ClickHouseUsageReader(clickhouse_store(settings))
-    return UsageReader(SqlEventStore(session.get_bind().dialect.name))
+    return UsageReader(SqlEventStore(dialect))

@@ -82,6 +82,7 @@ def _setup(
         "flag": flag,
         "meter_event": meter["event_name"],
         "sub": sub.json(),
+        "grant": grant.json(),
     }
 
 

@@ -6,6 +6,7 @@ customer id.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -77,30 +78,35 @@ def customer_usage_summary(
         subscription_ids=split_csv(subscription_ids),
         with_usage=True,
     )
-    features = [
-        {
-            "feature": feature_out(a.feature, a.meter),
-            "total_limit": None if a.usage_limit is None else int(a.usage_limit),
-            "is_unlimited": a.is_unlimited,
-            "current_usage": decimal_text(a.current_usage),
-            # Upstream's fraction (usage / limit), not a percentage: 50 of 100 → "0.5".
-            "usage_percent": decimal_text(a.usage_percent),
-            "is_enabled": a.is_enabled,
-            "is_soft_limit": a.is_soft_limit,
-            "next_usage_reset_at": iso(a.window.end)
-            if a.window and a.window.end.year < 9999
-            else None,
-            "sources": [source_out(s) for s in a.sources],
-        }
-        for a in found
-    ]
-    return json_response(
-        {
-            "customer_id": customer.id,
-            "features": features,
-            "pagination": {"total": len(features), "limit": len(features), "offset": 0},
-        }
-    )
+    return json_response(summary_body(customer, found))
+
+
+def summary_body(
+    customer: Customer,
+    accesses: Sequence[checks.FeatureAccess],
+    render: Callable[[checks.FeatureAccess], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    features = [(render or summary_feature_out)(a) for a in accesses]
+    return {
+        "customer_id": customer.id,
+        "features": features,
+        "pagination": {"total": len(features), "limit": len(features), "offset": 0},
+    }
+
+
+def summary_feature_out(a: checks.FeatureAccess) -> dict[str, Any]:
+    return {
+        "feature": feature_out(a.feature, a.meter),
+        "total_limit": None if a.usage_limit is None else int(a.usage_limit),
+        "is_unlimited": a.is_unlimited,
+        "current_usage": decimal_text(a.current_usage),
+        # Upstream's fraction (usage / limit), not a percentage: 50 of 100 → "0.5".
+        "usage_percent": decimal_text(a.usage_percent),
+        "is_enabled": a.is_enabled,
+        "is_soft_limit": a.is_soft_limit,
+        "next_usage_reset_at": iso(a.window.end) if a.window and a.window.end.year < 9999 else None,
+        "sources": [source_out(s) for s in a.sources],
+    }
 
 
 @router.get(

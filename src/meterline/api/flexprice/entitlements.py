@@ -247,7 +247,11 @@ def _check(session: Session, principal: Principal, body: CheckIn) -> dict[str, A
     result = checks.check_feature(
         session, principal, customer, feature, consume=body.consume, event_id=body.event_id
     )
-    access = result.access
+    return check_out(result)
+
+
+def check_out(result: checks.CheckResult) -> dict[str, Any]:
+    access, customer, feature = result.access, result.customer, result.feature
     body_out: dict[str, Any] = {
         "allowed": result.allowed,
         "reason": result.reason,

@@ -1,0 +1,222 @@
+"""The entitlement checks' hot path: plain ASGI endpoints in front of their FastAPI routes.
+
+``GET /v1/customers/usage`` and ``POST /v1/entitlements/check`` without ``consume`` are
+answered from memory (``entitlements/hot.py``), with no ORM and no framework machinery:
+through FastAPI and the ORM they cost ~2 ms each, which capped them at a few hundred
+requests a second. Whatever the shortcut does not cover (a subscription filter, a feature
+the customer is not granted, a consumption, a body that does not validate, a repeated
+parameter) is handed unchanged to the FastAPI route behind it, which stays the documented
+operation and the one implementation of every error and of everything else. Both answer
+with the same renderers (``summary_body``, ``check_out``) and the same decision
+(``checks.verdict``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from meterline.accounts.principal import Principal
+from meterline.api.deps import presented_key, require_vendor
+from meterline.api.flexprice.common import decimal_text, split_csv
+from meterline.api.flexprice.customer_usage import summary_body, summary_feature_out
+from meterline.api.flexprice.entitlements import CheckIn, check_out
+from meterline.api.json import json_response
+from meterline.api.limits import session_limiter
+from meterline.entitlements import checks
+from meterline.entitlements.checks import FeatureAccess
+from meterline.entitlements.hot import CustomerRef, HotReads, Reader, Snapshot
+from meterline.errors import InvalidRequest
+
+Answer = Callable[[Request, bytes], Awaitable[Response | None]]
+MAX_LIST = 1000  # as the FastAPI routes' Query(max_length=1000)
+
+
+DECLINED = "meterline.shortcut_declined"
+
+
+class Shortcut:
+    """An ASGI endpoint: ``answer`` what it covers (None = not covered); the rest goes
+    through the router again, past the shortcut, to the route behind."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        body = await request.body() if scope["method"] == "POST" else b""
+        response = await self.answer(request, body)
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if scope["method"] != "POST" or replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope[DECLINED] = True
+        limiter = session_limiter(scope)
+        if limiter is None:
+            await scope["app"].router(scope, replay, send)
+            return
+        async with limiter:
+            await scope["app"].router(scope, replay, send)
+
+
+class ShortcutRoute(Route):
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get(DECLINED):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _caller(reader: Reader, request: Request) -> Principal:
+    """As ``deps.vendor_principal``, with the key resolved from memory."""
+    principal = reader.principal(presented_key(request))
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is not None:
+        limiter.acquire(principal.key_id)
+    request.state.principal = principal  # the route behind must not count this call twice
+    return require_vendor(principal, request.method)
+
+
+def _single(params: QueryParams, name: str) -> tuple[bool, str | None]:
+    """(covered, value): a parameter given more than once is left to the route behind."""
+    values = params.getlist(name)
+    if len(values) > 1:
+        return False, None
+    return True, values[0] if values else None
+
+
+def _many(params: QueryParams, name: str) -> tuple[bool, list[str] | None]:
+    values = params.getlist(name)
+    if len(values) > MAX_LIST:
+        return False, None
+    return True, split_csv(values) if values else None
+
+
+SUMMARY_PARAMS = frozenset(
+    {"customer_id", "customer_lookup_key", "feature_ids", "feature_lookup_keys"}
+)
+
+
+async def usage_summary(request: Request, _body: bytes) -> Response | None:
+    params = request.query_params
+    if any(name not in SUMMARY_PARAMS for name in params):
+        return None
+    ok_id, customer_id = _single(params, "customer_id")
+    ok_key, lookup_key = _single(params, "customer_lookup_key")
+    ok_ids, feature_ids = _many(params, "feature_ids")
+    ok_keys, feature_keys = _many(params, "feature_lookup_keys")
+    if not (ok_id and ok_key and ok_ids and ok_keys):
+        return None
+
+    def work(reader: Reader) -> Response | None:
+        principal = _caller(reader, request)
+        if customer_id:
+            snapshot = reader.snapshot(principal, "id", customer_id)
+        elif lookup_key:
+            snapshot = reader.snapshot(principal, "external_id", lookup_key)
+        else:
+            raise InvalidRequest(
+                "customer_id or customer_lookup_key is required", field="customer_id"
+            )
+        accesses = snapshot.accesses
+        if feature_ids or feature_keys:
+            wanted = set(feature_ids or ())
+            for key in feature_keys or ():
+                granted = snapshot.by_lookup_key.get(key)
+                if granted is None:
+                    return None  # unknown (404) or not granted: the route behind knows
+                wanted.add(granted.feature.id)
+            accesses = tuple(a for a in accesses if a.feature.id in wanted)
+        return json_response(summary_body(snapshot.customer, accesses, _rendered(reader, snapshot)))
+
+    hot: HotReads = request.app.state.hot
+    return await hot.run(work, session_limiter(request.scope))
+
+
+def _rendered(reader: Reader, snapshot: Snapshot) -> Callable[[FeatureAccess], dict[str, Any]]:
+    """A grant's summary entry: its usage-free parts rendered once per snapshot."""
+
+    def render(access: FeatureAccess) -> dict[str, Any]:
+        usage = reader.usage(snapshot, access)
+        static = snapshot.rendered.get(access.feature.id)
+        if static is None:
+            static = snapshot.rendered[access.feature.id] = summary_feature_out(access)
+        return {
+            **static,
+            "current_usage": decimal_text(usage),
+            "usage_percent": decimal_text(checks.usage_fraction(access.usage_limit, usage)),
+        }
+
+    return render
+
+
+def _json_body(request: Request) -> bool:
+    """Whether FastAPI would read this body as JSON (no content type, or a JSON one)."""
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
+
+
+async def entitlement_check(request: Request, body: bytes) -> Response | None:
+    if not body or not _json_body(request):
+        return None
+    try:
+        parsed = CheckIn.model_validate(json.loads(body))
+    except (ValueError, ValidationError):
+        return None  # the route behind answers the 400 in its words
+    if parsed.consume is not None:
+        return None  # consumption locks and writes: the route behind does that
+    customer_ref: tuple[CustomerRef, str]
+    if parsed.customer_id:
+        customer_ref = ("id", parsed.customer_id)
+    elif parsed.external_customer_id:
+        customer_ref = ("external_id", parsed.external_customer_id)
+    else:
+        return None
+
+    def work(reader: Reader) -> Response | None:
+        principal = _caller(reader, request)
+        snapshot = reader.snapshot(principal, *customer_ref)
+        if parsed.feature_id:
+            access = snapshot.by_feature.get(parsed.feature_id)
+        elif parsed.feature_lookup_key:
+            access = snapshot.by_lookup_key.get(parsed.feature_lookup_key)
+        else:
+            return None
+        if access is None:
+            return None  # not granted, or no such feature: the route behind knows which
+        if checks.needs_usage(access):
+            access = reader.with_usage(snapshot, access)
+        result = checks.verdict(snapshot.customer, access.feature, access)
+        return json_response(check_out(result))
+
+    hot: HotReads = request.app.state.hot
+    return await hot.run(work, session_limiter(request.scope))
+
+
+def install(app: FastAPI) -> None:
+    """Put the shortcuts in front of the routes they shorten."""
+    app.router.routes[0:0] = [
+        ShortcutRoute("/v1/customers/usage", Shortcut(usage_summary), methods=["GET"]),
+        ShortcutRoute("/v1/entitlements/check", Shortcut(entitlement_check), methods=["POST"]),
+    ]

@@ -1,0 +1,260 @@
+"""The hot check reads: keys, customers' grants and usage kept in memory, never stale.
+
+``GET /v1/customers/usage`` and ``POST /v1/entitlements/check`` are what a vendor's
+application asks on every request of its own users. Through the ORM an answer costs about
+2 ms of Python (a session, the customer, its subscriptions, plans, grants, features and
+meters); from memory it costs tens of microseconds. Memory may answer only while nothing
+it was built from has changed, in this process or in any other:
+
+* A key's principal and a customer's ``Snapshot`` (the customer, its aggregated grants and
+  each metered grant's usage window) are stamped with the catalog version
+  (``db/catalog_version.py``), which every committed write to a key, customer, feature,
+  meter, plan, grant or subscription moves. A request reads the stored version first and
+  drops every stamp that differs. A snapshot also expires at the first instant the clock
+  alone could change its answer: a usage window's end, a scheduled cancellation, an end
+  date, a trial's end.
+* Usage is kept in memory only on SQLite with the SQL event store. There one question,
+  ``PRAGMA data_version`` (it changes whenever any other connection, of any process, has
+  committed anything), tells whether anything at all was written since the last request;
+  if so the kept usage is dropped and the catalog version read again. So a check that
+  starts after an ingest was acknowledged always sees it. With PostgreSQL several
+  processes ingest, and with ClickHouse the events live elsewhere: usage is read from the
+  aggregates every time.
+
+On SQLite the reads run on the event loop with one dedicated read connection (a
+statement costs microseconds: cheaper than the hop to a worker thread). On PostgreSQL a
+request takes one worker-thread hop and a pooled connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+import anyio
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from meterline.accounts import service as accounts
+from meterline.accounts.principal import Principal
+from meterline.config import Settings
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.db import catalog_version
+from meterline.db.base import utcnow
+from meterline.db.engine import Database
+from meterline.entitlements import checks
+from meterline.entitlements.checks import FeatureAccess
+from meterline.errors import Unauthenticated
+from meterline.events.backend import reader_for
+from meterline.events.ingest import to_micros
+from meterline.events.service import meter_spec
+from meterline.usage.aggregation import MeterSpec
+from meterline.usage.service import UsageQuery
+
+T = TypeVar("T")
+CustomerRef = Literal["id", "external_id"]
+
+# Bounds on what one process keeps (oldest dropped first): a snapshot is a few KB.
+MAX_SNAPSHOTS = 10_000
+MAX_USAGE = 100_000
+MAX_PRINCIPALS = 10_000
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One customer's aggregated grants as of one catalog version."""
+
+    version: int
+    customer: Customer
+    accesses: tuple[FeatureAccess, ...]  # sorted as ``checks.customer_access`` sorts
+    by_feature: dict[str, FeatureAccess]
+    by_lookup_key: dict[str, FeatureAccess]
+    specs: dict[str, MeterSpec]  # feature id → meter, for grants that read usage
+    valid_until: datetime | None
+    # What the API layer renders of a grant once per snapshot (its usage-free parts).
+    rendered: dict[str, Any] = field(default_factory=dict)
+
+
+class HotReads:
+    """The in-memory reads of one process (``app.state.hot``)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.inline = db.is_sqlite
+        self.usage_in_memory = db.is_sqlite and settings.event_store == "sql"
+        self._reader = reader_for(db.dialect, settings)
+        self._conn: Connection | None = None
+        self._pragma: Any = None  # a DBAPI cursor of _conn, kept: asked on every request
+        self._version: int | None = None
+        self._data_version: int | None = None
+        self._principals: dict[str, tuple[int, Principal, datetime | None]] = {}
+        self._snapshots: dict[tuple[str, CustomerRef, str], Snapshot] = {}
+        self._usage: dict[tuple[str, str, int, int], Decimal] = {}
+
+    async def run(
+        self, work: Callable[[Reader], T], limiter: anyio.CapacityLimiter | None = None
+    ) -> T:
+        """Run ``work`` with fresh caches: inline on SQLite, in a worker thread otherwise
+        (holding a token of ``limiter``, which bounds the requests that hold a session)."""
+        if self.inline:
+            return self._run_inline(work)
+        if limiter is None:
+            return await run_in_threadpool(self._run_pooled, work)
+        async with limiter:
+            return await run_in_threadpool(self._run_pooled, work)
+
+    def close(self) -> None:
+        if self._pragma is not None:
+            self._pragma.close()
+            self._pragma = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- freshness --------------------------------------------------------------------------
+
+    def _run_inline(self, work: Callable[[Reader], T]) -> T:
+        if self._conn is None:
+            self._conn = self.db.read_engine.connect()
+        conn = self._conn
+        if self._pragma is None:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            self._pragma = raw.cursor()
+        data_version = self._pragma.execute("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            # Something was committed since: kept usage may be stale, keys and grants may be.
+            self._usage.clear()
+            self._note_version(catalog_version.read(conn.connection.dbapi_connection))
+            self._data_version = data_version
+        try:
+            return work(Reader(self, conn))
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+
+    def _run_pooled(self, work: Callable[[Reader], T]) -> T:
+        with self.db.read_engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            self._note_version(catalog_version.read(raw))
+            try:
+                return work(Reader(self, conn))
+            finally:
+                conn.rollback()
+
+    def _note_version(self, version: int | None) -> None:
+        if version != self._version or version is None:
+            self._principals.clear()
+            self._snapshots.clear()
+            self._version = version
+
+
+class Reader:
+    """One request's view: the caches, and a connection for what they lack."""
+
+    def __init__(self, hot: HotReads, conn: Connection) -> None:
+        self.hot = hot
+        self.conn = conn
+        self.version = hot._version
+
+    def principal(self, key: str | None) -> Principal:
+        if not key:
+            raise Unauthenticated("An API key is required")
+        digest = accounts.hash_key(key)
+        kept = self.hot._principals.get(digest)
+        if kept is not None and kept[0] == self.version:
+            _, principal, expires_at = kept
+        else:
+            principal, expires_at = accounts.credentials(self.conn, digest)
+            if self.version is not None:
+                _put(
+                    self.hot._principals,
+                    digest,
+                    (self.version, principal, expires_at),
+                    MAX_PRINCIPALS,
+                )
+        if expires_at is not None and expires_at <= utcnow():
+            raise Unauthenticated("API key has expired")
+        return principal
+
+    def snapshot(self, principal: Principal, ref: CustomerRef, value: str) -> Snapshot:
+        """The customer's grants (``NotFound`` for an unknown customer, as the ORM path)."""
+        key = (principal.environment_id, ref, value)
+        kept = self.hot._snapshots.get(key)
+        now = utcnow()
+        if (
+            kept is not None
+            and kept.version == self.version
+            and (kept.valid_until is None or now < kept.valid_until)
+        ):
+            return kept
+        snapshot = self._build(principal, ref, value, now)
+        if self.version is not None:
+            _put(self.hot._snapshots, key, snapshot, MAX_SNAPSHOTS)
+        return snapshot
+
+    def _build(self, principal: Principal, ref: CustomerRef, value: str, now: datetime) -> Snapshot:
+        # On the request's own connection: a second pooled one could run out under load.
+        with Session(bind=self.conn, expire_on_commit=False) as session:
+            if ref == "id":
+                customer = customers.get_customer(session, principal, value)
+            else:
+                customer = customers.get_customer_by_external_id(session, principal, value)
+            accesses = checks.customer_access(session, principal, customer)
+            specs: dict[str, MeterSpec] = {}
+            bounds: list[datetime] = []
+            for access in accesses:
+                for source in access.sources:
+                    sub = source.subscription
+                    bounds += [t for t in (sub.cancel_at, sub.end_date, sub.trial_end) if t]
+                if checks.needs_usage(access) and access.sources:
+                    assert access.meter is not None
+                    access.window = checks.window_for(access, now)
+                    specs[access.feature.id] = meter_spec(access.meter)
+                    bounds.append(access.window.end)
+            # Detach what was loaded, so that closing the session does not expire it.
+            session.expunge_all()
+        later = [moment for moment in bounds if moment > now]
+        return Snapshot(
+            version=self.version or 0,
+            customer=customer,
+            accesses=tuple(accesses),
+            by_feature={a.feature.id: a for a in accesses},
+            by_lookup_key={a.feature.lookup_key: a for a in accesses if a.feature.lookup_key},
+            specs=specs,
+            valid_until=min(later) if later else None,
+        )
+
+    def with_usage(self, snapshot: Snapshot, access: FeatureAccess) -> FeatureAccess:
+        """``access`` with its current usage (a copy: the snapshot is shared)."""
+        if access.feature.id not in snapshot.specs:
+            return access
+        return replace(access, current_usage=self.usage(snapshot, access))
+
+    def usage(self, snapshot: Snapshot, access: FeatureAccess) -> Decimal:
+        """The current usage of a grant (0 for one that reads none)."""
+        spec = snapshot.specs.get(access.feature.id)
+        if spec is None or access.window is None:
+            return access.current_usage
+        start, end = to_micros(access.window.start), to_micros(access.window.end)
+        customer = snapshot.customer.external_id
+        key = (spec.id, customer, start, end)
+        usage = self.hot._usage.get(key) if self.hot.usage_in_memory else None
+        if usage is None:
+            query = UsageQuery(meter=spec, start=start, end=end, customer=customer)
+            usage = self.hot._reader.query(self.conn, query).value
+            if self.hot.usage_in_memory:
+                _put(self.hot._usage, key, usage, MAX_USAGE)
+        return usage
+
+
+def _put(cache: dict[Any, Any], key: object, value: object, bound: int) -> None:
+    if len(cache) >= bound:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
