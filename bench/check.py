@@ -9,6 +9,8 @@
 3. Measures with ``wrk`` (50 connections) against the real server:
    * ``check_usage``: ``GET /v1/customers/usage?customer_id=…&feature_lookup_keys=…``
    * ``check_post``: ``POST /v1/entitlements/check`` (no consume)
+   * ``check_kaiten``: the Kaiten ``GET /api/instances/{i}/entitlements/{e}/usage`` of an
+     instance whose counter has had a few reports (``bench/report.py``'s set-up)
    and, in the same run, the ceilings: a bare FastAPI GET on one uvicorn worker, and the
    driver against a server that answers at once.
 
@@ -38,6 +40,7 @@ from meterline.config import Settings  # noqa: E402
 from meterline.db.engine import Database  # noqa: E402
 from meterline.events.ingest import EventRow, to_micros  # noqa: E402
 from meterline.events.store import SqlEventStore  # noqa: E402
+from report import setup as kaiten_setup  # noqa: E402
 
 KEY = "sk_bench_check_key"
 BATCH = 50_000
@@ -185,6 +188,13 @@ def main() -> None:
                 ).json()
             usage = summary["features"][0]["current_usage"]
             emit(bench="check", phase="verify", customer_usage=usage, expected=str(per_customer))
+            kaiten_path = kaiten_setup(base, KEY, 10**9, "check-bench")
+            with httpx.Client(base_url=base, headers={"x-api-key": KEY}) as http:
+                for _ in range(10):
+                    http.post(
+                        kaiten_path,
+                        json={"behavior": "append", "value": {"type": "number", "value": 1}},
+                    ).raise_for_status()
             common = {"BENCH_KEY": KEY}
             results = {}
             for name, env in (
@@ -205,6 +215,7 @@ def main() -> None:
                         ),
                     },
                 ),
+                ("check_kaiten", {**common, "CHECK_PATH": kaiten_path}),
             ):
                 result = measure(wrk, base, env, args.seconds, args.connections)
                 results[name] = result

@@ -59,8 +59,9 @@ from meterline.usage.service import UsageQuery
 T = TypeVar("T")
 CustomerRef = Literal["id", "external_id"]
 
-# Bounds on what one process keeps (oldest dropped first): a snapshot is a few KB.
-MAX_SNAPSHOTS = 10_000
+# Bounds on what one process keeps (oldest dropped first). A snapshot of two grants keeps
+# ~6 KB (features, meters and plan grants are shared between snapshots): ~30 MB at most.
+MAX_SNAPSHOTS = 5_000
 MAX_USAGE = 100_000
 MAX_PRINCIPALS = 10_000
 
@@ -95,6 +96,7 @@ class HotReads:
         self._principals: dict[str, tuple[int, Principal, datetime | None]] = {}
         self._snapshots: dict[tuple[str, CustomerRef, str], Snapshot] = {}
         self._usage: dict[tuple[str, str, int, int], Decimal] = {}
+        self._shared: dict[tuple[type, str], Any] = {}  # rows snapshots share, per version
 
     async def run(
         self, work: Callable[[Reader], T], limiter: anyio.CapacityLimiter | None = None
@@ -152,6 +154,7 @@ class HotReads:
         if version != self._version or version is None:
             self._principals.clear()
             self._snapshots.clear()
+            self._shared.clear()
             self._version = version
 
 
@@ -207,6 +210,7 @@ class Reader:
             else:
                 customer = customers.get_customer_by_external_id(session, principal, value)
             accesses = checks.customer_access(session, principal, customer)
+            self._share(accesses)
             specs: dict[str, MeterSpec] = {}
             bounds: list[datetime] = []
             for access in accesses:
@@ -230,6 +234,21 @@ class Reader:
             specs=specs,
             valid_until=min(later) if later else None,
         )
+
+    def _share(self, accesses: list[FeatureAccess]) -> None:
+        """Point every snapshot at one copy of each feature, meter and grant (a loaded row
+        weighs ~3 KB; customers on one plan share all of them but their subscription)."""
+        shared = self.hot._shared
+
+        def one(row: Any) -> Any:
+            return shared.setdefault((type(row), row.id), row)
+
+        for access in accesses:
+            access.feature = one(access.feature)
+            access.meter = one(access.meter) if access.meter is not None else None
+            access.sources = [
+                checks.Source(s.subscription, one(s.grant), s.entity_name) for s in access.sources
+            ]
 
     def with_usage(self, snapshot: Snapshot, access: FeatureAccess) -> FeatureAccess:
         """``access`` with its current usage (a copy: the snapshot is shared)."""
