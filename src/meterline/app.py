@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
+from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
@@ -22,6 +23,7 @@ from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
 from meterline.entitlements.hot import HotReads
 from meterline.events.writer import IngestWriter
+from meterline.licensing.report_writer import ReportWriter
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 accounts.ensure_bootstrap_key(session, settings.bootstrap_key)
         writer = IngestWriter(db, settings)
         writer.start()
+        report_writer = ReportWriter(db)  # Kaiten usage reports: group commit
+        report_writer.start()
         clock = start_clock(db)  # METERLINE_BILLING_INTERVAL_SECONDS; 0 = off
         webhook_worker = start_worker(db)  # METERLINE_WEBHOOK_WORKER=false turns it off
         observability.watch_queue_depth(lambda: writer.queued_events)
@@ -46,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.writer = writer
         app.state.hot = HotReads(db, settings)
+        app.state.report_writer = report_writer
         app.state.rate_limiter = limiter_from_settings(
             settings.rate_limit_per_second, settings.rate_limit_burst
         )
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             clock.stop()
             writer.stop()
             app.state.hot.close()
+            report_writer.stop()
             db.dispose()
 
     app = FastAPI(
@@ -81,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)
+    kaiten_usage.install(app)  # the Kaiten usage hot path, ahead of every router
     install_openapi(app)
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

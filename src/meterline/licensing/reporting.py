@@ -1,14 +1,16 @@
 """Usage of licensed entitlements: reads, and reports from instances.
 
-A report locks the (instance, feature) counter for the rest of the transaction, so reports
-on one counter are serialized and a limit holds under any concurrency. Every report, accepted
-or refused, is written to the ledger in the same transaction: a refusal is returned as an
-outcome, not raised, so that the ledger row and any window rollover are committed with it.
+Reports are applied by the group-commit writer (``report_writer.py``): it locks each
+counter of a batch, then folds the batch's reports into it one after the other with
+:func:`apply_report`, exactly as if each report were its own transaction, so reports on one
+counter are serialized and a limit holds under any concurrency. Every report, accepted or
+refused, is written to the ledger in the same transaction: a refusal is an outcome, not an
+error, so that its ledger row and any window rollover are committed with it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
 from meterline.errors import Conflict, InvalidRequest, NotFound
-from meterline.licensing import repository
+from meterline.licensing import repository, usage_store
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport
 from meterline.licensing.repository import CounterState, UsageContext
@@ -33,13 +35,13 @@ from meterline.licensing.usage import (
     fold,
     in_window,
 )
+from meterline.licensing.usage_store import AcceptedReport
 from meterline.licensing.values import (
     NUMBER_TYPES,
     TypedValue,
     entitlement_type_of,
     grant_value,
 )
-from meterline.webhooks import notify
 
 THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
 
@@ -141,32 +143,30 @@ def _view(
     )
 
 
-def _entitlement_type(session: Session, context: UsageContext) -> str:
-    assert context.feature_id and context.feature_type
-    stored = None
-    if context.feature_type == "metered":
-        licensing = repository.licensing_of(session, [context.feature_id]).get(context.feature_id)
-        stored = licensing.entitlement_type if licensing else None
-    return entitlement_type_of(context.feature_type, stored)
-
-
-def get_usage(
-    session: Session, principal: Principal, instance_slug: str, entitlement_slug: str
+def read_usage(
+    conn: Any,
+    dialect: usage_store.Dialect,
+    principal: Principal,
+    instance_slug: str,
+    entitlement_slug: str,
 ) -> UsageView:
+    """The instance's usage of one entitlement next to its grant: one statement on the
+    driver's connection ``conn``, read fresh (a grant changed through either API, or by
+    another process, shows at once)."""
     op = "GetEntitlementUsageMetrics"
-    context = repository.usage_context(
-        session, principal.environment_id, instance_slug, entitlement_slug
+    found = usage_store.usage_row(
+        conn, dialect, principal.environment_id, instance_slug, entitlement_slug
     )
+    context = found.context
     if context.instance_id is None:
         raise NotFound("instance", instance_slug, code=f"{op}.InstanceNotFound")
-    if context.feature_id is None:
+    if context.feature_id is None or found.entitlement_type is None:
         raise NotFound("entitlement", entitlement_slug, code=f"{op}.EntitlementNotFound")
     if context.grant_id is None:
         raise NotFound(
             "entitlement assignment", entitlement_slug, code=f"{op}.EntitlementNotAssigned"
         )
-    counter = repository.counter(session, context.instance_id, context.feature_id)
-    return _view(context, _entitlement_type(session, context), counter, utcnow())
+    return _view(context, found.entitlement_type, found.counter, utcnow())
 
 
 def list_usage(session: Session, principal: Principal, instance_slug: str) -> list[UsageView]:
@@ -243,106 +243,120 @@ def check_reported_value(value: Decimal) -> Decimal:
     return value.quantize(QUANTUM) if value.as_tuple().exponent < -12 else value  # type: ignore[operator]
 
 
-def report_usage(
-    session: Session,
-    principal: Principal,
-    instance_slug: str,
-    entitlement_slug: str,
-    *,
-    value: Decimal,
-    behavior: str,
-    metadata: dict[str, Any] | None,
-    transaction_id: str | None,
-) -> ReportOutcome:
-    """Fold one report into the counter, or refuse it; either way it enters the ledger."""
+@dataclass(frozen=True, slots=True)
+class UsageReportRequest:
+    """One report as a request hands it over: authorized, its value already checked."""
+
+    environment_id: str
+    key_id: str | None
+    instance_slug: str
+    entitlement_slug: str
+    value: Decimal
+    behavior: str
+    metadata: dict[str, Any] | None
+    transaction_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What one report does to its counter: the answer, the counter after it (None when
+    unchanged), its ledger row (None when nothing is recorded: a replay), and the usage
+    change webhooks are told about (None when the report was not accepted)."""
+
+    outcome: ReportOutcome
+    counter: CounterState | None
+    ledger_row: dict[str, Any] | None
+    usage_change: tuple[Decimal, Decimal] | None = None
+
+
+def report_target(
+    report: UsageReportRequest, context: UsageContext, entitlement_type: str | None
+) -> tuple[str, str]:
+    """The (instance id, feature id) of the counter ``report`` goes to, or the error it
+    gets: the context must exist and the entitlement be a NUMBER."""
     op = "ReportEntitlementUsageMetric"
-    reported = check_reported_value(value)
-    context = repository.usage_context(
-        session, principal.environment_id, instance_slug, entitlement_slug
-    )
-    if context.instance_id is None or context.feature_id is None or context.grant_id is None:
+    if (
+        context.instance_id is None
+        or context.feature_id is None
+        or context.grant_id is None
+        or entitlement_type is None
+    ):
         raise NotFound(
             "instance or entitlement",
-            f"{instance_slug}/{entitlement_slug}",
+            f"{report.instance_slug}/{report.entitlement_slug}",
             code=f"{op}.ContextNotFound",
         )
-    kind = _entitlement_type(session, context)
-    if kind not in NUMBER_TYPES:
+    if entitlement_type not in NUMBER_TYPES:
         raise InvalidRequest(
-            f"Usage can only be reported for NUMBER entitlements, not {kind}",
+            f"Usage can only be reported for NUMBER entitlements, not {entitlement_type}",
             details={"code": f"{op}.UnsupportedEntitlementType"},
         )
-    # From here on the counter is locked until commit.
-    locked = repository.lock_counter(
-        session, principal.environment_id, context.instance_id, context.feature_id
-    )
-    if transaction_id is not None:
-        earlier = repository.accepted_report(
-            session, context.instance_id, context.feature_id, transaction_id
-        )
-        if earlier is not None:
-            if earlier.behavior != behavior or earlier.reported_value != reported:
-                raise Conflict(
-                    f"transactionId {transaction_id} was used for another report",
-                    code=f"{op}.TransactionIdReused",
-                )
-            assert earlier.response is not None
-            return ReportOutcome(_from_snapshot(context, earlier.response), True, replayed=True)
-    now = utcnow()
+    return context.instance_id, context.feature_id
+
+
+def apply_report(
+    report: UsageReportRequest,
+    context: UsageContext,
+    entitlement_type: str,
+    locked: CounterState,
+    earlier: AcceptedReport | None,
+    now: datetime,
+) -> AppliedReport:
+    """Fold one report into its locked counter, or refuse it. Pure: ``locked`` is left as
+    it is; the caller stores what comes back. ``earlier`` is the accepted report that used
+    the report's transactionId, if any."""
+    op = "ReportEntitlementUsageMetric"
+    assert context.instance_id is not None and context.feature_id is not None
+    behavior, reported = report.behavior, report.value
+    if earlier is not None:
+        if earlier.behavior != behavior or earlier.reported_value != reported:
+            raise Conflict(
+                f"transactionId {report.transaction_id} was used for another report",
+                code=f"{op}.TransactionIdReused",
+            )
+        assert earlier.response is not None
+        replay = ReportOutcome(_from_snapshot(context, earlier.response), True, replayed=True)
+        return AppliedReport(replay, None, None)
     window = _window(context, now)
     old = in_window(Counter(locked.value, locked.event_count), locked.window_start, window)
     new = fold(context.aggregation, behavior, old, reported)
     refused = exceeds(new.value, context.usage_limit, context.overage_percent)
+    counter: CounterState | None
     if refused:
+        counter = None
         if not window.is_lifetime and locked.window_start != window.start:
             # The rollover to the new window is kept even though the report is refused.
-            locked.value, locked.event_count, locked.window_start = Decimal(0), 0, window.start
-            repository.save_counter(session, context.instance_id, context.feature_id, locked)
-        view = _view(context, kind, locked, now)
+            counter = replace(locked, value=Decimal(0), event_count=0, window_start=window.start)
+        view = _view(context, entitlement_type, counter or locked, now)
+        outcome = ReportOutcome(
+            view, False, detail=f"Usage for {report.entitlement_slug} exceeds the allowed threshold"
+        )
     else:
-        locked.value = new.value
-        locked.event_count = new.event_count
-        locked.window_start = window.start
-        locked.last_behavior = behavior
-        locked.last_metadata = metadata
-        locked.last_reported_at = now
-        repository.save_counter(session, context.instance_id, context.feature_id, locked)
-        view = _view(context, kind, locked, now)
-        notify.instance_usage_reported(
-            session,
-            principal.environment_id,
-            instance_slug,
-            entitlement_slug,
-            context.usage_limit,
-            old.value,
-            new.value,
+        counter = CounterState(
+            new.value, new.event_count, window.start, behavior, report.metadata, now
         )
-    repository.add_report(
-        session,
-        UsageReport(
-            environment_id=principal.environment_id,
-            instance_id=context.instance_id,
-            feature_id=context.feature_id,
-            behavior=behavior,
-            reported_value=reported,
-            status="REJECTED" if refused else "ACCEPTED",
-            previous_value=old.value,
-            resulting_value=new.value,
-            event_count=new.event_count,
-            window_start=window.start,
-            transaction_id=None if refused else transaction_id,
-            metadata_=metadata,
-            response=None if refused or transaction_id is None else view.snapshot(),
-            key_id=principal.key_id,
-            created_at=now,
-        ),
-    )
-    session.flush()
-    if refused:
-        return ReportOutcome(
-            view, False, detail=f"Usage for {entitlement_slug} exceeds the allowed threshold"
-        )
-    return ReportOutcome(view, True)
+        view = _view(context, entitlement_type, counter, now)
+        outcome = ReportOutcome(view, True)
+    keeps_id = not refused and report.transaction_id is not None
+    ledger_row = {
+        "environment_id": report.environment_id,
+        "instance_id": context.instance_id,
+        "feature_id": context.feature_id,
+        "behavior": behavior,
+        "reported_value": reported,
+        "status": "REJECTED" if refused else "ACCEPTED",
+        "previous_value": old.value,
+        "resulting_value": new.value,
+        "event_count": new.event_count,
+        "window_start": window.start,
+        "transaction_id": report.transaction_id if keeps_id else None,
+        "metadata": report.metadata,
+        "response": view.snapshot() if keeps_id else None,
+        "key_id": report.key_id,
+        "created_at": now,
+    }
+    change = None if refused else (old.value, new.value)
+    return AppliedReport(outcome, counter, ledger_row, change)
 
 
 def ledger(

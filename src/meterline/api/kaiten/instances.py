@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -12,25 +11,22 @@ from pydantic import AwareDatetime, Field
 
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import json_response
+from meterline.api.kaiten import usage
 from meterline.api.kaiten.common import (
     SLUG,
     Body,
-    NumberValue,
     Page,
     ReadInstances,
     ReadLicenses,
     WriteInstances,
     compact,
-    in_transaction,
     iso,
-    typed_out,
     user,
 )
-from meterline.api.kaiten.errors import problem
+from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.licensing import instances as service
 from meterline.licensing import reporting
 from meterline.licensing.instances import InstanceView
-from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageView
 
 router = APIRouter(tags=["instances"])
 
@@ -56,13 +52,6 @@ class InstancePatch(Body):
     lifecycleStage: str | None = Field(default=None, min_length=1, max_length=50)
 
 
-class UsageReportIn(Body):
-    value: NumberValue
-    behavior: Literal["append", "set"] = "append"
-    metadata: dict[str, Any] | None = None
-    transactionId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,128}$")
-
-
 def instance_out(view: InstanceView) -> dict[str, Any]:
     i = view.instance
     return compact(
@@ -84,25 +73,6 @@ def instance_out(view: InstanceView) -> dict[str, Any]:
             "createdBy": user(i.created_by),
             "updatedAt": iso(i.updated_at),
             "updatedBy": user(i.updated_by),
-        }
-    )
-
-
-def usage_out(view: UsageView) -> dict[str, Any]:
-    """The current contract's EntitlementUsage plus the seed's behavior/metadata/timestamp."""
-    return compact(
-        {
-            "entitlementId": view.entitlement_id,
-            "entitlementSlug": view.entitlement_slug,
-            "licenseId": view.license_id,
-            "licenseSlug": view.license_slug,
-            "value": typed_out(view.value),
-            "limit": typed_out(view.limit),
-            "currentPeriodStart": iso(view.window.start),
-            "currentPeriodEnd": iso(view.window.end),
-            "behavior": view.behavior,
-            "metadata": view.metadata,
-            "timestamp": iso(view.timestamp),
         }
     )
 
@@ -190,18 +160,15 @@ def list_usage(instanceSlug: str, principal: ReadInstances, session: ReadSession
     )
 
 
+# The two usage operations are served by the plain routes of usage.py, which the app
+# mounts ahead of every router (usage.install); FastAPI documents only its own routes, so
+# these declare the operations for the OpenAPI schema (and would serve them alike).
+
+
 @router.get("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
 async def get_usage(request: Request, instanceSlug: str, entitlementSlug: str) -> Response:
     """The instance's usage of one entitlement next to its grant (scope ``read:instances``)."""
-    view = await in_transaction(
-        request,
-        "read",
-        "instances",
-        lambda session, principal: reporting.get_usage(
-            session, principal, instanceSlug, entitlementSlug
-        ),
-    )
-    return json_response(usage_out(view))
+    return await usage.read_usage(request)
 
 
 @router.post("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
@@ -209,26 +176,7 @@ async def report_usage(
     request: Request, instanceSlug: str, entitlementSlug: str, body: UsageReportIn
 ) -> Response:
     """Report usage of a NUMBER entitlement (scope ``write:instances``)."""
-    outcome = await in_transaction(
-        request,
-        "write",
-        "instances",
-        lambda session, principal: reporting.report_usage(
-            session,
-            principal,
-            instanceSlug,
-            entitlementSlug,
-            value=Decimal(body.value.value),
-            behavior=body.behavior,
-            metadata=body.metadata,
-            transaction_id=body.transactionId,
-        ),
-    )
-    if not outcome.accepted:
-        # Returned, not raised: the refusal's ledger row was committed with the transaction.
-        return problem(request, 409, outcome.detail, code=THRESHOLD_EXCEEDED)
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return json_response(usage_out(outcome.view), headers=headers)
+    return await usage.report_usage(request)
 
 
 @router.get(

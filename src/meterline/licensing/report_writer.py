@@ -1,0 +1,313 @@
+"""Group commit for usage reports: one writer thread applies many reports per transaction.
+
+A request validates and authorizes its report, then hands it to the writer with a future
+and waits. The writer takes everything queued (up to ``max_batch`` reports) and, in one
+transaction:
+
+1. resolves each distinct (instance, entitlement) of the batch fresh, by one query (a grant
+   changed through either API, or by another process, counts from the next batch on);
+2. locks each counter the batch touches, in key order (``SELECT ... FOR UPDATE`` on
+   PostgreSQL, so that several processes sharing a database serialize on the row; SQLite's
+   ``BEGIN IMMEDIATE`` already holds the write lock), reading it fresh: nothing about a
+   counter is trusted from an earlier batch;
+3. applies the reports in arrival order with :func:`reporting.apply_report`, each seeing
+   the counter as the reports before it left it (so a limit holds exactly, and a repeated
+   transactionId within the batch is a replay of the first);
+4. writes the ledger rows (one statement), the counters, and the webhook outbox rows;
+
+commits, and only then resolves each request's future. An acknowledged report is a
+committed report. A report whose own work fails answers with that error and changes
+nothing; if the batch's writes fail, the batch is applied again one report per transaction,
+so one poisoned report never costs the others their answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+from ulid import ULID
+
+from meterline.db.base import utcnow
+from meterline.db.engine import Database
+from meterline.errors import DomainError, TooManyRequests
+from meterline.licensing import reporting, usage_store
+from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
+from meterline.licensing.usage_store import AcceptedReport, UsageRow
+from meterline.webhooks import notify, outbox
+
+log = logging.getLogger("meterline.licensing.reports")
+
+DEFAULT_MAX_BATCH = 500
+DEFAULT_QUEUE_LIMIT = 20_000
+
+Result = ReportOutcome | BaseException
+# An accepted report's change of its counter's value (before, after), for the webhooks.
+_Change = tuple[UsageReportRequest, UsageRow, tuple[Decimal, Decimal]]
+
+
+@dataclass(slots=True)
+class _Job:
+    report: UsageReportRequest
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[ReportOutcome]
+
+
+@dataclass
+class _Batch:
+    """The working state of one batch transaction."""
+
+    now: datetime
+    rows: dict[tuple[str, str, str], UsageRow] = field(default_factory=dict)
+    counters: dict[tuple[str, str], usage_store.CounterState] = field(default_factory=dict)
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    accepted: dict[tuple[str, str, str], AcceptedReport] = field(default_factory=dict)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
+
+
+class _LedgerIds:
+    """Ledger ids (``urep_`` + a ULID) that sort in the order the writer applied the
+    reports, as the ledger is read back by id, even when many fall in one millisecond: a
+    batch takes consecutive values from a fresh ULID (or from the last one, if the clock
+    has not moved past it)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+
+    def take(self, count: int) -> list[str]:
+        start = max(int(ULID()), self._next)
+        self._next = start + count
+        prefix = ""
+        prefix_of = -1
+        ids = []
+        for value in range(start, start + count):
+            # The top 88 bits (18 characters) rarely change within a batch.
+            high = value >> 40
+            if high != prefix_of:
+                prefix, prefix_of = str(ULID.from_int(high << 40))[:18], high
+            low = value & 0xFF_FFFF_FFFF
+            ids.append(
+                f"urep_{prefix}{_PAIRS[low >> 30]}{_PAIRS[(low >> 20) & 1023]}"
+                f"{_PAIRS[(low >> 10) & 1023]}{_PAIRS[low & 1023]}"
+            )
+        return ids
+
+
+class ReportWriter:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+    ) -> None:
+        self.db = db
+        self.dialect = usage_store.Dialect(db.dialect)
+        self.max_batch = max_batch
+        self.queue_limit = queue_limit
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._ids = _LedgerIds()
+        self.batches = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="meterline-report-writer", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    async def submit(self, report: UsageReportRequest) -> ReportOutcome:
+        """Apply ``report``; returns its outcome once it is committed. Raises the domain
+        error the report gets (404, 400, 409 for a reused transactionId)."""
+        if self._queue.qsize() >= self.queue_limit:
+            raise TooManyRequests("The usage report queue is full; retry shortly", retry_after=1)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ReportOutcome] = loop.create_future()
+        self._queue.put(_Job(report, loop, future))
+        return await future
+
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            jobs = [first]
+            while len(jobs) < self.max_batch:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                jobs.append(job)
+            self._write(jobs)
+
+    def _write(self, jobs: list[_Job]) -> None:
+        reports = [job.report for job in jobs]
+        try:
+            results = self.apply(reports)
+        except Exception:
+            log.exception("usage report batch of %d failed; applying one by one", len(jobs))
+            results = []
+            for report in reports:
+                try:
+                    results.extend(self.apply([report]))
+                except Exception as exc:  # this report's own transaction failed
+                    results.append(exc)
+        self.batches += 1
+        for job, result in zip(jobs, results, strict=True):
+            self._resolve(job, result)
+
+    @staticmethod
+    def _resolve(job: _Job, result: Result) -> None:
+        future = job.future
+
+        def resolve() -> None:
+            if future.done():  # the request went away
+                return
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+        job.loop.call_soon_threadsafe(resolve)
+
+    def apply(self, reports: Sequence[UsageReportRequest]) -> list[Result]:
+        """Apply ``reports`` in order in one transaction; one result per report. Raises if
+        the transaction itself fails (nothing of it is then committed)."""
+        batch = _Batch(now=utcnow())
+        changes: list[_Change] = []
+        with self.db.write_engine.begin() as conn:
+            raw = conn.connection.dbapi_connection  # in the transaction SQLAlchemy began
+            targets = self._lock(raw, reports, batch)
+            results: list[Result] = []
+            for report, target in zip(reports, targets, strict=True):
+                if isinstance(target, BaseException):
+                    results.append(target)
+                    continue
+                try:
+                    results.append(self._apply_one(report, target, batch, changes))
+                except DomainError as exc:
+                    results.append(exc)
+                except Exception as exc:  # a bug: this report fails, its batch-mates don't
+                    log.exception("usage report failed")
+                    results.append(exc)
+            ids = self._ids.take(len(batch.ledger))
+            for row, ledger_id in zip(batch.ledger, ids, strict=True):
+                row["id"] = ledger_id
+            usage_store.add_reports(raw, self.dialect, batch.ledger)
+            usage_store.save_counters(
+                raw, self.dialect, [(*key, batch.counters[key]) for key in sorted(batch.dirty)]
+            )
+            notified = self._notify(conn, changes)
+        if notified:
+            outbox.wakeup.set()
+        return results
+
+    def _lock(
+        self, conn: Any, reports: Sequence[UsageReportRequest], batch: _Batch
+    ) -> list[tuple[str, str] | BaseException]:
+        """Resolve every report's context and lock the counters they go to."""
+        targets: list[tuple[str, str] | BaseException] = []
+        for report in reports:
+            slugs = (report.environment_id, report.instance_slug, report.entitlement_slug)
+            found = batch.rows.get(slugs)
+            if found is None:
+                found = batch.rows[slugs] = usage_store.usage_row(conn, self.dialect, *slugs)
+            try:
+                targets.append(
+                    reporting.report_target(report, found.context, found.entitlement_type)
+                )
+            except DomainError as exc:
+                targets.append(exc)
+        wanted: dict[tuple[str, str], tuple[str, set[str]]] = {}
+        for report, target in zip(reports, targets, strict=True):
+            if not isinstance(target, BaseException):
+                ids = wanted.setdefault(target, (report.environment_id, set()))[1]
+                if report.transaction_id is not None:
+                    ids.add(report.transaction_id)
+        for key in sorted(wanted):
+            environment_id, transaction_ids = wanted[key]
+            batch.counters[key] = usage_store.lock_counter(conn, self.dialect, environment_id, *key)
+            earlier = usage_store.accepted_reports(conn, self.dialect, *key, transaction_ids)
+            for transaction_id, accepted in earlier.items():
+                batch.accepted[(*key, transaction_id)] = accepted
+        return targets
+
+    def _apply_one(
+        self,
+        report: UsageReportRequest,
+        target: tuple[str, str],
+        batch: _Batch,
+        changes: list[_Change],
+    ) -> ReportOutcome:
+        row = batch.rows[(report.environment_id, report.instance_slug, report.entitlement_slug)]
+        assert row.entitlement_type is not None
+        transaction_key = None
+        if report.transaction_id is not None:
+            transaction_key = (*target, report.transaction_id)
+        earlier = batch.accepted.get(transaction_key) if transaction_key else None
+        applied = reporting.apply_report(
+            report, row.context, row.entitlement_type, batch.counters[target], earlier, batch.now
+        )
+        # Nothing above changed the batch: only now, with the report fully worked out.
+        if applied.counter is not None:
+            batch.counters[target] = applied.counter
+            batch.dirty.add(target)
+        if applied.ledger_row is not None:
+            batch.ledger.append(applied.ledger_row)
+            if applied.outcome.accepted and transaction_key is not None:
+                batch.accepted[transaction_key] = AcceptedReport(
+                    report.behavior, report.value, applied.ledger_row["response"]
+                )
+        if applied.usage_change is not None:
+            changes.append((report, row, applied.usage_change))
+        return applied.outcome
+
+    @staticmethod
+    def _notify(
+        conn: Connection,
+        changes: list[_Change],
+    ) -> bool:
+        """Webhook outbox rows for the accepted reports, in the batch's transaction."""
+        if not changes:
+            return False
+        # An ORM session on the batch's connection: it joins the transaction and never
+        # commits it. notify decides which changes cross a threshold (rarely any).
+        with Session(bind=conn) as session:
+            for report, row, (before, after) in changes:
+                notify.instance_usage_reported(
+                    session,
+                    report.environment_id,
+                    report.instance_slug,
+                    report.entitlement_slug,
+                    row.context.usage_limit,
+                    before,
+                    after,
+                )
+            recorded = bool(session.new)
+            session.flush()
+        return recorded
