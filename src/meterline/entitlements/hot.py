@@ -29,7 +29,7 @@ request takes one worker-thread hop and a pooled connection.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
@@ -77,8 +77,8 @@ class Snapshot:
     by_lookup_key: dict[str, FeatureAccess]
     specs: dict[str, MeterSpec]  # feature id → meter, for grants that read usage
     valid_until: datetime | None
-    # What the API layer renders of a grant once per snapshot (its usage-free parts).
-    rendered: dict[str, Any] = field(default_factory=dict)
+    # What the API layer renders once per snapshot (a grant's usage-free parts; answers).
+    rendered: dict[Any, Any] = field(default_factory=dict)
 
 
 class HotReads:
@@ -249,12 +249,6 @@ class Reader:
             access.sources = [
                 checks.Source(s.subscription, one(s.grant), s.entity_name) for s in access.sources
             ]
-
-    def with_usage(self, snapshot: Snapshot, access: FeatureAccess) -> FeatureAccess:
-        """``access`` with its current usage (a copy: the snapshot is shared)."""
-        if access.feature.id not in snapshot.specs:
-            return access
-        return replace(access, current_usage=self.usage(snapshot, access))
 
     def usage(self, snapshot: Snapshot, access: FeatureAccess) -> Decimal:
         """The current usage of a grant (0 for one that reads none)."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
@@ -30,7 +32,7 @@ from meterline.api.deps import presented_key, require_vendor
 from meterline.api.flexprice.common import decimal_text, split_csv
 from meterline.api.flexprice.customer_usage import summary_body, summary_feature_out
 from meterline.api.flexprice.entitlements import CheckIn, check_out
-from meterline.api.json import json_response
+from meterline.api.json import dumps
 from meterline.api.limits import session_limiter
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
@@ -143,17 +145,39 @@ async def usage_summary(request: Request, _body: bytes) -> Response | None:
                     return None  # unknown (404) or not granted: the route behind knows
                 wanted.add(granted.feature.id)
             accesses = tuple(a for a in accesses if a.feature.id in wanted)
-        return json_response(summary_body(snapshot.customer, accesses, _rendered(reader, snapshot)))
+        usages = {a.feature.id: reader.usage(snapshot, a) for a in accesses}
+        return _answer(
+            snapshot,
+            ("summary", *usages),
+            tuple(usages.values()),
+            lambda: summary_body(snapshot.customer, accesses, _rendered(snapshot, usages)),
+        )
 
     hot: HotReads = request.app.state.hot
     return await hot.run(work, session_limiter(request.scope))
 
 
-def _rendered(reader: Reader, snapshot: Snapshot) -> Callable[[FeatureAccess], dict[str, Any]]:
+def _answer(
+    snapshot: Snapshot, key: tuple[str, ...], usages: object, build: Callable[[], Any]
+) -> Response:
+    """The JSON answer, encoded once per snapshot and usage: a snapshot's answer depends on
+    nothing else, so while usage stands still the bytes are reused."""
+    kept = snapshot.rendered.get(key)
+    if kept is not None and kept[0] == usages:
+        body: bytes = kept[1]
+    else:
+        body = dumps(build())
+        snapshot.rendered[key] = (usages, body)
+    return Response(body, media_type="application/json")
+
+
+def _rendered(
+    snapshot: Snapshot, usages: dict[str, Decimal]
+) -> Callable[[FeatureAccess], dict[str, Any]]:
     """A grant's summary entry: its usage-free parts rendered once per snapshot."""
 
     def render(access: FeatureAccess) -> dict[str, Any]:
-        usage = reader.usage(snapshot, access)
+        usage = usages[access.feature.id]
         static = snapshot.rendered.get(access.feature.id)
         if static is None:
             static = snapshot.rendered[access.feature.id] = summary_feature_out(access)
@@ -205,10 +229,14 @@ async def entitlement_check(request: Request, body: bytes) -> Response | None:
             return None
         if access is None:
             return None  # not granted, or no such feature: the route behind knows which
-        if checks.needs_usage(access):
-            access = reader.with_usage(snapshot, access)
-        result = checks.verdict(snapshot.customer, access.feature, access)
-        return json_response(check_out(result))
+        granted = access
+        usage = reader.usage(snapshot, granted) if checks.needs_usage(granted) else None
+
+        def build() -> dict[str, Any]:
+            current = granted if usage is None else replace(granted, current_usage=usage)
+            return check_out(checks.verdict(snapshot.customer, granted.feature, current))
+
+        return _answer(snapshot, ("check", granted.feature.id), usage, build)
 
     hot: HotReads = request.app.state.hot
     return await hot.run(work, session_limiter(request.scope))
