@@ -15,6 +15,7 @@ import httpx
 from sqlalchemy import update
 
 from meterline.config import Settings
+from meterline.db import catalog_version
 from meterline.db.engine import Database
 from meterline.entitlements.models import Entitlement
 from tests.api.flexprice.test_checks import _check, _setup
@@ -174,3 +175,29 @@ def test_the_shortcut_and_the_route_behind_answer_alike(http: httpx.Client) -> N
     )
     assert malformed.status_code == 400
     assert malformed.json()["code"] == "validation_error"
+
+
+def test_ingest_and_consumption_leave_the_catalog_version_alone(
+    tenant: Tenant, http: httpx.Client
+) -> None:
+    """Only catalog writes may drop the kept grants: if events moved the version, every
+    check under a steady ingest would rebuild its snapshot through the ORM."""
+    s = _setup(http, limit=100)
+    db = Database.connect(Settings(), tenant.server.database_url)
+    try:
+
+        def version() -> int | None:
+            with db.read_engine.connect() as conn:
+                return catalog_version.read(conn.connection.dbapi_connection)
+
+        before = version()
+        assert before is not None
+        _ingest(http, s, "2")
+        assert _check(http, s, consume=1, event_id=unique("c")).json()["consumed"] == "1"
+        assert _check(http, s).json()["usage"] == "3"
+        assert version() == before
+        http.put(f"/v1/entitlements/{s['grant']['id']}", json={"usage_limit": 50})
+        after = version()
+        assert after is not None and after > before
+    finally:
+        db.dispose()
