@@ -290,7 +290,8 @@ def test_a_failing_report_leaves_its_batch_mates_their_answers(
                 strict=True,
             )
         ]
-        writer._write(jobs)
+        kept = writer._write(jobs)
+        assert kept is None  # the batch failed: its connection is not kept
         loop.run_until_complete(asyncio.sleep(0))
         assert _value(futures[0].result()) == 7
         assert isinstance(futures[1].exception(), TypeError)

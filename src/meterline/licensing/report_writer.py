@@ -148,29 +148,42 @@ class ReportWriter:
     # --- the writer thread ----------------------------------------------------------------
 
     def _run(self) -> None:
+        # The thread keeps one connection from batch to batch (a checkout costs a round
+        # trip on PostgreSQL, where the pool pings each connection it hands out).
+        conn: Connection | None = None
         stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                break
-            jobs = [first]
-            while len(jobs) < self.max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
+        try:
+            while not stopping:
+                first = self._queue.get()
+                if first is None:
                     break
-                if job is None:
-                    stopping = True
-                    break
-                jobs.append(job)
-            self._write(jobs)
+                jobs = [first]
+                while len(jobs) < self.max_batch:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stopping = True
+                        break
+                    jobs.append(job)
+                conn = self._write(jobs, conn)
+        finally:
+            if conn is not None:
+                conn.close()
 
-    def _write(self, jobs: list[_Job]) -> None:
+    def _write(self, jobs: list[_Job], conn: Connection | None = None) -> Connection | None:
+        """Apply and answer ``jobs``; returns the connection to keep for the next batch."""
         reports = [job.report for job in jobs]
         try:
-            results = self.apply(reports)
+            if conn is None:
+                conn = self.db.write_engine.connect()
+            results = self.apply(reports, conn)
         except Exception:
             log.exception("usage report batch of %d failed; applying one by one", len(jobs))
+            if conn is not None:  # it may be broken: the next batch takes a fresh one
+                conn.close()
+                conn = None
             results = []
             for report in reports:
                 try:
@@ -180,6 +193,7 @@ class ReportWriter:
         self.batches += 1
         for job, result in zip(jobs, results, strict=True):
             self._resolve(job, result)
+        return conn
 
     @staticmethod
     def _resolve(job: _Job, result: Result) -> None:
@@ -195,12 +209,18 @@ class ReportWriter:
 
         job.loop.call_soon_threadsafe(resolve)
 
-    def apply(self, reports: Sequence[UsageReportRequest]) -> list[Result]:
-        """Apply ``reports`` in order in one transaction; one result per report. Raises if
-        the transaction itself fails (nothing of it is then committed)."""
+    def apply(
+        self, reports: Sequence[UsageReportRequest], conn: Connection | None = None
+    ) -> list[Result]:
+        """Apply ``reports`` in order in one transaction (on ``conn``, or a connection of
+        the write engine's pool); one result per report. Raises if the transaction itself
+        fails (nothing of it is then committed)."""
+        if conn is None:
+            with self.db.write_engine.connect() as own:
+                return self.apply(reports, own)
         batch = _Batch(now=utcnow())
         changes: list[_Change] = []
-        with self.db.write_engine.begin() as conn:
+        with conn.begin():
             raw = conn.connection.dbapi_connection  # in the transaction SQLAlchemy began
             targets = self._lock(raw, reports, batch)
             results: list[Result] = []
