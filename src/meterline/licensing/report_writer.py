@@ -207,7 +207,10 @@ class ReportWriter:
             else:
                 future.set_result(result)
 
-        job.loop.call_soon_threadsafe(resolve)
+        try:
+            job.loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop has closed: nobody is waiting any more
+            log.warning("a usage report was applied after its event loop closed")
 
     def apply(
         self, reports: Sequence[UsageReportRequest], conn: Connection | None = None
