@@ -53,8 +53,12 @@ def authenticate_request(request: Request) -> Principal:
     if cached is not None:
         return cached
     key = presented_key(request)
-    with database(request).read_engine.connect() as conn:
-        principal = accounts.authenticate(conn, key)
+    # From memory where it can be (entitlements/hot.py: SQLite, on the event loop).
+    hot = getattr(request.app.state, "hot", None)
+    principal = hot.principal_now(key) if hot is not None else None
+    if principal is None:
+        with database(request).read_engine.connect() as conn:
+            principal = accounts.authenticate(conn, key)
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:  # once per request: the principal is cached below
         limiter.acquire(principal.key_id)

@@ -78,8 +78,9 @@ class ConcurrencyLimit:
     """
 
     INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
-    # The entitlement checks' shortcuts (api/flexprice/hot_checks.py) answer from memory
-    # without a session; they take a token themselves when they do need one.
+    # The entitlement checks' shortcuts (api/flexprice/hot_checks.py) and the Kaiten usage
+    # read (api/kaiten/usage.py) hold no session on SQLite; they take a token themselves
+    # when they do need one.
     SHORTCUTS = frozenset({("GET", "/v1/customers/usage"), ("POST", "/v1/entitlements/check")})
     SCOPE_KEY = "meterline.session_limiter"
 
@@ -90,10 +91,11 @@ class ConcurrencyLimit:
     def _exempt(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["path"] == "/health":
             return True
-        if (scope["method"], scope["path"]) in self.SHORTCUTS:
+        path, method = scope["path"], scope["method"]
+        if (method, path) in self.SHORTCUTS or (method == "GET" and _is_kaiten_usage(path)):
             scope[self.SCOPE_KEY] = self.limiter
             return True
-        return scope["method"] == "POST" and scope["path"] in self.INGEST
+        return method == "POST" and path in self.INGEST
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._exempt(scope):
@@ -101,6 +103,11 @@ class ConcurrencyLimit:
             return
         async with self.limiter:
             await self.app(scope, receive, send)
+
+
+def _is_kaiten_usage(path: str) -> bool:
+    """``/api/instances/{i}/entitlements/{e}/usage`` (api/kaiten/usage.py's read)."""
+    return path.startswith("/api/instances/") and path.endswith("/usage") and path.count("/") == 6
 
 
 def session_limiter(scope: Scope) -> anyio.CapacityLimiter | None:

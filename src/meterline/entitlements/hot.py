@@ -28,7 +28,8 @@ request takes one worker-thread hop and a pooled connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -87,6 +88,7 @@ class HotReads:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.inline = db.is_sqlite
+        self._loop_thread = threading.get_ident()  # built in the lifespan, on the loop
         self.usage_in_memory = db.is_sqlite and settings.event_store == "sql"
         self._reader = reader_for(db.dialect, settings)
         self._conn: Connection | None = None
@@ -96,6 +98,7 @@ class HotReads:
         self._principals: dict[str, tuple[int, Principal, datetime | None]] = {}
         self._snapshots: dict[tuple[str, CustomerRef, str], Snapshot] = {}
         self._usage: dict[tuple[str, str, int, int], Decimal] = {}
+        self._reads: dict[Hashable, tuple[Any, datetime | None]] = {}  # see kept()
         self._shared: dict[tuple[type, str], Any] = {}  # rows snapshots share, per version
 
     async def run(
@@ -109,6 +112,35 @@ class HotReads:
             return await run_in_threadpool(self._run_pooled, work)
         async with limiter:
             return await run_in_threadpool(self._run_pooled, work)
+
+    def principal_now(self, key: str | None) -> Principal | None:
+        """The key's principal from memory, for any route, when called on SQLite from the
+        event loop's thread (the one the dedicated connection belongs to); None elsewhere,
+        and the caller reads the database. Raises ``Unauthenticated`` as that read would."""
+        if not self.inline or threading.get_ident() != self._loop_thread:
+            return None
+        return self._run_inline(lambda reader: reader.principal(key))
+
+    def kept(self, key: Hashable, read: Callable[[], tuple[T, datetime | None]]) -> T:
+        """``read()`` → (value, expiry), kept until anything is committed or it expires.
+
+        For other hot reads that are a pure function of the database and the clock (the
+        Kaiten usage read). Kept only on SQLite and asked from the event loop's thread,
+        where ``PRAGMA data_version`` says whether anything was committed since; elsewhere
+        every call reads."""
+        if not self.inline or threading.get_ident() != self._loop_thread:
+            return read()[0]
+
+        def work(_reader: Reader) -> T:
+            hit = self._reads.get(key)
+            if hit is not None and (hit[1] is None or utcnow() < hit[1]):
+                value: T = hit[0]
+                return value
+            value, expiry = read()
+            _put(self._reads, key, (value, expiry), MAX_USAGE)
+            return value
+
+        return self._run_inline(work)
 
     def close(self) -> None:
         if self._pragma is not None:
@@ -132,6 +164,7 @@ class HotReads:
         if data_version != self._data_version:
             # Something was committed since: kept usage may be stale, keys and grants may be.
             self._usage.clear()
+            self._reads.clear()
             self._note_version(catalog_version.read(conn.connection.dbapi_connection))
             self._data_version = data_version
         try:

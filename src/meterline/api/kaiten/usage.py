@@ -20,6 +20,7 @@ import email.message
 import json
 import math
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -33,10 +34,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from meterline.api.deps import database
-from meterline.api.json import json_response
+from meterline.api.json import dumps, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, iso, typed_out
 from meterline.api.kaiten.errors import problem
+from meterline.api.limits import session_limiter
 from meterline.db.engine import Database
+from meterline.entitlements.hot import HotReads
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
 from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageReportRequest, UsageView
@@ -211,10 +214,18 @@ async def read_usage(request: Request) -> Response:
     db = database(request)
     dialect = _DIALECTS[db.dialect]
     if db.is_sqlite:
-        # One indexed read of a local file: cheaper on the loop than the hop to a thread.
-        view = reporting.read_usage(
-            _loop_connection(request, db), dialect, principal, instance_slug, entitlement_slug
-        )
+        # One indexed read of a local file: cheaper on the loop than the hop to a thread;
+        # its answer is kept until anything is committed or the window ends (hot.kept).
+
+        def answer() -> tuple[bytes, datetime | None]:
+            view = reporting.read_usage(
+                _loop_connection(request, db), dialect, principal, instance_slug, entitlement_slug
+            )
+            return dumps(usage_out(view)), view.window.end
+
+        key = ("kaiten-usage", principal.environment_id, instance_slug, entitlement_slug)
+        hot: HotReads = request.app.state.hot
+        return Response(hot.kept(key, answer), media_type="application/json")
     else:
 
         def read() -> UsageView:
@@ -226,7 +237,14 @@ async def read_usage(request: Request) -> Response:
             finally:
                 pooled.close()
 
-        view = await run_in_threadpool(read)
+        # This route is exempt from ConcurrencyLimit (it holds no session on SQLite): take
+        # a token here, where it does hold a pooled connection.
+        limiter = session_limiter(request.scope)
+        if limiter is None:
+            view = await run_in_threadpool(read)
+        else:
+            async with limiter:
+                view = await run_in_threadpool(read)
     return json_response(usage_out(view))
 
 
