@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -23,6 +22,7 @@ from meterline.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter, _Job
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
+from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import Tenant
 
 
@@ -43,44 +43,6 @@ def db(tenant: Tenant) -> Iterator[Database]:
     database = Database.connect(Settings(database_url=tenant.server.database_url))
     yield database
     database.dispose()
-
-
-def _granted(
-    api: httpx.Client, limit: int, *, aggregation: str = "SUM", overage: int = 0
-) -> tuple[str, str]:
-    """A fresh instance whose license grants a NUMBER entitlement; its two slugs."""
-    slug = f"e-{uuid.uuid4().hex[:8]}"
-    steps: list[tuple[str, dict[str, Any]]] = [
-        (
-            "/entitlements",
-            {"name": slug, "slug": slug, "description": None, "aggregationMethod": aggregation},
-        ),
-        ("/licenses", {"name": slug, "slug": f"{slug}-lic", "type": "PAID"}),
-        (
-            f"/licenses/{slug}-lic/entitlements",
-            {
-                "entitlementSlug": slug,
-                "value": {"type": "number", "value": limit},
-                "limitCapExceededOveragePercent": overage,
-            },
-        ),
-    ]
-    for path, body in steps:
-        assert api.post(path, json=body).status_code in (200, 201, 204), path
-    customer = api.post("/customers", json={"name": f"{slug} customer"}).json()
-    instance = api.post(
-        "/instances",
-        json={
-            "name": slug,
-            "slug": f"{slug}-inst",
-            "customerId": customer["id"],
-            "licenseId": api.get(f"/licenses/{slug}-lic").json()["id"],
-            "startLicenseDate": "2026-01-01T00:00:00Z",
-            "endLicenseDate": "2036-01-01T00:00:00Z",
-        },
-    )
-    assert instance.status_code == 201, instance.text
-    return f"{slug}-inst", slug
 
 
 def _report(
@@ -116,7 +78,7 @@ def _value(outcome: Any) -> Decimal:
 def test_a_batch_applies_its_reports_in_arrival_order(
     api: httpx.Client, tenant: Tenant, db: Database
 ) -> None:
-    target = _granted(api, 10)
+    target = granted_instance(api, 10)
     reports = [
         _report(tenant, target, 3),
         _report(tenant, target, 4),
@@ -138,7 +100,7 @@ def test_a_batch_applies_its_reports_in_arrival_order(
 
 
 def test_errors_are_per_report(api: httpx.Client, tenant: Tenant, db: Database) -> None:
-    target = _granted(api, 100)
+    target = granted_instance(api, 100)
     api.post(
         "/entitlements",
         json={"name": "flag", "slug": "flag", "type": "BOOLEAN", "description": None},
@@ -168,7 +130,7 @@ def test_errors_are_per_report(api: httpx.Client, tenant: Tenant, db: Database) 
 def test_transaction_ids_within_and_across_batches(
     api: httpx.Client, tenant: Tenant, db: Database
 ) -> None:
-    target = _granted(api, 100)
+    target = granted_instance(api, 100)
     writer = ReportWriter(db)
     first, replay, reused, other = writer.apply(
         [
@@ -211,7 +173,7 @@ def _submit_all(writer: ReportWriter, reports: list[UsageReportRequest]) -> list
 def test_a_hard_limit_holds_under_concurrent_reports(
     api: httpx.Client, tenant: Tenant, db: Database
 ) -> None:
-    target = _granted(api, 25)
+    target = granted_instance(api, 25)
     writer = ReportWriter(db, max_batch=7)
     writer.start()
     try:
@@ -228,7 +190,7 @@ def test_two_writers_on_one_database_hold_a_limit(
     api: httpx.Client, tenant: Tenant, db: Database
 ) -> None:
     # Two writers with their own engines: what two `serve` processes sharing a database do.
-    target = _granted(api, 30)
+    target = granted_instance(api, 30)
     other_db = Database.connect(Settings(database_url=tenant.server.database_url))
     writers = [ReportWriter(db, max_batch=5), ReportWriter(other_db, max_batch=5)]
     outcomes: list[list[Any]] = [[], []]
@@ -258,7 +220,7 @@ def test_two_writers_on_one_database_hold_a_limit(
 def test_a_failing_report_leaves_its_batch_mates_their_answers(
     api: httpx.Client, tenant: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    target = _granted(api, 100)
+    target = granted_instance(api, 100)
     writer = ReportWriter(db)
     # A bug while working out one report: that report fails, the others are applied.
     fold = reporting.fold
@@ -310,7 +272,7 @@ def test_a_failing_report_leaves_its_batch_mates_their_answers(
 def test_threshold_webhooks_are_in_the_batch_transaction(
     api: httpx.Client, tenant: Tenant, db: Database
 ) -> None:
-    target = _granted(api, 10)
+    target = granted_instance(api, 10)
     ReportWriter(db).apply([_report(tenant, target, v) for v in (5, 3, 2, 1)])
     with db.read_engine.connect() as conn:
         rows = conn.execute(
@@ -326,7 +288,7 @@ def test_threshold_webhooks_are_in_the_batch_transaction(
 
 
 def test_grant_changes_count_from_the_next_report(api: httpx.Client) -> None:
-    target = _granted(api, 2)
+    target = granted_instance(api, 2)
     path = _usage_path(target)
     one = {"value": {"type": "number", "value": 1}}
     assert [api.post(path, json=one).status_code for _ in range(3)] == [200, 200, 409]

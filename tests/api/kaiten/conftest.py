@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -39,3 +41,42 @@ def mint_key(tenant: Tenant, scopes: list[str] | None = None, customer: str | No
         response = http.post("/v1/secrets/api/keys", json=body)
         assert response.status_code == 201, response.text
         return str(response.json()["api_key"])
+
+
+def granted_instance(
+    api: httpx.Client, limit: int, *, aggregation: str = "SUM", overage: int = 0
+) -> tuple[str, str]:
+    """A fresh instance whose license (``{entitlement}-lic``) grants a NUMBER entitlement;
+    its slug and the entitlement's."""
+    slug = f"e-{uuid.uuid4().hex[:8]}"
+    steps: list[tuple[str, dict[str, Any]]] = [
+        (
+            "/entitlements",
+            {"name": slug, "slug": slug, "description": None, "aggregationMethod": aggregation},
+        ),
+        ("/licenses", {"name": slug, "slug": f"{slug}-lic", "type": "PAID"}),
+        (
+            f"/licenses/{slug}-lic/entitlements",
+            {
+                "entitlementSlug": slug,
+                "value": {"type": "number", "value": limit},
+                "limitCapExceededOveragePercent": overage,
+            },
+        ),
+    ]
+    for path, body in steps:
+        assert api.post(path, json=body).status_code in (200, 201, 204), path
+    customer = api.post("/customers", json={"name": f"{slug} customer"}).json()
+    instance = api.post(
+        "/instances",
+        json={
+            "name": slug,
+            "slug": f"{slug}-inst",
+            "customerId": customer["id"],
+            "licenseId": api.get(f"/licenses/{slug}-lic").json()["id"],
+            "startLicenseDate": "2026-01-01T00:00:00Z",
+            "endLicenseDate": "2036-01-01T00:00:00Z",
+        },
+    )
+    assert instance.status_code == 201, instance.text
+    return f"{slug}-inst", slug

@@ -12,44 +12,18 @@ from sqlalchemy import update
 from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.licensing.models import UsageCounter
-from tests.conftest import Tenant, unique
+from tests.api.kaiten.conftest import granted_instance
+from tests.conftest import Tenant
 
 
 def _instance(api: httpx.Client, limit: int) -> tuple[str, str, str]:
-    """An instance whose license grants a NUMBER entitlement; (usage path, license, slug)."""
-    slug = unique("seats")
-
-    def ok(response: httpx.Response) -> httpx.Response:
-        assert response.status_code < 300, response.text
-        return response
-
-    ok(api.post("/entitlements", json={"name": slug, "slug": slug, "description": None}))
-    lic = ok(api.post("/licenses", json={"name": slug, "slug": f"{slug}-lic", "type": "PAID"}))
-    ok(
-        api.post(
-            f"/licenses/{slug}-lic/entitlements",
-            json={
-                "entitlementSlug": slug,
-                "value": {"type": "number", "value": limit},
-                "limitCapExceededOveragePercent": 0,
-            },
-        )
+    """(usage path, license slug, entitlement slug) of a fresh licensed instance."""
+    instance, entitlement = granted_instance(api, limit)
+    return (
+        f"/instances/{instance}/entitlements/{entitlement}/usage",
+        f"{entitlement}-lic",
+        entitlement,
     )
-    customer = ok(api.post("/customers", json={"name": f"{slug} customer"}))
-    ok(
-        api.post(
-            "/instances",
-            json={
-                "name": f"{slug} instance",
-                "slug": f"{slug}-inst",
-                "customerId": customer.json()["id"],
-                "licenseId": lic.json()["id"],
-                "startLicenseDate": "2026-01-01T00:00:00Z",
-                "endLicenseDate": "2036-01-01T00:00:00Z",
-            },
-        )
-    )
-    return f"/instances/{slug}-inst/entitlements/{slug}/usage", f"{slug}-lic", slug
 
 
 def _read(api: httpx.Client, path: str) -> dict[str, object]:

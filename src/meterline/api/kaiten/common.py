@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from meterline.accounts.principal import Principal
-from meterline.api.deps import authenticate_request, database
+from meterline.api.deps import authenticate_request
 from meterline.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.values import TypedValue
 
@@ -43,40 +40,6 @@ def authorize(request: Request, action: Literal["read", "write"], module: str) -
     if not principal.may(action, module):
         raise PermissionDenied(f"This key lacks the {action}:{module} scope")
     return principal
-
-
-T = TypeVar("T")
-_SQLITE_WRITER = threading.Lock()
-
-
-async def in_transaction(
-    request: Request,
-    action: Literal["read", "write"],
-    module: str,
-    work: Callable[[Session, Principal], T],
-) -> T:
-    """Authorize and run ``work`` in one transaction, in one worker-thread hop.
-
-    The hot usage routes use this instead of the session dependency: a thread then holds at
-    most one pooled connection and releases it before it returns, so however many requests
-    wait for a connection or for a counter's row lock, the holders never need another thread
-    or connection to commit (with the dependency, the commit is a second thread hop, and
-    under 50 concurrent reports on a 20-connection PostgreSQL pool that could starve).
-    """
-
-    def run() -> T:
-        principal = authorize(request, action, module)
-        db = database(request)
-        if action == "write" and db.is_sqlite:
-            # SQLite has one writer at a time anyway; queueing on a lock here is far cheaper
-            # than many threads sleeping in SQLite's busy handler (which backs off up to
-            # 100 ms) and waking in random order.
-            with _SQLITE_WRITER, db.session(write=True) as session:
-                return work(session, principal)
-        with db.session(write=action == "write") as session:
-            return work(session, principal)
-
-    return await run_in_threadpool(run)
 
 
 ReadEntitlements = Annotated[Principal, Depends(scope("read", "entitlements"))]
