@@ -1,29 +1,39 @@
-"""The catalog version: one number that changes whenever what a check depends on changes.
+"""Catalog versions: numbers that change whenever what a check depends on changes.
 
 The hot reads (entitlement checks, the usage summary) keep in memory what a customer is
 granted and who a key is. They may do so only while nothing they were built from has
 changed, in this process or any other (several ``serve`` processes on one PostgreSQL, or
-``meterline bill`` next to a server on SQLite). So every transaction that inserts, updates
-or deletes a row of a watched table adds one to ``catalog_version`` just before it commits,
-in the same transaction; a cache stamped with the version it was built under is stale as
-soon as the stored version differs.
+``meterline bill`` next to a server on SQLite). So every transaction that writes a watched
+table adds one to a version row, in the same transaction, just before it commits:
 
-The bump is the transaction's last statement, so the one-row lock it takes on PostgreSQL
-is held only for the commit itself and never ordered before another lock (no deadlock).
+* the row of one customer (``scope`` = its id) when all the transaction wrote was that
+  customer, or its subscriptions: a sign-up, a cancellation, a plan's subscriber changing
+  does not drop what is kept of every other customer;
+* the global row (``scope`` = ``*``) for anything else: keys, environments, features,
+  meters, plans, grants, or a write whose customer cannot be told from its statement.
+
+Inserting a key, environment, customer, feature, meter or plan moves nothing: nothing is
+kept of a row that did not exist (a miss is never kept). A cache stamped with the versions
+it was built under is stale as soon as a stored version differs.
+
+The bumps are the transaction's last statements, so the row locks they take on PostgreSQL
+are held only for the commit itself and never ordered before another lock (no deadlock).
 The watch is on the engine (``after_execute``), so ORM flushes and Core statements alike
 are seen; nothing writes these tables with raw SQL text.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, event
+from sqlalchemy import BigInteger, Engine, String, event
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from meterline.db.base import Base
 
+GLOBAL = "*"
 # Tables whose rows a cached check or key is built from.
 WATCHED = frozenset(
     {
@@ -37,45 +47,118 @@ WATCHED = frozenset(
         "subscriptions",
     }
 )
-_DIRTY = "meterline_catalog_dirty"
-BUMP = "UPDATE catalog_version SET version = version + 1 WHERE id = 1"
-READ = "SELECT version FROM catalog_version WHERE id = 1"
+# A new row of these cannot change anything kept (a miss is never kept).
+INSERTS_HARMLESS = frozenset(
+    {"api_keys", "environments", "customers", "features", "meters", "plans"}
+)
+_GLOBAL_DIRTY = "meterline_catalog_dirty"
+_CUSTOMERS = "meterline_catalog_customers"
+_SUBSCRIPTIONS = "meterline_catalog_subscriptions"
+READ = "SELECT version FROM catalog_version WHERE scope = '*'"
 
 
 class CatalogVersion(Base):
     __tablename__ = "catalog_version"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+def _rows(multiparams: Any, params: Any) -> list[dict[str, Any]] | None:
+    """The statement's parameter sets, or None if any is not a plain mapping."""
+    sets = list(multiparams) if multiparams else []
+    if params:
+        sets.append(params)
+    if not sets or not all(isinstance(one, dict) for one in sets):
+        return None
+    return sets
+
+
+def _all(values: Iterable[Any]) -> list[str] | None:
+    found = list(values)
+    return found if found and all(isinstance(v, str) for v in found) else None
+
+
+def _note(conn: Any, statement: UpdateBase, table: str, rows: list[dict[str, Any]] | None) -> None:
+    """Record what the statement wrote: one customer's rows, or (anything else) global."""
+    inserting = isinstance(statement, Insert)
+    if inserting and table in INSERTS_HARMLESS:
+        return
+    if rows is not None:
+        # The ORM names a row's primary key "<table>_id" in an UPDATE's or DELETE's WHERE.
+        if table == "customers":
+            ids = _all(r.get("customers_id") for r in rows)
+            if ids:
+                conn.info.setdefault(_CUSTOMERS, set()).update(ids)
+                return
+        elif table == "subscriptions" and inserting:
+            ids = _all(r.get("customer_id") for r in rows)
+            if ids:
+                conn.info.setdefault(_CUSTOMERS, set()).update(ids)
+                return
+        elif table == "subscriptions" and not any("customer_id" in r for r in rows):
+            ids = _all(r.get("subscriptions_id") for r in rows)
+            if ids:
+                conn.info.setdefault(_SUBSCRIPTIONS, set()).update(ids)
+                return
+    conn.info[_GLOBAL_DIRTY] = True
+
+
 def watch(engine: Engine) -> None:
-    """Bump the version at the commit of every transaction that wrote a watched table."""
+    """Bump the versions at the commit of every transaction that wrote a watched table."""
+    placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
 
     @event.listens_for(engine, "after_execute")
-    def _seen(conn: Any, statement: Any, *_args: Any) -> None:
+    def _seen(conn: Any, statement: Any, multiparams: Any, params: Any, *_args: Any) -> None:
         if isinstance(statement, UpdateBase):
-            table = getattr(statement, "table", None)
-            if getattr(table, "name", None) in WATCHED:
-                conn.info[_DIRTY] = True
+            table = getattr(getattr(statement, "table", None), "name", None)
+            if table in WATCHED:
+                _note(conn, statement, table, _rows(multiparams, params))
 
     @event.listens_for(engine, "commit")
     def _commit(conn: Any) -> None:
-        if conn.info.pop(_DIRTY, False):
-            # The DBAPI cursor: SQLAlchemy's own execute is not allowed while committing.
-            cursor = conn.connection.dbapi_connection.cursor()
-            try:
-                cursor.execute(BUMP)
-            finally:
-                cursor.close()
+        everything = conn.info.pop(_GLOBAL_DIRTY, False)
+        customers: set[str] = conn.info.pop(_CUSTOMERS, set())
+        subscriptions: set[str] = conn.info.pop(_SUBSCRIPTIONS, set())
+        if not (everything or customers or subscriptions):
+            return
+        # The DBAPI cursor: SQLAlchemy's own execute is not allowed while committing.
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            if subscriptions and not everything:
+                marks = ", ".join([placeholder] * len(subscriptions))
+                cursor.execute(
+                    f"SELECT customer_id FROM subscriptions WHERE id IN ({marks})",
+                    tuple(sorted(subscriptions)),
+                )
+                owners = [row[0] for row in cursor.fetchall()]
+                if len(owners) < len(subscriptions):
+                    everything = True  # a row gone: its customer is unknown
+                customers.update(owners)
+            if everything:
+                _bump(cursor, placeholder, GLOBAL)
+            else:
+                for customer in sorted(customers):  # one lock order for every writer
+                    _bump(cursor, placeholder, customer)
+        finally:
+            cursor.close()
 
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Any) -> None:
-        conn.info.pop(_DIRTY, None)
+        for key in (_GLOBAL_DIRTY, _CUSTOMERS, _SUBSCRIPTIONS):
+            conn.info.pop(key, None)
+
+
+def _bump(cursor: Any, placeholder: str, scope: str) -> None:
+    cursor.execute(
+        f"INSERT INTO catalog_version (scope, version) VALUES ({placeholder}, 1)"
+        " ON CONFLICT (scope) DO UPDATE SET version = catalog_version.version + 1",
+        (scope,),
+    )
 
 
 def read(dbapi_connection: Any) -> int | None:
-    """The stored version (None if the row is missing: then nothing may be cached)."""
+    """The global version (None if its row is missing: then nothing may be kept)."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(READ)
@@ -83,3 +166,16 @@ def read(dbapi_connection: Any) -> int | None:
     finally:
         cursor.close()
     return None if row is None else int(row[0])
+
+
+def read_customer(dbapi_connection: Any, placeholder: str, customer_id: str) -> int:
+    """One customer's version (0 until its rows are first changed)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(
+            f"SELECT version FROM catalog_version WHERE scope = {placeholder}", (customer_id,)
+        )
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return 0 if row is None else int(row[0])

@@ -50,7 +50,7 @@ from meterline.db.base import utcnow
 from meterline.db.engine import Database
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
-from meterline.errors import Unauthenticated
+from meterline.errors import NotFound, Unauthenticated
 from meterline.events.backend import reader_for
 from meterline.events.ingest import to_micros
 from meterline.events.service import meter_spec
@@ -67,11 +67,13 @@ MAX_USAGE = 100_000
 MAX_PRINCIPALS = 10_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class Snapshot:
-    """One customer's aggregated grants as of one catalog version."""
+    """One customer's aggregated grants as of the global and the customer's version."""
 
     version: int
+    customer_version: int
+    checked: int | None  # SQLite: the data_version at which customer_version was last read
     customer: Customer
     accesses: tuple[FeatureAccess, ...]  # sorted as ``checks.customer_access`` sorts
     by_feature: dict[str, FeatureAccess]
@@ -88,6 +90,7 @@ class HotReads:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.inline = db.is_sqlite
+        self.placeholder = "?" if db.is_sqlite else "%s"
         self._loop_thread = threading.get_ident()  # built in the lifespan, on the loop
         self.usage_in_memory = db.is_sqlite and settings.event_store == "sql"
         self._reader = reader_for(db.dialect, settings)
@@ -228,6 +231,7 @@ class Reader:
             kept is not None
             and kept.version == self.version
             and (kept.valid_until is None or now < kept.valid_until)
+            and self._customer_unchanged(kept)
         ):
             return kept
         snapshot = self._build(principal, ref, value, now)
@@ -238,10 +242,17 @@ class Reader:
     def _build(self, principal: Principal, ref: CustomerRef, value: str, now: datetime) -> Snapshot:
         # On the request's own connection: a second pooled one could run out under load.
         with Session(bind=self.conn, expire_on_commit=False) as session:
-            if ref == "id":
-                customer = customers.get_customer(session, principal, value)
-            else:
-                customer = customers.get_customer_by_external_id(session, principal, value)
+            customer_id = value
+            if ref == "external_id":
+                customer_id = customers.get_customer_by_external_id(session, principal, value).id
+            # The customer's version is read before what the snapshot holds is loaded, so a
+            # change committed in between leaves the snapshot stamped older (rebuilt next
+            # time), never newer than its contents.
+            customer_version = self._customer_version(customer_id)
+            session.expire_all()
+            customer = customers.get_customer(session, principal, customer_id)
+            if customer.external_id != value and ref == "external_id":
+                raise NotFound("customer", value)  # its external id changed in between
             accesses = checks.customer_access(session, principal, customer)
             self._share(accesses)
             specs: dict[str, MeterSpec] = {}
@@ -260,6 +271,8 @@ class Reader:
         later = [moment for moment in bounds if moment > now]
         return Snapshot(
             version=self.version or 0,
+            customer_version=customer_version,
+            checked=self.hot._data_version,
             customer=customer,
             accesses=tuple(accesses),
             by_feature={a.feature.id: a for a in accesses},
@@ -267,6 +280,21 @@ class Reader:
             specs=specs,
             valid_until=min(later) if later else None,
         )
+
+    def _customer_version(self, customer_id: str) -> int:
+        raw = self.conn.connection.dbapi_connection
+        return catalog_version.read_customer(raw, self.hot.placeholder, customer_id)
+
+    def _customer_unchanged(self, kept: Snapshot) -> bool:
+        """Whether the customer's own version still is the snapshot's. On SQLite it is read
+        only once per commit seen (``PRAGMA data_version``); elsewhere on every request."""
+        if self.hot.inline and kept.checked == self.hot._data_version:
+            return True
+        if self._customer_version(kept.customer.id) != kept.customer_version:
+            return False
+        if self.hot.inline:
+            kept.checked = self.hot._data_version
+        return True
 
     def _share(self, accesses: list[FeatureAccess]) -> None:
         """Point every snapshot at one copy of each feature, meter and grant (a loaded row

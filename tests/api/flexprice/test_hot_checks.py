@@ -16,8 +16,10 @@ from sqlalchemy import update
 
 from meterline.config import Settings
 from meterline.db import catalog_version
+from meterline.db import models as _all_tables  # noqa: F401  (every mapper, for the ORM)
 from meterline.db.engine import Database
 from meterline.entitlements.models import Entitlement
+from meterline.subscriptions.models import Subscription
 from tests.api.flexprice.test_checks import _check, _setup
 from tests.conftest import Tenant, unique
 
@@ -146,6 +148,17 @@ def test_a_write_from_another_process_is_seen(tenant: Tenant, http: httpx.Client
         db.dispose()
     assert _check(http, s).json()["limit"] == "7"
     assert _summary(http, s)["features"][0]["total_limit"] == 7
+    # A change of one customer's subscription, through the ORM: that customer's version.
+    db = Database.connect(Settings(), tenant.server.database_url)
+    try:
+        with db.session() as session:
+            sub = session.get(Subscription, s["sub"]["id"])
+            assert sub is not None
+            sub.subscription_status = "cancelled"
+    finally:
+        db.dispose()
+    assert _check(http, s).json()["reason"] == "no_entitlement"
+    assert _summary(http, s)["features"] == []
 
 
 def test_the_shortcut_and_the_route_behind_answer_alike(http: httpx.Client) -> None:
@@ -177,27 +190,69 @@ def test_the_shortcut_and_the_route_behind_answer_alike(http: httpx.Client) -> N
     assert malformed.json()["code"] == "validation_error"
 
 
-def test_ingest_and_consumption_leave_the_catalog_version_alone(
+def test_a_subscription_is_seen_by_a_customer_checked_before_it(http: httpx.Client) -> None:
+    s = _setup(http, limit=10)
+    newcomer = http.post("/v1/customers", json={"external_id": unique("n"), "name": "N"}).json()
+    s = {**s, "customer": newcomer}
+    assert _warm(http, s)["reason"] == "no_entitlement"
+    assert _summary(http, s)["features"] == []
+    subscribed = http.post(
+        "/v1/subscriptions",
+        json={
+            "customer_id": newcomer["id"],
+            "plan_id": s["sub"]["plan_id"],
+            "currency": "usd",
+            "billing_period": "MONTHLY",
+        },
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    assert _check(http, s).json()["allowed"] is True
+    assert len(_summary(http, s)["features"]) == 2
+
+
+def test_versions_move_only_where_a_write_could_change_an_answer(
     tenant: Tenant, http: httpx.Client
 ) -> None:
-    """Only catalog writes may drop the kept grants: if events moved the version, every
-    check under a steady ingest would rebuild its snapshot through the ORM."""
+    """Events leave every version alone (else every check under a steady ingest would
+    rebuild its snapshot); a sign-up or a cancellation moves that customer's version only
+    (else every customer's snapshot would be rebuilt); a grant change moves the global one."""
     s = _setup(http, limit=100)
+    customer = s["customer"]["id"]
     db = Database.connect(Settings(), tenant.server.database_url)
     try:
 
-        def version() -> int | None:
+        def versions(*scopes: str) -> list[int]:
             with db.read_engine.connect() as conn:
-                return catalog_version.read(conn.connection.dbapi_connection)
+                raw = conn.connection.dbapi_connection
+                mark = "?" if db.is_sqlite else "%s"
+                return [catalog_version.read_customer(raw, mark, scope) for scope in scopes]
 
-        before = version()
-        assert before is not None
+        everyone, mine = versions("*", customer)
         _ingest(http, s, "2")
         assert _check(http, s, consume=1, event_id=unique("c")).json()["consumed"] == "1"
         assert _check(http, s).json()["usage"] == "3"
-        assert version() == before
+        assert versions("*", customer) == [everyone, mine]
+
+        other = http.post("/v1/customers", json={"external_id": unique("o"), "name": "O"}).json()
+        subscribed = http.post(
+            "/v1/subscriptions",
+            json={
+                "customer_id": other["id"],
+                "plan_id": s["sub"]["plan_id"],
+                "currency": "usd",
+                "billing_period": "MONTHLY",
+            },
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        assert versions("*", customer, other["id"]) == [everyone, mine, 1]
+
+        cancelled = http.post(
+            f"/v1/subscriptions/{s['sub']['id']}/cancel", json={"cancellation_type": "immediate"}
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        assert versions("*", customer, other["id"]) == [everyone, mine + 1, 1]
+
         http.put(f"/v1/entitlements/{s['grant']['id']}", json={"usage_limit": 50})
-        after = version()
-        assert after is not None and after > before
+        assert versions("*")[0] == everyone + 1
     finally:
         db.dispose()

@@ -1,4 +1,4 @@
-"""catalog version: what in-memory check caches are stamped with
+"""catalog versions: what in-memory check caches are stamped with
 
 Revision ID: 0700
 Revises: 0600
@@ -19,11 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     table = op.create_table(
         "catalog_version",
-        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("version", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_catalog_version")),
+        sa.PrimaryKeyConstraint("scope", name=op.f("pk_catalog_version")),
     )
-    op.bulk_insert(table, [{"id": 1, "version": 0}])
+    # The global row; a customer's row appears when its rows first change.
+    op.bulk_insert(table, [{"scope": "*", "version": 0}])
 
 
 def downgrade() -> None:
