@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -48,17 +48,25 @@ def presented_key(request: Request) -> str | None:
     return None
 
 
-def authenticate_request(request: Request) -> Principal:
+def authenticate_request(
+    request: Request, resolve: Callable[[str | None], Principal] | None = None
+) -> Principal:
+    """The caller, once per request (rate-limited once). ``resolve`` turns the presented
+    key into a principal; by default from memory where it can be (entitlements/hot.py:
+    SQLite, on the event loop), else from the database."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     key = presented_key(request)
-    # From memory where it can be (entitlements/hot.py: SQLite, on the event loop).
-    hot = getattr(request.app.state, "hot", None)
-    principal = hot.principal_now(key) if hot is not None else None
-    if principal is None:
-        with database(request).read_engine.connect() as conn:
-            principal = accounts.authenticate(conn, key)
+    if resolve is not None:
+        principal = resolve(key)
+    else:
+        hot = getattr(request.app.state, "hot", None)
+        found = hot.principal_now(key) if hot is not None else None
+        if found is None:
+            with database(request).read_engine.connect() as conn:
+                found = accounts.authenticate(conn, key)
+        principal = found
     limiter = getattr(request.app.state, "rate_limiter", None)
     if limiter is not None:  # once per request: the principal is cached below
         limiter.acquire(principal.key_id)

@@ -28,7 +28,7 @@ from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from meterline.accounts.principal import Principal
-from meterline.api.deps import presented_key, require_vendor
+from meterline.api.deps import authenticate_request, require_vendor
 from meterline.api.flexprice.common import decimal_text, split_csv
 from meterline.api.flexprice.customer_usage import summary_body, summary_feature_out
 from meterline.api.flexprice.entitlements import CheckIn, check_out
@@ -86,13 +86,8 @@ class ShortcutRoute(Route):
 
 
 def _caller(reader: Reader, request: Request) -> Principal:
-    """As ``deps.vendor_principal``, with the key resolved from memory."""
-    principal = reader.principal(presented_key(request))
-    limiter = getattr(request.app.state, "rate_limiter", None)
-    if limiter is not None:
-        limiter.acquire(principal.key_id)
-    request.state.principal = principal  # the route behind must not count this call twice
-    return require_vendor(principal, request.method)
+    """As ``deps.vendor_principal``, with the key resolved on the request's connection."""
+    return require_vendor(authenticate_request(request, reader.principal), request.method)
 
 
 def _single(params: QueryParams, name: str) -> tuple[bool, str | None]:
