@@ -52,6 +52,19 @@ def _ingest(http: httpx.Client, s: dict[str, Any], n: str) -> None:
     assert response.status_code == 202, response.text
 
 
+def _subscribe(http: httpx.Client, customer_id: str, plan_id: str) -> None:
+    subscribed = http.post(
+        "/v1/subscriptions",
+        json={
+            "customer_id": customer_id,
+            "plan_id": plan_id,
+            "currency": "usd",
+            "billing_period": "MONTHLY",
+        },
+    )
+    assert subscribed.status_code == 201, subscribed.text
+
+
 def test_an_acknowledged_event_is_in_the_very_next_check(http: httpx.Client) -> None:
     s = _setup(http, limit=100)
     assert _warm(http, s)["usage"] == "0"
@@ -196,16 +209,7 @@ def test_a_subscription_is_seen_by_a_customer_checked_before_it(http: httpx.Clie
     s = {**s, "customer": newcomer}
     assert _warm(http, s)["reason"] == "no_entitlement"
     assert _summary(http, s)["features"] == []
-    subscribed = http.post(
-        "/v1/subscriptions",
-        json={
-            "customer_id": newcomer["id"],
-            "plan_id": s["sub"]["plan_id"],
-            "currency": "usd",
-            "billing_period": "MONTHLY",
-        },
-    )
-    assert subscribed.status_code == 201, subscribed.text
+    _subscribe(http, newcomer["id"], s["sub"]["plan_id"])
     assert _check(http, s).json()["allowed"] is True
     assert len(_summary(http, s)["features"]) == 2
 
@@ -234,16 +238,7 @@ def test_versions_move_only_where_a_write_could_change_an_answer(
         assert versions("*", customer) == [everyone, mine]
 
         other = http.post("/v1/customers", json={"external_id": unique("o"), "name": "O"}).json()
-        subscribed = http.post(
-            "/v1/subscriptions",
-            json={
-                "customer_id": other["id"],
-                "plan_id": s["sub"]["plan_id"],
-                "currency": "usd",
-                "billing_period": "MONTHLY",
-            },
-        )
-        assert subscribed.status_code == 201, subscribed.text
+        _subscribe(http, other["id"], s["sub"]["plan_id"])
         assert versions("*", customer, other["id"]) == [everyone, mine, 1]
 
         cancelled = http.post(
