@@ -7,12 +7,14 @@ meters); from memory it costs tens of microseconds. Memory may answer only while
 it was built from has changed, in this process or in any other:
 
 * A key's principal and a customer's ``Snapshot`` (the customer, its aggregated grants and
-  each metered grant's usage window) are stamped with the catalog version
-  (``db/catalog_version.py``), which every committed write to a key, customer, feature,
-  meter, plan, grant or subscription moves. A request reads the stored version first and
-  drops every stamp that differs. A snapshot also expires at the first instant the clock
-  alone could change its answer: a usage window's end, a scheduled cancellation, an end
-  date, a trial's end.
+  each metered grant's usage window) are stamped with the catalog versions
+  (``db/catalog_version.py``): the global one, which any committed write to a key,
+  feature, meter, plan or grant moves, and for a snapshot also its customer's, which a
+  write to that customer or its subscriptions moves. A request reads the stored global
+  version first and drops every stamp that differs; a snapshot's customer version is read
+  again once something was committed. A snapshot also expires at the first instant the
+  clock alone could change its answer: a usage window's end, a scheduled cancellation, an
+  end date, a trial's end.
 * Usage is kept in memory only on SQLite with the SQL event store. There one question,
   ``PRAGMA data_version`` (it changes whenever any other connection, of any process, has
   committed anything), tells whether anything at all was written since the last request;
@@ -124,22 +126,28 @@ class HotReads:
             return None
         return self._run_inline(lambda reader: reader.principal(key))
 
-    def kept(self, key: Hashable, read: Callable[[], tuple[T, datetime | None]]) -> T:
-        """``read()`` → (value, expiry), kept until anything is committed or it expires.
+    def kept(self, key: Hashable, read: Callable[[Any], tuple[T, datetime | None]]) -> T:
+        """``read(dbapi_connection)`` → (value, expiry), kept until anything is committed
+        or it expires.
 
         For other hot reads that are a pure function of the database and the clock (the
-        Kaiten usage read). Kept only on SQLite and asked from the event loop's thread,
-        where ``PRAGMA data_version`` says whether anything was committed since; elsewhere
-        every call reads."""
+        Kaiten usage read). On SQLite, from the event loop's thread, ``read`` gets the
+        dedicated connection (outside any transaction: each statement sees the latest
+        commit) and its value is kept while ``PRAGMA data_version`` stands still;
+        elsewhere every call reads, on a pooled connection."""
         if not self.inline or threading.get_ident() != self._loop_thread:
-            return read()[0]
+            pooled = self.db.read_engine.raw_connection()
+            try:
+                return read(pooled.dbapi_connection)[0]
+            finally:
+                pooled.close()
 
-        def work(_reader: Reader) -> T:
+        def work(reader: Reader) -> T:
             hit = self._reads.get(key)
             if hit is not None and (hit[1] is None or utcnow() < hit[1]):
                 value: T = hit[0]
                 return value
-            value, expiry = read()
+            value, expiry = read(reader.conn.connection.dbapi_connection)
             _put(self._reads, key, (value, expiry), MAX_USAGE)
             return value
 

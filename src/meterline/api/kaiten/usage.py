@@ -10,8 +10,10 @@ costs more per request than everything else a report does here), mounted by
   the pydantic model exactly as FastAPI would validate it, so that every refusal is the same
   400/422 problem document with the same ``errors[].location``. The report then goes to the
   group-commit writer (``licensing/report_writer.py``), which answers once it is committed.
-* A read is one indexed statement on a Core connection, run on the event loop on SQLite
-  (no worker-thread hop; ~100 µs) and in a worker thread on PostgreSQL.
+* A read is one indexed statement on a driver connection. On SQLite it runs on the event
+  loop, on the loop's dedicated read connection, and its encoded answer is kept until
+  anything is committed or the counter's window ends (``HotReads.kept``); on PostgreSQL it
+  runs in a worker thread on a pooled connection.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ from meterline.api.json import dumps, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, iso, typed_out
 from meterline.api.kaiten.errors import problem
 from meterline.api.limits import session_limiter
-from meterline.db.engine import Database
 from meterline.entitlements.hot import HotReads
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
@@ -217,10 +218,8 @@ async def read_usage(request: Request) -> Response:
         # One indexed read of a local file: cheaper on the loop than the hop to a thread;
         # its answer is kept until anything is committed or the window ends (hot.kept).
 
-        def answer() -> tuple[bytes, datetime | None]:
-            view = reporting.read_usage(
-                _loop_connection(request, db), dialect, principal, instance_slug, entitlement_slug
-            )
+        def answer(conn: Any) -> tuple[bytes, datetime | None]:
+            view = reporting.read_usage(conn, dialect, principal, instance_slug, entitlement_slug)
             return dumps(usage_out(view)), view.window.end
 
         key = ("kaiten-usage", principal.environment_id, instance_slug, entitlement_slug)
@@ -246,19 +245,6 @@ async def read_usage(request: Request) -> Response:
             async with limiter:
                 view = await run_in_threadpool(read)
     return json_response(usage_out(view))
-
-
-def _loop_connection(request: Request, db: Database) -> Any:
-    """SQLite: the event loop's own read connection, taken out of the read engine's pool
-    once (a checkout and its return cost a quarter of a read). It is in autocommit mode,
-    so each statement reads the latest commit; only this thread uses it."""
-    held = getattr(request.app.state, "kaiten_usage_connection", None)
-    if held is None or held[0] is not db:
-        pooled = db.read_engine.raw_connection()
-        pooled.detach()  # ours for the life of the app; closed when it is collected
-        held = (db, pooled, pooled.dbapi_connection)
-        request.app.state.kaiten_usage_connection = held
-    return held[2]
 
 
 _DIALECTS = {name: Dialect(name) for name in ("sqlite", "postgresql")}
