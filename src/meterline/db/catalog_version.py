@@ -24,6 +24,7 @@ are seen; nothing writes these tables with raw SQL text.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -168,13 +169,12 @@ def read(dbapi_connection: Any) -> int | None:
     return None if row is None else int(row[0])
 
 
-def read_customer(dbapi_connection: Any, placeholder: str, customer_id: str) -> int:
+def read_customer(dbapi_connection: Any, customer_id: str) -> int:
     """One customer's version (0 until its rows are first changed)."""
+    mark = "?" if isinstance(dbapi_connection, sqlite3.Connection) else "%s"
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(
-            f"SELECT version FROM catalog_version WHERE scope = {placeholder}", (customer_id,)
-        )
+        cursor.execute(f"SELECT version FROM catalog_version WHERE scope = {mark}", (customer_id,))
         row = cursor.fetchone()
     finally:
         cursor.close()

@@ -92,7 +92,6 @@ class HotReads:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.inline = db.is_sqlite
-        self.placeholder = "?" if db.is_sqlite else "%s"
         self._loop_thread = threading.get_ident()  # built in the lifespan, on the loop
         self.usage_in_memory = db.is_sqlite and settings.event_store == "sql"
         self._reader = reader_for(db.dialect, settings)
@@ -291,7 +290,7 @@ class Reader:
 
     def _customer_version(self, customer_id: str) -> int:
         raw = self.conn.connection.dbapi_connection
-        return catalog_version.read_customer(raw, self.hot.placeholder, customer_id)
+        return catalog_version.read_customer(raw, customer_id)
 
     def _customer_unchanged(self, kept: Snapshot) -> bool:
         """Whether the customer's own version still is the snapshot's. On SQLite it is read

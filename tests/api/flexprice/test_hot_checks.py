@@ -228,8 +228,7 @@ def test_versions_move_only_where_a_write_could_change_an_answer(
         def versions(*scopes: str) -> list[int]:
             with db.read_engine.connect() as conn:
                 raw = conn.connection.dbapi_connection
-                mark = "?" if db.is_sqlite else "%s"
-                return [catalog_version.read_customer(raw, mark, scope) for scope in scopes]
+                return [catalog_version.read_customer(raw, scope) for scope in scopes]
 
         everyone, mine = versions("*", customer)
         _ingest(http, s, "2")
