@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +106,11 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
 
 
 def start_server(
-    database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+    database_url: str,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: Sequence[str] = (),
+    start_seconds: float = 60,
 ) -> Server:
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
@@ -121,13 +125,13 @@ def start_server(
     }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterline", "serve", "--port", str(port)],
+        [sys.executable, "-m", "meterline", "serve", "--port", str(port), *extra_args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + start_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")

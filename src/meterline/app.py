@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
@@ -24,6 +26,7 @@ from meterline.db.engine import Database
 from meterline.entitlements.hot import HotReads
 from meterline.events.writer import IngestWriter
 from meterline.licensing.report_writer import ReportWriter
+from meterline.runtime.group_commit import writer_states
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.writer = writer
         app.state.hot = HotReads(db, settings)
         app.state.report_writer = report_writer
+        app.state.writers = {"ingest_writer": writer, "report_writer": report_writer}
         app.state.rate_limiter = limiter_from_settings(
             settings.rate_limit_per_second, settings.rate_limit_burst
         )
@@ -81,8 +85,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health(request: Request) -> JSONResponse:
+        writers = writer_states(getattr(request.app.state, "writers", {}))
+        ok = all(state == "running" for state in writers.values())
+        return JSONResponse({"status": "ok" if ok else "degraded", **writers}, 200 if ok else 503)
 
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)

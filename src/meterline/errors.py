@@ -91,10 +91,21 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
-class TooManyRequests(DomainError):
-    kind = "too_many_requests"
-    status = 429
+class RetryLater(DomainError):
+    """Not now: the client should try again after ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyRequests(RetryLater):
+    kind = "too_many_requests"
+    status = 429
+
+
+class Unavailable(RetryLater):
+    """The process cannot serve this request now (e.g. its writer has stopped)."""
+
+    kind = "unavailable"
+    status = 503

@@ -20,7 +20,7 @@ from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import reporting
-from meterline.licensing.report_writer import ReportWriter, _Job
+from meterline.licensing.report_writer import ReportWriter
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
 from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import Tenant
@@ -237,29 +237,16 @@ def test_a_failing_report_leaves_its_batch_mates_their_answers(
     # A report the database refuses fails the batch's writes: the batch is applied again
     # one report per transaction, and only that report fails.
     unstorable = {"x": object()}
-    loop = asyncio.new_event_loop()
-    try:
-        futures = [loop.create_future() for _ in range(3)]
-        jobs = [
-            _Job(report, loop, future)
-            for report, future in zip(
-                [
-                    _report(tenant, target, 4),
-                    _report(tenant, target, 5, metadata=unstorable),
-                    _report(tenant, target, 6),
-                ],
-                futures,
-                strict=True,
-            )
+    outcomes = writer.commit(
+        [
+            _report(tenant, target, 4),
+            _report(tenant, target, 5, metadata=unstorable),
+            _report(tenant, target, 6),
         ]
-        kept = writer._write(jobs)
-        assert kept is None  # the batch failed: its connection is not kept
-        loop.run_until_complete(asyncio.sleep(0))
-        assert _value(futures[0].result()) == 7
-        assert isinstance(futures[1].exception(), TypeError)
-        assert _value(futures[2].result()) == 13
-    finally:
-        loop.close()
+    )
+    assert _value(outcomes[0]) == 7
+    assert isinstance(outcomes[1], TypeError)
+    assert _value(outcomes[2]) == 13
     ledger = api.get(_usage_path(target) + "/reports").json()
     assert [r["value"] for r in ledger] == [1, 2, 4, 6]
     assert api.get(_usage_path(target)).json()["value"] == {

@@ -47,6 +47,7 @@ class DefaultAccount:
 
 def ensure_default_account(session: Session) -> DefaultAccount:
     """The default organization with its two environments and an admin user."""
+    repository.lock_account_setup(session)
     org = repository.default_organization(session)
     if org is None:
         org = Organization(name="Default organization", is_default=True)
@@ -61,6 +62,7 @@ def ensure_organization(session: Session, name: str) -> DefaultAccount:
     name = name.strip()
     if not name or len(name) > 255:
         raise InvalidRequest("organization name must be 1 to 255 characters", field="name")
+    repository.lock_account_setup(session)
     org = repository.organization_by_name(session, name)
     if org is None:
         org = Organization(name=name, is_default=False)
@@ -87,6 +89,7 @@ def ensure_bootstrap_key(session: Session, key: str) -> ApiKey:
     """Accept ``key`` with every right in the default production environment."""
     if len(key) < 8:
         raise InvalidRequest("METERLINE_BOOTSTRAP_KEY must be at least 8 characters")
+    repository.lock_account_setup(session)  # every worker of a fresh start runs this at once
     existing = repository.key_by_hash(session, hash_key(key))
     if existing is not None:
         if existing.status != "published":

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from meterline.api.json import json_response
 from meterline.api.problems import FieldProblem
-from meterline.errors import DomainError, TooManyRequests
+from meterline.errors import DomainError, RetryLater
 
 
 def envelope(
@@ -36,9 +36,7 @@ class UsageReportErrors:
             404: "not_found",
             429: "too_many_requests",
         }.get(exc.status, "invalid_request")
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        )
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
         return envelope(exc.status, code or default, exc.message, details, headers)
 
     def invalid_input(

@@ -7,7 +7,8 @@ Dedup: ``(environment_id, event_id)`` is a unique index. On SQLite the whole tra
 holds the write lock (``BEGIN IMMEDIATE``), so the ids already stored are read first and
 only new rows are inserted. On PostgreSQL concurrent writers in other processes are
 possible, so the insert is ``ON CONFLICT DO NOTHING RETURNING`` and only the rows it
-returns are new.
+returns are new; rows go in the index's key order, so that two batches sharing ids lock
+them in one order (the writer retries the rare deadlock that remains).
 
 Aggregates: every new event is folded into ``usage_hourly`` and ``usage_daily`` (UTC hours
 and days) for each meter it
@@ -176,10 +177,13 @@ class SqlEventStore:
         self, conn: Connection, rows: Sequence[EventRow], candidates: list[int], ingested: int
     ) -> list[int]:
         index_of = {(rows[i].environment_id, rows[i].event_id): i for i in candidates}
+        # In the unique index's key order: concurrent batches (other processes) that share
+        # ids then wait on each other's rows in one order instead of deadlocking.
+        ordered = [index_of[key] for key in sorted(index_of)]
         fresh: list[int] = []
         width = 9
-        for start in range(0, len(candidates), 500):
-            chunk = candidates[start : start + 500]
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
             values = ",".join(["(" + ",".join(["%s"] * width) + ")"] * len(chunk))
             params: list[Any] = []
             for i in chunk:

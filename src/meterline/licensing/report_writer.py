@@ -17,16 +17,14 @@ transaction:
 
 commits, and only then resolves each request's future. An acknowledged report is a
 committed report. A report whose own work fails answers with that error and changes
-nothing; if the batch's writes fail, the batch is applied again one report per transaction,
-so one poisoned report never costs the others their answer.
+nothing; if the batch's writes fail, the generic writer applies the batch again one report
+per transaction, so one poisoned report never costs the others their answer (and retries a
+deadlocked batch as it is).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import queue
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,10 +37,11 @@ from ulid import ULID
 
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
-from meterline.errors import DomainError, TooManyRequests
+from meterline.errors import DomainError
 from meterline.licensing import reporting, usage_store
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
 from meterline.licensing.usage_store import AcceptedReport, UsageRow
+from meterline.runtime.group_commit import GroupCommitWriter
 from meterline.webhooks import notify, outbox
 
 log = logging.getLogger("meterline.licensing.reports")
@@ -53,13 +52,6 @@ DEFAULT_QUEUE_LIMIT = 20_000
 Result = ReportOutcome | BaseException
 # An accepted report's change of its counter's value (before, after), for the webhooks.
 _Change = tuple[UsageReportRequest, UsageRow, tuple[Decimal, Decimal]]
-
-
-@dataclass(slots=True)
-class _Job:
-    report: UsageReportRequest
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[ReportOutcome]
 
 
 @dataclass
@@ -106,7 +98,9 @@ class _LedgerIds:
         return ids
 
 
-class ReportWriter:
+class ReportWriter(GroupCommitWriter[UsageReportRequest, ReportOutcome]):
+    """Usage reports through the group-commit writer (``runtime/group_commit.py``)."""
+
     def __init__(
         self,
         db: Database,
@@ -116,101 +110,32 @@ class ReportWriter:
     ) -> None:
         self.db = db
         self.dialect = usage_store.Dialect(db.dialect)
-        self.max_batch = max_batch
-        self.queue_limit = queue_limit
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
         self._ids = _LedgerIds()
-        self.batches = 0
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._run, name="meterline-report-writer", daemon=True
+        # The writer thread keeps one connection from batch to batch (a checkout costs a
+        # round trip on PostgreSQL, where the pool pings each connection it hands out).
+        self._conn: Connection | None = None
+        super().__init__(
+            "usage report writer",
+            self._apply_kept,
+            max_batch=max_batch,
+            queue_limit=queue_limit,
+            on_stop=self._release,
+            full_message="The usage report queue is full; retry shortly",
         )
-        self._thread.start()
 
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    async def submit(self, report: UsageReportRequest) -> ReportOutcome:
-        """Apply ``report``; returns its outcome once it is committed. Raises the domain
-        error the report gets (404, 400, 409 for a reused transactionId)."""
-        if self._queue.qsize() >= self.queue_limit:
-            raise TooManyRequests("The usage report queue is full; retry shortly", retry_after=1)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[ReportOutcome] = loop.create_future()
-        self._queue.put(_Job(report, loop, future))
-        return await future
-
-    # --- the writer thread ----------------------------------------------------------------
-
-    def _run(self) -> None:
-        # The thread keeps one connection from batch to batch (a checkout costs a round
-        # trip on PostgreSQL, where the pool pings each connection it hands out).
-        conn: Connection | None = None
-        stopping = False
+    def _apply_kept(self, reports: Sequence[UsageReportRequest]) -> list[Result]:
+        if self._conn is None:
+            self._conn = self.db.write_engine.connect()
         try:
-            while not stopping:
-                first = self._queue.get()
-                if first is None:
-                    break
-                jobs = [first]
-                while len(jobs) < self.max_batch:
-                    try:
-                        job = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if job is None:
-                        stopping = True
-                        break
-                    jobs.append(job)
-                conn = self._write(jobs, conn)
-        finally:
-            if conn is not None:
-                conn.close()
+            return self.apply(reports, self._conn)
+        except BaseException:
+            self._release()  # it may be broken: the next attempt takes a fresh one
+            raise
 
-    def _write(self, jobs: list[_Job], conn: Connection | None = None) -> Connection | None:
-        """Apply and answer ``jobs``; returns the connection to keep for the next batch."""
-        reports = [job.report for job in jobs]
-        try:
-            if conn is None:
-                conn = self.db.write_engine.connect()
-            results = self.apply(reports, conn)
-        except Exception:
-            log.exception("usage report batch of %d failed; applying one by one", len(jobs))
-            if conn is not None:  # it may be broken: the next batch takes a fresh one
-                conn.close()
-                conn = None
-            results = []
-            for report in reports:
-                try:
-                    results.extend(self.apply([report]))
-                except Exception as exc:  # this report's own transaction failed
-                    results.append(exc)
-        self.batches += 1
-        for job, result in zip(jobs, results, strict=True):
-            self._resolve(job, result)
-        return conn
-
-    @staticmethod
-    def _resolve(job: _Job, result: Result) -> None:
-        future = job.future
-
-        def resolve() -> None:
-            if future.done():  # the request went away
-                return
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-        try:
-            job.loop.call_soon_threadsafe(resolve)
-        except RuntimeError:  # the loop has closed: nobody is waiting any more
-            log.warning("a usage report was applied after its event loop closed")
+    def _release(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
 
     def apply(
         self, reports: Sequence[UsageReportRequest], conn: Connection | None = None

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from meterline.api.json import json_response
 from meterline.api.problems import FieldProblem
-from meterline.errors import DomainError, TooManyRequests
+from meterline.errors import DomainError, RetryLater
 
 _CODES = {
     400: "validation_error",
@@ -20,6 +20,7 @@ _CODES = {
     409: "already_exists",
     413: "validation_error",
     429: "too_many_requests",
+    503: "service_unavailable",
 }
 
 
@@ -45,9 +46,10 @@ class FlexpriceErrors:
             "permission_denied": "permission_denied",
             "payload_too_large": "validation_error",
             "too_many_requests": "too_many_requests",
+            "unavailable": "service_unavailable",
         }.get(exc.kind, "validation_error")
         headers = {}
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, RetryLater):
             headers["Retry-After"] = str(exc.retry_after)
         return json_response(
             error_body(code, exc.message, exc.status, exc.details), exc.status, headers=headers

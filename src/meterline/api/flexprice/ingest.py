@@ -9,6 +9,8 @@ OpenAPI schema by ``OPENAPI_PATHS``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -18,9 +20,13 @@ from starlette.routing import Route
 from meterline.api.deps import vendor_principal
 from meterline.api.errors import FLEXPRICE
 from meterline.api.json import json_response
+from meterline.api.problems import FieldProblem
+from meterline.errors import DomainError
 from meterline.events import ingest
-from meterline.events.ingest import InvalidEvents
-from meterline.events.writer import IngestResult
+from meterline.events.ingest import EventRow, InvalidEvents
+from meterline.events.writer import EventsRefused, IngestResult, IngestWriter
+
+log = logging.getLogger("meterline.ingest")
 
 
 def _counts(result: IngestResult) -> dict[str, str]:
@@ -32,6 +38,23 @@ def _counts(result: IngestResult) -> dict[str, str]:
     }
 
 
+async def _store(request: Request, rows: Sequence[EventRow], where: str) -> IngestResult | Response:
+    """The writer's answer for ``rows``, or the error response: whatever the writer raises
+    is answered here in the Flexprice shape, never left to escape the app (which would
+    also reset the client's connection)."""
+    writer: IngestWriter = request.app.state.writer
+    try:
+        return await writer.submit(rows)
+    except EventsRefused as exc:
+        index = "" if exc.index is None or where == "body" else f"[{exc.index}]"
+        return FLEXPRICE.invalid_input(request, [FieldProblem(where + index, exc.message)])
+    except DomainError as exc:  # 429 queue full, 503 writer stopped
+        return FLEXPRICE.domain_error(request, exc)
+    except Exception:
+        log.exception("ingest failed")
+        return FLEXPRICE.http_error(request, 500, "An unexpected error occurred")
+
+
 async def ingest_event(request: Request) -> Response:
     principal = await vendor_principal(request)
     settings = request.app.state.settings
@@ -41,7 +64,9 @@ async def ingest_event(request: Request) -> Response:
         )
     except InvalidEvents as exc:
         return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    result = await request.app.state.writer.submit([row])
+    result = await _store(request, [row], "body")
+    if isinstance(result, Response):
+        return result
     body = {"message": "Event accepted for processing", "event_id": row.event_id, **_counts(result)}
     return json_response(body, 202)
 
@@ -58,7 +83,9 @@ async def ingest_bulk(request: Request) -> Response:
         )
     except InvalidEvents as exc:
         return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    result = await request.app.state.writer.submit(rows)
+    result = await _store(request, rows, "body.events")
+    if isinstance(result, Response):
+        return result
     return json_response({"message": "Events accepted for processing", **_counts(result)}, 202)
 
 
@@ -119,6 +146,14 @@ def _operation(summary: str, body: dict[str, Any], operation_id: str) -> dict[st
                 },
                 "413": {
                     "description": "Body too large",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "429": {
+                    "description": "The ingest queue is full: retry after Retry-After seconds",
+                    "content": {"application/json": {"schema": _ERROR}},
+                },
+                "503": {
+                    "description": "The ingest writer has stopped (see /health)",
                     "content": {"application/json": {"schema": _ERROR}},
                 },
             },

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from meterline.api.json import json_response
 from meterline.api.problems import FieldProblem
-from meterline.errors import DomainError, InvalidRequest, TooManyRequests
+from meterline.errors import DomainError, InvalidRequest, RetryLater
 
 PROBLEM_JSON = "application/problem+json"
 # The ``type`` URIs and default codes Kaiten's error factory uses.
@@ -71,9 +71,7 @@ def _location(field: str) -> str:
 class KaitenErrors:
     def domain_error(self, request: Request, exc: DomainError) -> Response:
         code = getattr(exc, "code", None) or (exc.details or {}).get("code")
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        )
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
         field = (exc.details or {}).get("field")
         if isinstance(exc, InvalidRequest) and field:
             # A value the schema allows but the rules refuse: Kaiten answers 422 with the

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import email.message
 import json
+import logging
 import math
 import re
 from datetime import datetime
@@ -41,10 +42,13 @@ from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, i
 from meterline.api.kaiten.errors import problem
 from meterline.api.limits import session_limiter
 from meterline.entitlements.hot import HotReads
+from meterline.errors import DomainError
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
 from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageReportRequest, UsageView
 from meterline.licensing.usage_store import Dialect
+
+log = logging.getLogger("meterline.licensing.reports")
 
 USAGE_PATH = "/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage"
 
@@ -189,18 +193,24 @@ async def report_usage(request: Request) -> Response:
     body = parse_report(request.headers.get("content-type"), await request.body())
     principal = authorize(request, "write", "instances")
     writer: ReportWriter = request.app.state.report_writer
-    outcome = await writer.submit(
-        UsageReportRequest(
-            environment_id=principal.environment_id,
-            key_id=principal.key_id,
-            instance_slug=instance_slug,
-            entitlement_slug=entitlement_slug,
-            value=reporting.check_reported_value(Decimal(body.value.value)),
-            behavior=body.behavior,
-            metadata=body.metadata,
-            transaction_id=body.transactionId,
-        )
+    report = UsageReportRequest(
+        environment_id=principal.environment_id,
+        key_id=principal.key_id,
+        instance_slug=instance_slug,
+        entitlement_slug=entitlement_slug,
+        value=reporting.check_reported_value(Decimal(body.value.value)),
+        behavior=body.behavior,
+        metadata=body.metadata,
+        transaction_id=body.transactionId,
     )
+    try:
+        outcome = await writer.submit(report)
+    except DomainError:
+        raise  # the app's handler answers it (404, 409, 429, 503)
+    except Exception:
+        # Answered here, not left to escape the app (which would reset the connection).
+        log.exception("usage report failed")
+        return problem(request, 500, "An unexpected error occurred")
     if not outcome.accepted:
         # An answer, not an error: the refusal's ledger row was committed with its batch.
         return problem(request, 409, outcome.detail, code=THRESHOLD_EXCEEDED)
