@@ -176,6 +176,29 @@ def test_endpoint_is_disabled_after_repeated_failures_and_resumes_when_enabled(
     assert paid_ids == {first["id"], second["id"]}
 
 
+def test_a_slow_endpoint_of_one_tenant_does_not_delay_another_tenants_delivery(
+    api: httpx.Client, hook_server: Server, receiver: Receiver
+) -> None:
+    # Tenant A's endpoint answers after 3 s (within the 5 s time-out); tenant B's at once.
+    _, slow_path = endpoint(api, receiver, "invoice.finalized")
+    receiver.delays[slow_path] = 3.0
+    slow_invoices = [one_off(api, "1") for _ in range(3)]
+    with new_tenant(hook_server).client() as other:
+        _, fast_path = endpoint(other, receiver, "invoice.finalized")
+        fast_invoice = one_off(other, "2")
+        for invoice in slow_invoices:
+            assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
+        receiver.wait_for(slow_path, 1)  # A's first delivery is being answered, slowly
+        finalized = time.monotonic()
+        assert other.post(f"/v1/invoices/{fast_invoice['id']}/finalize").status_code == 200
+        [got] = receiver.wait_for(fast_path, 1, timeout=15)
+    # Generous: the point is not waiting for A's 3 s answers (before, 3 to 9 s).
+    assert got.at - finalized < 2.0, got.at - finalized
+    # A's deliveries go one after another: the next starts once the previous is answered.
+    slow = receiver.wait_for(slow_path, 2, timeout=15)
+    assert slow[1].at - slow[0].at >= 2.9
+
+
 def test_check_and_consume_reports_usage_reached_and_limit_exceeded(
     api: httpx.Client, receiver: Receiver
 ) -> None:
