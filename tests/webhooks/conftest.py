@@ -17,13 +17,14 @@ import pytest
 from tests.conftest import BACKENDS, Server, _postgres_database, start_server, stop_server
 
 # Retries every 0.2 s, 0.4 s, ...; three attempts per delivery; four failures in a row
-# disable an endpoint; the worker polls every 0.1 s.
+# disable an endpoint; the worker polls every 0.1 s; four attempts at once (two per tenant).
 WEBHOOK_ENV = {
     "METERLINE_WEBHOOK_POLL_SECONDS": "0.1",
     "METERLINE_WEBHOOK_BACKOFF_SECONDS": "0.2",
     "METERLINE_WEBHOOK_MAX_ATTEMPTS": "3",
     "METERLINE_WEBHOOK_DISABLE_AFTER_FAILURES": "4",
     "METERLINE_WEBHOOK_TIMEOUT_SECONDS": "5",
+    "METERLINE_WEBHOOK_CONCURRENCY": "4",
     "METERLINE_BILLING_INTERVAL_SECONDS": "0",
 }
 
