@@ -121,6 +121,8 @@ def start_server(
         # The billing clock inside serve is off unless a test turns it on (it would bill
         # test subscriptions with past start dates in the background, at real time).
         "METERLINE_BILLING_INTERVAL_SECONDS": "0",
+        # Webhook tests deliver to a receiver on 127.0.0.1, which production refuses.
+        "METERLINE_WEBHOOK_ALLOW_PRIVATE": "true",
         **(extra_env or {}),
     }
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process

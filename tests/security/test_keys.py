@@ -146,3 +146,56 @@ def test_keys_never_appear_in_logs(tmp_path: Path) -> None:
     assert logged  # the server did log (debug level): the check below has something to read
     for key in (tenant.key, revoked, wrong, BOOTSTRAP_KEY):
         assert key not in logged
+
+
+def _flexprice_403(response: httpx.Response) -> str:
+    assert response.status_code == 403, response.text
+    body = response.json()
+    assert body["http_status_code"] == 403 and body["code"], body
+    return str(body["message"])
+
+
+def test_a_key_revokes_only_keys_it_could_have_minted(tenant: Tenant) -> None:
+    admin, admin_id = mint(tenant)  # every right: "*"
+    billing, _ = mint(tenant, scopes=["write:billing"])
+    _, licensing_id = mint(tenant, scopes=["write:licenses"])
+    _, reader_id = mint(tenant, scopes=["read:billing"])
+    _, peer_id = mint(tenant, scopes=["write:billing"])
+    with tenant.server.client(billing) as http:
+        assert "*" in _flexprice_403(http.delete(f"/v1/secrets/api/keys/{admin_id}"))
+        assert "write:licenses" in _flexprice_403(
+            http.delete(f"/v1/secrets/api/keys/{licensing_id}")
+        )
+        # Keys it could have minted: a narrower one and one with its own rights.
+        assert http.delete(f"/v1/secrets/api/keys/{reader_id}").status_code == 204
+        assert http.delete(f"/v1/secrets/api/keys/{peer_id}").status_code == 204
+    with tenant.server.client(admin) as http:
+        assert http.get("/v1/customers").status_code == 200  # still alive
+        live = {k["id"] for k in http.get("/v1/secrets/api/keys").json()["items"]}
+        assert {admin_id, licensing_id} <= live and not {reader_id, peer_id} & live
+        # The full-rights key revokes any key of its environment.
+        assert http.delete(f"/v1/secrets/api/keys/{licensing_id}").status_code == 204
+
+
+def test_an_environment_key_cannot_create_or_change_other_environments(tenant: Tenant) -> None:
+    billing, _ = mint(tenant, scopes=["write:billing"])
+    with tenant.server.client(tenant.server.bootstrap_key) as admin:
+        other = admin.post("/v1/environments", json={"name": "other", "type": "development"})
+        assert other.status_code == 201, other.text
+    other_id = other.json()["id"]
+    with tenant.server.client(billing) as http:
+        created = http.post("/v1/environments", json={"name": "mine", "type": "production"})
+        _flexprice_403(created)
+        renamed = http.put(f"/v1/environments/{other_id}", json={"name": "taken"})
+        _flexprice_403(renamed)
+        # Its own environment is its own to rename.
+        own = http.put(f"/v1/environments/{tenant.environment_id}", json={"name": "renamed"})
+        assert own.status_code == 200 and own.json()["name"] == "renamed", own.text
+    with tenant.server.client(tenant.server.bootstrap_key) as admin:
+        assert admin.get(f"/v1/environments/{other_id}").json()["name"] == "other"
+        names = [e["name"] for e in admin.get("/v1/environments").json()["environments"]]
+        assert "mine" not in names
+    # A full-rights key bound to one environment has the organization's rights.
+    with tenant.client() as http:
+        changed = http.put(f"/v1/environments/{other_id}", json={"name": "by admin"})
+        assert changed.status_code == 200, changed.text

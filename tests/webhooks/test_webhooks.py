@@ -176,6 +176,35 @@ def test_endpoint_is_disabled_after_repeated_failures_and_resumes_when_enabled(
     assert paid_ids == {first["id"], second["id"]}
 
 
+def test_slow_endpoints_of_one_tenant_do_not_delay_another_tenants_delivery(
+    api: httpx.Client, hook_server: Server, receiver: Receiver
+) -> None:
+    # Tenant A's four endpoints answer after 3 s (within the 5 s time-out); tenant B's at
+    # once. Four attempts run at once (WEBHOOK_ENV), at most two of them one tenant's.
+    slow_paths = [endpoint(api, receiver, "invoice.finalized")[1] for _ in range(4)]
+    for path in slow_paths:
+        receiver.delays[path] = 3.0
+
+    def slow_seen() -> int:
+        return sum(len(receiver.at(path)) for path in slow_paths)
+
+    invoice = one_off(api, "1")
+    with new_tenant(hook_server).client() as other:
+        _, fast_path = endpoint(other, receiver, "invoice.finalized")
+        fast_invoice = one_off(other, "2")
+        assert api.post(f"/v1/invoices/{invoice['id']}/finalize").status_code == 200
+        deadline = time.monotonic() + 15
+        while slow_seen() < 2:  # A's first two deliveries are being answered, slowly
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        finalized = time.monotonic()
+        assert other.post(f"/v1/invoices/{fast_invoice['id']}/finalize").status_code == 200
+        [got] = receiver.wait_for(fast_path, 1, timeout=15)
+    # Generous: the point is not waiting for A's 3 s answers (before, 3 s and more).
+    assert got.at - finalized < 2.0, got.at - finalized
+    assert slow_seen() == 2  # A's other two wait for A's share of the slots, not B's
+
+
 def test_check_and_consume_reports_usage_reached_and_limit_exceeded(
     api: httpx.Client, receiver: Receiver
 ) -> None:

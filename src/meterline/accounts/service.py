@@ -125,11 +125,10 @@ def create_api_key(
 ) -> tuple[ApiKey, str]:
     """Mint a key. Returns the row and the plaintext, which is never stored."""
     if creator is not None:
-        _check_grantable(creator, scopes)
-        if environment_id != creator.environment_id and FULL_ACCESS not in creator.scopes:
-            raise PermissionDenied(
-                "Only a key with full access may mint keys for another environment"
-            )
+        refused = creator.ungrantable(scopes)
+        if refused is not None:
+            raise PermissionDenied(f"This key cannot grant the scope {refused}")
+        _require_reach(creator, environment_id, "mint keys for")
     prefix = "pk" if key_type == "publishable_key" else "sk"
     plaintext = generate_key(prefix)
     api_key = ApiKey(
@@ -149,18 +148,9 @@ def create_api_key(
     return api_key, plaintext
 
 
-def _check_grantable(creator: Principal, scopes: Sequence[str] | None) -> None:
-    """A key can only mint keys with rights it has itself."""
-    if FULL_ACCESS in creator.scopes:
-        return
-    for scope in scopes if scopes is not None else [FULL_ACCESS]:
-        action, _, module = scope.partition(":")
-        if (
-            scope == FULL_ACCESS
-            or action not in ("read", "write")
-            or not creator.may(action, module)
-        ):
-            raise PermissionDenied(f"This key cannot grant the scope {scope}")
+def _require_reach(principal: Principal, environment_id: str, action: str) -> None:
+    if not principal.reaches(environment_id):
+        raise PermissionDenied(f"Only a key with full access may {action} another environment")
 
 
 def authenticate(conn: Connection | Session, key: str | None) -> Principal:
@@ -214,6 +204,12 @@ def revoke_api_key(session: Session, principal: Principal, key_id: str) -> None:
     api_key = repository.key_in_environment(session, principal.environment_id, key_id)
     if api_key is None or api_key.status != "published":
         raise NotFound("secret", key_id)
+    refused = principal.ungrantable(api_key.scopes)
+    if refused is not None:
+        raise PermissionDenied(
+            f"This key cannot revoke a key with the scope {refused}: a key revokes only "
+            "keys it could have minted"
+        )
     api_key.status = "archived"
     session.flush()
 
@@ -221,6 +217,8 @@ def revoke_api_key(session: Session, principal: Principal, key_id: str) -> None:
 def create_environment(
     session: Session, principal: Principal, name: str, env_type: str
 ) -> Environment:
+    if not principal.has_full_access:
+        raise PermissionDenied("Only a key with full access may create an environment")
     if env_type not in ENVIRONMENT_TYPES:
         raise InvalidRequest(
             "type must be development or production",
@@ -247,6 +245,7 @@ def list_environments(session: Session, principal: Principal) -> Sequence[Enviro
 def update_environment(
     session: Session, principal: Principal, env_id: str, name: str | None, env_type: str | None
 ) -> Environment:
+    _require_reach(principal, env_id, "change")
     env = get_environment(session, principal, env_id)
     if name is not None:
         env.name = name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
@@ -78,22 +78,35 @@ def count_undispatched(session: Session) -> int:
     )
 
 
-def due_deliveries(session: Session, now: datetime, limit: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(WebhookDelivery.id)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.next_attempt_at <= now,
-                or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
-                WebhookEndpoint.enabled.is_(True),
-                WebhookEndpoint.status == "published",
-            )
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-        ).all()
+def due_deliveries(
+    session: Session,
+    now: datetime,
+    limit: int,
+    *,
+    skip_endpoints: Collection[str] = (),
+    skip_environments: Collection[str] = (),
+) -> list[tuple[str, str, str]]:
+    """Due, unclaimed deliveries of enabled endpoints, oldest first, as (delivery id,
+    endpoint id, environment id); none of the endpoints or environments to skip (those
+    the worker has busy), so a backlog of theirs cannot hide another endpoint's delivery."""
+    query = (
+        select(WebhookDelivery.id, WebhookDelivery.endpoint_id, WebhookEndpoint.environment_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= now,
+            or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
+            WebhookEndpoint.enabled.is_(True),
+            WebhookEndpoint.status == "published",
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.created_at, WebhookDelivery.id)
+        .limit(limit)
     )
+    if skip_endpoints:
+        query = query.where(WebhookDelivery.endpoint_id.not_in(list(skip_endpoints)))
+    if skip_environments:
+        query = query.where(WebhookEndpoint.environment_id.not_in(list(skip_environments)))
+    return [(str(d), str(e), str(env)) for d, e, env in session.execute(query).all()]
 
 
 def claim(session: Session, delivery_id: str, now: datetime, until: datetime) -> bool:

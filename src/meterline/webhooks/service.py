@@ -11,17 +11,32 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.errors import InvalidRequest, NotFound
 from meterline.webhooks import repository
+from meterline.webhooks.egress import RefusedDestination, destination
 from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from meterline.webhooks.models import WebhookMessage as Message
+from meterline.webhooks.settings import get_webhook_settings
 from meterline.webhooks.signing import new_secret
 
 MAX_ENDPOINTS_PER_ENVIRONMENT = 50
 
 
 def _url(value: str) -> str:
+    """``value`` if it is an absolute http(s) URL whose host resolves to public addresses
+    only (any address with ``METERLINE_WEBHOOK_ALLOW_PRIVATE``); the worker checks again at
+    each delivery."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("url must be an absolute http(s) URL", field="url")
+    allow_private = get_webhook_settings().allow_private
+    try:
+        if allow_private:
+            _ = parts.port  # the port must still be a port: the rest is not looked at
+        else:
+            destination(value, allow_private=False)
+    except ValueError as exc:
+        raise InvalidRequest("url has an invalid port", field="url") from exc
+    except RefusedDestination as exc:
+        raise InvalidRequest(f"url is refused: {exc}", field="url") from exc
     return value
 
 

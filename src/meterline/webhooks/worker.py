@@ -5,9 +5,17 @@
 * A delivery is claimed (``claimed_until``) in a short transaction, posted without holding
   any transaction open, and its outcome recorded in another: several server processes can
   run workers against one PostgreSQL without delivering a message twice at once.
-* A failed attempt is retried after ``backoff_seconds · 2^(attempt−1)`` (capped), up to
-  ``max_attempts``; an endpoint whose deliveries fail ``disable_after_failures`` times in a
-  row is disabled (re-enable it with ``PATCH``, which resumes its pending deliveries).
+* Endpoints are isolated from each other: at most ``concurrency`` attempts are in flight,
+  each endpoint has at most one of them (its deliveries go one after the other) and one
+  environment at most half of them, so a slow endpoint delays only its own deliveries. An
+  attempt ends after ``timeout_seconds`` whatever the endpoint does (see ``transport``).
+* A failed attempt (an error, a non-2xx answer, a time-out, a refused address) is retried
+  after ``backoff_seconds · 2^(attempt−1)`` (capped), up to ``max_attempts``. An endpoint
+  whose attempts fail — or answer 2xx but slower than ``slow_seconds`` —
+  ``disable_after_failures`` times in a row is disabled (re-enable it with ``PATCH``, which
+  resumes its pending deliveries).
+* Each attempt re-checks where the URL resolves to (``egress``): a name that now points at
+  a private address is refused, not delivered.
 """
 
 from __future__ import annotations
@@ -16,13 +24,11 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from meterline import observability
@@ -31,60 +37,28 @@ from meterline.db.engine import Database
 from meterline.webhooks import repository
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from meterline.webhooks.outbox import wakeup
+from meterline.webhooks.settings import WebhookSettings, get_webhook_settings
 from meterline.webhooks.signing import headers
+from meterline.webhooks.transport import Outcome, post
 
 log = logging.getLogger("meterline.webhooks")
 DISPATCH_BATCH = 500
-DELIVERY_BATCH = 100
+# Due deliveries read per round to find idle endpoints among (the busy ones are excluded).
+DELIVERY_BATCH = 500
+# A claim outlives the attempt (its time-out) with room to record the outcome.
 CLAIM_SECONDS = 120
-MAX_RESPONSE_BYTES = 2000
-
-
-class WebhookSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_WEBHOOK_", extra="ignore")
-
-    # Run the delivery worker inside ``meterline serve``.
-    worker: bool = True
-    # Seconds between polls of the outbox (a commit in this process wakes it at once).
-    poll_seconds: float = 1.0
-    max_attempts: int = 8
-    # The first retry waits this long; each next one twice as long, at most backoff_max.
-    backoff_seconds: float = 5.0
-    backoff_max_seconds: float = 3600.0
-    disable_after_failures: int = 10
-    timeout_seconds: float = 10.0
-    concurrency: int = 4
 
 
 @dataclass(frozen=True)
 class _Job:
     delivery_id: str
     endpoint_id: str
+    environment_id: str
     url: str
     secret: str
     message_id: str
     body: bytes
     attempt: int
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    status_code: int | None
-    error: str | None
-    response_body: str | None
-    duration_ms: int
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: object, **_kwargs: object) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
 
 
 def body_of(event_type: str, created_at: datetime, payload: dict[str, object]) -> bytes:
@@ -100,49 +74,32 @@ def backoff(settings: WebhookSettings, attempt: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.backoff_max_seconds))
 
 
-def _post(job: _Job, timeout: float) -> _Outcome:
-    timestamp = int(time.time())
-    request = urllib.request.Request(
-        job.url,
-        data=job.body,
-        headers=headers(job.secret, job.message_id, timestamp, job.body),
-        method="POST",
-    )
-    started = time.perf_counter()
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            text = response.read(MAX_RESPONSE_BYTES).decode("utf-8", "replace")
-            status, error = int(response.status), None
-    except urllib.error.HTTPError as exc:
-        status, error = int(exc.code), f"HTTP {exc.code}"
-        text = exc.read(MAX_RESPONSE_BYTES).decode("utf-8", "replace") if exc.fp else ""
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        status, error, text = None, str(getattr(exc, "reason", exc))[:500], None
-    elapsed = int((time.perf_counter() - started) * 1000)
-    return _Outcome(status, error, text, elapsed)
-
-
 class WebhookWorker:
     def __init__(self, db: Database, settings: WebhookSettings | None = None) -> None:
         self.db = db
-        self.settings = settings or WebhookSettings()
+        self.settings = settings or get_webhook_settings()
+        self.slots = max(1, self.settings.concurrency)
+        # One environment's share of the slots: the rest stay free for the others.
+        self.environment_slots = max(1, (self.slots + 1) // 2)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, self.settings.concurrency), thread_name_prefix="webhook-post"
-        )
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="webhook-post")
+        self._lock = threading.Lock()
+        self._busy_endpoints: set[str] = set()
+        self._busy_environments: Counter[str] = Counter()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="webhook-worker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stops claiming; waits for the attempts in flight (each ends by its time-out)."""
         self._stop.set()
         wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -154,14 +111,14 @@ class WebhookWorker:
             wakeup.wait(self.settings.poll_seconds)
 
     def run_once(self, now: datetime | None = None) -> int:
-        """One round: fan out new messages, then attempt every due delivery once.
-        Returns the number of attempts made."""
+        """One round: fan out new messages, then start an attempt for due deliveries of idle
+        endpoints, as many as there are free slots. Attempts run in the background; the
+        end of each wakes the loop for the endpoint's next delivery. Returns the number
+        of attempts started."""
         self.dispatch()
-        now = now or utcnow()
-        jobs = self._claim(now)
-        outcomes = list(self._pool.map(lambda j: _post(j, self.settings.timeout_seconds), jobs))
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            self._record(job, outcome)
+        jobs = self._claim(now or utcnow())
+        for job in jobs:
+            self._pool.submit(self._attempt, job)
         return len(jobs)
 
     def dispatch(self) -> int:
@@ -197,12 +154,38 @@ class WebhookWorker:
             return 0
 
     def _claim(self, now: datetime) -> list[_Job]:
-        jobs: list[_Job] = []
+        with self._lock:
+            free = self.slots - len(self._busy_endpoints)
+            busy_endpoints = set(self._busy_endpoints)
+            full = {e for e, n in self._busy_environments.items() if n >= self.environment_slots}
+        if free <= 0:
+            return []
         with self.db.session(write=False) as session:
-            due = repository.due_deliveries(session, now, DELIVERY_BATCH)
-        for delivery_id in due:
+            due = repository.due_deliveries(
+                session,
+                now,
+                DELIVERY_BATCH,
+                skip_endpoints=busy_endpoints,
+                skip_environments=full,
+            )
+        # The oldest due delivery of each idle endpoint, within the environments' shares.
+        chosen: list[tuple[str, str, str]] = []
+        taken: set[str] = set()
+        environments: Counter[str] = Counter()
+        with self._lock:
+            for delivery_id, endpoint_id, environment_id in due:
+                if len(chosen) >= free:
+                    break
+                share = self._busy_environments[environment_id] + environments[environment_id]
+                if endpoint_id in taken or share >= self.environment_slots:
+                    continue
+                taken.add(endpoint_id)
+                environments[environment_id] += 1
+                chosen.append((delivery_id, endpoint_id, environment_id))
+        jobs: list[_Job] = []
+        until = now + timedelta(seconds=max(CLAIM_SECONDS, 2 * self.settings.timeout_seconds))
+        for delivery_id, _, _ in chosen:
             with self.db.session() as session:
-                until = now + timedelta(seconds=CLAIM_SECONDS)
                 if not repository.claim(session, delivery_id, now, until):
                     continue
                 delivery = repository.delivery(session, delivery_id)
@@ -214,6 +197,7 @@ class WebhookWorker:
                     _Job(
                         delivery_id=delivery.id,
                         endpoint_id=target.id,
+                        environment_id=target.environment_id,
                         url=target.url,
                         secret=target.secret,
                         message_id=message.id,
@@ -221,13 +205,45 @@ class WebhookWorker:
                         attempt=delivery.attempts + 1,
                     )
                 )
+        with self._lock:
+            for job in jobs:
+                self._busy_endpoints.add(job.endpoint_id)
+                self._busy_environments[job.environment_id] += 1
         return jobs
 
-    def _record(self, job: _Job, outcome: _Outcome) -> None:
+    def _attempt(self, job: _Job) -> None:
+        try:
+            timestamp = int(time.time())
+            outcome = post(
+                job.url,
+                job.body,
+                headers(job.secret, job.message_id, timestamp, job.body),
+                timeout=self.settings.timeout_seconds,
+                allow_private=self.settings.allow_private,
+            )
+            self._record(job, outcome)
+        except Exception:  # recorded next time: the claim expires and the delivery is due
+            log.exception("webhook attempt %s failed", job.delivery_id)
+        finally:
+            with self._lock:
+                self._busy_endpoints.discard(job.endpoint_id)
+                self._busy_environments[job.environment_id] -= 1
+                if self._busy_environments[job.environment_id] <= 0:
+                    del self._busy_environments[job.environment_id]
+            wakeup.set()  # the endpoint may have its next delivery due
+
+    def _record(self, job: _Job, outcome: Outcome) -> None:
         now = utcnow()
+        slow = outcome.succeeded and outcome.duration_ms > self.settings.slow_seconds * 1000
         observability.WEBHOOK_DELIVERIES.labels(
             "succeeded" if outcome.succeeded else "failed"
         ).inc()
+        error = outcome.error
+        if slow:
+            error = (
+                f"slow: answered after {outcome.duration_ms} ms "
+                f"(over {self.settings.slow_seconds:g} s)"
+            )
         with self.db.session() as session:
             delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
             target = session.get(WebhookEndpoint, job.endpoint_id, with_for_update=True)
@@ -238,7 +254,7 @@ class WebhookWorker:
                     endpoint_id=target.id,
                     attempt=job.attempt,
                     status_code=outcome.status_code,
-                    error=outcome.error,
+                    error=error,
                     response_body=outcome.response_body,
                     duration_ms=outcome.duration_ms,
                     attempted_at=now,
@@ -246,14 +262,16 @@ class WebhookWorker:
             )
             delivery.attempts = job.attempt
             delivery.last_status_code = outcome.status_code
-            delivery.last_error = outcome.error
+            delivery.last_error = error
             delivery.claimed_until = None
             if outcome.succeeded:
+                # Delivered, slow or not: the message is not sent again.
                 delivery.status = "succeeded"
                 delivery.delivered_at = now
-                target.consecutive_failures = 0
-                return
-            if job.attempt >= self.settings.max_attempts:
+                if not slow:
+                    target.consecutive_failures = 0
+                    return
+            elif job.attempt >= self.settings.max_attempts:
                 delivery.status = "failed"
             else:
                 delivery.next_attempt_at = now + backoff(self.settings, job.attempt)
@@ -266,7 +284,7 @@ class WebhookWorker:
 
 
 def start_worker(db: Database) -> WebhookWorker | None:
-    settings = WebhookSettings()
+    settings = get_webhook_settings()
     if not settings.worker:
         return None
     worker = WebhookWorker(db, settings)
