@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
+from meterline.api.http.body import BodyPipeline
 from meterline.api.kaiten import usage as kaiten_usage
-from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
+from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
-from meterline.api.text_guard import NulGuard
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Usage metering, entitlements, licensing and billing. `/v1` speaks the Flexprice "
             "billing API, `/api` the Kaiten licensing API, `GET /v1/usage` the customer usage "
-            f"report. Request bodies are limited to {settings.max_body_bytes} bytes."
+            f"report. Request bodies are limited to {settings.max_body_bytes} bytes, must "
+            f"arrive within {settings.body_timeout_seconds:g} seconds (else 408) and may nest "
+            f"JSON at most {settings.max_json_depth} levels deep."
         ),
         lifespan=lifespan,
     )
@@ -89,8 +91,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_routers(app)
     kaiten_usage.install(app)  # the Kaiten usage hot path, ahead of every router
     install_openapi(app)
+    # Whole-body requests only take a database slot ...
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(NulGuard)  # U+0000 is refused on every surface (PostgreSQL can't store it)
+    # ... behind the body pipeline: bounded, timed, checked (NUL, surrogates, depth).
+    app.add_middleware(
+        BodyPipeline,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+        max_json_depth=settings.max_json_depth,
+    )
     app.add_middleware(observability.RequestContext)  # outermost: ids and times all
     return app
