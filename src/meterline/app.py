@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_routers(app)
     kaiten_usage.install(app)  # the Kaiten usage hot path, ahead of every router
     install_openapi(app)
-    # Whole-body requests only take a database slot ...
+    # Authenticated, whole-body requests only take a database slot ...
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
     # ... behind the body pipeline: bounded, timed, checked (NUL, surrogates, depth).
     app.add_middleware(

@@ -1,10 +1,14 @@
 """The concurrency limiter: at most ``max_concurrent_requests`` requests hold a database
-slot at once, and only requests with their whole body read take one."""
+slot at once, and only authenticated ones with their whole body read take one."""
 
 from __future__ import annotations
 
 import anyio
+from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from meterline.api.deps import authenticate_request, remember_failure
+from meterline.errors import DomainError
 
 
 class ConcurrencyLimit:
@@ -15,7 +19,9 @@ class ConcurrencyLimit:
     exempt: they hold no session (ingest hands its rows to the writer thread).
 
     The body pipeline in front (``api/http/body.py``) has read the whole body already, so
-    a slow client never waits here holding a token.
+    a slow client never waits here holding a token. The caller is authenticated before a
+    token is taken: a request without a valid key (or over its rate) goes on without
+    one, and its route refuses it from the remembered failure, with no database work.
     """
 
     INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
@@ -43,8 +49,28 @@ class ConcurrencyLimit:
         if self._exempt(scope):
             await self.app(scope, receive, send)
             return
-        async with self.limiter:
-            await self.app(scope, receive, send)
+        await with_slot(self.limiter, self.app, scope, receive, send)
+
+
+AUTHENTICATED = ("/v1/", "/api/")  # every operation under these needs a key
+
+
+async def with_slot(
+    limiter: anyio.CapacityLimiter, app: ASGIApp, scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run ``app`` holding a token of ``limiter`` if the caller authenticates. A caller
+    who does not (no key, a wrong or revoked one, over its rate) runs without a token:
+    its route raises the remembered failure before any database work."""
+    if scope["path"].startswith(AUTHENTICATED):
+        request = Request(scope, receive)
+        try:
+            authenticate_request(request)
+        except DomainError as exc:
+            remember_failure(request, exc)
+            await app(scope, receive, send)
+            return
+    async with limiter:
+        await app(scope, receive, send)
 
 
 def _is_kaiten_usage(path: str) -> bool:
