@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
+from meterline.api.http import health
 from meterline.api.http.body import BodyPipeline
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.limits import ConcurrencyLimit
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_worker = start_worker(db)  # METERLINE_WEBHOOK_WORKER=false turns it off
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
+        app.state.health.add("database", health.database_probe(db))
         app.state.settings = settings
         app.state.writer = writer
         app.state.hot = HotReads(db, settings)
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.health.shutting_down = True
             if webhook_worker is not None:
                 webhook_worker.stop()
             clock.stop()
@@ -82,10 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.get("/health", tags=["health"])
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
+    health.install(app)  # /health and /ready
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)

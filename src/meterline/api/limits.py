@@ -15,8 +15,8 @@ class ConcurrencyLimit:
     """At most ``limit`` requests hold database sessions at once; the rest wait here.
 
     Waiting here costs neither a worker thread nor a pooled connection, so the requests
-    that do hold connections can always finish. The ingest endpoints and /health are
-    exempt: they hold no session (ingest hands its rows to the writer thread).
+    that do hold connections can always finish. The ingest endpoints, /health and /ready
+    are exempt: they hold no session (ingest hands its rows to the writer thread).
 
     The body pipeline in front (``api/http/body.py``) has read the whole body already, so
     a slow client never waits here holding a token. The caller is authenticated before a
@@ -30,7 +30,7 @@ class ConcurrencyLimit:
     # when they do need one.
     SHORTCUTS = frozenset({("GET", "/v1/customers/usage"), ("POST", "/v1/entitlements/check")})
     SCOPE_KEY = "meterline.session_limiter"
-    HEALTH = frozenset({"/health"})
+    HEALTH = frozenset({"/health", "/ready"})
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
