@@ -8,12 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
 from meterline.api.http import health
 from meterline.api.http.body import BodyPipeline
+from meterline.api.http.catch_all import CatchAll
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
@@ -28,6 +30,15 @@ from meterline.licensing.report_writer import ReportWriter
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
+
+
+class Meterline(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Both outside Starlette's ServerErrorMiddleware, which answers an unexpected
+        # exception and then raises it again: the request id and the access log cover its
+        # 500 too, and the catch-all keeps the exception from the server
+        # (api/http/catch_all.py).
+        return CatchAll(observability.RequestContext(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             report_writer.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = Meterline(
         title="Meterline",
         version=__version__,
         description=(
@@ -100,5 +111,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_seconds=settings.body_timeout_seconds,
         max_json_depth=settings.max_json_depth,
     )
-    app.add_middleware(observability.RequestContext)  # outermost: ids and times all
+    # Outermost (Meterline.build_middleware_stack): the request id and the catch-all.
     return app
