@@ -38,7 +38,7 @@ def _trickler(server: Server, path: str, key: str) -> socket.socket:
     auth = f"x-api-key: {key}" if path.startswith("/v1") else f"Authorization: Bearer {key}"
     sock.sendall(
         f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        f"{auth}\r\nContent-Length: 1000\r\n\r\n{{\"na".encode()
+        f'{auth}\r\nContent-Length: 1000\r\n\r\n{{"na'.encode()
     )
     return sock
 
