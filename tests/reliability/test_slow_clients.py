@@ -97,3 +97,19 @@ def test_a_stalled_body_on_a_hot_path_gets_408(impatient: Server) -> None:
         answer = _answer(sock)
         assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
         assert time.monotonic() - started < TIMEOUT_SECONDS + 5
+
+
+def test_a_slow_body_that_arrives_in_time_is_served(impatient: Server) -> None:
+    tenant = new_tenant(impatient)
+    body = b'{"external_id": "slow-but-whole", "name": "n"}'
+    host, port = impatient.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(
+            b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"x-api-key: {tenant.key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        )
+        for start in range(0, len(body), 16):
+            time.sleep(0.2)
+            sock.sendall(body[start : start + 16])
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 201 "), answer[:300]

@@ -18,7 +18,10 @@ Each refusal is answered in the dialect of the path (``api/errors.dialect_for``)
 
 from __future__ import annotations
 
-import anyio
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,6 +30,57 @@ from meterline.api.http import guards
 from meterline.errors import DomainError, PayloadTooLarge
 
 _NO_BODY = {"type": "http.request", "body": b"", "more_body": False}
+TICK_SECONDS = 0.25
+
+
+class BodyTimedOut(Exception):
+    """The body did not arrive within the timeout."""
+
+
+class Watchdog:
+    """Body reads in flight and their deadlines, all watched by one timer.
+
+    A timer per request (a cancel scope, ``asyncio.timeout``) costs more than the rest of
+    a small request's pipeline; here a read costs a dict entry, and one callback every
+    ``TICK_SECONDS`` (only while reads are in flight) cancels the reads past their
+    deadline. A deadline is therefore kept to within a tick.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.reads: dict[asyncio.Task[Any], float] = {}
+        self.expired: set[asyncio.Task[Any]] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def run(self, read: Coroutine[Any, Any, bytes | None]) -> bytes | None:
+        """``read``'s value; ``BodyTimedOut`` if it did not finish within the timeout."""
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        self.reads[task] = loop.time() + self.timeout
+        if self.timer is None:
+            self.timer = loop.call_later(TICK_SECONDS, self._sweep, loop)
+        try:
+            return await read
+        except asyncio.CancelledError:
+            if task not in self.expired:
+                raise  # cancelled by someone else: not ours to swallow
+            self.expired.discard(task)
+            task.uncancel()
+            raise BodyTimedOut from None
+        finally:
+            # Synchronously after the read: the sweep (on this loop) never sees a task
+            # that has gone on to other work.
+            self.reads.pop(task, None)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for task, deadline in list(self.reads.items()):
+            if deadline <= now:
+                del self.reads[task]
+                self.expired.add(task)
+                task.cancel()
+        self.timer = loop.call_later(TICK_SECONDS, self._sweep, loop) if self.reads else None
 
 
 class BodyPipeline:
@@ -37,6 +91,7 @@ class BodyPipeline:
         self.max_bytes = max_bytes
         self.timeout = timeout_seconds
         self.max_depth = max_json_depth
+        self.watchdog = Watchdog(timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,10 +119,9 @@ class BodyPipeline:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, send)
             return
-        body: bytes | None = None
-        with anyio.move_on_after(self.timeout) as deadline:
-            body = await self._read(receive)
-        if deadline.cancelled_caught:
+        try:
+            body = await self.watchdog.run(self._read(receive))
+        except BodyTimedOut:
             await self._refuse(
                 scope,
                 send,
