@@ -9,11 +9,14 @@ document a 500 on the checks' shortcut (a recursive parser ran out of stack).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterline.app import create_app
 from meterline.config import Settings
@@ -160,3 +163,28 @@ def test_guards_unit() -> None:
     assert deeper_than(b'["]",' * 200 + b"1" + b"]" * 200, 128)
     assert deeper_than(b'[{"a\\"]": ' * 200 + b"1" + b"}]" * 200, 128)
     assert deeper_than(b"{" * 200, 128)  # never closed: a parser still recurses
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+_TRICKY_TEXT = st.text(alphabet='[]{}"\\ab', max_size=6)
+_DOCUMENTS = st.recursive(
+    st.none() | st.integers() | _TRICKY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY_TEXT, inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(document=_DOCUMENTS, bound=st.integers(min_value=0, max_value=12))
+def test_the_depth_guard_equals_the_parsed_depth(document: object, bound: int) -> None:
+    from meterline.api.http.guards import deeper_than
+
+    text = json.dumps(document).encode()
+    assert deeper_than(text, bound) == (_depth(document) > bound), text
