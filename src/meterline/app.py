@@ -8,28 +8,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
 from meterline.api.errors import install_error_handlers
+from meterline.api.http import health
+from meterline.api.http.body import BodyPipeline
+from meterline.api.http.catch_all import CatchAll
 from meterline.api.kaiten import usage as kaiten_usage
-from meterline.api.limits import BodySizeLimit, ConcurrencyLimit
+from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
-from meterline.api.text_guard import NulGuard
 from meterline.billing.clock import start_clock
 from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
 from meterline.entitlements.hot import HotReads
 from meterline.events.writer import IngestWriter
 from meterline.licensing.report_writer import ReportWriter
-from meterline.runtime.group_commit import writer_states
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
+
+
+class Meterline(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Both outside Starlette's ServerErrorMiddleware, which answers an unexpected
+        # exception and then raises it again: the request id and the access log cover its
+        # 500 too, and the catch-all keeps the exception from the server
+        # (api/http/catch_all.py).
+        return CatchAll(observability.RequestContext(super().build_middleware_stack()))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,11 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_worker = start_worker(db)  # METERLINE_WEBHOOK_WORKER=false turns it off
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
+        app.state.health.add("database", health.database_probe(db))
         app.state.settings = settings
         app.state.writer = writer
         app.state.hot = HotReads(db, settings)
         app.state.report_writer = report_writer
         app.state.writers = {"ingest_writer": writer, "report_writer": report_writer}
+        for name, running in app.state.writers.items():
+            app.state.health.add(name, health.writer_probe(running), cache_seconds=0)
         app.state.rate_limiter = limiter_from_settings(
             settings.rate_limit_per_second, settings.rate_limit_burst
         )
@@ -65,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.health.shutting_down = True
             if webhook_worker is not None:
                 webhook_worker.stop()
             clock.stop()
@@ -73,30 +86,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             report_writer.stop()
             db.dispose()
 
-    app = FastAPI(
+    app = Meterline(
         title="Meterline",
         version=__version__,
         description=(
             "Usage metering, entitlements, licensing and billing. `/v1` speaks the Flexprice "
             "billing API, `/api` the Kaiten licensing API, `GET /v1/usage` the customer usage "
-            f"report. Request bodies are limited to {settings.max_body_bytes} bytes."
+            f"report. Request bodies are limited to {settings.max_body_bytes} bytes, must "
+            f"arrive within {settings.body_timeout_seconds:g} seconds (else 408) and may nest "
+            f"JSON at most {settings.max_json_depth} levels deep."
         ),
         lifespan=lifespan,
     )
 
-    @app.get("/health", tags=["health"])
-    async def health(request: Request) -> JSONResponse:
-        writers = writer_states(getattr(request.app.state, "writers", {}))
-        ok = all(state == "running" for state in writers.values())
-        return JSONResponse({"status": "ok" if ok else "degraded", **writers}, 200 if ok else 503)
-
+    health.install(app)  # /health and /ready
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)
     kaiten_usage.install(app)  # the Kaiten usage hot path, ahead of every router
     install_openapi(app)
+    # Authenticated, whole-body requests only take a database slot ...
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(NulGuard)  # U+0000 is refused on every surface (PostgreSQL can't store it)
-    app.add_middleware(observability.RequestContext)  # outermost: ids and times all
+    # ... behind the body pipeline: bounded, timed, checked (NUL, surrogates, depth).
+    app.add_middleware(
+        BodyPipeline,
+        max_bytes=settings.max_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+        max_json_depth=settings.max_json_depth,
+    )
+    # Outermost (Meterline.build_middleware_stack): the request id and the catch-all.
     return app

@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     max_batch_events: int = 1000
     max_page_size: int = 1000
     max_properties_bytes: int = 64 * 1024
+    # A request body must arrive whole within this many seconds (from the first byte
+    # awaited), else 408 and the connection is closed: a slow client holds no slot.
+    body_timeout_seconds: float = 10.0
+    # JSON bodies may nest arrays and objects at most this deep (refused with a 400).
+    max_json_depth: int = 128
 
     # Rate limit per API key (token bucket, per process): requests per second and burst.
     # 0 = off (the default, so benchmarks measure the server). Burst 0 = one second's worth.

@@ -143,6 +143,8 @@ def _full_template(route: Any, path: str) -> str:
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "meterline_request_id", default=None
 )
+# Where the request id also lives in the ASGI scope, for the catch-all outside this layer.
+REQUEST_ID_SCOPE_KEY = "meterline.request_id"
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 access_log = logging.getLogger("meterline.access")
 # Request ids: a random per-process prefix and a counter — unique across processes, and
@@ -201,6 +203,7 @@ class RequestContext:
                 break
         request_id = incoming or f"{_ID_PREFIX}{next(_id_counter):016x}"
         token = request_id_var.set(request_id)
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         header = (b"x-request-id", request_id.encode("latin-1"))
         status = 500
         started = time.perf_counter()

@@ -213,7 +213,7 @@ def test_a_stopped_writer_shows_in_health_and_its_requests_answer_503(
         getattr(app.state, attribute).stop()
         health = client.get("/health")
         assert health.status_code == 503
-        assert health.json()["status"] == "degraded"
+        assert health.json()["status"] == "unavailable"
         assert health.json()[name] == "stopped"
         client.timeout = httpx.Timeout(10)
         try:

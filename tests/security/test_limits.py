@@ -172,7 +172,7 @@ def test_an_escaped_backslash_before_u0000_is_plain_text(tenant: Tenant) -> None
 
 
 def test_nul_escape_detection() -> None:
-    from meterline.api.text_guard import has_nul_escape
+    from meterline.api.http.guards import has_nul_escape
 
     assert has_nul_escape(b'{"a": "\\u0000"}')
     assert not has_nul_escape(b'{"a": "\\\\u0000"}')  # an escaped backslash, then text

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
 from meterline.db.engine import Database
-from meterline.errors import PermissionDenied
+from meterline.errors import DomainError, PermissionDenied
 
 
 def database(request: Request) -> Database:
@@ -57,6 +57,9 @@ def authenticate_request(
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
+    failed: DomainError | None = getattr(request.state, "authentication_failure", None)
+    if failed is not None:
+        raise failed
     key = presented_key(request)
     if resolve is not None:
         principal = resolve(key)
@@ -72,6 +75,12 @@ def authenticate_request(
         limiter.acquire(principal.key_id)
     request.state.principal = principal
     return principal
+
+
+def remember_failure(request: Request, exc: DomainError) -> None:
+    """Keep why the caller was refused (``api/limits.py`` authenticates before a request
+    takes a database slot): the route raises it again instead of looking the key up twice."""
+    request.state.authentication_failure = exc
 
 
 # The principal dependencies are ``async def`` on purpose: the key lookup is one indexed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -16,8 +14,6 @@ from meterline.api.kaiten.errors import KaitenErrors
 from meterline.api.problems import ErrorDialect, FieldProblem, location_of
 from meterline.api.usage_report_errors import UsageReportErrors
 from meterline.errors import DomainError
-
-log = logging.getLogger("meterline.errors")
 
 FLEXPRICE = FlexpriceErrors()
 KAITEN = KaitenErrors()
@@ -84,7 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Starlette raises the exception again after this answer: api/http/catch_all.py,
+        # outside, logs it once with the request id and keeps it from the server.
         return dialect_for(request.url.path).http_error(
             request, 500, "An unexpected error occurred"
         )

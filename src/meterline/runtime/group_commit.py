@@ -31,9 +31,9 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from meterline.errors import TooManyRequests, Unavailable
 
@@ -309,8 +309,3 @@ class GroupCommitWriter(Generic[Item, Result]):
                 self._on_stop()
             except Exception:
                 log.exception("%s: cleaning up failed", self.name)
-
-
-def writer_states(writers: Mapping[str, GroupCommitWriter[Any, Any]]) -> dict[str, str]:
-    """``{name: "running" | "stopped"}`` for a health check."""
-    return {name: writer.state for name, writer in writers.items()}

@@ -17,6 +17,7 @@ _CODES = {
     403: "permission_denied",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "already_exists",
     413: "validation_error",
     429: "too_many_requests",

@@ -33,7 +33,7 @@ from meterline.api.flexprice.common import decimal_text, split_csv
 from meterline.api.flexprice.customer_usage import summary_body, summary_feature_out
 from meterline.api.flexprice.entitlements import CheckIn, check_out
 from meterline.api.json import dumps
-from meterline.api.limits import session_limiter
+from meterline.api.limits import session_limiter, with_slot
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
 from meterline.entitlements.hot import CustomerRef, HotReads, Reader, Snapshot
@@ -74,8 +74,7 @@ class Shortcut:
         if limiter is None:
             await scope["app"].router(scope, replay, send)
             return
-        async with limiter:
-            await scope["app"].router(scope, replay, send)
+        await with_slot(limiter, scope["app"].router, scope, replay, send)
 
 
 class ShortcutRoute(Route):
