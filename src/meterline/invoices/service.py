@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import ZERO, invoice_totals, round_money
+from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
@@ -35,6 +35,7 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
+from meterline.kernel.money import round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
 
@@ -120,7 +121,7 @@ def _store_lines(session: Session, invoice: Invoice, drafts: Sequence[LineDraft]
                 price_unit=draft.price_unit,
                 price_unit_amount=draft.price_unit_amount,
                 display_name=draft.display_name,
-                amount=round_money(draft.amount, invoice.currency),
+                amount=round_money(draft.amount, minor_units(invoice.currency)),
                 quantity=draft.quantity,
                 adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
                 currency=invoice.currency,
@@ -207,7 +208,10 @@ def create_one_off(
     if idempotency_key:
         earlier = repository.by_idempotency_key(session, principal.environment_id, idempotency_key)
         if earlier is not None:
-            if earlier.total != round_money(total, currency) or earlier.customer_id != customer.id:
+            if (
+                earlier.total != round_money(total, minor_units(currency))
+                or earlier.customer_id != customer.id
+            ):
                 raise Conflict(
                     "idempotency_key was already used for a different invoice",
                     details={"idempotency_key": idempotency_key, "invoice_id": earlier.id},
@@ -221,7 +225,7 @@ def create_one_off(
         invoice_status="DRAFT",
         payment_status="PENDING",
         currency=currency,
-        amount_paid=round_money(amount_paid, currency),
+        amount_paid=round_money(amount_paid, minor_units(currency)),
         total_prepaid_credits_applied=ZERO,
         total_discount=ZERO,
         total_tax=ZERO,
@@ -241,19 +245,19 @@ def create_one_off(
         _apply_totals(invoice, lines)
         for name, given in (("subtotal", subtotal), ("total", total), ("amount_due", amount_due)):
             computed = getattr(invoice, name)
-            if round_money(given, currency) != computed:
+            if round_money(given, minor_units(currency)) != computed:
                 raise InvalidRequest(
                     f"{name} does not match the line items ({computed})",
                     field=name,
                     details={"expected": str(computed), "provided_value": str(given)},
                 )
     else:
-        if round_money(total, currency) > round_money(subtotal, currency):
+        if round_money(total, minor_units(currency)) > round_money(subtotal, minor_units(currency)):
             raise InvalidRequest("total must not exceed subtotal", field="total")
-        invoice.subtotal = round_money(subtotal, currency)
-        invoice.total = round_money(total, currency)
+        invoice.subtotal = round_money(subtotal, minor_units(currency))
+        invoice.total = round_money(total, minor_units(currency))
         invoice.total_discount = invoice.subtotal - invoice.total
-        invoice.amount_due = round_money(amount_due, currency)
+        invoice.amount_due = round_money(amount_due, minor_units(currency))
         invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
     session.add(invoice)
     session.flush()
@@ -536,7 +540,8 @@ def update_payment_status(
         if invoice.payment_status in ("SUCCEEDED", "OVERPAID") and amount is None:
             raise InvalidOperation("The invoice is already paid")
         paid = round_money(
-            amount if amount is not None else invoice.amount_remaining, invoice.currency
+            amount if amount is not None else invoice.amount_remaining,
+            minor_units(invoice.currency),
         )
         invoice.amount_paid += paid
         invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)

@@ -1,0 +1,161 @@
+"""kernel.money: the bounds of quantities, prices and amounts, the one rounding and the one
+decimal context (pure, golden cases)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from meterline.kernel import money
+
+D = Decimal
+LARGEST = "99999999999999999999999999.999999999999"  # 26 digits . 12 digits
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0",
+        "-0",
+        "0E-40",
+        "0E+40",
+        "1",
+        "1E+25",
+        LARGEST,
+        "-" + LARGEST,
+        "0.000000000001",
+        "1.50000000000000000000",
+        "12345678901234567890.123456789012",
+    ],
+)
+def test_within_the_bounds(text: str) -> None:
+    assert money.within(D(text))
+    assert money.check(D(text), "amount") == D(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1E+26",
+        "100000000000000000000000000",
+        "-1E+26",
+        "1e999999",
+        "0.0000000000004",
+        "1.0000000000001",
+        "NaN",
+        "Infinity",
+        "-Infinity",
+        "sNaN",
+    ],
+)
+def test_outside_the_bounds(text: str) -> None:
+    assert not money.within(D(text))
+    with pytest.raises(ValueError, match=r"^amount "):
+        money.check(D(text), "amount")
+
+
+def test_fraction_digits_ignore_trailing_zeros() -> None:
+    assert money.fraction_digits(D("1.500")) == 1
+    assert money.fraction_digits(D("1E+3")) == 0
+    assert money.fraction_digits(D("0.000000000001000")) == 12
+    assert money.fraction_digits(D("0E-20")) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7", "7"),
+        ("1e999999", "0"),  # out of bounds: counts as 0, never expanded
+        ("-1E+26", "0"),
+        ("NaN", "0"),
+        ("0.0000000000005", "0.000000000001"),  # rounded to the store's 12 places
+        ("-0.0000000000005", "-0.000000000001"),  # half away from zero
+        ("1.23456789012345", "1.234567890123"),
+        (LARGEST, LARGEST),
+    ],
+)
+def test_event_values_count_bounded(text: str, expected: str) -> None:
+    assert money.bounded_or_zero(D(text)) == D(expected)
+    assert str(money.bounded_or_zero(D("1e999999"))) == "0"
+
+
+@pytest.mark.parametrize(
+    ("amount", "units", "expected"),
+    [
+        ("2.345", 2, "2.35"),
+        ("-2.345", 2, "-2.35"),  # ties away from zero, negative too
+        ("2.344", 2, "2.34"),
+        ("0.5", 0, "1"),
+        ("-0.5", 0, "-1"),
+        ("1.00005", 4, "1.0001"),
+        (LARGEST, 2, "100000000000000000000000000.00"),  # 29 digits: the default context fails
+    ],
+)
+def test_round_money_half_away_from_zero(amount: str, units: int, expected: str) -> None:
+    assert str(money.round_money(D(amount), units)) == expected
+
+
+def test_the_context_is_wide_enough_for_the_bounds_and_traps() -> None:
+    largest = D(LARGEST)
+    # The default context (28 digits) rounds these; the money context keeps every digit.
+    assert money.MONEY_CONTEXT.add(largest, D("0.000000000001")) == D(10) ** 26
+    product = money.MONEY_CONTEXT.multiply(largest, largest)
+    assert int(product.scaleb(24)) == int(largest.scaleb(12)) ** 2  # every one of 76 digits
+    assert money.total([largest, D("-0.000000000001")]) == D(
+        "99999999999999999999999999.999999999998"
+    )
+    assert sum([largest, D("-0.000000000001")]) != money.total([largest, D("-0.000000000001")])
+    with localcontext(money.MONEY_CONTEXT):
+        assert sum([D("12345678901234567890.123456789012")] * 3) == D(
+            "37037036703703703670.370370367036"
+        )
+        with pytest.raises(InvalidOperation):
+            D("Infinity") - D("Infinity")
+        with pytest.raises(DivisionByZero):
+            D(1) / D(0)
+
+
+def test_in_money_context_runs_a_function_in_it() -> None:
+    @money.in_money_context
+    def add(left: Decimal, right: Decimal) -> Decimal:
+        return left + right
+
+    assert add(D(LARGEST), D("0.000000000001")) == D(10) ** 26
+    assert D(LARGEST) + D("0.000000000001") == D("1.000000000000000000000000000E+26")
+
+
+def test_saturate_holds_a_total_at_the_largest_value() -> None:
+    assert money.saturate(D("1E+27")) == D(LARGEST)
+    assert money.saturate(D("-1E+27")) == -D(LARGEST)
+    assert money.saturate(D(5)) == D(5)
+
+
+def test_decimal_text_has_no_exponent() -> None:
+    assert money.decimal_text(D("1.500")) == "1.5"
+    assert money.decimal_text(D("1E+3")) == "1000"
+    assert money.decimal_text(D("-0E-5")) == "0"
+    assert money.decimal_text(D(LARGEST)) == LARGEST
+
+
+class _Body(BaseModel):
+    amount: money.Amount | None = None
+    quantity: money.Quantity | None = None
+    price: money.Price | None = None
+
+
+@pytest.mark.parametrize("field", ["amount", "quantity", "price"])
+@pytest.mark.parametrize("value", ["1e26", "1e999999", "0.0000000000004", 1e30, "NaN"])
+def test_wire_types_refuse_out_of_bound_values_naming_the_field(field: str, value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Body.model_validate({field: value})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,)
+
+
+def test_wire_types_accept_bounded_strings_and_numbers() -> None:
+    body = _Body.model_validate({"amount": LARGEST, "quantity": 3, "price": "0.000000000001"})
+    assert body.amount == D(LARGEST)
+    assert body.quantity == 3
+    assert body.price == D("0.000000000001")
