@@ -74,6 +74,8 @@ def test_fraction_digits_ignore_trailing_zeros() -> None:
         ("-0.0000000000005", "-0.000000000001"),  # half away from zero
         ("1.23456789012345", "1.234567890123"),
         (LARGEST, LARGEST),
+        ("99999999999999999999999999.9999999999995", "0"),  # rounds to 10^26: out
+        ("1e-9999999", "0"),
     ],
 )
 def test_event_values_count_bounded(text: str, expected: str) -> None:

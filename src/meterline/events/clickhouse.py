@@ -148,10 +148,9 @@ def value_expression(q: _Query, field: str | None) -> str:
         f" match({raw}, '^-?[0-9]'), toDecimal256OrZero({raw}, {SCALE}),"
         f" toDecimal256(0, {SCALE}))"
     )
+    rounded = f"round({parsed}, {FRACTION_DIGITS})"
     limit = f"toDecimal256('{int(LIMIT)}', 0)"
-    return (
-        f"if(abs({parsed}) < {limit}, round({parsed}, {FRACTION_DIGITS}), toDecimal256(0, {SCALE}))"
-    )
+    return f"if(abs({rounded}) < {limit}, {rounded}, toDecimal256(0, {SCALE}))"
 
 
 def _canonical_numbers(allowed: frozenset[str]) -> list[str]:
