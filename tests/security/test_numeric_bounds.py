@@ -139,6 +139,29 @@ def test_amounts_and_quantities_outside_the_bounds_are_a_400_naming_them(
     _bad_request(http.post("/v1/entitlements", json=entitlement), "usage_limit")
 
 
+@pytest.mark.parametrize("prices", [[LARGEST], ["60000000000000000000000000"] * 2])
+def test_an_invoice_past_the_bounds_is_refused_not_an_overflow(
+    http: httpx.Client, prices: list[str]
+) -> None:
+    # Each price is within the bounds; the invoice is not (rounded to cents, or summed).
+    plan_id = _plan(http)
+    for amount in prices:
+        created = http.post("/v1/prices", json=_price(plan_id, amount=amount))
+        assert created.status_code in (200, 201), created.text
+    customer = _customer(http)
+    subscribed = http.post(
+        "/v1/subscriptions",
+        json={
+            "customer_id": customer["id"],
+            "plan_id": plan_id,
+            "currency": "usd",
+            "billing_period": "MONTHLY",
+        },
+    )
+    assert subscribed.status_code == 400, subscribed.text
+    assert "would pass" in subscribed.text
+
+
 # ---- the wire and the counters: /api ----------------------------------------------------------
 
 

@@ -15,7 +15,8 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
-from meterline.kernel.money import in_money_context, round_money
+from meterline.errors import InvalidOperation
+from meterline.kernel.money import BOUND_TEXT, in_money_context, round_money, within
 
 ZERO = Decimal(0)
 
@@ -80,6 +81,13 @@ def invoice_totals(
     tax = round_money(tax, minor_units(currency))
     total = max(ZERO, subtotal - prepaid - discount + tax)
     paid = round_money(amount_paid, minor_units(currency))
+    for name, value in (("subtotal", subtotal), ("total", total), ("amount_paid", paid)):
+        if not within(value):
+            # Lines within the bounds can add up past NUMERIC(38, 12): refused as this
+            # invoice's problem, never a database overflow.
+            raise InvalidOperation(
+                f"the invoice's {name} would pass {BOUND_TEXT}", details={name: str(value)}
+            )
     return InvoiceTotals(
         subtotal=subtotal,
         total_discount=discount,

@@ -35,9 +35,11 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.money import round_money
+from meterline.kernel.money import BOUND_TEXT, LIMIT, round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
+
+_LINE_LIMIT = LIMIT - 1
 
 NUMBER_PREFIX = "INV"
 VOIDABLE_STATUSES = ("DRAFT", "FINALIZED", "SKIPPED")
@@ -69,6 +71,17 @@ class LineDraft:
     period_start: datetime | None = None
     period_end: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A price near the bound times a large usage can pass what NUMERIC(38, 12) holds:
+        # refused here, as this invoice's problem, rather than as a database overflow.
+        # One unit of margin: the line is still rounded to the currency's minor units.
+        for name, value in (("amount", self.amount), ("quantity", self.quantity)):
+            if not (value.is_finite() and abs(value) < _LINE_LIMIT):
+                raise InvalidOperation(
+                    f"the invoice line's {name} would pass {BOUND_TEXT}",
+                    details={"price_id": self.price_id, name: str(value)},
+                )
 
 
 def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str | None:
