@@ -57,6 +57,8 @@ MONEY_CONTEXT = Context(
 # 26 nines, the point, 12 nines (in the default context this would round to 10^26).
 LARGEST = MONEY_CONTEXT.subtract(LIMIT, SMALLEST)
 
+_quantize = MONEY_CONTEXT.quantize  # positional: keyword arguments cost twice the call
+
 BOUND_TEXT = (
     f"at most {INTEGER_DIGITS} digits before the decimal point and {FRACTION_DIGITS} after it"
 )
@@ -89,7 +91,7 @@ def problem(value: Decimal) -> str | None:
         return None
     if value.adjusted() >= INTEGER_DIGITS:
         return f"must have {BOUND_TEXT} (|value| < 10^{INTEGER_DIGITS})"
-    if fraction_digits(value) > FRACTION_DIGITS:
+    if _quantize(value, SMALLEST) != value:  # more than 12 places (cheaper than as_tuple)
         return f"must have {BOUND_TEXT}"
     return None
 
@@ -105,9 +107,6 @@ def check(value: Decimal, field: str = "value") -> Decimal:
     if reason is not None:
         raise ValueError(f"{field} {reason}")
     return value
-
-
-_quantize = MONEY_CONTEXT.quantize  # positional: keyword arguments cost twice the call
 
 
 def bounded_or_zero(value: Decimal) -> Decimal:
@@ -149,7 +148,10 @@ def _bounded(what: str) -> Any:
         Field(
             allow_inf_nan=False,
             description=f"A {what}: a decimal with {BOUND_TEXT}.",
-            json_schema_extra={"x-max-integer-digits": INTEGER_DIGITS},
+            json_schema_extra={
+                "x-max-integer-digits": INTEGER_DIGITS,
+                "x-max-fraction-digits": FRACTION_DIGITS,
+            },
         ),
         AfterValidator(_wire_check),
     ]
