@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from meterline.kernel import money
@@ -161,3 +163,38 @@ def test_wire_types_accept_bounded_strings_and_numbers() -> None:
     assert body.amount == D(LARGEST)
     assert body.quantity == 3
     assert body.price == D("0.000000000001")
+
+
+def _by_definition(value: Decimal) -> bool:
+    """The bounds read off the digits: |value| < 10^26 and at most 12 places."""
+    if not value.is_finite():
+        return False
+    if not value:
+        return True
+    text = format(value.normalize(money.MONEY_CONTEXT), "f").lstrip("-")
+    whole, _, fraction = text.partition(".")
+    return len(whole.lstrip("0")) <= money.INTEGER_DIGITS and len(fraction) <= 12
+
+
+_decimals = st.builds(
+    lambda sign, digits, exponent: Decimal((sign, tuple(int(d) for d in digits), exponent)),
+    st.integers(0, 1),
+    st.text("0123456789", min_size=1, max_size=40),
+    st.integers(-60, 40),
+) | st.sampled_from([D("NaN"), D("Infinity"), D("-Infinity"), D("1e999999"), D("1e-999999")])
+
+
+@given(_decimals)
+def test_the_checks_agree_with_the_definition(value: Decimal) -> None:
+    assert money.within(value) == _by_definition(value)
+    counted = money.bounded_or_zero(value)
+    assert money.within(counted)
+    if money.within(value):
+        assert counted == value
+    elif value.is_finite() and abs(value) < money.LIMIT:
+        # Only more places than the store keeps: rounded there, half away from zero (and
+        # 0 if that rounds up to 10^26).
+        rounded = money.round_money(value, money.FRACTION_DIGITS)
+        assert counted == (rounded if money.within(rounded) else 0)
+    else:
+        assert counted == 0
