@@ -85,6 +85,7 @@ def test_a_price_outside_the_bounds_is_a_400_naming_it(http: httpx.Client, amoun
     ok = http.post("/v1/prices", json=_price(plan_id, amount=LARGEST))
     assert ok.status_code in (200, 201), ok.text
     assert ok.json()["amount"] == LARGEST
+    assert ok.json()["display_amount"] == "$" + LARGEST  # not rounded to 28 digits
     fine = http.post("/v1/prices", json=_price(plan_id, amount="0.000000000001"))
     assert fine.status_code in (200, 201), fine.text
     assert fine.json()["amount"] == "0.000000000001"

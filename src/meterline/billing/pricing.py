@@ -20,7 +20,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from babel.numbers import get_currency_symbol
 
-from meterline.kernel.money import in_money_context
+from meterline.kernel.money import decimal_text, in_money_context
 
 ZERO = Decimal(0)
 
@@ -117,7 +117,7 @@ def _slab(tiers: list[Tier], quantity: Decimal) -> Decimal:
 def display_amount(amount: Decimal, currency: str) -> str:
     """The currency symbol and the exact amount, as upstream shows it: ``$0.02``, ``$100``."""
     symbol = get_currency_symbol(currency.upper(), locale="en_US")
-    text = "0" if amount == 0 else format(amount.normalize(), "f")
+    text = decimal_text(amount)
     if text.startswith("-"):
         return f"-{symbol}{text[1:]}"
     return f"{symbol}{text}"

@@ -37,7 +37,7 @@ from sqlalchemy import Connection
 
 from meterline.events.ingest import EventRow, now_micros
 from meterline.events.store import StoredEvent, _loads
-from meterline.kernel.money import FRACTION_DIGITS, LIMIT
+from meterline.kernel.money import FRACTION_DIGITS, LIMIT, MONEY_CONTEXT
 from meterline.usage.aggregation import Fold, MeterSpec, property_text
 
 SCALE = 24
@@ -91,7 +91,7 @@ def _number(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
     number = Decimal(value)
-    return number.normalize() if number else Decimal(0)
+    return number.normalize(MONEY_CONTEXT) if number else Decimal(0)
 
 
 def group_text(token: str | None) -> str | None:

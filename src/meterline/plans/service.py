@@ -135,7 +135,7 @@ def _tiers(raw: Any) -> list[dict[str, Any]]:
 
 
 def _text(value: Decimal) -> str:
-    return "0" if value == 0 else format(value.normalize(), "f")
+    return money.decimal_text(value)
 
 
 @dataclass
