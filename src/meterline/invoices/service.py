@@ -35,7 +35,7 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.money import BOUND_TEXT, LIMIT, round_money
+from meterline.kernel.money import BOUND_TEXT, LIMIT, in_money_context, round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
 
@@ -385,6 +385,7 @@ def format_number(period: str, sequence: int) -> str:
     return f"{NUMBER_PREFIX}-{period}-{sequence:05d}"
 
 
+@in_money_context
 def finalize(
     session: Session,
     invoice: Invoice,
@@ -470,6 +471,7 @@ def finalize_invoice(session: Session, principal: Principal, invoice_id: str) ->
     return finalize(session, invoice)
 
 
+@in_money_context
 def void_invoice(
     session: Session,
     principal: Principal,
@@ -517,6 +519,7 @@ def void_invoice(
     return invoice
 
 
+@in_money_context
 def update_payment_status(
     session: Session,
     principal: Principal,
@@ -591,6 +594,7 @@ def search_invoices(
     )
 
 
+@in_money_context
 def unpaid_amount(
     session: Session, environment_id: str, customer_id: str, currency: str
 ) -> Decimal:

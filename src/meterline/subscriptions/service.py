@@ -28,7 +28,7 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
 from meterline.invoices import billing as invoice_billing
-from meterline.kernel.money import round_money
+from meterline.kernel.money import round_money, total
 from meterline.plans import repository as plan_repository
 from meterline.plans import service as plans
 from meterline.plans.models import Plan, Price
@@ -420,7 +420,7 @@ class SubscriptionUsage:
 
     @property
     def amount(self) -> Decimal:
-        return sum((c.amount for c in self.charges), Decimal(0))
+        return total(c.amount for c in self.charges)
 
     @property
     def display_amount(self) -> str:
