@@ -126,3 +126,33 @@ def test_the_usage_report_answers_with_huge_values_stored(
     )
     assert report.status_code == 200, report.text
     assert report.json()["totals"] == {"Bytes": 5}
+
+
+def test_filters_and_groups_never_expand_huge_or_tiny_numbers(
+    tenant: Tenant, http: httpx.Client
+) -> None:
+    name = unique("grp")
+    events = ",".join(
+        f'{{"event_name": "{name}", "external_customer_id": "c", "event_id": "{name}-{i}",'
+        f' "timestamp": "{at(1)}", "properties": {{"n": 2, "g": {g}}}}}'
+        for i, g in enumerate(["1e999999", "1e-999999", "1e999999", "5"])
+    )
+    assert raw_post(http, "/v1/events/bulk", '{"events": [' + events + "]}").status_code == 202
+    filtered = meter(
+        http, name, {"type": "SUM", "field": "n"}, filters=[{"key": "g", "values": ["1E+999999"]}]
+    )
+    assert value(http, filtered) == 0  # no number a meter knows: it matches no filter
+    summed = meter(http, name, {"type": "SUM", "field": "n"})
+    grouped = http.post(
+        "/v1/events/usage/meter",
+        json={
+            "meter_id": summed,
+            "start_time": at(),
+            "end_time": at(days=10),
+            "group_by_property": "g",
+        },
+    )
+    assert grouped.status_code == 200, grouped.text
+    assert len(grouped.text) < 10_000
+    assert value(http, summed, filters={"g": ["1E-999999"]}) == 0
+    assert value(http, summed, filters={"g": ["5"]}) == 2

@@ -107,6 +107,8 @@ def group_text(token: str | None) -> str | None:
         number = Decimal(raw)
     except ArithmeticError:
         return raw
+    if property_text(number) is None:
+        return None  # no number a meter knows (aggregation.property_text): never int(1e999999)
     return property_text(int(number) if number == number.to_integral_value() else number)
 
 
@@ -161,9 +163,10 @@ def _canonical_numbers(allowed: frozenset[str]) -> list[str]:
             number = Decimal(text)
         except ArithmeticError:
             continue
-        if not number.is_finite():
-            continue
-        if property_text(number) == text or (
+        canonical = property_text(number)
+        if canonical is None:
+            continue  # no number a meter knows (aggregation.property_text)
+        if canonical == text or (
             number == number.to_integral_value() and property_text(int(number)) == text
         ):
             found.append(text)

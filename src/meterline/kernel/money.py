@@ -96,6 +96,11 @@ def problem(value: Decimal) -> str | None:
     return None
 
 
+def within_magnitude(value: Decimal) -> bool:
+    """Whether ``value`` is finite and below ``10^26`` in magnitude (places not counted)."""
+    return value.is_finite() and (not value or value.adjusted() < INTEGER_DIGITS)
+
+
 def within(value: Decimal) -> bool:
     """Whether ``value`` is finite and within the bounds."""
     return problem(value) is None

@@ -15,16 +15,18 @@ from zoneinfo import ZoneInfo
 from meterline.events.ingest import from_micros, to_micros
 from meterline.kernel.money import (
     FRACTION_DIGITS,
-    INTEGER_DIGITS,
     LIMIT,
+    MAX_DIGITS,
     MONEY_CONTEXT,
     SMALLEST,
     bounded_or_zero,
     decimal_text,
+    within_magnitude,
 )
 
 ZERO = Decimal(0)
 _INT_LIMIT = int(LIMIT)
+_TINY_DIGITS = MAX_DIGITS
 # Sums of quantities in the one money context (the default one keeps 28 digits).
 _add = MONEY_CONTEXT.add
 HOUR_US = 3_600_000_000
@@ -95,10 +97,12 @@ def property_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        if value.is_finite() and value.adjusted() < INTEGER_DIGITS:
+        # A number past kernel.money's magnitude (1e999999) or below 10^-38 (1e-999999)
+        # is no number a meter knows: it matches no filter and groups as no value, on
+        # every store, and is never expanded into a million digits.
+        if within_magnitude(value) and (not value or value.adjusted() >= -_TINY_DIGITS):
             return decimal_text(value)
-        # Out of bounds: its short scientific form, never a million-digit expansion.
-        return str(value)
+        return None
     if isinstance(value, float):
         return repr(value)
     return str(value)
