@@ -58,11 +58,11 @@ def test_outside_the_bounds(text: str) -> None:
         money.check(D(text), "amount")
 
 
-def test_fraction_digits_ignore_trailing_zeros() -> None:
-    assert money.fraction_digits(D("1.500")) == 1
-    assert money.fraction_digits(D("1E+3")) == 0
-    assert money.fraction_digits(D("0.000000000001000")) == 12
-    assert money.fraction_digits(D("0E-20")) == 0
+def test_places_ignore_trailing_zeros() -> None:
+    assert money.within(D("1.500000000000000000000"))
+    assert money.within(D("0.000000000001000"))
+    assert money.within(D("1E+3"))
+    assert not money.within(D("0.0000000000010001"))
 
 
 @pytest.mark.parametrize(

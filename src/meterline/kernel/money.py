@@ -66,23 +66,6 @@ BOUND_TEXT = (
 ZERO = Decimal(0)
 
 
-def fraction_digits(value: Decimal) -> int:
-    """Digits after the point, trailing zeros not counted: ``1.50`` → 1, ``1E+3`` → 0.
-
-    ``value`` must be finite.
-    """
-    _sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
-    if exponent >= 0:
-        return 0
-    trailing = 0
-    for digit in reversed(digits):
-        if digit:
-            break
-        trailing += 1
-    return max(0, -exponent - trailing) if trailing < len(digits) else 0
-
-
 def problem(value: Decimal) -> str | None:
     """Why ``value`` is outside the bounds, or None when it is within them."""
     if not value.is_finite():
