@@ -281,6 +281,21 @@ def test_a_wallet_balance_equals_its_ledger_with_29_digit_amounts(http: httpx.Cl
         json={"transaction_reason": "PURCHASED_CREDIT_DIRECT", "credits_to_add": LARGEST},
     )
     assert past.status_code in (400, 409), past.text
+    # Credits x rate has up to 24 places: stored rounded to 12, never refused for that.
+    rated = http.post(
+        "/v1/wallets",
+        json={
+            "customer_id": customer["id"],
+            "currency": "eur",
+            "conversion_rate": "0.333333333333",
+        },
+    )
+    assert rated.status_code == 200, rated.text
+    fine = http.post(
+        f"/v1/wallets/{rated.json()['id']}/top-up",
+        json={"transaction_reason": "PURCHASED_CREDIT_DIRECT", "credits_to_add": "0.123456789012"},
+    )
+    assert fine.status_code == 200, fine.text
     terminated = http.post(f"/v1/wallets/{wallet_id}/terminate")
     assert terminated.status_code == 200, terminated.text
     assert D(terminated.json()["credit_balance"]) == 0

@@ -77,7 +77,7 @@ class LineDraft:
         # refused here, as this invoice's problem, rather than as a database overflow.
         # One unit of margin: the line is still rounded to the currency's minor units.
         for name, value in (("amount", self.amount), ("quantity", self.quantity)):
-            if not (value.is_finite() and abs(value) < _LINE_LIMIT):
+            if not (value.is_finite() and -_LINE_LIMIT < value < _LINE_LIMIT):
                 raise InvalidOperation(
                     f"the invoice line's {name} would pass {BOUND_TEXT}",
                     details={"price_id": self.price_id, name: str(value)},

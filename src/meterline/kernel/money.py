@@ -84,6 +84,12 @@ def within_magnitude(value: Decimal) -> bool:
     return value.is_finite() and (not value or value.adjusted() < INTEGER_DIGITS)
 
 
+def fits(value: Decimal) -> bool:
+    """Whether a computed ``value`` (a product, a balance: any number of places) fits the
+    store once rounded to its 12 places. Comparisons, not ``abs()``: they never round."""
+    return value.is_finite() and -LARGEST <= value <= LARGEST
+
+
 def within(value: Decimal) -> bool:
     """Whether ``value`` is finite and within the bounds."""
     return problem(value) is None

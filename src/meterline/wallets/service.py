@@ -23,7 +23,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
 from meterline.errors import AlreadyExists, Conflict, InvalidOperation, InvalidRequest, NotFound
-from meterline.kernel.money import BOUND_TEXT, in_money_context, within
+from meterline.kernel.money import BOUND_TEXT, fits, in_money_context
 from meterline.wallets import repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
@@ -226,7 +226,7 @@ def _entry(
     before = wallet.credit_balance
     after = before + quantity if kind == "credit" else before - quantity
     amount = quantity * wallet.conversion_rate
-    if not (within(after) and within(amount)):
+    if not (fits(after) and fits(amount)):  # amount: credits x rate has up to 24 places
         # NUMERIC(38, 12) would overflow: refused before anything is written.
         raise Conflict(
             f"this {reason} would take the wallet's balance past {BOUND_TEXT}",
