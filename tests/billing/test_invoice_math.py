@@ -14,8 +14,8 @@ from meterline.billing.invoice_math import (
     is_currency,
     minor_units,
     percent_of,
-    round_money,
 )
+from meterline.kernel.money import round_money
 
 D = Decimal
 
@@ -51,8 +51,8 @@ def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
     ],
 )
 def test_round_money_is_half_away_from_zero(amount: str, currency: str, expected: str) -> None:
-    assert round_money(D(amount), currency) == D(expected)
-    assert str(round_money(D(amount), currency)) == expected
+    assert round_money(D(amount), minor_units(currency)) == D(expected)
+    assert str(round_money(D(amount), minor_units(currency))) == expected
 
 
 def test_unknown_currency_is_not_a_currency() -> None:
@@ -113,12 +113,16 @@ def test_total_is_lines_less_credits_and_never_negative(
     lines: list[Decimal], prepaid: Decimal, discount: Decimal, currency: str
 ) -> None:
     totals = invoice_totals(lines, currency, prepaid_credits=prepaid, discount=discount)
-    rounded = sum((round_money(a, currency) for a in lines), D(0))
+    rounded = sum((round_money(a, minor_units(currency)) for a in lines), D(0))
     assert totals.subtotal == rounded
     assert totals.total >= 0
-    expected = rounded - round_money(prepaid, currency) - round_money(discount, currency)
+    expected = (
+        rounded
+        - round_money(prepaid, minor_units(currency))
+        - round_money(discount, minor_units(currency))
+    )
     assert totals.total == max(D(0), expected)
-    assert totals.total == round_money(totals.total, currency)
+    assert totals.total == round_money(totals.total, minor_units(currency))
 
 
 # ---- entitlements in billing (reference §6.3): FLAT_FEE 0.02/unit, 500 units, monthly ----
@@ -145,7 +149,7 @@ def test_entitlement_adjusted_usage_golden(
     grants: list[Grant], amount: str, covered: str | None
 ) -> None:
     billable, adjusted = billable_quantity([D(500)], combine_grants(grants))
-    assert round_money(price_amount(UNIT_PRICE, billable), "usd") == D(amount)
+    assert round_money(price_amount(UNIT_PRICE, billable), minor_units("usd")) == D(amount)
     assert adjusted == (None if covered is None else D(covered))
 
 

@@ -6,14 +6,15 @@ from decimal import Decimal
 
 import pytest
 
+from meterline.billing.invoice_math import minor_units
 from meterline.billing.pricing import (
     PriceSpec,
     Tier,
     bucketed_amount,
     display_amount,
     price_amount,
-    round_money,
 )
+from meterline.kernel.money import round_money
 
 D = Decimal
 
@@ -162,7 +163,7 @@ def test_golden_bucketed_amounts(
 def test_round_money_half_away_from_zero_to_minor_units(
     amount: str, currency: str, expected: str
 ) -> None:
-    rounded = round_money(D(amount), currency)
+    rounded = round_money(D(amount), minor_units(currency))
     assert rounded == D(expected)
     assert str(rounded) == expected
 

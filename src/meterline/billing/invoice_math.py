@@ -1,7 +1,7 @@
 """Invoice arithmetic: pure functions over ``Decimal``.
 
 Each invoice line is rounded once, to the currency's minor units, half away from zero
-(``ROUND_HALF_UP`` in :mod:`decimal` rounds ties away from zero for negative amounts too).
+(``kernel.money.round_money``); the arithmetic runs in ``kernel.money.MONEY_CONTEXT``.
 Nothing else is rounded: the subtotal is the sum of the rounded lines and the total is
 derived from it, so an invoice always adds up.
 """
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
+
+from meterline.errors import InvalidOperation
+from meterline.kernel.money import BOUND_TEXT, in_money_context, round_money, within
 
 ZERO = Decimal(0)
 
@@ -34,15 +37,10 @@ def minor_units(currency: str) -> int:
     return int(get_currency_precision(currency.upper()))
 
 
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """``amount`` rounded to the currency's minor units, half away from zero."""
-    exponent = Decimal(1).scaleb(-minor_units(currency))
-    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
-
-
+@in_money_context
 def percent_of(amount: Decimal, percent: Decimal, currency: str) -> Decimal:
     """``percent`` % of ``amount``, rounded like a line: 15.5 % of 10.00 → 1.55."""
-    return round_money(amount * percent / Decimal(100), currency)
+    return round_money(amount * percent / Decimal(100), minor_units(currency))
 
 
 def capped_discount(subtotal: Decimal, discount: Decimal) -> Decimal:
@@ -62,6 +60,7 @@ class InvoiceTotals:
     amount_remaining: Decimal
 
 
+@in_money_context
 def invoice_totals(
     line_amounts: Iterable[Decimal],
     currency: str,
@@ -76,12 +75,19 @@ def invoice_totals(
     ``total = max(0, subtotal − prepaid credits − discount + tax)``; ``amount_due = total``;
     ``amount_remaining = max(0, amount_due − amount_paid)``.
     """
-    subtotal = sum((round_money(a, currency) for a in line_amounts), ZERO)
-    prepaid = round_money(prepaid_credits, currency)
-    discount = round_money(discount, currency)
-    tax = round_money(tax, currency)
+    subtotal = sum((round_money(a, minor_units(currency)) for a in line_amounts), ZERO)
+    prepaid = round_money(prepaid_credits, minor_units(currency))
+    discount = round_money(discount, minor_units(currency))
+    tax = round_money(tax, minor_units(currency))
     total = max(ZERO, subtotal - prepaid - discount + tax)
-    paid = round_money(amount_paid, currency)
+    paid = round_money(amount_paid, minor_units(currency))
+    for name, value in (("subtotal", subtotal), ("total", total), ("amount_paid", paid)):
+        if not within(value):
+            # Lines within the bounds can add up past NUMERIC(38, 12): refused as this
+            # invoice's problem, never a database overflow.
+            raise InvalidOperation(
+                f"the invoice's {name} would pass {BOUND_TEXT}", details={name: str(value)}
+            )
     return InvoiceTotals(
         subtotal=subtotal,
         total_discount=discount,

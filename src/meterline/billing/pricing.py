@@ -1,6 +1,6 @@
 """Pure price maths: quantity → amount. Decimal in, Decimal out, no I/O.
 
-Amounts are unrounded; round once per invoice line with :func:`round_money`.
+Amounts are unrounded; round once per invoice line with ``kernel.money.round_money``.
 
 * FLAT_FEE: ``amount × quantity``.
 * PACKAGE: ``amount × packages`` where ``packages = quantity / divide_by`` rounded up
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from babel.numbers import get_currency_precision, get_currency_symbol
+from babel.numbers import get_currency_symbol
+
+from meterline.kernel.money import decimal_text, in_money_context
 
 ZERO = Decimal(0)
 
@@ -46,6 +48,7 @@ class PriceSpec:
     round: str = "up"
 
 
+@in_money_context
 def price_amount(spec: PriceSpec, quantity: Decimal) -> Decimal:
     """The unrounded cost of ``quantity`` units at ``spec``."""
     if quantity <= 0:
@@ -66,6 +69,7 @@ def price_amount(spec: PriceSpec, quantity: Decimal) -> Decimal:
     raise ValueError(f"unknown billing_model {spec.billing_model!r}")
 
 
+@in_money_context
 def bucketed_amount(spec: PriceSpec, bucket_quantities: Iterable[Decimal]) -> Decimal:
     """Each bucket (or group) priced on its own, then summed (bucketed MAX/SUM meters)."""
     return sum((price_amount(spec, quantity) for quantity in bucket_quantities), ZERO)
@@ -110,21 +114,10 @@ def _slab(tiers: list[Tier], quantity: Decimal) -> Decimal:
     return total
 
 
-def currency_precision(currency: str) -> int:
-    """Minor-unit digits of an ISO 4217 currency (Babel's CLDR data; unknown codes → 2)."""
-    return int(get_currency_precision(currency.upper()))
-
-
-def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Round to the currency's minor units, half away from zero (``ROUND_HALF_UP``)."""
-    exponent = Decimal(1).scaleb(-currency_precision(currency))
-    return amount.quantize(exponent, rounding=ROUND_HALF_UP)
-
-
 def display_amount(amount: Decimal, currency: str) -> str:
     """The currency symbol and the exact amount, as upstream shows it: ``$0.02``, ``$100``."""
     symbol = get_currency_symbol(currency.upper(), locale="en_US")
-    text = "0" if amount == 0 else format(amount.normalize(), "f")
+    text = decimal_text(amount)
     if text.startswith("-"):
         return f"-{symbol}{text[1:]}"
     return f"{symbol}{text}"

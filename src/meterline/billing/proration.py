@@ -13,7 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from meterline.billing.invoice_math import ZERO, round_money
+from meterline.billing.invoice_math import ZERO, minor_units
+from meterline.kernel.money import in_money_context, round_money
 
 
 def days_between(start: datetime, end: datetime, timezone: str = "UTC") -> int:
@@ -48,6 +49,7 @@ class Proration:
     net: Decimal
 
 
+@in_money_context
 def prorate_change(
     *,
     period_start: datetime,
@@ -67,13 +69,14 @@ def prorate_change(
     ``cap_credit=False`` for a quantity change, where upstream does not cap.
     """
     coeff = coefficient(period_start, period_end, proration_date, timezone)
-    potential = round_money(old_amount * coeff, currency)
+    potential = round_money(old_amount * coeff, minor_units(currency))
     credit_value = capped_credit(potential, paid, prior_credits) if cap_credit else potential
     credit = -credit_value
-    charge = round_money(new_amount * coeff, currency)
+    charge = round_money(new_amount * coeff, minor_units(currency))
     return Proration(coefficient=coeff, credit=credit, charge=charge, net=charge + credit)
 
 
+@in_money_context
 def prorate_cancel(
     *,
     period_start: datetime,
@@ -93,5 +96,5 @@ def prorate_cancel(
     unused = days_between(cancel_date, period_end, timezone)
     if total <= 0 or unused <= 0:
         return ZERO
-    potential = round_money(amount * Decimal(unused) / Decimal(total), currency)
+    potential = round_money(amount * Decimal(unused) / Decimal(total), minor_units(currency))
     return -capped_credit(potential, paid, prior_credits)

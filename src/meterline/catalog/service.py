@@ -27,6 +27,7 @@ from meterline.catalog.models import (
 from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.events.service import meter_spec, store_for
+from meterline.kernel import money
 
 BUCKETABLE = ("MAX", "SUM")
 
@@ -74,6 +75,9 @@ def _multiplier(value: Any) -> Decimal | None:
         raise InvalidRequest(
             "aggregation.multiplier must be greater than 0", field="aggregation.multiplier"
         )
+    reason = money.problem(parsed)
+    if reason is not None:
+        raise InvalidRequest(f"aggregation.multiplier {reason}", field="aggregation.multiplier")
     return parsed
 
 

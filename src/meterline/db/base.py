@@ -19,6 +19,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 from ulid import ULID
 
+from meterline.kernel.money import decimal_text
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -42,10 +44,7 @@ def utcnow() -> datetime:
 
 def canonical_decimal(value: Decimal) -> str:
     """The shortest exact string of a decimal: ``Decimal("1.500")`` → ``"1.5"``, no exponent."""
-    if value == 0:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text
+    return decimal_text(value)
 
 
 class Money(TypeDecorator[Decimal]):

@@ -26,14 +26,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.config import Settings
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
+from meterline.kernel.money import MONEY_CONTEXT, saturate
 
 log = logging.getLogger("meterline.db")
 
 
 def _decimal_add(left: str | None, right: str | None) -> str | None:
+    # In the money context (the default one rounds past 28 digits); a rollup total that
+    # would pass the bounds stays at the largest value, as PostgreSQL's upsert keeps it.
     if left is None or right is None:
         return right if left is None else left
-    return canonical_decimal(Decimal(left) + Decimal(right))
+    return canonical_decimal(saturate(MONEY_CONTEXT.add(Decimal(left), Decimal(right))))
 
 
 def _decimal_min(left: str | None, right: str | None) -> str | None:

@@ -37,6 +37,7 @@ from meterline.entitlements.models import Entitlement
 from meterline.errors import InvalidRequest
 from meterline.events.ingest import EventRow, to_micros
 from meterline.events.service import meter_usage, store_for
+from meterline.kernel.money import MONEY_CONTEXT, total
 from meterline.plans.models import Plan
 from meterline.subscriptions import periods
 from meterline.subscriptions import repository as subscription_repository
@@ -130,7 +131,7 @@ def _aggregate(feature: Feature, meter: Meter | None, sources: list[Source]) -> 
     enabled = [s.grant for s in sources if s.grant.is_enabled]
     limit: Decimal | None = None
     if enabled and all(g.usage_limit is not None for g in enabled):
-        limit = sum((g.usage_limit or Decimal(0) for g in enabled), Decimal(0))
+        limit = total(g.usage_limit or Decimal(0) for g in enabled)
     resets = Counter(g.usage_reset_period for g in enabled if g.usage_reset_period)
     access = FeatureAccess(
         feature=feature,
@@ -292,7 +293,7 @@ def _result(
 ) -> CheckResult:
     usage = access.current_usage if access else Decimal(0)
     limit = access.usage_limit if access and feature.type == "metered" else None
-    remaining = None if limit is None else max(Decimal(0), limit - usage)
+    remaining = None if limit is None else max(Decimal(0), MONEY_CONTEXT.subtract(limit, usage))
     resets = (
         access.window.end if access and access.window and access.window.end != FAR_FUTURE else None
     )
@@ -377,7 +378,7 @@ def check_feature(
         )
         if existing:
             return _result(customer, feature, access, True, None, duplicate=True)
-    after = access.current_usage + consume
+    after = MONEY_CONTEXT.add(access.current_usage, consume)
     fits = access.usage_limit is None or after <= access.usage_limit
     before = access.current_usage
     if not fits and not access.is_soft_limit:

@@ -20,8 +20,8 @@ Table design (created on start, ``CREATE ... IF NOT EXISTS``):
   except for COUNT_UNIQUE and WEIGHTED_SUM, which are computed per event exactly as on the
   SQL store.
 
-Quantities are ``Decimal256(24)`` inside ClickHouse: exact for values with at most 24
-fractional digits and 52 integer digits (more fractional digits are truncated).
+Quantities are ``Decimal256(24)`` inside ClickHouse; an event's value is bounded as
+``kernel.money`` bounds it (below 10^26, 12 places), so sums stay exact.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 
 from meterline.events.ingest import EventRow, now_micros
 from meterline.events.store import StoredEvent, _loads
+from meterline.kernel.money import FRACTION_DIGITS, LIMIT, MONEY_CONTEXT
 from meterline.usage.aggregation import Fold, MeterSpec, property_text
 
 SCALE = 24
@@ -90,7 +91,7 @@ def _number(value: Any) -> Decimal:
     if value is None:
         return Decimal(0)
     number = Decimal(value)
-    return number.normalize() if number else Decimal(0)
+    return number.normalize(MONEY_CONTEXT) if number else Decimal(0)
 
 
 def group_text(token: str | None) -> str | None:
@@ -106,6 +107,8 @@ def group_text(token: str | None) -> str | None:
         number = Decimal(raw)
     except ArithmeticError:
         return raw
+    if property_text(number) is None:
+        return None  # no number a meter knows (aggregation.property_text): never int(1e999999)
     return property_text(int(number) if number == number.to_integral_value() else number)
 
 
@@ -135,16 +138,21 @@ def _raw(q: _Query, key: str) -> str:
 
 
 def value_expression(q: _Query, field: str | None) -> str:
-    """The meter's numeric value of an event, as ``aggregation.numeric`` defines it."""
+    """The meter's numeric value of an event, as ``aggregation.numeric`` defines it: 0 when
+    missing, not a number or out of ``kernel.money``'s bounds, else rounded to 12 places
+    (ClickHouse rounds a Decimal half away from zero, as ``bounded_or_zero`` does)."""
     if not field:
         return f"toDecimal256(0, {SCALE})"
     raw = _raw(q, field)
-    return (
+    parsed = (
         f"multiIf(startsWith({raw}, '\"'),"
         f" toDecimal256OrZero(trimBoth(JSONExtractString({raw})), {SCALE}),"
         f" match({raw}, '^-?[0-9]'), toDecimal256OrZero({raw}, {SCALE}),"
         f" toDecimal256(0, {SCALE}))"
     )
+    rounded = f"round({parsed}, {FRACTION_DIGITS})"
+    limit = f"toDecimal256('{int(LIMIT)}', 0)"
+    return f"if(abs({rounded}) < {limit}, {rounded}, toDecimal256(0, {SCALE}))"
 
 
 def _canonical_numbers(allowed: frozenset[str]) -> list[str]:
@@ -155,9 +163,10 @@ def _canonical_numbers(allowed: frozenset[str]) -> list[str]:
             number = Decimal(text)
         except ArithmeticError:
             continue
-        if not number.is_finite():
-            continue
-        if property_text(number) == text or (
+        canonical = property_text(number)
+        if canonical is None:
+            continue  # no number a meter knows (aggregation.property_text)
+        if canonical == text or (
             number == number.to_integral_value() and property_text(int(number)) == text
         ):
             found.append(text)

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from meterline.db.base import canonical_decimal
 from meterline.events.ingest import EventRow, now_micros
+from meterline.kernel.money import LARGEST, in_money_context, saturate
 from meterline.usage.aggregation import (
     ALL_PARTS,
     DAY_US,
@@ -272,7 +273,7 @@ class SqlEventStore:
                             bucket,
                             env,
                             fold.count,
-                            canonical_decimal(fold.total),
+                            canonical_decimal(saturate(fold.total)),
                             _text(fold.minimum),
                             _text(fold.maximum),
                             fold.latest_ts,
@@ -300,7 +301,7 @@ class SqlEventStore:
                     bucket,
                     env,
                     fold.count,
-                    fold.total,
+                    saturate(fold.total),
                     fold.minimum,
                     fold.maximum,
                     fold.latest_ts,
@@ -316,7 +317,9 @@ class SqlEventStore:
             " %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[], %s::numeric[])"
             " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
             " event_count = u.event_count + excluded.event_count,"
-            " sum_value = u.sum_value + excluded.sum_value,"
+            # A total that would pass NUMERIC(38, 12) stays at its largest value (kernel.money
+            # bounds each event's value; only a sum of many can pass), never an overflow.
+            f" sum_value = LEAST(GREATEST(u.sum_value + excluded.sum_value, -{LARGEST}), {LARGEST}),"
             " min_value = LEAST(u.min_value, excluded.min_value),"
             " max_value = GREATEST(u.max_value, excluded.max_value),"
             " latest_value = CASE WHEN u.latest_ts IS NULL OR excluded.latest_ts >= u.latest_ts"
@@ -407,6 +410,7 @@ class SqlEventStore:
                 fold.latest_value = Decimal(row[7])
             yield row[0], row[1], fold
 
+    @in_money_context
     def hourly_total(
         self,
         conn: Connection,

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import ZERO, invoice_totals, round_money
+from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.billing.proration import prorate_cancel
 from meterline.db.base import utcnow
 from meterline.errors import InvalidRequest, NotFound
@@ -31,6 +31,7 @@ from meterline.invoices.service import (
     number_period,
     recompute_draft,
 )
+from meterline.kernel.money import round_money
 from meterline.subscriptions import periods
 from meterline.subscriptions.models import Subscription
 from meterline.wallets import repository as wallet_repository
@@ -370,7 +371,7 @@ def preview_invoice(
             meter_id=d.meter_id,
             meter_display_name=d.meter_display_name,
             display_name=d.display_name,
-            amount=round_money(d.amount, sub.currency),
+            amount=round_money(d.amount, minor_units(sub.currency)),
             quantity=d.quantity,
             adjusted_entitlement_quantity=d.adjusted_entitlement_quantity,
             prepaid_credits_applied=ZERO,

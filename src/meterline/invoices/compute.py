@@ -38,6 +38,7 @@ from meterline.events.ingest import to_micros
 from meterline.events.service import meter_spec, meter_usage
 from meterline.invoices import repository
 from meterline.invoices.service import LineDraft
+from meterline.kernel.money import in_money_context
 from meterline.plans import repository as plan_repository
 from meterline.plans.models import Price
 from meterline.plans.service import price_spec
@@ -271,6 +272,7 @@ def _line(
     )
 
 
+@in_money_context
 def arrear_lines(session: Session, ctx: Context, period: periods.Period) -> list[LineDraft]:
     lines = []
     for item in ctx.items:
@@ -284,6 +286,7 @@ def arrear_lines(session: Session, ctx: Context, period: periods.Period) -> list
     return lines
 
 
+@in_money_context
 def advance_lines(ctx: Context, period: periods.Period, *, opening: bool) -> list[LineDraft]:
     lines = []
     for item in ctx.items:
@@ -325,6 +328,7 @@ def period_end_lines(session: Session, ctx: Context, period: periods.Period) -> 
     return lines
 
 
+@in_money_context
 def preview_lines(
     session: Session, ctx: Context, period: periods.Period
 ) -> tuple[list[LineDraft], Sequence[LineDraft]]:

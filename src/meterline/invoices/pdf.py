@@ -28,6 +28,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
+from meterline.kernel.money import MONEY_CONTEXT
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -50,7 +51,7 @@ def money(amount: Decimal, currency: str) -> str:
 
 def quantity_text(value: Decimal) -> str:
     """A quantity without trailing zeros, grouped: ``1500.000`` → ``1,500``."""
-    normalized = value.normalize() if value != 0 else Decimal(0)
+    normalized = value.normalize(MONEY_CONTEXT) if value != 0 else Decimal(0)
     places = max(0, -normalized.as_tuple().exponent)  # type: ignore[operator]
     pattern = "#,##0" + ("." + "#" * places if places else "")
     return str(format_decimal(normalized, format=pattern, locale="en_US"))

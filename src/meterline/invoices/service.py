@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import ZERO, invoice_totals, round_money
+from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
@@ -35,8 +35,11 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
+from meterline.kernel.money import BOUND_TEXT, LIMIT, in_money_context, round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
+
+_LINE_LIMIT = LIMIT - 1
 
 NUMBER_PREFIX = "INV"
 VOIDABLE_STATUSES = ("DRAFT", "FINALIZED", "SKIPPED")
@@ -68,6 +71,17 @@ class LineDraft:
     period_start: datetime | None = None
     period_end: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A price near the bound times a large usage can pass what NUMERIC(38, 12) holds:
+        # refused here, as this invoice's problem, rather than as a database overflow.
+        # One unit of margin: the line is still rounded to the currency's minor units.
+        for name, value in (("amount", self.amount), ("quantity", self.quantity)):
+            if not (value.is_finite() and -_LINE_LIMIT < value < _LINE_LIMIT):
+                raise InvalidOperation(
+                    f"the invoice line's {name} would pass {BOUND_TEXT}",
+                    details={"price_id": self.price_id, name: str(value)},
+                )
 
 
 def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str | None:
@@ -120,7 +134,7 @@ def _store_lines(session: Session, invoice: Invoice, drafts: Sequence[LineDraft]
                 price_unit=draft.price_unit,
                 price_unit_amount=draft.price_unit_amount,
                 display_name=draft.display_name,
-                amount=round_money(draft.amount, invoice.currency),
+                amount=round_money(draft.amount, minor_units(invoice.currency)),
                 quantity=draft.quantity,
                 adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
                 currency=invoice.currency,
@@ -207,7 +221,10 @@ def create_one_off(
     if idempotency_key:
         earlier = repository.by_idempotency_key(session, principal.environment_id, idempotency_key)
         if earlier is not None:
-            if earlier.total != round_money(total, currency) or earlier.customer_id != customer.id:
+            if (
+                earlier.total != round_money(total, minor_units(currency))
+                or earlier.customer_id != customer.id
+            ):
                 raise Conflict(
                     "idempotency_key was already used for a different invoice",
                     details={"idempotency_key": idempotency_key, "invoice_id": earlier.id},
@@ -221,7 +238,7 @@ def create_one_off(
         invoice_status="DRAFT",
         payment_status="PENDING",
         currency=currency,
-        amount_paid=round_money(amount_paid, currency),
+        amount_paid=round_money(amount_paid, minor_units(currency)),
         total_prepaid_credits_applied=ZERO,
         total_discount=ZERO,
         total_tax=ZERO,
@@ -241,19 +258,19 @@ def create_one_off(
         _apply_totals(invoice, lines)
         for name, given in (("subtotal", subtotal), ("total", total), ("amount_due", amount_due)):
             computed = getattr(invoice, name)
-            if round_money(given, currency) != computed:
+            if round_money(given, minor_units(currency)) != computed:
                 raise InvalidRequest(
                     f"{name} does not match the line items ({computed})",
                     field=name,
                     details={"expected": str(computed), "provided_value": str(given)},
                 )
     else:
-        if round_money(total, currency) > round_money(subtotal, currency):
+        if round_money(total, minor_units(currency)) > round_money(subtotal, minor_units(currency)):
             raise InvalidRequest("total must not exceed subtotal", field="total")
-        invoice.subtotal = round_money(subtotal, currency)
-        invoice.total = round_money(total, currency)
+        invoice.subtotal = round_money(subtotal, minor_units(currency))
+        invoice.total = round_money(total, minor_units(currency))
         invoice.total_discount = invoice.subtotal - invoice.total
-        invoice.amount_due = round_money(amount_due, currency)
+        invoice.amount_due = round_money(amount_due, minor_units(currency))
         invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
     session.add(invoice)
     session.flush()
@@ -368,6 +385,7 @@ def format_number(period: str, sequence: int) -> str:
     return f"{NUMBER_PREFIX}-{period}-{sequence:05d}"
 
 
+@in_money_context
 def finalize(
     session: Session,
     invoice: Invoice,
@@ -453,6 +471,7 @@ def finalize_invoice(session: Session, principal: Principal, invoice_id: str) ->
     return finalize(session, invoice)
 
 
+@in_money_context
 def void_invoice(
     session: Session,
     principal: Principal,
@@ -500,6 +519,7 @@ def void_invoice(
     return invoice
 
 
+@in_money_context
 def update_payment_status(
     session: Session,
     principal: Principal,
@@ -536,7 +556,8 @@ def update_payment_status(
         if invoice.payment_status in ("SUCCEEDED", "OVERPAID") and amount is None:
             raise InvalidOperation("The invoice is already paid")
         paid = round_money(
-            amount if amount is not None else invoice.amount_remaining, invoice.currency
+            amount if amount is not None else invoice.amount_remaining,
+            minor_units(invoice.currency),
         )
         invoice.amount_paid += paid
         invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
@@ -573,6 +594,7 @@ def search_invoices(
     )
 
 
+@in_money_context
 def unpaid_amount(
     session: Session, environment_id: str, customer_id: str, currency: str
 ) -> Decimal:

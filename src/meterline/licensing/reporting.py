@@ -20,14 +20,13 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
 from meterline.errors import Conflict, InvalidRequest, NotFound
+from meterline.kernel import money
 from meterline.licensing import repository, usage_store
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport
 from meterline.licensing.repository import CounterState, UsageContext
 from meterline.licensing.service import get_group
 from meterline.licensing.usage import (
-    MAX_MAGNITUDE,
-    QUANTUM,
     Counter,
     Window,
     current_window,
@@ -236,11 +235,11 @@ class ReportOutcome:
 
 
 def check_reported_value(value: Decimal) -> Decimal:
-    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
-        raise InvalidRequest(
-            "value must be a finite number below 10^24 in magnitude", field="value.value"
-        )
-    return value.quantize(QUANTUM) if value.as_tuple().exponent < -12 else value  # type: ignore[operator]
+    """A reported value within ``kernel.money``'s bounds (400 naming ``value.value`` else)."""
+    reason = money.problem(value)
+    if reason is not None:
+        raise InvalidRequest(f"value.value {reason}", field="value.value")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +319,14 @@ def apply_report(
     window = _window(context, now)
     old = in_window(Counter(locked.value, locked.event_count), locked.window_start, window)
     new = fold(context.aggregation, behavior, old, reported)
+    if not money.within(new.value):
+        # The counter would pass what its column holds: refused like a conflict with the
+        # counter's state (nothing stored), never an overflow in the database.
+        raise Conflict(
+            f"Usage for {report.entitlement_slug} would pass the largest counter value"
+            f" ({money.BOUND_TEXT})",
+            code=f"{op}.CounterOutOfRange",
+        )
     refused = exceeds(new.value, context.usage_limit, context.overage_percent)
     counter: CounterState | None
     if refused:

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from meterline.kernel.money import MONEY_CONTEXT, SMALLEST
+
 AGGREGATION_METHODS = ("COUNT", "SUM", "AVERAGE", "MIN", "MAX", "LATEST")
 RESET_PERIODS = ("HOUR", "DAY", "WEEK", "MONTH", "YEAR")
 RESET_ANCHORS = ("CALENDAR", "LICENSE_START")
 BEHAVIORS = ("append", "set")
 
 # Counters are stored with 12 decimal places (Money); an average is rounded there once.
-QUANTUM = Decimal("0.000000000001")
-# Reported values are bounded so that every counter fits the Money column (38, 12).
-MAX_MAGNITUDE = Decimal(10) ** 24
+QUANTUM = SMALLEST
 
 _FIXED = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1), "WEEK": timedelta(weeks=1)}
 
@@ -129,13 +129,17 @@ def fold(aggregation: str | None, behavior: str, old: Counter, reported: Decimal
         return Counter(reported, 1)
     count = old.event_count + 1
     method = aggregation or "SUM"
+    # In the money context: the default one rounds past 28 digits.
+    ctx = MONEY_CONTEXT
     if method == "SUM":
-        value = old.value + reported
+        value = ctx.add(old.value, reported)
     elif method == "COUNT":
-        value = old.value + 1
+        value = ctx.add(old.value, Decimal(1))
     elif method == "AVERAGE":
-        total = old.value * old.event_count + reported
-        value = (total / count).quantize(QUANTUM, rounding=ROUND_HALF_EVEN)
+        total = ctx.add(ctx.multiply(old.value, Decimal(old.event_count)), reported)
+        value = ctx.divide(total, Decimal(count)).quantize(
+            QUANTUM, rounding=ROUND_HALF_EVEN, context=ctx
+        )
     elif method == "MAX":
         value = max(old.value, reported)
     elif method == "MIN":
@@ -151,7 +155,8 @@ def maximum_allowed(limit: Decimal | None, overage_percent: Decimal | None) -> D
     """The highest usage a grant accepts; None = no maximum."""
     if limit is None or overage_percent is None:
         return None
-    return limit + limit * overage_percent / 100
+    ctx = MONEY_CONTEXT
+    return ctx.add(limit, ctx.divide(ctx.multiply(limit, overage_percent), Decimal(100)))
 
 
 def exceeds(value: Decimal, limit: Decimal | None, overage_percent: Decimal | None) -> bool:

@@ -24,6 +24,7 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository as grants
 from meterline.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.errors import InvalidOperation as InvalidStateOperation
+from meterline.kernel import money
 from meterline.plans import repository
 from meterline.plans.models import Plan, Price
 
@@ -64,8 +65,10 @@ def decimal_of(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) 
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except (InvalidOperation, ValueError) as exc:
         raise InvalidRequest(f"{field} must be a decimal number", field=field) from exc
-    if not number.is_finite():
-        raise InvalidRequest(f"{field} must be a finite number", field=field)
+    reason = money.problem(number)
+    if reason is not None:
+        # Outside NUMERIC(38, 12): PostgreSQL would overflow, or store 0.0000000000004 as 0.
+        raise InvalidRequest(f"{field} {reason}", field=field)
     if minimum is not None and number < minimum:
         raise InvalidRequest(f"{field} must not be negative", field=field)
     return number
@@ -132,7 +135,7 @@ def _tiers(raw: Any) -> list[dict[str, Any]]:
 
 
 def _text(value: Decimal) -> str:
-    return "0" if value == 0 else format(value.normalize(), "f")
+    return money.decimal_text(value)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.pricing import display_amount, price_amount, round_money
+from meterline.billing.invoice_math import minor_units
+from meterline.billing.pricing import display_amount, price_amount
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Meter
 from meterline.customers import service as customers
@@ -27,6 +28,7 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
 from meterline.invoices import billing as invoice_billing
+from meterline.kernel.money import round_money, total
 from meterline.plans import repository as plan_repository
 from meterline.plans import service as plans
 from meterline.plans.models import Plan, Price
@@ -418,11 +420,11 @@ class SubscriptionUsage:
 
     @property
     def amount(self) -> Decimal:
-        return sum((c.amount for c in self.charges), Decimal(0))
+        return total(c.amount for c in self.charges)
 
     @property
     def display_amount(self) -> str:
-        return display_amount(round_money(self.amount, self.currency), self.currency)
+        return display_amount(round_money(self.amount, minor_units(self.currency)), self.currency)
 
 
 def subscription_usage(

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from meterline.kernel.money import MONEY_CONTEXT
+
 WIDTH = 640
 HEIGHT = 160
 PAD_LEFT = 48
@@ -39,7 +41,7 @@ def number(value: Decimal | int) -> str:
     value = Decimal(value)
     if value == value.to_integral_value():
         return f"{int(value):,}"
-    return f"{value.normalize():,f}"
+    return f"{value.normalize(MONEY_CONTEXT):,f}"
 
 
 def daily_chart(days: Sequence[tuple[date, Decimal]]) -> DailyChart:

@@ -8,13 +8,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.events.ingest import from_micros, to_micros
+from meterline.kernel.money import (
+    FRACTION_DIGITS,
+    LIMIT,
+    MAX_DIGITS,
+    MONEY_CONTEXT,
+    SMALLEST,
+    bounded_or_zero,
+    decimal_text,
+    within_magnitude,
+)
 
 ZERO = Decimal(0)
+_INT_LIMIT = int(LIMIT)
+_TINY_DIGITS = MAX_DIGITS
+# Sums of quantities in the one money context (the default one keeps 28 digits).
+_add = MONEY_CONTEXT.add
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 
@@ -83,7 +97,12 @@ def property_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value != 0 else "0"
+        # A number past kernel.money's magnitude (1e999999) or below 10^-38 (1e-999999)
+        # is no number a meter knows: it matches no filter and groups as no value, on
+        # every store, and is never expanded into a million digits.
+        if within_magnitude(value) and (not value or value.adjusted() >= -_TINY_DIGITS):
+            return decimal_text(value)
+        return None
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -99,24 +118,28 @@ def matches(properties: Mapping[str, Any], filters: Iterable[tuple[str, frozense
 
 
 def numeric(value: Any) -> Decimal:
-    """A property's numeric value; missing or non-numeric counts as 0."""
+    """A property's numeric value; missing, non-numeric or out of bounds counts as 0.
+
+    The bounds are ``kernel.money``'s: below ``10^26`` in magnitude, rounded to 12 digits
+    after the point (what the store keeps), so ``1e999999`` counts 0 and is never expanded.
+    """
     kind = type(value)  # exact types first: this runs once per event and meter
     if kind is str:
         try:
             parsed = Decimal(value)  # Decimal ignores surrounding whitespace itself
         except (InvalidOperation, ValueError):
             return ZERO
-        return parsed if parsed.is_finite() else ZERO
+        return bounded_or_zero(parsed)
     if kind is int:
-        return Decimal(value)
+        return Decimal(value) if -_INT_LIMIT < value < _INT_LIMIT else ZERO
     if kind is Decimal:
-        return value if value.is_finite() else ZERO
+        return bounded_or_zero(value)
     if value is None or isinstance(value, bool):
         return ZERO
     if isinstance(value, int):
-        return Decimal(int(value))
+        return numeric(int(value))
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return bounded_or_zero(Decimal(repr(value)))
     return ZERO
 
 
@@ -143,7 +166,7 @@ class Fold:
 
     def add(self, value: Decimal, timestamp: int) -> None:
         self.count += 1
-        self.total += value
+        self.total = _add(self.total, value)
         self.minimum = value if self.minimum is None or value < self.minimum else self.minimum
         self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
         # Ties go to the later-ingested event: callers add in ingest order.
@@ -155,7 +178,7 @@ class Fold:
         """``add``, keeping only the named parts (``total``, ``min``, ``max``, ``latest``)."""
         self.count += 1
         if "total" in parts:
-            self.total += value
+            self.total = _add(self.total, value)
         if "min" in parts and (self.minimum is None or value < self.minimum):
             self.minimum = value
         if "max" in parts and (self.maximum is None or value > self.maximum):
@@ -166,7 +189,7 @@ class Fold:
 
     def merge(self, other: Fold) -> None:
         self.count += other.count
-        self.total += other.total
+        self.total = _add(self.total, other.total)
         if other.minimum is not None and (self.minimum is None or other.minimum < self.minimum):
             self.minimum = other.minimum
         if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
@@ -192,9 +215,10 @@ def result(meter: MeterSpec, fold: Fold) -> Decimal:
     if kind == "SUM":
         return fold.total
     if kind == "SUM_WITH_MULTIPLIER":
-        return fold.total * (meter.multiplier if meter.multiplier is not None else Decimal(1))
+        multiplier = meter.multiplier if meter.multiplier is not None else Decimal(1)
+        return MONEY_CONTEXT.multiply(fold.total, multiplier)
     if kind == "AVG":
-        return fold.total / Decimal(fold.count)
+        return MONEY_CONTEXT.divide(fold.total, Decimal(fold.count))
     if kind == "MAX":
         return fold.maximum if fold.maximum is not None else ZERO
     if kind == "MIN":
@@ -212,14 +236,18 @@ def weighted_contribution(
     if span <= 0:
         return ZERO
     remaining = max(0, (period_end - timestamp) // 1_000_000)
-    return value * Decimal(remaining) / Decimal(span)
+    return MONEY_CONTEXT.divide(MONEY_CONTEXT.multiply(value, Decimal(remaining)), Decimal(span))
 
 
 def tidy(value: Decimal) -> Decimal:
-    """Drop trailing zeros without an exponent: 1.500 → 1.5, 1E+2 → 100."""
+    """A usage figure as it is shown and billed: rounded to the store's 12 digits after the
+    point (half away from zero; an AVG or WEIGHTED_SUM divides), trailing zeros dropped,
+    no exponent: 1.500 → 1.5, 1E+2 → 100."""
     if value == 0:
         return ZERO
-    return Decimal(format(value.normalize(), "f"))
+    if value.as_tuple().exponent < -FRACTION_DIGITS:  # type: ignore[operator]
+        value = value.quantize(SMALLEST, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT)
+    return Decimal(decimal_text(value))
 
 
 # ---- windows -------------------------------------------------------------------------------

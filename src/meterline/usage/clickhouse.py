@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from meterline.events.clickhouse import BucketFold, ClickHouseEventStore, group_text
 from meterline.events.store import StoredEvent
+from meterline.kernel.money import in_money_context
 from meterline.usage.aggregation import (
     FOLDABLE,
     HOUR_ALIGNED_WINDOWS,
@@ -52,6 +53,7 @@ class ClickHouseUsageReader(UsageReader):
     def __init__(self, store: ClickHouseEventStore) -> None:
         self.clickhouse = store
 
+    @in_money_context
     def query(self, conn: Connection, q: UsageQuery) -> UsageResult:
         tz = zone(q.timezone)
         if q.end <= q.start:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from meterline.events.store import SqlEventStore, StoredEvent
+from meterline.kernel.money import in_money_context
 from meterline.usage.aggregation import (
     DAY_US,
     FOLDABLE,
@@ -79,6 +80,7 @@ class UsageReader:
     def __init__(self, store: SqlEventStore) -> None:
         self.store = store
 
+    @in_money_context
     def query(self, conn: Connection, q: UsageQuery) -> UsageResult:
         tz = zone(q.timezone)
         if q.end <= q.start:
@@ -88,6 +90,7 @@ class UsageReader:
             return self._finish(q, tz, folds)
         return self._from_raw(conn, q, tz)
 
+    @in_money_context
     def query_raw(self, conn: Connection, q: UsageQuery) -> UsageResult:
         """The same answer from raw events only (ad-hoc aggregations have no aggregates)."""
         if q.end <= q.start:

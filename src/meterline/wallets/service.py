@@ -23,6 +23,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
 from meterline.errors import AlreadyExists, Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.money import BOUND_TEXT, fits, in_money_context
 from meterline.wallets import repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
@@ -204,6 +205,7 @@ def search_wallets(
 # ---- the ledger --------------------------------------------------------------------------
 
 
+@in_money_context
 def _entry(
     session: Session,
     wallet: Wallet,
@@ -223,13 +225,20 @@ def _entry(
 ) -> WalletTransaction:
     before = wallet.credit_balance
     after = before + quantity if kind == "credit" else before - quantity
+    amount = quantity * wallet.conversion_rate
+    if not (fits(after) and fits(amount)):  # amount: credits x rate has up to 24 places
+        # NUMERIC(38, 12) would overflow: refused before anything is written.
+        raise Conflict(
+            f"this {reason} would take the wallet's balance past {BOUND_TEXT}",
+            details={"credit_balance": str(before), "credit_amount": str(quantity)},
+        )
     entry = WalletTransaction(
         environment_id=wallet.environment_id,
         wallet_id=wallet.id,
         customer_id=wallet.customer_id,
         type=kind,
         credit_amount=quantity,
-        amount=quantity * wallet.conversion_rate,
+        amount=amount,
         credit_balance_before=before,
         credit_balance_after=after,
         credits_available=available,
@@ -305,6 +314,7 @@ def consumption_order(quantity: list[WalletTransaction]) -> list[WalletTransacti
     return sorted(quantity, key=key)
 
 
+@in_money_context
 def _consume(session: Session, wallet: Wallet, quantity: Decimal, at: datetime) -> None:
     remaining = quantity
     usable = [
@@ -346,6 +356,7 @@ def expire_credits(session: Session, wallet: Wallet, now: datetime) -> list[Wall
     return written
 
 
+@in_money_context
 def top_up(
     session: Session,
     principal: Principal,
@@ -505,6 +516,7 @@ class Balance:
     real_time_credit_balance: Decimal
 
 
+@in_money_context
 def credit_balance(session: Session, wallet: Wallet, now: datetime | None = None) -> Decimal:
     """Credits usable at ``now``: the ledger balance less grants that have expired but whose
     expiry entry is not written yet."""
@@ -516,6 +528,7 @@ def credit_balance(session: Session, wallet: Wallet, now: datetime | None = None
     return wallet.credit_balance - pending
 
 
+@in_money_context
 def balance(
     session: Session,
     wallet: Wallet,
@@ -536,6 +549,7 @@ def balance(
     )
 
 
+@in_money_context
 def pay_from_wallets(
     session: Session,
     environment_id: str,
@@ -576,6 +590,7 @@ def pay_from_wallets(
     return paid
 
 
+@in_money_context
 def refund_to_wallet(
     session: Session,
     environment_id: str,

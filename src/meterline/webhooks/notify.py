@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from meterline.kernel.money import decimal_text
 from meterline.webhooks.outbox import record
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ LOW_BALANCE_METADATA_KEY = "low_balance_threshold"
 def _text(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    return "0" if value == 0 else format(value.normalize(), "f")
+    return decimal_text(value)
 
 
 def _iso(moment: datetime | None) -> str | None:

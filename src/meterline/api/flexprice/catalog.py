@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
@@ -20,6 +19,7 @@ from meterline.api.flexprice.common import (
 from meterline.api.json import json_response
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Feature, Meter
+from meterline.kernel import money
 
 router = APIRouter(tags=["features", "meters"])
 
@@ -32,7 +32,7 @@ class MeterFilterIn(WireModel):
 class AggregationIn(WireModel):
     type: str = "COUNT"
     field: str | None = Field(default=None, max_length=255)
-    multiplier: Decimal | None = None
+    multiplier: money.Quantity | None = None
     bucket_size: str | None = None
     group_by: str | None = Field(default=None, max_length=255)
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meterline.events.ingest import parse_instant
+from meterline.kernel import money
 
 MAX_PAGE_SIZE = 1000
 # Offsets past this are refused (400): beyond it a page is empty anyway, and a number past
@@ -29,9 +30,7 @@ def decimal_text(value: Decimal | None) -> str | None:
     """Decimals travel as strings on /v1: ``Decimal("1.500")`` → ``"1.5"``."""
     if value is None:
         return None
-    if value == 0:
-        return "0"
-    return format(value.normalize(), "f")
+    return money.decimal_text(value)
 
 
 def parse_time(text: str | None, field: str) -> datetime | None:

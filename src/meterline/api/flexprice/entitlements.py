@@ -28,6 +28,7 @@ from meterline.entitlements import checks
 from meterline.entitlements import service as entitlements
 from meterline.entitlements.models import Entitlement
 from meterline.errors import InvalidRequest
+from meterline.kernel import money
 from meterline.subscriptions import service as subscriptions
 
 router = APIRouter(tags=["entitlements"])
@@ -35,7 +36,7 @@ router = APIRouter(tags=["entitlements"])
 
 class EntitlementFields(WireModel):
     is_enabled: bool | None = None
-    usage_limit: int | None = None
+    usage_limit: money.WholeQuantity | None = None
     usage_reset_period: str | None = None
     is_soft_limit: bool | None = None
     static_value: str | None = Field(default=None, max_length=2000)
@@ -69,7 +70,7 @@ class CheckIn(WireModel):
     external_customer_id: str | None = Field(default=None, max_length=255)
     feature_id: str | None = Field(default=None, max_length=64)
     feature_lookup_key: str | None = Field(default=None, max_length=255)
-    consume: Decimal | None = None
+    consume: money.Quantity | None = None
     event_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -16,6 +15,7 @@ from meterline.api.json import json_response
 from meterline.events import service as events
 from meterline.events.ingest import from_micros
 from meterline.events.store import StoredEvent
+from meterline.kernel import money
 from meterline.usage.service import UsageResult
 
 router = APIRouter(tags=["events"])
@@ -143,7 +143,7 @@ class UsageStatisticsBody(UsageBody):
     event_name: str = Field(min_length=1, max_length=255)
     aggregation_type: str
     property_name: str | None = Field(default=None, max_length=255)
-    multiplier: Decimal | None = Field(default=None, gt=0)
+    multiplier: money.Quantity | None = Field(default=None, gt=0)
 
 
 def _params(session: Any, principal: Any, body: UsageBody) -> events.UsageParams:

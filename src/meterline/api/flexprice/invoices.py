@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -27,16 +27,16 @@ from meterline.api.json import json_response
 from meterline.invoices import billing, pdf
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
+from meterline.kernel import money
 
 router = APIRouter(tags=["invoices"])
 
-WireDecimal = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=38, decimal_places=12)]
 MAX_LINES = 1000
 
 
 class LineIn(WireModel):
-    amount: WireDecimal
-    quantity: WireDecimal
+    amount: money.Amount
+    quantity: money.Quantity
     display_name: str | None = Field(default=None, max_length=255)
     price_id: str | None = Field(default=None, max_length=64)
     price_type: str | None = Field(default=None, max_length=20)
@@ -49,8 +49,8 @@ class LineIn(WireModel):
     subscription_id: str | None = Field(default=None, max_length=64)
     subscription_line_item_id: str | None = Field(default=None, max_length=64)
     price_unit: str | None = Field(default=None, max_length=20)
-    price_unit_amount: WireDecimal | None = None
-    adjusted_entitlement_quantity: WireDecimal | None = None
+    price_unit_amount: money.Price | None = None
+    adjusted_entitlement_quantity: money.Quantity | None = None
     period_start: datetime | None = None
     period_end: datetime | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
@@ -59,10 +59,10 @@ class LineIn(WireModel):
 class InvoiceIn(WireModel):
     customer_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(min_length=1, max_length=3)
-    amount_due: WireDecimal
-    subtotal: WireDecimal
-    total: WireDecimal
-    amount_paid: WireDecimal | None = None
+    amount_due: money.Amount
+    subtotal: money.Amount
+    total: money.Amount
+    amount_paid: money.Amount | None = None
     line_items: list[LineIn] | None = Field(default=None, max_length=MAX_LINES)
     invoice_type: str | None = Field(default=None, max_length=20)
     billing_reason: str | None = Field(default=None, max_length=40)
@@ -89,7 +89,7 @@ class VoidIn(WireModel):
 
 class PaymentIn(WireModel):
     payment_status: str = Field(max_length=20)
-    amount: WireDecimal | None = None
+    amount: money.Amount | None = None
 
 
 class InvoiceSearch(ListQuery):

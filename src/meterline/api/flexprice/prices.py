@@ -22,6 +22,7 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.json import json_response
 from meterline.billing.pricing import display_amount
+from meterline.kernel import money
 from meterline.plans import service as plans
 from meterline.plans.models import Price
 
@@ -31,13 +32,13 @@ AmountIn = Decimal | str | None
 
 
 class TierIn(WireModel):
-    up_to: int | None = None
+    up_to: money.WholeQuantity | None = None
     unit_amount: AmountIn = None
     flat_amount: AmountIn = None
 
 
 class TransformIn(WireModel):
-    divide_by: int | None = None
+    divide_by: money.WholeQuantity | None = None
     round: str | None = None
 
 

@@ -251,7 +251,9 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
         end=parse_time(body.end_time, "end_time"),
         lifetime=body.lifetime_usage,
     )
-    from meterline.billing.pricing import display_amount, round_money
+    from meterline.billing.invoice_math import minor_units
+    from meterline.billing.pricing import display_amount
+    from meterline.kernel.money import round_money
 
     charges = [
         {
@@ -260,8 +262,10 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
             "meter_display_name": c.meter.name,
             # Numbers on this endpoint, as upstream (the SDK reads them as floats).
             "quantity": c.quantity,
-            "amount": round_money(c.amount, usage.currency),
-            "display_amount": display_amount(round_money(c.amount, usage.currency), usage.currency),
+            "amount": round_money(c.amount, minor_units(usage.currency)),
+            "display_amount": display_amount(
+                round_money(c.amount, minor_units(usage.currency)), usage.currency
+            ),
             "currency": usage.currency,
             "is_overage": False,
             "overage_factor": 1,
@@ -275,7 +279,7 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
             "start_time": iso(usage.start),
             "end_time": iso(usage.end),
             "currency": usage.currency,
-            "amount": round_money(usage.amount, usage.currency),
+            "amount": round_money(usage.amount, minor_units(usage.currency)),
             "display_amount": usage.display_amount,
             "charges": charges,
             "commitment_amount": 0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -25,12 +25,12 @@ from meterline.api.flexprice.common import (
 from meterline.api.json import json_response
 from meterline.errors import InvalidRequest
 from meterline.invoices import service as invoices
+from meterline.kernel import money
 from meterline.wallets import service as wallets
 from meterline.wallets.models import Wallet, WalletTransaction
 
 router = APIRouter(tags=["wallets"])
 
-WireDecimal = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=38, decimal_places=12)]
 PriceType = Literal["ALL", "USAGE", "FIXED"]
 
 
@@ -46,9 +46,9 @@ class WalletIn(WireModel):
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
     wallet_type: str | None = Field(default=None, max_length=20)
-    conversion_rate: WireDecimal | None = None
-    topup_conversion_rate: WireDecimal | None = None
-    initial_credits_to_load: WireDecimal | None = None
+    conversion_rate: money.Price | None = None
+    topup_conversion_rate: money.Price | None = None
+    initial_credits_to_load: money.Quantity | None = None
     initial_credits_expiry_date_utc: str | None = Field(default=None, max_length=64)
     initial_credits_to_load_expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
     config: WalletConfig | None = None
@@ -63,8 +63,8 @@ class WalletUpdate(WireModel):
 
 class TopUpIn(WireModel):
     transaction_reason: str = Field(max_length=40)
-    credits_to_add: WireDecimal | None = None
-    amount: WireDecimal | None = None
+    credits_to_add: money.Quantity | None = None
+    amount: money.Amount | None = None
     expiry_date_utc: str | None = Field(default=None, max_length=64)
     expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
     priority: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -94,7 +94,11 @@ def _yyyymmdd(value: int | None, field: str) -> datetime | None:
 
 def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[str, Any]:
     credit_balance = balance.credit_balance if balance else wallet.credit_balance
-    money = balance.balance if balance else credit_balance * wallet.conversion_rate
+    amount = (
+        balance.balance
+        if balance
+        else money.MONEY_CONTEXT.multiply(credit_balance, wallet.conversion_rate)
+    )
     out: dict[str, Any] = {
         "id": wallet.id,
         "customer_id": wallet.customer_id,
@@ -108,7 +112,7 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         "topup_conversion_rate": decimal_text(wallet.topup_conversion_rate),
         "config": {"allowed_price_types": wallet.allowed_price_types},
         "credit_balance": decimal_text(credit_balance),
-        "balance": decimal_text(money),
+        "balance": decimal_text(amount),
         "environment_id": wallet.environment_id,
         "tenant_id": None,
         "status": wallet.status,

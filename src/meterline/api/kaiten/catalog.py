@@ -21,6 +21,7 @@ from meterline.api.kaiten.common import (
     iso,
     typed_out,
 )
+from meterline.kernel import money
 from meterline.licensing import reporting
 from meterline.licensing import service as licensing
 from meterline.licensing.models import EntitlementGroup
@@ -51,7 +52,7 @@ class EntitlementFields(Body):
     unitPlural: str | None = Field(default=None, min_length=1, max_length=100)
     saleUnitSingular: str | None = Field(default=None, min_length=1, max_length=100)
     saleUnitPlural: str | None = Field(default=None, min_length=1, max_length=100)
-    saleUnitFactor: Decimal | None = Field(default=None, gt=0, lt=Decimal(10) ** 24)
+    saleUnitFactor: money.Quantity | None = Field(default=None, gt=0, lt=Decimal(10) ** 24)
 
     def attributes(self) -> CatalogAttributes:
         return CatalogAttributes(

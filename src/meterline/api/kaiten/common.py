@@ -6,7 +6,6 @@ import base64
 import binascii
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
 from meterline.errors import InvalidRequest, PermissionDenied
+from meterline.kernel import money
 from meterline.licensing.values import TypedValue
 
 MAX_LIMIT = 200
@@ -90,7 +90,7 @@ class Body(BaseModel):
 
 class NumberValue(Body):
     type: Literal["number"]
-    value: Decimal = Field(allow_inf_nan=False)
+    value: money.Quantity
     event_count: int | None = Field(default=None, description="Read-only; ignored.")
 
 

@@ -43,6 +43,7 @@ from meterline.api.kaiten.errors import problem
 from meterline.api.limits import session_limiter
 from meterline.entitlements.hot import HotReads
 from meterline.errors import DomainError
+from meterline.kernel import money
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
 from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageReportRequest, UsageView
@@ -111,6 +112,9 @@ def _fast(body: bytes) -> UsageReportIn | None:
     number = parsed.value.value
     if isinstance(number, float) and not math.isfinite(number):
         return None
+    value = Decimal(number) if isinstance(number, int) else Decimal(repr(number))
+    if not money.within(value):
+        return None  # the model's bound refuses it: its 422 comes from the slow path
     transaction_id = parsed.transactionId
     if transaction_id is not None and not _TRANSACTION_ID.fullmatch(transaction_id):
         return None
@@ -118,7 +122,7 @@ def _fast(body: bytes) -> UsageReportIn | None:
     return UsageReportIn.model_construct(
         value=NumberValue.model_construct(
             type="number",
-            value=Decimal(number) if isinstance(number, int) else Decimal(repr(number)),
+            value=value,
             event_count=parsed.value.event_count,
         ),
         behavior=parsed.behavior,
