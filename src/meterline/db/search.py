@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Select, func, not_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.errors import InvalidRequest
-from meterline.events.ingest import parse_instant
+from meterline.kernel.instants import InstantError, parse_instant
 
 OPERATORS = (
     "eq",
@@ -53,8 +53,8 @@ def _value(raw: Mapping[str, Any] | None, field: str) -> Any:
     if raw.get("date"):
         try:
             return parse_instant(str(raw["date"]))
-        except ValueError as exc:
-            raise InvalidRequest(f"filter on {field} has an invalid date", field="filters") from exc
+        except InstantError as exc:
+            raise InvalidRequest(f"filter on {field}: the date {exc}", field="filters") from exc
     raise InvalidRequest(f"filter on {field} needs a value", field="filters")
 
 
