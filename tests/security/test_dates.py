@@ -179,3 +179,12 @@ def test_the_matrix_found_the_date_operations() -> None:
     assert len(CASES) >= 50
     for must in (("GET", "/v1/usage"), ("POST", "/v1/events/bulk"), ("POST", "/api/instances")):
         assert must in found
+
+
+@pytest.mark.parametrize("value", OUT_OF_RANGE)
+def test_a_search_filter_date_out_of_range_is_refused(world: World, value: str) -> None:
+    """The ``date`` of a search filter is an instant too, though no schema says so."""
+    condition = {"field": "created_at", "operator": "after", "value": {"date": value}}
+    response = world.http.post("/v1/customers/search", json={"filters": [condition]})
+    _assert_refused(response, "/v1/customers/search", "filters", f"filter date {value}")
+    assert "2200-01-01T00:00:00Z" in response.json()["message"]
