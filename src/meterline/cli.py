@@ -83,7 +83,7 @@ def bill(
     from meterline.billing.clock import run_once
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
-    from meterline.events.ingest import parse_instant
+    from meterline.kernel.instants import parse_instant
 
     settings = get_settings()
     upgrade(settings.database_url)

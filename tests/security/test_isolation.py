@@ -31,16 +31,10 @@ from tests.security.conftest import (
     seed_victim,
     skip_clickhouse,
 )
+from tests.security.probes import build_request, operations
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
-METHODS = ("get", "post", "put", "patch", "delete")
-OPERATIONS = sorted(
-    (method.upper(), path)
-    for path, item in _SPEC["paths"].items()
-    if path.startswith(("/v1", "/api"))
-    for method in item
-    if method in METHODS
-)
+OPERATIONS = operations(_SPEC)
 # Organization-level resources: every key of the organization may see its environments
 # and who it is (Flexprice's tenant model); another organization may not.
 ORGANIZATION_LEVEL = {"/v1/environments", "/v1/environments/{env_id}", "/v1/users/me"}
@@ -106,88 +100,8 @@ def world(server: Server) -> Iterator[World]:
         yield World(server=server, victim=victim, keys=keys, spec=spec, http=http)
 
 
-# --- building a request ------------------------------------------------------------------
-
-
-def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        name = schema["$ref"].rsplit("/", 1)[-1]
-        schema = spec["components"]["schemas"][name]
-    return schema
-
-
-def _minimal(spec: dict[str, Any], schema: dict[str, Any], name: str, victim: Victim) -> Any:
-    """A small value the schema allows; fields naming tenant A's rows get their real ids."""
-    if name in victim.body_ids:
-        return victim.body_ids[name]
-    if name.endswith("_ids") and name[:-1] in victim.body_ids:
-        return [victim.body_ids[name[:-1]]]
-    schema = _resolve(spec, schema)
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            options = [s for s in schema[key] if _resolve(spec, s).get("type") != "null"]
-            return _minimal(spec, options[0], name, victim) if options else None
-    if "allOf" in schema:
-        return _minimal(spec, schema["allOf"][0], name, victim)
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "const" in schema:
-        return schema["const"]
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        properties = schema.get("properties", {})
-        body = {}
-        for prop, sub in properties.items():
-            wanted = prop in schema.get("required", ()) or prop in victim.body_ids
-            if wanted:
-                body[prop] = _minimal(spec, sub, prop, victim)
-        return body
-    if kind == "array":
-        if schema.get("minItems", 0) > 0:
-            return [_minimal(spec, schema.get("items", {}), name, victim)]
-        return []
-    if kind == "integer":
-        return int(schema.get("minimum", 1))
-    if kind == "number":
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    if schema.get("format") == "date-time" or name.endswith(("Date", "_date", "_at")):
-        return "2026-01-01T00:00:00Z"
-    if schema.get("pattern"):
-        return "probe-x1"
-    return "probe"
-
-
-def _path_value(path: str, param: str, victim: Victim) -> str:
-    if param == "lookup_key":
-        return victim.path_ids[
-            "price_lookup_key" if path.startswith("/v1/prices") else "external_id"
-        ]
-    # A parameter no seeded row fills (a route newer than this file) gets an id that
-    # exists nowhere: the matrix still checks every refusal, only the owner control skips it.
-    return victim.path_ids.get(param, f"unseeded-{param}")
-
-
-def build_request(world: World, method: str, path: str) -> tuple[str, Any, dict[str, str]]:
-    operation = world.spec["paths"][path][method.lower()]
-    url = re.sub(r"\{(\w+)\}", lambda m: _path_value(path, m.group(1), world.victim), path)
-    params: dict[str, str] = {}
-    for parameter in operation.get("parameters", []):
-        name = parameter["name"]
-        if parameter.get("in") != "query":
-            continue
-        if name in world.victim.body_ids or parameter.get("required"):
-            params[name] = _minimal(world.spec, parameter.get("schema", {}), name, world.victim)
-    body = None
-    content = operation.get("requestBody", {}).get("content", {})
-    if "application/json" in content:
-        body = _minimal(world.spec, content["application/json"]["schema"], "", world.victim)
-    return url, body, params
-
-
 def call(world: World, method: str, path: str, key: str | None) -> httpx.Response:
-    url, body, params = build_request(world, method, path)
+    url, body, params = build_request(world.spec, world.victim, method, path)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     return world.http.request(
         method,
@@ -272,12 +186,5 @@ def test_the_owner_reads_every_seeded_row(world: World) -> None:
 
 
 def test_the_matrix_covers_the_served_document(world: World) -> None:
-    served = sorted(
-        (method.upper(), path)
-        for path, item in world.spec["paths"].items()
-        if path.startswith(("/v1", "/api"))
-        for method in item
-        if method in METHODS
-    )
-    assert served == OPERATIONS
+    assert operations(world.spec) == OPERATIONS
     assert len(OPERATIONS) >= 130

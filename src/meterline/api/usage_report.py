@@ -9,9 +9,11 @@ from meterline.api.deps import ReadSession, authenticate_request
 from meterline.api.json import json_response
 from meterline.customers import service as customers
 from meterline.errors import InvalidRequest, PermissionDenied
+from meterline.kernel.instants import RANGE_TEXT
 from meterline.usage.report import build_report
 
 router = APIRouter(tags=["usage report"])
+_DATE_PARAMETER = f"An ISO-8601 date (whole day) or date-time; its UTC value {RANGE_TEXT}"
 
 
 @router.get(
@@ -22,8 +24,12 @@ router = APIRouter(tags=["usage report"])
 def usage_report(
     request: Request,
     session: ReadSession,
-    start_date: str | None = Query(default=None, alias="startDate", max_length=40),
-    end_date: str | None = Query(default=None, alias="endDate", max_length=40),
+    start_date: str | None = Query(
+        default=None, alias="startDate", max_length=40, description=_DATE_PARAMETER
+    ),
+    end_date: str | None = Query(
+        default=None, alias="endDate", max_length=40, description=_DATE_PARAMETER
+    ),
     metric: str | None = Query(default=None, max_length=255),
     customer_id: str | None = Query(default=None, max_length=64),
     external_customer_id: str | None = Query(default=None, max_length=255),

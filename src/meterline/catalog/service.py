@@ -24,7 +24,7 @@ from meterline.catalog.models import (
     Feature,
     Meter,
 )
-from meterline.db.search import apply_filters, apply_sort, page
+from meterline.db.search import apply_filters, apply_sort, contains, page
 from meterline.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.events.service import meter_spec, store_for
 from meterline.kernel import money
@@ -350,7 +350,7 @@ def search_features(
     if lookup_keys:
         stmt = stmt.where(Feature.lookup_key.in_(lookup_keys))
     if name_contains:
-        stmt = stmt.where(Feature.name.ilike(f"%{name_contains}%"))
+        stmt = stmt.where(contains(Feature.name, name_contains))
     if feature_type:
         stmt = stmt.where(Feature.type == feature_type)
     stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)

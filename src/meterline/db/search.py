@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, not_, select
+from sqlalchemy import ColumnElement, Select, func, not_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.errors import InvalidRequest
-from meterline.events.ingest import parse_instant
+from meterline.kernel.instants import InstantError, parse_instant
 
 OPERATORS = (
     "eq",
@@ -29,6 +29,21 @@ OPERATORS = (
 )
 
 
+LIKE_ESCAPE = "\\"
+
+
+def contains(column: InstrumentedAttribute[Any], text: Any) -> ColumnElement[bool]:
+    """Case-insensitive "``column`` contains ``text``" where ``text`` is literal: ``%``,
+    ``_`` and the escape character match themselves, on SQLite and PostgreSQL alike."""
+    literal = (
+        str(text)
+        .replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return column.ilike(f"%{literal}%", escape=LIKE_ESCAPE)
+
+
 def _value(raw: Mapping[str, Any] | None, field: str) -> Any:
     if not raw:
         raise InvalidRequest(f"filter on {field} needs a value", field="filters")
@@ -38,8 +53,8 @@ def _value(raw: Mapping[str, Any] | None, field: str) -> Any:
     if raw.get("date"):
         try:
             return parse_instant(str(raw["date"]))
-        except ValueError as exc:
-            raise InvalidRequest(f"filter on {field} has an invalid date", field="filters") from exc
+        except InstantError as exc:
+            raise InvalidRequest(f"filter on {field}: the date {exc}", field="filters") from exc
     raise InvalidRequest(f"filter on {field} needs a value", field="filters")
 
 
@@ -63,9 +78,9 @@ def apply_filters(
         if operator == "eq":
             stmt = stmt.where(column == value)
         elif operator == "contains":
-            stmt = stmt.where(column.ilike(f"%{value}%"))
+            stmt = stmt.where(contains(column, value))
         elif operator == "not_contains":
-            stmt = stmt.where(not_(column.ilike(f"%{value}%")))
+            stmt = stmt.where(not_(contains(column, value)))
         elif operator in ("gt", "after"):
             stmt = stmt.where(column > value)
         elif operator in ("lt", "before"):
@@ -120,4 +135,4 @@ def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[
     return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)
 
 
-__all__ = ["apply_filters", "apply_sort", "page"]
+__all__ = ["apply_filters", "apply_sort", "contains", "page"]

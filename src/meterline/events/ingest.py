@@ -15,6 +15,7 @@ import msgspec
 from ulid import ULID
 
 from meterline.api.problems import FieldProblem
+from meterline.kernel.instants import InstantError, parse_instant
 
 MAX_ID_LENGTH = 255
 MAX_CUSTOMER_ID_LENGTH = 40
@@ -75,17 +76,6 @@ def from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
         microsecond=micros % 1_000_000
     )
-
-
-def parse_instant(text: str) -> datetime:
-    """RFC 3339 / ISO 8601; a value without an offset is taken as UTC."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _msgspec_location(message: str, prefix: str) -> tuple[str, str]:
@@ -151,18 +141,9 @@ def _validate(
     timestamp = now_micros
     if raw.timestamp is not None and raw.timestamp.strip():
         try:
-            moment = parse_instant(raw.timestamp)
-            if not (1970 <= moment.year <= 9998):
-                raise ValueError("out of range")
-            timestamp = to_micros(moment)
-        except ValueError:
-            problems.append(
-                FieldProblem(
-                    f"{where}timestamp",
-                    "timestamp must be an RFC 3339 date-time, e.g. 2025-01-01T00:00:00Z",
-                    raw.timestamp,
-                )
-            )
+            timestamp = to_micros(parse_instant(raw.timestamp))
+        except InstantError as exc:
+            problems.append(FieldProblem(f"{where}timestamp", f"timestamp {exc}", raw.timestamp))
     properties: dict[str, Any] = {}
     properties_json = "{}"
     data = bytes(raw.properties)

@@ -13,11 +13,13 @@ from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature, Meter
 from meterline.errors import InvalidRequest
 from meterline.events.backend import usage_reader
-from meterline.events.ingest import from_micros, parse_instant, to_micros
+from meterline.events.ingest import from_micros, to_micros
 from meterline.events.service import meter_spec
+from meterline.kernel.instants import InstantOutOfRange, parse_instant, to_utc
 from meterline.usage.service import UsageQuery
 
 MAX_RANGE_DAYS = 366
+DATE_FORM = "an ISO-8601 date or date-time"
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,13 @@ def _bound(text: str | None, field: str, *, end: bool) -> tuple[datetime | None,
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            moment = datetime.combine(day, time(0), tzinfo=UTC)
+            moment = to_utc(datetime.combine(day, time(0)))
             return (moment + timedelta(days=1) if end else moment), True
         return parse_instant(text), False
     except ValueError as exc:
+        message = str(exc) if isinstance(exc, InstantOutOfRange) else f"must be {DATE_FORM}"
         raise InvalidRequest(
-            f"{field} must be an ISO-8601 date or date-time",
-            details={"code": "invalid_date", field: text},
+            f"{field} {message}", details={"code": "invalid_date", field: text}
         ) from exc
 
 

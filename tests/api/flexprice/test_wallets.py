@@ -150,7 +150,7 @@ def test_credits_are_consumed_by_priority_then_expiry_then_amount(
 
     plain_small = top_up("10")
     plain_large = top_up("20")
-    expiring = top_up("5", expiry_date_utc="2999-01-01T00:00:00Z")
+    expiring = top_up("5", expiry_date_utc="2199-01-01T00:00:00Z")
     prioritized = top_up("3", priority=1)
     # A one-off invoice of 30.00 paid from the wallet at finalization.
     invoice = fp.invoices.create_invoice(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
@@ -13,6 +12,7 @@ from meterline.accounts.models import ApiKey, Environment
 from meterline.api.deps import AnyCaller, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import WireModel, iso
 from meterline.api.json import json_response
+from meterline.kernel.instants import OptionalInstant
 
 router = APIRouter(tags=["accounts"])
 
@@ -30,7 +30,7 @@ class EnvironmentUpdate(WireModel):
 class ApiKeyIn(WireModel):
     name: str = Field(default="api key", min_length=1, max_length=255)
     type: Literal["private_key", "publishable_key"] = "private_key"
-    expires_at: datetime | None = None
+    expires_at: OptionalInstant = None
     customer_external_id: str | None = Field(default=None, max_length=255)
     scopes: list[str] | None = Field(default=None, max_length=50)
     # An extension: a key with full rights may mint keys for another environment of its

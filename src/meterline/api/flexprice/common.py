@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meterline.events.ingest import parse_instant
 from meterline.kernel import money
+from meterline.kernel.instants import OptionalInstant
 
 MAX_PAGE_SIZE = 1000
 # Offsets past this are refused (400): beyond it a page is empty anyway, and a number past
@@ -31,17 +31,6 @@ def decimal_text(value: Decimal | None) -> str | None:
     if value is None:
         return None
     return money.decimal_text(value)
-
-
-def parse_time(text: str | None, field: str) -> datetime | None:
-    from meterline.errors import InvalidRequest
-
-    if text is None or text == "":
-        return None
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise InvalidRequest(f"{field} must be an RFC 3339 date-time", field=field) from exc
 
 
 def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -75,8 +64,8 @@ class ListQuery(WireModel):
     sort: list[SearchSort] | str | None = None
     order: str | None = None
     expand: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
+    start_time: OptionalInstant = None
+    end_time: OptionalInstant = None
     filters: list[SearchFilter] | None = None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,12 +9,13 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, parse_time
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
 from meterline.api.json import json_response
 from meterline.events import service as events
 from meterline.events.ingest import from_micros
 from meterline.events.store import StoredEvent
 from meterline.kernel import money
+from meterline.kernel.instants import OptionalInstant
 from meterline.usage.service import UsageResult
 
 router = APIRouter(tags=["events"])
@@ -43,8 +43,8 @@ class EventsQuery(WireModel):
     event_name: str | None = Field(default=None, max_length=255)
     event_id: str | None = Field(default=None, max_length=255)
     source: str | None = Field(default=None, max_length=255)
-    start_time: str | None = None
-    end_time: str | None = None
+    start_time: OptionalInstant = None
+    end_time: OptionalInstant = None
     property_filters: dict[str, list[str]] | None = None
     sort: str | None = None
     order: str | None = None
@@ -60,8 +60,8 @@ def _list(session: Any, principal: Any, q: EventsQuery) -> dict[str, Any]:
         customer=q.external_customer_id,
         event_id=q.event_id,
         source=q.source,
-        start=parse_time(q.start_time, "start_time"),
-        end=parse_time(q.end_time, "end_time"),
+        start=q.start_time,
+        end=q.end_time,
         order_by=q.sort or "timestamp",
         descending=(q.order or "desc").lower() != "asc",
         limit=q.page_size,
@@ -84,8 +84,8 @@ def list_events(
     event_name: str | None = Query(default=None, max_length=255),
     event_id: str | None = Query(default=None, max_length=255),
     source: str | None = Query(default=None, max_length=255),
-    start_time: str | None = None,
-    end_time: str | None = None,
+    start_time: OptionalInstant = None,
+    end_time: OptionalInstant = None,
     sort: str | None = None,
     order: str | None = None,
     page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
@@ -124,12 +124,12 @@ def lookup_event(
 class UsageBody(WireModel):
     external_customer_id: str | None = Field(default=None, max_length=255)
     customer_id: str | None = Field(default=None, max_length=255)
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: OptionalInstant = None
+    end_time: OptionalInstant = None
     window_size: str | None = None
     bucket_size: str | None = None
     timezone: str | None = Field(default=None, max_length=64)
-    billing_anchor: datetime | None = None
+    billing_anchor: OptionalInstant = None
     filters: dict[str, list[str]] | None = None
     group_by: list[str] | None = Field(default=None, max_length=1)
     group_by_property: str | None = Field(default=None, max_length=255)

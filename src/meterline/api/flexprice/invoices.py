@@ -3,7 +3,6 @@ and the preview of a subscription's next invoice."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -20,7 +19,6 @@ from meterline.api.flexprice.common import (
     decimal_text,
     iso,
     list_envelope,
-    parse_time,
     split_csv,
 )
 from meterline.api.json import json_response
@@ -28,6 +26,7 @@ from meterline.invoices import billing, pdf
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
 from meterline.kernel import money
+from meterline.kernel.instants import OptionalInstant
 
 router = APIRouter(tags=["invoices"])
 
@@ -51,8 +50,8 @@ class LineIn(WireModel):
     price_unit: str | None = Field(default=None, max_length=20)
     price_unit_amount: money.Price | None = None
     adjusted_entitlement_quantity: money.Quantity | None = None
-    period_start: datetime | None = None
-    period_end: datetime | None = None
+    period_start: OptionalInstant = None
+    period_end: OptionalInstant = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
@@ -70,15 +69,15 @@ class InvoiceIn(WireModel):
     payment_status: str | None = Field(default=None, max_length=20)
     subscription_id: str | None = Field(default=None, max_length=64)
     description: str | None = Field(default=None, max_length=2000)
-    due_date: datetime | None = None
-    period_start: datetime | None = None
-    period_end: datetime | None = None
+    due_date: OptionalInstant = None
+    period_start: OptionalInstant = None
+    period_end: OptionalInstant = None
     idempotency_key: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
 class InvoiceUpdate(WireModel):
-    due_date: datetime | None = None
+    due_date: OptionalInstant = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
     invoice_pdf_url: str | None = Field(default=None, max_length=2000)
 
@@ -106,8 +105,8 @@ class InvoiceSearch(ListQuery):
 
 class PreviewIn(WireModel):
     subscription_id: str = Field(min_length=1, max_length=64)
-    period_start: datetime | None = None
-    period_end: datetime | None = None
+    period_start: OptionalInstant = None
+    period_end: OptionalInstant = None
     hide_zero_charges_line_items: bool = False
 
 
@@ -304,8 +303,8 @@ def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession
         invoice_type=body.invoice_type,
         billing_reason=body.billing_reason,
         currency=body.currency,
-        start_time=parse_time(body.start_time, "start_time"),
-        end_time=parse_time(body.end_time, "end_time"),
+        start_time=body.start_time,
+        end_time=body.end_time,
         ascending=(body.order or "desc").lower() == "asc",
     )
     return _render_list(

@@ -17,12 +17,12 @@ from meterline.api.flexprice.common import (
     decimal_text,
     iso,
     list_envelope,
-    parse_time,
     split_csv,
 )
 from meterline.api.json import json_response
 from meterline.billing.pricing import display_amount
 from meterline.kernel import money
+from meterline.kernel.instants import OptionalInstant
 from meterline.plans import service as plans
 from meterline.plans.models import Price
 
@@ -67,14 +67,8 @@ class PriceIn(PriceFields):
     meter_id: str | None = Field(default=None, max_length=64)
     trial_period_days: int | None = None
     min_quantity: AmountIn = None
-    start_date: str | None = None
-    end_date: str | None = None
-
-    def data(self) -> dict[str, Any]:
-        raw = self.model_dump(exclude={"start_date", "end_date"})
-        raw["start_date"] = parse_time(self.start_date, "start_date")
-        raw["end_date"] = parse_time(self.end_date, "end_date")
-        return raw
+    start_date: OptionalInstant = None
+    end_date: OptionalInstant = None
 
 
 class PriceBulkIn(WireModel):
@@ -82,16 +76,11 @@ class PriceBulkIn(WireModel):
 
 
 class PriceUpdate(PriceFields):
-    effective_from: str | None = None
-
-    def data(self) -> dict[str, Any]:
-        raw = self.model_dump(exclude={"effective_from"})
-        raw["effective_from"] = parse_time(self.effective_from, "effective_from")
-        return raw
+    effective_from: OptionalInstant = None
 
 
 class PriceDelete(WireModel):
-    end_date: str | None = None
+    end_date: OptionalInstant = None
 
 
 class PriceSearch(ListQuery):
@@ -144,13 +133,15 @@ def price_out(price: Price) -> dict[str, Any]:
 
 @router.post("/prices", status_code=201, summary="Create a price")
 def create_price(body: PriceIn, principal: Vendor, session: WriteSession) -> Response:
-    [price] = plans.create_prices(session, principal, [body.data()], bulk=False)
+    [price] = plans.create_prices(session, principal, [body.model_dump()], bulk=False)
     return json_response(price_out(price), 201)
 
 
 @router.post("/prices/bulk", status_code=201, summary="Create 1 to 100 prices, all or nothing")
 def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSession) -> Response:
-    prices = plans.create_prices(session, principal, [i.data() for i in body.items], bulk=True)
+    prices = plans.create_prices(
+        session, principal, [i.model_dump() for i in body.items], bulk=True
+    )
     return json_response({"items": [price_out(p) for p in prices]}, 201)
 
 
@@ -225,7 +216,9 @@ def update_price(
     price_id: str, body: PriceUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
     changes = {
-        k: v for k, v in body.data().items() if k in body.model_fields_set or k == "effective_from"
+        k: v
+        for k, v in body.model_dump().items()
+        if k in body.model_fields_set or k == "effective_from"
     }
     return json_response(price_out(plans.update_price(session, principal, price_id, changes)))
 
@@ -234,6 +227,6 @@ def update_price(
 def delete_price(
     price_id: str, principal: Vendor, session: WriteSession, body: PriceDelete | None = None
 ) -> Response:
-    end_date = parse_time(body.end_date, "end_date") if body else None
+    end_date = body.end_date if body else None
     plans.terminate_price(session, principal, price_id, end_date)
     return json_response({"message": "price deleted successfully"})

@@ -17,13 +17,13 @@ from meterline.api.flexprice.common import (
     decimal_text,
     iso,
     list_envelope,
-    parse_time,
     split_csv,
 )
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
+from meterline.kernel.instants import OptionalInstant
 from meterline.plans import repository as plan_repository
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -39,34 +39,28 @@ class SubscriptionIn(WireModel):
     billing_period: str | None = None
     billing_period_count: int | None = None
     billing_cycle: str | None = None
-    billing_anchor: str | None = None
-    start_date: str | None = None
-    end_date: str | None = None
+    billing_anchor: OptionalInstant = None
+    start_date: OptionalInstant = None
+    end_date: OptionalInstant = None
     trial_period_days: int | None = None
     lookup_key: str | None = Field(default=None, max_length=255)
     subscription_status: str | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
-    def data(self) -> dict[str, Any]:
-        raw = self.model_dump()
-        for name in ("billing_anchor", "start_date", "end_date"):
-            raw[name] = parse_time(getattr(self, name), name)
-        return raw
-
 
 class SubscriptionUpdate(WireModel):
     status: str | None = None
-    cancel_at: str | None = None
+    cancel_at: OptionalInstant = None
     cancel_at_period_end: bool | None = None
 
 
 class ActivateIn(WireModel):
-    start_date: str | None = None
+    start_date: OptionalInstant = None
 
 
 class CancelIn(WireModel):
     cancellation_type: str
-    cancel_at: str | None = None
+    cancel_at: OptionalInstant = None
     cancel_immediately_invoice_policy: str | None = None
     # The upstream server's own (misspelt) key; accepted too.
     cancel_immediately_inovice_policy: str | None = None
@@ -76,8 +70,8 @@ class CancelIn(WireModel):
 
 class UsageIn(WireModel):
     subscription_id: str = Field(min_length=1, max_length=64)
-    start_time: str | None = None
-    end_time: str | None = None
+    start_time: OptionalInstant = None
+    end_time: OptionalInstant = None
     lifetime_usage: bool = False
 
 
@@ -175,7 +169,7 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
-    sub = subscriptions.create_subscription(session, principal, body.data())
+    sub = subscriptions.create_subscription(session, principal, body.model_dump())
     return json_response(_full(session, sub), 201)
 
 
@@ -247,8 +241,8 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
         session,
         principal,
         body.subscription_id,
-        start=parse_time(body.start_time, "start_time"),
-        end=parse_time(body.end_time, "end_time"),
+        start=body.start_time,
+        end=body.end_time,
         lifetime=body.lifetime_usage,
     )
     from meterline.billing.invoice_math import minor_units
@@ -303,8 +297,6 @@ def update_subscription(
     subscription_id: str, body: SubscriptionUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    if "cancel_at" in changes:
-        changes["cancel_at"] = parse_time(body.cancel_at, "cancel_at")
     sub = subscriptions.update_subscription(session, principal, subscription_id, changes)
     return json_response(_full(session, sub))
 
@@ -313,7 +305,7 @@ def update_subscription(
 def activate_subscription(
     subscription_id: str, principal: Vendor, session: WriteSession, body: ActivateIn | None = None
 ) -> Response:
-    start = parse_time(body.start_date, "start_date") if body else None
+    start = body.start_date if body else None
     sub = subscriptions.activate_subscription(session, principal, subscription_id, start)
     return json_response(_full(session, sub))
 
@@ -327,7 +319,7 @@ def cancel_subscription(
         principal,
         subscription_id,
         cancellation_type=body.cancellation_type,
-        cancel_at=parse_time(body.cancel_at, "cancel_at"),
+        cancel_at=body.cancel_at,
         invoice_policy=body.cancel_immediately_invoice_policy
         or body.cancel_immediately_inovice_policy,
         reason=body.reason,

@@ -20,18 +20,21 @@ from meterline.api.flexprice.common import (
     decimal_text,
     iso,
     list_envelope,
-    parse_time,
 )
 from meterline.api.json import json_response
 from meterline.errors import InvalidRequest
 from meterline.invoices import service as invoices
 from meterline.kernel import money
+from meterline.kernel.instants import OptionalInstant
 from meterline.wallets import service as wallets
 from meterline.wallets.models import Wallet, WalletTransaction
 
 router = APIRouter(tags=["wallets"])
 
 PriceType = Literal["ALL", "USAGE", "FIXED"]
+# Expiry days as YYYYMMDD: the days of the supported instant range (kernel.instants).
+MIN_YYYYMMDD = 19700101
+MAX_YYYYMMDD = 21991231
 
 
 class WalletConfig(WireModel):
@@ -49,8 +52,10 @@ class WalletIn(WireModel):
     conversion_rate: money.Price | None = None
     topup_conversion_rate: money.Price | None = None
     initial_credits_to_load: money.Quantity | None = None
-    initial_credits_expiry_date_utc: str | None = Field(default=None, max_length=64)
-    initial_credits_to_load_expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
+    initial_credits_expiry_date_utc: OptionalInstant = None
+    initial_credits_to_load_expiry_date: int | None = Field(
+        default=None, ge=MIN_YYYYMMDD, le=MAX_YYYYMMDD
+    )
     config: WalletConfig | None = None
 
 
@@ -65,8 +70,8 @@ class TopUpIn(WireModel):
     transaction_reason: str = Field(max_length=40)
     credits_to_add: money.Quantity | None = None
     amount: money.Amount | None = None
-    expiry_date_utc: str | None = Field(default=None, max_length=64)
-    expiry_date: int | None = Field(default=None, ge=19700101, le=99991231)
+    expiry_date_utc: OptionalInstant = None
+    expiry_date: int | None = Field(default=None, ge=MIN_YYYYMMDD, le=MAX_YYYYMMDD)
     priority: int | None = Field(default=None, ge=0, le=1_000_000)
     idempotency_key: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
@@ -173,9 +178,9 @@ def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
 
 @router.post("/wallets", status_code=200)
 def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> Response:
-    expiry = parse_time(
-        body.initial_credits_expiry_date_utc, "initial_credits_expiry_date_utc"
-    ) or _yyyymmdd(body.initial_credits_to_load_expiry_date, "initial_credits_to_load_expiry_date")
+    expiry = body.initial_credits_expiry_date_utc or _yyyymmdd(
+        body.initial_credits_to_load_expiry_date, "initial_credits_to_load_expiry_date"
+    )
     wallet = wallets.create_wallet(
         session,
         principal,
@@ -266,9 +271,7 @@ def update_wallet(
 def top_up_wallet(
     wallet_id: str, body: TopUpIn, principal: Vendor, session: WriteSession
 ) -> Response:
-    expiry = parse_time(body.expiry_date_utc, "expiry_date_utc") or _yyyymmdd(
-        body.expiry_date, "expiry_date"
-    )
+    expiry = body.expiry_date_utc or _yyyymmdd(body.expiry_date, "expiry_date")
     wallet, entry = wallets.top_up(
         session,
         principal,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import json_response
@@ -24,6 +24,7 @@ from meterline.api.kaiten.common import (
     user,
 )
 from meterline.api.kaiten.usage import UsageReportIn, usage_out
+from meterline.kernel.instants import AwareInstant
 from meterline.licensing import instances as service
 from meterline.licensing import reporting
 from meterline.licensing.instances import InstanceView
@@ -36,8 +37,8 @@ class InstanceFields(Body):
     description: str = Field(default="", max_length=2000)
     customerId: str = Field(min_length=1, max_length=40)
     licenseId: str = Field(min_length=1, max_length=40)
-    startLicenseDate: AwareDatetime
-    endLicenseDate: AwareDatetime
+    startLicenseDate: AwareInstant
+    endLicenseDate: AwareInstant
     deploymentZoneId: str | None = Field(default=None, max_length=40)
     metadata: dict[str, Any] | None = None
     slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
