@@ -84,6 +84,10 @@ def plan_with_fee(http: httpx.Client, event_name: str) -> tuple[str, str]:
 
 
 def subscribe(http: httpx.Client, plan_id: str, count: int) -> list[tuple[str, str]]:
+    return subscribe_at(http, plan_id, count, START)
+
+
+def subscribe_at(http: httpx.Client, plan_id: str, count: int, start: str) -> list[tuple[str, str]]:
     subs = []
     for _ in range(count):
         customer = http.post("/v1/customers", json={"external_id": unique("c"), "name": "C"}).json()
@@ -94,7 +98,7 @@ def subscribe(http: httpx.Client, plan_id: str, count: int) -> list[tuple[str, s
                 "plan_id": plan_id,
                 "currency": "usd",
                 "billing_period": "MONTHLY",
-                "start_date": START,
+                "start_date": start,
             },
         )
         assert sub.status_code == 201, sub.text
