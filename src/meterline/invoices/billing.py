@@ -163,6 +163,23 @@ def close_periods(
     return closed
 
 
+def close_ended_periods(
+    session: Session,
+    sub: Subscription,
+    *,
+    until: datetime,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> list[PeriodClose]:
+    """Closes, as the billing clock would, every period of ``sub`` that ended by ``until``
+    (in the caller's transaction): used before a change that must start from the current
+    period, such as an immediate cancellation made before the clock ran."""
+    closed: list[PeriodClose] = []
+    while sub.subscription_status in ("active", "trialing") and sub.current_period_end <= until:
+        closed.append(close_period(session, sub, now=now, grace=grace))
+    return closed
+
+
 def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime) -> None:
     period = number_period(now)
     for environment_id in sorted({i.environment_id for i in invoices}):

@@ -39,10 +39,17 @@ class SubscriptionIn(WireModel):
     plan_id: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, max_length=10)
     billing_period: str | None = None
-    billing_period_count: int | None = None
+    billing_period_count: int | None = Field(
+        default=None,
+        json_schema_extra={"minimum": 1, "maximum": subscriptions.MAX_BILLING_PERIOD_COUNT},
+    )
     billing_cycle: str | None = None
     billing_anchor: str | None = None
-    start_date: str | None = None
+    start_date: str | None = Field(
+        default=None,
+        description=f"RFC 3339; at most {subscriptions.MAX_BACKDATE.days} days in the past"
+        f" and {subscriptions.MAX_START_AHEAD.days} days in the future",
+    )
     end_date: str | None = None
     trial_period_days: int | None = None
     lookup_key: str | None = Field(default=None, max_length=255)
