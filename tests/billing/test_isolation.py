@@ -150,6 +150,8 @@ def test_a_subscription_that_cannot_be_billed_does_not_stop_the_others(
     assert error["attempts"] == 1
     assert error["reason"]
     assert _cycle(http, broken_id) == []
+    with tenant.flexprice() as fp:  # the official SDK reads the extended subscription
+        assert fp.subscriptions.get_subscription(id=broken_id).id == broken_id
 
     huge = http.get(f"/v1/subscriptions/{huge_id}").json()
     huge_invoices = _cycle(http, huge_id)
