@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,6 +35,9 @@ def describe(error: BaseException) -> str:
         text = error.message
     elif isinstance(error, ArithmeticError):
         text = f"an amount is out of the range money arithmetic holds ({type(error).__name__})"
+    elif isinstance(error, DBAPIError):  # the driver's first line, not the SQL and its values
+        first = str(error.orig).splitlines()[0] if str(error.orig) else ""
+        text = f"the database refused the invoice ({type(error.orig).__name__}): {first}"
     else:
         text = f"{type(error).__name__}: {error}"
     return text[:MAX_REASON]
