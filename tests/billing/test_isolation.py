@@ -42,22 +42,23 @@ def _sql(server: Server, statement: str, **params: Any) -> list[Any]:
         engine.dispose()
 
 
-def _run_clock(server: Server) -> clock.RunReport:
+def _run_clock(server: Server, now: datetime = RUN) -> clock.RunReport:
     db = Database.connect(Settings(database_url=server.database_url))
     try:
-        return clock.run_once(db, now=RUN)
+        return clock.run_once(db, now=now, grace=timedelta(hours=1))
     finally:
         db.dispose()
 
 
-def _price_model(server: Server, plan_id: str, model: str) -> None:
-    """Rewrites the plan's fixed price's model behind the API's back: stored data the
-    clock cannot price, whatever its arithmetic."""
+def _price_model(server: Server, plan_id: str, model: str, kind: str = "FIXED") -> None:
+    """Rewrites the plan's price's model behind the API's back: stored data the clock
+    cannot price, whatever its arithmetic."""
     _sql(
         server,
-        "UPDATE prices SET billing_model = :model WHERE entity_id = :plan AND type = 'FIXED'",
+        "UPDATE prices SET billing_model = :model WHERE entity_id = :plan AND type = :kind",
         model=model,
         plan=plan_id,
+        kind=kind,
     )
 
 
@@ -181,3 +182,45 @@ def test_a_subscription_that_cannot_be_billed_does_not_stop_the_others(
     _run_clock(server)  # and once more: nothing billed twice
     assert [i["subtotal"] for i in _cycle(http, broken_id)] == ["10", "10"]
     assert "billing_error" not in http.get(f"/v1/subscriptions/{broken_id}").json()
+
+
+def test_a_draft_that_cannot_be_finalized_is_recorded_and_retried(
+    tenant: Tenant, http: httpx.Client
+) -> None:
+    event_name = unique("call")
+    plan_id, _meter = plan_with_fee(http, event_name)
+    [(sub_id, customer)] = subscribe_at(http, plan_id, 1, _iso(START))
+    opening = http.post(
+        "/v1/invoices/search",
+        json={"subscription_id": sub_id, "billing_reason": "SUBSCRIPTION_CREATE"},
+    ).json()["items"][0]
+    period_end = datetime.fromisoformat(opening["period_end"].replace("Z", "+00:00"))
+    http.post(
+        "/v1/events",
+        json={
+            "event_name": event_name,
+            "external_customer_id": customer,
+            "timestamp": _iso(START + timedelta(days=2)),
+        },
+    )
+    # Closed inside its grace period: a draft, finalized by a later run.
+    _run_clock(tenant.server, period_end + timedelta(minutes=10))
+    [draft] = _cycle(http, sub_id)
+    assert draft["invoice_status"] == "DRAFT"
+    _price_model(tenant.server, plan_id, "RETIRED_MODEL", kind="USAGE")
+
+    report = _run_clock(tenant.server, period_end + timedelta(hours=2))
+    assert report.failed >= 1
+    error = http.get(f"/v1/subscriptions/{sub_id}").json()["billing_error"]
+    assert (error["stage"], error["invoice_id"]) == ("finalize", draft["id"])
+    assert _cycle(http, sub_id)[0]["invoice_status"] == "DRAFT"
+
+    _price_model(tenant.server, plan_id, "FLAT_FEE", kind="USAGE")
+    _run_clock(tenant.server, period_end + timedelta(hours=2))
+    [final] = _cycle(http, sub_id)
+    assert (final["id"], final["invoice_status"], final["subtotal"]) == (
+        draft["id"],
+        "FINALIZED",
+        "10.5",
+    )
+    assert "billing_error" not in http.get(f"/v1/subscriptions/{sub_id}").json()
