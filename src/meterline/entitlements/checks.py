@@ -13,8 +13,9 @@ from the first (oldest) subscription that grants it.
 Check-and-consume records the consumption as an event through the event store in the same
 transaction as the check. Its idempotency key is (environment, customer, feature,
 ``event_id``), kept in ``entitlement_consumptions``; the events get ids minted from that
-row's id, so they never collide with ingested event ids. Concurrent consumers of one customer are serialized by the write
-lock (SQLite) or the customer's row lock (PostgreSQL), so a hard limit is never exceeded.
+row's id, so they never collide with ingested event ids. Concurrent consumers of one
+customer are serialized by the write lock (SQLite) or the customer's row lock
+(PostgreSQL), so a hard limit is never exceeded.
 """
 
 from __future__ import annotations
