@@ -50,8 +50,10 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.events.ingest import EventRow, to_micros
 
-PERIOD_START = datetime(2025, 1, 1, tzinfo=UTC)
-PERIOD_END = datetime(2025, 2, 1, tzinfo=UTC)
+# A recent whole month (a subscription may start at most a year back): two months ago.
+_MONTH = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1 - 2
+PERIOD_START = datetime(_MONTH // 12, _MONTH % 12 + 1, 1, tzinfo=UTC)
+PERIOD_END = datetime((_MONTH + 1) // 12, (_MONTH + 1) % 12 + 1, 1, tzinfo=UTC)
 NOW = PERIOD_END + timedelta(hours=2)
 FEE = Decimal("10")
 PER_CALL = Decimal("0.002")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,8 +19,12 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import Server, Tenant, unique
 
-START = "2025-01-15T00:00:00Z"
-NOW = "2025-04-20T00:00:00Z"  # three monthly periods have ended: Jan 15, Feb 15, Mar 15
+# Five months back (a subscription may start at most a year back): months M1..M4, with
+# three monthly periods ended at NOW: M1-15, M2-15, M3-15.
+_THIS = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1
+_M = [f"{y:04d}-{m + 1:02d}" for y, m in (divmod(_THIS - back, 12) for back in (5, 4, 3, 2))]
+START = f"{_M[0]}-15T00:00:00Z"
+NOW = f"{_M[3]}-20T00:00:00Z"
 
 
 def bill(server: Server, now: str = NOW) -> subprocess.Popen[bytes]:
@@ -84,6 +88,10 @@ def plan_with_fee(http: httpx.Client, event_name: str) -> tuple[str, str]:
 
 
 def subscribe(http: httpx.Client, plan_id: str, count: int) -> list[tuple[str, str]]:
+    return subscribe_at(http, plan_id, count, START)
+
+
+def subscribe_at(http: httpx.Client, plan_id: str, count: int, start: str) -> list[tuple[str, str]]:
     subs = []
     for _ in range(count):
         customer = http.post("/v1/customers", json={"external_id": unique("c"), "name": "C"}).json()
@@ -94,7 +102,7 @@ def subscribe(http: httpx.Client, plan_id: str, count: int) -> list[tuple[str, s
                 "plan_id": plan_id,
                 "currency": "usd",
                 "billing_period": "MONTHLY",
-                "start_date": START,
+                "start_date": start,
             },
         )
         assert sub.status_code == 201, sub.text
@@ -108,7 +116,7 @@ def cycle_invoices(http: httpx.Client, subscription_id: str) -> list[dict[str, A
         json={"subscription_id": subscription_id, "billing_reason": "SUBSCRIPTION_CYCLE"},
     ).json()["items"]
     # The server's own clock (real time) may bill later periods meanwhile: look at ours.
-    ours = [i for i in found if i["period_start"] < "2025-04-01"]
+    ours = [i for i in found if i["period_start"] < f"{_M[3]}-01"]
     return sorted(ours, key=lambda i: i["period_start"])
 
 
@@ -119,7 +127,7 @@ def test_clock_closes_each_period_once_and_rerunning_changes_nothing(
     plan_id, _meter = plan_with_fee(http, event_name)
     [(sub_id, external_id)] = subscribe(http, plan_id, 1)
     # 3 calls in the first period, 1 in the second, 0 in the third
-    events = [("2025-01-20T00:00:00Z", 3), ("2025-02-20T00:00:00Z", 1)]
+    events = [(f"{_M[0]}-20T00:00:00Z", 3), (f"{_M[1]}-20T00:00:00Z", 1)]
     for stamp, n in events:
         for _ in range(n):
             http.post(
@@ -134,9 +142,9 @@ def test_clock_closes_each_period_once_and_rerunning_changes_nothing(
     assert first["periods_closed"] >= 3
     invoices = cycle_invoices(http, sub_id)
     assert [(i["period_start"][:10], i["subtotal"]) for i in invoices] == [
-        ("2025-01-15", "11.5"),  # 3 × 0.5 + next period's fee 10
-        ("2025-02-15", "10.5"),
-        ("2025-03-15", "10"),
+        (f"{_M[0]}-15", "11.5"),  # 3 × 0.5 + next period's fee 10
+        (f"{_M[1]}-15", "10.5"),
+        (f"{_M[2]}-15", "10"),
     ]
     # past the grace period, drafts were finalized and numbered
     assert all(i["invoice_status"] == "FINALIZED" for i in invoices)
@@ -161,7 +169,7 @@ def _periods_per_subscription(database_url: str, subscription_ids: set[str]) -> 
             ).all()
     finally:
         engine.dispose()
-    cutoff = datetime(2025, 4, 1)  # periods that ended by NOW
+    cutoff = datetime.fromisoformat(f"{_M[3]}-01")  # periods that ended by NOW
     return Counter(
         (s, str(p))
         for s, p in rows

@@ -23,7 +23,9 @@ from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
 from tests.billing.service_db import ServiceDb
 
-EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+# Recent enough for the start-date bound (at most a year back): the latest run is at most
+# 20 days + 8 periods of 31 days after it.
+EPOCH = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=300)
 DAYS = {"DAILY": 1, "WEEKLY": 7, "MONTHLY": 31}
 GRACE = timedelta(hours=1)
 

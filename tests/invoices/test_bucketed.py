@@ -3,6 +3,7 @@ over real HTTP; the entitlement covers the earliest buckets first."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,8 +15,11 @@ TIERS = [
     {"up_to": 20, "unit_amount": "0.05"},
     {"unit_amount": "0.02"},
 ]
-START = "2025-03-01T00:00:00Z"
-PERIOD = {"period_start": START, "period_end": "2025-04-01T00:00:00Z"}
+# A whole month that ended recently (a subscription may start at most a year back).
+_THIS = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1
+MONTH, _NEXT = (f"{y:04d}-{m + 1:02d}" for y, m in (divmod(_THIS - b, 12) for b in (3, 2)))
+START = f"{MONTH}-01T00:00:00Z"
+PERIOD = {"period_start": START, "period_end": f"{_NEXT}-01T00:00:00Z"}
 
 
 def _ok(response: httpx.Response, status: int = 201) -> Any:
@@ -95,10 +99,10 @@ def usage_lines(http: httpx.Client, subscription_id: str) -> list[tuple[str, str
 
 # Hour 1 peaks at 9, hour 2 at 15: priced per bucket, not on the sum 24.
 HOURLY_PEAKS = [
-    ("2025-03-02T10:05:00Z", {"v": 4}),
-    ("2025-03-02T10:40:00Z", {"v": 9}),
-    ("2025-03-02T11:10:00Z", {"v": 15}),
-    ("2025-03-02T11:50:00Z", {"v": 2}),
+    (f"{MONTH}-02T10:05:00Z", {"v": 4}),
+    (f"{MONTH}-02T10:40:00Z", {"v": 9}),
+    (f"{MONTH}-02T11:10:00Z", {"v": 15}),
+    (f"{MONTH}-02T11:50:00Z", {"v": 2}),
 ]
 
 
@@ -129,9 +133,9 @@ def test_grouped_bucketed_max_prices_each_group(http: httpx.Client) -> None:
         [{"billing_model": "TIERED", "tier_mode": "VOLUME", "tiers": TIERS}],
     )
     events = [
-        ("2025-03-03T01:00:00Z", {"v": 5, "region": "eu"}),
-        ("2025-03-03T02:00:00Z", {"v": 3, "region": "eu"}),
-        ("2025-03-03T03:00:00Z", {"v": 15, "region": "us"}),
+        (f"{MONTH}-03T01:00:00Z", {"v": 5, "region": "eu"}),
+        (f"{MONTH}-03T02:00:00Z", {"v": 3, "region": "eu"}),
+        (f"{MONTH}-03T03:00:00Z", {"v": 15, "region": "us"}),
     ]
     sub_id = subscribe_and_send(http, plan_id, feature["meter"]["event_name"], events)
     # G19: groups [5, 15] → 0.50 + 0.75 (the sum 20 at VOLUME would be 1.00)

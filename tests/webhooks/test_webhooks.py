@@ -324,7 +324,8 @@ def test_endpoint_crud_and_bad_input(api: httpx.Client, receiver: Receiver) -> N
     rotated = api.post(f"/v1/webhooks/endpoints/{hook['id']}/rotate-secret").json()
     assert rotated["secret"] != hook["secret"]
     types = api.get("/v1/webhooks/event-types").json()["event_types"]
-    assert "instance.usage_threshold_reached" in types and len(types) == 9
+    assert "instance.usage_threshold_reached" in types and len(types) == 10
+    assert "subscription.billing_failed" in types
 
     bad_type = api.post(
         "/v1/webhooks/endpoints", json={"url": receiver.url("/x"), "event_types": ["nope"]}

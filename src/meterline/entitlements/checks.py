@@ -11,8 +11,11 @@ Usage of a metered feature is read from the hourly aggregates kept at write time
 from the first (oldest) subscription that grants it.
 
 Check-and-consume records the consumption as an event through the event store in the same
-transaction as the check. Concurrent consumers of one customer are serialized by the write
-lock (SQLite) or the customer's row lock (PostgreSQL), so a hard limit is never exceeded.
+transaction as the check. Its idempotency key is (environment, customer, feature,
+``event_id``), kept in ``entitlement_consumptions``; the events get ids minted from that
+row's id, so they never collide with ingested event ids. Concurrent consumers of one
+customer are serialized by the write lock (SQLite) or the customer's row lock
+(PostgreSQL), so a hard limit is never exceeded.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.entitlements import repository
-from meterline.entitlements.models import Entitlement
-from meterline.errors import InvalidRequest
+from meterline.entitlements.models import Consumption, Entitlement
+from meterline.errors import Conflict, InvalidRequest
 from meterline.events.ingest import EventRow, to_micros
 from meterline.events.service import meter_usage, store_for
 from meterline.kernel.money import MONEY_CONTEXT, total
@@ -242,6 +245,8 @@ class CheckResult:
 def _consumption_rows(
     meter: Meter, customer: Customer, quantity: Decimal, event_id: str, now: datetime
 ) -> list[EventRow]:
+    """The events recording a consumption; their ids are ``event_id``, ``event_id#1``, …
+    where ``event_id`` is minted here (never the client's key)."""
     kind = meter.aggregation_type
     base: dict[str, Any] = {}
     for item in meter.filters or []:
@@ -351,8 +356,9 @@ def check_feature(
     """May ``customer`` use ``feature`` now; with ``consume``, record that use atomically.
 
     A hard limit allows a consumption only if it fits entirely (usage + consume ≤ limit); a
-    soft limit allows and reports the overage. Re-sending an ``event_id`` that was already
-    consumed answers allowed without consuming again.
+    soft limit allows and reports the overage. Re-sending an ``event_id`` this customer
+    already consumed on this feature answers allowed without consuming again; the same
+    ``event_id`` on another customer or feature is a consumption of its own.
     """
     if consume is not None:
         if consume <= 0:
@@ -370,14 +376,11 @@ def check_feature(
     if consume is None or not needs_usage(access):
         return verdict(customer, feature, access)
     assert access is not None and access.meter is not None
-    key = event_id or new_id("event")
     store = store_for(session)
-    if event_id:
-        existing, _ = store.page(
-            session.connection(), principal.environment_id, event_id=event_id, limit=1
-        )
-        if existing:
-            return _result(customer, feature, access, True, None, duplicate=True)
+    if event_id and repository.consumption(
+        session, principal.environment_id, customer.id, feature.id, event_id
+    ):
+        return _result(customer, feature, access, True, None, duplicate=True)
     after = MONEY_CONTEXT.add(access.current_usage, consume)
     fits = access.usage_limit is None or after <= access.usage_limit
     before = access.current_usage
@@ -393,8 +396,23 @@ def check_feature(
             refused=True,
         )
         return _result(customer, feature, access, False, "limit_exceeded")
-    rows = _consumption_rows(access.meter, customer, consume, key, now)
-    store.insert(session.connection(), rows)
+    minted = new_id("cons")
+    rows = _consumption_rows(access.meter, customer, consume, minted, now)
+    if event_id:
+        session.add(
+            Consumption(
+                id=minted,
+                environment_id=principal.environment_id,
+                customer_id=customer.id,
+                feature_id=feature.id,
+                event_id=event_id,
+                quantity=consume,
+                created_at=now,
+            )
+        )
+    if not all(store.insert(session.connection(), rows)):
+        # A minted id already stored: only an event sent with that very id can do this.
+        raise Conflict("the consumption's event ids are taken; retry")
     # Consumers of this customer are serialized, so the new usage is exactly this.
     access.current_usage = after
     notify.entitlement_consumed(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column
+from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column, utcnow
 
 ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON", "LICENSE")
 
@@ -54,3 +54,33 @@ class Entitlement(TimestampMixin, Base):
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="published")
+
+
+class Consumption(Base):
+    """One accepted check-and-consume that carried an ``event_id``: its idempotency key.
+
+    The key is ``(environment, customer, feature, event_id)``, so another customer's or
+    another feature's ``event_id`` never answers ``duplicate``. The usage itself is stored
+    as events whose ids derive from this row's id (``cons_…``, ``cons_…#1``, …), never from
+    the client's ``event_id``, so they cannot collide with ingested events.
+    """
+
+    __tablename__ = "entitlement_consumptions"
+    __table_args__ = (
+        Index(
+            "uq_entitlement_consumptions_key",
+            "environment_id",
+            "customer_id",
+            "feature_id",
+            "event_id",
+            unique=True,
+        ),
+    )
+
+    id: Mapped[str] = id_column("cons")
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    customer_id: Mapped[str] = mapped_column(String(40))
+    feature_id: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(255))
+    quantity: Mapped[Decimal] = mapped_column(Money())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

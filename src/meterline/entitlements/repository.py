@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.db.base import new_id
-from meterline.entitlements.models import Entitlement
+from meterline.entitlements.models import Consumption, Entitlement
 
 COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": Entitlement.id,
@@ -100,3 +100,17 @@ def lock_customer(session: Session, customer_id: str) -> None:
     from meterline.customers.models import Customer
 
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
+
+
+def consumption(
+    session: Session, environment_id: str, customer_id: str, feature_id: str, event_id: str
+) -> Consumption | None:
+    """The accepted consumption with this idempotency key, if any."""
+    return session.scalars(
+        select(Consumption).where(
+            Consumption.environment_id == environment_id,
+            Consumption.customer_id == customer_id,
+            Consumption.feature_id == feature_id,
+            Consumption.event_id == event_id,
+        )
+    ).first()

@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.billing import failures
 from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.billing.proration import prorate_cancel
 from meterline.db.base import utcnow
@@ -158,7 +159,25 @@ def close_periods(
         closed.append(PeriodClose(sub.id, invoice, following))
     session.flush()
     _finalize_batch(session, due_now, now)
+    failures.resolve_periods(session, [s.id for s in subs], now)
     session.flush()
+    return closed
+
+
+def close_ended_periods(
+    session: Session,
+    sub: Subscription,
+    *,
+    until: datetime,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> list[PeriodClose]:
+    """Closes, as the billing clock would, every period of ``sub`` that ended by ``until``
+    (in the caller's transaction): used before a change that must start from the current
+    period, such as an immediate cancellation made before the clock ran."""
+    closed: list[PeriodClose] = []
+    while sub.subscription_status in ("active", "trialing") and sub.current_period_end <= until:
+        closed.append(close_period(session, sub, now=now, grace=grace))
     return closed
 
 
@@ -221,7 +240,9 @@ def finalize_due(session: Session, invoice: Invoice, *, now: datetime) -> Invoic
     """The clock's finalization: recompute with late events, note the cut-off, finalize."""
     refresh_draft(session, invoice, now=now)
     invoice.metadata_ = {**(invoice.metadata_ or {}), "usage_cut_off": now.isoformat()}
-    return finalize(session, invoice, now=now)
+    finalize(session, invoice, now=now)
+    failures.resolve_invoice(session, invoice.id, now)
+    return invoice
 
 
 def create_cancel_invoice(

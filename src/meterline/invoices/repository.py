@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from meterline.billing import failures
 from meterline.catalog.models import Feature, Meter
 from meterline.invoices.models import Invoice, InvoiceLineItem, InvoiceSequence
 
@@ -162,18 +163,19 @@ def unpaid_total(
     )
 
 
-def due_for_finalization(session: Session, now: datetime, limit: int) -> list[Invoice]:
+def due_for_finalization(
+    session: Session, now: datetime, limit: int, *, run_id: str | None = None
+) -> list[Invoice]:
+    """Drafts whose grace has passed; with ``run_id``, not those that run failed on."""
+    stmt = select(Invoice).where(
+        Invoice.invoice_status == "DRAFT",
+        Invoice.finalize_after.is_not(None),
+        Invoice.finalize_after <= now,
+    )
+    if run_id is not None:
+        stmt = stmt.where(~failures.invoice_failed_in_run(run_id, Invoice.id))
     return list(
-        session.scalars(
-            select(Invoice)
-            .where(
-                Invoice.invoice_status == "DRAFT",
-                Invoice.finalize_after.is_not(None),
-                Invoice.finalize_after <= now,
-            )
-            .order_by(Invoice.finalize_after, Invoice.id)
-            .limit(limit)
-        ).all()
+        session.scalars(stmt.order_by(Invoice.finalize_after, Invoice.id).limit(limit)).all()
     )
 
 
@@ -204,20 +206,23 @@ def meters_by_id(session: Session, meter_ids: Sequence[str]) -> dict[str, Meter]
     return {m.id: m for m in rows}
 
 
-def due_subscription_ids(session: Session, now: datetime, limit: int) -> list[str]:
-    """Subscriptions whose current period has ended and that are still billed."""
+def due_subscription_ids(
+    session: Session, now: datetime, limit: int, *, run_id: str | None = None
+) -> list[str]:
+    """Subscriptions whose current period has ended and that are still billed; with
+    ``run_id``, not those that run already failed to bill."""
     from meterline.subscriptions.models import Subscription
 
+    stmt = select(Subscription.id).where(
+        Subscription.current_period_end <= now,
+        Subscription.subscription_status.in_(["active", "trialing"]),
+        Subscription.status == "published",
+    )
+    if run_id is not None:
+        stmt = stmt.where(~failures.failed_in_run(run_id, Subscription.id))
     return list(
         session.scalars(
-            select(Subscription.id)
-            .where(
-                Subscription.current_period_end <= now,
-                Subscription.subscription_status.in_(["active", "trialing"]),
-                Subscription.status == "published",
-            )
-            .order_by(Subscription.current_period_end, Subscription.id)
-            .limit(limit)
+            stmt.order_by(Subscription.current_period_end, Subscription.id).limit(limit)
         ).all()
     )
 

@@ -38,6 +38,18 @@ def subscription(
     ).first()
 
 
+def lock(session: Session, sub: Subscription) -> Subscription:
+    """``sub`` re-read under its row lock (PostgreSQL; SQLite's write transaction already
+    excludes other writers), so a billing clock closing it meanwhile is waited for."""
+    locked = session.scalars(
+        select(Subscription)
+        .where(Subscription.id == sub.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return locked
+
+
 def live_for_customer(
     session: Session, environment_id: str, customer_id: str
 ) -> list[Subscription]:

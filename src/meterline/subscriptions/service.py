@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.billing import failures
+from meterline.billing.clock import BillingSettings
 from meterline.billing.invoice_math import minor_units
 from meterline.billing.pricing import display_amount, price_amount
 from meterline.catalog import service as catalog
@@ -25,7 +27,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.db.search import apply_filters, apply_sort, page
-from meterline.errors import InvalidOperation, InvalidRequest, NotFound
+from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
 from meterline.invoices import billing as invoice_billing
 from meterline.kernel.money import round_money, total
@@ -40,6 +42,12 @@ SUBSCRIPTION_STATUSES = ("active", "paused", "cancelled", "incomplete", "trialin
 CANCELLATION_TYPES = ("immediate", "end_of_period", "scheduled_date")
 INVOICE_POLICIES = ("generate_invoice", "skip")
 CREATE_STATUSES = ("active", "draft")
+# Bounds of a subscription (docs/billing.md). A start in the past is billed period by
+# period by the next clock run, so back-dating is for recent history only; a start far
+# ahead is a typo; a period longer than 12 billing periods is not a billing cycle.
+MAX_BACKDATE = timedelta(days=366)
+MAX_START_AHEAD = timedelta(days=5 * 366)
+MAX_BILLING_PERIOD_COUNT = 12
 
 
 def resolve_customer(
@@ -125,6 +133,11 @@ def create_subscription(
         raise InvalidRequest(
             "billing_period_count must be at least 1", field="billing_period_count"
         )
+    if count > MAX_BILLING_PERIOD_COUNT:
+        raise InvalidRequest(
+            f"billing_period_count must be at most {MAX_BILLING_PERIOD_COUNT}",
+            field="billing_period_count",
+        )
     cycle = plans.choice(
         data.get("billing_cycle") or "anniversary", periods.BILLING_CYCLES, "billing_cycle"
     )
@@ -135,6 +148,7 @@ def create_subscription(
         )
     now = utcnow()
     start = data.get("start_date") or now
+    check_start(start, now, "start_date")
     end = data.get("end_date")
     if end is not None and end <= start:
         raise InvalidRequest("end_date must be after start_date", field="end_date")
@@ -227,6 +241,20 @@ def create_subscription(
     return sub
 
 
+def check_start(start: datetime, now: datetime, field: str) -> None:
+    """A start date within the bounds: at most ``MAX_BACKDATE`` before ``now`` and at most
+    ``MAX_START_AHEAD`` after it."""
+    if start < now - MAX_BACKDATE:
+        raise InvalidRequest(
+            f"{field} must not be more than {MAX_BACKDATE.days} days in the past", field=field
+        )
+    if start > now + MAX_START_AHEAD:
+        raise InvalidRequest(
+            f"{field} must not be more than {MAX_START_AHEAD.days} days in the future",
+            field=field,
+        )
+
+
 def _meters(session: Session, principal: Principal, meter_ids: Sequence[str]) -> dict[str, Meter]:
     return {m: catalog.get_meter(session, principal, m) for m in set(meter_ids)}
 
@@ -312,6 +340,7 @@ def activate_subscription(
     if sub.subscription_status != "draft":
         raise InvalidOperation("only a draft subscription can be activated")
     start = start_date or utcnow()
+    check_start(start, utcnow(), "start_date")
     anchor, first = periods.first_period(
         start,
         sub.billing_period,
@@ -329,6 +358,22 @@ def activate_subscription(
         item.start_date = start
     session.flush()
     return sub
+
+
+def _close_ended_periods(
+    session: Session, sub: Subscription, until: datetime, now: datetime
+) -> None:
+    """Bills the periods that ended by ``until`` exactly as the clock would have (arrears
+    of each, the next one's ADVANCE charges), so that an immediate cancellation starts from
+    the current period whether or not the clock ran first."""
+    grace = timedelta(seconds=BillingSettings().grace_seconds)
+    try:
+        invoice_billing.close_ended_periods(session, sub, until=until, now=now, grace=grace)
+    except Exception as error:  # the whole request rolls back: nothing is half-cancelled
+        raise Conflict(
+            "the subscription's ended period cannot be billed, so it cannot be cancelled"
+            f" now: {failures.describe(error)}"
+        ) from error
 
 
 @dataclass(frozen=True)
@@ -350,7 +395,8 @@ def cancel_subscription(
     invoice_policy: str | None = None,
     reason: str | None = None,
 ) -> Cancellation:
-    sub = get_subscription(session, principal, subscription_id)
+    # Locked: a billing clock closing it, or another cancellation, is waited for.
+    sub = repository.lock(session, get_subscription(session, principal, subscription_id))
     kind = plans.choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
     policy = plans.choice(
         invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy"
@@ -370,6 +416,7 @@ def cancel_subscription(
             raise InvalidRequest(
                 "cancel_at must not be before the subscription started", field="cancel_at"
             )
+        _close_ended_periods(session, sub, when, now)
         sub.subscription_status = "cancelled"
         sub.cancelled_at = now
         sub.cancel_at = when

@@ -22,6 +22,7 @@ EVENT_TYPES = (
     "invoice.voided",
     "subscription.created",
     "subscription.cancelled",
+    "subscription.billing_failed",
     "entitlement.usage_reached",
     "entitlement.limit_exceeded",
     "wallet.balance_low",

@@ -16,6 +16,7 @@ from meterline.kernel.money import decimal_text
 from meterline.webhooks.outbox import record
 
 if TYPE_CHECKING:
+    from meterline.billing.models import BillingFailure
     from meterline.customers.models import Customer
     from meterline.invoices.models import Invoice
     from meterline.subscriptions.models import Subscription
@@ -102,6 +103,24 @@ def subscription_created(session: Session, sub: Subscription) -> None:
 
 def subscription_cancelled(session: Session, sub: Subscription) -> None:
     record(session, sub.environment_id, "subscription.cancelled", _subscription(sub))
+
+
+def billing_failed(session: Session, failure: BillingFailure) -> None:
+    """The billing clock could not bill a period (or finalize a draft); retried every run."""
+    record(
+        session,
+        failure.environment_id,
+        "subscription.billing_failed",
+        {
+            "subscription_id": failure.subscription_id,
+            "invoice_id": failure.invoice_id,
+            "stage": failure.stage,
+            "period_start": _iso(failure.period_start),
+            "period_end": _iso(failure.period_end),
+            "reason": failure.reason,
+            "first_failed_at": _iso(failure.first_failed_at),
+        },
+    )
 
 
 def entitlement_consumed(

@@ -11,6 +11,10 @@ from flexprice.models import errors
 
 from tests.conftest import unique
 
+# Two recent months, oldest first (a subscription may start at most a year back).
+_THIS = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1
+_MONTHS = [f"{y:04d}-{m + 1:02d}" for y, m in (divmod(_THIS - back, 12) for back in (3, 2))]
+
 
 def _catalogue(fp: Any, external_id: str) -> dict[str, Any]:
     customer = fp.customers.create_customer(external_id=external_id, name="Smoke")
@@ -219,13 +223,13 @@ def test_calendar_billing_and_the_misspelt_cancel_key(fp: Any, http: httpx.Clien
             "currency": "usd",
             "billing_period": "MONTHLY",
             "billing_cycle": "calendar",
-            "start_date": "2024-01-15T10:00:00Z",
+            "start_date": f"{_MONTHS[0]}-15T10:00:00Z",
         },
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["billing_anchor"] == "2024-02-01T00:00:00Z"
-    assert body["start_date"] == "2024-01-15T10:00:00Z"
+    assert body["billing_anchor"] == f"{_MONTHS[1]}-01T00:00:00Z"
+    assert body["start_date"] == f"{_MONTHS[0]}-15T10:00:00Z"
     scheduled = http.post(
         f"/v1/subscriptions/{body['id']}/cancel",
         json={"cancellation_type": "end_of_period", "cancel_immediately_inovice_policy": "skip"},
@@ -287,10 +291,10 @@ def test_draft_subscription_is_activated(fp: Any, http: httpx.Client) -> None:
     ).json()
     assert created["subscription_status"] == "draft"
     activated = fp.subscriptions.activate_subscription(
-        id=created["id"], start_date=datetime(2024, 3, 1, tzinfo=UTC)
+        id=created["id"], start_date=datetime.fromisoformat(f"{_MONTHS[0]}-01T00:00:00+00:00")
     )
     assert activated.subscription_status == "active"
-    assert activated.start_date == datetime(2024, 3, 1, tzinfo=UTC)
+    assert activated.start_date == datetime.fromisoformat(f"{_MONTHS[0]}-01T00:00:00+00:00")
     again = http.post(f"/v1/subscriptions/{created['id']}/activate", json={})
     assert again.status_code == 400
     assert again.json()["code"] == "invalid_operation"

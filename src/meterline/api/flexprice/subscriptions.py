@@ -21,6 +21,8 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
+from meterline.billing import failures
+from meterline.billing.models import BillingFailure
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
 from meterline.kernel.instants import OptionalInstant
@@ -37,10 +39,17 @@ class SubscriptionIn(WireModel):
     plan_id: str | None = Field(default=None, max_length=64)
     currency: str | None = Field(default=None, max_length=10)
     billing_period: str | None = None
-    billing_period_count: int | None = None
+    billing_period_count: int | None = Field(
+        default=None,
+        json_schema_extra={"minimum": 1, "maximum": subscriptions.MAX_BILLING_PERIOD_COUNT},
+    )
     billing_cycle: str | None = None
     billing_anchor: OptionalInstant = None
-    start_date: OptionalInstant = None
+    start_date: OptionalInstant = Field(
+        default=None,
+        description=f"RFC 3339; at most {subscriptions.MAX_BACKDATE.days} days in the past"
+        f" and {subscriptions.MAX_START_AHEAD.days} days in the future",
+    )
     end_date: OptionalInstant = None
     trial_period_days: int | None = None
     lookup_key: str | None = Field(default=None, max_length=255)
@@ -115,10 +124,25 @@ def line_item_out(item: SubscriptionLineItem, price: Any = None) -> dict[str, An
     return {k: v for k, v in body.items() if v is not None}
 
 
+def billing_error_out(failure: BillingFailure) -> dict[str, Any]:
+    """Meterline's extension: why the billing clock could not bill the subscription."""
+    return {
+        "stage": failure.stage,
+        "reason": failure.reason,
+        "period_start": iso(failure.period_start),
+        "period_end": iso(failure.period_end),
+        "invoice_id": failure.invoice_id,
+        "attempts": failure.attempts,
+        "first_failed_at": iso(failure.first_failed_at),
+        "last_attempt_at": iso(failure.last_attempt_at),
+    }
+
+
 def subscription_out(
     sub: Subscription,
     items: list[SubscriptionLineItem] | None = None,
     prices: dict[str, Any] | None = None,
+    failure: BillingFailure | None = None,
 ) -> dict[str, Any]:
     now = utcnow()
     period = subscriptions.effective_period(sub, now)
@@ -158,13 +182,16 @@ def subscription_out(
     }
     if items is not None:
         body["line_items"] = [line_item_out(i, (prices or {}).get(i.price_id)) for i in items]
+    if failure is not None:
+        body["billing_error"] = billing_error_out(failure)
     return {k: v for k, v in body.items() if v is not None}
 
 
 def _full(session: Any, sub: Subscription) -> dict[str, Any]:
     items = subscriptions.line_items_of(session, [sub])[sub.id]
     prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
-    return subscription_out(sub, items, prices)
+    failure = failures.open_for_subscriptions(session, [sub.id]).get(sub.id)
+    return subscription_out(sub, items, prices, failure)
 
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
@@ -191,7 +218,8 @@ def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
         order=q.order,
     )
     items = subscriptions.line_items_of(session, found)
-    out = [subscription_out(s, items[s.id]) for s in found]
+    failed = failures.open_for_subscriptions(session, [s.id for s in found])
+    out = [subscription_out(s, items[s.id], failure=failed.get(s.id)) for s in found]
     return json_response(list_envelope(out, total, q.limit, q.offset))
 
 
