@@ -44,11 +44,13 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
 from meterline.accounts.principal import Principal
-from meterline.billing.pricing import PriceSpec, Tier, price_amount, round_money
+from meterline.billing.invoice_math import minor_units
+from meterline.billing.pricing import PriceSpec, Tier, price_amount
 from meterline.config import Settings
 from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.events.ingest import EventRow, to_micros
+from meterline.kernel.money import round_money
 
 # A recent whole month (a subscription may start at most a year back): two months ago.
 _MONTH = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1 - 2
@@ -106,8 +108,8 @@ def expected_subtotal(total: int, customers: int) -> Decimal:
     slab = PriceSpec(billing_model="TIERED", tier_mode="SLAB", tiers=TOKEN_TIERS)
     amount = Decimal(0)
     for c in range(customers):
-        amount += round_money(PER_CALL * calls[c], "usd")
-        amount += round_money(price_amount(slab, Decimal(tokens[c])), "usd")
+        amount += round_money(PER_CALL * calls[c], minor_units("usd"))
+        amount += round_money(price_amount(slab, Decimal(tokens[c])), minor_units("usd"))
         amount += FEE
     return amount
 
