@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.flexprice.test_prices import _price as price_body
 from tests.conftest import Tenant, unique
 
 D = Decimal
@@ -45,19 +46,7 @@ def _plan(http: httpx.Client) -> str:
 
 
 def _price(plan_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "entity_type": "PLAN",
-        "entity_id": plan_id,
-        "type": "FIXED",
-        "price_unit_type": "FIAT",
-        "currency": "usd",
-        "billing_model": "FLAT_FEE",
-        "amount": "10",
-        "billing_period": "MONTHLY",
-        "billing_period_count": 1,
-        "invoice_cadence": "ADVANCE",
-        **fields,
-    }
+    return price_body({"id": plan_id}, **fields)
 
 
 def raw_post(http: httpx.Client, path: str, body: str) -> httpx.Response:
