@@ -17,7 +17,6 @@ class Settings(BaseSettings):
     # Request limits (documented in the README and the OpenAPI schema).
     max_body_bytes: int = 8 * 1024 * 1024
     max_batch_events: int = 1000
-    max_page_size: int = 1000
     max_properties_bytes: int = 64 * 1024
     # A request body must arrive whole within this many seconds (from the first byte
     # awaited), else 408 and the connection is closed: a slow client holds no slot.

@@ -65,17 +65,6 @@ class Conflict(DomainError):
         self.code = code
 
 
-class LimitExceeded(DomainError):
-    kind = "limit_exceeded"
-    status = 409
-
-    def __init__(
-        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message, details=details)
-        self.code = code
-
-
 class Unauthenticated(DomainError):
     kind = "unauthenticated"
     status = 401

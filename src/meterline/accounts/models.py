@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -61,6 +60,3 @@ class ApiKey(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="published")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name}

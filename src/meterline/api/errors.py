@@ -53,20 +53,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return dialect_for(request.url.path).invalid_input(request, problems, malformed=malformed)
 
     @app.exception_handler(ValidationError)
-    async def _model_validation(request: Request, exc: ValidationError) -> Response:
-        # A model built inside a route from query parameters (not by FastAPI itself) raises
-        # pydantic's own error: it is still the client's input, so a 400/422, never a 500.
-        problems = [
-            FieldProblem(
-                location_of(["query", *err.get("loc", ())]),
-                str(err.get("msg", "invalid value")),
-                None,
-            )
-            for err in exc.errors()
-        ]
-        return dialect_for(request.url.path).invalid_input(request, problems)
-
-    @app.exception_handler(ValidationError)
     async def _model(request: Request, exc: ValidationError) -> Response:
         # A wire model built inside a route (e.g. a list route that reuses its search body)
         # refused a query value: the client's input, so the dialect's 400, not a 500.

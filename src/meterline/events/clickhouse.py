@@ -479,10 +479,6 @@ class ClickHouseEventStore:
             )
         return found
 
-    def count_rows(self) -> int:
-        """Stored rows, duplicates not yet merged included (for benchmarks and tests)."""
-        return int(self._query(f"SELECT count() FROM {self.table}")[0][0])
-
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
     return StoredEvent(

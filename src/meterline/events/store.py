@@ -11,11 +11,13 @@ returns are new; rows go in the index's key order, so that two batches sharing i
 them in one order (the writer retries the rare deadlock that remains).
 
 Aggregates: every new event is folded into ``usage_hourly`` and ``usage_daily`` (UTC hours
-and days) for each meter it
-matches, in the same transaction as its insert. On PostgreSQL the fold is done by the
-database (``ON CONFLICT DO UPDATE`` with exact NUMERIC arithmetic, keys sorted so that
-concurrent writers lock rows in one order); on SQLite, which stores decimals as text, the
-existing rows are read and merged in Python under the write lock.
+and days) for each meter it matches, in the same transaction as its insert. The batch is
+folded in Python into one delta per row key, and each table takes the deltas in one upsert
+(``ON CONFLICT DO UPDATE``), so no existing row is read back: on PostgreSQL with exact
+NUMERIC arithmetic, keys sorted so that concurrent writers lock rows in one order; on
+SQLite, which stores decimals as text, through the exact decimal functions that
+``db/engine.py`` registers on every connection. A total that would pass the column's bounds
+stays at its largest value on both.
 """
 
 from __future__ import annotations

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from meterline.accounts.models import Environment
@@ -352,9 +350,7 @@ class CounterState:
     last_reported_at: datetime | None
 
 
-def _state(row: UsageCounter | None) -> CounterState | None:
-    if row is None:
-        return None
+def _state(row: UsageCounter) -> CounterState:
     return CounterState(
         row.value,
         row.event_count,
@@ -365,82 +361,12 @@ def _state(row: UsageCounter | None) -> CounterState | None:
     )
 
 
-def counter(session: Session, instance_id: str, feature_id: str) -> CounterState | None:
-    return _state(session.get(UsageCounter, (instance_id, feature_id)))
-
-
 def counters_of(session: Session, instance_id: str) -> dict[str, CounterState]:
     rows = session.scalars(select(UsageCounter).where(UsageCounter.instance_id == instance_id))
     out: dict[str, CounterState] = {}
     for row in rows:
-        state = _state(row)
-        assert state is not None
-        out[row.feature_id] = state
+        out[row.feature_id] = _state(row)
     return out
-
-
-def lock_counter(
-    session: Session, environment_id: str, instance_id: str, feature_id: str
-) -> CounterState:
-    """The counter row, created if missing and locked until the transaction ends.
-
-    On PostgreSQL ``SELECT ... FOR UPDATE`` serializes reports on one counter; on SQLite the
-    write transaction (BEGIN IMMEDIATE) already holds the database write lock.
-    """
-    dialect = session.get_bind().dialect.name
-    values = {
-        "instance_id": instance_id,
-        "feature_id": feature_id,
-        "environment_id": environment_id,
-        "value": Decimal(0),
-        "event_count": 0,
-    }
-    if dialect == "postgresql":
-        session.execute(pg_insert(UsageCounter).values(**values).on_conflict_do_nothing())
-    else:
-        session.execute(sqlite_insert(UsageCounter).values(**values).on_conflict_do_nothing())
-    stmt = select(UsageCounter).where(
-        UsageCounter.instance_id == instance_id, UsageCounter.feature_id == feature_id
-    )
-    if dialect == "postgresql":
-        stmt = stmt.with_for_update()
-    row = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
-    state = _state(row)
-    assert state is not None
-    return state
-
-
-def save_counter(session: Session, instance_id: str, feature_id: str, state: CounterState) -> None:
-    session.execute(
-        update(UsageCounter)
-        .where(UsageCounter.instance_id == instance_id, UsageCounter.feature_id == feature_id)
-        .values(
-            value=state.value,
-            event_count=state.event_count,
-            window_start=state.window_start,
-            last_behavior=state.last_behavior,
-            last_metadata=state.last_metadata,
-            last_reported_at=state.last_reported_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def add_report(session: Session, report: UsageReport) -> None:
-    session.add(report)
-
-
-def accepted_report(
-    session: Session, instance_id: str, feature_id: str, transaction_id: str
-) -> UsageReport | None:
-    return session.scalars(
-        select(UsageReport).where(
-            UsageReport.instance_id == instance_id,
-            UsageReport.feature_id == feature_id,
-            UsageReport.transaction_id == transaction_id,
-            UsageReport.status == "ACCEPTED",
-        )
-    ).first()
 
 
 def reports_of(

@@ -11,7 +11,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -721,7 +720,3 @@ def delete_customer(session: Session, principal: Principal, slug: str) -> None:
             code="DeleteCustomer.HasInstances",
         )
     customers.archive_customer(session, principal, found.id)
-
-
-def metadata_text(value: Any) -> str:
-    return str(value)

@@ -8,7 +8,7 @@ query-time property filters, group-by, sub-hour windows), come from raw events.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,7 +30,6 @@ from meterline.usage.aggregation import (
     event_value,
     hour_aligned,
     matches,
-    next_window_start,
     property_text,
     result,
     tidy,
@@ -320,16 +319,3 @@ class UsageReader:
             else result(meter, overall)
         )
         return UsageResult(tidy(total), [], [], [])
-
-
-def all_window_starts(q: UsageQuery) -> Sequence[int]:
-    """Every window start in the range (for callers that want empty windows too)."""
-    if not q.window:
-        return []
-    tz = zone(q.timezone)
-    starts = []
-    current = window_start(q.start, q.window, tz, q.billing_anchor)
-    while current < q.end:
-        starts.append(current)
-        current = next_window_start(current, q.window, tz, q.billing_anchor)
-    return starts

@@ -10,6 +10,7 @@ from pydantic import Field
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
+    MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
     decimal_text,
@@ -155,7 +156,7 @@ def create_meter(body: MeterIn, principal: Vendor, session: WriteSession) -> Res
 def list_meters(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=1000),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
 ) -> Response:
     rows, total = catalog.list_meters(session, principal, limit, offset)
@@ -223,7 +224,7 @@ def _features_page(
 def list_features(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=1000),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     lookup_key: str | None = Query(default=None, max_length=255),

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, ListQuery, WireModel, iso, list_envelope
+from meterline.api.flexprice.common import (
+    MAX_OFFSET,
+    MAX_PAGE_SIZE,
+    ListQuery,
+    WireModel,
+    iso,
+    list_envelope,
+)
 from meterline.api.json import json_response
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
@@ -101,7 +108,7 @@ def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) 
 def list_customers(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=1000),
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     external_id: str | None = Query(default=None, max_length=255),

@@ -15,6 +15,7 @@ from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, Vendor, WriteSession, database
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
+    MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
     decimal_text,
@@ -152,7 +153,7 @@ def search_entitlements(
 def list_entitlements(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=1000),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     sort: str | None = None,

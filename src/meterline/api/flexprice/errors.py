@@ -42,7 +42,6 @@ class FlexpriceErrors:
             "not_found": "not_found",
             "already_exists": "already_exists",
             "conflict": "version_conflict",
-            "limit_exceeded": "limit_exceeded",
             "unauthenticated": "unauthorized",
             "permission_denied": "permission_denied",
             "payload_too_large": "validation_error",

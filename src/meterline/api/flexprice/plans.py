@@ -11,6 +11,7 @@ from starlette.responses import Response
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
+    MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
     iso,
@@ -122,7 +123,7 @@ def search_plans(body: PlanSearch, principal: Vendor, session: ReadSession) -> R
 def list_plans(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=1000),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     sort: str | None = None,

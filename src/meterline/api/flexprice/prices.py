@@ -12,6 +12,7 @@ from starlette.responses import Response
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
+    MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
     decimal_text,
@@ -175,7 +176,7 @@ def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) ->
 def list_prices(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=1000),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     plan_ids: list[str] | None = Query(None),

@@ -12,6 +12,7 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.catalog import feature_out
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
+    MAX_PAGE_SIZE,
     ListQuery,
     WireModel,
     decimal_text,
@@ -234,7 +235,7 @@ def search_subscriptions(
 def list_subscriptions(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=1000),
+    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
     status: str | None = None,
     sort: str | None = None,

@@ -6,6 +6,8 @@ Create Date: 2026-11-24 23:33:24.581707
 """
 
 from collections.abc import Sequence
+from decimal import Context
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,6 +18,10 @@ revision: str = "0600"
 down_revision: str | Sequence[str] | None = "0501"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+DAY_US = 86_400_000_000
+# Sums keep every digit of NUMERIC(38, 12) values (the default context rounds past 28).
+_EXACT = Context(prec=80)
 
 
 def upgrade() -> None:
@@ -69,44 +75,37 @@ def _rollup_table(name: str) -> sa.TableClause:
 
 
 def _backfill_from_hourly() -> None:
-    """Fold existing hourly rows into days (in Python: SQLite keeps decimals as text)."""
-    from meterline.usage.aggregation import DAY_US, Fold
+    """Fold existing hourly rows into days (in Python: SQLite keeps decimals as text).
 
+    Self-contained, as a migration must stay: the fold is written out here rather than
+    imported, so later changes to the application cannot change what this revision does.
+    """
     conn = op.get_bind()
-    days: dict[tuple[str, str, int], tuple[str, Fold]] = {}
+    days: dict[tuple[str, str, int], dict[str, Any]] = {}
     for row in conn.execute(sa.select(_rollup_table("usage_hourly"))):
-        key = (row.meter_id, row.external_customer_id, row.bucket_start - row.bucket_start % DAY_US)
-        _env, fold = days.setdefault(key, (row.environment_id, Fold()))
-        fold.merge(
-            Fold(
-                count=row.event_count,
-                total=row.sum_value,
-                minimum=row.min_value,
-                maximum=row.max_value,
-                latest_ts=row.latest_ts,
-                latest_value=row.latest_value,
-            )
-        )
-    if not days:
-        return
-    conn.execute(
-        _rollup_table("usage_daily").insert(),
-        [
-            {
-                "meter_id": meter_id,
-                "external_customer_id": customer,
-                "bucket_start": day,
-                "environment_id": env,
-                "event_count": fold.count,
-                "sum_value": fold.total,
-                "min_value": fold.minimum,
-                "max_value": fold.maximum,
-                "latest_ts": fold.latest_ts,
-                "latest_value": fold.latest_value,
-            }
-            for (meter_id, customer, day), (env, fold) in days.items()
-        ],
-    )
+        day_start = row.bucket_start - row.bucket_start % DAY_US
+        key = (row.meter_id, row.external_customer_id, day_start)
+        day = days.get(key)
+        if day is None:
+            days[key] = {**row._asdict(), "bucket_start": day_start}
+            continue
+        day["event_count"] += row.event_count
+        day["sum_value"] = _EXACT.add(day["sum_value"], row.sum_value)
+        if row.min_value is not None and (
+            day["min_value"] is None or row.min_value < day["min_value"]
+        ):
+            day["min_value"] = row.min_value
+        if row.max_value is not None and (
+            day["max_value"] is None or row.max_value > day["max_value"]
+        ):
+            day["max_value"] = row.max_value
+        if row.latest_ts is not None and (
+            day["latest_ts"] is None or row.latest_ts >= day["latest_ts"]
+        ):
+            day["latest_ts"] = row.latest_ts
+            day["latest_value"] = row.latest_value
+    if days:
+        conn.execute(_rollup_table("usage_daily").insert(), list(days.values()))
 
 
 def downgrade() -> None:
