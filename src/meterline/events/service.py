@@ -13,9 +13,9 @@ from meterline.accounts.principal import Principal
 from meterline.catalog.models import AGGREGATION_TYPES, WINDOW_SIZES, Meter
 from meterline.errors import InvalidRequest, NotFound
 from meterline.events.backend import event_store, usage_reader
-from meterline.events.ingest import to_micros
 from meterline.events.protocol import EventStore
 from meterline.events.store import StoredEvent
+from meterline.kernel.instants import to_micros
 from meterline.usage.aggregation import MeterSpec, filters_of
 from meterline.usage.service import UsageQuery, UsageResult
 

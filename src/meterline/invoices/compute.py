@@ -34,10 +34,10 @@ from meterline.billing.pricing import bucketed_amount, price_amount
 from meterline.catalog.models import Meter
 from meterline.entitlements import repository as entitlement_repository
 from meterline.events.backend import usage_reader
-from meterline.events.ingest import to_micros
 from meterline.events.service import meter_spec, meter_usage
 from meterline.invoices import repository
 from meterline.invoices.service import LineDraft
+from meterline.kernel.instants import to_micros
 from meterline.kernel.money import in_money_context
 from meterline.plans import repository as plan_repository
 from meterline.plans.models import Price

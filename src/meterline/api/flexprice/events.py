@@ -12,10 +12,9 @@ from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
 from meterline.api.json import json_response
 from meterline.events import service as events
-from meterline.events.ingest import from_micros
 from meterline.events.store import StoredEvent
 from meterline.kernel import money
-from meterline.kernel.instants import OptionalInstant
+from meterline.kernel.instants import OptionalInstant, from_micros
 from meterline.usage.service import UsageResult
 
 router = APIRouter(tags=["events"])
