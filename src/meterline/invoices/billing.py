@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from meterline.accounts.principal import Principal
 from meterline.billing import failures
 from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.billing.proration import prorate_cancel
@@ -201,11 +200,9 @@ def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime
 
 def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
     """Recomputes a period-end DRAFT from the events stored now (late events)."""
-    from meterline.subscriptions.models import Subscription as Sub
-
     if invoice.subscription_id is None or invoice.billing_reason != "SUBSCRIPTION_CYCLE":
         return invoice
-    sub = session.get(Sub, invoice.subscription_id)
+    sub = session.get(Subscription, invoice.subscription_id)
     if sub is None or invoice.period_start is None or invoice.period_end is None:
         return invoice
     ctx = compute.load_context(session, sub, _external_id(session, sub))
@@ -330,17 +327,13 @@ def preview(
 
 def preview_invoice(
     session: Session,
-    principal: Principal,
-    subscription_id: str,
+    sub: Subscription,
     *,
     period_start: datetime | None = None,
     period_end: datetime | None = None,
     hide_zero_lines: bool = False,
 ) -> tuple[Invoice, list[InvoiceLineItem]]:
     """An unsaved invoice (and lines) showing what the subscription would be billed."""
-    from meterline.subscriptions.service import get_subscription
-
-    sub = get_subscription(session, principal, subscription_id)
     result = preview(session, sub, period_start=period_start, period_end=period_end)
     now = utcnow()
     drafts = [d for d in result.lines if not (hide_zero_lines and d.amount == 0)]
