@@ -11,7 +11,10 @@ type-only import still couples the modules); ``from x import y`` resolves to ``x
 * no import cycles;
 * a function-level import of ``meterline.*`` is listed in ``ALLOWED_LOCAL_IMPORTS`` with its
   reason (an import hidden in a function to dodge a cycle is a cycle);
-* pure modules import no SQLAlchemy, no ``meterline.db`` and no HTTP library.
+* pure modules import no SQLAlchemy, no ``meterline.db`` and no HTTP library, not even
+  through the modules of ours they import;
+* modules that compute from loaded data (``NO_QUERIES``) import no session, repository or
+  event store.
 
 ``KNOWN_VIOLATIONS`` lists what is not fixed yet; it may only shrink: a listed violation
 that no longer exists fails the test, so whoever fixes one removes it from the list.
@@ -41,6 +44,18 @@ PURE = (
     "meterline.kernel",  # and every module below it
 )
 IMPURE_ROOTS = ("sqlalchemy", "meterline.db", "fastapi", "starlette", "httpx")
+
+# Modules that run no query: they may use ORM rows as data (so they are not pure), but they
+# import no session, repository or store; their callers load what they read.
+NO_QUERIES = ("meterline.invoices.compute",)
+QUERYING = (
+    "sqlalchemy.orm",
+    "meterline.db.engine",
+    "meterline.events.backend",
+    "meterline.events.service",
+    "meterline.events.store",
+    "meterline.usage.service",
+)
 
 # Alembic loads revision files by path and runs ``upgrade()`` only when applying that
 # revision; an import inside it dodges nothing, so revisions are exempt from the local rule.
@@ -245,6 +260,9 @@ def _violations() -> set[tuple[str, str]]:
             continue
         if _within(imp.importer, ("meterline.kernel",)) and _ours(imp.imported):
             found.add(("kernel imports ours", edge))
+        querying = _within(imp.imported, QUERYING) or imp.imported.endswith(".repository")
+        if imp.importer in NO_QUERIES and querying:
+            found.add(("module runs queries", edge))
         at_edge = _within(imp.importer, EDGE) or imp.importer in EDGE_MODULES
         if not at_edge and _within(imp.imported, ("meterline.api", "meterline.ui")):
             found.add(("domain imports api/ui", edge))

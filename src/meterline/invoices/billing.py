@@ -21,7 +21,7 @@ from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.billing.proration import prorate_cancel
 from meterline.db.base import utcnow
 from meterline.errors import InvalidRequest, NotFound
-from meterline.invoices import compute, repository
+from meterline.invoices import compute, repository, usage_loader
 from meterline.invoices.models import Invoice, InvoiceLineItem
 from meterline.invoices.service import (
     LineDraft,
@@ -60,7 +60,7 @@ def create_opening_invoice(
     existing = repository.by_billing_key(session, sub.environment_id, key)
     if existing is not None:
         return existing
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
     lines = compute.opening_lines(ctx)
     if not lines:
         return None
@@ -118,12 +118,14 @@ def close_periods(
     missing = next((s.customer_id for s in subs if s.customer_id not in external_ids), None)
     if missing is not None:
         raise NotFound("customer", missing)
-    contexts = compute.load_contexts(session, subs, external_ids)
+    contexts = usage_loader.load_contexts(session, subs, external_ids)
     closed: list[PeriodClose] = []
     due_now: list[Invoice] = []
     for sub in subs:
         period = periods.Period(sub.current_period_start, sub.current_period_end)
-        lines = compute.period_end_lines(session, contexts[sub.id], period)
+        lines = compute.period_end_lines(
+            usage_loader.SessionUsage(session), contexts[sub.id], period
+        )
         following = compute.next_period(sub, period)
         finalize_after = max(now, period.end + grace)
         invoice = create_billing_invoice(
@@ -205,9 +207,9 @@ def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoi
     sub = session.get(Subscription, invoice.subscription_id)
     if sub is None or invoice.period_start is None or invoice.period_end is None:
         return invoice
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
     period = periods.Period(invoice.period_start, invoice.period_end)
-    arrear = compute.arrear_lines(session, ctx, period)
+    arrear = compute.arrear_lines(usage_loader.SessionUsage(session), ctx, period)
     kept_advance = [
         line
         for line in repository.lines_of(session, [invoice.id])[invoice.id]
@@ -256,8 +258,12 @@ def create_cancel_invoice(
         return existing
     start = sub.current_period_start
     end = max(cancelled_at, start)
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
-    lines = compute.arrear_lines(session, ctx, periods.Period(start, end)) if end > start else []
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    lines = (
+        compute.arrear_lines(usage_loader.SessionUsage(session), ctx, periods.Period(start, end))
+        if end > start
+        else []
+    )
     full = periods.Period(start, sub.current_period_end)
     # Proration credits for what was paid in advance for this period.
     for line in compute.advance_lines(ctx, full, opening=False):
@@ -320,8 +326,8 @@ def preview(
     if end <= start:
         raise InvalidRequest("period_end must be after period_start", field="period_end")
     period = periods.Period(start, end)
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
-    arrear, advance = compute.preview_lines(session, ctx, period)
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    arrear, advance = compute.preview_lines(usage_loader.SessionUsage(session), ctx, period)
     return Preview(sub, period, [*arrear, *advance])
 
 
