@@ -49,7 +49,8 @@ from meterline.billing.pricing import PriceSpec, Tier, price_amount
 from meterline.config import Settings
 from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
-from meterline.events.ingest import EventRow, to_micros
+from meterline.events.ingest import EventRow
+from meterline.kernel.instants import to_micros
 from meterline.kernel.money import round_money
 
 # A recent whole month (a subscription may start at most a year back): two months ago.

@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
 from meterline.config import Settings
 from meterline.db.engine import Database
-from meterline.events.ingest import EventRow, to_micros
+from meterline.events.ingest import EventRow
+from meterline.kernel.instants import to_micros
 from meterline.usage.aggregation import MeterSpec
 from meterline.usage.dashboard import DAY_US, daily_usage_by_customer
 from meterline.usage.service import UsageQuery, UsageReader

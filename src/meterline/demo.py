@@ -29,6 +29,7 @@ from meterline.db.engine import Database
 from meterline.entitlements import service as entitlements
 from meterline.events.backend import event_store
 from meterline.events.ingest import EventRow
+from meterline.invoices import service as invoices
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import service as licensing
 from meterline.licensing.values import TypedValue
@@ -397,8 +398,6 @@ def run(
 def _finalize_opening_invoices(db: Database, principal: Principal) -> None:
     """Opening (in-advance) invoices are finalized on request only; the demo requests it,
     as a vendor sending them would."""
-    from meterline.invoices import service as invoices
-
     with db.session() as session:
         while True:
             drafts, _ = invoices.search_invoices(
@@ -416,8 +415,6 @@ def _summarise(
     population: list[tuple[str, str, str, float]],
     result: DemoResult,
 ) -> None:
-    from meterline.invoices import service as invoices
-
     plan_of = {customer_id: plan for customer_id, _, plan, _ in population}
     counts: Counter[str] = Counter()
     totals: dict[str, Decimal] = {}

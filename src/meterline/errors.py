@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One invalid input: ``location`` like ``body.events[3].event_name``."""
+
+    location: str
+    message: str
+    value: Any = None
+
+    @property
+    def field(self) -> str:
+        """The location without its ``body.``/``query.``/``path.`` prefix."""
+        head, _, rest = self.location.partition(".")
+        return rest if head in ("body", "query", "path", "header") and rest else self.location
 
 
 class DomainError(Exception):

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from meterline.billing import clock
 from meterline.catalog import service as catalog
 from meterline.customers import service as customers
-from meterline.events.ingest import EventRow, to_micros
+from meterline.events.ingest import EventRow
 from meterline.events.store import SqlEventStore
 from meterline.invoices.models import Invoice, InvoiceLineItem
+from meterline.kernel.instants import to_micros
 from meterline.plans import service as plans
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription

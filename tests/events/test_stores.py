@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.db.migrate import upgrade
-from meterline.events.ingest import EventRow, to_micros
+from meterline.events.ingest import EventRow
 from meterline.events.store import SqlEventStore
+from meterline.kernel.instants import to_micros
 from meterline.usage.aggregation import MeterSpec, filters_of
 from meterline.usage.service import UsageQuery, UsageReader
 

@@ -14,7 +14,9 @@ from meterline.kernel.instants import (
     InstantError,
     InstantOutOfRange,
     OptionalInstant,
+    from_micros,
     parse_instant,
+    to_micros,
     to_utc,
 )
 
@@ -69,6 +71,21 @@ def test_to_utc_converts_and_bounds_datetimes() -> None:
     assert to_utc(datetime(2025, 1, 1)) == datetime(2025, 1, 1, tzinfo=UTC)
     with pytest.raises(InstantOutOfRange):
         to_utc(datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-14))))
+
+
+@pytest.mark.parametrize(
+    ("instant", "micros"),
+    [
+        (MIN_INSTANT, 0),
+        (datetime(2025, 1, 1, 0, 0, 0, 1, tzinfo=UTC), 1_735_689_600_000_001),
+        (datetime(2025, 1, 1, 2, tzinfo=timezone(timedelta(hours=2))), 1_735_689_600_000_000),
+        (MAX_INSTANT - timedelta(microseconds=1), 7_258_118_399_999_999),
+    ],
+)
+def test_micros_are_exact_both_ways(instant: datetime, micros: int) -> None:
+    assert to_micros(instant) == micros
+    assert from_micros(micros) == instant
+    assert from_micros(micros).tzinfo is UTC
 
 
 class Body(BaseModel):

@@ -1,4 +1,4 @@
-"""Organizations, environments, users and API keys."""
+"""Organizations, environments, users, API keys, and the dashboard's sign-in sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, TimestampMixin, UTCDateTime, id_column
+from meterline.db.base import Base, TimestampMixin, UTCDateTime, id_column, utcnow
 
 
 class Organization(TimestampMixin, Base):
@@ -60,3 +60,17 @@ class ApiKey(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="published")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class UiSession(Base):
+    """A dashboard sign-in session. The cookie holds a random token; the table holds its
+    SHA-256 and the SHA-256 of the API key it was opened with — never a key, never a token."""
+
+    __tablename__ = "ui_sessions"
+    __table_args__ = (Index("ix_ui_sessions_expires_at", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    environment_id: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

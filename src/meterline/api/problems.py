@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from meterline.errors import DomainError
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """One invalid input: ``location`` like ``body.events[3].event_name``."""
-
-    location: str
-    message: str
-    value: Any = None
-
-    @property
-    def field(self) -> str:
-        """The location without its ``body.``/``query.``/``path.`` prefix."""
-        head, _, rest = self.location.partition(".")
-        return rest if head in ("body", "query", "path", "header") and rest else self.location
+from meterline.errors import DomainError, FieldProblem
 
 
 class ErrorDialect(Protocol):

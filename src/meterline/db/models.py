@@ -12,7 +12,6 @@ from meterline.invoices import models as invoices_models
 from meterline.licensing import models as licensing_models
 from meterline.plans import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
-from meterline.ui import models as ui_models
 from meterline.wallets import models as wallets_models
 from meterline.webhooks import models as webhooks_models
 
@@ -29,7 +28,6 @@ __all__ = [
     "licensing_models",
     "plans_models",
     "subscriptions_models",
-    "ui_models",
     "wallets_models",
     "webhooks_models",
 ]

@@ -38,8 +38,9 @@ from meterline.db.base import new_id, utcnow
 from meterline.entitlements import repository
 from meterline.entitlements.models import Consumption, Entitlement
 from meterline.errors import Conflict, InvalidRequest
-from meterline.events.ingest import EventRow, to_micros
+from meterline.events.ingest import EventRow
 from meterline.events.service import meter_usage, store_for
+from meterline.kernel.instants import to_micros
 from meterline.kernel.money import MONEY_CONTEXT, total
 from meterline.plans.models import Plan
 from meterline.subscriptions import periods

@@ -54,8 +54,8 @@ from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
 from meterline.errors import NotFound, Unauthenticated
 from meterline.events.backend import reader_for
-from meterline.events.ingest import to_micros
 from meterline.events.service import meter_spec
+from meterline.kernel.instants import to_micros
 from meterline.usage.aggregation import MeterSpec
 from meterline.usage.service import UsageQuery
 

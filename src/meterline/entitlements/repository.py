@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from meterline.customers.models import Customer
 from meterline.db.base import new_id
 from meterline.entitlements.models import Consumption, Entitlement
 
@@ -97,8 +98,6 @@ def lock_customer(session: Session, customer_id: str) -> None:
     the write transaction already holds the database write lock (``BEGIN IMMEDIATE``) and
     ``FOR UPDATE`` is not emitted.
     """
-    from meterline.customers.models import Customer
-
     session.execute(select(Customer.id).where(Customer.id == customer_id).with_for_update())
 
 

@@ -24,7 +24,9 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository
 from meterline.entitlements.models import Entitlement
 from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.plans import service as plans
 from meterline.plans.service import is_unique_violation
+from meterline.subscriptions import repository as subscriptions
 from meterline.subscriptions.periods import RESET_PERIODS
 
 GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
@@ -53,16 +55,11 @@ def _limit(value: Any) -> Decimal | None:
 
 def _check_entity(session: Session, principal: Principal, entity_type: str, entity_id: str) -> None:
     if entity_type == "PLAN":
-        from meterline.plans import service as plans
-
         plan = plans.get_plan(session, principal, entity_id)
         if plan.status != "published":
             raise InvalidRequest("the plan is archived", field="plan_id")
-    else:
-        from meterline.subscriptions import repository as subscriptions
-
-        if subscriptions.subscription(session, principal.environment_id, entity_id) is None:
-            raise NotFound("subscription", entity_id)
+    elif subscriptions.subscription(session, principal.environment_id, entity_id) is None:
+        raise NotFound("subscription", entity_id)
 
 
 def build_entitlement(

@@ -7,17 +7,15 @@ opened per process on first use and shared by the writer thread and every reques
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from meterline.config import Settings, get_settings
+from meterline.events.clickhouse import ClickHouseEventStore
 from meterline.events.protocol import EventStore
 from meterline.events.store import SqlEventStore
-
-if TYPE_CHECKING:
-    from meterline.events.clickhouse import ClickHouseEventStore
-    from meterline.usage.service import UsageReader
+from meterline.usage.clickhouse import ClickHouseUsageReader
+from meterline.usage.service import UsageReader
 
 _lock = threading.Lock()
 _clickhouse: dict[str, ClickHouseEventStore] = {}
@@ -25,8 +23,6 @@ _clickhouse: dict[str, ClickHouseEventStore] = {}
 
 def clickhouse_store(settings: Settings) -> ClickHouseEventStore:
     """The process's ClickHouse store for ``settings.clickhouse_url`` (created on first use)."""
-    from meterline.events.clickhouse import ClickHouseEventStore
-
     url = settings.clickhouse_url
     if not url:
         raise RuntimeError("METERLINE_EVENT_STORE=clickhouse needs METERLINE_CLICKHOUSE_URL")
@@ -53,11 +49,7 @@ def usage_reader(session: Session, settings: Settings | None = None) -> UsageRea
 
 def reader_for(dialect: str, settings: Settings | None = None) -> UsageReader:
     """The usage reader for the configured store; ``dialect`` is the catalog database's."""
-    from meterline.usage.service import UsageReader
-
     settings = settings or get_settings()
     if settings.event_store == "clickhouse":
-        from meterline.usage.clickhouse import ClickHouseUsageReader
-
         return ClickHouseUsageReader(clickhouse_store(settings))
     return UsageReader(SqlEventStore(dialect))

@@ -14,13 +14,12 @@ from typing import Any
 import msgspec
 from ulid import ULID
 
-from meterline.api.problems import FieldProblem
-from meterline.kernel.instants import InstantError, parse_instant
+from meterline.errors import FieldProblem
+from meterline.kernel.instants import InstantError, parse_instant, to_micros
 
 MAX_ID_LENGTH = 255
 MAX_CUSTOMER_ID_LENGTH = 40
 MAX_PROPERTIES_DEPTH = 8
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class IngestEvent(msgspec.Struct, forbid_unknown_fields=False):
@@ -65,17 +64,6 @@ class InvalidEvents(Exception):
         super().__init__("invalid events")
         self.problems = problems
         self.malformed = malformed
-
-
-def to_micros(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
-        microsecond=micros % 1_000_000
-    )
 
 
 def _msgspec_location(message: str, prefix: str) -> tuple[str, str]:

@@ -13,10 +13,10 @@ from meterline.accounts.principal import Principal
 from meterline.catalog.models import AGGREGATION_TYPES, WINDOW_SIZES, Meter
 from meterline.errors import InvalidRequest, NotFound
 from meterline.events.backend import event_store, usage_reader
-from meterline.events.ingest import to_micros
 from meterline.events.protocol import EventStore
 from meterline.events.store import StoredEvent
-from meterline.usage.aggregation import MeterSpec, filters_of
+from meterline.kernel.instants import to_micros
+from meterline.usage.aggregation import MeterSpec, filters_of, matches
 from meterline.usage.service import UsageQuery, UsageResult
 
 MIN_MICROS = 0
@@ -193,7 +193,6 @@ def list_events(
             limit=limit,
             offset=offset,
         )
-    from meterline.usage.aggregation import matches
 
     wanted = filters_of(property_filters)
     found = [

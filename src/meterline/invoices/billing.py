@@ -16,13 +16,12 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from meterline.accounts.principal import Principal
 from meterline.billing import failures
 from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
 from meterline.billing.proration import prorate_cancel
 from meterline.db.base import utcnow
 from meterline.errors import InvalidRequest, NotFound
-from meterline.invoices import compute, repository
+from meterline.invoices import compute, repository, usage_loader
 from meterline.invoices.models import Invoice, InvoiceLineItem
 from meterline.invoices.service import (
     LineDraft,
@@ -61,7 +60,7 @@ def create_opening_invoice(
     existing = repository.by_billing_key(session, sub.environment_id, key)
     if existing is not None:
         return existing
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
     lines = compute.opening_lines(ctx)
     if not lines:
         return None
@@ -119,12 +118,14 @@ def close_periods(
     missing = next((s.customer_id for s in subs if s.customer_id not in external_ids), None)
     if missing is not None:
         raise NotFound("customer", missing)
-    contexts = compute.load_contexts(session, subs, external_ids)
+    contexts = usage_loader.load_contexts(session, subs, external_ids)
     closed: list[PeriodClose] = []
     due_now: list[Invoice] = []
     for sub in subs:
         period = periods.Period(sub.current_period_start, sub.current_period_end)
-        lines = compute.period_end_lines(session, contexts[sub.id], period)
+        lines = compute.period_end_lines(
+            usage_loader.SessionUsage(session), contexts[sub.id], period
+        )
         following = compute.next_period(sub, period)
         finalize_after = max(now, period.end + grace)
         invoice = create_billing_invoice(
@@ -201,16 +202,14 @@ def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime
 
 def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
     """Recomputes a period-end DRAFT from the events stored now (late events)."""
-    from meterline.subscriptions.models import Subscription as Sub
-
     if invoice.subscription_id is None or invoice.billing_reason != "SUBSCRIPTION_CYCLE":
         return invoice
-    sub = session.get(Sub, invoice.subscription_id)
+    sub = session.get(Subscription, invoice.subscription_id)
     if sub is None or invoice.period_start is None or invoice.period_end is None:
         return invoice
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
     period = periods.Period(invoice.period_start, invoice.period_end)
-    arrear = compute.arrear_lines(session, ctx, period)
+    arrear = compute.arrear_lines(usage_loader.SessionUsage(session), ctx, period)
     kept_advance = [
         line
         for line in repository.lines_of(session, [invoice.id])[invoice.id]
@@ -259,8 +258,12 @@ def create_cancel_invoice(
         return existing
     start = sub.current_period_start
     end = max(cancelled_at, start)
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
-    lines = compute.arrear_lines(session, ctx, periods.Period(start, end)) if end > start else []
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    lines = (
+        compute.arrear_lines(usage_loader.SessionUsage(session), ctx, periods.Period(start, end))
+        if end > start
+        else []
+    )
     full = periods.Period(start, sub.current_period_end)
     # Proration credits for what was paid in advance for this period.
     for line in compute.advance_lines(ctx, full, opening=False):
@@ -323,24 +326,20 @@ def preview(
     if end <= start:
         raise InvalidRequest("period_end must be after period_start", field="period_end")
     period = periods.Period(start, end)
-    ctx = compute.load_context(session, sub, _external_id(session, sub))
-    arrear, advance = compute.preview_lines(session, ctx, period)
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    arrear, advance = compute.preview_lines(usage_loader.SessionUsage(session), ctx, period)
     return Preview(sub, period, [*arrear, *advance])
 
 
 def preview_invoice(
     session: Session,
-    principal: Principal,
-    subscription_id: str,
+    sub: Subscription,
     *,
     period_start: datetime | None = None,
     period_end: datetime | None = None,
     hide_zero_lines: bool = False,
 ) -> tuple[Invoice, list[InvoiceLineItem]]:
     """An unsaved invoice (and lines) showing what the subscription would be billed."""
-    from meterline.subscriptions.service import get_subscription
-
-    sub = get_subscription(session, principal, subscription_id)
     result = preview(session, sub, period_start=period_start, period_end=period_end)
     now = utcnow()
     drafts = [d for d in result.lines if not (hide_zero_lines and d.amount == 0)]

@@ -5,47 +5,35 @@
   the next period's ADVANCE fixed charges;
 * preview: the current period's ARREAR charges and the next period's ADVANCE charges.
 
-Usage is read from the hourly aggregates, adjusted by the subscription's metered
+Usage comes from a ``Usage`` source (``usage_loader`` reads the hourly aggregates and loads
+the ``Context``; this module runs no query), is adjusted by the subscription's metered
 entitlements (plan + subscription grants, reference §5.4) and priced with
 ``billing.pricing``; each line is rounded once when it is stored.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from sqlalchemy.orm import Session
 
 from meterline.billing.invoice_math import (
     ZERO,
     Allowance,
-    Grant,
     billable_quantity,
-    combine_grants,
     uncovered_buckets,
 )
 from meterline.billing.pricing import bucketed_amount, price_amount
 from meterline.catalog.models import Meter
-from meterline.entitlements import repository as entitlement_repository
-from meterline.events.backend import usage_reader
-from meterline.events.ingest import to_micros
-from meterline.events.service import meter_spec, meter_usage
-from meterline.invoices import repository
 from meterline.invoices.service import LineDraft
 from meterline.kernel.money import in_money_context
-from meterline.plans import repository as plan_repository
 from meterline.plans.models import Price
 from meterline.plans.service import price_spec
 from meterline.subscriptions import periods
-from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
-from meterline.usage.service import UsageQuery
 
 
 @dataclass(frozen=True)
@@ -60,71 +48,16 @@ class Context:
     allowances: dict[str, Allowance | None]
 
 
-def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:
-    return load_contexts(session, [sub], {sub.customer_id: external_customer_id})[sub.id]
+class Usage(Protocol):
+    """Where the lines read usage from (``usage_loader.SessionUsage``: the hourly aggregates)."""
 
+    def total(self, meter: Meter, customer: str, start: datetime, end: datetime) -> Decimal:
+        """The meter's usage for one customer over ``[start, end)``."""
+        ...
 
-def load_contexts(
-    session: Session, subs: Sequence[Subscription], external_ids: Mapping[str, str]
-) -> dict[str, Context]:
-    """The contexts of many subscriptions with a fixed number of queries (the clock closes
-    subscriptions in batches); ``external_ids`` maps customer id → external id."""
-    sub_ids = [sub.id for sub in subs]
-    items_of: dict[str, list[SubscriptionLineItem]] = defaultdict(list)
-    for item in subscription_repository.line_items(session, sub_ids):
-        if item.status == "published":
-            items_of[item.subscription_id].append(item)
-    all_items = [item for items in items_of.values() for item in items]
-    prices = plan_repository.prices_by_id(session, sorted({i.price_id for i in all_items}))
-    meter_ids = sorted({i.meter_id for i in all_items if i.meter_id})
-    meters = repository.meters_by_id(session, meter_ids)
-    grants_of: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    features_of: dict[str, dict[str, list[str]]] = {}
-    for environment_id in sorted({sub.environment_id for sub in subs}):
-        in_env = [sub for sub in subs if sub.environment_id == environment_id]
-        features = repository.metered_features(session, environment_id, meter_ids)
-        features_of[environment_id] = features
-        feature_ids = [f for ids in features.values() for f in ids]
-        if not feature_ids:
-            continue
-        for entity_type, entity_ids in (
-            ("PLAN", sorted({sub.plan_id for sub in in_env})),
-            ("SUBSCRIPTION", [sub.id for sub in in_env]),
-        ):
-            for grant in entitlement_repository.for_entities(
-                session, environment_id, entity_type, entity_ids, feature_ids
-            ):
-                grants_of[(entity_type, grant.entity_id)].append(grant)
-    contexts = {}
-    for sub in subs:
-        items = items_of.get(sub.id, [])
-        sub_meters = {i.meter_id for i in items if i.meter_id}
-        grants = grants_of.get(("PLAN", sub.plan_id), []) + grants_of.get(
-            ("SUBSCRIPTION", sub.id), []
-        )
-        allowances: dict[str, Allowance | None] = {}
-        for meter_id, ids in features_of[sub.environment_id].items():
-            if meter_id not in sub_meters:
-                continue
-            allowances[meter_id] = combine_grants(
-                Grant(
-                    is_enabled=g.is_enabled,
-                    usage_limit=g.usage_limit,
-                    usage_reset_period=g.usage_reset_period,
-                    is_soft_limit=g.is_soft_limit,
-                )
-                for g in grants
-                if g.feature_id in ids and g.feature_type == "metered"
-            )
-        contexts[sub.id] = Context(
-            sub,
-            external_ids[sub.customer_id],
-            items,
-            {i.price_id: prices[i.price_id] for i in items if i.price_id in prices},
-            {m: meters[m] for m in sub_meters if m in meters},
-            allowances,
-        )
-    return contexts
+    def buckets(self, meter: Meter, customer: str, start: datetime, end: datetime) -> list[Decimal]:
+        """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
+        ...
 
 
 def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
@@ -167,51 +100,33 @@ def _windows(
 
 
 def _usage_line(
-    session: Session, ctx: Context, item: SubscriptionLineItem, price: Price, period: periods.Period
+    usage: Usage, ctx: Context, item: SubscriptionLineItem, price: Price, period: periods.Period
 ) -> LineDraft:
     meter = ctx.meters[item.meter_id] if item.meter_id else None
     allowance = ctx.allowances.get(item.meter_id or "")
     if meter is None:
         return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
     if meter.bucket_size or meter.group_by:
-        return _bucketed_usage_line(session, ctx, item, price, period, meter, allowance)
+        return _bucketed_usage_line(usage, ctx, item, price, period, meter, allowance)
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
         # Cumulative since the subscription started: bill what crossed the limit this period.
-        before = meter_usage(
-            session, meter, ctx.external_customer_id, ctx.subscription.start_date, period.start
+        before = usage.total(
+            meter, ctx.external_customer_id, ctx.subscription.start_date, period.start
         )
-        upto = meter_usage(
-            session, meter, ctx.external_customer_id, ctx.subscription.start_date, period.end
-        )
+        upto = usage.total(meter, ctx.external_customer_id, ctx.subscription.start_date, period.end)
         billable = max(ZERO, upto - allowance.limit) - max(ZERO, before - allowance.limit)
         covered: Decimal | None = (upto - before) - billable
     else:
         usages = [
-            meter_usage(session, meter, ctx.external_customer_id, start, end)
+            usage.total(meter, ctx.external_customer_id, start, end)
             for start, end in _windows(ctx, allowance, period)
         ]
         billable, covered = billable_quantity(usages, allowance)
     return _line(item, price, period, price_amount(price_spec(price), billable), billable, covered)
 
 
-def _bucket_values(
-    session: Session, meter: Meter, external_customer_id: str, start: datetime, end: datetime
-) -> list[Decimal]:
-    """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
-    query = UsageQuery(
-        meter=meter_spec(meter),
-        start=to_micros(start),
-        end=to_micros(end),
-        customer=external_customer_id,
-    )
-    result = usage_reader(session).query(session.connection(), query)
-    if meter.bucket_size:
-        return [bucket.value for bucket in result.buckets]
-    return [group.value for group in result.groups]
-
-
 def _bucketed_usage_line(
-    session: Session,
+    usage: Usage,
     ctx: Context,
     item: SubscriptionLineItem,
     price: Price,
@@ -226,15 +141,15 @@ def _bucketed_usage_line(
     covered: Decimal | None = None
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
         start = ctx.subscription.start_date
-        before = meter_usage(session, meter, customer, start, period.start)
-        buckets = _bucket_values(session, meter, customer, period.start, period.end)
+        before = usage.total(meter, customer, start, period.start)
+        buckets = usage.buckets(meter, customer, period.start, period.end)
         used = sum(buckets, ZERO)
         billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
         covered = used - billable
         remaining = uncovered_buckets(buckets, covered)
     else:
         for start, end in _windows(ctx, allowance, period):
-            buckets = _bucket_values(session, meter, customer, start, end)
+            buckets = usage.buckets(meter, customer, start, end)
             _billable, window_covered = billable_quantity([sum(buckets, ZERO)], allowance)
             if window_covered is not None:
                 covered = (covered or ZERO) + window_covered
@@ -273,14 +188,14 @@ def _line(
 
 
 @in_money_context
-def arrear_lines(session: Session, ctx: Context, period: periods.Period) -> list[LineDraft]:
+def arrear_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[LineDraft]:
     lines = []
     for item in ctx.items:
         price = ctx.prices.get(item.price_id)
         if price is None or not _active(item, period.start, period.end):
             continue
         if item.price_type == "USAGE":
-            lines.append(_usage_line(session, ctx, item, price, period))
+            lines.append(_usage_line(usage, ctx, item, price, period))
         elif item.invoice_cadence == "ARREAR" and price.billing_period != "ONETIME":
             lines.append(_fixed_line(item, price, period))
     return lines
@@ -320,8 +235,8 @@ def opening_lines(ctx: Context) -> list[LineDraft]:
     return advance_lines(ctx, period, opening=True)
 
 
-def period_end_lines(session: Session, ctx: Context, period: periods.Period) -> list[LineDraft]:
-    lines = arrear_lines(session, ctx, period)
+def period_end_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[LineDraft]:
+    lines = arrear_lines(usage, ctx, period)
     following = next_period(ctx.subscription, period)
     if following is not None:
         lines += advance_lines(ctx, following, opening=False)
@@ -330,9 +245,9 @@ def period_end_lines(session: Session, ctx: Context, period: periods.Period) -> 
 
 @in_money_context
 def preview_lines(
-    session: Session, ctx: Context, period: periods.Period
+    usage: Usage, ctx: Context, period: periods.Period
 ) -> tuple[list[LineDraft], Sequence[LineDraft]]:
     """``(arrear lines of period, advance lines of the next)``."""
     following = next_period(ctx.subscription, period)
     advance = advance_lines(ctx, following, opening=False) if following else []
-    return arrear_lines(session, ctx, period), advance
+    return arrear_lines(usage, ctx, period), advance

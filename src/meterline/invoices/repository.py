@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 
 from meterline.billing import failures
 from meterline.catalog.models import Feature, Meter
+from meterline.customers.models import Customer
 from meterline.invoices.models import Invoice, InvoiceLineItem, InvoiceSequence
+from meterline.subscriptions.models import Subscription
 
 
 def get(
@@ -211,8 +213,6 @@ def due_subscription_ids(
 ) -> list[str]:
     """Subscriptions whose current period has ended and that are still billed; with
     ``run_id``, not those that run already failed to bill."""
-    from meterline.subscriptions.models import Subscription
-
     stmt = select(Subscription.id).where(
         Subscription.current_period_end <= now,
         Subscription.subscription_status.in_(["active", "trialing"]),
@@ -229,8 +229,6 @@ def due_subscription_ids(
 
 def lock_subscription(session: Session, subscription_id: str) -> Any:
     """The subscription row, locked (PostgreSQL skips a row another clock holds)."""
-    from meterline.subscriptions.models import Subscription
-
     query = select(Subscription).where(Subscription.id == subscription_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -240,8 +238,6 @@ def lock_subscription(session: Session, subscription_id: str) -> Any:
 def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], now: datetime) -> Any:
     """Those of the subscriptions still due at ``now``, locked (PostgreSQL skips rows another
     clock holds; SQLite's write transaction already excludes other writers)."""
-    from meterline.subscriptions.models import Subscription
-
     query = (
         select(Subscription)
         .where(
@@ -257,8 +253,6 @@ def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], no
 
 
 def external_ids(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
-    from meterline.customers.models import Customer
-
     if not customer_ids:
         return {}
     rows = session.execute(
@@ -268,8 +262,6 @@ def external_ids(session: Session, customer_ids: Sequence[str]) -> dict[str, str
 
 
 def customer(session: Session, customer_id: str) -> Any:
-    from meterline.customers.models import Customer
-
     return session.get(Customer, customer_id)
 
 

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSch
 
 MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_INSTANT = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RANGE_TEXT = "from 1970-01-01T00:00:00Z up to (not including) 2200-01-01T00:00:00Z"
 FORM_TEXT = "an RFC 3339 date-time, e.g. 2025-01-01T00:00:00Z"
 
@@ -58,6 +59,20 @@ def parse_instant(text: str) -> datetime:
     except ValueError as exc:
         raise InstantError(f"must be {FORM_TEXT}") from exc
     return to_utc(moment)
+
+
+def to_micros(moment: datetime) -> int:
+    """An aware ``moment`` as integer microseconds since the Unix epoch (how events and
+    aggregates store instants); exact, without going through float."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    """Microseconds since the Unix epoch → a UTC ``datetime`` (the inverse of ``to_micros``)."""
+    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
+        microsecond=micros % 1_000_000
+    )
 
 
 def _from_wire(value: Any) -> Any:

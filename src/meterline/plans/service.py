@@ -27,6 +27,7 @@ from meterline.errors import InvalidOperation as InvalidStateOperation
 from meterline.kernel import money
 from meterline.plans import repository
 from meterline.plans.models import Plan, Price
+from meterline.subscriptions import repository as subscriptions
 
 PRICE_TYPES = ("USAGE", "FIXED")
 PRICE_BILLING_PERIODS = (
@@ -359,11 +360,8 @@ def _entity(session: Session, principal: Principal, entity_type: str, entity_id:
         plan = get_plan(session, principal, entity_id)
         if plan.status != "published":
             raise InvalidRequest("the plan is archived", field="entity_id")
-    else:
-        from meterline.subscriptions import repository as subscriptions
-
-        if subscriptions.subscription(session, principal.environment_id, entity_id) is None:
-            raise NotFound("subscription", entity_id)
+    elif subscriptions.subscription(session, principal.environment_id, entity_id) is None:
+        raise NotFound("subscription", entity_id)
 
 
 def _optional_int(data: Mapping[str, Any], field: str, default: int, minimum: int) -> int:

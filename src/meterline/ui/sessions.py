@@ -10,10 +10,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts import service as accounts
+from meterline.accounts.models import UiSession
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
 from meterline.errors import PermissionDenied, Unauthenticated
-from meterline.ui.models import UiSession
 
 SESSION_LIFETIME = timedelta(hours=12)
 

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from meterline.events.ingest import from_micros, to_micros
+from meterline.kernel.instants import from_micros, to_micros
 from meterline.kernel.money import (
     FRACTION_DIGITS,
     LIMIT,

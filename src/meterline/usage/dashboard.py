@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from meterline.usage.aggregation import DAY_US, FOLDABLE, MeterSpec, result, tidy
+from meterline.usage.clickhouse import ClickHouseUsageReader
 from meterline.usage.service import UsageReader
 
 
@@ -27,7 +28,6 @@ def daily_usage_by_customer(
         raise ValueError("the dashboard query needs a foldable meter without buckets or groups")
     if start % DAY_US or end % DAY_US:
         raise ValueError("the dashboard query covers whole UTC days")
-    from meterline.usage.clickhouse import ClickHouseUsageReader
 
     found: dict[str, dict[int, Decimal]] = defaultdict(dict)
     if isinstance(reader, ClickHouseUsageReader):

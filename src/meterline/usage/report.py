@@ -13,9 +13,14 @@ from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature, Meter
 from meterline.errors import InvalidRequest
 from meterline.events.backend import usage_reader
-from meterline.events.ingest import from_micros, to_micros
 from meterline.events.service import meter_spec
-from meterline.kernel.instants import InstantOutOfRange, parse_instant, to_utc
+from meterline.kernel.instants import (
+    InstantOutOfRange,
+    from_micros,
+    parse_instant,
+    to_micros,
+    to_utc,
+)
 from meterline.usage.service import UsageQuery
 
 MAX_RANGE_DAYS = 366

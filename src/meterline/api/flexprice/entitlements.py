@@ -30,6 +30,7 @@ from meterline.entitlements import service as entitlements
 from meterline.entitlements.models import Entitlement
 from meterline.errors import InvalidRequest
 from meterline.kernel import money
+from meterline.plans import service as plans
 from meterline.subscriptions import service as subscriptions
 
 router = APIRouter(tags=["entitlements"])
@@ -183,8 +184,6 @@ def list_entitlements(
 
 @router.get("/plans/{plan_id}/entitlements", summary="A plan's entitlements")
 def plan_entitlements(plan_id: str, principal: Vendor, session: ReadSession) -> Response:
-    from meterline.plans import service as plans
-
     plans.get_plan(session, principal, plan_id)
     q = EntitlementSearch(limit=1000, plan_ids=[plan_id])
     return _search(session, principal, q)

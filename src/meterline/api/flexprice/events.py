@@ -11,11 +11,11 @@ from starlette.responses import Response
 from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
 from meterline.api.json import json_response
+from meterline.customers.lookup import external_id_of
 from meterline.events import service as events
-from meterline.events.ingest import from_micros
 from meterline.events.store import StoredEvent
 from meterline.kernel import money
-from meterline.kernel.instants import OptionalInstant
+from meterline.kernel.instants import OptionalInstant, from_micros
 from meterline.usage.service import UsageResult
 
 router = APIRouter(tags=["events"])
@@ -149,8 +149,6 @@ class UsageStatisticsBody(UsageBody):
 def _params(session: Any, principal: Any, body: UsageBody) -> events.UsageParams:
     customer = body.external_customer_id
     if customer is None and body.customer_id:
-        from meterline.customers.lookup import external_id_of
-
         customer = external_id_of(session, principal, body.customer_id)
     group = body.group_by_property or (body.group_by[0] if body.group_by else None)
     return events.UsageParams(

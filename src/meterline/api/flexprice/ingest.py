@@ -20,8 +20,7 @@ from starlette.routing import Route
 from meterline.api.deps import vendor_principal
 from meterline.api.errors import FLEXPRICE
 from meterline.api.json import json_response
-from meterline.api.problems import FieldProblem
-from meterline.errors import DomainError
+from meterline.errors import DomainError, FieldProblem
 from meterline.events import ingest
 from meterline.events.ingest import EventRow, InvalidEvents
 from meterline.events.writer import EventsRefused, IngestResult, IngestWriter

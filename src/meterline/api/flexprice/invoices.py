@@ -27,6 +27,7 @@ from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
+from meterline.subscriptions import service as subscriptions
 
 router = APIRouter(tags=["invoices"])
 
@@ -316,8 +317,7 @@ def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession
 def preview_invoice(body: PreviewIn, principal: Vendor, session: ReadSession) -> Response:
     invoice, lines = billing.preview_invoice(
         session,
-        principal,
-        body.subscription_id,
+        subscriptions.get_subscription(session, principal, body.subscription_id),
         period_start=body.period_start,
         period_end=body.period_end,
         hide_zero_lines=body.hide_zero_charges_line_items,
