@@ -44,14 +44,13 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import minor_units
 from meterline.billing.pricing import PriceSpec, Tier, price_amount
 from meterline.config import Settings
 from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.events.ingest import EventRow
 from meterline.kernel.instants import to_micros
-from meterline.kernel.money import round_money
+from meterline.kernel.money import minor_units, round_money
 
 # A recent whole month (a subscription may start at most a year back): two months ago.
 _MONTH = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1 - 2

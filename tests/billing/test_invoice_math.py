@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meterline.billing.invoice_math import (
-    capped_discount,
-    invoice_totals,
-    is_currency,
-    minor_units,
-    percent_of,
-)
-from meterline.kernel.money import round_money
+from meterline.billing.invoice_math import capped_discount, invoice_totals, percent_of
+from meterline.kernel.money import is_currency, minor_units, round_money
 
 D = Decimal
 
@@ -32,6 +26,11 @@ D = Decimal
         ("clp", 0),
         ("kwd", 3),
         ("clf", 4),
+        # ISO 4217's minor units, where CLDR's cash digits (Babel's) say 0.
+        ("iqd", 3),
+        ("idr", 2),
+        ("huf", 2),
+        ("cop", 2),
     ],
 )
 def test_minor_units_follow_iso_4217(currency: str, digits: int) -> None:
@@ -58,6 +57,10 @@ def test_round_money_is_half_away_from_zero(amount: str, currency: str, expected
 def test_unknown_currency_is_not_a_currency() -> None:
     assert is_currency("usd") and is_currency("JPY")
     assert not is_currency("xyz") and not is_currency("us") and not is_currency("dollar")
+    # Metals, funds and the testing code have no minor units: no line can be rounded in them.
+    assert not is_currency("xau") and not is_currency("XDR") and not is_currency("xts")
+    with pytest.raises(ValueError):
+        minor_units("xyz")
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from meterline.billing.invoice_math import minor_units
 from meterline.billing.pricing import (
     PriceSpec,
     Tier,
@@ -14,7 +13,7 @@ from meterline.billing.pricing import (
     display_amount,
     price_amount,
 )
-from meterline.kernel.money import round_money
+from meterline.kernel.money import minor_units, round_money
 
 D = Decimal
 

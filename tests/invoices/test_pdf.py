@@ -84,6 +84,24 @@ def test_pdf_uses_the_currency_minor_units(http: httpx.Client, fp: Flexprice) ->
     assert "JPY" in text
 
 
+def test_pdf_shows_iso_4217_minor_units_where_cldr_differs(
+    http: httpx.Client, fp: Flexprice
+) -> None:
+    # The Iraqi dinar has 3 minor units in ISO 4217; CLDR (Babel's digits) says 0.
+    customer = fp.customers.create_customer(external_id=unique("iqd"), name="Baghdad LLC")
+    invoice = fp.invoices.create_invoice(
+        customer_id=customer.id,
+        currency="iqd",
+        amount_due="1.5",
+        subtotal="1.5",
+        total="1.5",
+        line_items=[{"amount": "1.5", "quantity": "1", "display_name": "Seats"}],
+    )
+    response = http.get(f"/v1/invoices/{invoice.id}/pdf")
+    assert response.status_code == 200
+    assert re.search(r"Total\s*IQD1\.500(?!\d)", pdf_text(response.content))
+
+
 def test_pdf_of_unknown_or_foreign_invoice_is_404(
     http: httpx.Client, fp: Flexprice, tenant: object
 ) -> None:

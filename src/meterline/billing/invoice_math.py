@@ -11,30 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
-
-from babel.numbers import get_currency_precision, list_currencies
 
 from meterline.errors import InvalidOperation
-from meterline.kernel.money import BOUND_TEXT, in_money_context, round_money, within
+from meterline.kernel.money import BOUND_TEXT, in_money_context, minor_units, round_money, within
 
 ZERO = Decimal(0)
-
-
-@lru_cache(maxsize=1)
-def _known_currencies() -> frozenset[str]:
-    return frozenset(code.upper() for code in list_currencies())
-
-
-def is_currency(code: str) -> bool:
-    """True for an ISO 4217 code Babel knows (any letter case)."""
-    return len(code) == 3 and code.upper() in _known_currencies()
-
-
-@lru_cache(maxsize=512)
-def minor_units(currency: str) -> int:
-    """Digits after the decimal point of ``currency``: usd 2, jpy 0, kwd 3, clf 4."""
-    return int(get_currency_precision(currency.upper()))
 
 
 @in_money_context

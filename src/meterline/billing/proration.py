@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from meterline.billing.invoice_math import ZERO, minor_units
-from meterline.kernel.money import in_money_context, round_money
+from meterline.billing.invoice_math import ZERO
+from meterline.kernel.money import in_money_context, minor_units, round_money
 
 
 def days_between(start: datetime, end: datetime, timezone: str = "UTC") -> int:

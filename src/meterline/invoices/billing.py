@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.billing import failures
-from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
+from meterline.billing.invoice_math import ZERO, invoice_totals
 from meterline.billing.proration import prorate_cancel
 from meterline.db.base import utcnow
 from meterline.errors import InvalidRequest, NotFound
@@ -31,7 +31,7 @@ from meterline.invoices.service import (
     number_period,
     recompute_draft,
 )
-from meterline.kernel.money import round_money
+from meterline.kernel.money import minor_units, round_money
 from meterline.subscriptions import periods
 from meterline.subscriptions.models import Subscription
 from meterline.wallets import repository as wallet_repository

@@ -28,7 +28,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.invoices import service as invoices
 from meterline.invoices.models import Invoice, InvoiceLineItem
-from meterline.kernel.money import MONEY_CONTEXT
+from meterline.kernel.money import MONEY_CONTEXT, minor_units
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -46,7 +46,14 @@ class InvoiceDocument:
 
 def money(amount: Decimal, currency: str) -> str:
     """``amount`` in the currency's format: ``money(Decimal("1234.5"), "usd") == "$1,234.50"``."""
-    return str(format_currency(amount, currency.upper(), locale="en_US", currency_digits=True))
+    # The pattern carries ISO 4217's minor units (Babel's own digits are CLDR's cash digits).
+    places = minor_units(currency)
+    pattern = "\u00a4#,##0" + ("." + "0" * places if places else "")
+    return str(
+        format_currency(
+            amount, currency.upper(), format=pattern, locale="en_US", currency_digits=False
+        )
+    )
 
 
 def quantity_text(value: Decimal) -> str:

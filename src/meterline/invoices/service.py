@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import ZERO, invoice_totals, minor_units
+from meterline.billing.invoice_math import ZERO, invoice_totals
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
@@ -35,7 +35,7 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.money import BOUND_TEXT, LIMIT, in_money_context, round_money
+from meterline.kernel.money import BOUND_TEXT, LIMIT, in_money_context, minor_units, round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
 

@@ -20,7 +20,9 @@ millions of them exactly, where Python's default context (28 digits) silently ro
 of two 26-digit amounts with cents. Invalid operations and division by zero raise.
 
 Money is rounded once per invoice line with ``round_money``: to a number of minor units,
-half away from zero.
+half away from zero. A currency's minor units come from the ISO 4217 table itself (the
+``iso4217`` package): CLDR's digits, which Babel reports, are cash-rounding digits and
+differ for IQD (3, not 0), IDR, HUF and COP (2, not 0).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from decimal import (
 )
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+from iso4217 import Currency
 from pydantic import AfterValidator, Field
 
 INTEGER_DIGITS = 26
@@ -205,3 +208,24 @@ def in_money_context(function: Callable[_P, _R]) -> Callable[_P, _R]:
             return function(*args, **kwargs)
 
     return wrapper
+
+
+@functools.lru_cache(maxsize=1)
+def _iso_minor_units() -> dict[str, int]:
+    # Funds, metals and testing codes (XAU, XDR, XTS, ...) have no minor units in ISO 4217:
+    # no amount of them can be rounded to a line, so they are no billing currency.
+    return {c.code: c.exponent for c in Currency if c.exponent is not None}
+
+
+def is_currency(code: str) -> bool:
+    """True for an ISO 4217 code with minor units, in any letter case (``usd``, ``JPY``)."""
+    return len(code) == 3 and code.upper() in _iso_minor_units()
+
+
+def minor_units(currency: str) -> int:
+    """Digits after the point of ``currency`` per ISO 4217: usd 2, jpy 0, kwd 3, clf 4,
+    iqd 3. Raises ``ValueError`` for a code that is not one (``is_currency`` first)."""
+    try:
+        return _iso_minor_units()[currency.upper()]
+    except KeyError:
+        raise ValueError(f"{currency!r} is not an ISO 4217 currency with minor units") from None

@@ -77,8 +77,8 @@ def decimal_of(value: Any, field: str, *, minimum: Decimal | None = Decimal(0)) 
 
 def currency_of(value: Any, field: str = "currency") -> str:
     text = str(value or "").strip()
-    if len(text) != 3 or not text.isascii() or not text.isalpha():
-        raise InvalidRequest(f"{field} must be a 3-letter ISO 4217 code", field=field)
+    if not money.is_currency(text):
+        raise InvalidRequest(f"{field} must be an ISO 4217 currency code", field=field)
     return text
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.billing import failures
 from meterline.billing.clock import BillingSettings
-from meterline.billing.invoice_math import minor_units
 from meterline.billing.pricing import display_amount, price_amount
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Meter
@@ -30,7 +29,7 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.events.service import meter_usage
 from meterline.invoices import billing as invoice_billing
-from meterline.kernel.money import round_money, total
+from meterline.kernel.money import minor_units, round_money, total
 from meterline.plans import repository as plan_repository
 from meterline.plans import service as plans
 from meterline.plans.models import Plan, Price

@@ -132,6 +132,8 @@ TIERS = [{"up_to": 10, "unit_amount": "1"}, {"unit_amount": "0.5"}]
         ({"amount": "-5"}, "amount"),
         ({"amount": "ten"}, "amount"),
         ({"currency": "dollars"}, "currency"),
+        ({"currency": "xyz"}, "currency"),  # three letters, but no ISO 4217 code
+        ({"currency": "xau"}, "currency"),  # ISO 4217, but no minor units (gold)
         ({"billing_period": "FORTNIGHTLY"}, "billing_period"),
         ({"billing_period": "ONETIME", "invoice_cadence": "ARREAR"}, "invoice_cadence"),
         ({"billing_period_count": 0}, "billing_period_count"),

@@ -23,13 +23,12 @@ from meterline.api.flexprice.common import (
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.billing import failures
-from meterline.billing.invoice_math import minor_units
 from meterline.billing.models import BillingFailure
 from meterline.billing.pricing import display_amount
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
 from meterline.kernel.instants import OptionalInstant
-from meterline.kernel.money import round_money
+from meterline.kernel.money import minor_units, round_money
 from meterline.plans import repository as plan_repository
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
