@@ -39,6 +39,7 @@ PURE = (
     "meterline.billing.pricing",
     "meterline.billing.invoice_math",
     "meterline.billing.proration",
+    "meterline.invoices.lines",
     "meterline.usage.aggregation",
     "meterline.subscriptions.periods",
     "meterline.kernel",  # and every module below it

@@ -28,7 +28,7 @@ from meterline.billing.invoice_math import (
 )
 from meterline.billing.pricing import bucketed_amount, price_amount
 from meterline.catalog.models import Meter
-from meterline.invoices.service import LineDraft
+from meterline.invoices.lines import LineDraft
 from meterline.kernel.money import in_money_context
 from meterline.plans.models import Price
 from meterline.plans.service import price_spec

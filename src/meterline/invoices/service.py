@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +26,7 @@ from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.invoices import repository
+from meterline.invoices.lines import LineDraft
 from meterline.invoices.models import (
     BILLING_REASONS,
     INVOICE_STATUSES,
@@ -35,11 +35,9 @@ from meterline.invoices.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.money import BOUND_TEXT, LIMIT, in_money_context, minor_units, round_money
+from meterline.kernel.money import in_money_context, minor_units, round_money
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
-
-_LINE_LIMIT = LIMIT - 1
 
 NUMBER_PREFIX = "INV"
 VOIDABLE_STATUSES = ("DRAFT", "FINALIZED", "SKIPPED")
@@ -47,41 +45,6 @@ VOIDABLE_PAYMENTS = ("PENDING", "FAILED", "SUCCEEDED", "PARTIALLY_REFUNDED", "OV
 PAYABLE_STATUSES = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 SETTABLE_PAYMENTS = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 CREDIT_APPLIED_TYPES = ("SUBSCRIPTION", "ONE_OFF")
-
-
-@dataclass
-class LineDraft:
-    """One line before it is stored; ``amount`` may be unrounded."""
-
-    amount: Decimal
-    quantity: Decimal
-    display_name: str | None = None
-    price_id: str | None = None
-    price_type: str | None = None
-    meter_id: str | None = None
-    meter_display_name: str | None = None
-    entity_id: str | None = None
-    entity_type: str | None = None
-    plan_display_name: str | None = None
-    subscription_id: str | None = None
-    subscription_line_item_id: str | None = None
-    price_unit: str | None = None
-    price_unit_amount: Decimal | None = None
-    adjusted_entitlement_quantity: Decimal | None = None
-    period_start: datetime | None = None
-    period_end: datetime | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # A price near the bound times a large usage can pass what NUMERIC(38, 12) holds:
-        # refused here, as this invoice's problem, rather than as a database overflow.
-        # One unit of margin: the line is still rounded to the currency's minor units.
-        for name, value in (("amount", self.amount), ("quantity", self.quantity)):
-            if not (value.is_finite() and -_LINE_LIMIT < value < _LINE_LIMIT):
-                raise InvalidOperation(
-                    f"the invoice line's {name} would pass {BOUND_TEXT}",
-                    details={"price_id": self.price_id, name: str(value)},
-                )
 
 
 def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str | None:
