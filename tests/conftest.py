@@ -15,14 +15,17 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import create_engine, text
 
 POSTGRES_URL = os.environ.get("METERLINE_TEST_POSTGRES_URL")
@@ -38,6 +41,25 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_in_process(app: Any, log_level: str = "warning") -> Iterator[int]:
+    """``app`` served by uvicorn on a free port, on a thread of this process (so a test can
+    reach its state); yields the port, and stops the server on the way out."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level=log_level, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the in-process server did not start"
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(30)
 
 
 @dataclass

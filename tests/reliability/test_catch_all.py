@@ -11,18 +11,15 @@ the test database: a bug is what no production route may contain on purpose.
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.app import create_app
 from meterline.config import Settings
-from tests.conftest import Server, free_port
+from tests.conftest import Server, serve_in_process
 
 
 @pytest.fixture
@@ -38,17 +35,8 @@ def buggy(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
 
     for path in ("/v1/explodes", "/api/explodes", "/v1/usage/explodes"):
         app.add_route(path, explode)
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, port=port, log_level="critical", lifespan="on"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert uv.started
-    yield port
-    uv.should_exit = True
-    thread.join(timeout=15)
+    with serve_in_process(app, log_level="critical") as port:
+        yield port
 
 
 def _exchange(sock: socket.socket, path: str) -> tuple[bytes, bytes]:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from meterline.app import create_app
@@ -22,7 +20,7 @@ from meterline.db.engine import Database
 from meterline.events.ingest import EventRow, now_micros
 from meterline.events.writer import IngestResult, IngestWriter
 from tests.api.kaiten.conftest import granted_instance
-from tests.conftest import BOOTSTRAP_KEY, Tenant, free_port, new_tenant, unique
+from tests.conftest import BOOTSTRAP_KEY, Tenant, new_tenant, serve_in_process, unique
 
 
 @pytest.fixture
@@ -128,19 +126,8 @@ def _in_process_server(database_url: str, monkeypatch: pytest.MonkeyPatch) -> It
     monkeypatch.setenv("METERLINE_BILLING_INTERVAL_SECONDS", "0")
     monkeypatch.setenv("METERLINE_WEBHOOK_WORKER", "false")
     app = create_app(Settings(database_url=database_url, bootstrap_key=BOOTSTRAP_KEY))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the in-process server did not start"
-    try:
+    with serve_in_process(app) as port:
         yield app, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def _ingest(client: httpx.Client, tenant: Tenant) -> httpx.Response:
