@@ -3,7 +3,7 @@
 Loads the catalog straight through the services (one plan: a 10 usd ADVANCE fee, a usage
 price per call and a SLAB-tiered price on tokens; N customers each on one monthly
 subscription starting 2025-01-01) and M events through ``SqlEventStore.insert`` in large
-transactions (no HTTP), then runs the billing clock (``meterline.billing.clock.run_once``)
+transactions (no HTTP), then runs the billing clock (``meterline.invoicing.clock.run_once``)
 once at 2025-02-01 02:00 UTC, past the one-hour grace: every January period is closed
 (invoice + move to February) and its draft finalized (wallet check, number). Prints:
 
@@ -44,13 +44,13 @@ from sqlalchemy import create_engine, func, insert, select, text, update
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
 from meterline.accounts.principal import Principal
-from meterline.billing.pricing import PriceSpec, Tier, price_amount
-from meterline.config import Settings
 from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
-from meterline.events.ingest import EventRow
 from meterline.kernel.instants import to_micros
 from meterline.kernel.money import minor_units, round_money
+from meterline.metering.ingest import EventRow
+from meterline.pricing.charges import PriceSpec, Tier, price_amount
+from meterline.settings import Settings
 
 # A recent whole month (a subscription may start at most a year back): two months ago.
 _MONTH = datetime.now(UTC).year * 12 + datetime.now(UTC).month - 1 - 2
@@ -118,7 +118,7 @@ def setup(db: Database, subscriptions: int) -> Principal:
     from meterline.accounts import service as accounts
     from meterline.catalog import service as catalog
     from meterline.customers import service as customers
-    from meterline.plans import service as plans
+    from meterline.pricing import service as plans
     from meterline.subscriptions import service as subscriptions_service
 
     with db.session() as session:
@@ -206,7 +206,7 @@ def setup(db: Database, subscriptions: int) -> Principal:
 
 
 def load_events(db: Database, total: int, customers: int, environment_id: str) -> None:
-    from meterline.events.store import SqlEventStore
+    from meterline.metering.stores.sql import SqlEventStore
 
     store = SqlEventStore(db.dialect)
     for batch in event_batches(total, customers, environment_id):
@@ -253,7 +253,7 @@ def ceiling(db: Database, environment_id: str, subscriptions: int) -> dict[str, 
     """The clock's writes without its logic: per subscription one invoice, three lines and
     the subscription's period update, by plain Core inserts; then the same in one
     transaction. The rows are deleted afterwards."""
-    from meterline.invoices.models import Invoice, InvoiceLineItem
+    from meterline.invoicing.models import Invoice, InvoiceLineItem
     from meterline.subscriptions.models import Subscription
 
     with db.write_engine.connect() as conn:
@@ -345,8 +345,8 @@ def ceiling(db: Database, environment_id: str, subscriptions: int) -> dict[str, 
 
 
 def run(url: str, database: str, subscriptions: int, total: int, profile: str | None) -> None:
-    from meterline.billing import clock
     from meterline.db.migrate import upgrade
+    from meterline.invoicing import clock
 
     upgrade(url)
     db = Database.connect(Settings(database_url=url))

@@ -36,11 +36,11 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import emit, free_port, require_wrk, run_wrk, start_meterline  # noqa: E402
-from meterline.config import Settings  # noqa: E402
 from meterline.db.engine import Database  # noqa: E402
-from meterline.events.ingest import EventRow  # noqa: E402
-from meterline.events.store import SqlEventStore  # noqa: E402
 from meterline.kernel.instants import to_micros  # noqa: E402
+from meterline.metering.ingest import EventRow  # noqa: E402
+from meterline.metering.stores.sql import SqlEventStore  # noqa: E402
+from meterline.settings import Settings  # noqa: E402
 from report import setup as kaiten_setup  # noqa: E402
 
 KEY = "sk_bench_check_key"

@@ -66,9 +66,9 @@ def stored_events(database_url: str) -> int:
 
 def raw_insert_ceiling(database_url: str, rows: int, batch: int) -> float:
     """Plain executemany of the same rows into the migrated schema, `batch` rows a commit."""
-    from meterline.config import Settings
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
+    from meterline.settings import Settings
 
     upgrade(database_url)
     db = Database.connect(Settings(database_url=database_url))

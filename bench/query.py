@@ -35,13 +35,13 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
-from meterline.config import Settings
 from meterline.db.engine import Database
-from meterline.events.ingest import EventRow
 from meterline.kernel.instants import to_micros
-from meterline.usage.aggregation import MeterSpec
-from meterline.usage.dashboard import DAY_US, daily_usage_by_customer
-from meterline.usage.service import UsageQuery, UsageReader
+from meterline.metering.aggregations import MeterSpec
+from meterline.metering.dashboard import DAY_US, daily_usage_by_customer
+from meterline.metering.ingest import EventRow
+from meterline.metering.query import UsageQuery, UsageReader
+from meterline.settings import Settings
 
 START = to_micros(datetime(2026, 3, 1, tzinfo=UTC))
 DAYS = 30
@@ -143,8 +143,8 @@ def run_sql(store_name: str, url: str, total: int, customers: int) -> None:
     from meterline.accounts import service as accounts
     from meterline.catalog.models import Meter
     from meterline.db.migrate import upgrade
-    from meterline.events.service import meter_spec
-    from meterline.events.store import SqlEventStore
+    from meterline.metering.service import meter_spec
+    from meterline.metering.stores.sql import SqlEventStore
 
     upgrade(url)
     db = Database.connect(Settings(database_url=url))
@@ -186,8 +186,8 @@ class _NoConn:
 
 
 def run_clickhouse(url: str, total: int, customers: int) -> None:
-    from meterline.events.clickhouse import ClickHouseEventStore
-    from meterline.usage.clickhouse import ClickHouseUsageReader
+    from meterline.metering.stores.clickhouse import ClickHouseEventStore
+    from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
 
     store = ClickHouseEventStore.from_url(url)
     environment_id = "env_bench_" + uuid.uuid4().hex[:8]

@@ -36,26 +36,26 @@ EDGE = ("meterline.api", "meterline.ui", "meterline.app", "meterline.cli", "mete
 EDGE_MODULES = ("meterline.__main__",)
 
 PURE = (
-    "meterline.billing.pricing",
-    "meterline.billing.invoice_math",
-    "meterline.billing.proration",
-    "meterline.invoices.lines",
-    "meterline.usage.aggregation",
-    "meterline.subscriptions.periods",
+    "meterline.pricing.charges",
+    "meterline.invoicing.amounts",
+    "meterline.invoicing.proration",
+    "meterline.invoicing.lines",
+    "meterline.metering.aggregations",
+    "meterline.kernel.calendar",
     "meterline.kernel",  # and every module below it
 )
 IMPURE_ROOTS = ("sqlalchemy", "meterline.db", "fastapi", "starlette", "httpx")
 
 # Modules that run no query: they may use ORM rows as data (so they are not pure), but they
 # import no session, repository or store; their callers load what they read.
-NO_QUERIES = ("meterline.invoices.compute",)
+NO_QUERIES = ("meterline.invoicing.compute",)
 QUERYING = (
     "sqlalchemy.orm",
     "meterline.db.engine",
-    "meterline.events.backend",
-    "meterline.events.service",
-    "meterline.events.store",
-    "meterline.usage.service",
+    "meterline.metering.backend",
+    "meterline.metering.service",
+    "meterline.metering.stores.sql",
+    "meterline.metering.query",
 )
 
 # Alembic loads revision files by path and runs ``upgrade()`` only when applying that
@@ -67,7 +67,7 @@ _CLI_START_UP = "each command imports what it runs: `meterline --help` builds no
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("meterline.cli", "meterline.accounts.service"): _CLI_START_UP,
     ("meterline.cli", "meterline.app"): _CLI_START_UP,
-    ("meterline.cli", "meterline.billing.clock"): _CLI_START_UP,
+    ("meterline.cli", "meterline.invoicing.clock"): _CLI_START_UP,
     ("meterline.cli", "meterline.db.engine"): _CLI_START_UP,
     ("meterline.cli", "meterline.db.migrate"): _CLI_START_UP,
     ("meterline.cli", "meterline.demo"): _CLI_START_UP,

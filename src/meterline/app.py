@@ -21,12 +21,12 @@ from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
-from meterline.billing.clock import start_clock
-from meterline.config import Settings, get_settings
 from meterline.db.engine import Database
-from meterline.entitlements.hot import HotReads
-from meterline.events.writer import IngestWriter
+from meterline.entitlements.read_model import HotReads
+from meterline.invoicing.clock import start_clock
 from meterline.licensing.report_writer import ReportWriter
+from meterline.metering.writer import IngestWriter
+from meterline.settings import Settings, get_settings
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")

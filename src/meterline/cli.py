@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from meterline.config import get_settings
+from meterline.settings import get_settings
 
 app = typer.Typer(
     help="Meterline: usage metering, entitlements, licensing and billing.", no_args_is_help=True
@@ -80,9 +80,9 @@ def bill(
 ) -> None:
     """Close every billing period that has ended and finalize drafts past their grace
     period. Safe to run any number of times, or while ``serve`` runs its own clock."""
-    from meterline.billing.clock import run_once
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
+    from meterline.invoicing.clock import run_once
     from meterline.kernel.instants import parse_instant
 
     settings = get_settings()

@@ -21,19 +21,19 @@ from typing import Any
 
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import FULL_ACCESS, Principal
-from meterline.billing.clock import RunReport, run_once
 from meterline.catalog import service as catalog
-from meterline.config import Settings
 from meterline.customers import service as customers
 from meterline.db.engine import Database
 from meterline.entitlements import service as entitlements
-from meterline.events.backend import event_store
-from meterline.events.ingest import EventRow
-from meterline.invoices import service as invoices
+from meterline.invoicing import service as invoices
+from meterline.invoicing.clock import RunReport, run_once
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import service as licensing
 from meterline.licensing.values import TypedValue
-from meterline.plans import service as plans
+from meterline.metering.backend import event_store
+from meterline.metering.ingest import EventRow
+from meterline.pricing import service as plans
+from meterline.settings import Settings
 from meterline.subscriptions import service as subscriptions
 
 BATCH = 20_000

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from meterline.app import create_app
-from meterline.config import Settings
+from meterline.settings import Settings
 from tests.conftest import Server, Tenant, new_tenant
 from tests.security.conftest import skip_clickhouse
 

@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from meterline.config import Settings
 from meterline.db.engine import Database
-from meterline.errors import Conflict, InvalidRequest, NotFound
+from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
+from meterline.settings import Settings
 from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import Tenant
 

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.app import create_app
-from meterline.config import Settings
+from meterline.settings import Settings
 from tests.conftest import Server, serve_in_process
 
 

@@ -16,7 +16,7 @@ deduplication across restarts and all-or-nothing on abandoned work are exercised
 
 CI runs ``METERLINE_TEST_KILLS`` kills (default 5) per database; the figures in
 docs/reliability.md come from a long run, e.g. ``METERLINE_TEST_KILLS=200``. The billing
-clock's kill test is tests/billing/test_clock.py (one invoice per subscription and period).
+clock's kill test is tests/invoicing/test_clock.py (one invoice per subscription and period).
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import text
 
 from meterline.app import create_app
-from meterline.config import Settings
 from meterline.db.engine import Database
-from meterline.events.ingest import EventRow, now_micros
-from meterline.events.writer import IngestResult, IngestWriter
+from meterline.metering.ingest import EventRow, now_micros
+from meterline.metering.writer import IngestResult, IngestWriter
+from meterline.settings import Settings
 from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import BOOTSTRAP_KEY, Tenant, new_tenant, serve_in_process, unique
 

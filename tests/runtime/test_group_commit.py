@@ -13,7 +13,7 @@ import psycopg.errors
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from meterline.errors import TooManyRequests, Unavailable
+from meterline.kernel.errors import TooManyRequests, Unavailable
 from meterline.runtime.group_commit import GroupCommitWriter, is_transient
 
 

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from meterline.accounts import service as accounts
-from meterline.config import Settings
 from meterline.db.engine import Database
+from meterline.settings import Settings
 from tests.conftest import (
     BOOTSTRAP_KEY,
     POSTGRES_URL,

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from meterline.app import create_app
-from meterline.config import Settings
+from meterline.settings import Settings
 from tests.conftest import Server
 from tests.security.conftest import Victim, seed_victim, skip_clickhouse
 from tests.security.probes import build_request, minimal, operations, resolve

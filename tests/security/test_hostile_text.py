@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meterline.app import create_app
-from meterline.config import Settings
+from meterline.settings import Settings
 from tests.conftest import Tenant, unique
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from meterline.app import create_app
-from meterline.config import Settings
+from meterline.settings import Settings
 from tests.conftest import Server, new_tenant
 from tests.security.conftest import (
     Victim,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from meterline.api.ratelimit import RateLimiter, limiter_from_settings
-from meterline.errors import TooManyRequests
+from meterline.kernel.errors import TooManyRequests
 from tests.conftest import Server, new_tenant, start_server, stop_server
 from tests.security.conftest import mint
 

@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from meterline.billing import clock
-from meterline.config import Settings
 from meterline.db import models as _all_tables  # noqa: F401 - every table, for the flush
 from meterline.db.engine import Database
-from tests.billing.test_clock import plan_with_fee, subscribe_at
+from meterline.invoicing import clock
+from meterline.settings import Settings
 from tests.conftest import Tenant, unique
+from tests.invoicing.test_clock import plan_with_fee, subscribe_at
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -1,1 +1,1 @@
-from tests.billing.service_db import service_db  # noqa: F401
+from tests.invoicing.service_db import service_db  # noqa: F401

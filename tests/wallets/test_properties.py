@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from meterline.customers import service as customers
 from meterline.wallets import repository as wallet_repository
 from meterline.wallets import service as wallets
-from tests.billing.service_db import ServiceDb
+from tests.invoicing.service_db import ServiceDb
 
 CENT = Decimal("0.01")
 START = datetime(2031, 1, 1, tzinfo=UTC)

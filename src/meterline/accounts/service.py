@@ -21,7 +21,7 @@ from meterline.accounts import repository
 from meterline.accounts.models import ApiKey, Environment, Organization, User
 from meterline.accounts.principal import FULL_ACCESS, Principal
 from meterline.db.base import UTCDateTime, utcnow
-from meterline.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
+from meterline.kernel.errors import InvalidRequest, NotFound, PermissionDenied, Unauthenticated
 
 ENVIRONMENT_TYPES = ("development", "production")
 

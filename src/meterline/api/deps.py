@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
 from meterline.db.engine import Database
-from meterline.errors import DomainError, PermissionDenied
+from meterline.kernel.errors import DomainError, PermissionDenied
 
 
 def database(request: Request) -> Database:
@@ -52,7 +52,7 @@ def authenticate_request(
     request: Request, resolve: Callable[[str | None], Principal] | None = None
 ) -> Principal:
     """The caller, once per request (rate-limited once). ``resolve`` turns the presented
-    key into a principal; by default from memory where it can be (entitlements/hot.py:
+    key into a principal; by default from memory where it can be (entitlements/read_model.py:
     SQLite, on the event loop), else from the database."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:

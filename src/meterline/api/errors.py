@@ -13,7 +13,7 @@ from meterline.api.flexprice.errors import FlexpriceErrors
 from meterline.api.kaiten.errors import KaitenErrors
 from meterline.api.problems import ErrorDialect, FieldProblem, location_of
 from meterline.api.usage_report_errors import UsageReportErrors
-from meterline.errors import DomainError
+from meterline.kernel.errors import DomainError
 
 FLEXPRICE = FlexpriceErrors()
 KAITEN = KaitenErrors()

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meterline.api.deps import authenticate_request, remember_failure
-from meterline.errors import DomainError
+from meterline.kernel.errors import DomainError
 
 
 class ConcurrencyLimit:

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from meterline.errors import DomainError, FieldProblem
+from meterline.kernel.errors import DomainError, FieldProblem
 
 
 class ErrorDialect(Protocol):

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from meterline.errors import TooManyRequests
+from meterline.kernel.errors import TooManyRequests
 
 # Past this many buckets, full ones are dropped (a full bucket is the same as no bucket).
 _PRUNE_AT = 10_000

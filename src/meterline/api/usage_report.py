@@ -8,9 +8,9 @@ from starlette.responses import Response
 from meterline.api.deps import ReadSession, authenticate_request
 from meterline.api.json import json_response
 from meterline.customers import service as customers
-from meterline.errors import InvalidRequest, PermissionDenied
+from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.kernel.instants import RANGE_TEXT
-from meterline.usage.report import build_report
+from meterline.metering.report import build_report
 
 router = APIRouter(tags=["usage report"])
 _DATE_PARAMETER = f"An ISO-8601 date (whole day) or date-time; its UTC value {RANGE_TEXT}"

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.api.json import json_response
-from meterline.errors import DomainError, FieldProblem, RetryLater
+from meterline.kernel.errors import DomainError, FieldProblem, RetryLater
 
 
 def envelope(

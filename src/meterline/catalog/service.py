@@ -25,9 +25,9 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.search import apply_filters, apply_sort, contains, page
-from meterline.errors import AlreadyExists, InvalidRequest, NotFound
-from meterline.events.service import meter_spec, store_for
 from meterline.kernel import money
+from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
+from meterline.metering.service import meter_spec, store_for
 
 BUCKETABLE = ("MAX", "SUM")
 

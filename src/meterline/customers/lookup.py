@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.customers.models import Customer
-from meterline.errors import NotFound
+from meterline.kernel.errors import NotFound
 
 
 def external_id_of(session: Session, principal: Principal, customer_id: str) -> str:

@@ -13,7 +13,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import repository
 from meterline.customers.models import Customer
 from meterline.db.search import apply_filters, apply_sort, page
-from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
 
 ADDRESS_FIELDS = (
     "address_line1",

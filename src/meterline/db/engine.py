@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from meterline.config import Settings
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
 from meterline.kernel.money import MONEY_CONTEXT, saturate
+from meterline.settings import Settings
 
 log = logging.getLogger("meterline.db")
 

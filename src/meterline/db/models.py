@@ -1,16 +1,16 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from meterline.accounts import models as accounts_models
-from meterline.billing import models as billing_models
 from meterline.catalog import models as catalog_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
-from meterline.events import models as events_models
-from meterline.invoices import models as invoices_models
+from meterline.invoicing import failure_models as billing_models
+from meterline.invoicing import models as invoices_models
 from meterline.licensing import models as licensing_models
-from meterline.plans import models as plans_models
+from meterline.metering import models as events_models
+from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
 from meterline.wallets import models as wallets_models
 from meterline.webhooks import models as webhooks_models

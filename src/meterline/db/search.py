@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, not_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meterline.errors import InvalidRequest
+from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import InstantError, parse_instant
 
 OPERATORS = (

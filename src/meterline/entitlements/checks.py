@@ -37,13 +37,13 @@ from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.entitlements import repository
 from meterline.entitlements.models import Consumption, Entitlement
-from meterline.errors import Conflict, InvalidRequest
-from meterline.events.ingest import EventRow
-from meterline.events.service import meter_usage, store_for
+from meterline.kernel import calendar as periods
+from meterline.kernel.errors import Conflict, InvalidRequest
 from meterline.kernel.instants import to_micros
 from meterline.kernel.money import MONEY_CONTEXT, total
-from meterline.plans.models import Plan
-from meterline.subscriptions import periods
+from meterline.metering.ingest import EventRow
+from meterline.metering.service import meter_usage, store_for
+from meterline.pricing.models import Plan
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription

@@ -23,11 +23,11 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository
 from meterline.entitlements.models import Entitlement
-from meterline.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
-from meterline.plans import service as plans
-from meterline.plans.service import is_unique_violation
+from meterline.kernel.calendar import RESET_PERIODS
+from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.pricing import service as plans
+from meterline.pricing.service import is_unique_violation
 from meterline.subscriptions import repository as subscriptions
-from meterline.subscriptions.periods import RESET_PERIODS
 
 GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
 MAX_BULK = 100

@@ -12,7 +12,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
-from meterline.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import license_file, repository
 from meterline.licensing.models import Instance, License
 from meterline.licensing.service import actor, flush_unique, slug_of

@@ -37,7 +37,7 @@ from ulid import ULID
 
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
-from meterline.errors import DomainError
+from meterline.kernel.errors import DomainError
 from meterline.licensing import reporting, usage_store
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
 from meterline.licensing.usage_store import AcceptedReport, UsageRow

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
-from meterline.errors import Conflict, InvalidRequest, NotFound
 from meterline.kernel import money
+from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository, usage_store
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport

@@ -21,7 +21,7 @@ from meterline.catalog.models import Feature
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
-from meterline.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository
 from meterline.licensing.models import (
     EntitlementGroup,

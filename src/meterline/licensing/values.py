@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from meterline.errors import InvalidRequest
+from meterline.kernel.errors import InvalidRequest
 
 ENTITLEMENT_TYPES = ("BOOLEAN", "NUMBER", "CONFIG", "NUMBER_AI_CREDIT")
 NUMBER_TYPES = ("NUMBER", "NUMBER_AI_CREDIT")

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from meterline.errors import TooManyRequests, Unavailable
+from meterline.kernel.errors import TooManyRequests, Unavailable
 
 log = logging.getLogger("meterline.group_commit")
 

@@ -17,23 +17,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing import failures
-from meterline.billing.clock import BillingSettings
-from meterline.billing.pricing import display_amount, price_amount
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Meter
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.db.search import apply_filters, apply_sort, page
-from meterline.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
-from meterline.events.service import meter_usage
-from meterline.invoices import billing as invoice_billing
+from meterline.invoicing import cycle as invoice_billing
+from meterline.invoicing import failures
+from meterline.invoicing.clock import BillingSettings
+from meterline.kernel import calendar as periods
+from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.kernel.money import minor_units, round_money, total
-from meterline.plans import repository as plan_repository
-from meterline.plans import service as plans
-from meterline.plans.models import Plan, Price
-from meterline.subscriptions import periods, repository
+from meterline.metering.service import meter_usage
+from meterline.pricing import repository as plan_repository
+from meterline.pricing import service as plans
+from meterline.pricing.charges import display_amount, price_amount
+from meterline.pricing.models import Plan, Price
+from meterline.subscriptions import repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.webhooks import notify
 

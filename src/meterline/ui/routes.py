@@ -14,8 +14,8 @@ from starlette.templating import Jinja2Templates
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
-from meterline.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
-from meterline.invoices import pdf
+from meterline.invoicing import pdf
+from meterline.kernel.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
 from meterline.ui import sessions, views
 from meterline.ui.charts import number
 

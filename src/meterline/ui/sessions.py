@@ -13,7 +13,7 @@ from meterline.accounts import service as accounts
 from meterline.accounts.models import UiSession
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
-from meterline.errors import PermissionDenied, Unauthenticated
+from meterline.kernel.errors import PermissionDenied, Unauthenticated
 
 SESSION_LIFETIME = timedelta(hours=12)
 

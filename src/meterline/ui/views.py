@@ -16,11 +16,11 @@ from meterline.catalog.models import Feature
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.entitlements import checks
-from meterline.events.service import UsageParams, usage_by_meter
-from meterline.invoices import service as invoices
-from meterline.invoices.models import Invoice
+from meterline.invoicing import service as invoices
+from meterline.invoicing.models import Invoice
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import reporting
+from meterline.metering.service import UsageParams, usage_by_meter
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
 from meterline.ui.charts import DailyChart, daily_chart, progress_percent

@@ -18,11 +18,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.billing.invoice_math import ZERO
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
-from meterline.errors import AlreadyExists, Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.invoicing.amounts import ZERO
+from meterline.kernel.errors import (
+    AlreadyExists,
+    Conflict,
+    InvalidOperation,
+    InvalidRequest,
+    NotFound,
+)
 from meterline.kernel.money import BOUND_TEXT, fits, in_money_context, is_currency, minor_units
 from meterline.wallets import repository
 from meterline.wallets.models import (

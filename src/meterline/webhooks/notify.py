@@ -16,9 +16,9 @@ from meterline.kernel.money import decimal_text
 from meterline.webhooks.outbox import record
 
 if TYPE_CHECKING:
-    from meterline.billing.models import BillingFailure
     from meterline.customers.models import Customer
-    from meterline.invoices.models import Invoice
+    from meterline.invoicing.failure_models import BillingFailure
+    from meterline.invoicing.models import Invoice
     from meterline.subscriptions.models import Subscription
     from meterline.wallets.models import Wallet
 

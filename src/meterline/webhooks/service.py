@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.errors import InvalidRequest, NotFound
+from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.webhooks import repository
 from meterline.webhooks.egress import RefusedDestination, destination
 from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint

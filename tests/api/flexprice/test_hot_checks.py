@@ -1,4 +1,4 @@
-"""The checks' hot path (entitlements/hot.py) answers from memory, and memory is never stale.
+"""The checks' hot path (entitlements/read_model.py) answers from memory, and memory is never stale.
 
 Each test warms the memory with a few checks, changes what they depend on — through the
 API, through the database from another process, or by letting the clock pass a scheduled
@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from meterline.config import Settings
 from meterline.db import catalog_version
 from meterline.db import models as _all_tables  # noqa: F401  (every mapper, for the ORM)
 from meterline.db.engine import Database
 from meterline.entitlements.models import Entitlement
+from meterline.settings import Settings
 from meterline.subscriptions.models import Subscription
 from tests.api.flexprice.test_checks import _check, _setup
 from tests.conftest import Tenant, unique

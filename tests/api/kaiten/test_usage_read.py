@@ -9,9 +9,9 @@ from decimal import Decimal
 import httpx
 from sqlalchemy import update
 
-from meterline.config import Settings
 from meterline.db.engine import Database
 from meterline.licensing.models import UsageCounter
+from meterline.settings import Settings
 from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import Tenant
 

@@ -21,7 +21,7 @@ from meterline.catalog import service as catalog
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.entitlements import checks
-from meterline.errors import InvalidRequest
+from meterline.kernel.errors import InvalidRequest
 
 router = APIRouter(tags=["customers"])
 

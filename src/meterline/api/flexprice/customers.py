@@ -19,7 +19,7 @@ from meterline.api.flexprice.common import (
 from meterline.api.json import json_response
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
-from meterline.errors import InvalidRequest
+from meterline.kernel.errors import InvalidRequest
 
 router = APIRouter(tags=["customers"])
 

@@ -28,9 +28,9 @@ from meterline.catalog import service as catalog
 from meterline.entitlements import checks
 from meterline.entitlements import service as entitlements
 from meterline.entitlements.models import Entitlement
-from meterline.errors import InvalidRequest
 from meterline.kernel import money
-from meterline.plans import service as plans
+from meterline.kernel.errors import InvalidRequest
+from meterline.pricing import service as plans
 from meterline.subscriptions import service as subscriptions
 
 router = APIRouter(tags=["entitlements"])

@@ -12,11 +12,11 @@ from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
 from meterline.api.json import json_response
 from meterline.customers.lookup import external_id_of
-from meterline.events import service as events
-from meterline.events.store import StoredEvent
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant, from_micros
-from meterline.usage.service import UsageResult
+from meterline.metering import service as events
+from meterline.metering.query import UsageResult
+from meterline.metering.stores.sql import StoredEvent
 
 router = APIRouter(tags=["events"])
 

@@ -1,7 +1,7 @@
 """The entitlement checks' hot path: plain ASGI endpoints in front of their FastAPI routes.
 
 ``GET /v1/customers/usage`` and ``POST /v1/entitlements/check`` without ``consume`` are
-answered from memory (``entitlements/hot.py``), with no ORM and no framework machinery:
+answered from memory (``entitlements/read_model.py``), with no ORM and no framework machinery:
 through FastAPI and the ORM they cost ~2 ms each, which capped them at a few hundred
 requests a second. Whatever the shortcut does not cover (a subscription filter, a feature
 the customer is not granted, a consumption, a body that does not validate, a repeated
@@ -36,8 +36,8 @@ from meterline.api.json import dumps
 from meterline.api.limits import session_limiter, with_slot
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
-from meterline.entitlements.hot import CustomerRef, HotReads, Reader, Snapshot
-from meterline.errors import InvalidRequest
+from meterline.entitlements.read_model import CustomerRef, HotReads, Reader, Snapshot
+from meterline.kernel.errors import InvalidRequest
 
 Answer = Callable[[Request, bytes], Awaitable[Response | None]]
 MAX_LIST = 1000  # as the FastAPI routes' Query(max_length=1000)

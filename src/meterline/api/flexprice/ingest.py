@@ -20,10 +20,10 @@ from starlette.routing import Route
 from meterline.api.deps import vendor_principal
 from meterline.api.errors import FLEXPRICE
 from meterline.api.json import json_response
-from meterline.errors import DomainError, FieldProblem
-from meterline.events import ingest
-from meterline.events.ingest import EventRow, InvalidEvents
-from meterline.events.writer import EventsRefused, IngestResult, IngestWriter
+from meterline.kernel.errors import DomainError, FieldProblem
+from meterline.metering import ingest
+from meterline.metering.ingest import EventRow, InvalidEvents
+from meterline.metering.writer import EventsRefused, IngestResult, IngestWriter
 
 log = logging.getLogger("meterline.ingest")
 

@@ -22,9 +22,10 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.json import json_response
-from meterline.invoices import billing, pdf
-from meterline.invoices import service as invoices
-from meterline.invoices.models import Invoice, InvoiceLineItem
+from meterline.invoicing import cycle as billing
+from meterline.invoicing import pdf
+from meterline.invoicing import service as invoices
+from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 from meterline.subscriptions import service as subscriptions

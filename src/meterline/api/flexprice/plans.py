@@ -22,8 +22,8 @@ from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.entitlements import repository as grants
-from meterline.plans import service as plans
-from meterline.plans.models import Plan
+from meterline.pricing import service as plans
+from meterline.pricing.models import Plan
 
 router = APIRouter(tags=["plans"])
 

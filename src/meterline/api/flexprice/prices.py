@@ -21,11 +21,11 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.json import json_response
-from meterline.billing.pricing import display_amount
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
-from meterline.plans import service as plans
-from meterline.plans.models import Price
+from meterline.pricing import service as plans
+from meterline.pricing.charges import display_amount
+from meterline.pricing.models import Price
 
 router = APIRouter(tags=["prices"])
 

@@ -22,14 +22,14 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
-from meterline.billing import failures
-from meterline.billing.models import BillingFailure
-from meterline.billing.pricing import display_amount
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
+from meterline.invoicing import failures
+from meterline.invoicing.failure_models import BillingFailure
 from meterline.kernel.instants import OptionalInstant
 from meterline.kernel.money import minor_units, round_money
-from meterline.plans import repository as plan_repository
+from meterline.pricing import repository as plan_repository
+from meterline.pricing.charges import display_amount
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 

@@ -22,9 +22,9 @@ from meterline.api.flexprice.common import (
     list_envelope,
 )
 from meterline.api.json import json_response
-from meterline.errors import InvalidRequest
-from meterline.invoices import service as invoices
+from meterline.invoicing import service as invoices
 from meterline.kernel import money
+from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
 from meterline.wallets import service as wallets
 from meterline.wallets.models import Wallet, WalletTransaction

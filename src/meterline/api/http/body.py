@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meterline.api.errors import dialect_for
 from meterline.api.http import guards
-from meterline.errors import DomainError, PayloadTooLarge
+from meterline.kernel.errors import DomainError, PayloadTooLarge
 
 _NO_BODY = {"type": "http.request", "body": b"", "more_body": False}
 TICK_SECONDS = 0.25

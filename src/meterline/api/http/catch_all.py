@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from meterline.api.errors import dialect_for
 from meterline.observability import REQUEST_ID_SCOPE_KEY
 
-log = logging.getLogger("meterline.errors")
+log = logging.getLogger("meterline.kernel.errors")
 
 
 class CatchAll:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
-from meterline.errors import InvalidRequest, PermissionDenied
 from meterline.kernel import money
+from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.values import TypedValue
 
 MAX_LIMIT = 200

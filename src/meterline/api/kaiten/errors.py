@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.api.json import json_response
-from meterline.errors import DomainError, FieldProblem, InvalidRequest, RetryLater
+from meterline.kernel.errors import DomainError, FieldProblem, InvalidRequest, RetryLater
 
 PROBLEM_JSON = "application/problem+json"
 # The ``type`` URIs and default codes Kaiten's error factory uses.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from meterline.config import get_settings
 from meterline.db.models import Base
+from meterline.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,1 +1,0 @@
-"""Invoices: lines, numbering, lifecycle and payment."""

@@ -1,0 +1,253 @@
+"""What a subscription owes: the lines of its opening, period-end and preview invoices.
+
+* opening invoice: the first period's ADVANCE fixed charges (and ONETIME prices);
+* period-end invoice: the period's ARREAR charges (fixed ARREAR + every usage charge) and
+  the next period's ADVANCE fixed charges;
+* preview: the current period's ARREAR charges and the next period's ADVANCE charges.
+
+Usage comes from a ``Usage`` source (``usage_loader`` reads the hourly aggregates and loads
+the ``Context``; this module runs no query), is adjusted by the subscription's metered
+entitlements (plan + subscription grants, reference §5.4) and priced with
+``billing.pricing``; each line is rounded once when it is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from meterline.catalog.models import Meter
+from meterline.invoicing.amounts import (
+    ZERO,
+    Allowance,
+    billable_quantity,
+    uncovered_buckets,
+)
+from meterline.invoicing.lines import LineDraft
+from meterline.kernel import calendar as periods
+from meterline.kernel.money import in_money_context
+from meterline.pricing.charges import bucketed_amount, price_amount
+from meterline.pricing.models import Price
+from meterline.pricing.service import price_spec
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything about one subscription the computation reads once."""
+
+    subscription: Subscription
+    external_customer_id: str
+    items: list[SubscriptionLineItem]
+    prices: dict[str, Price]
+    meters: dict[str, Meter]
+    allowances: dict[str, Allowance | None]
+
+
+class Usage(Protocol):
+    """Where the lines read usage from (``usage_loader.SessionUsage``: the hourly aggregates)."""
+
+    def total(self, meter: Meter, customer: str, start: datetime, end: datetime) -> Decimal:
+        """The meter's usage for one customer over ``[start, end)``."""
+        ...
+
+    def buckets(self, meter: Meter, customer: str, start: datetime, end: datetime) -> list[Decimal]:
+        """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
+        ...
+
+
+def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
+    return item.start_date < end and (item.end_date is None or item.end_date > start)
+
+
+def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
+    quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
+    return LineDraft(
+        amount=price_amount(price_spec(price), quantity),
+        quantity=quantity,
+        display_name=item.display_name or item.plan_display_name,
+        price_id=price.id,
+        price_type="FIXED",
+        entity_id=item.entity_id,
+        entity_type=item.entity_type,
+        plan_display_name=item.plan_display_name,
+        subscription_line_item_id=item.id,
+        period_start=period.start,
+        period_end=period.end,
+        metadata={"invoice_cadence": item.invoice_cadence},
+    )
+
+
+def _windows(
+    ctx: Context, allowance: Allowance | None, period: periods.Period
+) -> list[tuple[datetime, datetime]]:
+    if allowance is None or allowance.unlimited or allowance.reset_period != "DAILY":
+        return [(period.start, period.end)]
+    tz = ZoneInfo(ctx.subscription.timezone or "UTC")
+    windows = []
+    cursor = period.start
+    while cursor < period.end:
+        local = cursor.astimezone(tz)
+        next_midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        boundary = min(period.end, next_midnight.replace(tzinfo=tz).astimezone(cursor.tzinfo))
+        windows.append((cursor, boundary))
+        cursor = boundary
+    return windows
+
+
+def _usage_line(
+    usage: Usage, ctx: Context, item: SubscriptionLineItem, price: Price, period: periods.Period
+) -> LineDraft:
+    meter = ctx.meters[item.meter_id] if item.meter_id else None
+    allowance = ctx.allowances.get(item.meter_id or "")
+    if meter is None:
+        return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
+    if meter.bucket_size or meter.group_by:
+        return _bucketed_usage_line(usage, ctx, item, price, period, meter, allowance)
+    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
+        # Cumulative since the subscription started: bill what crossed the limit this period.
+        before = usage.total(
+            meter, ctx.external_customer_id, ctx.subscription.start_date, period.start
+        )
+        upto = usage.total(meter, ctx.external_customer_id, ctx.subscription.start_date, period.end)
+        billable = max(ZERO, upto - allowance.limit) - max(ZERO, before - allowance.limit)
+        covered: Decimal | None = (upto - before) - billable
+    else:
+        usages = [
+            usage.total(meter, ctx.external_customer_id, start, end)
+            for start, end in _windows(ctx, allowance, period)
+        ]
+        billable, covered = billable_quantity(usages, allowance)
+    return _line(item, price, period, price_amount(price_spec(price), billable), billable, covered)
+
+
+def _bucketed_usage_line(
+    usage: Usage,
+    ctx: Context,
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    meter: Meter,
+    allowance: Allowance | None,
+) -> LineDraft:
+    """A bucketed (or grouped) meter: each bucket priced on its own (reference §6.2), after
+    the entitlement has covered the earliest buckets of each reset window."""
+    customer = ctx.external_customer_id
+    remaining: list[Decimal] = []
+    covered: Decimal | None = None
+    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
+        start = ctx.subscription.start_date
+        before = usage.total(meter, customer, start, period.start)
+        buckets = usage.buckets(meter, customer, period.start, period.end)
+        used = sum(buckets, ZERO)
+        billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
+        covered = used - billable
+        remaining = uncovered_buckets(buckets, covered)
+    else:
+        for start, end in _windows(ctx, allowance, period):
+            buckets = usage.buckets(meter, customer, start, end)
+            _billable, window_covered = billable_quantity([sum(buckets, ZERO)], allowance)
+            if window_covered is not None:
+                covered = (covered or ZERO) + window_covered
+            remaining += uncovered_buckets(buckets, window_covered)
+    billable = sum(remaining, ZERO)
+    amount = bucketed_amount(price_spec(price), remaining)
+    return _line(item, price, period, amount, billable, covered)
+
+
+def _line(
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    amount: Decimal,
+    billable: Decimal,
+    covered: Decimal | None,
+) -> LineDraft:
+    name = item.display_name or item.meter_display_name or "Usage"
+    return LineDraft(
+        amount=amount,
+        quantity=billable,
+        adjusted_entitlement_quantity=covered,
+        display_name=name,
+        price_id=price.id,
+        price_type="USAGE",
+        meter_id=item.meter_id,
+        meter_display_name=item.meter_display_name,
+        entity_id=item.entity_id,
+        entity_type=item.entity_type,
+        plan_display_name=item.plan_display_name,
+        subscription_line_item_id=item.id,
+        period_start=period.start,
+        period_end=period.end,
+        metadata={"description": f"{name} (Usage Charge)"},
+    )
+
+
+@in_money_context
+def arrear_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[LineDraft]:
+    lines = []
+    for item in ctx.items:
+        price = ctx.prices.get(item.price_id)
+        if price is None or not _active(item, period.start, period.end):
+            continue
+        if item.price_type == "USAGE":
+            lines.append(_usage_line(usage, ctx, item, price, period))
+        elif item.invoice_cadence == "ARREAR" and price.billing_period != "ONETIME":
+            lines.append(_fixed_line(item, price, period))
+    return lines
+
+
+@in_money_context
+def advance_lines(ctx: Context, period: periods.Period, *, opening: bool) -> list[LineDraft]:
+    lines = []
+    for item in ctx.items:
+        price = ctx.prices.get(item.price_id)
+        if price is None or item.price_type != "FIXED" or item.invoice_cadence != "ADVANCE":
+            continue
+        if not _active(item, period.start, period.end):
+            continue
+        if price.billing_period == "ONETIME" and not opening:
+            continue
+        lines.append(_fixed_line(item, price, period))
+    return lines
+
+
+def next_period(sub: Subscription, period: periods.Period) -> periods.Period | None:
+    """The period after ``period``, or None when the subscription ends by then."""
+    end = periods.next_billing_date(
+        period.end, sub.billing_anchor, sub.billing_period, sub.billing_period_count, sub.timezone
+    )
+    stop = min((d for d in (sub.end_date, sub.cancel_at) if d is not None), default=None)
+    if stop is not None and stop <= period.end:
+        return None
+    if stop is not None and end > stop:
+        end = stop
+    return periods.Period(period.end, end)
+
+
+def opening_lines(ctx: Context) -> list[LineDraft]:
+    sub = ctx.subscription
+    period = periods.Period(sub.current_period_start, sub.current_period_end)
+    return advance_lines(ctx, period, opening=True)
+
+
+def period_end_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[LineDraft]:
+    lines = arrear_lines(usage, ctx, period)
+    following = next_period(ctx.subscription, period)
+    if following is not None:
+        lines += advance_lines(ctx, following, opening=False)
+    return lines
+
+
+@in_money_context
+def preview_lines(
+    usage: Usage, ctx: Context, period: periods.Period
+) -> tuple[list[LineDraft], Sequence[LineDraft]]:
+    """``(arrear lines of period, advance lines of the next)``."""
+    following = next_period(ctx.subscription, period)
+    advance = advance_lines(ctx, following, opening=False) if following else []
+    return arrear_lines(usage, ctx, period), advance

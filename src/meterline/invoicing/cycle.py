@@ -1,0 +1,407 @@
+"""Invoices of subscriptions: opening, period-end (the billing clock), cancel, preview.
+
+Exactly once: each invoice carries a ``billing_key`` naming what it bills —
+``<subscription>:open``, ``<subscription>:period:<period start>``,
+``<subscription>:cancel`` — unique per environment. The period-end invoice is written in
+the same transaction that advances the subscription's period, so a crash either leaves
+both undone (the next run redoes them) or both done (the next run finds nothing due).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from meterline.db.base import utcnow
+from meterline.invoicing import compute, failures, repository, usage_loader
+from meterline.invoicing.amounts import ZERO, invoice_totals
+from meterline.invoicing.models import Invoice, InvoiceLineItem
+from meterline.invoicing.proration import prorate_cancel
+from meterline.invoicing.service import (
+    LineDraft,
+    create_billing_invoice,
+    finalize,
+    format_number,
+    number_period,
+    recompute_draft,
+)
+from meterline.kernel import calendar as periods
+from meterline.kernel.errors import InvalidRequest, NotFound
+from meterline.kernel.money import minor_units, round_money
+from meterline.subscriptions.models import Subscription
+from meterline.wallets import repository as wallet_repository
+
+DEFAULT_GRACE = timedelta(hours=1)
+
+
+def _external_id(session: Session, sub: Subscription) -> str:
+    customer = repository.customer(session, sub.customer_id)
+    if customer is None:
+        raise NotFound("customer", sub.customer_id)
+    return str(customer.external_id)
+
+
+def _key(sub: Subscription, what: str) -> str:
+    return f"{sub.id}:{what}"
+
+
+def create_opening_invoice(
+    session: Session, sub: Subscription, *, now: datetime | None = None
+) -> Invoice | None:
+    """The first period's ADVANCE charges (billing reason SUBSCRIPTION_CREATE); None when the
+    plan has no ADVANCE charge. Call it in the transaction that creates the subscription."""
+    now = now or utcnow()
+    key = _key(sub, "open")
+    existing = repository.by_billing_key(session, sub.environment_id, key)
+    if existing is not None:
+        return existing
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    lines = compute.opening_lines(ctx)
+    if not lines:
+        return None
+    return create_billing_invoice(
+        session,
+        environment_id=sub.environment_id,
+        customer_id=sub.customer_id,
+        subscription_id=sub.id,
+        currency=sub.currency,
+        billing_reason="SUBSCRIPTION_CREATE",
+        billing_key=key,
+        period_start=sub.current_period_start,
+        period_end=sub.current_period_end,
+        lines=lines,
+        now=now,
+        billing_period=sub.billing_period,
+    )
+
+
+@dataclass(frozen=True)
+class PeriodClose:
+    subscription_id: str
+    invoice: Invoice | None
+    advanced_to: periods.Period | None
+
+
+def close_period(
+    session: Session, sub: Subscription, *, now: datetime, grace: timedelta = DEFAULT_GRACE
+) -> PeriodClose:
+    """Bills the ended period of ``sub`` and moves it to the next period (or ends it); see
+    :func:`close_periods`."""
+    return close_periods(session, [sub], now=now, grace=grace)[0]
+
+
+def close_periods(
+    session: Session,
+    subs: Sequence[Subscription],
+    *,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> list[PeriodClose]:
+    """Bills the ended period of each subscription and moves it to the next period (or
+    ends it), all in the caller's transaction.
+
+    Applies ``cancel_at``/``end_date`` (the subscription is cancelled when no period
+    follows) and trials (a trial that ended by the period end makes it active). An invoice
+    whose grace period is already over at ``now`` is finalized at once — recomputing it
+    later would read the same events — so a catch-up run writes each invoice once. Reads
+    are batched: the contexts of all subscriptions in a few queries, one wallet lookup and
+    one block of invoice numbers per environment.
+    """
+    if not subs:
+        return []
+    external_ids = repository.external_ids(session, sorted({s.customer_id for s in subs}))
+    missing = next((s.customer_id for s in subs if s.customer_id not in external_ids), None)
+    if missing is not None:
+        raise NotFound("customer", missing)
+    contexts = usage_loader.load_contexts(session, subs, external_ids)
+    closed: list[PeriodClose] = []
+    due_now: list[Invoice] = []
+    for sub in subs:
+        period = periods.Period(sub.current_period_start, sub.current_period_end)
+        lines = compute.period_end_lines(
+            usage_loader.SessionUsage(session), contexts[sub.id], period
+        )
+        following = compute.next_period(sub, period)
+        finalize_after = max(now, period.end + grace)
+        invoice = create_billing_invoice(
+            session,
+            environment_id=sub.environment_id,
+            customer_id=sub.customer_id,
+            subscription_id=sub.id,
+            currency=sub.currency,
+            billing_reason="SUBSCRIPTION_CYCLE",
+            billing_key=_key(sub, f"period:{period.start.isoformat()}"),
+            period_start=period.start,
+            period_end=period.end,
+            lines=lines,
+            now=now,
+            finalize_after=finalize_after,
+            billing_period=sub.billing_period,
+            flush=False,
+        )
+        if period.end + grace <= now:
+            invoice.metadata_ = {**invoice.metadata_, "usage_cut_off": now.isoformat()}
+            due_now.append(invoice)
+        if following is None:
+            sub.subscription_status = "cancelled"
+            sub.cancelled_at = sub.cancelled_at or period.end
+        else:
+            sub.current_period_start, sub.current_period_end = following.start, following.end
+            if sub.subscription_status == "trialing" and (
+                sub.trial_end is None or sub.trial_end <= following.start
+            ):
+                sub.subscription_status = "active"
+        sub.version += 1
+        closed.append(PeriodClose(sub.id, invoice, following))
+    session.flush()
+    _finalize_batch(session, due_now, now)
+    failures.resolve_periods(session, [s.id for s in subs], now)
+    session.flush()
+    return closed
+
+
+def close_ended_periods(
+    session: Session,
+    sub: Subscription,
+    *,
+    until: datetime,
+    now: datetime,
+    grace: timedelta = DEFAULT_GRACE,
+) -> list[PeriodClose]:
+    """Closes, as the billing clock would, every period of ``sub`` that ended by ``until``
+    (in the caller's transaction): used before a change that must start from the current
+    period, such as an immediate cancellation made before the clock ran."""
+    closed: list[PeriodClose] = []
+    while sub.subscription_status in ("active", "trialing") and sub.current_period_end <= until:
+        closed.append(close_period(session, sub, now=now, grace=grace))
+    return closed
+
+
+def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime) -> None:
+    period = number_period(now)
+    for environment_id in sorted({i.environment_id for i in invoices}):
+        batch = [i for i in invoices if i.environment_id == environment_id]
+        with_wallets = wallet_repository.customers_with_active_wallets(
+            session, environment_id, sorted({i.customer_id for i in batch})
+        )
+        first = repository.take_numbers(session, environment_id, period, len(batch))
+        for offset, invoice in enumerate(batch):
+            finalize(
+                session,
+                invoice,
+                now=now,
+                number=format_number(period, first + offset),
+                check_wallets=(invoice.customer_id, invoice.currency) in with_wallets,
+            )
+
+
+def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
+    """Recomputes a period-end DRAFT from the events stored now (late events)."""
+    if invoice.subscription_id is None or invoice.billing_reason != "SUBSCRIPTION_CYCLE":
+        return invoice
+    sub = session.get(Subscription, invoice.subscription_id)
+    if sub is None or invoice.period_start is None or invoice.period_end is None:
+        return invoice
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    period = periods.Period(invoice.period_start, invoice.period_end)
+    arrear = compute.arrear_lines(usage_loader.SessionUsage(session), ctx, period)
+    kept_advance = [
+        line
+        for line in repository.lines_of(session, [invoice.id])[invoice.id]
+        if line.price_type == "FIXED" and (line.metadata_ or {}).get("invoice_cadence") == "ADVANCE"
+    ]
+    advance = [
+        LineDraft(
+            amount=line.amount,
+            quantity=line.quantity,
+            display_name=line.display_name,
+            price_id=line.price_id,
+            price_type=line.price_type,
+            entity_id=line.entity_id,
+            entity_type=line.entity_type,
+            plan_display_name=line.plan_display_name,
+            subscription_line_item_id=line.subscription_line_item_id,
+            period_start=line.period_start,
+            period_end=line.period_end,
+            metadata=dict(line.metadata_ or {}),
+        )
+        for line in kept_advance
+    ]
+    return recompute_draft(session, invoice, arrear + advance, now)
+
+
+def finalize_due(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
+    """The clock's finalization: recompute with late events, note the cut-off, finalize."""
+    refresh_draft(session, invoice, now=now)
+    invoice.metadata_ = {**(invoice.metadata_ or {}), "usage_cut_off": now.isoformat()}
+    finalize(session, invoice, now=now)
+    failures.resolve_invoice(session, invoice.id, now)
+    return invoice
+
+
+def create_cancel_invoice(
+    session: Session, sub: Subscription, *, cancelled_at: datetime, now: datetime | None = None
+) -> Invoice | None:
+    """The final invoice of an immediate cancellation (policy ``generate_invoice``): the
+    ARREAR charges of ``[period start, cancelled_at)`` and, for the ADVANCE charges already
+    invoiced, a credit for the unused days (day-based, customer time zone, capped at what
+    was invoiced)."""
+    now = now or utcnow()
+    key = _key(sub, "cancel")
+    existing = repository.by_billing_key(session, sub.environment_id, key)
+    if existing is not None:
+        return existing
+    start = sub.current_period_start
+    end = max(cancelled_at, start)
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    lines = (
+        compute.arrear_lines(usage_loader.SessionUsage(session), ctx, periods.Period(start, end))
+        if end > start
+        else []
+    )
+    full = periods.Period(start, sub.current_period_end)
+    # Proration credits for what was paid in advance for this period.
+    for line in compute.advance_lines(ctx, full, opening=False):
+        credit = prorate_cancel(
+            period_start=full.start,
+            period_end=full.end - timedelta(microseconds=1),
+            cancel_date=cancelled_at,
+            currency=sub.currency,
+            amount=line.amount,
+            paid=line.amount,
+            timezone=sub.timezone or "UTC",
+        )
+        if credit < 0:
+            lines.append(
+                LineDraft(
+                    amount=credit,
+                    quantity=Decimal(1),
+                    display_name=f"{line.display_name or 'Fixed charge'} (proration credit)",
+                    price_id=line.price_id,
+                    price_type="FIXED",
+                    subscription_line_item_id=line.subscription_line_item_id,
+                    period_start=cancelled_at,
+                    period_end=full.end,
+                    metadata={"proration": "credit"},
+                )
+            )
+    return create_billing_invoice(
+        session,
+        environment_id=sub.environment_id,
+        customer_id=sub.customer_id,
+        subscription_id=sub.id,
+        currency=sub.currency,
+        billing_reason="SUBSCRIPTION_UPDATE",
+        billing_key=key,
+        period_start=start,
+        period_end=end,
+        lines=lines,
+        now=now,
+        billing_period=sub.billing_period,
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    subscription: Subscription
+    period: periods.Period
+    lines: list[LineDraft]
+
+
+def preview(
+    session: Session,
+    sub: Subscription,
+    *,
+    period_start: datetime | None = None,
+    period_end: datetime | None = None,
+) -> Preview:
+    """The current period's ARREAR charges plus the next period's ADVANCE charges."""
+    start = period_start or sub.current_period_start
+    end = period_end or sub.current_period_end
+    if end <= start:
+        raise InvalidRequest("period_end must be after period_start", field="period_end")
+    period = periods.Period(start, end)
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    arrear, advance = compute.preview_lines(usage_loader.SessionUsage(session), ctx, period)
+    return Preview(sub, period, [*arrear, *advance])
+
+
+def preview_invoice(
+    session: Session,
+    sub: Subscription,
+    *,
+    period_start: datetime | None = None,
+    period_end: datetime | None = None,
+    hide_zero_lines: bool = False,
+) -> tuple[Invoice, list[InvoiceLineItem]]:
+    """An unsaved invoice (and lines) showing what the subscription would be billed."""
+    result = preview(session, sub, period_start=period_start, period_end=period_end)
+    now = utcnow()
+    drafts = [d for d in result.lines if not (hide_zero_lines and d.amount == 0)]
+    totals = invoice_totals([d.amount for d in drafts], sub.currency)
+    invoice = Invoice(
+        id="",
+        environment_id=sub.environment_id,
+        customer_id=sub.customer_id,
+        subscription_id=sub.id,
+        invoice_type="SUBSCRIPTION",
+        invoice_status="DRAFT",
+        payment_status="PENDING",
+        currency=sub.currency,
+        subtotal=totals.subtotal,
+        total=totals.total,
+        amount_due=totals.amount_due,
+        amount_paid=ZERO,
+        amount_remaining=totals.amount_remaining,
+        total_discount=ZERO,
+        total_tax=ZERO,
+        total_prepaid_credits_applied=ZERO,
+        adjustment_amount=ZERO,
+        refunded_amount=ZERO,
+        billing_reason="SUBSCRIPTION_CYCLE",
+        billing_period=sub.billing_period,
+        period_start=result.period.start,
+        period_end=result.period.end,
+        due_date=result.period.end + timedelta(days=1),
+        last_computed_at=now,
+        metadata_={},
+        is_manually_edited=False,
+        version=1,
+        status="published",
+    )
+    lines = [
+        InvoiceLineItem(
+            id="",
+            invoice_id="",
+            environment_id=sub.environment_id,
+            customer_id=sub.customer_id,
+            position=index,
+            subscription_id=sub.id,
+            subscription_line_item_id=d.subscription_line_item_id,
+            entity_id=d.entity_id,
+            entity_type=d.entity_type,
+            plan_display_name=d.plan_display_name,
+            price_id=d.price_id,
+            price_type=d.price_type,
+            meter_id=d.meter_id,
+            meter_display_name=d.meter_display_name,
+            display_name=d.display_name,
+            amount=round_money(d.amount, minor_units(sub.currency)),
+            quantity=d.quantity,
+            adjusted_entitlement_quantity=d.adjusted_entitlement_quantity,
+            prepaid_credits_applied=ZERO,
+            line_item_discount=ZERO,
+            invoice_level_discount=ZERO,
+            currency=sub.currency,
+            period_start=d.period_start,
+            period_end=d.period_end,
+            metadata_=dict(d.metadata),
+            status="published",
+        )
+        for index, d in enumerate(drafts)
+    ]
+    return invoice, lines

@@ -1,0 +1,203 @@
+"""Invoice documents: one invoice rendered as a PDF (fpdf2).
+
+``render`` is pure (data in, bytes out); ``invoice_pdf`` gathers the invoice, its lines,
+the customer and the vendor's name in the caller's transaction and renders them.
+
+Amounts are written in the invoice currency's format (Babel, ``en_US`` conventions: the
+currency's symbol and its minor units — ``$1,234.50``, ``¥1,234``, ``KWD1.234``).
+The document uses DejaVu Sans when the system has it (any script); otherwise the PDF core
+font Helvetica, which can only show Latin-1, so other characters become ``?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from babel.numbers import format_currency, format_decimal
+from fpdf import FPDF
+from sqlalchemy.orm import Session
+
+from meterline.accounts import service as accounts
+from meterline.accounts.principal import Principal
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.invoicing import service as invoices
+from meterline.invoicing.models import Invoice, InvoiceLineItem
+from meterline.kernel.money import MONEY_CONTEXT, minor_units
+
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
+)
+
+
+@dataclass(frozen=True)
+class InvoiceDocument:
+    vendor_name: str
+    invoice: Invoice
+    lines: Sequence[InvoiceLineItem]
+    customer: Customer
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """``amount`` in the currency's format: ``money(Decimal("1234.5"), "usd") == "$1,234.50"``."""
+    # The pattern carries ISO 4217's minor units (Babel's own digits are CLDR's cash digits).
+    places = minor_units(currency)
+    pattern = "\u00a4#,##0" + ("." + "0" * places if places else "")
+    return str(
+        format_currency(
+            amount, currency.upper(), format=pattern, locale="en_US", currency_digits=False
+        )
+    )
+
+
+def quantity_text(value: Decimal) -> str:
+    """A quantity without trailing zeros, grouped: ``1500.000`` → ``1,500``."""
+    normalized = value.normalize(MONEY_CONTEXT) if value != 0 else Decimal(0)
+    places = max(0, -normalized.as_tuple().exponent)  # type: ignore[operator]
+    pattern = "#,##0" + ("." + "#" * places if places else "")
+    return str(format_decimal(normalized, format=pattern, locale="en_US"))
+
+
+def _date(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "-"
+
+
+class _Writer:
+    """fpdf2 with a Unicode font when one is installed, Latin-1 Helvetica otherwise."""
+
+    def __init__(self) -> None:
+        self.pdf = FPDF(format="A4")
+        self.pdf.set_auto_page_break(auto=True, margin=15)
+        self.pdf.add_page()
+        font = next((p for p in FONT_CANDIDATES if p.is_file()), None)
+        if font is not None:
+            self.pdf.add_font("body", "", str(font))
+            bold = font.with_name("DejaVuSans-Bold.ttf")
+            self.pdf.add_font("body", "B", str(bold if bold.is_file() else font))
+            self.family, self.unicode = "body", True
+        else:
+            self.family, self.unicode = "Helvetica", False
+
+    def text(self, value: str) -> str:
+        if self.unicode:
+            return value
+        return value.encode("latin-1", "replace").decode("latin-1")
+
+    def font(self, size: float, bold: bool = False) -> None:
+        self.pdf.set_font(self.family, "B" if bold else "", size)
+
+    def cell(
+        self, width: float, value: str, align: str = "L", border: Literal[0, 1] | str = 0
+    ) -> None:
+        self.pdf.cell(width, 6, self.text(value), border=border, align=align)
+
+    def line(self, value: str = "") -> None:
+        self.pdf.cell(0, 6, self.text(value), new_x="LMARGIN", new_y="NEXT")
+
+
+def render(document: InvoiceDocument) -> bytes:
+    """The invoice as PDF bytes."""
+    invoice, customer = document.invoice, document.customer
+    currency = invoice.currency
+    out = _Writer()
+    pdf = out.pdf
+    pdf.set_title(f"Invoice {invoice.invoice_number or invoice.id}")
+    pdf.set_creator("Meterline")
+
+    out.font(20, bold=True)
+    out.line("INVOICE")
+    out.font(10)
+    out.line(f"Number: {invoice.invoice_number or 'DRAFT'}")
+    out.line(f"Invoice ID: {invoice.id}")
+    out.line(f"Status: {invoice.invoice_status} / payment {invoice.payment_status}")
+    out.line(f"Issue date: {_date(invoice.issue_date or invoice.created_at)}")
+    out.line(f"Due date: {_date(invoice.due_date)}")
+    if invoice.period_start or invoice.period_end:
+        out.line(f"Period: {_date(invoice.period_start)} to {_date(invoice.period_end)}")
+    out.line(f"Currency: {currency.upper()}")
+    pdf.ln(4)
+
+    out.font(11, bold=True)
+    out.cell(95, "From")
+    out.cell(95, "Bill to")
+    pdf.ln(6)
+    out.font(10)
+    address = [
+        customer.address_line1,
+        customer.address_line2,
+        " ".join(p for p in (customer.address_postal_code, customer.address_city) if p),
+        " ".join(p for p in (customer.address_state, customer.address_country) if p),
+    ]
+    bill_to = [customer.name, customer.external_id, customer.email or ""] + [
+        part for part in address if part
+    ]
+    vendor = [document.vendor_name]
+    for row in range(max(len(vendor), len(bill_to))):
+        out.cell(95, vendor[row] if row < len(vendor) else "")
+        out.cell(95, bill_to[row] if row < len(bill_to) else "")
+        pdf.ln(6)
+    pdf.ln(4)
+
+    widths = (80, 30, 40, 40)
+    out.font(10, bold=True)
+    for width, title, align in zip(
+        widths, ("Description", "Quantity", "Unit price", "Amount"), "LRRR", strict=True
+    ):
+        out.cell(width, title, align=align, border="B")
+    pdf.ln(7)
+    out.font(10)
+    for item in document.lines:
+        name = item.display_name or item.meter_display_name or item.plan_display_name or "Item"
+        unit = "-" if item.price_unit_amount is None else money(item.price_unit_amount, currency)
+        if item.price_unit_amount is None and item.quantity:
+            unit = money(item.amount / item.quantity, currency)
+        out.cell(widths[0], name[:48])
+        out.cell(widths[1], quantity_text(item.quantity), align="R")
+        out.cell(widths[2], unit, align="R")
+        out.cell(widths[3], money(item.amount, currency), align="R")
+        pdf.ln(6)
+        if item.period_start and item.period_end:
+            out.font(8)
+            out.cell(widths[0], f"  {_date(item.period_start)} to {_date(item.period_end)}")
+            pdf.ln(5)
+            out.font(10)
+    pdf.ln(4)
+
+    totals = [
+        ("Subtotal", invoice.subtotal),
+        ("Discount", -invoice.total_discount),
+        ("Credits applied", -invoice.total_prepaid_credits_applied),
+        ("Tax", invoice.total_tax),
+        ("Total", invoice.total),
+        ("Amount paid", invoice.amount_paid),
+        ("Amount due", invoice.amount_remaining),
+    ]
+    for label, amount in totals:
+        bold = label in ("Total", "Amount due")
+        out.font(10, bold=bold)
+        out.cell(sum(widths[:3]), label, align="R")
+        out.cell(widths[3], money(amount, currency), align="R")
+        pdf.ln(6)
+    if invoice.description:
+        pdf.ln(4)
+        out.font(9)
+        pdf.multi_cell(0, 5, out.text(invoice.description[:2000]))
+    return bytes(pdf.output())
+
+
+def invoice_pdf(session: Session, principal: Principal, invoice_id: str) -> tuple[Invoice, bytes]:
+    """The caller's invoice ``invoice_id`` as a PDF; NotFound for another environment's."""
+    invoice = invoices.get_invoice(session, principal, invoice_id)
+    lines = invoices.lines_of(session, [invoice])[invoice.id]
+    customer = customers.get_customer(session, principal, invoice.customer_id)
+    _, organization = accounts.current_user(session, principal)
+    document = InvoiceDocument(
+        vendor_name=organization.name, invoice=invoice, lines=lines, customer=customer
+    )
+    return invoice, render(document)

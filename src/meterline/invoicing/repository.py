@@ -1,0 +1,272 @@
+"""Every query of the invoices domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from meterline.catalog.models import Feature, Meter
+from meterline.customers.models import Customer
+from meterline.invoicing import failures
+from meterline.invoicing.models import Invoice, InvoiceLineItem, InvoiceSequence
+from meterline.subscriptions.models import Subscription
+
+
+def get(
+    session: Session, environment_id: str, invoice_id: str, *, lock: bool = False
+) -> Invoice | None:
+    query = select(Invoice).where(
+        Invoice.id == invoice_id, Invoice.environment_id == environment_id
+    )
+    if lock:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def by_idempotency_key(session: Session, environment_id: str, key: str) -> Invoice | None:
+    return session.scalars(
+        select(Invoice).where(
+            Invoice.environment_id == environment_id, Invoice.idempotency_key == key
+        )
+    ).first()
+
+
+def by_billing_key(session: Session, environment_id: str, key: str) -> Invoice | None:
+    return session.scalars(
+        select(Invoice).where(Invoice.environment_id == environment_id, Invoice.billing_key == key)
+    ).first()
+
+
+def lines_of(session: Session, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLineItem]]:
+    out: dict[str, list[InvoiceLineItem]] = {i: [] for i in invoice_ids}
+    if not invoice_ids:
+        return out
+    rows = session.scalars(
+        select(InvoiceLineItem)
+        .where(InvoiceLineItem.invoice_id.in_(list(invoice_ids)))
+        .order_by(InvoiceLineItem.invoice_id, InvoiceLineItem.position)
+    ).all()
+    for row in rows:
+        out[row.invoice_id].append(row)
+    return out
+
+
+def delete_lines(session: Session, invoice_id: str) -> None:
+    for row in session.scalars(
+        select(InvoiceLineItem).where(InvoiceLineItem.invoice_id == invoice_id)
+    ).all():
+        session.delete(row)
+    session.flush()
+
+
+def next_number(session: Session, environment_id: str, period: str) -> int:
+    """Atomically takes the next number of ``period`` (``YYYYMM``) in the environment."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InvoiceSequence)
+        .values(environment_id=environment_id, period=period, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["environment_id", "period"],
+            set_={"last_value": InvoiceSequence.last_value + 1},
+        )
+        .returning(InvoiceSequence.last_value)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def take_numbers(session: Session, environment_id: str, period: str, count: int) -> int:
+    """Atomically takes ``count`` consecutive numbers of ``period``; returns the first."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(InvoiceSequence)
+        .values(environment_id=environment_id, period=period, last_value=count)
+        .on_conflict_do_update(
+            index_elements=["environment_id", "period"],
+            set_={"last_value": InvoiceSequence.last_value + count},
+        )
+        .returning(InvoiceSequence.last_value)
+    )
+    return int(session.execute(stmt).scalar_one()) - count + 1
+
+
+def search(
+    session: Session,
+    environment_id: str,
+    *,
+    limit: int,
+    offset: int,
+    invoice_ids: Sequence[str] | None = None,
+    customer_id: str | None = None,
+    subscription_id: str | None = None,
+    invoice_status: Sequence[str] | None = None,
+    payment_status: Sequence[str] | None = None,
+    invoice_type: str | None = None,
+    billing_reason: str | None = None,
+    currency: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
+    ascending: bool = False,
+) -> tuple[list[Invoice], int]:
+    where = [Invoice.environment_id == environment_id, Invoice.status == "published"]
+    if invoice_ids:
+        where.append(Invoice.id.in_(list(invoice_ids)))
+    if customer_id:
+        where.append(Invoice.customer_id == customer_id)
+    if subscription_id:
+        where.append(Invoice.subscription_id == subscription_id)
+    if invoice_status:
+        where.append(Invoice.invoice_status.in_(list(invoice_status)))
+    if payment_status:
+        where.append(Invoice.payment_status.in_(list(payment_status)))
+    if invoice_type:
+        where.append(Invoice.invoice_type == invoice_type)
+    if billing_reason:
+        where.append(Invoice.billing_reason == billing_reason)
+    if currency:
+        where.append(Invoice.currency == currency)
+    if start_time:
+        where.append(Invoice.created_at >= start_time)
+    if end_time:
+        where.append(Invoice.created_at < end_time)
+    total = session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
+    order = (
+        (Invoice.created_at.asc(), Invoice.id.asc())
+        if ascending
+        else (Invoice.created_at.desc(), Invoice.id.desc())
+    )
+    rows = session.scalars(
+        select(Invoice).where(*where).order_by(*order).limit(limit).offset(offset)
+    ).all()
+    return list(rows), int(total)
+
+
+def unpaid_total(
+    session: Session, environment_id: str, customer_id: str, currency: str
+) -> list[Invoice]:
+    """Finalized invoices of the customer in ``currency`` with money still owed."""
+    return list(
+        session.scalars(
+            select(Invoice).where(
+                Invoice.environment_id == environment_id,
+                Invoice.customer_id == customer_id,
+                Invoice.currency == currency,
+                Invoice.invoice_status == "FINALIZED",
+                Invoice.payment_status.in_(["PENDING", "FAILED", "PROCESSING", "INITIATED"]),
+            )
+        ).all()
+    )
+
+
+def due_for_finalization(
+    session: Session, now: datetime, limit: int, *, run_id: str | None = None
+) -> list[Invoice]:
+    """Drafts whose grace has passed; with ``run_id``, not those that run failed on."""
+    stmt = select(Invoice).where(
+        Invoice.invoice_status == "DRAFT",
+        Invoice.finalize_after.is_not(None),
+        Invoice.finalize_after <= now,
+    )
+    if run_id is not None:
+        stmt = stmt.where(~failures.invoice_failed_in_run(run_id, Invoice.id))
+    return list(
+        session.scalars(stmt.order_by(Invoice.finalize_after, Invoice.id).limit(limit)).all()
+    )
+
+
+def metered_features(
+    session: Session, environment_id: str, meter_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """Feature ids per meter id, for the published metered features of those meters."""
+    out: dict[str, list[str]] = {}
+    if not meter_ids:
+        return out
+    rows = session.execute(
+        select(Feature.meter_id, Feature.id).where(
+            Feature.environment_id == environment_id,
+            Feature.meter_id.in_(list(meter_ids)),
+            Feature.status == "published",
+        )
+    ).all()
+    for meter_id, feature_id in rows:
+        if meter_id is not None:
+            out.setdefault(meter_id, []).append(feature_id)
+    return out
+
+
+def meters_by_id(session: Session, meter_ids: Sequence[str]) -> dict[str, Meter]:
+    if not meter_ids:
+        return {}
+    rows = session.scalars(select(Meter).where(Meter.id.in_(list(meter_ids)))).all()
+    return {m.id: m for m in rows}
+
+
+def due_subscription_ids(
+    session: Session, now: datetime, limit: int, *, run_id: str | None = None
+) -> list[str]:
+    """Subscriptions whose current period has ended and that are still billed; with
+    ``run_id``, not those that run already failed to bill."""
+    stmt = select(Subscription.id).where(
+        Subscription.current_period_end <= now,
+        Subscription.subscription_status.in_(["active", "trialing"]),
+        Subscription.status == "published",
+    )
+    if run_id is not None:
+        stmt = stmt.where(~failures.failed_in_run(run_id, Subscription.id))
+    return list(
+        session.scalars(
+            stmt.order_by(Subscription.current_period_end, Subscription.id).limit(limit)
+        ).all()
+    )
+
+
+def lock_subscription(session: Session, subscription_id: str) -> Any:
+    """The subscription row, locked (PostgreSQL skips a row another clock holds)."""
+    query = select(Subscription).where(Subscription.id == subscription_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()
+
+
+def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], now: datetime) -> Any:
+    """Those of the subscriptions still due at ``now``, locked (PostgreSQL skips rows another
+    clock holds; SQLite's write transaction already excludes other writers)."""
+    query = (
+        select(Subscription)
+        .where(
+            Subscription.id.in_(list(subscription_ids)),
+            Subscription.current_period_end <= now,
+            Subscription.subscription_status.in_(["active", "trialing"]),
+        )
+        .order_by(Subscription.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query).all())
+
+
+def external_ids(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Customer.id, Customer.external_id).where(Customer.id.in_(list(customer_ids)))
+    ).all()
+    return {customer_id: str(external_id) for customer_id, external_id in rows}
+
+
+def customer(session: Session, customer_id: str) -> Any:
+    return session.get(Customer, customer_id)
+
+
+def lock_invoice(session: Session, invoice_id: str) -> Invoice | None:
+    query = select(Invoice).where(Invoice.id == invoice_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalars(query).first()

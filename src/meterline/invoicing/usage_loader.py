@@ -1,0 +1,117 @@
+"""What ``compute`` reads, loaded from the database: a subscription's ``Context`` (items,
+prices, meters, metered allowances) and its usage, from the hourly aggregates.
+
+The queries live here so that ``compute`` only does the line maths.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from meterline.catalog.models import Meter
+from meterline.entitlements import repository as entitlement_repository
+from meterline.invoicing import repository
+from meterline.invoicing.amounts import Allowance, Grant, combine_grants
+from meterline.invoicing.compute import Context
+from meterline.kernel.instants import to_micros
+from meterline.metering.backend import usage_reader
+from meterline.metering.query import UsageQuery
+from meterline.metering.service import meter_spec, meter_usage
+from meterline.pricing import repository as plan_repository
+from meterline.subscriptions import repository as subscription_repository
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+
+
+@dataclass(frozen=True)
+class SessionUsage:
+    """``compute.Usage`` read through ``session`` (the configured event store's aggregates)."""
+
+    session: Session
+
+    def total(self, meter: Meter, customer: str, start: datetime, end: datetime) -> Decimal:
+        """The meter's usage for one customer over ``[start, end)``."""
+        return meter_usage(self.session, meter, customer, start, end)
+
+    def buckets(self, meter: Meter, customer: str, start: datetime, end: datetime) -> list[Decimal]:
+        """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
+        query = UsageQuery(
+            meter=meter_spec(meter), start=to_micros(start), end=to_micros(end), customer=customer
+        )
+        result = usage_reader(self.session).query(self.session.connection(), query)
+        if meter.bucket_size:
+            return [bucket.value for bucket in result.buckets]
+        return [group.value for group in result.groups]
+
+
+def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:
+    return load_contexts(session, [sub], {sub.customer_id: external_customer_id})[sub.id]
+
+
+def load_contexts(
+    session: Session, subs: Sequence[Subscription], external_ids: Mapping[str, str]
+) -> dict[str, Context]:
+    """The contexts of many subscriptions with a fixed number of queries (the clock closes
+    subscriptions in batches); ``external_ids`` maps customer id → external id."""
+    sub_ids = [sub.id for sub in subs]
+    items_of: dict[str, list[SubscriptionLineItem]] = defaultdict(list)
+    for item in subscription_repository.line_items(session, sub_ids):
+        if item.status == "published":
+            items_of[item.subscription_id].append(item)
+    all_items = [item for items in items_of.values() for item in items]
+    prices = plan_repository.prices_by_id(session, sorted({i.price_id for i in all_items}))
+    meter_ids = sorted({i.meter_id for i in all_items if i.meter_id})
+    meters = repository.meters_by_id(session, meter_ids)
+    grants_of: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    features_of: dict[str, dict[str, list[str]]] = {}
+    for environment_id in sorted({sub.environment_id for sub in subs}):
+        in_env = [sub for sub in subs if sub.environment_id == environment_id]
+        features = repository.metered_features(session, environment_id, meter_ids)
+        features_of[environment_id] = features
+        feature_ids = [f for ids in features.values() for f in ids]
+        if not feature_ids:
+            continue
+        for entity_type, entity_ids in (
+            ("PLAN", sorted({sub.plan_id for sub in in_env})),
+            ("SUBSCRIPTION", [sub.id for sub in in_env]),
+        ):
+            for grant in entitlement_repository.for_entities(
+                session, environment_id, entity_type, entity_ids, feature_ids
+            ):
+                grants_of[(entity_type, grant.entity_id)].append(grant)
+    contexts = {}
+    for sub in subs:
+        items = items_of.get(sub.id, [])
+        sub_meters = {i.meter_id for i in items if i.meter_id}
+        grants = grants_of.get(("PLAN", sub.plan_id), []) + grants_of.get(
+            ("SUBSCRIPTION", sub.id), []
+        )
+        allowances: dict[str, Allowance | None] = {}
+        for meter_id, ids in features_of[sub.environment_id].items():
+            if meter_id not in sub_meters:
+                continue
+            allowances[meter_id] = combine_grants(
+                Grant(
+                    is_enabled=g.is_enabled,
+                    usage_limit=g.usage_limit,
+                    usage_reset_period=g.usage_reset_period,
+                    is_soft_limit=g.is_soft_limit,
+                )
+                for g in grants
+                if g.feature_id in ids and g.feature_type == "metered"
+            )
+        contexts[sub.id] = Context(
+            sub,
+            external_ids[sub.customer_id],
+            items,
+            {i.price_id: prices[i.price_id] for i in items if i.price_id in prices},
+            {m: meters[m] for m in sub_meters if m in meters},
+            allowances,
+        )
+    return contexts

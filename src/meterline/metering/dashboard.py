@@ -1,0 +1,43 @@
+"""The dashboard query: every customer's daily usage of one meter (UTC days).
+
+On the SQL store it reads the daily aggregates (never raw events); on the ClickHouse store
+ClickHouse aggregates the raw events per customer and day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import Connection
+
+from meterline.metering.aggregations import DAY_US, FOLDABLE, MeterSpec, result, tidy
+from meterline.metering.query import UsageReader
+from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
+
+
+def daily_usage_by_customer(
+    reader: UsageReader, conn: Connection, meter: MeterSpec, start: int, end: int
+) -> dict[str, dict[int, Decimal]]:
+    """customer → UTC day start (µs) → usage, over ``[start, end)`` (whole UTC days).
+
+    Only for meters whose aggregation folds (not COUNT_UNIQUE or WEIGHTED_SUM) and without
+    group-by or buckets; days without events are left out.
+    """
+    if meter.aggregation_type not in FOLDABLE or meter.bucket_size or meter.group_by:
+        raise ValueError("the dashboard query needs a foldable meter without buckets or groups")
+    if start % DAY_US or end % DAY_US:
+        raise ValueError("the dashboard query covers whole UTC days")
+
+    found: dict[str, dict[int, Decimal]] = defaultdict(dict)
+    if isinstance(reader, ClickHouseUsageReader):
+        for row in reader.clickhouse.folds(
+            meter, customer=None, start=start, end=end, bucket_us=DAY_US, by_customer=True
+        ):
+            found[str(row.customer)][row.bucket] = tidy(result(meter, row.fold))
+        return dict(found)
+    for customer, day, fold in reader.store.hourly(
+        conn, meter.environment_id, meter.id, None, start, end, table="usage_daily"
+    ):
+        found[customer][day] = tidy(result(meter, fold))
+    return dict(found)

@@ -1,0 +1,321 @@
+"""Usage queries: a meter's aggregate for one customer or all, over windows.
+
+Full hours come from the hourly aggregates kept at write time; the partial hours at the
+edges of the range, and aggregations that cannot be folded (COUNT_UNIQUE, WEIGHTED_SUM,
+query-time property filters, group-by, sub-hour windows), come from raw events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from meterline.kernel.money import in_money_context
+from meterline.metering.aggregations import (
+    DAY_US,
+    FOLDABLE,
+    HOUR_ALIGNED_WINDOWS,
+    HOUR_US,
+    PARTS_NEEDED,
+    ZERO,
+    Fold,
+    MeterSpec,
+    event_value,
+    hour_aligned,
+    matches,
+    property_text,
+    result,
+    tidy,
+    utc_offset_zero,
+    weighted_contribution,
+    window_start,
+    zone,
+)
+from meterline.metering.stores.sql import SqlEventStore, StoredEvent
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    meter: MeterSpec
+    start: int  # µs, inclusive
+    end: int  # µs, exclusive
+    customer: str | None = None
+    window: str | None = None
+    timezone: str | None = None
+    billing_anchor: datetime | None = None
+    filters: tuple[tuple[str, frozenset[str]], ...] = ()
+    group_by: str | None = None
+
+
+@dataclass
+class WindowValue:
+    start: int
+    value: Decimal
+
+
+@dataclass
+class GroupValue:
+    group: str | None
+    value: Decimal
+    windows: list[WindowValue] = field(default_factory=list)
+
+
+@dataclass
+class UsageResult:
+    value: Decimal
+    windows: list[WindowValue]
+    groups: list[GroupValue]
+    # For bucketed meters: each bucket's value (what pricing charges per bucket).
+    buckets: list[WindowValue]
+
+
+class UsageReader:
+    def __init__(self, store: SqlEventStore) -> None:
+        self.store = store
+
+    @in_money_context
+    def query(self, conn: Connection, q: UsageQuery) -> UsageResult:
+        tz = zone(q.timezone)
+        if q.end <= q.start:
+            return UsageResult(ZERO, [], [], [])
+        folds = self._folds_from_hourly(conn, q, tz) if self._foldable(q, tz) else None
+        if folds is not None:
+            return self._finish(q, tz, folds)
+        return self._from_raw(conn, q, tz)
+
+    @in_money_context
+    def query_raw(self, conn: Connection, q: UsageQuery) -> UsageResult:
+        """The same answer from raw events only (ad-hoc aggregations have no aggregates)."""
+        if q.end <= q.start:
+            return UsageResult(ZERO, [], [], [])
+        return self._from_raw(conn, q, zone(q.timezone))
+
+    # -- path selection ----------------------------------------------------------------
+
+    def _foldable(self, q: UsageQuery, tz: ZoneInfo) -> bool:
+        meter = q.meter
+        if meter.aggregation_type not in FOLDABLE or q.filters or q.group_by or meter.group_by:
+            return False
+        for size in (q.window, meter.bucket_size):
+            if size is not None and size not in HOUR_ALIGNED_WINDOWS:
+                return False
+        return hour_aligned(tz, (q.start, q.end))
+
+    def _unit(self, q: UsageQuery) -> str | None:
+        """The finest grouping the result needs: the meter's bucket, else the window."""
+        return q.meter.bucket_size or q.window
+
+    # -- folded path ------------------------------------------------------------------------
+
+    def _folds_from_hourly(
+        self, conn: Connection, q: UsageQuery, tz: ZoneInfo
+    ) -> dict[int, Fold] | None:
+        """Folds per unit start (or a single key 0), or None when hours straddle a unit."""
+        unit = self._unit(q)
+        first_full = -(-q.start // HOUR_US) * HOUR_US
+        last_full = q.end - q.end % HOUR_US
+        folds: dict[int, Fold] = defaultdict(Fold)
+
+        def key_of(micros: int) -> int:
+            return window_start(micros, unit, tz, q.billing_anchor) if unit else 0
+
+        if first_full >= last_full:
+            self._fold_raw_into(conn, q, q.start, q.end, folds, key_of)
+            return folds
+        self._fold_raw_into(conn, q, q.start, first_full, folds, key_of)
+        self._fold_raw_into(conn, q, last_full, q.end, folds, key_of)
+        needs = PARTS_NEEDED.get(q.meter.aggregation_type)
+        # Whole UTC days come from the daily rollup, the hours around them from the hourly
+        # one. Days can serve a windowed query only when each UTC day lies inside one
+        # window: day-or-longer windows in a zone at UTC+0.
+        first_day = -(-first_full // DAY_US) * DAY_US
+        last_day = last_full - last_full % DAY_US
+        days_fit = unit is None or (
+            unit in ("DAY", "WEEK", "MONTH") and utc_offset_zero(tz, (q.start, q.end))
+        )
+        spans: list[tuple[str, int, int]] = []
+        if days_fit and first_day < last_day:
+            spans = [
+                ("usage_hourly", first_full, first_day),
+                ("usage_daily", first_day, last_day),
+                ("usage_hourly", last_day, last_full),
+            ]
+        else:
+            spans = [("usage_hourly", first_full, last_full)]
+        for table, span_start, span_end in spans:
+            if span_end <= span_start:
+                continue
+            if not unit:
+                folds[0].merge(
+                    self.store.hourly_total(
+                        conn,
+                        q.meter.id,
+                        q.meter.environment_id,
+                        q.customer,
+                        span_start,
+                        span_end,
+                        needs=needs,
+                        table=table,
+                    )
+                )
+                continue
+            width = DAY_US if table == "usage_daily" else HOUR_US
+            for _customer, bucket, fold in self.store.hourly(
+                conn,
+                q.meter.environment_id,
+                q.meter.id,
+                q.customer,
+                span_start,
+                span_end,
+                needs=needs,
+                table=table,
+            ):
+                key = key_of(bucket)
+                if key_of(bucket + width - 1) != key:
+                    return None  # a bucket straddles a window boundary (odd zone offset)
+                folds[key].merge(fold)
+        return folds
+
+    def _fold_raw_into(
+        self,
+        conn: Connection,
+        q: UsageQuery,
+        start: int,
+        end: int,
+        folds: dict[int, Fold],
+        key_of: object,
+    ) -> None:
+        if end <= start:
+            return
+        assert callable(key_of)
+        for event in self._matching(conn, q, start, end):
+            folds[key_of(event.timestamp)].add(
+                event_value(q.meter, event.properties), event.timestamp
+            )
+
+    # -- raw path -------------------------------------------------------------------------
+
+    def _matching(
+        self, conn: Connection, q: UsageQuery, start: int, end: int
+    ) -> Iterable[StoredEvent]:
+        meter = q.meter
+        for event in self.store.scan(
+            conn, meter.environment_id, meter.event_name, q.customer, start, end
+        ):
+            if meter.filters and not matches(event.properties, meter.filters):
+                continue
+            if q.filters and not matches(event.properties, q.filters):
+                continue
+            yield event
+
+    def _from_raw(self, conn: Connection, q: UsageQuery, tz: ZoneInfo) -> UsageResult:
+        meter = q.meter
+        unit = self._unit(q)
+        group_field = q.group_by or meter.group_by
+        # (group, unit start) → fold
+        folds: dict[tuple[str | None, int], Fold] = defaultdict(Fold)
+        weighted: dict[tuple[str | None, int], Decimal] = defaultdict(Decimal)
+        for event in self._matching(conn, q, q.start, q.end):
+            group = property_text(event.properties.get(group_field)) if group_field else None
+            key = (group, window_start(event.timestamp, unit, tz, q.billing_anchor) if unit else 0)
+            value = event_value(meter, event.properties)
+            fold = folds[key]
+            fold.add(value, event.timestamp)
+            if meter.aggregation_type == "COUNT_UNIQUE" and meter.field:
+                text = property_text(event.properties.get(meter.field))
+                if text is not None:
+                    fold.uniques.add(text)
+            elif meter.aggregation_type == "WEIGHTED_SUM":
+                weighted[key] += weighted_contribution(value, event.timestamp, q.start, q.end)
+        if not group_field:
+            flat = {unit_start: fold for (_g, unit_start), fold in folds.items()}
+            flat_weighted = {unit_start: v for (_g, unit_start), v in weighted.items()}
+            return self._finish(q, tz, flat, flat_weighted)
+        groups: dict[str | None, dict[int, Fold]] = defaultdict(dict)
+        group_weighted: dict[str | None, dict[int, Decimal]] = defaultdict(dict)
+        for (group, unit_start), fold in folds.items():
+            groups[group][unit_start] = fold
+        for (group, unit_start), value in weighted.items():
+            group_weighted[group][unit_start] = value
+        parts = [
+            (group, self._finish(q, tz, group_folds, group_weighted.get(group, {})))
+            for group, group_folds in sorted(
+                groups.items(), key=lambda g: (g[0] is None, g[0] or "")
+            )
+        ]
+        total = sum((part.value for _g, part in parts), ZERO)
+        windows: dict[int, Decimal] = defaultdict(Decimal)
+        buckets: list[WindowValue] = []
+        for _g, part in parts:
+            for window in part.windows:
+                windows[window.start] += window.value
+            buckets.extend(part.buckets)
+        return UsageResult(
+            value=tidy(total),
+            windows=[WindowValue(s, tidy(v)) for s, v in sorted(windows.items())],
+            groups=[GroupValue(g, part.value, part.windows) for g, part in parts],
+            buckets=buckets,
+        )
+
+    # -- shaping ------------------------------------------------------------------------------
+
+    def _value(self, q: UsageQuery, fold: Fold, weighted: Decimal | None) -> Decimal:
+        if q.meter.aggregation_type == "WEIGHTED_SUM":
+            return weighted if weighted is not None else ZERO
+        return result(q.meter, fold)
+
+    def _finish(
+        self,
+        q: UsageQuery,
+        tz: ZoneInfo,
+        folds: Mapping[int, Fold],
+        weighted: Mapping[int, Decimal] | None = None,
+    ) -> UsageResult:
+        meter = q.meter
+        weighted = weighted or {}
+        if meter.bucket_size:
+            # Bucketed meter: each bucket is aggregated on its own; the usage is their sum.
+            buckets = [
+                WindowValue(start, tidy(self._value(q, fold, weighted.get(start))))
+                for start, fold in sorted(folds.items())
+                if fold.count
+            ]
+            total = sum((b.value for b in buckets), ZERO)
+            windows: list[WindowValue] = []
+            if q.window:
+                per_window: dict[int, Decimal] = defaultdict(Decimal)
+                for bucket in buckets:
+                    per_window[window_start(bucket.start, q.window, tz, q.billing_anchor)] += (
+                        bucket.value
+                    )
+                windows = [WindowValue(s, tidy(v)) for s, v in sorted(per_window.items())]
+            return UsageResult(tidy(total), windows, [], buckets)
+        if q.window:
+            windows = [
+                WindowValue(start, tidy(self._value(q, fold, weighted.get(start))))
+                for start, fold in sorted(folds.items())
+                if fold.count
+            ]
+            overall = Fold()
+            for fold in folds.values():
+                overall.merge(fold)
+            if meter.aggregation_type == "WEIGHTED_SUM":
+                total = sum(weighted.values(), ZERO)
+            else:
+                total = result(meter, overall)
+            return UsageResult(tidy(total), windows, [], [])
+        overall = Fold()
+        for fold in folds.values():
+            overall.merge(fold)
+        total = (
+            sum(weighted.values(), ZERO)
+            if meter.aggregation_type == "WEIGHTED_SUM"
+            else result(meter, overall)
+        )
+        return UsageResult(tidy(total), [], [], [])

@@ -1,1 +1,0 @@
-from tests.billing.service_db import service_db  # noqa: F401

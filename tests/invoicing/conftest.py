@@ -1,0 +1,1 @@
+from tests.invoicing.service_db import service_db  # noqa: F401
