@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Row, bindparam, select, text
 from sqlalchemy.orm import Session
 
 from meterline.accounts.models import ApiKey, Environment, Organization, User
+from meterline.db.search import page
 
 
 def lock_account_setup(session: Session) -> None:
@@ -72,12 +73,22 @@ def key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash)).first()
 
 
-def keys_of_environment(session: Session, environment_id: str) -> Sequence[ApiKey]:
-    return session.scalars(
+def keys_of_environment(
+    session: Session,
+    environment_id: str,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+) -> tuple[list[ApiKey], int]:
+    """One page of the environment's keys in ``status`` (live keys by default), newest first,
+    and their count."""
+    stmt = (
         select(ApiKey)
-        .where(ApiKey.environment_id == environment_id, ApiKey.status == "published")
+        .where(ApiKey.environment_id == environment_id, ApiKey.status == (status or "published"))
         .order_by(ApiKey.created_at.desc(), ApiKey.id)
-    ).all()
+    )
+    return page(session, stmt, limit, offset)
 
 
 def key_in_environment(session: Session, environment_id: str, key_id: str) -> ApiKey | None:

@@ -196,8 +196,12 @@ def credentials(conn: Connection | Session, digest: str) -> tuple[Principal, dat
     return principal, expires_at
 
 
-def list_api_keys(session: Session, principal: Principal) -> Sequence[ApiKey]:
-    return repository.keys_of_environment(session, principal.environment_id)
+def list_api_keys(
+    session: Session, principal: Principal, *, limit: int, offset: int, status: str | None = None
+) -> tuple[list[ApiKey], int]:
+    return repository.keys_of_environment(
+        session, principal.environment_id, limit=limit, offset=offset, status=status
+    )
 
 
 def revoke_api_key(session: Session, principal: Principal, key_id: str) -> None:

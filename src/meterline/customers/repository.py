@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from meterline.customers.models import Customer
+from meterline.db.search import apply_filters, apply_sort, created_between, metadata_has, page
 
 SEARCHABLE = {
     "id": Customer.id,
@@ -51,3 +55,39 @@ def by_slug(session: Session, environment_id: str, slug: str) -> Customer | None
 
 def base_query(environment_id: str) -> Select[Any]:
     return select(Customer).where(Customer.environment_id == environment_id)
+
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """What a customer search selects; every field set narrows the result."""
+
+    customer_ids: Sequence[str] | None = None
+    external_ids: Sequence[str] | None = None
+    external_id: str | None = None
+    email: str | None = None
+    metadata: Mapping[str, str] | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: str | None = None
+    filters: Sequence[Any] | None = None
+    sort: Sequence[Any] | str | None = None
+    order: str | None = None
+
+
+def search(
+    session: Session, environment_id: str, q: CustomerQuery, limit: int, offset: int
+) -> tuple[list[Customer], int]:
+    stmt = base_query(environment_id).where(Customer.status == (q.status or "published"))
+    if q.customer_ids:
+        stmt = stmt.where(Customer.id.in_(list(q.customer_ids)))
+    if q.external_ids:
+        stmt = stmt.where(Customer.external_id.in_(list(q.external_ids)))
+    if q.external_id:
+        stmt = stmt.where(Customer.external_id == q.external_id)
+    if q.email:
+        stmt = stmt.where(Customer.email == q.email)
+    stmt = stmt.where(*metadata_has(Customer.metadata_, q.metadata))
+    stmt = stmt.where(*created_between(Customer.created_at, q.start_time, q.end_time))
+    stmt = apply_filters(stmt, q.filters, SEARCHABLE)
+    stmt = apply_sort(stmt, q.sort, q.order, SEARCHABLE).order_by(Customer.id)
+    return page(session, stmt, limit, offset)

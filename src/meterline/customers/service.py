@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.customers import repository
 from meterline.customers.models import Customer
-from meterline.db.search import apply_filters, apply_sort, page
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
 
 ADDRESS_FIELDS = (
@@ -181,31 +180,8 @@ def archive_customer(session: Session, principal: Principal, customer_id: str) -
 
 
 def search_customers(
-    session: Session,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-    customer_ids: Sequence[str] | None = None,
-    external_ids: Sequence[str] | None = None,
-    external_id: str | None = None,
-    email: str | None = None,
-    status: str | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    session: Session, principal: Principal, *, limit: int, offset: int, **filters: Any
 ) -> tuple[Sequence[Customer], int]:
-    stmt = repository.base_query(principal.environment_id)
-    stmt = stmt.where(Customer.status == (status or "published"))
-    if customer_ids:
-        stmt = stmt.where(Customer.id.in_(customer_ids))
-    if external_ids:
-        stmt = stmt.where(Customer.external_id.in_(external_ids))
-    if external_id:
-        stmt = stmt.where(Customer.external_id == external_id)
-    if email:
-        stmt = stmt.where(Customer.email == email)
-    stmt = apply_filters(stmt, filters, repository.SEARCHABLE)
-    stmt = apply_sort(stmt, sort, order, repository.SEARCHABLE)
-    stmt = stmt.order_by(Customer.id)
-    return page(session, stmt, limit, offset)
+    """Customers matching every filter given (``repository.CustomerQuery``)."""
+    q = repository.CustomerQuery(**filters)
+    return repository.search(session, principal.environment_id, q, limit, offset)

@@ -6,6 +6,7 @@ Only fields a resource allows are filterable; anything else is a 400 naming the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, not_, select
@@ -129,10 +130,37 @@ def apply_sort(
     return stmt.order_by(*clauses)
 
 
+def created_between(
+    column: InstrumentedAttribute[Any], start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """The ``start_time``/``end_time`` of a search: ``start <= column < end``, either open."""
+    clauses: list[ColumnElement[bool]] = []
+    if start is not None:
+        clauses.append(column >= start)
+    if end is not None:
+        clauses.append(column < end)
+    return clauses
+
+
+def metadata_has(
+    column: InstrumentedAttribute[Any], metadata: Mapping[str, str] | None
+) -> list[ColumnElement[bool]]:
+    """Rows whose JSON ``metadata`` holds every given key with exactly the given text (the
+    same JSON path expression on SQLite and PostgreSQL; keys travel as bound parameters)."""
+    return [column[key].as_string() == str(value) for key, value in (metadata or {}).items()]
+
+
 def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[list[Any], int]:
     """One page of a statement's rows and the total count of its rows."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)
 
 
-__all__ = ["apply_filters", "apply_sort", "contains", "page"]
+__all__ = [
+    "apply_filters",
+    "apply_sort",
+    "contains",
+    "created_between",
+    "metadata_has",
+    "page",
+]

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, cast, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
+from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.invoicing import failures
 from meterline.invoicing.models import Invoice, InvoiceLineItem, InvoiceSequence
 from meterline.subscriptions.models import Subscription
@@ -97,55 +100,134 @@ def take_numbers(session: Session, environment_id: str, period: str, count: int)
     return int(session.execute(stmt).scalar_one()) - count + 1
 
 
+SEARCHABLE: dict[str, InstrumentedAttribute[Any]] = {
+    "id": Invoice.id,
+    "customer_id": Invoice.customer_id,
+    "subscription_id": Invoice.subscription_id,
+    "invoice_type": Invoice.invoice_type,
+    "invoice_status": Invoice.invoice_status,
+    "payment_status": Invoice.payment_status,
+    "currency": Invoice.currency,
+    "invoice_number": Invoice.invoice_number,
+    "billing_reason": Invoice.billing_reason,
+    "billing_period": Invoice.billing_period,
+    "period_start": Invoice.period_start,
+    "period_end": Invoice.period_end,
+    "due_date": Invoice.due_date,
+    "finalized_at": Invoice.finalized_at,
+    "voided_at": Invoice.voided_at,
+    "status": Invoice.status,
+    "created_at": Invoice.created_at,
+    "updated_at": Invoice.updated_at,
+}
+
+
+@dataclass(frozen=True)
+class InvoiceQuery:
+    """What an invoice search selects; every field set narrows the result."""
+
+    invoice_ids: Sequence[str] | None = None
+    customer_id: str | None = None
+    external_customer_id: str | None = None
+    subscription_customer_ids: Sequence[str] | None = None
+    subscription_id: str | None = None
+    invoice_status: Sequence[str] | None = None
+    payment_status: Sequence[str] | None = None
+    invoice_type: str | None = None
+    billing_reason: str | None = None
+    currency: str | None = None
+    status: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    amount_due_gt: Decimal | None = None
+    amount_remaining_gt: Decimal | None = None
+    period_start_gte: datetime | None = None
+    period_start_lte: datetime | None = None
+    period_end_gte: datetime | None = None
+    period_end_lte: datetime | None = None
+    finalized_at_gte: datetime | None = None
+    voided_at_gte: datetime | None = None
+    filters: Sequence[Any] | None = None
+    sort: Sequence[Any] | str | None = None
+    order: str | None = None
+
+
+def _amount(session: Session, column: InstrumentedAttribute[Any]) -> Any:
+    # SQLite keeps amounts as canonical text (db/base.py Money), which compares as text:
+    # compare its numeric value instead.
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(column, Numeric)
+    return column
+
+
+def _where(session: Session, environment_id: str, q: InvoiceQuery) -> list[Any]:
+    where: list[Any] = [
+        Invoice.environment_id == environment_id,
+        Invoice.status == (q.status or "published"),
+    ]
+    if q.invoice_ids:
+        where.append(Invoice.id.in_(list(q.invoice_ids)))
+    if q.customer_id:
+        where.append(Invoice.customer_id == q.customer_id)
+    if q.external_customer_id:
+        where.append(
+            Invoice.customer_id.in_(
+                select(Customer.id).where(
+                    Customer.environment_id == environment_id,
+                    Customer.external_id == q.external_customer_id,
+                )
+            )
+        )
+    if q.subscription_customer_ids:
+        where.append(
+            Invoice.subscription_id.in_(
+                select(Subscription.id).where(
+                    Subscription.environment_id == environment_id,
+                    Subscription.customer_id.in_(list(q.subscription_customer_ids)),
+                )
+            )
+        )
+    if q.subscription_id:
+        where.append(Invoice.subscription_id == q.subscription_id)
+    if q.invoice_status:
+        where.append(Invoice.invoice_status.in_(list(q.invoice_status)))
+    if q.payment_status:
+        where.append(Invoice.payment_status.in_(list(q.payment_status)))
+    if q.invoice_type:
+        where.append(Invoice.invoice_type == q.invoice_type)
+    if q.billing_reason:
+        where.append(Invoice.billing_reason == q.billing_reason)
+    if q.currency:
+        where.append(Invoice.currency == q.currency)
+    where.extend(created_between(Invoice.created_at, q.start_time, q.end_time))
+    if q.amount_due_gt is not None:
+        where.append(_amount(session, Invoice.amount_due) > q.amount_due_gt)
+    if q.amount_remaining_gt is not None:
+        where.append(_amount(session, Invoice.amount_remaining) > q.amount_remaining_gt)
+    if q.period_start_gte is not None:
+        where.append(Invoice.period_start >= q.period_start_gte)
+    if q.period_start_lte is not None:
+        where.append(Invoice.period_start <= q.period_start_lte)
+    if q.period_end_gte is not None:
+        where.append(Invoice.period_end >= q.period_end_gte)
+    if q.period_end_lte is not None:
+        where.append(Invoice.period_end <= q.period_end_lte)
+    if q.finalized_at_gte is not None:
+        where.append(Invoice.finalized_at >= q.finalized_at_gte)
+    if q.voided_at_gte is not None:
+        where.append(Invoice.voided_at >= q.voided_at_gte)
+    return where
+
+
 def search(
-    session: Session,
-    environment_id: str,
-    *,
-    limit: int,
-    offset: int,
-    invoice_ids: Sequence[str] | None = None,
-    customer_id: str | None = None,
-    subscription_id: str | None = None,
-    invoice_status: Sequence[str] | None = None,
-    payment_status: Sequence[str] | None = None,
-    invoice_type: str | None = None,
-    billing_reason: str | None = None,
-    currency: str | None = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    ascending: bool = False,
+    session: Session, environment_id: str, q: InvoiceQuery, *, limit: int, offset: int
 ) -> tuple[list[Invoice], int]:
-    where = [Invoice.environment_id == environment_id, Invoice.status == "published"]
-    if invoice_ids:
-        where.append(Invoice.id.in_(list(invoice_ids)))
-    if customer_id:
-        where.append(Invoice.customer_id == customer_id)
-    if subscription_id:
-        where.append(Invoice.subscription_id == subscription_id)
-    if invoice_status:
-        where.append(Invoice.invoice_status.in_(list(invoice_status)))
-    if payment_status:
-        where.append(Invoice.payment_status.in_(list(payment_status)))
-    if invoice_type:
-        where.append(Invoice.invoice_type == invoice_type)
-    if billing_reason:
-        where.append(Invoice.billing_reason == billing_reason)
-    if currency:
-        where.append(Invoice.currency == currency)
-    if start_time:
-        where.append(Invoice.created_at >= start_time)
-    if end_time:
-        where.append(Invoice.created_at < end_time)
-    total = session.scalar(select(func.count()).select_from(Invoice).where(*where)) or 0
-    order = (
-        (Invoice.created_at.asc(), Invoice.id.asc())
-        if ascending
-        else (Invoice.created_at.desc(), Invoice.id.desc())
-    )
-    rows = session.scalars(
-        select(Invoice).where(*where).order_by(*order).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(total)
+    stmt = select(Invoice).where(*_where(session, environment_id, q))
+    stmt = apply_filters(stmt, q.filters, SEARCHABLE)
+    ascending = (q.order or "desc").lower() == "asc"
+    stmt = apply_sort(stmt, q.sort, q.order, SEARCHABLE)
+    stmt = stmt.order_by(Invoice.id.asc() if ascending else Invoice.id.desc())
+    return page(session, stmt, limit, offset)
 
 
 def unpaid_total(

@@ -552,8 +552,14 @@ def search_invoices(
     _choice(filters.get("billing_reason"), BILLING_REASONS, "billing_reason")
     if filters.get("currency"):
         filters["currency"] = str(filters["currency"]).lower()
+    if "ascending" in filters:
+        filters["order"] = "asc" if filters.pop("ascending") else "desc"
     return repository.search(
-        session, principal.environment_id, limit=limit, offset=offset, **filters
+        session,
+        principal.environment_id,
+        repository.InvoiceQuery(**filters),
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository as grants
 from meterline.kernel import money
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
@@ -259,27 +258,11 @@ def archive_plan(session: Session, principal: Principal, plan_id: str) -> None:
 
 
 def search_plans(
-    session: Session,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-    plan_ids: Sequence[str] | None = None,
-    lookup_key: str | None = None,
-    status: str | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    session: Session, principal: Principal, *, limit: int, offset: int, **filters: Any
 ) -> tuple[list[Plan], int]:
-    stmt = repository.plan_query(principal.environment_id)
-    stmt = stmt.where(Plan.status == (status or "published"))
-    if plan_ids:
-        stmt = stmt.where(Plan.id.in_(plan_ids))
-    if lookup_key:
-        stmt = stmt.where(Plan.lookup_key == lookup_key)
-    stmt = apply_filters(stmt, filters, repository.PLAN_COLUMNS)
-    stmt = apply_sort(stmt, sort, order, repository.PLAN_COLUMNS).order_by(Plan.id)
-    return page(session, stmt, limit, offset)
+    """Plans matching every filter given (``repository.PlanQuery``)."""
+    q = repository.PlanQuery(**filters)
+    return repository.search_plans(session, principal.environment_id, q, limit, offset)
 
 
 def plan_prices(session: Session, principal: Principal, plan_ids: Sequence[str]) -> list[Price]:
@@ -578,44 +561,11 @@ def terminate_price(
 
 
 def search_prices(
-    session: Session,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-    price_ids: Sequence[str] | None = None,
-    plan_ids: Sequence[str] | None = None,
-    entity_type: str | None = None,
-    entity_ids: Sequence[str] | None = None,
-    meter_ids: Sequence[str] | None = None,
-    billing_periods: Sequence[str] | None = None,
-    allow_expired: bool = False,
-    status: str | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    session: Session, principal: Principal, *, limit: int, offset: int, **filters: Any
 ) -> tuple[list[Price], int]:
-    from sqlalchemy import or_
-
-    stmt = repository.price_query(principal.environment_id)
-    stmt = stmt.where(Price.status == (status or "published"))
-    if not allow_expired:
-        stmt = stmt.where(or_(Price.end_date.is_(None), Price.end_date > utcnow()))
-    if price_ids:
-        stmt = stmt.where(Price.id.in_(price_ids))
-    if plan_ids:
-        stmt = stmt.where(Price.entity_type == "PLAN", Price.entity_id.in_(plan_ids))
-    if entity_type:
-        stmt = stmt.where(Price.entity_type == entity_type)
-    if entity_ids:
-        stmt = stmt.where(Price.entity_id.in_(entity_ids))
-    if meter_ids:
-        stmt = stmt.where(Price.meter_id.in_(meter_ids))
-    if billing_periods:
-        stmt = stmt.where(Price.billing_period.in_(billing_periods))
-    stmt = apply_filters(stmt, filters, repository.PRICE_COLUMNS)
-    stmt = apply_sort(stmt, sort, order, repository.PRICE_COLUMNS).order_by(Price.id)
-    return page(session, stmt, limit, offset)
+    """Prices matching every filter given (``repository.PriceQuery``)."""
+    q = repository.PriceQuery(**filters)
+    return repository.search_prices(session, principal.environment_id, q, limit, offset, utcnow())
 
 
 def _flush_unique(session: Session, message: str) -> None:

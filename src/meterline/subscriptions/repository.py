@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 LIVE_STATUSES = ("active", "trialing")
@@ -89,3 +92,67 @@ def line_items(session: Session, subscription_ids: Sequence[str]) -> list[Subscr
 
 def query(environment_id: str) -> Select[Any]:
     return select(Subscription).where(Subscription.environment_id == environment_id)
+
+
+# Every Meterline subscription is a recurring, standalone one with no parent: a filter asking
+# for another cadence, type or a parent matches none of them.
+BILLING_CADENCES = ("RECURRING",)
+SUBSCRIPTION_TYPES = ("standalone",)
+
+
+@dataclass(frozen=True)
+class SubscriptionQuery:
+    """What a subscription search selects; every field set narrows the result."""
+
+    subscription_ids: Sequence[str] | None = None
+    customer_ids: Sequence[str] | None = None
+    plan_id: str | None = None
+    subscription_statuses: Sequence[str] | None = None
+    billing_periods: Sequence[str] | None = None
+    billing_cadences: Sequence[str] | None = None
+    subscription_types: Sequence[str] | None = None
+    parent_subscription_ids: Sequence[str] | None = None
+    active_at: datetime | None = None
+    trial_end_due_lte: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: str | None = None
+    filters: Sequence[Any] | None = None
+    sort: Sequence[Any] | str | None = None
+    order: str | None = None
+
+
+def search(
+    session: Session, environment_id: str, q: SubscriptionQuery, *, limit: int, offset: int
+) -> tuple[list[Subscription], int]:
+    stmt = query(environment_id).where(Subscription.status == (q.status or "published"))
+    if q.subscription_ids:
+        stmt = stmt.where(Subscription.id.in_(list(q.subscription_ids)))
+    if q.customer_ids is not None:
+        stmt = stmt.where(Subscription.customer_id.in_(list(q.customer_ids)))
+    if q.plan_id:
+        stmt = stmt.where(Subscription.plan_id == q.plan_id)
+    if q.subscription_statuses:
+        stmt = stmt.where(Subscription.subscription_status.in_(list(q.subscription_statuses)))
+    if q.billing_periods:
+        stmt = stmt.where(Subscription.billing_period.in_(list(q.billing_periods)))
+    if q.billing_cadences and not set(q.billing_cadences) & set(BILLING_CADENCES):
+        stmt = stmt.where(false())
+    if q.subscription_types and not set(q.subscription_types) & set(SUBSCRIPTION_TYPES):
+        stmt = stmt.where(false())
+    if q.parent_subscription_ids:
+        stmt = stmt.where(false())
+    if q.active_at is not None:
+        stmt = stmt.where(
+            Subscription.start_date <= q.active_at,
+            or_(Subscription.end_date.is_(None), Subscription.end_date > q.active_at),
+            or_(Subscription.cancelled_at.is_(None), Subscription.cancelled_at > q.active_at),
+        )
+    if q.trial_end_due_lte is not None:
+        stmt = stmt.where(
+            Subscription.trial_end.is_not(None), Subscription.trial_end <= q.trial_end_due_lte
+        )
+    stmt = stmt.where(*created_between(Subscription.created_at, q.start_time, q.end_time))
+    stmt = apply_filters(stmt, q.filters, COLUMNS)
+    stmt = apply_sort(stmt, q.sort, q.order, COLUMNS).order_by(Subscription.id)
+    return page(session, stmt, limit, offset)

@@ -22,7 +22,6 @@ from meterline.catalog.models import Meter
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort, page
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.clock import BillingSettings
@@ -274,38 +273,54 @@ def search_subscriptions(
     *,
     limit: int,
     offset: int,
-    subscription_ids: Sequence[str] | None = None,
     customer_id: str | None = None,
+    customer_ids: Sequence[str] | None = None,
     external_customer_id: str | None = None,
-    plan_id: str | None = None,
     subscription_statuses: Sequence[str] | None = None,
-    billing_periods: Sequence[str] | None = None,
-    status: str | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    **filters: Any,
 ) -> tuple[list[Subscription], int]:
-    stmt = repository.query(principal.environment_id)
-    stmt = stmt.where(Subscription.status == (status or "published"))
-    if subscription_ids:
-        stmt = stmt.where(Subscription.id.in_(subscription_ids))
+    """Subscriptions matching every filter given (``repository.SubscriptionQuery``); the
+    customer filters (id, ids, external id) intersect."""
+    wanted: set[str] | None = None
     if external_customer_id:
-        customer_id = customers.get_customer_by_external_id(
-            session, principal, external_customer_id
-        ).id
-    if customer_id:
-        stmt = stmt.where(Subscription.customer_id == customer_id)
-    if plan_id:
-        stmt = stmt.where(Subscription.plan_id == plan_id)
-    if subscription_statuses:
-        for value in subscription_statuses:
-            plans.choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
-        stmt = stmt.where(Subscription.subscription_status.in_(subscription_statuses))
-    if billing_periods:
-        stmt = stmt.where(Subscription.billing_period.in_(billing_periods))
-    stmt = apply_filters(stmt, filters, repository.COLUMNS)
-    stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Subscription.id)
-    return page(session, stmt, limit, offset)
+        found = customers.get_customer_by_external_id(session, principal, external_customer_id)
+        wanted = {found.id}
+    for ids in ([customer_id] if customer_id else None, customer_ids):
+        if ids:
+            wanted = set(ids) if wanted is None else wanted & set(ids)
+    for value in subscription_statuses or ():
+        plans.choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
+    q = repository.SubscriptionQuery(
+        customer_ids=None if wanted is None else sorted(wanted),
+        subscription_statuses=subscription_statuses,
+        **filters,
+    )
+    return repository.search(session, principal.environment_id, q, limit=limit, offset=offset)
+
+
+# A status changes only through the operation that does the work behind it (periods, proration,
+# invoices); an update may restate the current status but never move it.
+STATUS_OPERATIONS = {
+    "active": "POST /subscriptions/{id}/activate (a draft) or resume (a paused subscription)",
+    "cancelled": "POST /subscriptions/{id}/cancel",
+    "paused": "the pause operation (not supported yet)",
+    "trialing": "a plan trial at creation",
+    "draft": "creating the subscription as a draft",
+    "incomplete": "the payment flow",
+}
+
+
+def _check_status_unchanged(sub: Subscription, wanted: Any, now: datetime) -> None:
+    new_status = plans.choice(wanted, SUBSCRIPTION_STATUSES, "status")
+    current = effective_status(sub, now)
+    if new_status == current:
+        return
+    raise InvalidRequest(
+        f"status cannot be changed by an update (from {current} to {new_status}): "
+        f"use {STATUS_OPERATIONS.get(new_status, 'its operation')}",
+        field="status",
+        details={"current_status": current, "provided_value": new_status},
+    )
 
 
 def update_subscription(
@@ -316,10 +331,7 @@ def update_subscription(
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("a cancelled subscription cannot be updated")
     if changes.get("status") is not None:
-        new_status = plans.choice(changes["status"], SUBSCRIPTION_STATUSES, "status")
-        if new_status == "cancelled":
-            raise InvalidRequest("use POST /subscriptions/{id}/cancel to cancel", field="status")
-        sub.subscription_status = new_status
+        _check_status_unchanged(sub, changes["status"], now)
     if changes.get("cancel_at") is not None:
         if changes["cancel_at"] <= now:
             raise InvalidRequest("cancel_at must be in the future", field="cancel_at")

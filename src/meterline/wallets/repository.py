@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Numeric, cast, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from meterline.db.search import apply_sort, created_between, page
 from meterline.wallets.models import Wallet, WalletTransaction
 
 
@@ -66,6 +70,17 @@ def customers_with_active_wallets(
     return {(customer_id, currency) for customer_id, currency in rows}
 
 
+WALLET_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "id": Wallet.id,
+    "customer_id": Wallet.customer_id,
+    "currency": Wallet.currency,
+    "name": Wallet.name,
+    "wallet_status": Wallet.wallet_status,
+    "created_at": Wallet.created_at,
+    "updated_at": Wallet.updated_at,
+}
+
+
 def search(
     session: Session,
     environment_id: str,
@@ -75,23 +90,20 @@ def search(
     wallet_ids: Sequence[str] | None = None,
     customer_id: str | None = None,
     wallet_status: str | None = None,
+    sort: Sequence[Any] | str | None = None,
+    order: str | None = None,
 ) -> tuple[list[Wallet], int]:
-    where = [Wallet.environment_id == environment_id]
+    stmt = select(Wallet).where(Wallet.environment_id == environment_id)
     if wallet_ids:
-        where.append(Wallet.id.in_(list(wallet_ids)))
+        stmt = stmt.where(Wallet.id.in_(list(wallet_ids)))
     if customer_id:
-        where.append(Wallet.customer_id == customer_id)
+        stmt = stmt.where(Wallet.customer_id == customer_id)
     if wallet_status:
-        where.append(Wallet.wallet_status == wallet_status)
-    total = session.scalar(select(func.count()).select_from(Wallet).where(*where)) or 0
-    rows = session.scalars(
-        select(Wallet)
-        .where(*where)
-        .order_by(Wallet.created_at.desc(), Wallet.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return list(rows), int(total)
+        stmt = stmt.where(Wallet.wallet_status == wallet_status)
+    ascending = (order or "desc").lower() == "asc"
+    stmt = apply_sort(stmt, sort, order, WALLET_COLUMNS)
+    stmt = stmt.order_by(Wallet.id.asc() if ascending else Wallet.id.desc())
+    return page(session, stmt, limit, offset)
 
 
 def by_idempotency_key(session: Session, wallet_id: str, key: str) -> WalletTransaction | None:
@@ -136,30 +148,58 @@ def expired_open_credits(
     return [row for row in rows if row.credits_available > 0]
 
 
+@dataclass(frozen=True)
+class TransactionQuery:
+    """What a wallet's ledger listing selects; every field set narrows the result."""
+
+    same_wallet_id: str | None = None
+    transaction_type: str | None = None
+    transaction_reason: str | None = None
+    transaction_status: str | None = None
+    reference_type: str | None = None
+    reference_id: str | None = None
+    created_by: str | None = None
+    priority: int | None = None
+    credits_available_gt: Decimal | None = None
+    expiry_date_after: datetime | None = None
+    expiry_date_before: datetime | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: str | None = None
+    ascending: bool = False
+
+
 def transactions(
-    session: Session,
-    wallet_id: str,
-    *,
-    limit: int,
-    offset: int,
-    transaction_type: str | None = None,
-    transaction_reason: str | None = None,
-    transaction_status: str | None = None,
-    ascending: bool = False,
+    session: Session, wallet_id: str, q: TransactionQuery, *, limit: int, offset: int
 ) -> tuple[list[WalletTransaction], int]:
-    where = [WalletTransaction.wallet_id == wallet_id]
-    if transaction_type:
-        where.append(WalletTransaction.type == transaction_type)
-    if transaction_reason:
-        where.append(WalletTransaction.transaction_reason == transaction_reason)
-    if transaction_status:
-        where.append(WalletTransaction.transaction_status == transaction_status)
-    total = session.scalar(select(func.count()).select_from(WalletTransaction).where(*where)) or 0
-    order = WalletTransaction.sequence.asc() if ascending else WalletTransaction.sequence.desc()
-    rows = session.scalars(
-        select(WalletTransaction).where(*where).order_by(order).limit(limit).offset(offset)
-    ).all()
-    return list(rows), int(total)
+    t = WalletTransaction
+    stmt = select(t).where(t.wallet_id == wallet_id, t.status == (q.status or "published"))
+    if q.same_wallet_id:
+        stmt = stmt.where(t.wallet_id == q.same_wallet_id)
+    for column, value in (
+        (t.type, q.transaction_type),
+        (t.transaction_reason, q.transaction_reason),
+        (t.transaction_status, q.transaction_status),
+        (t.reference_type, q.reference_type),
+        (t.reference_id, q.reference_id),
+        (t.created_by, q.created_by),
+        (t.priority, q.priority),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if q.credits_available_gt is not None:
+        available: Any = t.credits_available
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite keeps amounts as canonical text (db/base.py Money): compare numbers.
+            available = cast(available, Numeric)
+        stmt = stmt.where(available > q.credits_available_gt)
+    if q.expiry_date_after is not None:
+        stmt = stmt.where(t.expiry_date > q.expiry_date_after)
+    if q.expiry_date_before is not None:
+        stmt = stmt.where(t.expiry_date < q.expiry_date_before)
+    stmt = stmt.where(*created_between(t.created_at, q.start_time, q.end_time))
+    stmt = stmt.order_by(t.sequence.asc() if q.ascending else t.sequence.desc())
+    return page(session, stmt, limit, offset)
 
 
 def all_transactions(session: Session, wallet_id: str) -> list[WalletTransaction]:

@@ -10,6 +10,7 @@ Currency amount = credits × ``conversion_rate``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
@@ -196,6 +197,8 @@ def search_wallets(
     wallet_ids: list[str] | None = None,
     customer_id: str | None = None,
     wallet_status: str | None = None,
+    sort: Sequence[Any] | str | None = None,
+    order: str | None = None,
 ) -> tuple[list[Wallet], int]:
     return repository.search(
         session,
@@ -205,6 +208,8 @@ def search_wallets(
         wallet_ids=wallet_ids,
         customer_id=customer_id,
         wallet_status=wallet_status,
+        sort=sort,
+        order=order,
     )
 
 
@@ -491,22 +496,12 @@ def transactions(
     *,
     limit: int,
     offset: int,
-    transaction_type: str | None = None,
-    transaction_reason: str | None = None,
-    transaction_status: str | None = None,
-    ascending: bool = False,
+    **filters: Any,
 ) -> tuple[list[WalletTransaction], int]:
+    """The wallet's ledger entries matching every filter (``repository.TransactionQuery``)."""
     wallet = get_wallet(session, principal, wallet_id)
-    return repository.transactions(
-        session,
-        wallet.id,
-        limit=limit,
-        offset=offset,
-        transaction_type=transaction_type,
-        transaction_reason=transaction_reason,
-        transaction_status=transaction_status,
-        ascending=ascending,
-    )
+    q = repository.TransactionQuery(**filters)
+    return repository.transactions(session, wallet.id, q, limit=limit, offset=offset)
 
 
 # ---- balances ----------------------------------------------------------------------------

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.accounts import service as accounts
 from meterline.accounts.models import ApiKey, Environment
 from meterline.api.deps import AnyCaller, ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import WireModel, iso
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
 from meterline.api.json import json_response
 from meterline.kernel.instants import OptionalInstant
 
@@ -134,11 +134,19 @@ def create_api_key(body: ApiKeyIn, principal: Vendor, session: WriteSession) -> 
 
 
 @router.get("/secrets/api/keys")
-def list_api_keys(principal: Vendor, session: ReadSession) -> Any:
-    keys = accounts.list_api_keys(session, principal)
+def list_api_keys(
+    principal: Vendor,
+    session: ReadSession,
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    status: Literal["published", "archived"] | None = None,
+) -> Any:
+    keys, total = accounts.list_api_keys(
+        session, principal, limit=limit, offset=offset, status=status
+    )
     return {
         "items": [secret_out(k) for k in keys],
-        "pagination": {"total": len(keys), "limit": len(keys), "offset": 0},
+        "pagination": {"total": total, "limit": limit, "offset": offset},
     }
 
 

@@ -11,11 +11,11 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     iso,
     list_envelope,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
@@ -51,7 +51,8 @@ class CustomerUpdate(CustomerFields):
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-class CustomerSearch(ListQuery):
+class CustomerSearch(FilterQuery):
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
     customer_ids: list[str] | None = Field(default=None, max_length=1000)
     external_ids: list[str] | None = Field(default=None, max_length=1000)
     external_id: str | None = Field(default=None, max_length=255)
@@ -121,6 +122,7 @@ def list_customers(
 
 @router.post("/customers/search")
 def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
     rows, total = customers.search_customers(
         session,
         principal,
@@ -130,6 +132,9 @@ def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSessi
         external_ids=body.external_ids,
         external_id=body.external_id,
         email=body.email,
+        metadata=body.metadata,
+        start_time=body.start_time,
+        end_time=body.end_time,
         status=body.status,
         filters=body.filters,
         sort=body.sort,

@@ -14,13 +14,13 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
     split_csv,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
@@ -93,15 +93,37 @@ class PaymentIn(WireModel):
     amount: money.Amount | None = None
 
 
-class InvoiceSearch(ListQuery):
+# Search fields passed on as themselves, not as plain values.
+NOT_FILTERS = {
+    "limit",
+    "offset",
+    "expand",
+    "skip_line_items",
+    "subscription_customer_id",
+    "filters",
+    "sort",
+}
+
+
+class InvoiceSearch(FilterQuery):
     invoice_ids: list[str] | None = Field(default=None, max_length=1000)
     customer_id: str | None = Field(default=None, max_length=64)
+    external_customer_id: str | None = Field(default=None, max_length=255)
+    subscription_customer_id: list[str] | None = Field(default=None, max_length=1000)
     subscription_id: str | None = Field(default=None, max_length=64)
     invoice_status: list[str] | None = Field(default=None, max_length=10)
     payment_status: list[str] | None = Field(default=None, max_length=10)
     invoice_type: str | None = Field(default=None, max_length=20)
     billing_reason: str | None = Field(default=None, max_length=40)
     currency: str | None = Field(default=None, max_length=3)
+    amount_due_gt: money.Amount | None = None
+    amount_remaining_gt: money.Amount | None = None
+    period_start_gte: OptionalInstant = None
+    period_start_lte: OptionalInstant = None
+    period_end_gte: OptionalInstant = None
+    period_end_lte: OptionalInstant = None
+    finalized_at_gte: OptionalInstant = None
+    voided_at_gte: OptionalInstant = None
     skip_line_items: bool = False
 
 
@@ -292,22 +314,16 @@ def list_invoices(
 
 @router.post("/invoices/search")
 def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
     rows, total = invoices.search_invoices(
         session,
         principal,
         limit=body.limit,
         offset=body.offset,
-        invoice_ids=body.invoice_ids,
-        customer_id=body.customer_id,
-        subscription_id=body.subscription_id,
-        invoice_status=body.invoice_status,
-        payment_status=body.payment_status,
-        invoice_type=body.invoice_type,
-        billing_reason=body.billing_reason,
-        currency=body.currency,
-        start_time=body.start_time,
-        end_time=body.end_time,
-        ascending=(body.order or "desc").lower() == "asc",
+        **body.model_dump(exclude=NOT_FILTERS, exclude_none=True),
+        subscription_customer_ids=body.subscription_customer_id,
+        filters=body.filters,
+        sort=body.sort,
     )
     return _render_list(
         session, rows, total, body.limit, body.offset, with_lines=not body.skip_line_items

@@ -12,13 +12,13 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.entitlements import entitlement_out
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.entitlements import repository as grants
@@ -40,8 +40,9 @@ class PlanIn(PlanFields):
     name: str = Field(min_length=1, max_length=255)
 
 
-class PlanSearch(ListQuery):
+class PlanSearch(FilterQuery):
     plan_ids: list[str] | None = Field(default=None, max_length=1000)
+    metadata: dict[str, str] | None = Field(default=None, max_length=100)
     lookup_key: str | None = Field(default=None, max_length=255)
 
 
@@ -92,6 +93,7 @@ def create_plan(body: PlanIn, principal: Vendor, session: WriteSession) -> Respo
 
 
 def _search(session: Any, principal: Any, q: PlanSearch) -> Response:
+    expand = refuse_expand(q.expand, ("prices", "entitlements"))
     found, total = plans.search_plans(
         session,
         principal,
@@ -99,12 +101,14 @@ def _search(session: Any, principal: Any, q: PlanSearch) -> Response:
         offset=q.offset,
         plan_ids=q.plan_ids,
         lookup_key=q.lookup_key,
+        metadata=q.metadata,
+        start_time=q.start_time,
+        end_time=q.end_time,
         status=q.status,
         filters=q.filters,
         sort=q.sort,
         order=q.order,
     )
-    expand = set(split_csv(q.expand) or [])
     items = []
     for plan in found:
         if expand & {"prices", "entitlements"}:

@@ -13,13 +13,13 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
     split_csv,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
@@ -84,7 +84,11 @@ class PriceDelete(WireModel):
     end_date: OptionalInstant = None
 
 
-class PriceSearch(ListQuery):
+class PriceSearch(FilterQuery):
+    subscription_id: str | None = Field(default=None, max_length=64)
+    parent_price_id: str | None = Field(default=None, max_length=64)
+    start_date_lt: OptionalInstant = None
+    updated_after: OptionalInstant = None
     price_ids: list[str] | None = Field(default=None, max_length=1000)
     plan_ids: list[str] | None = Field(default=None, max_length=1000)
     entity_type: str | None = None
@@ -147,6 +151,7 @@ def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSessi
 
 
 def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
+    refuse_expand(q.expand)
     found, total = plans.search_prices(
         session,
         principal,
@@ -159,6 +164,12 @@ def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
         meter_ids=q.meter_ids,
         billing_periods=q.billing_periods,
         allow_expired=q.allow_expired_prices,
+        subscription_id=q.subscription_id,
+        parent_price_id=q.parent_price_id,
+        start_date_lt=q.start_date_lt,
+        updated_after=q.updated_after,
+        start_time=q.start_time,
+        end_time=q.end_time,
         status=q.status,
         filters=q.filters,
         sort=q.sort,

@@ -13,13 +13,13 @@ from meterline.api.flexprice.catalog import feature_out
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
     split_csv,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.db.base import utcnow
@@ -87,13 +87,24 @@ class UsageIn(WireModel):
     lifetime_usage: bool = False
 
 
-class SubscriptionSearch(ListQuery):
+class SubscriptionSearch(FilterQuery):
+    UNSUPPORTED = ("effective_date_for_update", "with_coupon_associations")
+
     subscription_ids: list[str] | None = Field(default=None, max_length=1000)
     customer_id: str | None = Field(default=None, max_length=64)
+    customer_ids: list[str] | None = Field(default=None, max_length=1000)
+    # Meterline invoices every subscription to its own customer (no delegated invoicing).
+    invoicing_customer_ids: list[str] | None = Field(default=None, max_length=1000)
     external_customer_id: str | None = Field(default=None, max_length=255)
     plan_id: str | None = Field(default=None, max_length=64)
     subscription_status: list[str] | None = Field(default=None, max_length=10)
     billing_period: list[str] | None = Field(default=None, max_length=10)
+    billing_cadence: list[str] | None = Field(default=None, max_length=10)
+    subscription_type: list[str] | None = Field(default=None, max_length=10)
+    parent_subscription_ids: list[str] | None = Field(default=None, max_length=1000)
+    active_at: OptionalInstant = None
+    trial_end_due_lte: OptionalInstant = None
+    with_line_items: bool | None = None
 
 
 def line_item_out(item: SubscriptionLineItem, price: Any = None) -> dict[str, Any]:
@@ -204,6 +215,13 @@ def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteS
 
 
 def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
+    refuse_expand(q.expand)
+    customer_ids = None
+    for ids in (q.customer_ids, q.invoicing_customer_ids):
+        if ids:
+            customer_ids = (
+                list(ids) if customer_ids is None else sorted(set(customer_ids) & set(ids))
+            )
     found, total = subscriptions.search_subscriptions(
         session,
         principal,
@@ -211,10 +229,18 @@ def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
         offset=q.offset,
         subscription_ids=q.subscription_ids,
         customer_id=q.customer_id,
+        customer_ids=customer_ids,
         external_customer_id=q.external_customer_id,
         plan_id=q.plan_id,
         subscription_statuses=q.subscription_status,
         billing_periods=q.billing_period,
+        billing_cadences=q.billing_cadence,
+        subscription_types=q.subscription_type,
+        parent_subscription_ids=q.parent_subscription_ids,
+        active_at=q.active_at,
+        trial_end_due_lte=q.trial_end_due_lte,
+        start_time=q.start_time,
+        end_time=q.end_time,
         status=q.status,
         filters=q.filters,
         sort=q.sort,
@@ -223,6 +249,9 @@ def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
     items = subscriptions.line_items_of(session, found)
     failed = failures.open_for_subscriptions(session, [s.id for s in found])
     out = [subscription_out(s, items[s.id], failure=failed.get(s.id)) for s in found]
+    if q.with_line_items is False:
+        for body in out:
+            body.pop("line_items", None)
     return json_response(list_envelope(out, total, q.limit, q.offset))
 
 

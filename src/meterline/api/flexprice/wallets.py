@@ -15,12 +15,12 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
@@ -78,7 +78,10 @@ class TopUpIn(WireModel):
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
-class WalletSearch(ListQuery):
+class WalletSearch(FilterQuery):
+    # Wallets carry no alert settings yet.
+    UNSUPPORTED = ("alert_enabled",)
+
     wallet_ids: list[str] | None = Field(default=None, max_length=1000)
     customer_id: str | None = Field(default=None, max_length=64)
     wallet_status: str | None = Field(default=None, max_length=20)
@@ -226,6 +229,8 @@ def list_wallets(
 
 @router.post("/wallets/search")
 def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
+    # The SDK's WalletFilter names the wallet's state ``status`` (active, frozen, closed).
     rows, total = wallets.search_wallets(
         session,
         principal,
@@ -233,7 +238,9 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
         offset=body.offset,
         wallet_ids=body.wallet_ids,
         customer_id=body.customer_id,
-        wallet_status=body.wallet_status,
+        wallet_status=body.wallet_status or body.status,
+        sort=body.sort,
+        order=body.order,
     )
     return json_response(
         list_envelope(
@@ -304,17 +311,42 @@ def wallet_transactions(
     transaction_type: Literal["credit", "debit"] | None = Query(default=None, alias="type"),
     transaction_reason: str | None = Query(default=None, max_length=40),
     transaction_status: str | None = Query(default=None, max_length=20),
+    reference_type: str | None = Query(default=None, max_length=40),
+    reference_id: str | None = Query(default=None, max_length=255),
+    created_by: str | None = Query(default=None, max_length=64),
+    priority: int | None = Query(default=None, ge=0, le=1_000_000),
+    credits_available_gt: money.Amount | None = None,
+    expiry_date_after: OptionalInstant = None,
+    expiry_date_before: OptionalInstant = None,
+    start_time: OptionalInstant = None,
+    end_time: OptionalInstant = None,
+    status: Literal["published", "deleted", "archived"] | None = None,
+    # The SDK sends the wallet id again as a query parameter ``id``.
+    same_wallet_id: str | None = Query(default=None, alias="id", max_length=64),
+    expand: str | None = Query(default=None, max_length=255),
     order: Literal["asc", "desc"] = "desc",
 ) -> Response:
+    refuse_expand(expand)
     rows, total = wallets.transactions(
         session,
         principal,
         wallet_id,
         limit=limit,
         offset=offset,
+        same_wallet_id=same_wallet_id,
         transaction_type=transaction_type,
         transaction_reason=transaction_reason,
         transaction_status=transaction_status,
+        reference_type=reference_type,
+        reference_id=reference_id,
+        created_by=created_by,
+        priority=priority,
+        credits_available_gt=credits_available_gt,
+        expiry_date_after=expiry_date_after,
+        expiry_date_before=expiry_date_before,
+        start_time=start_time,
+        end_time=end_time,
+        status=status,
         ascending=order == "asc",
     )
     return json_response(list_envelope([transaction_out(t) for t in rows], total, limit, offset))

@@ -1,0 +1,112 @@
+"""The rows tests/api/flexprice/test_filters.py searches: two customers, A and B, with plans,
+prices, subscriptions, invoices, wallets and ledger entries each filter tells apart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flexprice import Flexprice
+
+from tests.conftest import Server, new_tenant, unique
+
+AN_HOUR = timedelta(hours=1)
+
+
+@dataclass
+class World:
+    """Rows of two customers, A and B, that each filter below tells apart."""
+
+    fp: Flexprice
+    ids: dict[str, str] = field(default_factory=dict)
+    before: datetime = field(default_factory=lambda: datetime.now(UTC) - AN_HOUR)
+    middle: datetime = field(default_factory=lambda: datetime.now(UTC))
+    after: datetime = field(default_factory=lambda: datetime.now(UTC) + AN_HOUR)
+    tenant: Any = None
+
+
+def _plan_with_price(fp: Flexprice, name: str, period: str, amount: str, meta: dict) -> tuple:
+    plan = fp.plans.create_plan(name=name, lookup_key=unique(name), metadata=meta)
+    price = fp.prices.create_price(
+        entity_type="PLAN",
+        entity_id=plan.id,
+        price_unit_type="FIAT",
+        currency="usd",
+        billing_period=period,
+        billing_period_count=1,
+        type_="FIXED",
+        billing_model="FLAT_FEE",
+        amount=amount,
+        invoice_cadence="ADVANCE",
+    )
+    return plan, price
+
+
+def seed_world(server: Server) -> Iterator[World]:
+    """A fresh environment of ``server`` holding the rows, for a module-scoped fixture."""
+    tenant = new_tenant(server)
+    with tenant.flexprice() as fp, tenant.client() as http:
+        w = World(fp=fp, tenant=tenant)
+        ids = w.ids
+        a = fp.customers.create_customer(
+            external_id=unique("a"), name="A", email="a@example.com", metadata={"tier": "gold"}
+        )
+        b = fp.customers.create_customer(
+            external_id=unique("b"), name="B", email="b@example.com", metadata={"tier": "silver"}
+        )
+        ids |= {"cust_a": a.id, "cust_b": b.id, "ext_a": a.external_id}
+        plan_a, price_a = _plan_with_price(fp, "pa", "MONTHLY", "10", {"line": "one"})
+        plan_b, price_b = _plan_with_price(fp, "pb", "ANNUAL", "100", {"line": "two"})
+        ids |= {"plan_a": plan_a.id, "plan_b": plan_b.id}
+        ids |= {"price_a": price_a.id, "price_b": price_b.id}
+        sub_a = fp.subscriptions.create_subscription(
+            customer_id=a.id, plan_id=plan_a.id, currency="usd", billing_period="MONTHLY"
+        )
+        sub_b = fp.subscriptions.create_subscription(
+            customer_id=b.id, plan_id=plan_b.id, currency="usd", billing_period="ANNUAL"
+        )
+        ids |= {"sub_a": sub_a.id, "sub_b": sub_b.id}
+        for name, sub in (("a", sub_a), ("b", sub_b)):
+            found = fp.invoices.query_invoice(subscription_id=sub.id).items
+            assert len(found) == 1, f"one opening invoice of subscription {name}"
+            ids[f"sub_inv_{name}"] = found[0].id
+        one_a = fp.invoices.create_invoice(
+            customer_id=a.id, currency="usd", amount_due="250", subtotal="250", total="250"
+        )
+        one_b = fp.invoices.create_invoice(
+            customer_id=b.id, currency="eur", amount_due="2.5", subtotal="2.5", total="2.5"
+        )
+        ids |= {"one_a": one_a.id, "one_b": one_b.id}
+        fp.invoices.finalize_invoice(id=one_a.id)
+        voided = fp.invoices.create_invoice(
+            customer_id=b.id, currency="usd", amount_due="7", subtotal="7", total="7"
+        )
+        fp.invoices.void_invoice(id=voided.id)
+        ids["voided_b"] = voided.id
+        wallet_a = fp.wallets.create_wallet(customer_id=a.id, currency="usd")
+        wallet_b = fp.wallets.create_wallet(customer_id=b.id, currency="usd")
+        ids |= {"wallet_a": wallet_a.id, "wallet_b": wallet_b.id}
+        fp.wallets.terminate_wallet(id=wallet_b.id)
+        for amount, extra in (
+            ("5", {"transaction_reason": "FREE_CREDIT_GRANT", "priority": 1}),
+            ("20", {"transaction_reason": "PURCHASED_CREDIT_DIRECT", "priority": 2}),
+            (
+                "3",
+                {
+                    "transaction_reason": "FREE_CREDIT_GRANT",
+                    "expiry_date_utc": (w.after + timedelta(days=30)).isoformat(),
+                },
+            ),
+        ):
+            response = http.post(
+                f"/v1/wallets/{wallet_a.id}/top-up",
+                json={"amount": amount, "idempotency_key": unique("t"), **extra},
+            )
+            assert response.status_code == 200, response.text
+        ledger = fp.wallets.get_wallet_transactions(id_path_parameter=wallet_a.id).items
+        by_amount = {t.amount: t.id for t in ledger}
+        ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
+        w.middle = datetime.now(UTC)
+        yield w
