@@ -28,6 +28,7 @@ class EnvironmentUpdate(WireModel):
 
 
 class ApiKeyIn(WireModel):
+    unsupported = frozenset({"service_account_id"})
     name: str = Field(default="api key", min_length=1, max_length=255)
     type: Literal["private_key", "publishable_key"] = "private_key"
     expires_at: OptionalInstant = None

@@ -64,6 +64,7 @@ class MeterUpdate(WireModel):
 
 
 class FeatureIn(WireModel):
+    unsupported = frozenset({"alert_settings", "group_id", "reporting_unit"})
     name: str = Field(min_length=1, max_length=255)
     type: str
     lookup_key: str | None = Field(default=None, max_length=255)
@@ -76,6 +77,7 @@ class FeatureIn(WireModel):
 
 
 class FeatureUpdate(WireModel):
+    unsupported = frozenset({"alert_settings", "group_id", "reporting_unit"})
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     unit_singular: str | None = Field(default=None, max_length=100)

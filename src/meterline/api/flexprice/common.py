@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 
@@ -38,9 +39,20 @@ def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict
 
 
 class WireModel(BaseModel):
-    """Request bodies: unknown fields are ignored, as upstream does."""
+    """Request bodies: unknown fields are ignored, as upstream does; fields the SDK defines
+    that Meterline does not implement are listed in ``unsupported`` and refused by name
+    (400), so that nothing a client sends is silently dropped (api/http/unsupported.py)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", populate_by_name=True, json_schema_extra=publish_unsupported
+    )
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        refuse_unsupported(cls.unsupported, data)
+        return data
 
 
 class SearchFilter(WireModel):

@@ -43,11 +43,22 @@ class CustomerFields(WireModel):
 
 
 class CustomerIn(CustomerFields):
+    unsupported = frozenset(
+        {
+            "contact_persons",
+            "integration_entity_mapping",
+            "onboarding_workflow_name",
+            "skip_onboarding_workflow",
+            "tax_rate_overrides",
+            "tax_treatment",
+        }
+    )
     external_id: str = Field(min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
 
 
 class CustomerUpdate(CustomerFields):
+    unsupported = frozenset({"contact_persons", "integration_entity_mapping", "tax_treatment"})
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 

@@ -37,6 +37,17 @@ router = APIRouter(tags=["entitlements"])
 
 
 class EntitlementFields(WireModel):
+    unsupported = frozenset(
+        {
+            "aggregation_mode",
+            "grant_allocation_behavior",
+            "grant_duration_unit",
+            "grant_duration_value",
+            "grant_measure",
+            "grant_quota",
+            "grant_unlimited",
+        }
+    )
     is_enabled: bool | None = None
     usage_limit: money.WholeQuantity | None = None
     usage_reset_period: str | None = None
@@ -46,6 +57,20 @@ class EntitlementFields(WireModel):
 
 
 class EntitlementIn(EntitlementFields):
+    unsupported = frozenset(
+        {
+            "aggregation_mode",
+            "end_date",
+            "grant_allocation_behavior",
+            "grant_duration_unit",
+            "grant_duration_value",
+            "grant_measure",
+            "grant_quota",
+            "grant_unlimited",
+            "parent_entitlement_id",
+            "start_date",
+        }
+    )
     feature_id: str | None = Field(default=None, max_length=64)
     feature_type: str | None = None
     plan_id: str | None = Field(default=None, max_length=64)

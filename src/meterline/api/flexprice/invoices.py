@@ -58,6 +58,22 @@ class LineIn(WireModel):
 
 
 class InvoiceIn(WireModel):
+    unsupported = frozenset(
+        {
+            "billing_period",
+            "checkout",
+            "coupons",
+            "force_sync_invoice",
+            "invoice_coupons",
+            "invoice_number",
+            "invoice_pdf_url",
+            "issue_date",
+            "line_item_coupons",
+            "tax_rate_overrides",
+            "tax_rates",
+            "total_prepaid_applied",
+        }
+    )
     customer_id: str = Field(min_length=1, max_length=64)
     currency: str = Field(min_length=1, max_length=3)
     amount_due: money.Amount
@@ -79,6 +95,7 @@ class InvoiceIn(WireModel):
 
 
 class InvoiceUpdate(WireModel):
+    unsupported = frozenset({"apply_discount"})
     due_date: OptionalInstant = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
     invoice_pdf_url: str | None = Field(default=None, max_length=2000)

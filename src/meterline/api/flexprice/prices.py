@@ -56,6 +56,7 @@ class PriceFields(WireModel):
 
 
 class PriceIn(PriceFields):
+    unsupported = frozenset({"bucket_size", "filter_values", "group_id", "price_unit_config"})
     entity_type: str | None = None
     entity_id: str | None = Field(default=None, max_length=64)
     plan_id: str | None = Field(default=None, max_length=64)
@@ -77,6 +78,7 @@ class PriceBulkIn(WireModel):
 
 
 class PriceUpdate(PriceFields):
+    unsupported = frozenset({"bucket_size", "group_id", "price_unit_amount", "price_unit_tiers"})
     effective_from: OptionalInstant = None
 
 

@@ -37,6 +37,37 @@ router = APIRouter(tags=["subscriptions"])
 
 
 class SubscriptionIn(WireModel):
+    unsupported = frozenset(
+        {
+            "addons",
+            "auto_invoice_threshold",
+            "checkout",
+            "collection_method",
+            "commitment_amount",
+            "commitment_duration",
+            "coupons",
+            "credit_grants",
+            "enable_true_up",
+            "fx_rates",
+            "gateway_payment_method_id",
+            "include_price_ids",
+            "inheritance",
+            "line_item_commitments",
+            "line_item_coupons",
+            "line_item_grouping",
+            "line_items",
+            "overage_factor",
+            "override_entitlements",
+            "override_line_items",
+            "payment_behavior",
+            "payment_terms",
+            "phases",
+            "proration_behavior",
+            "subscription_coupons",
+            "tax_rate_overrides",
+            "timezone",
+        }
+    )
     customer_id: str | None = Field(default=None, max_length=64)
     external_customer_id: str | None = Field(default=None, max_length=255)
     plan_id: str | None = Field(default=None, max_length=64)
@@ -61,6 +92,7 @@ class SubscriptionIn(WireModel):
 
 
 class SubscriptionUpdate(WireModel):
+    unsupported = frozenset({"parent_subscription_id"})
     status: str | None = None
     cancel_at: OptionalInstant = None
     cancel_at_period_end: bool | None = None

@@ -42,6 +42,7 @@ class WalletConfig(WireModel):
 
 
 class WalletIn(WireModel):
+    unsupported = frozenset({"alert_settings", "auto_topup", "price_unit"})
     currency: str = Field(min_length=1, max_length=3)
     customer_id: str | None = Field(default=None, max_length=64)
     external_customer_id: str | None = Field(default=None, max_length=255)
@@ -60,6 +61,7 @@ class WalletIn(WireModel):
 
 
 class WalletUpdate(WireModel):
+    unsupported = frozenset({"alert_settings", "auto_topup"})
     name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
@@ -67,6 +69,16 @@ class WalletUpdate(WireModel):
 
 
 class TopUpIn(WireModel):
+    unsupported = frozenset(
+        {
+            "bonus_credits_expiry_date_utc",
+            "bonus_credits_to_add",
+            "checkout",
+            "coupons",
+            "effective_date",
+            "force_sync_invoice",
+        }
+    )
     transaction_reason: str = Field(max_length=40)
     credits_to_add: money.Quantity | None = None
     amount: money.Amount | None = None

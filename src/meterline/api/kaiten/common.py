@@ -6,13 +6,14 @@ import base64
 import binascii
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
+from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.values import TypedValue
@@ -83,9 +84,18 @@ class Page:
 
 
 class Body(BaseModel):
-    """Request bodies: unknown fields are refused, as the contract's schemas say."""
+    """Request bodies: unknown fields are refused, as the contract's schemas say; fields the
+    SDK sends that Meterline does not implement are listed in ``unsupported`` and refused by
+    name, as "not supported" rather than as unknown (api/http/unsupported.py)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=publish_unsupported)
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        refuse_unsupported(cls.unsupported, data)
+        return data
 
 
 class NumberValue(Body):

@@ -33,6 +33,7 @@ class CustomerFields(Body):
 
 
 class CustomerIn(CustomerFields):
+    unsupported = frozenset({"integrations"})
     slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
 
 
