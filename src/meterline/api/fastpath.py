@@ -52,8 +52,8 @@ T = TypeVar("T")
 # behind. Set by a fast route that declines, and by the parity tests (never by a client: a
 # scope key is not a header).
 DECLINED = "meterline.fastpath.declined"
-# Set on a request's scope by the fast route that answered it (its name): tests read it to
-# know that the fast path, not the route behind, gave an answer.
+# Set on a request's scope by the fast route that answers it (its name), also when its
+# answer raises: tests read it to know that the fast path, not the route behind, answered.
 ANSWERED = "meterline.fastpath.answered"
 
 # Header values that FastAPI reads as JSON (maintype "application", subtype "json"); the
@@ -110,11 +110,14 @@ class _Endpoint(Generic[T]):
                 parsed = route.parse(request, document)
         else:
             parsed = route.parse(request, body)
-        response = None if parsed is None else await route.answer(request, parsed)
+        response = None
+        if parsed is not None:
+            scope[ANSWERED] = route.name  # an error the answer raises is the fast path's too
+            response = await route.answer(request, parsed)
         if response is not None:
-            scope[ANSWERED] = route.name
             await response(scope, receive, send)
             return
+        scope.pop(ANSWERED, None)
         await _decline(scope, receive, send, body)
 
 
