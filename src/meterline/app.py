@@ -16,7 +16,6 @@ from meterline.api.errors import install_error_handlers
 from meterline.api.http import health
 from meterline.api.http.body import BodyPipeline
 from meterline.api.http.catch_all import CatchAll
-from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
@@ -103,7 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)
-    kaiten_usage.install(app)  # the Kaiten usage hot path, ahead of every router
     install_openapi(app)
     # Authenticated, whole-body requests only take a database slot ...
     app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)

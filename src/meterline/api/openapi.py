@@ -1,4 +1,5 @@
-"""The OpenAPI document: FastAPI's, plus what plain routes and the dialects add."""
+"""The OpenAPI document: FastAPI's, plus the dialects' shared components. The fast routes
+(``api/fastpath.py``) add nothing: the FastAPI routes they shadow document them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
-
-from meterline.api.flexprice.ingest import OPENAPI_PATHS
 
 FLEXPRICE_ERROR = {
     "type": "object",
@@ -36,9 +35,6 @@ def install_openapi(app: FastAPI) -> None:
                 "BearerAuth": {"type": "http", "scheme": "bearer"},
             }
         )
-        paths = schema.setdefault("paths", {})
-        for path, operations in OPENAPI_PATHS.items():
-            paths.setdefault(path, {}).update(operations)
         app.openapi_schema = schema
         return schema
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
-from meterline.api import usage_report
+from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import customer_usage as fp_customer_usage
@@ -19,16 +21,17 @@ from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
+from meterline.api.kaiten import instances as kaiten_instances
+from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
 from meterline.ui import routes as ui_routes
 
 
 def include_routers(app: FastAPI) -> None:
-    # The ingest hot path first: plain Starlette routes (see api/flexprice/ingest.py).
-    app.router.routes[0:0] = fp_ingest.ROUTES
     app.include_router(kaiten_router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
+    app.include_router(fp_ingest.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
     app.include_router(fp_catalog.router, prefix="/v1")
     app.include_router(fp_invoices.router, prefix="/v1")
@@ -44,5 +47,11 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_customers.router, prefix="/v1")
     app.include_router(ui_routes.router)
     ui_routes.install(app)
-    # The entitlement checks' hot path, in front of the routes it shortens.
-    fp_hot_checks.install(app)
+    # The routes served before FastAPI, ahead of everything, each in front of the FastAPI
+    # route it shadows (api/fastpath.py).
+    fastpath.install(app, fast_routes())
+
+
+def fast_routes() -> list[fastpath.FastRoute[Any]]:
+    kaiten = kaiten_usage.fast_routes(kaiten_instances.get_usage, kaiten_instances.report_usage)
+    return [*kaiten, *fp_ingest.FAST_ROUTES, *fp_hot_checks.FAST_ROUTES]

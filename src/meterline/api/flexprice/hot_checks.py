@@ -1,11 +1,11 @@
-"""The entitlement checks' hot path: plain ASGI endpoints in front of their FastAPI routes.
+"""The entitlement checks' fast routes (``api/fastpath.py``) in front of their FastAPI routes.
 
 ``GET /v1/customers/usage`` and ``POST /v1/entitlements/check`` without ``consume`` are
 answered from memory (``entitlements/read_model.py``), with no ORM and no framework machinery:
 through FastAPI and the ORM they cost ~2 ms each, which capped them at a few hundred
 requests a second. Whatever the shortcut does not cover (a subscription filter, a feature
 the customer is not granted, a consumption, a body that does not validate, a repeated
-parameter) is handed unchanged to the FastAPI route behind it, which stays the documented
+parameter) is declined to the FastAPI route behind it, which stays the documented
 operation and the one implementation of every error and of everything else. Both answer
 with the same renderers (``summary_body``, ``check_out``) and the same decision
 (``checks.verdict``).
@@ -14,74 +14,34 @@ with the same renderers (``summary_body``, ``check_out``) and the same decision
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from fastapi import FastAPI
 from pydantic import ValidationError
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Message, Receive, Scope, Send
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request, require_vendor
+from meterline.api.fastpath import FastRoute
 from meterline.api.flexprice.common import decimal_text, split_csv
-from meterline.api.flexprice.customer_usage import summary_body, summary_feature_out
-from meterline.api.flexprice.entitlements import CheckIn, check_out
+from meterline.api.flexprice.customer_usage import (
+    customer_usage_summary,
+    summary_body,
+    summary_feature_out,
+)
+from meterline.api.flexprice.entitlements import CheckIn, check_entitlement, check_out
 from meterline.api.json import dumps
-from meterline.api.limits import session_limiter, with_slot
+from meterline.api.limits import session_limiter
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
 from meterline.entitlements.read_model import CustomerRef, HotReads, Reader, Snapshot
 from meterline.kernel.errors import InvalidRequest
 
-Answer = Callable[[Request, bytes], Awaitable[Response | None]]
 MAX_LIST = 1000  # as the FastAPI routes' Query(max_length=1000)
-
-
-DECLINED = "meterline.shortcut_declined"
-
-
-class Shortcut:
-    """An ASGI endpoint: ``answer`` what it covers (None = not covered); the rest goes
-    through the router again, past the shortcut, to the route behind."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        body = await request.body() if scope["method"] == "POST" else b""
-        response = await self.answer(request, body)
-        if response is not None:
-            await response(scope, receive, send)
-            return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if scope["method"] != "POST" or replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        scope[DECLINED] = True
-        limiter = session_limiter(scope)
-        if limiter is None:
-            await scope["app"].router(scope, replay, send)
-            return
-        await with_slot(limiter, scope["app"].router, scope, replay, send)
-
-
-class ShortcutRoute(Route):
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get(DECLINED):
-            return Match.NONE, {}
-        return super().matches(scope)
 
 
 def _caller(reader: Reader, request: Request) -> Principal:
@@ -109,7 +69,15 @@ SUMMARY_PARAMS = frozenset(
 )
 
 
-async def usage_summary(request: Request, _body: bytes) -> Response | None:
+@dataclass(frozen=True, slots=True)
+class SummaryQuery:
+    customer_id: str | None
+    lookup_key: str | None
+    feature_ids: list[str] | None
+    feature_keys: list[str] | None
+
+
+def parse_summary(request: Request, _body: bytes) -> SummaryQuery | None:
     params = request.query_params
     if any(name not in SUMMARY_PARAMS for name in params):
         return None
@@ -119,6 +87,12 @@ async def usage_summary(request: Request, _body: bytes) -> Response | None:
     ok_keys, feature_keys = _many(params, "feature_lookup_keys")
     if not (ok_id and ok_key and ok_ids and ok_keys):
         return None
+    return SummaryQuery(customer_id, lookup_key, feature_ids, feature_keys)
+
+
+async def usage_summary(request: Request, query: SummaryQuery) -> Response | None:
+    customer_id, lookup_key = query.customer_id, query.lookup_key
+    feature_ids, feature_keys = query.feature_ids, query.feature_keys
 
     def work(reader: Reader) -> Response | None:
         principal = _caller(reader, request)
@@ -184,33 +158,24 @@ def _rendered(
     return render
 
 
-def _json_body(request: Request) -> bool:
-    """Whether FastAPI would read this body as JSON (no content type, or a JSON one)."""
-    content_type = request.headers.get("content-type")
-    if not content_type:
-        return True
-    kind = content_type.split(";", 1)[0].strip().lower()
-    return kind == "application/json" or (
-        kind.startswith("application/") and kind.endswith("+json")
-    )
-
-
-async def entitlement_check(request: Request, body: bytes) -> Response | None:
-    if not body or not _json_body(request):
-        return None
+def parse_check(_request: Request, body: bytes) -> CheckIn | None:
+    """The check, read as FastAPI reads it (the same model, from the same JSON), when it is
+    one the shortcut covers: no ``consume`` (which locks and writes) and a customer named."""
     try:
         parsed = CheckIn.model_validate(json.loads(body))
     except (ValueError, ValidationError):
         return None  # the route behind answers the 400 in its words
-    if parsed.consume is not None:
-        return None  # consumption locks and writes: the route behind does that
+    if parsed.consume is not None or not (parsed.customer_id or parsed.external_customer_id):
+        return None
+    return parsed
+
+
+async def entitlement_check(request: Request, parsed: CheckIn) -> Response | None:
     customer_ref: tuple[CustomerRef, str]
     if parsed.customer_id:
         customer_ref = ("id", parsed.customer_id)
-    elif parsed.external_customer_id:
-        customer_ref = ("external_id", parsed.external_customer_id)
     else:
-        return None
+        customer_ref = ("external_id", parsed.external_customer_id or "")
 
     def work(reader: Reader) -> Response | None:
         principal = _caller(reader, request)
@@ -236,9 +201,22 @@ async def entitlement_check(request: Request, body: bytes) -> Response | None:
     return await hot.run(work, session_limiter(request.scope))
 
 
-def install(app: FastAPI) -> None:
-    """Put the shortcuts in front of the routes they shorten."""
-    app.router.routes[0:0] = [
-        ShortcutRoute("/v1/customers/usage", Shortcut(usage_summary), methods=["GET"]),
-        ShortcutRoute("/v1/entitlements/check", Shortcut(entitlement_check), methods=["POST"]),
-    ]
+FAST_ROUTES: list[FastRoute[Any]] = [
+    FastRoute(
+        "customer_usage_summary",
+        "GET",
+        "/v1/customers/usage",
+        customer_usage_summary,
+        parse_summary,
+        usage_summary,
+        reads_body=False,
+    ),
+    FastRoute(
+        "entitlement_check",
+        "POST",
+        "/v1/entitlements/check",
+        check_entitlement,
+        parse_check,
+        entitlement_check,
+    ),
+]

@@ -1,24 +1,27 @@
 """POST /v1/events and /v1/events/bulk: the ingest hot path.
 
-These two endpoints are plain Starlette routes, not FastAPI routes: FastAPI's dependency
-and validation machinery costs more per request than parsing a hundred events with msgspec,
-and on two cores that overhead, not the database, bounded ingest throughput. They keep the
-same errors (the app's exception handlers apply to every route) and are documented in the
-OpenAPI schema by ``OPENAPI_PATHS``.
+Both are fast routes (``api/fastpath.py``): a body that msgspec decodes into valid events
+(``metering/ingest.py``) is answered here, with no FastAPI machinery, which on two cores,
+not the database, bounded ingest throughput. Every other body is declined to the FastAPI
+routes below, which read it as FastAPI reads any body (content type, JSON, an object),
+then validate it with the same parser and answer its refusal. The FastAPI routes are the
+documented operations.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import APIRouter, Body
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from meterline.api.deps import vendor_principal
+from meterline.accounts.principal import Principal
+from meterline.api.deps import Vendor, authenticate_request, require_vendor
 from meterline.api.errors import FLEXPRICE
+from meterline.api.fastpath import FastRoute
 from meterline.api.json import json_response
 from meterline.kernel.errors import DomainError, FieldProblem
 from meterline.metering import ingest
@@ -26,6 +29,8 @@ from meterline.metering.ingest import EventRow, InvalidEvents
 from meterline.metering.writer import EventsRefused, IngestResult, IngestWriter
 
 log = logging.getLogger("meterline.ingest")
+
+router = APIRouter(tags=["events"])
 
 
 def _counts(result: IngestResult) -> dict[str, str]:
@@ -54,15 +59,19 @@ async def _store(request: Request, rows: Sequence[EventRow], where: str) -> Inge
         return FLEXPRICE.http_error(request, 500, "An unexpected error occurred")
 
 
-async def ingest_event(request: Request) -> Response:
-    principal = await vendor_principal(request)
+def _parse_one(request: Request, body: bytes, environment_id: str) -> EventRow:
     settings = request.app.state.settings
-    try:
-        row = ingest.parse_single(
-            await request.body(), principal.environment_id, settings.max_properties_bytes
-        )
-    except InvalidEvents as exc:
-        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
+    return ingest.parse_single(body, environment_id, settings.max_properties_bytes)
+
+
+def _parse_many(request: Request, body: bytes, environment_id: str) -> list[EventRow]:
+    settings = request.app.state.settings
+    return ingest.parse_batch(
+        body, environment_id, settings.max_batch_events, settings.max_properties_bytes
+    )
+
+
+async def _accept_one(request: Request, row: EventRow) -> Response:
     result = await _store(request, [row], "body")
     if isinstance(result, Response):
         return result
@@ -70,28 +79,50 @@ async def ingest_event(request: Request) -> Response:
     return json_response(body, 202)
 
 
-async def ingest_bulk(request: Request) -> Response:
-    principal = await vendor_principal(request)
-    settings = request.app.state.settings
-    try:
-        rows = ingest.parse_batch(
-            await request.body(),
-            principal.environment_id,
-            settings.max_batch_events,
-            settings.max_properties_bytes,
-        )
-    except InvalidEvents as exc:
-        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
+async def _accept_many(request: Request, rows: list[EventRow]) -> Response:
     result = await _store(request, rows, "body.events")
     if isinstance(result, Response):
         return result
     return json_response({"message": "Events accepted for processing", **_counts(result)}, 202)
 
 
-ROUTES = [
-    Route("/v1/events", ingest_event, methods=["POST"]),
-    Route("/v1/events/bulk", ingest_bulk, methods=["POST"]),
-]
+# --- the fast routes ----------------------------------------------------------------------
+# The body is validated before the key is looked at, as FastAPI reads a body before it
+# solves the route's dependencies; the rows get their environment once the key is known.
+
+
+def _caller(request: Request) -> Principal:
+    """As the FastAPI routes' ``Vendor`` dependency."""
+    return require_vendor(authenticate_request(request), request.method)
+
+
+def _fast_one(request: Request, body: bytes) -> EventRow | None:
+    try:
+        return _parse_one(request, body, "")
+    except InvalidEvents:
+        return None  # the route behind refuses it, in FastAPI's order and words
+
+
+def _fast_many(request: Request, body: bytes) -> list[EventRow] | None:
+    try:
+        return _parse_many(request, body, "")
+    except InvalidEvents:
+        return None
+
+
+async def _answer_one(request: Request, row: EventRow) -> Response:
+    row.environment_id = _caller(request).environment_id
+    return await _accept_one(request, row)
+
+
+async def _answer_many(request: Request, rows: list[EventRow]) -> Response:
+    environment_id = _caller(request).environment_id
+    for row in rows:
+        row.environment_id = environment_id
+    return await _accept_many(request, rows)
+
+
+# --- the FastAPI routes (documented; they answer whatever the fast routes decline) --------
 
 _EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -109,6 +140,13 @@ _EVENT_SCHEMA: dict[str, Any] = {
         },
     },
 }
+_BULK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["events"],
+    "properties": {
+        "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _EVENT_SCHEMA}
+    },
+}
 _ACK_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -119,58 +157,64 @@ _ACK_SCHEMA: dict[str, Any] = {
         "duplicates": {"type": "string"},
     },
 }
-_ERROR = {"$ref": "#/components/schemas/FlexpriceError"}
-
-
-def _operation(summary: str, body: dict[str, Any], operation_id: str) -> dict[str, Any]:
-    return {
-        "post": {
-            "tags": ["events"],
-            "summary": summary,
-            "operationId": operation_id,
-            "security": [{"ApiKeyAuth": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-            "responses": {
-                "202": {
-                    "description": "Accepted: committed before this answer",
-                    "content": {"application/json": {"schema": _ACK_SCHEMA}},
-                },
-                "400": {
-                    "description": "Invalid events",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                "401": {
-                    "description": "No valid key",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                "413": {
-                    "description": "Body too large",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                "429": {
-                    "description": "The ingest queue is full: retry after Retry-After seconds",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-                "503": {
-                    "description": "The ingest writer has stopped (see /health)",
-                    "content": {"application/json": {"schema": _ERROR}},
-                },
-            },
-        }
-    }
-
-
-OPENAPI_PATHS: dict[str, Any] = {
-    "/v1/events": _operation("Ingest one event", _EVENT_SCHEMA, "ingest_event"),
-    "/v1/events/bulk": _operation(
-        "Ingest 1 to 1000 events in one transaction",
-        {
-            "type": "object",
-            "required": ["events"],
-            "properties": {
-                "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _EVENT_SCHEMA}
-            },
-        },
-        "ingest_events_bulk",
-    ),
+_ERROR = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FlexpriceError"}}}
 }
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {
+        "description": "Accepted: committed before this answer",
+        "content": {"application/json": {"schema": _ACK_SCHEMA}},
+    },
+    400: {"description": "Invalid events", **_ERROR},
+    401: {"description": "No valid key", **_ERROR},
+    413: {"description": "Body too large", **_ERROR},
+    429: {"description": "The ingest queue is full: retry after Retry-After seconds", **_ERROR},
+    503: {"description": "The ingest writer has stopped (see /health)", **_ERROR},
+}
+
+
+def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+# ``dict[str, Any]``: FastAPI reads the body (content type, JSON, an object) as for any
+# route; the events in it are then validated by the same parser as on the fast path.
+JsonObject = Annotated[dict[str, Any], Body()]
+
+
+@router.post(
+    "/events",
+    summary="Ingest one event",
+    operation_id="ingest_event",
+    status_code=202,
+    responses=_RESPONSES,
+    openapi_extra=_body_doc(_EVENT_SCHEMA),
+)
+async def ingest_event(request: Request, principal: Vendor, body: JsonObject) -> Response:
+    try:
+        row = _parse_one(request, await request.body(), principal.environment_id)
+    except InvalidEvents as exc:
+        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
+    return await _accept_one(request, row)
+
+
+@router.post(
+    "/events/bulk",
+    summary="Ingest 1 to 1000 events in one transaction",
+    operation_id="ingest_events_bulk",
+    status_code=202,
+    responses=_RESPONSES,
+    openapi_extra=_body_doc(_BULK_SCHEMA),
+)
+async def ingest_bulk(request: Request, principal: Vendor, body: JsonObject) -> Response:
+    try:
+        rows = _parse_many(request, await request.body(), principal.environment_id)
+    except InvalidEvents as exc:
+        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
+    return await _accept_many(request, rows)
+
+
+FAST_ROUTES: list[FastRoute[Any]] = [
+    FastRoute("ingest_event", "POST", "/v1/events", ingest_event, _fast_one, _answer_one),
+    FastRoute("ingest_bulk", "POST", "/v1/events/bulk", ingest_bulk, _fast_many, _answer_many),
+]

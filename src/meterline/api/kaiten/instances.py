@@ -161,9 +161,8 @@ def list_usage(instanceSlug: str, principal: ReadInstances, session: ReadSession
     )
 
 
-# The two usage operations are served by the plain routes of usage.py, which the app
-# mounts ahead of every router (usage.install); FastAPI documents only its own routes, so
-# these declare the operations for the OpenAPI schema (and would serve them alike).
+# The two usage operations are served by the fast routes of usage.py (api/fastpath.py)
+# where they can be; these are the documented operations, and answer what those decline.
 
 
 @router.get("/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage", tags=["usage"])
@@ -177,7 +176,7 @@ async def report_usage(
     request: Request, instanceSlug: str, entitlementSlug: str, body: UsageReportIn
 ) -> Response:
     """Report usage of a NUMBER entitlement (scope ``write:instances``)."""
-    return await usage.report_usage(request)
+    return await usage.report_usage(request, instanceSlug, entitlementSlug, body)
 
 
 @router.get(

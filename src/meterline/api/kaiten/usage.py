@@ -1,15 +1,14 @@
 """GET and POST /api/instances/{i}/entitlements/{e}/usage: the licensing hot paths.
 
-Plain Starlette routes, not FastAPI routes (FastAPI's dependency and validation machinery
-costs more per request than everything else a report does here), mounted by
-:func:`install` ahead of every router. The FastAPI declarations of the same operations in
-``instances.py`` remain, to document them in the OpenAPI schema.
+Fast routes (``api/fastpath.py``): FastAPI's dependency and validation machinery costs more
+per request than everything else a report does here. The FastAPI routes of the same
+operations in ``instances.py`` are the documented ones, and answer whatever these decline.
 
-* A report's body is decoded by msgspec into the shape the contract allows; anything else
-  (a wrong type, an unknown field, a malformed document, another content type) goes through
-  the pydantic model exactly as FastAPI would validate it, so that every refusal is the same
-  400/422 problem document with the same ``errors[].location``. The report then goes to the
-  group-commit writer (``licensing/report_writer.py``), which answers once it is committed.
+* A report's body is decoded by msgspec into the shape the contract allows and checked as
+  the pydantic model checks it; anything else (a wrong type, an unknown field, a malformed
+  document, another content type) is declined, and the FastAPI route refuses it with the
+  model. The report then goes to the group-commit writer (``licensing/report_writer.py``),
+  which answers once it is committed.
 * A read is one indexed statement on a driver connection. On SQLite it runs on the event
   loop, on the loop's dedicated read connection, and its encoded answer is kept until
   anything is committed or the counter's window ends (``HotReads.kept``); on PostgreSQL it
@@ -18,25 +17,22 @@ costs more per request than everything else a report does here), mounted by
 
 from __future__ import annotations
 
-import email.message
-import json
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 import msgspec
-from fastapi.exceptions import HTTPException, RequestValidationError
-from pydantic import Field, TypeAdapter, ValidationError
-from starlette.applications import Starlette
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from meterline.api.deps import database
+from meterline.api.fastpath import FastRoute
 from meterline.api.json import dumps, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, iso, typed_out
 from meterline.api.kaiten.errors import problem
@@ -100,11 +96,11 @@ class _ReportIn(msgspec.Struct, forbid_unknown_fields=True):
 
 _decoder = msgspec.json.Decoder(_ReportIn)
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_report_adapter = TypeAdapter(UsageReportIn)
 
 
-def _fast(body: bytes) -> UsageReportIn | None:
-    """The report when ``body`` is a plainly valid JSON report, else None."""
+def parse_report(_request: Request, body: bytes) -> UsageReportIn | None:
+    """The report when ``body`` is a plainly valid JSON report, as the model would read it;
+    else None (declined: the FastAPI route refuses it with the model)."""
     try:
         parsed = _decoder.decode(body)
     except (msgspec.DecodeError, ValueError):  # ValueError: e.g. not UTF-8
@@ -131,58 +127,6 @@ def _fast(body: bytes) -> UsageReportIn | None:
     )
 
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False  # FastAPI's strict content type: no header, no JSON
-    if content_type == "application/json":
-        return True
-    message = email.message.Message()
-    message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
-        return False
-    subtype = message.get_content_subtype()
-    return subtype == "json" or subtype.endswith("+json")
-
-
-def parse_report(content_type: str | None, body: bytes) -> UsageReportIn:
-    """The report in ``body``, or the RequestValidationError FastAPI would raise for it."""
-    as_json = _is_json(content_type)
-    if as_json and body:
-        fast = _fast(body)
-        if fast is not None:
-            return fast
-    # The slow path: FastAPI's own reading of a body, then the pydantic model.
-    if not body:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
-        )
-    value: Any = body
-    if as_json:
-        try:
-            value = json.loads(body)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ("body", exc.pos),
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": exc.msg},
-                    }
-                ]
-            ) from exc
-        except Exception as exc:  # e.g. not UTF-8
-            raise HTTPException(400, "There was an error parsing the body") from exc
-    try:
-        return _report_adapter.validate_python(value, from_attributes=True)
-    except ValidationError as exc:
-        errors = [
-            {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
-        ]
-        raise RequestValidationError(errors) from exc
-
-
 # --- the routes ---------------------------------------------------------------------------
 
 
@@ -191,10 +135,15 @@ def _path_params(request: Request) -> tuple[str, str]:
     return params["instanceSlug"], params["entitlementSlug"]
 
 
-async def report_usage(request: Request) -> Response:
-    """POST: report usage of a NUMBER entitlement (scope ``write:instances``)."""
+async def _fast_report(request: Request, body: UsageReportIn) -> Response:
     instance_slug, entitlement_slug = _path_params(request)
-    body = parse_report(request.headers.get("content-type"), await request.body())
+    return await report_usage(request, instance_slug, entitlement_slug, body)
+
+
+async def report_usage(
+    request: Request, instance_slug: str, entitlement_slug: str, body: UsageReportIn
+) -> Response:
+    """POST: report usage of a NUMBER entitlement (scope ``write:instances``)."""
     principal = authorize(request, "write", "instances")
     writer: ReportWriter = request.app.state.report_writer
     report = UsageReportRequest(
@@ -264,13 +213,34 @@ async def read_usage(request: Request) -> Response:
 _DIALECTS = {name: Dialect(name) for name in ("sqlite", "postgresql")}
 
 
-ROUTES = [
-    Route("/api" + USAGE_PATH, read_usage, methods=["GET"]),
-    Route("/api" + USAGE_PATH, report_usage, methods=["POST"]),
-]
+def _no_body(_request: Request, _body: bytes) -> bool:
+    return True
 
 
-def install(app: Starlette) -> None:
-    """Mount the usage routes ahead of every router: matching a path through FastAPI's
-    nested routers costs more than the rest of a read."""
-    app.router.routes[0:0] = ROUTES
+async def _fast_read(request: Request, _: bool) -> Response:
+    return await read_usage(request)
+
+
+def fast_routes(
+    shadows_read: Callable[..., Any], shadows_report: Callable[..., Any]
+) -> list[FastRoute[Any]]:
+    """The two fast routes, in front of ``instances.py``'s FastAPI routes of the operations."""
+    return [
+        FastRoute(
+            "kaiten_read_usage",
+            "GET",
+            "/api" + USAGE_PATH,
+            shadows_read,
+            _no_body,
+            _fast_read,
+            reads_body=False,
+        ),
+        FastRoute(
+            "kaiten_report_usage",
+            "POST",
+            "/api" + USAGE_PATH,
+            shadows_report,
+            parse_report,
+            _fast_report,
+        ),
+    ]
