@@ -26,14 +26,17 @@ from meterline.db.search import apply_filters, apply_sort, page
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.clock import BillingSettings
+from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.kernel.money import minor_units, round_money, total
 from meterline.metering.service import meter_usage
 from meterline.pricing import repository as plan_repository
-from meterline.pricing import service as plans
-from meterline.pricing.charges import display_amount, price_amount
+from meterline.pricing.charge_models import events_amount, model_of_price, price_amount
+from meterline.pricing.display import display_amount
+from meterline.pricing.fields import choice, currency_of
 from meterline.pricing.models import Plan, Price
+from meterline.pricing.plans import get_plan
 from meterline.subscriptions import repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.webhooks import notify
@@ -123,11 +126,11 @@ def create_subscription(
     plan_id = data.get("plan_id")
     if not plan_id:
         raise InvalidRequest("plan_id is required", field="plan_id")
-    plan = plans.get_plan(session, principal, plan_id)
+    plan = get_plan(session, principal, plan_id)
     if plan.status != "published":
         raise InvalidRequest("the plan is archived", field="plan_id")
-    currency = plans.currency_of(data.get("currency")).lower()
-    period = plans.choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
+    currency = currency_of(data.get("currency")).lower()
+    period = choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
     count = data.get("billing_period_count") or 1
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InvalidRequest(
@@ -138,7 +141,7 @@ def create_subscription(
             f"billing_period_count must be at most {MAX_BILLING_PERIOD_COUNT}",
             field="billing_period_count",
         )
-    cycle = plans.choice(
+    cycle = choice(
         data.get("billing_cycle") or "anniversary", periods.BILLING_CYCLES, "billing_cycle"
     )
     anchor_in = data.get("billing_anchor")
@@ -154,7 +157,7 @@ def create_subscription(
         raise InvalidRequest("end_date must be after start_date", field="end_date")
     if anchor_in is not None and anchor_in < start - timedelta(days=400):
         raise InvalidRequest("billing_anchor is too far before start_date", field="billing_anchor")
-    status = plans.choice(
+    status = choice(
         data.get("subscription_status") or "active", CREATE_STATUSES, "subscription_status"
     )
     trial_days = data.get("trial_period_days")
@@ -299,7 +302,7 @@ def search_subscriptions(
         stmt = stmt.where(Subscription.plan_id == plan_id)
     if subscription_statuses:
         for value in subscription_statuses:
-            plans.choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
+            choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
         stmt = stmt.where(Subscription.subscription_status.in_(subscription_statuses))
     if billing_periods:
         stmt = stmt.where(Subscription.billing_period.in_(billing_periods))
@@ -316,7 +319,7 @@ def update_subscription(
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("a cancelled subscription cannot be updated")
     if changes.get("status") is not None:
-        new_status = plans.choice(changes["status"], SUBSCRIPTION_STATUSES, "status")
+        new_status = choice(changes["status"], SUBSCRIPTION_STATUSES, "status")
         if new_status == "cancelled":
             raise InvalidRequest("use POST /subscriptions/{id}/cancel to cancel", field="status")
         sub.subscription_status = new_status
@@ -397,10 +400,8 @@ def cancel_subscription(
 ) -> Cancellation:
     # Locked: a billing clock closing it, or another cancellation, is waited for.
     sub = repository.lock(session, get_subscription(session, principal, subscription_id))
-    kind = plans.choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
-    policy = plans.choice(
-        invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy"
-    )
+    kind = choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
+    policy = choice(invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy")
     now = utcnow()
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("the subscription is already cancelled")
@@ -503,8 +504,14 @@ def subscription_usage(
             continue
         price = prices[item.price_id]
         meter = meters[item.meter_id]
-        quantity = meter_usage(session, meter, customer.external_id, start, end)
-        amount = price_amount(plans.price_spec(price), quantity)
+        model = model_of_price(price)
+        if model.per_event:
+            values = priced_event_values(session, meter, customer.external_id, start, end)
+            quantity = total(values)
+            amount = events_amount(model, values)
+        else:
+            quantity = meter_usage(session, meter, customer.external_id, start, end)
+            amount = price_amount(model, quantity)
         charges.append(Charge(item, price, meter, quantity, amount))
     return SubscriptionUsage(sub, start, end, sub.currency, charges)
 
