@@ -49,7 +49,9 @@ from meterline.db.engine import Database
 from meterline.kernel.instants import to_micros
 from meterline.kernel.money import minor_units, round_money
 from meterline.metering.ingest import EventRow
-from meterline.pricing.charges import PriceSpec, Tier, price_amount
+from meterline.pricing.charge_models import price_amount
+from meterline.pricing.charge_models.tiered_slab import TieredSlab
+from meterline.pricing.charge_models.tiers import Tier
 from meterline.settings import Settings
 
 # A recent whole month (a subscription may start at most a year back): two months ago.
@@ -105,7 +107,7 @@ def expected_subtotal(total: int, customers: int) -> Decimal:
     for n in range(total):
         calls[n % customers] += 1
         tokens[n % customers] += tokens_of(n)
-    slab = PriceSpec(billing_model="TIERED", tier_mode="SLAB", tiers=TOKEN_TIERS)
+    slab = TieredSlab(TOKEN_TIERS)
     amount = Decimal(0)
     for c in range(customers):
         amount += round_money(PER_CALL * calls[c], minor_units("usd"))
@@ -116,9 +118,10 @@ def expected_subtotal(total: int, customers: int) -> Decimal:
 
 def setup(db: Database, subscriptions: int) -> Principal:
     from meterline.accounts import service as accounts
+    from meterline.api.flexprice.prices import PriceIn
     from meterline.catalog import service as catalog
     from meterline.customers import service as customers
-    from meterline.pricing import service as plans
+    from meterline.pricing import plans, prices
     from meterline.subscriptions import service as subscriptions_service
 
     with db.session() as session:
@@ -150,37 +153,40 @@ def setup(db: Database, subscriptions: int) -> Principal:
             "billing_period_count": 1,
             "start_date": PERIOD_START - timedelta(days=1),
         }
-        plans.create_prices(
+        prices.create_prices(
             session,
             principal,
             [
-                {
-                    **common,
-                    "type": "FIXED",
-                    "billing_model": "FLAT_FEE",
-                    "amount": str(FEE),
-                    "invoice_cadence": "ADVANCE",
-                },
-                {
-                    **common,
-                    "type": "USAGE",
-                    "billing_model": "FLAT_FEE",
-                    "amount": str(PER_CALL),
-                    "meter_id": calls.id,
-                    "invoice_cadence": "ARREAR",
-                },
-                {
-                    **common,
-                    "type": "USAGE",
-                    "billing_model": "TIERED",
-                    "tier_mode": "SLAB",
-                    "tiers": [
-                        {"up_to": 1000, "unit_amount": "0.001"},
-                        {"up_to": None, "unit_amount": "0.0005"},
-                    ],
-                    "meter_id": tokens.id,
-                    "invoice_cadence": "ARREAR",
-                },
+                PriceIn.model_validate(body).command()
+                for body in (
+                    {
+                        **common,
+                        "type": "FIXED",
+                        "billing_model": "FLAT_FEE",
+                        "amount": str(FEE),
+                        "invoice_cadence": "ADVANCE",
+                    },
+                    {
+                        **common,
+                        "type": "USAGE",
+                        "billing_model": "FLAT_FEE",
+                        "amount": str(PER_CALL),
+                        "meter_id": calls.id,
+                        "invoice_cadence": "ARREAR",
+                    },
+                    {
+                        **common,
+                        "type": "USAGE",
+                        "billing_model": "TIERED",
+                        "tier_mode": "SLAB",
+                        "tiers": [
+                            {"up_to": 1000, "unit_amount": "0.001"},
+                            {"up_to": None, "unit_amount": "0.0005"},
+                        ],
+                        "meter_id": tokens.id,
+                        "invoice_cadence": "ARREAR",
+                    },
+                )
             ],
             bulk=True,
         )

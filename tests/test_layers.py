@@ -36,7 +36,10 @@ EDGE = ("meterline.api", "meterline.ui", "meterline.app", "meterline.cli", "mete
 EDGE_MODULES = ("meterline.__main__",)
 
 PURE = (
-    "meterline.pricing.charges",
+    "meterline.pricing.charge_models",
+    "meterline.pricing.commands",
+    "meterline.pricing.fields",
+    "meterline.pricing.display",
     "meterline.invoicing.amounts",
     "meterline.invoicing.proration",
     "meterline.invoicing.lines",

@@ -21,6 +21,7 @@ from typing import Any
 
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import FULL_ACCESS, Principal
+from meterline.api.flexprice.prices import PriceIn
 from meterline.catalog import service as catalog
 from meterline.customers import service as customers
 from meterline.db.engine import Database
@@ -32,7 +33,7 @@ from meterline.licensing import service as licensing
 from meterline.licensing.values import TypedValue
 from meterline.metering.backend import event_store
 from meterline.metering.ingest import EventRow
-from meterline.pricing import service as plans
+from meterline.pricing import plans, prices
 from meterline.settings import Settings
 from meterline.subscriptions import service as subscriptions
 
@@ -166,28 +167,31 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
                 {"up_to": up_to, "unit_amount": amount} if up_to else {"unit_amount": amount}
                 for up_to, amount in spec.tiers
             ]
-            plans.create_prices(
+            prices.create_prices(
                 session,
                 principal,
                 [
-                    {
-                        **base,
-                        "type": "FIXED",
-                        "billing_model": "FLAT_FEE",
-                        "amount": spec.fee,
-                        "invoice_cadence": "ADVANCE",
-                        "display_name": f"{spec.name} plan",
-                    },
-                    {
-                        **base,
-                        "type": "USAGE",
-                        "billing_model": "TIERED",
-                        "tier_mode": "SLAB",
-                        "tiers": tiers,
-                        "meter_id": calls.meter_id,
-                        "invoice_cadence": "ARREAR",
-                        "display_name": "API calls",
-                    },
+                    PriceIn.model_validate(body).command()
+                    for body in (
+                        {
+                            **base,
+                            "type": "FIXED",
+                            "billing_model": "FLAT_FEE",
+                            "amount": spec.fee,
+                            "invoice_cadence": "ADVANCE",
+                            "display_name": f"{spec.name} plan",
+                        },
+                        {
+                            **base,
+                            "type": "USAGE",
+                            "billing_model": "TIERED",
+                            "tier_mode": "SLAB",
+                            "tiers": tiers,
+                            "meter_id": calls.meter_id,
+                            "invoice_cadence": "ARREAR",
+                            "display_name": "API calls",
+                        },
+                    )
                 ],
                 bulk=True,
             )

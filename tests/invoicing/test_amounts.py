@@ -131,9 +131,10 @@ def test_total_is_lines_less_credits_and_never_negative(
 # ---- entitlements in billing (reference §6.3): FLAT_FEE 0.02/unit, 500 units, monthly ----
 
 from meterline.invoicing.amounts import Grant, billable_quantity, combine_grants  # noqa: E402
-from meterline.pricing.charges import PriceSpec, price_amount  # noqa: E402
+from meterline.pricing.charge_models import price_amount  # noqa: E402
+from meterline.pricing.charge_models.flat_fee import FlatFee  # noqa: E402
 
-UNIT_PRICE = PriceSpec(billing_model="FLAT_FEE", amount=D("0.02"))
+UNIT_PRICE = FlatFee(D("0.02"))
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from meterline.api.flexprice.prices import PriceIn
 from meterline.catalog import service as catalog
 from meterline.customers import service as customers
 from meterline.invoicing import clock
@@ -19,7 +20,7 @@ from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.instants import to_micros
 from meterline.metering.ingest import EventRow
 from meterline.metering.stores.sql import SqlEventStore
-from meterline.pricing import service as plans
+from meterline.pricing import plans, prices
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
 from tests.invoicing.service_db import ServiceDb
@@ -56,32 +57,35 @@ def plan_for(service_db: ServiceDb, period: str) -> tuple[str, str]:
             "billing_period_count": 1,
             "start_date": EPOCH - timedelta(days=1),
         }
-        plans.create_prices(
+        prices.create_prices(
             session,
             principal,
             [
-                {
-                    **common,
-                    "type": "FIXED",
-                    "billing_model": "FLAT_FEE",
-                    "amount": "7",
-                    "invoice_cadence": "ADVANCE",
-                },
-                {
-                    **common,
-                    "type": "FIXED",
-                    "billing_model": "FLAT_FEE",
-                    "amount": "1.25",
-                    "invoice_cadence": "ARREAR",
-                },
-                {
-                    **common,
-                    "type": "USAGE",
-                    "billing_model": "FLAT_FEE",
-                    "amount": "0.5",
-                    "meter_id": meter.id,
-                    "invoice_cadence": "ARREAR",
-                },
+                PriceIn.model_validate(body).command()
+                for body in (
+                    {
+                        **common,
+                        "type": "FIXED",
+                        "billing_model": "FLAT_FEE",
+                        "amount": "7",
+                        "invoice_cadence": "ADVANCE",
+                    },
+                    {
+                        **common,
+                        "type": "FIXED",
+                        "billing_model": "FLAT_FEE",
+                        "amount": "1.25",
+                        "invoice_cadence": "ARREAR",
+                    },
+                    {
+                        **common,
+                        "type": "USAGE",
+                        "billing_model": "FLAT_FEE",
+                        "amount": "0.5",
+                        "meter_id": meter.id,
+                        "invoice_cadence": "ARREAR",
+                    },
+                )
             ],
             bulk=False,
         )

@@ -25,8 +25,8 @@ from meterline.entitlements import repository
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.calendar import RESET_PERIODS
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
-from meterline.pricing import service as plans
-from meterline.pricing.service import is_unique_violation
+from meterline.pricing import plans
+from meterline.pricing.plans import is_unique_violation
 from meterline.subscriptions import repository as subscriptions
 
 GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")

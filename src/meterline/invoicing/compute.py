@@ -7,8 +7,11 @@
 
 Usage comes from a ``Usage`` source (``usage_loader`` reads the hourly aggregates and loads
 the ``Context``; this module runs no query), is adjusted by the subscription's metered
-entitlements (plan + subscription grants, reference §5.4) and priced with
-``billing.pricing``; each line is rounded once when it is stored.
+entitlements (plan + subscription grants, reference §5.4) and priced by the price's charge
+model (``pricing.charge_models``); each line is rounded once when it is stored. A model that
+prices each event (``per_event``: PERCENTAGE with a fixed fee, free events or a per-event
+minimum/maximum) gets the period's event values in time order, the entitlement's covered
+part taken from the earliest events.
 """
 
 from __future__ import annotations
@@ -30,9 +33,14 @@ from meterline.invoicing.amounts import (
 from meterline.invoicing.lines import LineDraft
 from meterline.kernel import calendar as periods
 from meterline.kernel.money import in_money_context
-from meterline.pricing.charges import bucketed_amount, price_amount
+from meterline.pricing.charge_models import (
+    ChargeModel,
+    bucketed_amount,
+    events_amount,
+    model_of_price,
+    price_amount,
+)
 from meterline.pricing.models import Price
-from meterline.pricing.service import price_spec
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 
@@ -59,6 +67,18 @@ class Usage(Protocol):
         """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
         ...
 
+    def event_values(
+        self, meter: Meter, customer: str, start: datetime, end: datetime
+    ) -> list[Decimal]:
+        """Each event's meter value over ``[start, end)``, in time order (bounded: see
+        ``usage_loader.MAX_PRICED_EVENTS``)."""
+        ...
+
+
+def charge_model(price: Price) -> ChargeModel:
+    """The charge model a stored price names."""
+    return model_of_price(price)
+
 
 def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
     return item.start_date < end and (item.end_date is None or item.end_date > start)
@@ -67,7 +87,7 @@ def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
 def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
     quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
     return LineDraft(
-        amount=price_amount(price_spec(price), quantity),
+        amount=price_amount(charge_model(price), quantity),
         quantity=quantity,
         display_name=item.display_name or item.plan_display_name,
         price_id=price.id,
@@ -106,6 +126,9 @@ def _usage_line(
     allowance = ctx.allowances.get(item.meter_id or "")
     if meter is None:
         return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
+    model = charge_model(price)
+    if model.per_event:
+        return _per_event_usage_line(usage, ctx, item, price, period, meter, allowance, model)
     if meter.bucket_size or meter.group_by:
         return _bucketed_usage_line(usage, ctx, item, price, period, meter, allowance)
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
@@ -122,7 +145,47 @@ def _usage_line(
             for start, end in _windows(ctx, allowance, period)
         ]
         billable, covered = billable_quantity(usages, allowance)
-    return _line(item, price, period, price_amount(price_spec(price), billable), billable, covered)
+    return _line(item, price, period, price_amount(model, billable), billable, covered)
+
+
+def _per_event_usage_line(
+    usage: Usage,
+    ctx: Context,
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    meter: Meter,
+    allowance: Allowance | None,
+    model: ChargeModel,
+) -> LineDraft:
+    """A model that prices each event: the entitlement covers the earliest events of each
+    reset window (as it covers the earliest buckets), the rest are priced one by one."""
+    customer = ctx.external_customer_id
+    remaining: list[Decimal] = []
+    covered: Decimal | None = None
+    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
+        before = usage.total(meter, customer, ctx.subscription.start_date, period.start)
+        values = usage.event_values(meter, customer, period.start, period.end)
+        used = sum(values, ZERO)
+        billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
+        covered = used - billable
+        remaining = _uncovered_events(values, covered)
+    else:
+        for start, end in _windows(ctx, allowance, period):
+            values = usage.event_values(meter, customer, start, end)
+            _billable, window_covered = billable_quantity([sum(values, ZERO)], allowance)
+            if window_covered is not None:
+                covered = (covered or ZERO) + window_covered
+            remaining += _uncovered_events(values, window_covered)
+    billable = sum(remaining, ZERO)
+    return _line(item, price, period, events_amount(model, remaining), billable, covered)
+
+
+def _uncovered_events(values: list[Decimal], covered: Decimal | None) -> list[Decimal]:
+    """The events left to price once ``covered`` is taken from the earliest: an event the
+    entitlement covers in full is not priced at all (no per-event fee or minimum)."""
+    left = uncovered_buckets(values, covered)
+    return [rest for rest, value in zip(left, values, strict=True) if rest > 0 or value <= 0]
 
 
 def _bucketed_usage_line(
@@ -155,7 +218,7 @@ def _bucketed_usage_line(
                 covered = (covered or ZERO) + window_covered
             remaining += uncovered_buckets(buckets, window_covered)
     billable = sum(remaining, ZERO)
-    amount = bucketed_amount(price_spec(price), remaining)
+    amount = bucketed_amount(charge_model(price), remaining)
     return _line(item, price, period, amount, billable, covered)
 
 

@@ -2,6 +2,14 @@
 prices, meters, metered allowances) and its usage, from the hourly aggregates.
 
 The queries live here so that ``compute`` only does the line maths.
+
+Per-event pricing (``SessionUsage.event_values``) is the one read that does not come from the
+aggregates: it scans the customer's raw events of the meter over the window (the
+customer/event/time index on SQL stores, the same filter pushed down on ClickHouse), one
+row per event, and keeps each event's value in memory to sort them by time. Its cost grows
+with the events of one customer and window, so it is bounded: more than
+``MAX_PRICED_EVENTS`` events refuse the line (the invoice fails with that reason, it is
+never priced from a partial list).
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ from meterline.entitlements import repository as entitlement_repository
 from meterline.invoicing import repository
 from meterline.invoicing.amounts import Allowance, Grant, combine_grants
 from meterline.invoicing.compute import Context
+from meterline.kernel.errors import InvalidOperation
 from meterline.kernel.instants import to_micros
+from meterline.metering.aggregations import event_value, matches
 from meterline.metering.backend import usage_reader
 from meterline.metering.query import UsageQuery
-from meterline.metering.service import meter_spec, meter_usage
+from meterline.metering.service import meter_spec, meter_usage, store_for
 from meterline.pricing import repository as plan_repository
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -48,6 +58,42 @@ class SessionUsage:
         if meter.bucket_size:
             return [bucket.value for bucket in result.buckets]
         return [group.value for group in result.groups]
+
+    def event_values(
+        self, meter: Meter, customer: str, start: datetime, end: datetime
+    ) -> list[Decimal]:
+        """Each event's meter value over ``[start, end)``, in time order (bounded)."""
+        return priced_event_values(self.session, meter, customer, start, end)
+
+
+MAX_PRICED_EVENTS = 100_000
+
+
+def priced_event_values(
+    session: Session, meter: Meter, customer: str, start: datetime, end: datetime
+) -> list[Decimal]:
+    """Each of the customer's events' meter value over ``[start, end)``, in time order (ties
+    in ingest order); at most ``MAX_PRICED_EVENTS`` of them."""
+    spec = meter_spec(meter)
+    timed: list[tuple[int, Decimal]] = []
+    for event in store_for(session).scan(
+        session.connection(),
+        meter.environment_id,
+        meter.event_name,
+        customer,
+        to_micros(start),
+        to_micros(end),
+    ):
+        if spec.filters and not matches(event.properties, spec.filters):
+            continue
+        if len(timed) == MAX_PRICED_EVENTS:
+            raise InvalidOperation(
+                f"more than {MAX_PRICED_EVENTS} events in one period to price one by one",
+                details={"meter_id": meter.id, "external_customer_id": customer},
+            )
+        timed.append((event.timestamp, event_value(spec, event.properties)))
+    timed.sort(key=lambda pair: pair[0])  # stable: ties stay in ingest order
+    return [value for _timestamp, value in timed]
 
 
 def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:

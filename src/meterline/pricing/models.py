@@ -72,6 +72,8 @@ class Price(TimestampMixin, Base):
     tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
     # {"divide_by": int, "round": "up" | "down"}
     transform_quantity: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # PERCENTAGE settings (charge_models.percentage): {"rate": "decimal", ...}
+    percentage: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     meter_id: Mapped[str | None] = mapped_column(ForeignKey("meters.id"), default=None)
     lookup_key: Mapped[str | None] = mapped_column(String(255), default=None)
     trial_period_days: Mapped[int] = mapped_column(default=0)

@@ -25,14 +25,17 @@ from meterline.db.base import new_id, utcnow
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.clock import BillingSettings
+from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.kernel.money import minor_units, round_money, total
 from meterline.metering.service import meter_usage
 from meterline.pricing import repository as plan_repository
-from meterline.pricing import service as plans
-from meterline.pricing.charges import display_amount, price_amount
+from meterline.pricing.charge_models import events_amount, model_of_price, price_amount
+from meterline.pricing.display import display_amount
+from meterline.pricing.fields import choice, currency_of
 from meterline.pricing.models import Plan, Price
+from meterline.pricing.plans import get_plan
 from meterline.subscriptions import repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.webhooks import notify
@@ -122,11 +125,11 @@ def create_subscription(
     plan_id = data.get("plan_id")
     if not plan_id:
         raise InvalidRequest("plan_id is required", field="plan_id")
-    plan = plans.get_plan(session, principal, plan_id)
+    plan = get_plan(session, principal, plan_id)
     if plan.status != "published":
         raise InvalidRequest("the plan is archived", field="plan_id")
-    currency = plans.currency_of(data.get("currency")).lower()
-    period = plans.choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
+    currency = currency_of(data.get("currency")).lower()
+    period = choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
     count = data.get("billing_period_count") or 1
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InvalidRequest(
@@ -137,7 +140,7 @@ def create_subscription(
             f"billing_period_count must be at most {MAX_BILLING_PERIOD_COUNT}",
             field="billing_period_count",
         )
-    cycle = plans.choice(
+    cycle = choice(
         data.get("billing_cycle") or "anniversary", periods.BILLING_CYCLES, "billing_cycle"
     )
     anchor_in = data.get("billing_anchor")
@@ -153,7 +156,7 @@ def create_subscription(
         raise InvalidRequest("end_date must be after start_date", field="end_date")
     if anchor_in is not None and anchor_in < start - timedelta(days=400):
         raise InvalidRequest("billing_anchor is too far before start_date", field="billing_anchor")
-    status = plans.choice(
+    status = choice(
         data.get("subscription_status") or "active", CREATE_STATUSES, "subscription_status"
     )
     trial_days = data.get("trial_period_days")
@@ -289,7 +292,7 @@ def search_subscriptions(
         if ids:
             wanted = set(ids) if wanted is None else wanted & set(ids)
     for value in subscription_statuses or ():
-        plans.choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
+        choice(value, SUBSCRIPTION_STATUSES, "subscription_status")
     q = repository.SubscriptionQuery(
         customer_ids=None if wanted is None else sorted(wanted),
         subscription_statuses=subscription_statuses,
@@ -311,7 +314,7 @@ STATUS_OPERATIONS = {
 
 
 def _check_status_unchanged(sub: Subscription, wanted: Any, now: datetime) -> None:
-    new_status = plans.choice(wanted, SUBSCRIPTION_STATUSES, "status")
+    new_status = choice(wanted, SUBSCRIPTION_STATUSES, "status")
     current = effective_status(sub, now)
     if new_status == current:
         return
@@ -409,10 +412,8 @@ def cancel_subscription(
 ) -> Cancellation:
     # Locked: a billing clock closing it, or another cancellation, is waited for.
     sub = repository.lock(session, get_subscription(session, principal, subscription_id))
-    kind = plans.choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
-    policy = plans.choice(
-        invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy"
-    )
+    kind = choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
+    policy = choice(invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy")
     now = utcnow()
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("the subscription is already cancelled")
@@ -515,8 +516,14 @@ def subscription_usage(
             continue
         price = prices[item.price_id]
         meter = meters[item.meter_id]
-        quantity = meter_usage(session, meter, customer.external_id, start, end)
-        amount = price_amount(plans.price_spec(price), quantity)
+        model = model_of_price(price)
+        if model.per_event:
+            values = priced_event_values(session, meter, customer.external_id, start, end)
+            quantity = total(values)
+            amount = events_amount(model, values)
+        else:
+            quantity = meter_usage(session, meter, customer.external_id, start, end)
+            amount = price_amount(model, quantity)
         charges.append(Charge(item, price, meter, quantity, amount))
     return SubscriptionUsage(sub, start, end, sub.currency, charges)
 

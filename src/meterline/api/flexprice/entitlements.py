@@ -30,7 +30,7 @@ from meterline.entitlements import service as entitlements
 from meterline.entitlements.models import Entitlement
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest
-from meterline.pricing import service as plans
+from meterline.pricing import plans
 from meterline.subscriptions import service as subscriptions
 
 router = APIRouter(tags=["entitlements"])

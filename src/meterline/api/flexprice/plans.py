@@ -22,7 +22,8 @@ from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import json_response
 from meterline.entitlements import repository as grants
-from meterline.pricing import service as plans
+from meterline.pricing import plans
+from meterline.pricing.commands import PlanFields as PlanChanges
 from meterline.pricing.models import Plan
 
 router = APIRouter(tags=["plans"])
@@ -158,7 +159,7 @@ def get_plan(plan_id: str, principal: Vendor, session: ReadSession) -> Response:
 def update_plan(
     plan_id: str, body: PlanFields, principal: Vendor, session: WriteSession
 ) -> Response:
-    plan = plans.update_plan(session, principal, plan_id, body.model_dump(exclude_unset=True))
+    plan = plans.update_plan(session, principal, plan_id, PlanChanges(**body.model_dump()))
     return json_response(_full(session, principal, plan))
 
 

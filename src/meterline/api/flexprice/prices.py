@@ -23,8 +23,17 @@ from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
-from meterline.pricing import service as plans
-from meterline.pricing.charges import display_amount
+from meterline.pricing import prices as price_service
+from meterline.pricing.charge_models.tiers import MAX_TIERS
+from meterline.pricing.commands import (
+    CreatePrice,
+    PercentageInput,
+    PricingInput,
+    TierInput,
+    TransformInput,
+    UpdatePrice,
+)
+from meterline.pricing.display import display_amount
 from meterline.pricing.models import Price
 
 router = APIRouter(tags=["prices"])
@@ -43,16 +52,56 @@ class TransformIn(WireModel):
     round: str | None = None
 
 
+class PercentageIn(WireModel):
+    """Meterline extension: the settings of a ``billing_model: "PERCENTAGE"`` price."""
+
+    rate: AmountIn = Field(default=None, description="Percent of each event's amount, 0 to 100.")
+    fixed_amount: AmountIn = Field(default=None, description="Charged once per paid event.")
+    free_units_per_events: money.WholeQuantity | None = Field(
+        default=None, description="The first N events of the period are free."
+    )
+    free_units_per_total_aggregation: AmountIn = Field(
+        default=None, description="The first X of the period's summed amount is free."
+    )
+    per_transaction_min_amount: AmountIn = Field(
+        default=None, description="Each paid event's charge is at least this."
+    )
+    per_transaction_max_amount: AmountIn = Field(
+        default=None, description="Each paid event's charge is at most this."
+    )
+
+    def command(self) -> PercentageInput:
+        return PercentageInput(**self.model_dump())
+
+
 class PriceFields(WireModel):
     amount: AmountIn = None
     billing_model: str | None = None
     tier_mode: str | None = None
-    tiers: list[TierIn] | None = Field(default=None, max_length=plans.MAX_TIERS)
+    tiers: list[TierIn] | None = Field(default=None, max_length=MAX_TIERS)
     transform_quantity: TransformIn | None = None
+    percentage: PercentageIn | None = Field(
+        default=None,
+        description="Meterline extension: the settings of a PERCENTAGE price (docs/billing.md).",
+    )
     lookup_key: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     display_name: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
+
+    def pricing(self) -> PricingInput:
+        return PricingInput(
+            billing_model=self.billing_model,
+            amount=self.amount,
+            tier_mode=self.tier_mode,
+            tiers=None
+            if self.tiers is None
+            else tuple(TierInput(**t.model_dump()) for t in self.tiers),
+            transform_quantity=None
+            if self.transform_quantity is None
+            else TransformInput(**self.transform_quantity.model_dump()),
+            percentage=None if self.percentage is None else self.percentage.command(),
+        )
 
 
 class PriceIn(PriceFields):
@@ -72,6 +121,10 @@ class PriceIn(PriceFields):
     start_date: OptionalInstant = None
     end_date: OptionalInstant = None
 
+    def command(self) -> CreatePrice:
+        fields = self.model_dump(exclude=set(PricingInput.__dataclass_fields__))
+        return CreatePrice(pricing=self.pricing(), **fields)
+
 
 class PriceBulkIn(WireModel):
     items: list[PriceIn] = Field(min_length=1, max_length=100)
@@ -80,6 +133,16 @@ class PriceBulkIn(WireModel):
 class PriceUpdate(PriceFields):
     unsupported = frozenset({"bucket_size", "group_id", "price_unit_amount", "price_unit_tiers"})
     effective_from: OptionalInstant = None
+
+    def command(self) -> UpdatePrice:
+        return UpdatePrice(
+            pricing=self.pricing(),
+            effective_from=self.effective_from,
+            lookup_key=self.lookup_key,
+            description=self.description,
+            display_name=self.display_name,
+            metadata=self.metadata,
+        )
 
 
 class PriceDelete(WireModel):
@@ -117,6 +180,7 @@ def price_out(price: Price) -> dict[str, Any]:
         "tier_mode": price.tier_mode,
         "tiers": price.tiers,
         "transform_quantity": price.transform_quantity,
+        "percentage": price.percentage,
         "meter_id": price.meter_id,
         "lookup_key": price.lookup_key,
         "description": price.description,
@@ -140,21 +204,21 @@ def price_out(price: Price) -> dict[str, Any]:
 
 @router.post("/prices", status_code=201, summary="Create a price")
 def create_price(body: PriceIn, principal: Vendor, session: WriteSession) -> Response:
-    [price] = plans.create_prices(session, principal, [body.model_dump()], bulk=False)
+    [price] = price_service.create_prices(session, principal, [body.command()], bulk=False)
     return json_response(price_out(price), 201)
 
 
 @router.post("/prices/bulk", status_code=201, summary="Create 1 to 100 prices, all or nothing")
 def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSession) -> Response:
-    prices = plans.create_prices(
-        session, principal, [i.model_dump() for i in body.items], bulk=True
+    prices = price_service.create_prices(
+        session, principal, [i.command() for i in body.items], bulk=True
     )
     return json_response({"items": [price_out(p) for p in prices]}, 201)
 
 
 def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
     refuse_expand(q.expand)
-    found, total = plans.search_prices(
+    found, total = price_service.search_prices(
         session,
         principal,
         limit=q.limit,
@@ -217,24 +281,23 @@ def list_prices(
 
 @router.get("/prices/lookup/{lookup_key}", summary="Get a price by lookup key")
 def get_price_by_lookup_key(lookup_key: str, principal: Vendor, session: ReadSession) -> Response:
-    return json_response(price_out(plans.get_price_by_lookup_key(session, principal, lookup_key)))
+    return json_response(
+        price_out(price_service.get_price_by_lookup_key(session, principal, lookup_key))
+    )
 
 
 @router.get("/prices/{price_id}", summary="Get a price")
 def get_price(price_id: str, principal: Vendor, session: ReadSession) -> Response:
-    return json_response(price_out(plans.get_price(session, principal, price_id)))
+    return json_response(price_out(price_service.get_price(session, principal, price_id)))
 
 
 @router.put("/prices/{price_id}", summary="Update a price (pricing changes make a new version)")
 def update_price(
     price_id: str, body: PriceUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
-    changes = {
-        k: v
-        for k, v in body.model_dump().items()
-        if k in body.model_fields_set or k == "effective_from"
-    }
-    return json_response(price_out(plans.update_price(session, principal, price_id, changes)))
+    return json_response(
+        price_out(price_service.update_price(session, principal, price_id, body.command()))
+    )
 
 
 @router.delete("/prices/{price_id}", summary="Terminate a price (sets end_date)")
@@ -242,5 +305,5 @@ def delete_price(
     price_id: str, principal: Vendor, session: WriteSession, body: PriceDelete | None = None
 ) -> Response:
     end_date = body.end_date if body else None
-    plans.terminate_price(session, principal, price_id, end_date)
+    price_service.terminate_price(session, principal, price_id, end_date)
     return json_response({"message": "price deleted successfully"})

@@ -29,7 +29,7 @@ from meterline.invoicing.failure_models import BillingFailure
 from meterline.kernel.instants import OptionalInstant
 from meterline.kernel.money import minor_units, round_money
 from meterline.pricing import repository as plan_repository
-from meterline.pricing.charges import display_amount
+from meterline.pricing.display import display_amount
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
