@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.api.flexprice.errors import FlexpriceErrors
+from meterline.api.http.route_table import table_of, unknown_route_message
 from meterline.api.kaiten.errors import KaitenErrors
 from meterline.api.problems import ErrorDialect, FieldProblem, location_of
 from meterline.api.usage_report_errors import UsageReportErrors
@@ -42,6 +43,27 @@ def problems_of(exc: RequestValidationError) -> tuple[list[FieldProblem], bool]:
     return problems, malformed
 
 
+def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """A framework refusal in the path's dialect. The router's own 404 says the route is
+    unknown; a 405 lists in ``Allow`` every method the path's routes serve
+    (``api/http/route_table.py``), not just those of the first route that matched."""
+    status, method, path = exc.status_code, request.method, request.url.path
+    message = str(exc.detail) if exc.detail else "error"
+    allow: str | None = None
+    if status == 404 and exc.detail == "Not Found":
+        message = unknown_route_message(method, path)
+    elif status == 405:
+        verdict = table_of(request.app).verdict(method, path)
+        allow = ", ".join(verdict.allow) or (exc.headers or {}).get("Allow")
+        message = f"Method {method} is not allowed on {path}"
+        if allow:
+            message += f"; allowed: {allow}"
+    response = dialect_for(path).http_error(request, status, message)
+    if allow:
+        response.headers["Allow"] = allow
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
@@ -61,8 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        message = str(exc.detail) if exc.detail else "error"
-        return dialect_for(request.url.path).http_error(request, exc.status_code, message)
+        return http_error(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

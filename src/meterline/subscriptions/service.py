@@ -25,6 +25,7 @@ from meterline.db.base import new_id, utcnow
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.clock import BillingSettings
+from meterline.invoicing.models import Invoice
 from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
@@ -398,6 +399,7 @@ class Cancellation:
     effective_date: datetime
     invoice_policy: str
     reason: str | None
+    invoice: Invoice | None = None  # the cancel invoice (policy generate_invoice)
 
 
 def cancel_subscription(
@@ -415,6 +417,7 @@ def cancel_subscription(
     kind = choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
     policy = choice(invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy")
     now = utcnow()
+    invoice: Invoice | None = None
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("the subscription is already cancelled")
     if kind != "immediate" and sub.cancel_at is not None:
@@ -439,7 +442,9 @@ def cancel_subscription(
                 item.end_date = when
         if policy == "generate_invoice":
             session.flush()
-            invoice_billing.create_cancel_invoice(session, sub, cancelled_at=when, now=now)
+            invoice = invoice_billing.create_cancel_invoice(
+                session, sub, cancelled_at=when, now=now
+            )
     elif kind == "end_of_period":
         when = effective_period(sub, now).end
         sub.cancel_at = when
@@ -455,7 +460,7 @@ def cancel_subscription(
     sub.updated_at = now
     session.flush()
     notify.subscription_cancelled(session, sub)
-    return Cancellation(sub, kind, when, policy, reason)
+    return Cancellation(sub, kind, when, policy, reason, invoice)
 
 
 # ---- usage ------------------------------------------------------------------------------

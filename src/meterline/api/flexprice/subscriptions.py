@@ -25,9 +25,11 @@ from meterline.api.json import json_response
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
 from meterline.invoicing import failures
+from meterline.invoicing import service as invoices
 from meterline.invoicing.failure_models import BillingFailure
 from meterline.kernel.instants import OptionalInstant
 from meterline.kernel.money import minor_units, round_money
+from meterline.kernel.money import total as money_total
 from meterline.pricing import repository as plan_repository
 from meterline.pricing.display import display_amount
 from meterline.subscriptions import service as subscriptions
@@ -338,6 +340,11 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
         lifetime=body.lifetime_usage,
     )
 
+    units = minor_units(usage.currency)
+    # Each charge rounded once (half away from zero, in the currency's minor units); the
+    # total is the sum of the rounded charges, so it adds up to what the client sees.
+    rounded = [round_money(c.amount, units) for c in usage.charges]
+    amount = money_total(rounded)
     charges = [
         {
             "subscription_line_item_id": c.line_item.id,
@@ -345,16 +352,14 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
             "meter_display_name": c.meter.name,
             # Numbers on this endpoint, as upstream (the SDK reads them as floats).
             "quantity": c.quantity,
-            "amount": round_money(c.amount, minor_units(usage.currency)),
-            "display_amount": display_amount(
-                round_money(c.amount, minor_units(usage.currency)), usage.currency
-            ),
+            "amount": charge_amount,
+            "display_amount": display_amount(charge_amount, usage.currency),
             "currency": usage.currency,
             "is_overage": False,
             "overage_factor": 1,
             "price": price_out(c.price),
         }
-        for c in usage.charges
+        for c, charge_amount in zip(usage.charges, rounded, strict=True)
     ]
     return json_response(
         {
@@ -362,8 +367,8 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
             "start_time": iso(usage.start),
             "end_time": iso(usage.end),
             "currency": usage.currency,
-            "amount": round_money(usage.amount, minor_units(usage.currency)),
-            "display_amount": usage.display_amount,
+            "amount": amount,
+            "display_amount": display_amount(amount, usage.currency),
             "charges": charges,
             "commitment_amount": 0,
             "commitment_utilized": 0,
@@ -414,6 +419,22 @@ def cancel_subscription(
         reason=body.reason,
     )
     now = utcnow()
+    # The credits are the cancel invoice's proration lines, read from the rows just written.
+    lines = (
+        invoices.lines_of(session, [result.invoice])[result.invoice.id] if result.invoice else []
+    )
+    proration = [line for line in lines if (line.metadata_ or {}).get("proration") == "credit"]
+    credited = [-line.amount for line in proration]
+    details = [
+        {
+            "line_item_id": line.subscription_line_item_id,
+            "price_id": line.price_id,
+            "description": line.display_name,
+            "credit_amount": decimal_text(-line.amount),
+            "charge_amount": "0",
+        }
+        for line in proration
+    ]
     return json_response(
         {
             "subscription_id": result.subscription.id,
@@ -421,8 +442,8 @@ def cancel_subscription(
             "effective_date": iso(result.effective_date),
             "status": subscriptions.effective_status(result.subscription, now),
             "reason": result.reason,
-            "proration_details": [],
-            "total_credit_amount": "0",
+            "proration_details": details,
+            "total_credit_amount": decimal_text(money_total(credited)),
             "message": "subscription cancelled successfully"
             if result.cancellation_type == "immediate"
             else "subscription cancellation scheduled",

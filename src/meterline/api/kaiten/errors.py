@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import email.message
 from http import HTTPStatus
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from meterline.api.deps import authenticate_request
 from meterline.api.json import json_response
-from meterline.kernel.errors import DomainError, FieldProblem, InvalidRequest, RetryLater
+from meterline.kernel.errors import (
+    DomainError,
+    FieldProblem,
+    InvalidRequest,
+    RetryLater,
+    Unauthenticated,
+)
 
 PROBLEM_JSON = "application/problem+json"
 # The ``type`` URIs and default codes Kaiten's error factory uses.
@@ -21,6 +29,7 @@ _TYPES = {
     404: _RFC7231 + "6.5.4",
     408: _RFC7231 + "6.5.7",
     409: _RFC7231 + "6.5.8",
+    415: _RFC7231 + "6.5.13",
     422: "https://tools.ietf.org/html/rfc4918#section-11.2",
     503: _RFC7231 + "6.6.4",
 }
@@ -31,6 +40,7 @@ _DEFAULT_CODES = {
     404: "NOT_FOUND",
     408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
+    415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE",
     503: "UNAVAILABLE",
 }
@@ -64,6 +74,51 @@ def problem(
     return json_response(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def _is_json(content_type: str | None) -> bool:
+    """``application/json`` or any ``application/*+json``, as FastAPI reads a JSON body."""
+    if not content_type:
+        return False
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    return message.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return bool(length and length != "0") or "transfer-encoding" in request.headers
+
+
+def _unauthenticated(request: Request) -> Response | None:
+    """The 401 for a caller without a valid key, else None. An application without a
+    database (a bare test app) authenticates nobody: nothing to say."""
+    if getattr(request.app.state, "db", None) is None:
+        return None
+    try:
+        authenticate_request(request)
+    except Unauthenticated as exc:
+        return problem(request, exc.status, exc.message)
+    except DomainError:
+        pass  # e.g. rate limited: the route's own answer, in its own order
+    return None
+
+
+def refusal_before_body(request: Request) -> Response | None:
+    """What Kaiten answers before it looks at a refused body: 401 for a caller without a
+    valid key, then 415 for a body that is not JSON. None when neither applies.
+
+    Every body refusal of the /api routes (FastAPI's and the fast paths', which raise the
+    same validation errors) passes through here, so the order holds on every route."""
+    unauthenticated = _unauthenticated(request)
+    if unauthenticated is not None:
+        return unauthenticated
+    if _has_body(request) and not _is_json(request.headers.get("content-type")):
+        return problem(request, 415, "request body must be application/json")
+    return None
+
+
 def _location(field: str) -> str:
     head = field.partition(".")[0]
     return field if head in ("body", "query", "path", "header") else f"body.{field}"
@@ -84,6 +139,14 @@ class KaitenErrors:
     def invalid_input(
         self, request: Request, problems: list[FieldProblem], *, malformed: bool = False
     ) -> Response:
+        if malformed or any(p.location.partition(".")[0] == "body" for p in problems):
+            first = refusal_before_body(request)
+            if first is not None:
+                return first
+        else:  # a refused query or path value: still 401 before 422
+            unauthenticated = _unauthenticated(request)
+            if unauthenticated is not None:
+                return unauthenticated
         if malformed:
             return problem(request, 400, "request body is not valid JSON")
         if any(p.location == "body" and "required" in p.message.lower() for p in problems):
@@ -94,4 +157,8 @@ class KaitenErrors:
         return problem(request, 422, "validation failed", errors=errors)
 
     def http_error(self, request: Request, status: int, message: str) -> Response:
+        if status == 400 and _has_body(request):  # a body the framework could not read
+            first = refusal_before_body(request)
+            if first is not None:
+                return first
         return problem(request, status, message)
