@@ -335,6 +335,10 @@ def markdown() -> str:
         "`body.<field>`), before anything is written. JSON members that no SDK model defines are",
         "ignored on `/v1`, as upstream does, and refused on `/api`, whose schemas are closed.",
         "",
+        "`skip_onboarding_workflow` on `POST /v1/customers` is accepted: it is a client UI",
+        "hint, and Meterline runs no onboarding workflow, so skipping one is what always",
+        "happens (`onboarding_workflow_name`, which would choose a workflow, is refused).",
+        "",
         "| operation | SDK method | refused fields |",
         "|---|---|---|",
     ]

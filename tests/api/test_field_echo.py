@@ -259,13 +259,26 @@ def test_kaiten_entitlement_fields_are_stored_on_create_and_update(api: httpx.Cl
     group = slug()
     ok(api.post("/entitlement-groups", json={"name": "G", "slug": group, "description": "grp"}))
     key = slug()
-    sent = {**ENTITLEMENT_FIELDS, "groupSlugs": [group]}
+    # The metering settings named here, not only in ENTITLEMENT_FIELDS, since the update
+    # below changes each of them.
+    metering = {
+        "type": "NUMBER",
+        "aggregationMethod": "SUM",
+        "resetPeriod": "MONTH",
+        "resetAnchor": "CALENDAR",
+    }
+    sent = {**ENTITLEMENT_FIELDS, **metering, "groupSlugs": [group]}
     ok(api.post("/entitlements", json={"name": "Calls", "slug": key, **sent}))
     assert mismatches(sent, entitlement_read(api, key)) == []
     changed = {
         **ENTITLEMENT_FIELDS,
         "name": "Calls 2",
         "description": "changed",
+        # Restated: once set these cannot change, which is refused by name below.
+        "type": "NUMBER",
+        "aggregationMethod": "SUM",
+        "resetPeriod": "MONTH",
+        "resetAnchor": "CALENDAR",
         "warningThresholdPercent": 50,
         "userFacing": False,
         "displayOrder": 1,
@@ -278,6 +291,17 @@ def test_kaiten_entitlement_fields_are_stored_on_create_and_update(api: httpx.Cl
         "groupSlugs": [],
     }
     ok(api.put(f"/entitlements/{key}", json=changed))
+    assert mismatches(changed, entitlement_read(api, key)) == []
+    other = {
+        "type": "BOOLEAN",
+        "aggregationMethod": "MAX",
+        "resetPeriod": "WEEK",
+        "resetAnchor": "LICENSE_START",
+    }
+    for name, value in other.items():
+        refused = api.put(f"/entitlements/{key}", json={**changed, name: value})
+        assert refused.status_code == 422, (name, refused.text)
+        assert refused.json()["errors"][0]["location"] == f"body.{name}"
     assert mismatches(changed, entitlement_read(api, key)) == []
 
 

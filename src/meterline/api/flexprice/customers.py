@@ -48,13 +48,15 @@ class CustomerIn(CustomerFields):
             "contact_persons",
             "integration_entity_mapping",
             "onboarding_workflow_name",
-            "skip_onboarding_workflow",
             "tax_rate_overrides",
             "tax_treatment",
         }
     )
     external_id: str = Field(min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
+    # A client UI hint; Meterline runs no onboarding workflow, so skipping one is what
+    # always happens.
+    skip_onboarding_workflow: bool | None = None
 
 
 class CustomerUpdate(CustomerFields):
@@ -110,6 +112,7 @@ def _fields(body: CustomerFields) -> dict[str, Any]:
 @router.post("/customers", status_code=201)
 def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) -> Response:
     data = _fields(body)
+    data.pop("skip_onboarding_workflow", None)  # a UI hint: there is no workflow to skip
     customer = customers.create_customer(
         session, principal, external_id=data.pop("external_id"), name=data.pop("name"), **data
     )

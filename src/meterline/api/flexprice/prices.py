@@ -105,7 +105,17 @@ class PriceFields(WireModel):
 
 
 class PriceIn(PriceFields):
-    unsupported = frozenset({"bucket_size", "filter_values", "group_id", "price_unit_config"})
+    # min_quantity and a start_date are stored but not applied by billing: refused.
+    unsupported = frozenset(
+        {
+            "bucket_size",
+            "filter_values",
+            "group_id",
+            "min_quantity",
+            "price_unit_config",
+            "start_date",
+        }
+    )
     entity_type: str | None = None
     entity_id: str | None = Field(default=None, max_length=64)
     plan_id: str | None = Field(default=None, max_length=64)
@@ -131,7 +141,11 @@ class PriceBulkIn(WireModel):
 
 
 class PriceUpdate(PriceFields):
-    unsupported = frozenset({"bucket_size", "group_id", "price_unit_amount", "price_unit_tiers"})
+    # A future effective_from is not applied by billing (new subscriptions would see both
+    # versions until then): refused.
+    unsupported = frozenset(
+        {"bucket_size", "effective_from", "group_id", "price_unit_amount", "price_unit_tiers"}
+    )
     effective_from: OptionalInstant = None
 
     def command(self) -> UpdatePrice:

@@ -105,12 +105,14 @@ class ActivateIn(WireModel):
 
 
 class CancelIn(WireModel):
+    # Cancellation always follows the invoice policy's own proration; choosing another
+    # behaviour is not implemented.
+    unsupported = frozenset({"proration_behavior"})
     cancellation_type: str
     cancel_at: OptionalInstant = None
     cancel_immediately_invoice_policy: str | None = None
     # The upstream server's own (misspelt) key; accepted too.
     cancel_immediately_inovice_policy: str | None = None
-    proration_behavior: str | None = None
     reason: str | None = Field(default=None, max_length=1000)
 
 

@@ -33,6 +33,8 @@ router = APIRouter(tags=["instances"])
 
 
 class InstanceFields(Body):
+    # Deployment zones are not served yet: naming one is refused rather than looked up.
+    unsupported = frozenset({"deploymentZoneId"})
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=2000)
     customerId: str = Field(min_length=1, max_length=40)
@@ -45,6 +47,7 @@ class InstanceFields(Body):
 
 
 class InstanceIn(InstanceFields):
+    unsupported = frozenset({"deploymentZoneId", "integrations"})
     integrations: dict[str, Any] | None = None
 
 
@@ -102,7 +105,7 @@ def create_instance(body: InstanceIn, principal: WriteInstances, session: WriteS
         license_id=body.licenseId,
         start_license_date=start,
         end_license_date=end,
-        deployment_zone_id=body.deploymentZoneId,
+        deployment_zone_id=body.deploymentZoneId or None,
         metadata=body.metadata,
         slug=body.slug,
     )
@@ -129,7 +132,7 @@ def update_instance(
         license_id=body.licenseId,
         start_license_date=start,
         end_license_date=end,
-        deployment_zone_id=body.deploymentZoneId,
+        deployment_zone_id=body.deploymentZoneId or None,
         metadata=body.metadata,
         new_slug=body.slug,
     )
