@@ -18,6 +18,7 @@ from meterline.api.flexprice.common import (
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer
 from meterline.kernel.errors import InvalidRequest
 
@@ -109,10 +110,7 @@ def _fields(body: CustomerFields) -> dict[str, Any]:
 
 @router.post("/customers", status_code=201)
 def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) -> Response:
-    data = _fields(body)
-    customer = customers.create_customer(
-        session, principal, external_id=data.pop("external_id"), name=data.pop("name"), **data
-    )
+    customer = customers.create_customer(session, principal, CreateCustomer(**_fields(body)))
     return json_response(customer_out(customer), 201)
 
 
@@ -180,7 +178,8 @@ def get_customer(customer_id: str, principal: Vendor, session: ReadSession) -> R
 
 
 def _update(session: Any, principal: Any, customer: Customer, body: CustomerUpdate) -> Response:
-    updated = customers.update_customer(session, principal, customer.id, **_fields(body))
+    changes = CustomerChanges(**_fields(body))
+    updated = customers.update_customer(session, principal, customer.id, changes)
     return json_response(customer_out(updated))
 
 
