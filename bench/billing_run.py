@@ -120,9 +120,12 @@ def setup(db: Database, subscriptions: int) -> Principal:
     from meterline.accounts import service as accounts
     from meterline.api.flexprice.prices import PriceIn
     from meterline.catalog import service as catalog
+    from meterline.catalog.commands import CreateMeter
     from meterline.customers import service as customers
+    from meterline.customers.commands import CreateCustomer
     from meterline.pricing import plans, prices
     from meterline.subscriptions import service as subscriptions_service
+    from meterline.subscriptions.commands import CreateSubscription
 
     with db.session() as session:
         account = accounts.ensure_default_account(session)
@@ -134,15 +137,16 @@ def setup(db: Database, subscriptions: int) -> Principal:
             scopes=frozenset({"*"}),
         )
         calls = catalog.create_meter(
-            session, principal, name="calls", event_name="bench_call", aggregation_type="COUNT"
+            session,
+            principal,
+            CreateMeter(name="calls", event_name="bench_call", aggregation_type="COUNT"),
         )
         tokens = catalog.create_meter(
             session,
             principal,
-            name="tokens",
-            event_name="bench_call",
-            aggregation_type="SUM",
-            field="tokens",
+            CreateMeter(
+                name="tokens", event_name="bench_call", aggregation_type="SUM", field="tokens"
+            ),
         )
         plan = plans.create_plan(session, principal, name="Bench", lookup_key="bench")
         common = {
@@ -195,18 +199,20 @@ def setup(db: Database, subscriptions: int) -> Principal:
         with db.session() as session:
             for c in range(first, min(first + SETUP_BATCH, subscriptions)):
                 customer = customers.create_customer(
-                    session, principal, external_id=f"cust_{c:06d}", name=f"Customer {c}"
+                    session,
+                    principal,
+                    CreateCustomer(external_id=f"cust_{c:06d}", name=f"Customer {c}"),
                 )
                 subscriptions_service.create_subscription(
                     session,
                     principal,
-                    {
-                        "customer_id": customer.id,
-                        "plan_id": plan_id,
-                        "currency": "usd",
-                        "billing_period": "MONTHLY",
-                        "start_date": PERIOD_START,
-                    },
+                    CreateSubscription(
+                        customer_id=customer.id,
+                        plan_id=plan_id,
+                        currency="usd",
+                        billing_period="MONTHLY",
+                        start_date=PERIOD_START,
+                    ),
                 )
     return principal
 

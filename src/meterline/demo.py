@@ -23,9 +23,12 @@ from meterline.accounts import service as accounts
 from meterline.accounts.principal import FULL_ACCESS, Principal
 from meterline.api.flexprice.prices import PriceIn
 from meterline.catalog import service as catalog
+from meterline.catalog.commands import CreateFeature, CreateMeter
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer
 from meterline.db.engine import Database
 from meterline.entitlements import service as entitlements
+from meterline.entitlements.commands import CreateEntitlement
 from meterline.invoicing import service as invoices
 from meterline.invoicing.clock import RunReport, run_once
 from meterline.licensing import instances as licensing_instances
@@ -36,6 +39,7 @@ from meterline.metering.ingest import EventRow
 from meterline.pricing import plans, prices
 from meterline.settings import Settings
 from meterline.subscriptions import service as subscriptions
+from meterline.subscriptions.commands import CreateSubscription
 
 BATCH = 20_000
 FIRST_NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
@@ -116,41 +120,47 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
         calls = catalog.create_feature(
             session,
             principal,
-            name="API calls",
-            type="metered",
-            lookup_key="api_calls",
-            unit_singular="call",
-            unit_plural="calls",
-            meter={
-                "name": "API calls",
-                "event_name": "api_request",
-                "aggregation_type": "SUM",
-                "field": "calls",
-            },
+            CreateFeature(
+                name="API calls",
+                type="metered",
+                lookup_key="api_calls",
+                unit_singular="call",
+                unit_plural="calls",
+                meter=CreateMeter(
+                    name="API calls",
+                    event_name="api_request",
+                    aggregation_type="SUM",
+                    field="calls",
+                ),
+            ),
         )
         storage = catalog.create_feature(
             session,
             principal,
-            name="Storage (GB)",
-            type="metered",
-            lookup_key="storage_gb",
-            meter={
-                "name": "Storage",
-                "event_name": "storage_snapshot",
-                "aggregation_type": "MAX",
-                "field": "gb",
-            },
+            CreateFeature(
+                name="Storage (GB)",
+                type="metered",
+                lookup_key="storage_gb",
+                meter=CreateMeter(
+                    name="Storage",
+                    event_name="storage_snapshot",
+                    aggregation_type="MAX",
+                    field="gb",
+                ),
+            ),
         )
         exports = catalog.create_feature(
             session,
             principal,
-            name="Exports",
-            type="metered",
-            lookup_key="exports",
-            meter={"name": "Exports", "event_name": "export", "aggregation_type": "COUNT"},
+            CreateFeature(
+                name="Exports",
+                type="metered",
+                lookup_key="exports",
+                meter=CreateMeter(name="Exports", event_name="export", aggregation_type="COUNT"),
+            ),
         )
         sso = catalog.create_feature(
-            session, principal, name="SSO", type="boolean", lookup_key="sso"
+            session, principal, CreateFeature(name="SSO", type="boolean", lookup_key="sso")
         )
         made = {}
         for spec in PLANS:
@@ -195,35 +205,32 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
                 ],
                 bulk=True,
             )
-            grants: list[dict[str, Any]] = [
-                {
-                    "plan_id": plan.id,
-                    "feature_id": calls.id,
-                    "feature_type": "metered",
-                    "usage_limit": spec.calls_limit,
-                    "usage_reset_period": "MONTHLY",
-                    "is_soft_limit": True,
-                },
-                {
-                    "plan_id": plan.id,
-                    "feature_id": storage.id,
-                    "feature_type": "metered",
-                    "usage_limit": spec.storage_limit,
-                    "usage_reset_period": "MONTHLY",
-                },
-                {
-                    "plan_id": plan.id,
-                    "feature_id": exports.id,
-                    "feature_type": "metered",
-                    "usage_limit": None,
-                    "usage_reset_period": "MONTHLY",
-                },
-                {
-                    "plan_id": plan.id,
-                    "feature_id": sso.id,
-                    "feature_type": "boolean",
-                    "is_enabled": spec.sso,
-                },
+            grants = [
+                CreateEntitlement(
+                    plan_id=plan.id,
+                    feature_id=calls.id,
+                    feature_type="metered",
+                    usage_limit=spec.calls_limit,
+                    usage_reset_period="MONTHLY",
+                    is_soft_limit=True,
+                ),
+                CreateEntitlement(
+                    plan_id=plan.id,
+                    feature_id=storage.id,
+                    feature_type="metered",
+                    usage_limit=spec.storage_limit,
+                    usage_reset_period="MONTHLY",
+                ),
+                CreateEntitlement(
+                    plan_id=plan.id,
+                    feature_id=exports.id,
+                    feature_type="metered",
+                    usage_limit=None,
+                    usage_reset_period="MONTHLY",
+                ),
+                CreateEntitlement(
+                    plan_id=plan.id, feature_id=sso.id, feature_type="boolean", is_enabled=spec.sso
+                ),
             ]
             entitlements.create_entitlements(session, principal, grants, bulk=True)
             made[spec.lookup_key] = plan
@@ -269,21 +276,21 @@ def _customers(
             customer = customers.create_customer(
                 session,
                 principal,
-                external_id=external_id,
-                name=name,
-                email=f"billing@{external_id}.example",
+                CreateCustomer(
+                    external_id=external_id, name=name, email=f"billing@{external_id}.example"
+                ),
             )
             spec = rng.choices(PLANS, weights)[0]
             subscriptions.create_subscription(
                 session,
                 principal,
-                {
-                    "customer_id": customer.id,
-                    "plan_id": made[spec.lookup_key].id,
-                    "currency": "usd",
-                    "billing_period": "MONTHLY",
-                    "start_date": start,
-                },
+                CreateSubscription(
+                    customer_id=customer.id,
+                    plan_id=made[spec.lookup_key].id,
+                    currency="usd",
+                    billing_period="MONTHLY",
+                    start_date=start,
+                ),
             )
             # Usage grows with the plan; a long tail of light users.
             scale = {"starter": 400, "growth": 3_000, "scale": 12_000}[spec.lookup_key]

@@ -14,7 +14,9 @@ from sqlalchemy import select
 
 from meterline.api.flexprice.prices import PriceIn
 from meterline.catalog import service as catalog
+from meterline.catalog.commands import CreateMeter
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer
 from meterline.invoicing import clock
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.instants import to_micros
@@ -22,6 +24,7 @@ from meterline.metering.ingest import EventRow
 from meterline.metering.stores.sql import SqlEventStore
 from meterline.pricing import plans, prices
 from meterline.subscriptions import service as subscriptions
+from meterline.subscriptions.commands import CreateSubscription
 from meterline.subscriptions.models import Subscription
 from tests.invoicing.service_db import ServiceDb
 
@@ -46,7 +49,9 @@ def plan_for(service_db: ServiceDb, period: str) -> tuple[str, str]:
     event_name = f"call-{uuid.uuid4().hex[:10]}"
     with db.session() as session:
         meter = catalog.create_meter(
-            session, principal, name="calls", event_name=event_name, aggregation_type="COUNT"
+            session,
+            principal,
+            CreateMeter(name="calls", event_name=event_name, aggregation_type="COUNT"),
         )
         plan = plans.create_plan(session, principal, name="P")
         common: dict[str, Any] = {
@@ -159,23 +164,23 @@ def test_every_ended_period_is_billed_once_and_rerunning_changes_nothing(
             customer = customers.create_customer(
                 session,
                 principal,
-                external_id=f"c-{uuid.uuid4().hex[:12]}",
-                name="C",
-                timezone=spec["timezone"],
+                CreateCustomer(
+                    external_id=f"c-{uuid.uuid4().hex[:12]}", name="C", timezone=spec["timezone"]
+                ),
             )
             start = EPOCH + timedelta(hours=spec["start_hours"])
             ends = spec["ends_after_periods"]
             sub = subscriptions.create_subscription(
                 session,
                 principal,
-                {
-                    "customer_id": customer.id,
-                    "plan_id": plan_id,
-                    "currency": "usd",
-                    "billing_period": period,
-                    "start_date": start,
-                    "end_date": start + length * ends + timedelta(hours=5) if ends else None,
-                },
+                CreateSubscription(
+                    customer_id=customer.id,
+                    plan_id=plan_id,
+                    currency="usd",
+                    billing_period=period,
+                    start_date=start,
+                    end_date=start + length * ends + timedelta(hours=5) if ends else None,
+                ),
             )
             ids.append(sub.id)
             rows += [

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer
 from meterline.wallets import repository as wallet_repository
 from meterline.wallets import service as wallets
 from tests.invoicing.service_db import ServiceDb
@@ -74,7 +75,7 @@ def test_balance_is_the_sum_of_completed_transactions(
     db, principal = service_db.db, service_db.principal
     with db.session() as session:
         customer = customers.create_customer(
-            session, principal, external_id=f"w-{uuid.uuid4().hex[:12]}", name="W"
+            session, principal, CreateCustomer(external_id=f"w-{uuid.uuid4().hex[:12]}", name="W")
         )
         wallet_id = wallets.create_wallet(
             session, principal, currency="usd", customer_id=customer.id, now=START

@@ -8,14 +8,20 @@ when the meter was defined relative to its events.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog import repository
+from meterline.catalog.commands import (
+    CloneFeature,
+    CreateFeature,
+    CreateMeter,
+    FeatureChanges,
+    MeterFilter,
+)
 from meterline.catalog.models import (
     AGGREGATION_TYPES,
     FEATURE_TYPES,
@@ -25,7 +31,6 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.search import apply_filters, apply_sort, contains, page
-from meterline.kernel import money
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering.service import meter_spec, store_for
 
@@ -46,68 +51,47 @@ def _choice(value: str | None, allowed: Sequence[str], field: str) -> None:
         )
 
 
-def _filters(raw: Sequence[Mapping[str, Any]] | None, field: str) -> list[dict[str, Any]]:
+def _filters(given: Sequence[MeterFilter], field: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for index, item in enumerate(raw or ()):
-        key = str(item.get("key") or "").strip()
-        values = [str(v) for v in item.get("values") or []]
+    for index, item in enumerate(given):
+        key = item.key.strip()
         if not key:
             raise InvalidRequest(f"{field}[{index}].key is required", field=f"{field}[{index}].key")
-        if not values:
+        if not item.values:
             raise InvalidRequest(
                 f"{field}[{index}].values needs at least one value",
                 field=f"{field}[{index}].values",
             )
-        out.append({"key": key, "values": values})
+        out.append({"key": key, "values": list(item.values)})
     return out
 
 
-def _multiplier(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        parsed = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise InvalidRequest(
-            "aggregation.multiplier must be a decimal", field="aggregation.multiplier"
-        ) from exc
-    if not parsed.is_finite() or parsed <= 0:
-        raise InvalidRequest(
-            "aggregation.multiplier must be greater than 0", field="aggregation.multiplier"
-        )
-    reason = money.problem(parsed)
-    if reason is not None:
-        raise InvalidRequest(f"aggregation.multiplier {reason}", field="aggregation.multiplier")
-    return parsed
+def stored_filters(meter: Meter) -> tuple[MeterFilter, ...]:
+    """A meter's filters as the command that would set them."""
+    return tuple(MeterFilter(f["key"], tuple(f["values"])) for f in meter.filters or ())
 
 
-def create_meter(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    event_name: str,
-    aggregation_type: str = "COUNT",
-    field: str | None = None,
-    multiplier: Any = None,
-    bucket_size: str | None = None,
-    group_by: str | None = None,
-    filters: Sequence[Mapping[str, Any]] | None = None,
-    reset_usage: str = "BILLING_PERIOD",
-) -> Meter:
-    if not name or not name.strip():
+def create_meter(session: Session, principal: Principal, command: CreateMeter) -> Meter:
+    name, event_name = command.name, command.event_name
+    aggregation_type, field = command.aggregation_type, command.field
+    bucket_size, group_by = command.bucket_size, command.group_by
+    if not name.strip():
         raise InvalidRequest("meter name is required", field="name")
-    if not event_name or not event_name.strip():
+    if not event_name.strip():
         raise InvalidRequest("event_name is required", field="event_name")
     _choice(aggregation_type, AGGREGATION_TYPES, "aggregation.type")
     _choice(bucket_size, WINDOW_SIZES, "aggregation.bucket_size")
-    _choice(reset_usage, RESET_USAGE, "reset_usage")
+    _choice(command.reset_usage, RESET_USAGE, "reset_usage")
     if aggregation_type != "COUNT" and not field:
         raise InvalidRequest(
             f"aggregation.field is required for {aggregation_type}", field="aggregation.field"
         )
-    parsed_multiplier = _multiplier(multiplier)
-    if aggregation_type == "SUM_WITH_MULTIPLIER" and parsed_multiplier is None:
+    multiplier = command.multiplier
+    if multiplier is not None and multiplier <= 0:
+        raise InvalidRequest(
+            "aggregation.multiplier must be greater than 0", field="aggregation.multiplier"
+        )
+    if aggregation_type == "SUM_WITH_MULTIPLIER" and multiplier is None:
         raise InvalidRequest(
             "aggregation.multiplier is required for SUM_WITH_MULTIPLIER",
             field="aggregation.multiplier",
@@ -127,11 +111,11 @@ def create_meter(
         event_name=event_name.strip(),
         aggregation_type=aggregation_type,
         aggregation_field=field or None,
-        aggregation_multiplier=parsed_multiplier,
+        aggregation_multiplier=multiplier,
         bucket_size=bucket_size,
         group_by=group_by or None,
-        filters=_filters(filters, "filters"),
-        reset_usage=reset_usage,
+        filters=_filters(command.filters, "filters"),
+        reset_usage=command.reset_usage,
     )
     session.add(meter)
     session.flush()
@@ -153,7 +137,7 @@ def list_meters(
 
 
 def update_meter_filters(
-    session: Session, principal: Principal, meter_id: str, filters: Sequence[Mapping[str, Any]]
+    session: Session, principal: Principal, meter_id: str, filters: Sequence[MeterFilter]
 ) -> Meter:
     """Only a meter's filters may change; its aggregates are rebuilt to match."""
     meter = get_meter(session, principal, meter_id)
@@ -171,58 +155,43 @@ def archive_meter(
     session.flush()
 
 
-def create_feature(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    type: str,  # noqa: A002 - the wire name
-    lookup_key: str | None = None,
-    description: str | None = None,
-    meter_id: str | None = None,
-    meter: Mapping[str, Any] | None = None,
-    unit_singular: str | None = None,
-    unit_plural: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    usage_aggregation: str | None = None,
-    usage_reset_period: str | None = None,
-    usage_reset_anchor: str | None = None,
-) -> Feature:
-    if not name or not name.strip():
+def create_feature(session: Session, principal: Principal, command: CreateFeature) -> Feature:
+    name, kind, meter_id = command.name, command.type, command.meter_id
+    if not name.strip():
         raise InvalidRequest("name is required", field="name")
-    _choice(type, FEATURE_TYPES, "type")
-    if (unit_singular is None) != (unit_plural is None):
+    _choice(kind, FEATURE_TYPES, "type")
+    if (command.unit_singular is None) != (command.unit_plural is None):
         raise InvalidRequest(
             "unit_singular and unit_plural must be set together", field="unit_plural"
         )
-    key = (lookup_key or "").strip() or lookup_key_of(name)
+    key = (command.lookup_key or "").strip() or lookup_key_of(name)
     if repository.feature_by_lookup_key(session, principal.environment_id, key) is not None:
         raise AlreadyExists(
             "A feature with this lookup key already exists", details={"lookup_key": key}
         )
-    if type == "metered" and usage_aggregation is None:
-        if meter_id and meter:
+    if kind == "metered" and command.usage_aggregation is None:
+        if meter_id and command.meter:
             raise InvalidRequest("give either meter_id or meter, not both", field="meter")
-        if not meter_id and not meter:
+        if not meter_id and not command.meter:
             raise InvalidRequest("a metered feature needs meter_id or meter", field="meter_id")
     if meter_id:
         if get_meter(session, principal, meter_id).status != "published":
             raise InvalidRequest("the meter is not published", field="meter_id")
-    elif meter:
-        meter_id = create_meter(session, principal, **dict(meter)).id
+    elif command.meter:
+        meter_id = create_meter(session, principal, command.meter).id
     feature = Feature(
         environment_id=principal.environment_id,
         name=name.strip(),
         lookup_key=key,
-        description=description,
-        type=type,
+        description=command.description,
+        type=kind,
         meter_id=meter_id,
-        unit_singular=unit_singular,
-        unit_plural=unit_plural,
-        metadata_=metadata or {},
-        usage_aggregation=usage_aggregation,
-        usage_reset_period=usage_reset_period,
-        usage_reset_anchor=usage_reset_anchor,
+        unit_singular=command.unit_singular,
+        unit_plural=command.unit_plural,
+        metadata_=command.metadata or {},
+        usage_aggregation=command.usage_aggregation,
+        usage_reset_period=command.usage_reset_period,
+        usage_reset_anchor=command.usage_reset_anchor,
     )
     session.add(feature)
     session.flush()
@@ -248,25 +217,27 @@ def meters_of(session: Session, features: Sequence[Feature]) -> dict[str, Meter]
 
 
 def update_feature(
-    session: Session, principal: Principal, feature_id: str, **changes: Any
+    session: Session, principal: Principal, feature_id: str, changes: FeatureChanges
 ) -> Feature:
     feature = get_feature(session, principal, feature_id)
     if feature.status != "published":
         raise InvalidRequest("an archived feature cannot be updated")
-    filters = changes.pop("filters", None)
-    for field in ("name", "description", "metadata", "unit_singular", "unit_plural"):
-        value = changes.pop(field, None)
-        if value is None:
-            continue
-        if field == "name" and not str(value).strip():
+    if changes.name is not None:
+        if not changes.name.strip():
             raise InvalidRequest("name cannot be empty", field="name")
-        setattr(feature, "metadata_" if field == "metadata" else field, value)
-    if changes:
-        raise InvalidRequest(f"{sorted(changes)[0]} cannot be updated", field=sorted(changes)[0])
-    if filters is not None:
+        feature.name = changes.name
+    if changes.description is not None:
+        feature.description = changes.description
+    if changes.metadata is not None:
+        feature.metadata_ = changes.metadata
+    if changes.unit_singular is not None:
+        feature.unit_singular = changes.unit_singular
+    if changes.unit_plural is not None:
+        feature.unit_plural = changes.unit_plural
+    if changes.filters is not None:
         if not feature.meter_id:
             raise InvalidRequest("only a metered feature has filters", field="filters")
-        update_meter_filters(session, principal, feature.meter_id, filters)
+        update_meter_filters(session, principal, feature.meter_id, changes.filters)
     session.flush()
     return feature
 
@@ -280,45 +251,43 @@ def archive_feature(session: Session, principal: Principal, feature_id: str) -> 
 
 
 def clone_feature(
-    session: Session,
-    principal: Principal,
-    feature_id: str,
-    *,
-    name: str,
-    lookup_key: str,
-    description: str | None = None,
-    metadata: dict[str, Any] | None = None,
+    session: Session, principal: Principal, feature_id: str, command: CloneFeature
 ) -> Feature:
     """A copy of a feature under a new name and key; a metered feature gets its own meter."""
     source = get_feature(session, principal, feature_id)
-    meter_kwargs: dict[str, Any] | None = None
+    meter: CreateMeter | None = None
     if source.meter_id:
         m = get_meter(session, principal, source.meter_id)
-        meter_kwargs = {
-            "name": name,
-            "event_name": m.event_name,
-            "aggregation_type": m.aggregation_type,
-            "field": m.aggregation_field,
-            "multiplier": m.aggregation_multiplier,
-            "bucket_size": m.bucket_size,
-            "group_by": m.group_by,
-            "filters": m.filters,
-            "reset_usage": m.reset_usage,
-        }
+        meter = CreateMeter(
+            name=command.name,
+            event_name=m.event_name,
+            aggregation_type=m.aggregation_type,
+            field=m.aggregation_field,
+            multiplier=m.aggregation_multiplier,
+            bucket_size=m.bucket_size,
+            group_by=m.group_by,
+            filters=stored_filters(m),
+            reset_usage=m.reset_usage,
+        )
+    description = command.description
     return create_feature(
         session,
         principal,
-        name=name,
-        type=source.type,
-        lookup_key=lookup_key,
-        description=description if description is not None else source.description,
-        meter=meter_kwargs,
-        unit_singular=source.unit_singular,
-        unit_plural=source.unit_plural,
-        metadata=metadata if metadata is not None else dict(source.metadata_ or {}),
-        usage_aggregation=source.usage_aggregation,
-        usage_reset_period=source.usage_reset_period,
-        usage_reset_anchor=source.usage_reset_anchor,
+        CreateFeature(
+            name=command.name,
+            type=source.type,
+            lookup_key=command.lookup_key,
+            description=description if description is not None else source.description,
+            meter=meter,
+            unit_singular=source.unit_singular,
+            unit_plural=source.unit_plural,
+            metadata=command.metadata
+            if command.metadata is not None
+            else dict(source.metadata_ or {}),
+            usage_aggregation=source.usage_aggregation,
+            usage_reset_period=source.usage_reset_period,
+            usage_reset_anchor=source.usage_reset_anchor,
+        ),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,28 +12,13 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.customers import repository
+from meterline.customers.commands import CreateCustomer, CustomerChanges, CustomerDetails
 from meterline.customers.models import Customer
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
 
-ADDRESS_FIELDS = (
-    "address_line1",
-    "address_line2",
-    "address_city",
-    "address_state",
-    "address_postal_code",
-    "address_country",
-)
-UPDATABLE = (
-    "external_id",
-    "name",
-    "email",
-    "slug",
-    "domain",
-    "contact",
-    "timezone",
-    "billing_currency",
-    "metadata",
-    *ADDRESS_FIELDS,
+# The columns a command's details set as given (the others have their own rules).
+PLAIN_DETAILS = tuple(
+    f.name for f in fields(CustomerDetails) if f.name not in ("slug", "timezone", "metadata")
 )
 
 # Other domains register checks that forbid archiving a customer (active subscriptions,
@@ -76,42 +62,25 @@ def _check_unique(
             raise AlreadyExists("A customer with this slug already exists", details={"slug": slug})
 
 
-def create_customer(
-    session: Session,
-    principal: Principal,
-    *,
-    external_id: str,
-    name: str,
-    email: str | None = None,
-    slug: str | None = None,
-    domain: str | None = None,
-    timezone: str | None = None,
-    metadata: dict[str, Any] | None = None,
-    **fields: Any,
-) -> Customer:
-    external_id = external_id.strip()
+def create_customer(session: Session, principal: Principal, command: CreateCustomer) -> Customer:
+    external_id = command.external_id.strip()
     if not external_id:
         raise InvalidRequest("external_id is required", field="external_id")
-    if not name.strip():
+    if not command.name.strip():
         raise InvalidRequest("name is required", field="name")
-    _check_timezone(timezone)
-    slug = slug or slugify(external_id)
+    _check_timezone(command.timezone)
+    slug = command.slug or slugify(external_id)
     _check_unique(session, principal, external_id, slug, None)
-    unknown = set(fields) - set(ADDRESS_FIELDS) - {"contact", "billing_currency"}
-    if unknown:
-        raise InvalidRequest(f"unknown customer field {sorted(unknown)[0]}")
     customer = Customer(
         environment_id=principal.environment_id,
         external_id=external_id,
-        name=name.strip(),
-        email=email,
+        name=command.name.strip(),
         slug=slug,
-        domain=domain,
-        timezone=timezone or "UTC",
-        metadata_=metadata or {},
+        timezone=command.timezone or "UTC",
+        metadata_=command.metadata or {},
         created_by=principal.user_id,
         updated_by=principal.user_id,
-        **fields,
+        **{name: getattr(command, name) for name in PLAIN_DETAILS},
     )
     session.add(customer)
     session.flush()
@@ -142,25 +111,21 @@ def get_customer_by_slug(session: Session, principal: Principal, slug: str) -> C
 
 
 def update_customer(
-    session: Session, principal: Principal, customer_id: str, **changes: Any
+    session: Session, principal: Principal, customer_id: str, changes: CustomerChanges
 ) -> Customer:
     customer = get_customer(session, principal, customer_id)
     if customer.status != "published":
         raise InvalidOperation("An archived customer cannot be updated")
-    unknown = set(changes) - set(UPDATABLE)
-    if unknown:
-        raise InvalidRequest(f"unknown customer field {sorted(unknown)[0]}")
-    if "timezone" in changes:
-        _check_timezone(changes["timezone"])
-    if changes.get("external_id") is not None and not str(changes["external_id"]).strip():
+    _check_timezone(changes.timezone)
+    if changes.external_id is not None and not changes.external_id.strip():
         raise InvalidRequest("external_id cannot be empty", field="external_id")
-    if changes.get("name") is not None and not str(changes["name"]).strip():
+    if changes.name is not None and not changes.name.strip():
         raise InvalidRequest("name cannot be empty", field="name")
-    _check_unique(session, principal, changes.get("external_id"), changes.get("slug"), customer.id)
-    for key, value in changes.items():
-        if value is None:
-            continue
-        setattr(customer, "metadata_" if key == "metadata" else key, value)
+    _check_unique(session, principal, changes.external_id, changes.slug, customer.id)
+    for field in fields(changes):
+        value = getattr(changes, field.name)
+        if value is not None:
+            setattr(customer, "metadata_" if field.name == "metadata" else field.name, value)
     customer.updated_by = principal.user_id
     session.flush()
     return customer

@@ -8,7 +8,7 @@ per (entity, feature).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,9 +22,11 @@ from meterline.catalog.models import FEATURE_TYPES
 from meterline.db.base import new_id, utcnow
 from meterline.db.search import apply_filters, apply_sort, page
 from meterline.entitlements import repository
+from meterline.entitlements.commands import CreateEntitlement, UpdateEntitlement
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.calendar import RESET_PERIODS
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.unset import Unset
 from meterline.pricing import plans
 from meterline.pricing.plans import is_unique_violation
 from meterline.subscriptions import repository as subscriptions
@@ -33,21 +35,19 @@ GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
 MAX_BULK = 100
 
 
-def _choice(value: Any, allowed: Sequence[str], field: str) -> str:
-    if value not in allowed:
+def _choice(value: str | None, allowed: Sequence[str], field: str) -> str:
+    if value is None or value not in allowed:
         raise InvalidRequest(
             f"{field} must be one of {', '.join(allowed)}",
             field=field,
             details={"allowed_values": list(allowed), "provided_value": value},
         )
-    return str(value)
+    return value
 
 
-def _limit(value: Any) -> Decimal | None:
+def _limit(value: int | None) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | Decimal):
-        raise InvalidRequest("usage_limit must be an integer or null", field="usage_limit")
     if value < 0:
         raise InvalidRequest("usage_limit must not be negative", field="usage_limit")
     return Decimal(value)
@@ -63,17 +63,17 @@ def _check_entity(session: Session, principal: Principal, entity_type: str, enti
 
 
 def build_entitlement(
-    session: Session, principal: Principal, data: Mapping[str, Any]
+    session: Session, principal: Principal, data: CreateEntitlement
 ) -> Entitlement:
-    """Validate one create body and return the unsaved grant."""
-    feature_id = data.get("feature_id")
+    """Validate one create command and return the unsaved grant."""
+    feature_id = data.feature_id
     if not feature_id:
         raise InvalidRequest("feature_id is required", field="feature_id")
-    feature_type = _choice(data.get("feature_type"), FEATURE_TYPES, "feature_type")
-    entity_type = data.get("entity_type")
-    entity_id = data.get("entity_id")
-    if data.get("plan_id") and not entity_id:
-        entity_type, entity_id = entity_type or "PLAN", data["plan_id"]
+    feature_type = _choice(data.feature_type, FEATURE_TYPES, "feature_type")
+    entity_type = data.entity_type
+    entity_id = data.entity_id
+    if data.plan_id and not entity_id:
+        entity_type, entity_id = entity_type or "PLAN", data.plan_id
     if not entity_id:
         raise InvalidRequest("plan_id or entity_type and entity_id are required", field="entity_id")
     entity_type = _choice(entity_type or "PLAN", GRANT_ENTITY_TYPES, "entity_type")
@@ -97,58 +97,60 @@ def build_entitlement(
         overage_percent=Decimal(0),
         # The column is NOT NULL JSON: "no config" is stored as JSON null.
         config_value=JSON.NULL,
-        display_order=int(data.get("display_order") or 0),
+        display_order=data.display_order or 0,
         metadata_={},
     )
     _apply(grant, data, creating=True)
     return grant
 
 
-def _apply(grant: Entitlement, data: Mapping[str, Any], *, creating: bool) -> None:
+def _apply(
+    grant: Entitlement, data: CreateEntitlement | UpdateEntitlement, *, creating: bool
+) -> None:
     kind = grant.feature_type
     if kind == "boolean":
-        if data.get("is_enabled") is not None:
-            grant.is_enabled = bool(data["is_enabled"])
+        if data.is_enabled is not None:
+            grant.is_enabled = data.is_enabled
         elif creating:
             grant.is_enabled = True
     else:
         grant.is_enabled = True
+    # A create's usage_limit is never UNSET: not given there is None, unlimited.
+    limit = data.usage_limit
     if kind == "metered":
-        if creating or "usage_limit" in data:
-            grant.usage_limit = _limit(data.get("usage_limit"))
-        if data.get("usage_reset_period") is not None:
+        if not isinstance(limit, Unset):
+            grant.usage_limit = _limit(limit)
+        if data.usage_reset_period is not None:
             grant.usage_reset_period = _choice(
-                data["usage_reset_period"], RESET_PERIODS, "usage_reset_period"
+                data.usage_reset_period, RESET_PERIODS, "usage_reset_period"
             )
         elif creating:
             grant.usage_reset_period = "MONTHLY"
-        if data.get("is_soft_limit") is not None:
-            grant.is_soft_limit = bool(data["is_soft_limit"])
+        if data.is_soft_limit is not None:
+            grant.is_soft_limit = data.is_soft_limit
             grant.overage_percent = None if grant.is_soft_limit else Decimal(0)
-    elif data.get("usage_limit") is not None:
+    elif limit is not None and not isinstance(limit, Unset):
         raise InvalidRequest("usage_limit is only for metered features", field="usage_limit")
+    value = data.static_value
     if kind == "static":
-        value = data.get("static_value")
         if value is not None:
-            if not str(value).strip() or len(str(value)) > 2000:
+            if not value.strip() or len(value) > 2000:
                 raise InvalidRequest(
                     "static_value must be 1 to 2000 characters", field="static_value"
                 )
-            grant.static_value = str(value)
+            grant.static_value = value
         elif creating:
             raise InvalidRequest("static features need a static_value", field="static_value")
-    elif data.get("static_value") is not None:
+    elif value is not None:
         raise InvalidRequest("static_value is only for static features", field="static_value")
-    if data.get("config_value") is not None:
+    if data.config_value is not None:
         if kind != "config":
             raise InvalidRequest("config_value is only for config features", field="config_value")
-        if not isinstance(data["config_value"], dict):
-            raise InvalidRequest("config_value must be an object", field="config_value")
-        grant.config_value = data["config_value"]
+        grant.config_value = data.config_value
 
 
 def create_entitlements(
-    session: Session, principal: Principal, bodies: Sequence[Mapping[str, Any]], *, bulk: bool
+    session: Session, principal: Principal, bodies: Sequence[CreateEntitlement], *, bulk: bool
 ) -> list[Entitlement]:
     """All or nothing."""
     if bulk and not 1 <= len(bodies) <= MAX_BULK:
@@ -192,7 +194,7 @@ def get_entitlement(session: Session, principal: Principal, entitlement_id: str)
 
 
 def update_entitlement(
-    session: Session, principal: Principal, entitlement_id: str, changes: Mapping[str, Any]
+    session: Session, principal: Principal, entitlement_id: str, changes: UpdateEntitlement
 ) -> Entitlement:
     grant = get_entitlement(session, principal, entitlement_id)
     if grant.status != "published":

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
+from meterline.catalog.commands import CreateFeature, FeatureChanges
 from meterline.catalog.models import Feature
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
@@ -170,15 +172,17 @@ def create_catalog_entry(
     feature = catalog.create_feature(
         session,
         principal,
-        name=name,
-        type=feature_type_of(entitlement_type),
-        lookup_key=slug,
-        description=description,
-        unit_singular=unit_singular,
-        unit_plural=unit_plural,
-        usage_aggregation=(aggregation_method or "SUM") if is_number else None,
-        usage_reset_period=reset_period if is_number else None,
-        usage_reset_anchor=(reset_anchor or "CALENDAR") if reset_period else None,
+        CreateFeature(
+            name=name,
+            type=feature_type_of(entitlement_type),
+            lookup_key=slug,
+            description=description,
+            unit_singular=unit_singular,
+            unit_plural=unit_plural,
+            usage_aggregation=(aggregation_method or "SUM") if is_number else None,
+            usage_reset_period=reset_period if is_number else None,
+            usage_reset_anchor=(reset_anchor or "CALENDAR") if reset_period else None,
+        ),
     )
     session.add(
         FeatureLicensing(
@@ -227,7 +231,7 @@ def update_catalog_entry(
         raise InvalidRequest("unitSingular and unitPlural are set together", field="unitPlural")
     _check_sale_units(attributes, unit_singular)
     group_ids = _groups_by_slug(session, principal, group_slugs or [])
-    catalog.update_feature(session, principal, feature.id, name=name)
+    catalog.update_feature(session, principal, feature.id, FeatureChanges(name=name))
     # A full replacement clears what was left out, which update_feature never does.
     feature.description = description
     feature.unit_singular = unit_singular
@@ -686,10 +690,9 @@ def create_customer(
     created = customers.create_customer(
         session,
         principal,
-        external_id=external_customer_id or slug,
-        name=name,
-        slug=slug,
-        domain=domain,
+        CreateCustomer(
+            external_id=external_customer_id or slug, name=name, slug=slug, domain=domain
+        ),
     )
     flush_unique(session, "the customer")
     return created
@@ -706,7 +709,10 @@ def update_customer(
 ) -> None:
     found = get_customer(session, principal, slug, "UpdateCustomer")
     customers.update_customer(
-        session, principal, found.id, name=name, external_id=external_customer_id or found.slug
+        session,
+        principal,
+        found.id,
+        CustomerChanges(name=name, external_id=external_customer_id or found.slug),
     )
     found.domain = domain  # a full replacement clears it, which update_customer never does
     session.flush()

@@ -8,7 +8,7 @@ forward lazily by whoever reads it (:func:`effective_period`); the billing clock
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,6 +38,7 @@ from meterline.pricing.fields import choice, currency_of
 from meterline.pricing.models import Plan, Price
 from meterline.pricing.plans import get_plan
 from meterline.subscriptions import repository
+from meterline.subscriptions.commands import CreateSubscription, SubscriptionChanges
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.webhooks import notify
 
@@ -116,23 +117,21 @@ def _matching_prices(
 
 
 def create_subscription(
-    session: Session, principal: Principal, data: Mapping[str, Any]
+    session: Session, principal: Principal, data: CreateSubscription
 ) -> Subscription:
-    customer = resolve_customer(
-        session, principal, data.get("customer_id"), data.get("external_customer_id")
-    )
+    customer = resolve_customer(session, principal, data.customer_id, data.external_customer_id)
     if customer.status != "published":
         raise InvalidRequest("the customer is archived", field="customer_id")
-    plan_id = data.get("plan_id")
+    plan_id = data.plan_id
     if not plan_id:
         raise InvalidRequest("plan_id is required", field="plan_id")
     plan = get_plan(session, principal, plan_id)
     if plan.status != "published":
         raise InvalidRequest("the plan is archived", field="plan_id")
-    currency = currency_of(data.get("currency")).lower()
-    period = choice(data.get("billing_period"), periods.BILLING_PERIODS, "billing_period")
-    count = data.get("billing_period_count") or 1
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    currency = currency_of(data.currency).lower()
+    period = choice(data.billing_period, periods.BILLING_PERIODS, "billing_period")
+    count = data.billing_period_count or 1
+    if count < 1:
         raise InvalidRequest(
             "billing_period_count must be at least 1", field="billing_period_count"
         )
@@ -141,29 +140,23 @@ def create_subscription(
             f"billing_period_count must be at most {MAX_BILLING_PERIOD_COUNT}",
             field="billing_period_count",
         )
-    cycle = choice(
-        data.get("billing_cycle") or "anniversary", periods.BILLING_CYCLES, "billing_cycle"
-    )
-    anchor_in = data.get("billing_anchor")
+    cycle = choice(data.billing_cycle or "anniversary", periods.BILLING_CYCLES, "billing_cycle")
+    anchor_in = data.billing_anchor
     if anchor_in is not None and cycle != "anniversary":
         raise InvalidRequest(
             "billing_anchor is only for anniversary billing", field="billing_anchor"
         )
     now = utcnow()
-    start = data.get("start_date") or now
+    start = data.start_date or now
     check_start(start, now, "start_date")
-    end = data.get("end_date")
+    end = data.end_date
     if end is not None and end <= start:
         raise InvalidRequest("end_date must be after start_date", field="end_date")
     if anchor_in is not None and anchor_in < start - timedelta(days=400):
         raise InvalidRequest("billing_anchor is too far before start_date", field="billing_anchor")
-    status = choice(
-        data.get("subscription_status") or "active", CREATE_STATUSES, "subscription_status"
-    )
-    trial_days = data.get("trial_period_days")
-    if trial_days is not None and (
-        isinstance(trial_days, bool) or not isinstance(trial_days, int) or trial_days < 0
-    ):
+    status = choice(data.subscription_status or "active", CREATE_STATUSES, "subscription_status")
+    trial_days = data.trial_period_days
+    if trial_days is not None and trial_days < 0:
         raise InvalidRequest("trial_period_days must not be negative", field="trial_period_days")
     prices = _matching_prices(
         plan_repository.active_prices(session, principal.environment_id, "PLAN", [plan.id], start),
@@ -187,7 +180,7 @@ def create_subscription(
         environment_id=principal.environment_id,
         customer_id=customer.id,
         plan_id=plan.id,
-        lookup_key=data.get("lookup_key"),
+        lookup_key=data.lookup_key,
         subscription_status=status,
         currency=currency,
         billing_cycle=cycle,
@@ -200,7 +193,7 @@ def create_subscription(
         current_period_end=min(first.end, end) if end else first.end,
         cancel_at_period_end=False,
         timezone=timezone,
-        metadata_=dict(data.get("metadata") or {}),
+        metadata_=dict(data.metadata or {}),
         version=1,
     )
     if trial_days and status == "active":
@@ -314,7 +307,7 @@ STATUS_OPERATIONS = {
 }
 
 
-def _check_status_unchanged(sub: Subscription, wanted: Any, now: datetime) -> None:
+def _check_status_unchanged(sub: Subscription, wanted: str, now: datetime) -> None:
     new_status = choice(wanted, SUBSCRIPTION_STATUSES, "status")
     current = effective_status(sub, now)
     if new_status == current:
@@ -328,20 +321,20 @@ def _check_status_unchanged(sub: Subscription, wanted: Any, now: datetime) -> No
 
 
 def update_subscription(
-    session: Session, principal: Principal, subscription_id: str, changes: Mapping[str, Any]
+    session: Session, principal: Principal, subscription_id: str, changes: SubscriptionChanges
 ) -> Subscription:
     sub = get_subscription(session, principal, subscription_id)
     now = utcnow()
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("a cancelled subscription cannot be updated")
-    if changes.get("status") is not None:
-        _check_status_unchanged(sub, changes["status"], now)
-    if changes.get("cancel_at") is not None:
-        if changes["cancel_at"] <= now:
+    if changes.status is not None:
+        _check_status_unchanged(sub, changes.status, now)
+    if changes.cancel_at is not None:
+        if changes.cancel_at <= now:
             raise InvalidRequest("cancel_at must be in the future", field="cancel_at")
-        sub.cancel_at = changes["cancel_at"]
-    if changes.get("cancel_at_period_end") is not None:
-        sub.cancel_at_period_end = bool(changes["cancel_at_period_end"])
+        sub.cancel_at = changes.cancel_at
+    if changes.cancel_at_period_end is not None:
+        sub.cancel_at_period_end = changes.cancel_at_period_end
         sub.cancel_at = effective_period(sub, now).end if sub.cancel_at_period_end else None
     sub.version += 1
     sub.updated_at = now

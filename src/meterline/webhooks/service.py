@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.webhooks import repository
+from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.egress import RefusedDestination, destination
 from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from meterline.webhooks.models import WebhookMessage as Message
@@ -60,13 +60,7 @@ def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> We
 
 
 def create_endpoint(
-    session: Session,
-    principal: Principal,
-    *,
-    url: str,
-    event_types: Sequence[str] | None = None,
-    description: str | None = None,
-    metadata: dict[str, Any] | None = None,
+    session: Session, principal: Principal, command: CreateEndpoint
 ) -> WebhookEndpoint:
     """Registers ``url`` for ``event_types`` (none = every type) with a new signing secret."""
     _, total = repository.endpoints(session, principal.environment_id, 1, 0)
@@ -76,11 +70,11 @@ def create_endpoint(
         )
     found = WebhookEndpoint(
         environment_id=principal.environment_id,
-        url=_url(url),
-        event_types=_event_types(event_types),
-        description=description,
+        url=_url(command.url),
+        event_types=_event_types(command.event_types),
+        description=command.description,
         secret=new_secret(),
-        metadata_=dict(metadata or {}),
+        metadata_=dict(command.metadata or {}),
     )
     session.add(found)
     session.flush()
@@ -88,21 +82,21 @@ def create_endpoint(
 
 
 def update_endpoint(
-    session: Session, principal: Principal, endpoint_id: str, **changes: Any
+    session: Session, principal: Principal, endpoint_id: str, changes: EndpointChanges
 ) -> WebhookEndpoint:
     """Changes url, event_types, description, metadata or enabled; re-enabling resets the
     failure count and resumes the endpoint's pending deliveries."""
     found = get_endpoint(session, principal, endpoint_id)
-    if changes.get("url") is not None:
-        found.url = _url(changes["url"])
-    if changes.get("event_types") is not None:
-        found.event_types = _event_types(changes["event_types"])
-    if changes.get("description") is not None:
-        found.description = changes["description"]
-    if changes.get("metadata") is not None:
-        found.metadata_ = dict(changes["metadata"])
-    if changes.get("enabled") is not None:
-        found.enabled = bool(changes["enabled"])
+    if changes.url is not None:
+        found.url = _url(changes.url)
+    if changes.event_types is not None:
+        found.event_types = _event_types(changes.event_types)
+    if changes.description is not None:
+        found.description = changes.description
+    if changes.metadata is not None:
+        found.metadata_ = dict(changes.metadata)
+    if changes.enabled is not None:
+        found.enabled = changes.enabled
         if found.enabled:
             found.consecutive_failures = 0
             found.disabled_reason = None

@@ -78,6 +78,9 @@ def test_crud_search_and_types(fp: Any, http: httpx.Client, world: dict[str, Any
     unlimited = http.put(f"/v1/entitlements/{metered.id}", json={"usage_limit": None})
     assert unlimited.json()["usage_limit"] is None
     assert fp.entitlements.update_entitlement(id=metered.id, usage_limit=7).usage_limit == 7
+    # A field not sent is left alone: only an explicit null means unlimited.
+    kept = http.put(f"/v1/entitlements/{metered.id}", json={"is_soft_limit": False})
+    assert kept.json()["usage_limit"] == 7 and kept.json()["is_soft_limit"] is False
 
     found = fp.entitlements.query_entitlement(plan_ids=[plan["id"]], feature_type="static")
     assert [e.static_value for e in found.items] == ["gold"]

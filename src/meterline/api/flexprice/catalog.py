@@ -19,6 +19,13 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.json import json_response
 from meterline.catalog import service as catalog
+from meterline.catalog.commands import (
+    CloneFeature,
+    CreateFeature,
+    CreateMeter,
+    FeatureChanges,
+    MeterFilter,
+)
 from meterline.catalog.models import Feature, Meter
 from meterline.kernel import money
 
@@ -28,6 +35,13 @@ router = APIRouter(tags=["features", "meters"])
 class MeterFilterIn(WireModel):
     key: str = Field(min_length=1, max_length=255)
     values: list[str] = Field(min_length=1, max_length=100)
+
+    def command(self) -> MeterFilter:
+        return MeterFilter(key=self.key, values=tuple(self.values))
+
+
+def filters_of(given: list[MeterFilterIn] | None) -> tuple[MeterFilter, ...]:
+    return tuple(f.command() for f in given or ())
 
 
 class AggregationIn(WireModel):
@@ -45,18 +59,18 @@ class MeterIn(WireModel):
     filters: list[MeterFilterIn] | None = Field(default=None, max_length=50)
     reset_usage: str = "BILLING_PERIOD"
 
-    def kwargs(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "event_name": self.event_name,
-            "aggregation_type": self.aggregation.type,
-            "field": self.aggregation.field,
-            "multiplier": self.aggregation.multiplier,
-            "bucket_size": self.aggregation.bucket_size,
-            "group_by": self.aggregation.group_by,
-            "filters": [f.model_dump() for f in self.filters or []],
-            "reset_usage": self.reset_usage,
-        }
+    def command(self) -> CreateMeter:
+        return CreateMeter(
+            name=self.name,
+            event_name=self.event_name,
+            aggregation_type=self.aggregation.type,
+            field=self.aggregation.field,
+            multiplier=self.aggregation.multiplier,
+            bucket_size=self.aggregation.bucket_size,
+            group_by=self.aggregation.group_by,
+            filters=filters_of(self.filters),
+            reset_usage=self.reset_usage,
+        )
 
 
 class MeterUpdate(WireModel):
@@ -84,6 +98,16 @@ class FeatureUpdate(WireModel):
     unit_plural: str | None = Field(default=None, max_length=100)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
     filters: list[MeterFilterIn] | None = Field(default=None, max_length=50)
+
+    def command(self) -> FeatureChanges:
+        return FeatureChanges(
+            name=self.name,
+            description=self.description,
+            unit_singular=self.unit_singular,
+            unit_plural=self.unit_plural,
+            metadata=self.metadata,
+            filters=None if self.filters is None else filters_of(self.filters),
+        )
 
 
 class FeatureClone(WireModel):
@@ -151,7 +175,7 @@ def feature_out(feature: Feature, meter: Meter | None = None) -> dict[str, Any]:
 
 @router.post("/meters", status_code=201)
 def create_meter(body: MeterIn, principal: Vendor, session: WriteSession) -> Response:
-    return json_response(meter_out(catalog.create_meter(session, principal, **body.kwargs())), 201)
+    return json_response(meter_out(catalog.create_meter(session, principal, body.command())), 201)
 
 
 @router.get("/meters")
@@ -174,9 +198,7 @@ def get_meter(meter_id: str, principal: Vendor, session: ReadSession) -> Respons
 def update_meter(
     meter_id: str, body: MeterUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
-    meter = catalog.update_meter_filters(
-        session, principal, meter_id, [f.model_dump() for f in body.filters]
-    )
+    meter = catalog.update_meter_filters(session, principal, meter_id, filters_of(body.filters))
     return json_response(meter_out(meter))
 
 
@@ -200,15 +222,17 @@ def create_feature(body: FeatureIn, principal: Vendor, session: WriteSession) ->
     feature = catalog.create_feature(
         session,
         principal,
-        name=body.name,
-        type=body.type,
-        lookup_key=body.lookup_key,
-        description=body.description,
-        meter_id=body.meter_id,
-        meter=body.meter.kwargs() if body.meter else None,
-        unit_singular=body.unit_singular,
-        unit_plural=body.unit_plural,
-        metadata=body.metadata,
+        CreateFeature(
+            name=body.name,
+            type=body.type,
+            lookup_key=body.lookup_key,
+            description=body.description,
+            meter_id=body.meter_id,
+            meter=body.meter.command() if body.meter else None,
+            unit_singular=body.unit_singular,
+            unit_plural=body.unit_plural,
+            metadata=body.metadata,
+        ),
     )
     meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
     return json_response(feature_out(feature, meter), 201)
@@ -268,8 +292,7 @@ def get_feature(feature_id: str, principal: Vendor, session: ReadSession) -> Res
 def update_feature(
     feature_id: str, body: FeatureUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
-    changes = body.model_dump(exclude_none=True)
-    feature = catalog.update_feature(session, principal, feature_id, **changes)
+    feature = catalog.update_feature(session, principal, feature_id, body.command())
     meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
     return json_response(feature_out(feature, meter))
 
@@ -284,14 +307,12 @@ def delete_feature(feature_id: str, principal: Vendor, session: WriteSession) ->
 def clone_feature(
     feature_id: str, body: FeatureClone, principal: Vendor, session: WriteSession
 ) -> Response:
-    feature = catalog.clone_feature(
-        session,
-        principal,
-        feature_id,
+    command = CloneFeature(
         name=body.name,
         lookup_key=body.lookup_key,
         description=body.description,
         metadata=body.metadata,
     )
+    feature = catalog.clone_feature(session, principal, feature_id, command)
     meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
     return json_response(feature_out(feature, meter), 201)

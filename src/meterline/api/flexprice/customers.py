@@ -18,6 +18,7 @@ from meterline.api.flexprice.common import (
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer
 from meterline.kernel.errors import InvalidRequest
 
@@ -113,9 +114,7 @@ def _fields(body: CustomerFields) -> dict[str, Any]:
 def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) -> Response:
     data = _fields(body)
     data.pop("skip_onboarding_workflow", None)  # a UI hint: there is no workflow to skip
-    customer = customers.create_customer(
-        session, principal, external_id=data.pop("external_id"), name=data.pop("name"), **data
-    )
+    customer = customers.create_customer(session, principal, CreateCustomer(**data))
     return json_response(customer_out(customer), 201)
 
 
@@ -183,7 +182,8 @@ def get_customer(customer_id: str, principal: Vendor, session: ReadSession) -> R
 
 
 def _update(session: Any, principal: Any, customer: Customer, body: CustomerUpdate) -> Response:
-    updated = customers.update_customer(session, principal, customer.id, **_fields(body))
+    changes = CustomerChanges(**_fields(body))
+    updated = customers.update_customer(session, principal, customer.id, changes)
     return json_response(customer_out(updated))
 
 

@@ -27,9 +27,11 @@ from meterline.api.json import json_response
 from meterline.catalog import service as catalog
 from meterline.entitlements import checks
 from meterline.entitlements import service as entitlements
+from meterline.entitlements.commands import CreateEntitlement, UpdateEntitlement
 from meterline.entitlements.models import Entitlement
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest
+from meterline.kernel.unset import sent
 from meterline.pricing import plans
 from meterline.subscriptions import service as subscriptions
 
@@ -77,6 +79,9 @@ class EntitlementIn(EntitlementFields):
     entity_type: str | None = None
     entity_id: str | None = Field(default=None, max_length=64)
     display_order: int | None = None
+
+    def command(self) -> CreateEntitlement:
+        return CreateEntitlement(**dict(self))
 
 
 class EntitlementBulkIn(WireModel):
@@ -131,8 +136,7 @@ def entitlement_out(grant: Entitlement) -> dict[str, Any]:
 
 @router.post("/entitlements", status_code=201, summary="Create an entitlement")
 def create_entitlement(body: EntitlementIn, principal: Vendor, session: WriteSession) -> Response:
-    data = body.model_dump(exclude_unset=True)
-    [grant] = entitlements.create_entitlements(session, principal, [data], bulk=False)
+    [grant] = entitlements.create_entitlements(session, principal, [body.command()], bulk=False)
     return json_response(entitlement_out(grant), 201)
 
 
@@ -141,7 +145,7 @@ def create_entitlements_bulk(
     body: EntitlementBulkIn, principal: Vendor, session: WriteSession
 ) -> Response:
     grants = entitlements.create_entitlements(
-        session, principal, [i.model_dump(exclude_unset=True) for i in body.items], bulk=True
+        session, principal, [i.command() for i in body.items], bulk=True
     )
     return json_response({"items": [entitlement_out(g) for g in grants]}, 201)
 
@@ -225,9 +229,8 @@ def get_entitlement(entitlement_id: str, principal: Vendor, session: ReadSession
 def update_entitlement(
     entitlement_id: str, body: EntitlementFields, principal: Vendor, session: WriteSession
 ) -> Response:
-    grant = entitlements.update_entitlement(
-        session, principal, entitlement_id, body.model_dump(exclude_unset=True)
-    )
+    changes = sent(UpdateEntitlement, body.model_fields_set, dict(body))
+    grant = entitlements.update_entitlement(session, principal, entitlement_id, changes)
     return json_response(entitlement_out(grant))
 
 

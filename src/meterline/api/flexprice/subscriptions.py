@@ -33,6 +33,7 @@ from meterline.kernel.money import total as money_total
 from meterline.pricing import repository as plan_repository
 from meterline.pricing.display import display_amount
 from meterline.subscriptions import service as subscriptions
+from meterline.subscriptions.commands import CreateSubscription, SubscriptionChanges
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 router = APIRouter(tags=["subscriptions"])
@@ -246,7 +247,7 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
-    sub = subscriptions.create_subscription(session, principal, body.model_dump())
+    sub = subscriptions.create_subscription(session, principal, CreateSubscription(**dict(body)))
     return json_response(_full(session, sub), 201)
 
 
@@ -392,7 +393,9 @@ def get_subscription(subscription_id: str, principal: Vendor, session: ReadSessi
 def update_subscription(
     subscription_id: str, body: SubscriptionUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    changes = SubscriptionChanges(
+        status=body.status, cancel_at=body.cancel_at, cancel_at_period_end=body.cancel_at_period_end
+    )
     sub = subscriptions.update_subscription(session, principal, subscription_id, changes)
     return json_response(_full(session, sub))
 

@@ -12,6 +12,7 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
 from meterline.api.json import json_response
 from meterline.webhooks import service as webhooks
+from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.models import (
     EVENT_TYPES,
     WebhookAttempt,
@@ -91,14 +92,13 @@ def list_event_types(principal: Vendor) -> Response:
 
 @router.post("/webhooks/endpoints", status_code=201)
 def create_endpoint(body: EndpointIn, principal: Vendor, session: WriteSession) -> Response:
-    endpoint = webhooks.create_endpoint(
-        session,
-        principal,
+    command = CreateEndpoint(
         url=body.url,
-        event_types=body.event_types,
+        event_types=None if body.event_types is None else tuple(body.event_types),
         description=body.description,
         metadata=body.metadata,
     )
+    endpoint = webhooks.create_endpoint(session, principal, command)
     return json_response(endpoint_out(endpoint), 201)
 
 
@@ -122,9 +122,14 @@ def get_endpoint(endpoint_id: str, principal: Vendor, session: ReadSession) -> R
 def update_endpoint(
     endpoint_id: str, body: EndpointUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
-    endpoint = webhooks.update_endpoint(
-        session, principal, endpoint_id, **body.model_dump(exclude_unset=True)
+    changes = EndpointChanges(
+        url=body.url,
+        event_types=None if body.event_types is None else tuple(body.event_types),
+        description=body.description,
+        metadata=body.metadata,
+        enabled=body.enabled,
     )
+    endpoint = webhooks.update_endpoint(session, principal, endpoint_id, changes)
     return json_response(endpoint_out(endpoint))
 
 
