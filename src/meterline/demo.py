@@ -27,8 +27,9 @@ from meterline.db.engine import Database
 from meterline.entitlements import service as entitlements
 from meterline.invoicing import service as invoices
 from meterline.invoicing.clock import RunReport, run_once
+from meterline.licensing import grants as license_grants
 from meterline.licensing import instances as licensing_instances
-from meterline.licensing import service as licensing
+from meterline.licensing import licenses
 from meterline.licensing.values import TypedValue
 from meterline.metering.backend import event_store
 from meterline.metering.ingest import EventRow
@@ -223,7 +224,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             ]
             entitlements.create_entitlements(session, principal, grants, bulk=True)
             made[spec.lookup_key] = plan
-        license_ = licensing.create_license(
+        license_ = licenses.create_license(
             session,
             principal,
             name="Self-hosted Enterprise",
@@ -236,7 +237,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             family_id=None,
             lifecycle_state="PUBLISHED",
         )
-        licensing.create_grant(
+        license_grants.create_grant(
             session,
             principal,
             license_.slug,
@@ -244,7 +245,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             TypedValue("number", Decimal(1_000_000)),
             None,
         )
-        licensing.create_grant(
+        license_grants.create_grant(
             session, principal, license_.slug, "sso", TypedValue("boolean", True), None
         )
     return {"plans": made, "license": license_}

@@ -14,8 +14,8 @@ from meterline.customers.models import Customer
 from meterline.db.base import utcnow
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import license_file, repository
+from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.models import Instance, License
-from meterline.licensing.service import actor, flush_unique, slug_of
 from meterline.licensing.values import entitlement_type_of, grant_value, overage_percent_of
 
 

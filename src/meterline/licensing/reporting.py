@@ -22,10 +22,10 @@ from meterline.db.base import utcnow
 from meterline.kernel import money
 from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository, usage_store
+from meterline.licensing.groups import get_group
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport
 from meterline.licensing.repository import CounterState, UsageContext
-from meterline.licensing.service import get_group
 from meterline.licensing.usage import (
     Counter,
     Window,

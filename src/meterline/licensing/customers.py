@@ -1,0 +1,78 @@
+"""Customers as the licensing surface sees them: the billing customers, by slug."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.customers import service as customers
+from meterline.customers.models import Customer
+from meterline.kernel.errors import Conflict, NotFound
+from meterline.licensing import repository
+from meterline.licensing.common import flush_unique, slug_of
+
+
+def get_customer(
+    session: Session, principal: Principal, slug: str, op: str = "GetCustomer"
+) -> Customer:
+    try:
+        return customers.get_customer_by_slug(session, principal, slug)
+    except NotFound as exc:
+        raise NotFound("customer", slug, code=f"{op}.NotFound") from exc
+
+
+def list_customers(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> list[Customer]:
+    rows, _total = customers.search_customers(session, principal, limit=limit + 1, offset=offset)
+    return list(rows)
+
+
+def create_customer(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    slug: str | None,
+    external_customer_id: str | None,
+    domain: str | None,
+) -> Customer:
+    """A customer of both surfaces; without an external id, the slug stands in for it."""
+    slug = slug or slug_of(name)
+    created = customers.create_customer(
+        session,
+        principal,
+        external_id=external_customer_id or slug,
+        name=name,
+        slug=slug,
+        domain=domain,
+    )
+    flush_unique(session, "the customer")
+    return created
+
+
+def update_customer(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    *,
+    name: str,
+    external_customer_id: str | None,
+    domain: str | None,
+) -> None:
+    found = get_customer(session, principal, slug, "UpdateCustomer")
+    customers.update_customer(
+        session, principal, found.id, name=name, external_id=external_customer_id or found.slug
+    )
+    found.domain = domain  # a full replacement clears it, which update_customer never does
+    session.flush()
+
+
+def delete_customer(session: Session, principal: Principal, slug: str) -> None:
+    found = get_customer(session, principal, slug, "DeleteCustomer")
+    if repository.customer_has_instances(session, found.id):
+        raise Conflict(
+            f"The customer {slug} has instances; delete them first",
+            code="DeleteCustomer.HasInstances",
+        )
+    customers.archive_customer(session, principal, found.id)
