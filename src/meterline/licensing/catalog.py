@@ -54,7 +54,7 @@ def entries_of(session: Session, feature_list: list[Feature]) -> list[CatalogEnt
 def catalog_entry(session: Session, principal: Principal, slug: str) -> CatalogEntry:
     feature = repository.feature_by_slug(session, principal.environment_id, slug)
     if feature is None:
-        raise NotFound("entitlement", slug, code="GetEntitlement.NotFound")
+        raise NotFound("entitlement", slug)
     return entries_of(session, [feature])[0]
 
 
@@ -70,11 +70,16 @@ def _check_sale_units(attrs: CatalogAttributes, unit_singular: str | None) -> No
     if any(v is not None for v in sale):
         if any(v is None for v in sale):
             raise InvalidRequest(
-                "saleUnitSingular, saleUnitPlural and saleUnitFactor are set together",
-                field="saleUnitFactor",
+                "the sale unit's singular, plural and factor are set together",
+                field="sale_unit_factor",
+                reason="sale_unit_incomplete",
             )
         if unit_singular is None:
-            raise InvalidRequest("a sale unit needs the base unit labels", field="unitSingular")
+            raise InvalidRequest(
+                "a sale unit needs the base unit labels",
+                field="unit_singular",
+                reason="sale_unit_without_unit",
+            )
 
 
 def _groups_by_slug(session: Session, principal: Principal, slugs: list[str]) -> list[str]:
@@ -82,7 +87,7 @@ def _groups_by_slug(session: Session, principal: Principal, slugs: list[str]) ->
     for slug in slugs:
         group = repository.group_by_slug(session, principal.environment_id, slug)
         if group is None:
-            raise NotFound("entitlement group", slug, code="EntitlementGroup.NotFound")
+            raise NotFound("entitlement group", slug)
         ids.append(group.id)
     return ids
 
@@ -103,17 +108,24 @@ def create_catalog_entry(
     group_slugs: list[str] | None,
     attributes: CatalogAttributes,
 ) -> CatalogEntry:
-    """A Kaiten entitlement: a catalog feature plus its licensing attributes."""
+    """A catalog entry: a catalog feature plus its licensing attributes."""
     is_number = entitlement_type in NUMBER_TYPES
     if not is_number and (aggregation_method or reset_period or reset_anchor):
         raise InvalidRequest(
-            "aggregationMethod, resetPeriod and resetAnchor apply to NUMBER entitlements",
-            field="aggregationMethod" if aggregation_method else "resetPeriod",
+            "the aggregation method, reset period and reset anchor apply to NUMBER entitlements",
+            field="aggregation_method" if aggregation_method else "reset_period",
+            reason="usage_settings_need_number",
         )
     if reset_anchor and not reset_period:
-        raise InvalidRequest("resetAnchor needs a resetPeriod", field="resetAnchor")
+        raise InvalidRequest(
+            "a reset anchor needs a reset period",
+            field="reset_anchor",
+            reason="reset_anchor_without_period",
+        )
     if aggregation_method is not None and aggregation_method not in AGGREGATION_METHODS:
-        raise InvalidRequest("unknown aggregation method", field="aggregationMethod")
+        raise InvalidRequest(
+            "unknown aggregation method", field="aggregation_method", reason="unknown_aggregation"
+        )
     _check_sale_units(attributes, unit_singular)
     slug = slug or slug_of(name)
     if repository.feature_by_slug(session, principal.environment_id, slug) is not None:
@@ -164,19 +176,27 @@ def update_catalog_entry(
     entry = catalog_entry(session, principal, slug)
     feature = entry.feature
     immutable = {
-        "type": (entitlement_type, entry.entitlement_type),
-        "aggregationMethod": (
+        "entitlement_type": (entitlement_type, entry.entitlement_type),
+        "aggregation_method": (
             aggregation_method,
             (feature.usage_aggregation or "SUM") if feature.type == "metered" else None,
         ),
-        "resetPeriod": (reset_period, feature.usage_reset_period),
-        "resetAnchor": (reset_anchor, feature.usage_reset_anchor),
+        "reset_period": (reset_period, feature.usage_reset_period),
+        "reset_anchor": (reset_anchor, feature.usage_reset_anchor),
     }
     for field, (given, stored) in immutable.items():
         if given is not None and given != stored:
-            raise InvalidRequest(f"{field} cannot be changed once set", field=field)
+            raise InvalidRequest(
+                f"{field.replace('_', ' ')} cannot be changed once set",
+                field=field,
+                reason="immutable",
+            )
     if (unit_singular is None) != (unit_plural is None):
-        raise InvalidRequest("unitSingular and unitPlural are set together", field="unitPlural")
+        raise InvalidRequest(
+            "the unit's singular and plural are set together",
+            field="unit_plural",
+            reason="unit_labels_incomplete",
+        )
     _check_sale_units(attributes, unit_singular)
     group_ids = _groups_by_slug(session, principal, group_slugs or [])
     catalog.update_feature(session, principal, feature.id, name=name)
@@ -198,8 +218,7 @@ def delete_catalog_entry(session: Session, principal: Principal, slug: str) -> N
     entry = catalog_entry(session, principal, slug)
     if repository.feature_is_granted(session, entry.feature.id):
         raise Conflict(
-            f"The entitlement {slug} is granted; remove its grants first",
-            code="DeleteEntitlement.InUse",
+            f"The entitlement {slug} is granted; remove its grants first", reason="in_use"
         )
     repository.set_feature_groups(session, entry.feature.id, [])
     catalog.archive_feature(session, principal, entry.feature.id)

@@ -7,18 +7,13 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
-from meterline.kernel.errors import Conflict, NotFound
+from meterline.kernel.errors import Conflict
 from meterline.licensing import repository
 from meterline.licensing.common import flush_unique, slug_of
 
 
-def get_customer(
-    session: Session, principal: Principal, slug: str, op: str = "GetCustomer"
-) -> Customer:
-    try:
-        return customers.get_customer_by_slug(session, principal, slug)
-    except NotFound as exc:
-        raise NotFound("customer", slug, code=f"{op}.NotFound") from exc
+def get_customer(session: Session, principal: Principal, slug: str) -> Customer:
+    return customers.get_customer_by_slug(session, principal, slug)
 
 
 def list_customers(
@@ -60,7 +55,7 @@ def update_customer(
     external_customer_id: str | None,
     domain: str | None,
 ) -> None:
-    found = get_customer(session, principal, slug, "UpdateCustomer")
+    found = get_customer(session, principal, slug)
     customers.update_customer(
         session, principal, found.id, name=name, external_id=external_customer_id or found.slug
     )
@@ -69,10 +64,7 @@ def update_customer(
 
 
 def delete_customer(session: Session, principal: Principal, slug: str) -> None:
-    found = get_customer(session, principal, slug, "DeleteCustomer")
+    found = get_customer(session, principal, slug)
     if repository.customer_has_instances(session, found.id):
-        raise Conflict(
-            f"The customer {slug} has instances; delete them first",
-            code="DeleteCustomer.HasInstances",
-        )
+        raise Conflict(f"The customer {slug} has instances; delete them first", reason="in_use")
     customers.archive_customer(session, principal, found.id)

@@ -35,20 +35,18 @@ def _grant_views(
 def list_grants(
     session: Session, principal: Principal, license_slug: str, limit: int, offset: int
 ) -> list[GrantView]:
-    found = get_license(session, principal, license_slug, "ListLicenseEntitlements")
+    found = get_license(session, principal, license_slug)
     return _grant_views(session, found, repository.grants_page(session, found.id, limit, offset))
 
 
 def get_grant(
     session: Session, principal: Principal, license_slug: str, entitlement_slug: str
 ) -> GrantView:
-    found = get_license(session, principal, license_slug, "GetLicenseEntitlement")
+    found = get_license(session, principal, license_slug)
     entry = catalog_entry(session, principal, entitlement_slug)
     granted = repository.grant(session, found.id, entry.feature.id)
     if granted is None:
-        raise NotFound(
-            "license entitlement", entitlement_slug, code="GetLicenseEntitlement.NotFound"
-        )
+        raise NotFound("license entitlement", entitlement_slug)
     return GrantView(granted, entry, found)
 
 
@@ -60,17 +58,15 @@ def create_grant(
     value: TypedValue,
     overage_percent: int | None,
 ) -> GrantView:
-    found = get_license(session, principal, license_slug, "CreateLicenseEntitlement")
+    found = get_license(session, principal, license_slug)
     feature = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
     if feature is None:
-        raise NotFound(
-            "entitlement", entitlement_slug, code="CreateLicenseEntitlement.EntitlementNotFound"
-        )
+        raise NotFound("entitlement", entitlement_slug)
     entry = entries_of(session, [feature])[0]
     if repository.grant(session, found.id, feature.id) is not None:
         raise Conflict(
             f"The license {license_slug} already grants {entitlement_slug}",
-            code="CreateLicenseEntitlement.AlreadyExists",
+            reason="already_granted",
         )
     terms = grant_terms(entry.entitlement_type, value, overage_percent)
     granted = Entitlement(

@@ -15,7 +15,7 @@ from meterline.licensing.models import EntitlementGroup, EntitlementGroupMember
 def get_group(session: Session, principal: Principal, slug: str) -> EntitlementGroup:
     group = repository.group_by_slug(session, principal.environment_id, slug)
     if group is None:
-        raise NotFound("entitlement group", slug, code="GetEntitlementGroup.NotFound")
+        raise NotFound("entitlement group", slug)
     return group
 
 
@@ -67,6 +67,6 @@ def remove_from_group(
     entry = catalog_entry(session, principal, entitlement_slug)
     member = repository.group_member(session, group.id, entry.feature.id)
     if member is None:
-        raise NotFound("group member", entitlement_slug, code="RemoveEntitlementFromGroup.NotFound")
+        raise NotFound("group member", entitlement_slug)
     session.delete(member)
     session.flush()

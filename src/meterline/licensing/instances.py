@@ -38,12 +38,10 @@ def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
     ]
 
 
-def get_instance(
-    session: Session, principal: Principal, slug: str, op: str = "GetInstance"
-) -> Instance:
+def get_instance(session: Session, principal: Principal, slug: str) -> Instance:
     found = repository.instance_by_slug(session, principal.environment_id, slug)
     if found is None:
-        raise NotFound("instance", slug, code=f"{op}.NotFound")
+        raise NotFound("instance", slug)
     return found
 
 
@@ -61,7 +59,6 @@ def list_instances(
 def _assignable(
     session: Session,
     principal: Principal,
-    op: str,
     customer_id: str,
     license_id: str,
     deployment_zone_id: str | None,
@@ -69,25 +66,26 @@ def _assignable(
     end: datetime,
     current_license_id: str | None = None,
 ) -> tuple[Customer, License]:
-    try:
-        customer = customers.get_customer(session, principal, customer_id)
-    except NotFound as exc:
-        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound") from exc
+    customer = customers.get_customer(session, principal, customer_id)
     if customer.status != "published":
-        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound")
+        raise NotFound("customer", customer_id)
     found = repository.license_by_id(session, principal.environment_id, license_id)
     if found is None:
-        raise NotFound("license", license_id, code=f"{op}.LicenseNotFound")
+        raise NotFound("license", license_id)
     if found.lifecycle_state == "ARCHIVED" and found.id != current_license_id:
         raise Conflict(
             f"The license {found.slug} is archived and cannot be assigned",
-            code=f"{op}.LicenseArchived",
+            reason="license_archived",
         )
     if deployment_zone_id is not None:
         # Deployment zones are not served by Meterline yet, so none can be named.
-        raise NotFound("deployment zone", deployment_zone_id, code=f"{op}.DeploymentZoneNotFound")
+        raise NotFound("deployment zone", deployment_zone_id)
     if end < start:
-        raise InvalidRequest("endLicenseDate is before startLicenseDate", field="endLicenseDate")
+        raise InvalidRequest(
+            "the license ends before it starts",
+            field="end_license_date",
+            reason="ends_before_start",
+        )
     return customer, found
 
 
@@ -108,7 +106,6 @@ def create_instance(
     customer, found = _assignable(
         session,
         principal,
-        "CreateInstance",
         customer_id,
         license_id,
         deployment_zone_id,
@@ -152,11 +149,10 @@ def update_instance(
     new_slug: str | None,
 ) -> None:
     """A full replacement; an omitted slug keeps the current one, a new one renames."""
-    found = get_instance(session, principal, slug, "UpdateInstance")
+    found = get_instance(session, principal, slug)
     customer, lic = _assignable(
         session,
         principal,
-        "UpdateInstance",
         customer_id,
         license_id,
         deployment_zone_id,
@@ -187,7 +183,7 @@ def patch_instance(
     status: str | None,
     lifecycle_stage: str | None,
 ) -> None:
-    found = get_instance(session, principal, slug, "PatchInstance")
+    found = get_instance(session, principal, slug)
     if status is not None:
         found.status = status
     if lifecycle_stage is not None:
@@ -197,7 +193,7 @@ def patch_instance(
 
 
 def delete_instance(session: Session, principal: Principal, slug: str) -> None:
-    found = get_instance(session, principal, slug, "DeleteInstance")
+    found = get_instance(session, principal, slug)
     repository.delete_instance(session, found.id)
     session.flush()
 
@@ -245,7 +241,7 @@ def _number(value: Any) -> Any:
 
 def issue_license_file(session: Session, principal: Principal, slug: str) -> str:
     """The instance's signed license file: customer, license, grants and validity."""
-    view = _view(session, get_instance(session, principal, slug, "GetLicenseFile"))
+    view = _view(session, get_instance(session, principal, slug))
     key = signing_key(session, principal)
     grants = []
     pairs = repository.all_grants_of(session, view.license.id)

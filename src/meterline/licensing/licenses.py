@@ -13,12 +13,10 @@ from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.models import License, LicenseFamily
 
 
-def get_license(
-    session: Session, principal: Principal, slug: str, op: str = "GetLicense"
-) -> License:
+def get_license(session: Session, principal: Principal, slug: str) -> License:
     found = repository.license_by_slug(session, principal.environment_id, slug)
     if found is None:
-        raise NotFound("license", slug, code=f"{op}.NotFound")
+        raise NotFound("license", slug)
     return found
 
 
@@ -48,8 +46,7 @@ def create_license(
     state = lifecycle_state or "PUBLISHED"
     if is_default and state != "PUBLISHED":
         raise Conflict(
-            "Only a published version can be the default",
-            code="CreateLicense.DefaultMustBePublished",
+            "Only a published version can be the default", reason="default_must_be_published"
         )
     env = principal.environment_id
     family: LicenseFamily | None = None
@@ -57,14 +54,12 @@ def create_license(
         by_slug = repository.family_by_slug(session, env, family_slug) if family_slug else None
         by_id = repository.family_by_id(session, env, family_id) if family_id else None
         if (family_slug and by_slug is None) or (family_id and by_id is None):
-            raise NotFound(
-                "license family",
-                family_slug or family_id or "",
-                code="CreateLicense.FamilyNotFound",
-            )
+            raise NotFound("license family", family_slug or family_id or "")
         if by_slug is not None and by_id is not None and by_slug.id != by_id.id:
             raise InvalidRequest(
-                "familySlug and familyId name different families", field="familyId"
+                "the family slug and family id name different families",
+                field="family_id",
+                reason="families_differ",
             )
         family = by_slug or by_id
     if family is None:
@@ -111,11 +106,10 @@ def update_license(
     is_default: bool,
     version_name: str | None,
 ) -> None:
-    found = get_license(session, principal, slug, "UpdateLicense")
+    found = get_license(session, principal, slug)
     if is_default and found.lifecycle_state != "PUBLISHED":
         raise Conflict(
-            "Only a published version can be the default",
-            code="UpdateLicense.DefaultMustBePublished",
+            "Only a published version can be the default", reason="default_must_be_published"
         )
     found.name = name
     found.description = description
@@ -130,15 +124,18 @@ def update_license(
 
 
 def _transition(
-    session: Session, principal: Principal, slug: str, op: str, source: str, target: str, code: str
+    session: Session, principal: Principal, slug: str, source: str, target: str
 ) -> License:
-    found = get_license(session, principal, slug, op)
+    """``source`` → ``target``; refused (reason ``wrong_state``) from any other state."""
+    found = get_license(session, principal, slug)
     if found.lifecycle_state != source:
-        raise Conflict(f"The license {slug} is {found.lifecycle_state}, not {source}", code=code)
+        raise Conflict(
+            f"The license {slug} is {found.lifecycle_state}, not {source}", reason="wrong_state"
+        )
     if target == "ARCHIVED" and found.is_default:
         raise Conflict(
             "The family's default version cannot be archived; unset the default first",
-            code="ArchiveLicense.DefaultMustBePublished",
+            reason="default_version",
         )
     found.lifecycle_state = target
     found.updated_by = actor(principal)
@@ -147,42 +144,21 @@ def _transition(
 
 
 def publish_license(session: Session, principal: Principal, slug: str) -> License:
-    return _transition(
-        session, principal, slug, "PublishLicense", "DRAFT", "PUBLISHED", "PublishLicense.NotADraft"
-    )
+    return _transition(session, principal, slug, "DRAFT", "PUBLISHED")
 
 
 def archive_license(session: Session, principal: Principal, slug: str) -> License:
-    return _transition(
-        session,
-        principal,
-        slug,
-        "ArchiveLicense",
-        "PUBLISHED",
-        "ARCHIVED",
-        "ArchiveLicense.NotPublished",
-    )
+    return _transition(session, principal, slug, "PUBLISHED", "ARCHIVED")
 
 
 def unarchive_license(session: Session, principal: Principal, slug: str) -> License:
-    return _transition(
-        session,
-        principal,
-        slug,
-        "UnarchiveLicense",
-        "ARCHIVED",
-        "PUBLISHED",
-        "UnarchiveLicense.NotArchived",
-    )
+    return _transition(session, principal, slug, "ARCHIVED", "PUBLISHED")
 
 
 def delete_license(session: Session, principal: Principal, slug: str) -> None:
-    found = get_license(session, principal, slug, "DeleteLicense")
+    found = get_license(session, principal, slug)
     if repository.license_in_use(session, found.id):
-        raise Conflict(
-            f"Instances run under the license {slug}; move them first",
-            code="DeleteLicense.InUse",
-        )
+        raise Conflict(f"Instances run under the license {slug}; move them first", reason="in_use")
     repository.delete_grants_of(session, found.id)
     family_id = found.family_id
     session.delete(found)
@@ -230,16 +206,14 @@ def get_family(
 ) -> FamilyView:
     family = repository.family_by_slug(session, principal.environment_id, slug)
     if family is None:
-        raise NotFound("license family", slug, code="GetLicenseFamily.NotFound")
+        raise NotFound("license family", slug)
     versions = repository.versions_of(session, [family.id])
     if version is not None:
         pinned = next((v for v in versions if v.version == version), None)
         if pinned is None:
-            raise NotFound("license version", str(version), code="GetLicenseFamily.VersionNotFound")
+            raise NotFound("license version", str(version))
         return FamilyView(family, versions, pinned)
     current = _current(versions)
     if current is None and not include_versions:
-        raise NotFound(
-            "published version of license family", slug, code="GetLicenseFamily.NoPublishedVersion"
-        )
+        raise NotFound("published version of license family", slug)
     return FamilyView(family, versions, current)

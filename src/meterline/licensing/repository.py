@@ -119,7 +119,7 @@ def delete_grants_of(session: Session, license_id: str) -> None:
     )
 
 
-# --- catalog features as Kaiten entitlements ---------------------------------------------
+# --- catalog features as licensing entitlements ----------------------------------------
 
 
 def feature_by_slug(session: Session, environment_id: str, slug: str) -> Feature | None:
