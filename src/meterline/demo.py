@@ -365,19 +365,15 @@ def run(
     population = _customers(db, principal, made["plans"], customer_count, start)
     report_progress("customers", customer_count, customer_count)
     with db.session() as session:
-        licensing_instances.create_instance(
-            session,
-            principal,
+        terms = licensing_instances.InstanceTerms(
             name="Acme on-prem (production)",
             description="",
             customer_id=population[0][0],
             license_id=made["license"].id,
             start_license_date=start,
             end_license_date=start + timedelta(days=365),
-            deployment_zone_id=None,
-            metadata=None,
-            slug="acme-prod",
         )
+        licensing_instances.create_instance(session, principal, terms, slug="acme-prod")
     store = event_store(db.dialect, settings)
     # Events per customer ≈ days × (8 call slots + 1 snapshot + 0.3 exports).
     estimate = len(population) * days * 9

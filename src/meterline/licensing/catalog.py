@@ -51,6 +51,18 @@ def entries_of(session: Session, feature_list: list[Feature]) -> list[CatalogEnt
     return [CatalogEntry(f, licensing.get(f.id), groups.get(f.id, [])) for f in feature_list]
 
 
+def entitlement_types(session: Session, feature_list: list[Feature]) -> dict[str, str]:
+    """The entitlement type of each feature, by feature id (one query)."""
+    licensing = repository.licensing_of(session, [f.id for f in feature_list])
+    types = {}
+    for feature in feature_list:
+        stored = licensing.get(feature.id)
+        types[feature.id] = entitlement_type_of(
+            feature.type, stored.entitlement_type if stored else None
+        )
+    return types
+
+
 def catalog_entry(session: Session, principal: Principal, slug: str) -> CatalogEntry:
     feature = repository.feature_by_slug(session, principal.environment_id, slug)
     if feature is None:
@@ -92,23 +104,32 @@ def _groups_by_slug(session: Session, principal: Principal, slugs: list[str]) ->
     return ids
 
 
+@dataclass(frozen=True)
+class CatalogTerms:
+    """What creating a catalog entry, or replacing it whole, states about it."""
+
+    name: str
+    description: str | None
+    entitlement_type: str | None  # None: NUMBER for a new entry, unchanged on a replacement
+    aggregation_method: str | None
+    reset_period: str | None
+    reset_anchor: str | None
+    unit_singular: str | None
+    unit_plural: str | None
+    group_slugs: list[str] | None
+    attributes: CatalogAttributes
+
+
 def create_catalog_entry(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    description: str | None,
-    slug: str | None,
-    entitlement_type: str,
-    aggregation_method: str | None,
-    reset_period: str | None,
-    reset_anchor: str | None,
-    unit_singular: str | None,
-    unit_plural: str | None,
-    group_slugs: list[str] | None,
-    attributes: CatalogAttributes,
+    session: Session, principal: Principal, terms: CatalogTerms, *, slug: str | None
 ) -> CatalogEntry:
     """A catalog entry: a catalog feature plus its licensing attributes."""
+    entitlement_type = terms.entitlement_type or "NUMBER"
+    aggregation_method, reset_period, reset_anchor = (
+        terms.aggregation_method,
+        terms.reset_period,
+        terms.reset_anchor,
+    )
     is_number = entitlement_type in NUMBER_TYPES
     if not is_number and (aggregation_method or reset_period or reset_anchor):
         raise InvalidRequest(
@@ -126,20 +147,20 @@ def create_catalog_entry(
         raise InvalidRequest(
             "unknown aggregation method", field="aggregation_method", reason="unknown_aggregation"
         )
-    _check_sale_units(attributes, unit_singular)
-    slug = slug or slug_of(name)
+    _check_sale_units(terms.attributes, terms.unit_singular)
+    slug = slug or slug_of(terms.name)
     if repository.feature_by_slug(session, principal.environment_id, slug) is not None:
         raise AlreadyExists(f"An entitlement with the slug {slug} already exists")
-    group_ids = _groups_by_slug(session, principal, group_slugs or [])
+    group_ids = _groups_by_slug(session, principal, terms.group_slugs or [])
     feature = catalog.create_feature(
         session,
         principal,
-        name=name,
+        name=terms.name,
         type=feature_type_of(entitlement_type),
         lookup_key=slug,
-        description=description,
-        unit_singular=unit_singular,
-        unit_plural=unit_plural,
+        description=terms.description,
+        unit_singular=terms.unit_singular,
+        unit_plural=terms.unit_plural,
         usage_aggregation=(aggregation_method or "SUM") if is_number else None,
         usage_reset_period=reset_period if is_number else None,
         usage_reset_anchor=(reset_anchor or "CALENDAR") if reset_period else None,
@@ -148,7 +169,7 @@ def create_catalog_entry(
         FeatureLicensing(
             feature_id=feature.id,
             entitlement_type=entitlement_type,
-            **attributes.__dict__,
+            **terms.attributes.__dict__,
         )
     )
     repository.set_feature_groups(session, feature.id, group_ids)
@@ -157,32 +178,19 @@ def create_catalog_entry(
 
 
 def update_catalog_entry(
-    session: Session,
-    principal: Principal,
-    slug: str,
-    *,
-    name: str,
-    description: str | None,
-    entitlement_type: str | None,
-    aggregation_method: str | None,
-    reset_period: str | None,
-    reset_anchor: str | None,
-    unit_singular: str | None,
-    unit_plural: str | None,
-    group_slugs: list[str] | None,
-    attributes: CatalogAttributes,
+    session: Session, principal: Principal, slug: str, terms: CatalogTerms
 ) -> None:
     """A full replacement; type, aggregation and reset settings can only be echoed."""
     entry = catalog_entry(session, principal, slug)
     feature = entry.feature
     immutable = {
-        "entitlement_type": (entitlement_type, entry.entitlement_type),
+        "entitlement_type": (terms.entitlement_type, entry.entitlement_type),
         "aggregation_method": (
-            aggregation_method,
+            terms.aggregation_method,
             (feature.usage_aggregation or "SUM") if feature.type == "metered" else None,
         ),
-        "reset_period": (reset_period, feature.usage_reset_period),
-        "reset_anchor": (reset_anchor, feature.usage_reset_anchor),
+        "reset_period": (terms.reset_period, feature.usage_reset_period),
+        "reset_anchor": (terms.reset_anchor, feature.usage_reset_anchor),
     }
     for field, (given, stored) in immutable.items():
         if given is not None and given != stored:
@@ -191,24 +199,24 @@ def update_catalog_entry(
                 field=field,
                 reason="immutable",
             )
-    if (unit_singular is None) != (unit_plural is None):
+    if (terms.unit_singular is None) != (terms.unit_plural is None):
         raise InvalidRequest(
             "the unit's singular and plural are set together",
             field="unit_plural",
             reason="unit_labels_incomplete",
         )
-    _check_sale_units(attributes, unit_singular)
-    group_ids = _groups_by_slug(session, principal, group_slugs or [])
-    catalog.update_feature(session, principal, feature.id, name=name)
+    _check_sale_units(terms.attributes, terms.unit_singular)
+    group_ids = _groups_by_slug(session, principal, terms.group_slugs or [])
+    catalog.update_feature(session, principal, feature.id, name=terms.name)
     # A full replacement clears what was left out, which update_feature never does.
-    feature.description = description
-    feature.unit_singular = unit_singular
-    feature.unit_plural = unit_plural
+    feature.description = terms.description
+    feature.unit_singular = terms.unit_singular
+    feature.unit_plural = terms.unit_plural
     licensing = entry.licensing
     if licensing is None:
         licensing = FeatureLicensing(feature_id=feature.id, entitlement_type=entry.entitlement_type)
         session.add(licensing)
-    for key, value in attributes.__dict__.items():
+    for key, value in terms.attributes.__dict__.items():
         setattr(licensing, key, value)
     repository.set_feature_groups(session, feature.id, group_ids)
     session.flush()

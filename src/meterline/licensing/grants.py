@@ -15,7 +15,7 @@ from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
 from meterline.licensing.common import flush_unique
 from meterline.licensing.licenses import get_license
 from meterline.licensing.models import License
-from meterline.licensing.values import TypedValue, grant_terms
+from meterline.licensing.values import TypedValue, grant_terms, grant_value
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,17 @@ class GrantView:
     grant: Entitlement
     entry: CatalogEntry
     license: License
+
+
+def granted_value(entitlement_type: str, granted: Entitlement) -> TypedValue:
+    """The typed value a license's grant stands for."""
+    return grant_value(
+        entitlement_type,
+        is_enabled=granted.is_enabled,
+        usage_limit=granted.usage_limit,
+        config_value=granted.config_value,
+        static_value=granted.static_value,
+    )
 
 
 def _grant_views(

@@ -22,6 +22,7 @@ from meterline.db.base import utcnow
 from meterline.kernel import money
 from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository, usage_store
+from meterline.licensing.catalog import entitlement_types
 from meterline.licensing.groups import get_group
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport
@@ -38,7 +39,6 @@ from meterline.licensing.usage_store import AcceptedReport
 from meterline.licensing.values import (
     NUMBER_TYPES,
     TypedValue,
-    entitlement_type_of,
     grant_value,
 )
 
@@ -169,12 +169,11 @@ def list_usage(session: Session, principal: Principal, instance_slug: str) -> li
     found = repository.licenses_of(session, [instance.license_id])[instance.license_id]
     pairs = repository.all_grants_of(session, found.id)
     counters = repository.counters_of(session, instance.id)
-    licensing = repository.licensing_of(session, [f.id for _, f in pairs])
+    types = entitlement_types(session, [f for _, f in pairs])
     now = utcnow()
     views = []
     for granted, feature in pairs:
-        stored = licensing.get(feature.id)
-        kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
+        kind = types[feature.id]
         context = UsageContext(
             instance.id,
             instance.slug,
@@ -205,14 +204,12 @@ def group_usage(
     members = repository.group_features(session, group.id)
     granted = {v.entitlement_id: v for v in list_usage(session, principal, instance_slug)}
     out: list[UsageView | tuple[str, str, str, str]] = []
-    licensing = repository.licensing_of(session, [f.id for f in members])
+    types = entitlement_types(session, members)
     for feature in members:
         if feature.id in granted:
             out.append(granted[feature.id])
         else:
-            stored = licensing.get(feature.id)
-            kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
-            out.append((feature.id, feature.lookup_key, feature.name, kind))
+            out.append((feature.id, feature.lookup_key, feature.name, types[feature.id]))
     return out
 
 

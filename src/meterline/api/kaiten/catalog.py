@@ -23,7 +23,7 @@ from meterline.api.kaiten.common import (
 )
 from meterline.kernel import money
 from meterline.licensing import catalog, groups, reporting
-from meterline.licensing.catalog import CatalogAttributes, CatalogEntry
+from meterline.licensing.catalog import CatalogAttributes, CatalogEntry, CatalogTerms
 from meterline.licensing.models import EntitlementGroup
 
 router = APIRouter(tags=["entitlements"])
@@ -53,15 +53,26 @@ class EntitlementFields(Body):
     saleUnitPlural: str | None = Field(default=None, min_length=1, max_length=100)
     saleUnitFactor: money.Quantity | None = Field(default=None, gt=0, lt=Decimal(10) ** 24)
 
-    def attributes(self) -> CatalogAttributes:
-        return CatalogAttributes(
-            warning_threshold_percent=self.warningThresholdPercent or 0,
-            user_facing=bool(self.userFacing),
-            display_order=self.displayOrder,
-            icon=self.icon,
-            sale_unit_singular=self.saleUnitSingular,
-            sale_unit_plural=self.saleUnitPlural,
-            sale_unit_factor=self.saleUnitFactor,
+    def terms(self) -> CatalogTerms:
+        return CatalogTerms(
+            name=self.name,
+            description=self.description,
+            entitlement_type=self.type,
+            aggregation_method=self.aggregationMethod,
+            reset_period=self.resetPeriod,
+            reset_anchor=self.resetAnchor,
+            unit_singular=self.unitSingular,
+            unit_plural=self.unitPlural,
+            group_slugs=self.groupSlugs,
+            attributes=CatalogAttributes(
+                warning_threshold_percent=self.warningThresholdPercent or 0,
+                user_facing=bool(self.userFacing),
+                display_order=self.displayOrder,
+                icon=self.icon,
+                sale_unit_singular=self.saleUnitSingular,
+                sale_unit_plural=self.saleUnitPlural,
+                sale_unit_factor=self.saleUnitFactor,
+            ),
         )
 
 
@@ -105,28 +116,14 @@ def list_entitlements(
     principal: ReadEntitlements, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = catalog.list_catalog(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, entitlement_out))
+    return page.answer(rows, entitlement_out)
 
 
 @router.post("/entitlements", status_code=201)
 def create_entitlement(
     body: EntitlementIn, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    entry = catalog.create_catalog_entry(
-        session,
-        principal,
-        name=body.name,
-        description=body.description,
-        slug=body.slug,
-        entitlement_type=body.type or "NUMBER",
-        aggregation_method=body.aggregationMethod,
-        reset_period=body.resetPeriod,
-        reset_anchor=body.resetAnchor,
-        unit_singular=body.unitSingular,
-        unit_plural=body.unitPlural,
-        group_slugs=body.groupSlugs,
-        attributes=body.attributes(),
-    )
+    entry = catalog.create_catalog_entry(session, principal, body.terms(), slug=body.slug)
     return json_response(entitlement_out(entry), 201)
 
 
@@ -146,21 +143,7 @@ def update_entitlement(
     principal: WriteEntitlements,
     session: WriteSession,
 ) -> Response:
-    catalog.update_catalog_entry(
-        session,
-        principal,
-        entitlementSlug,
-        name=body.name,
-        description=body.description,
-        entitlement_type=body.type,
-        aggregation_method=body.aggregationMethod,
-        reset_period=body.resetPeriod,
-        reset_anchor=body.resetAnchor,
-        unit_singular=body.unitSingular,
-        unit_plural=body.unitPlural,
-        group_slugs=body.groupSlugs,
-        attributes=body.attributes(),
-    )
+    catalog.update_catalog_entry(session, principal, entitlementSlug, body.terms())
     return Response(status_code=204)
 
 
@@ -203,9 +186,7 @@ def group_out(group: EntitlementGroup) -> dict[str, Any]:
 def list_groups(
     principal: ReadEntitlements, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    return json_response(
-        page.envelope(groups.list_groups(session, principal, page.limit, page.offset), group_out)
-    )
+    return page.answer(groups.list_groups(session, principal, page.limit, page.offset), group_out)
 
 
 @router.post("/entitlement-groups", status_code=201, tags=["entitlement groups"])

@@ -55,7 +55,7 @@ def list_customers(
     principal: ReadCustomers, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = customers.list_customers(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, customer_out))
+    return page.answer(rows, customer_out)
 
 
 @router.post("/customers", status_code=201)

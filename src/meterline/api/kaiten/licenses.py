@@ -26,7 +26,7 @@ from meterline.licensing import grants, licenses
 from meterline.licensing.grants import GrantView
 from meterline.licensing.licenses import FamilyView
 from meterline.licensing.models import License, LicenseFamily
-from meterline.licensing.values import grant_value, overage_percent_of
+from meterline.licensing.values import overage_percent_of
 
 router = APIRouter(tags=["licenses"])
 
@@ -80,13 +80,7 @@ def license_out(item: License, family: LicenseFamily | None = None) -> dict[str,
 def grant_out(view: GrantView) -> dict[str, Any]:
     g, entry, lic = view.grant, view.entry, view.license
     kind = entry.entitlement_type
-    value = grant_value(
-        kind,
-        is_enabled=g.is_enabled,
-        usage_limit=g.usage_limit,
-        config_value=g.config_value,
-        static_value=g.static_value,
-    )
+    value = grants.granted_value(kind, g)
     return {
         "entitlementName": entry.feature.name,
         "entitlementSlug": entry.feature.lookup_key,
@@ -111,7 +105,7 @@ def list_licenses(
 ) -> Response:
     rows = licenses.list_licenses(session, principal, page.limit, page.offset)
     families = licenses.families_of(session, rows)
-    return json_response(page.envelope(rows, lambda r: license_out(r, families.get(r.family_id))))
+    return page.answer(rows, lambda r: license_out(r, families.get(r.family_id)))
 
 
 @router.post("/licenses", status_code=201)
@@ -185,7 +179,7 @@ def list_grants(
     licenseSlug: str, principal: ReadLicenses, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = grants.list_grants(session, principal, licenseSlug, page.limit, page.offset)
-    return json_response(page.envelope(rows, grant_out))
+    return page.answer(rows, grant_out)
 
 
 @router.post("/licenses/{licenseSlug}/entitlements", status_code=201)
@@ -261,7 +255,7 @@ def list_families(
     principal: ReadLicenses, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = licenses.list_families(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, family_out))
+    return page.answer(rows, family_out)
 
 
 @router.get("/license-families/{familySlug}", tags=["license families"])
