@@ -31,8 +31,9 @@ from meterline.entitlements import service as entitlements
 from meterline.entitlements.commands import CreateEntitlement
 from meterline.invoicing import service as invoices
 from meterline.invoicing.clock import RunReport, run_once
+from meterline.licensing import grants as license_grants
 from meterline.licensing import instances as licensing_instances
-from meterline.licensing import service as licensing
+from meterline.licensing import licenses
 from meterline.licensing.values import TypedValue
 from meterline.metering.backend import event_store
 from meterline.metering.ingest import EventRow
@@ -234,7 +235,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             ]
             entitlements.create_entitlements(session, principal, grants, bulk=True)
             made[spec.lookup_key] = plan
-        license_ = licensing.create_license(
+        license_ = licenses.create_license(
             session,
             principal,
             name="Self-hosted Enterprise",
@@ -247,7 +248,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             family_id=None,
             lifecycle_state="PUBLISHED",
         )
-        licensing.create_grant(
+        license_grants.create_grant(
             session,
             principal,
             license_.slug,
@@ -255,7 +256,7 @@ def _catalog(db: Database, principal: Principal) -> dict[str, Any]:
             TypedValue("number", Decimal(1_000_000)),
             None,
         )
-        licensing.create_grant(
+        license_grants.create_grant(
             session, principal, license_.slug, "sso", TypedValue("boolean", True), None
         )
     return {"plans": made, "license": license_}
@@ -375,19 +376,15 @@ def run(
     population = _customers(db, principal, made["plans"], customer_count, start)
     report_progress("customers", customer_count, customer_count)
     with db.session() as session:
-        licensing_instances.create_instance(
-            session,
-            principal,
+        terms = licensing_instances.InstanceTerms(
             name="Acme on-prem (production)",
             description="",
             customer_id=population[0][0],
             license_id=made["license"].id,
             start_license_date=start,
             end_license_date=start + timedelta(days=365),
-            deployment_zone_id=None,
-            metadata=None,
-            slug="acme-prod",
         )
+        licensing_instances.create_instance(session, principal, terms, slug="acme-prod")
     store = event_store(db.dialect, settings)
     # Events per customer ≈ days × (8 call slots + 1 snapshot + 0.3 exports).
     estimate = len(population) * days * 9

@@ -120,9 +120,9 @@ def test_errors_are_per_report(api: httpx.Client, tenant: Tenant, db: Database) 
         ]
     )
     assert isinstance(results[0], NotFound)
-    assert results[0].code == "ReportEntitlementUsageMetric.ContextNotFound"
+    assert results[0].resource == "instance or entitlement"
     assert isinstance(results[2], InvalidRequest)
-    assert results[2].details["code"] == "ReportEntitlementUsageMetric.UnsupportedEntitlementType"
+    assert results[2].reason == "unsupported_entitlement_type"
     assert isinstance(results[3], NotFound)
     assert [_value(results[1]), _value(results[4])] == [1, 2]
 
@@ -145,7 +145,7 @@ def test_transaction_ids_within_and_across_batches(
     assert replay.view.value == first.view.value
     assert replay.view.timestamp == first.view.timestamp
     assert isinstance(reused, Conflict)
-    assert reused.code == "ReportEntitlementUsageMetric.TransactionIdReused"
+    assert reused.reason == "transaction_id_reused"
     assert _value(other) == 6
     (later,) = writer.apply([_report(tenant, target, 1, transaction_id="tx-a")])
     assert isinstance(later, ReportOutcome) and later.replayed and _value(later) == 1

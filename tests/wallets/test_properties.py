@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from meterline.customers import service as customers
 from meterline.customers.commands import CreateCustomer
+from meterline.wallets import ledger as wallet_ledger
+from meterline.wallets import payments
 from meterline.wallets import repository as wallet_repository
 from meterline.wallets import service as wallets
 from tests.invoicing.service_db import ServiceDb
@@ -107,7 +109,7 @@ def test_balance_is_the_sum_of_completed_transactions(
             assert isinstance(amount, Decimal)
             expected = min(amount, usable(grants, now)).quantize(CENT, rounding=ROUND_DOWN)
             with db.session() as session:
-                paid = wallets.pay_from_wallets(
+                paid = payments.pay_from_wallets(
                     session,
                     principal.environment_id,
                     customer.id,
@@ -133,4 +135,4 @@ def test_balance_is_the_sum_of_completed_transactions(
             running += step
             assert entry.credit_balance_after == running
         assert wallet.credit_balance >= 0
-        assert wallets.credit_balance(session, wallet, now) == usable(grants, now)
+        assert wallet_ledger.credit_balance(session, wallet, now) == usable(grants, now)

@@ -36,6 +36,7 @@ from meterline.invoicing.models import (
 )
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
 
@@ -374,7 +375,7 @@ def finalize(
         and invoice.invoice_type in CREDIT_APPLIED_TYPES
         and invoice.amount_remaining > 0
     ):
-        paid = wallets.pay_from_wallets(
+        paid = wallet_payments.pay_from_wallets(
             session,
             invoice.environment_id,
             invoice.customer_id,
@@ -457,7 +458,7 @@ def void_invoice(
     returned = invoice.total_prepaid_credits_applied + invoice.amount_paid
     refunded = None
     if returned > 0:
-        refunded = wallets.refund_to_wallet(
+        refunded = wallet_payments.refund_to_wallet(
             session,
             invoice.environment_id,
             invoice.customer_id,

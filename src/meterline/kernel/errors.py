@@ -22,27 +22,39 @@ class FieldProblem:
 
 
 class DomainError(Exception):
-    """Base of every error a client can cause."""
+    """Base of every error a client can cause.
+
+    ``reason`` says why in the domain's own words (``in_use``, ``not_a_draft``); a dialect
+    that answers with codes of its own maps the kind, resource and reason to them.
+    """
 
     kind = "invalid_request"
     status = 400
 
-    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, *, details: dict[str, Any] | None = None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.reason = reason
 
 
 class InvalidRequest(DomainError):
     """The request is well formed but a value is wrong; ``field`` names it."""
 
     def __init__(
-        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+        reason: str | None = None,
     ) -> None:
         merged = dict(details or {})
         if field is not None:
             merged.setdefault("field", field)
-        super().__init__(message, details=merged)
+        super().__init__(message, details=merged, reason=reason)
         self.field = field
 
 
@@ -53,14 +65,15 @@ class InvalidOperation(DomainError):
 
 
 class NotFound(DomainError):
+    """No ``resource`` (a noun: ``"license"``, ``"license version"``) is ``identifier``."""
+
     kind = "not_found"
     status = 404
 
-    def __init__(self, resource: str, identifier: str, *, code: str | None = None) -> None:
+    def __init__(self, resource: str, identifier: str) -> None:
         super().__init__(f"{resource.capitalize()} with ID {identifier} was not found")
         self.resource = resource
         self.identifier = identifier
-        self.code = code
 
 
 class AlreadyExists(DomainError):
@@ -69,16 +82,10 @@ class AlreadyExists(DomainError):
 
 
 class Conflict(DomainError):
-    """A state conflict with a dialect-specific code (e.g. a Kaiten lifecycle rule)."""
+    """The resource's state refuses the request; ``reason`` names the rule."""
 
     kind = "conflict"
     status = 409
-
-    def __init__(
-        self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message, details=details)
-        self.code = code
 
 
 class Unauthenticated(DomainError):

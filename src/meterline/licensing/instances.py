@@ -14,9 +14,11 @@ from meterline.customers.models import Customer
 from meterline.db.base import utcnow
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import license_file, repository
+from meterline.licensing.catalog import entitlement_types
+from meterline.licensing.common import actor, flush_unique, slug_of
+from meterline.licensing.grants import granted_value
 from meterline.licensing.models import Instance, License
-from meterline.licensing.service import actor, flush_unique, slug_of
-from meterline.licensing.values import entitlement_type_of, grant_value, overage_percent_of
+from meterline.licensing.values import overage_percent_of
 
 
 @dataclass(frozen=True)
@@ -38,12 +40,10 @@ def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
     ]
 
 
-def get_instance(
-    session: Session, principal: Principal, slug: str, op: str = "GetInstance"
-) -> Instance:
+def get_instance(session: Session, principal: Principal, slug: str) -> Instance:
     found = repository.instance_by_slug(session, principal.environment_id, slug)
     if found is None:
-        raise NotFound("instance", slug, code=f"{op}.NotFound")
+        raise NotFound("instance", slug)
     return found
 
 
@@ -58,76 +58,68 @@ def list_instances(
     return _views(session, rows)
 
 
+@dataclass(frozen=True)
+class InstanceTerms:
+    """What creating an instance, or replacing it whole, states about it."""
+
+    name: str
+    description: str
+    customer_id: str
+    license_id: str
+    start_license_date: datetime
+    end_license_date: datetime
+    deployment_zone_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
 def _assignable(
     session: Session,
     principal: Principal,
-    op: str,
-    customer_id: str,
-    license_id: str,
-    deployment_zone_id: str | None,
-    start: datetime,
-    end: datetime,
+    terms: InstanceTerms,
     current_license_id: str | None = None,
 ) -> tuple[Customer, License]:
-    try:
-        customer = customers.get_customer(session, principal, customer_id)
-    except NotFound as exc:
-        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound") from exc
+    """The customer and license ``terms`` name, if the instance may run under them."""
+    customer_id, license_id = terms.customer_id, terms.license_id
+    customer = customers.get_customer(session, principal, customer_id)
     if customer.status != "published":
-        raise NotFound("customer", customer_id, code=f"{op}.CustomerNotFound")
+        raise NotFound("customer", customer_id)
     found = repository.license_by_id(session, principal.environment_id, license_id)
     if found is None:
-        raise NotFound("license", license_id, code=f"{op}.LicenseNotFound")
+        raise NotFound("license", license_id)
     if found.lifecycle_state == "ARCHIVED" and found.id != current_license_id:
         raise Conflict(
             f"The license {found.slug} is archived and cannot be assigned",
-            code=f"{op}.LicenseArchived",
+            reason="license_archived",
         )
-    if deployment_zone_id is not None:
+    if terms.deployment_zone_id is not None:
         # Deployment zones are not served by Meterline yet, so none can be named.
-        raise NotFound("deployment zone", deployment_zone_id, code=f"{op}.DeploymentZoneNotFound")
-    if end < start:
-        raise InvalidRequest("endLicenseDate is before startLicenseDate", field="endLicenseDate")
+        raise NotFound("deployment zone", terms.deployment_zone_id)
+    if terms.end_license_date < terms.start_license_date:
+        raise InvalidRequest(
+            "the license ends before it starts",
+            field="end_license_date",
+            reason="ends_before_start",
+        )
     return customer, found
 
 
 def create_instance(
-    session: Session,
-    principal: Principal,
-    *,
-    name: str,
-    description: str,
-    customer_id: str,
-    license_id: str,
-    start_license_date: datetime,
-    end_license_date: datetime,
-    deployment_zone_id: str | None,
-    metadata: dict[str, Any] | None,
-    slug: str | None,
+    session: Session, principal: Principal, terms: InstanceTerms, *, slug: str | None
 ) -> InstanceView:
-    customer, found = _assignable(
-        session,
-        principal,
-        "CreateInstance",
-        customer_id,
-        license_id,
-        deployment_zone_id,
-        start_license_date,
-        end_license_date,
-    )
-    slug = slug or slug_of(name)
+    customer, found = _assignable(session, principal, terms)
+    slug = slug or slug_of(terms.name)
     if repository.instance_by_slug(session, principal.environment_id, slug) is not None:
         raise AlreadyExists(f"An instance with the slug {slug} already exists")
     created = Instance(
         environment_id=principal.environment_id,
         slug=slug,
-        name=name,
-        description=description,
+        name=terms.name,
+        description=terms.description,
         customer_id=customer.id,
         license_id=found.id,
-        start_license_date=start_license_date,
-        end_license_date=end_license_date,
-        metadata_=metadata or {},
+        start_license_date=terms.start_license_date,
+        end_license_date=terms.end_license_date,
+        metadata_=terms.metadata or {},
         created_by=actor(principal),
         updated_by=actor(principal),
     )
@@ -140,41 +132,24 @@ def update_instance(
     session: Session,
     principal: Principal,
     slug: str,
+    terms: InstanceTerms,
     *,
-    name: str,
-    description: str,
-    customer_id: str,
-    license_id: str,
-    start_license_date: datetime,
-    end_license_date: datetime,
-    deployment_zone_id: str | None,
-    metadata: dict[str, Any] | None,
     new_slug: str | None,
 ) -> None:
     """A full replacement; an omitted slug keeps the current one, a new one renames."""
-    found = get_instance(session, principal, slug, "UpdateInstance")
-    customer, lic = _assignable(
-        session,
-        principal,
-        "UpdateInstance",
-        customer_id,
-        license_id,
-        deployment_zone_id,
-        start_license_date,
-        end_license_date,
-        current_license_id=found.license_id,
-    )
+    found = get_instance(session, principal, slug)
+    customer, lic = _assignable(session, principal, terms, current_license_id=found.license_id)
     if new_slug and new_slug != found.slug:
         if repository.instance_by_slug(session, principal.environment_id, new_slug) is not None:
             raise AlreadyExists(f"An instance with the slug {new_slug} already exists")
         found.slug = new_slug
-    found.name = name
-    found.description = description
+    found.name = terms.name
+    found.description = terms.description
     found.customer_id = customer.id
     found.license_id = lic.id
-    found.start_license_date = start_license_date
-    found.end_license_date = end_license_date
-    found.metadata_ = metadata or {}
+    found.start_license_date = terms.start_license_date
+    found.end_license_date = terms.end_license_date
+    found.metadata_ = terms.metadata or {}
     found.updated_by = actor(principal)
     flush_unique(session, "the instance")
 
@@ -187,7 +162,7 @@ def patch_instance(
     status: str | None,
     lifecycle_stage: str | None,
 ) -> None:
-    found = get_instance(session, principal, slug, "PatchInstance")
+    found = get_instance(session, principal, slug)
     if status is not None:
         found.status = status
     if lifecycle_stage is not None:
@@ -197,7 +172,7 @@ def patch_instance(
 
 
 def delete_instance(session: Session, principal: Principal, slug: str) -> None:
-    found = get_instance(session, principal, slug, "DeleteInstance")
+    found = get_instance(session, principal, slug)
     repository.delete_instance(session, found.id)
     session.flush()
 
@@ -245,21 +220,14 @@ def _number(value: Any) -> Any:
 
 def issue_license_file(session: Session, principal: Principal, slug: str) -> str:
     """The instance's signed license file: customer, license, grants and validity."""
-    view = _view(session, get_instance(session, principal, slug, "GetLicenseFile"))
+    view = _view(session, get_instance(session, principal, slug))
     key = signing_key(session, principal)
     grants = []
     pairs = repository.all_grants_of(session, view.license.id)
-    licensing = repository.licensing_of(session, [f.id for _, f in pairs])
+    types = entitlement_types(session, [f for _, f in pairs])
     for granted, feature in pairs:
-        stored = licensing.get(feature.id)
-        kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
-        value = grant_value(
-            kind,
-            is_enabled=granted.is_enabled,
-            usage_limit=granted.usage_limit,
-            config_value=granted.config_value,
-            static_value=granted.static_value,
-        )
+        kind = types[feature.id]
+        value = granted_value(kind, granted)
         grants.append(
             {
                 "entitlementSlug": feature.lookup_key,

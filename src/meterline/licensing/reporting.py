@@ -22,10 +22,11 @@ from meterline.db.base import utcnow
 from meterline.kernel import money
 from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository, usage_store
+from meterline.licensing.catalog import entitlement_types
+from meterline.licensing.groups import get_group
 from meterline.licensing.instances import get_instance
 from meterline.licensing.models import UsageReport
 from meterline.licensing.repository import CounterState, UsageContext
-from meterline.licensing.service import get_group
 from meterline.licensing.usage import (
     Counter,
     Window,
@@ -38,11 +39,8 @@ from meterline.licensing.usage_store import AcceptedReport
 from meterline.licensing.values import (
     NUMBER_TYPES,
     TypedValue,
-    entitlement_type_of,
     grant_value,
 )
-
-THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
 
 
 @dataclass(frozen=True)
@@ -152,39 +150,30 @@ def read_usage(
     """The instance's usage of one entitlement next to its grant: one statement on the
     driver's connection ``conn``, read fresh (a grant changed through either API, or by
     another process, shows at once)."""
-    op = "GetEntitlementUsageMetrics"
     found = usage_store.usage_row(
         conn, dialect, principal.environment_id, instance_slug, entitlement_slug
     )
     context = found.context
     if context.instance_id is None:
-        raise NotFound("instance", instance_slug, code=f"{op}.InstanceNotFound")
+        raise NotFound("instance", instance_slug)
     if context.feature_id is None or found.entitlement_type is None:
-        raise NotFound("entitlement", entitlement_slug, code=f"{op}.EntitlementNotFound")
+        raise NotFound("entitlement", entitlement_slug)
     if context.grant_id is None:
-        raise NotFound(
-            "entitlement assignment", entitlement_slug, code=f"{op}.EntitlementNotAssigned"
-        )
+        raise NotFound("entitlement assignment", entitlement_slug)
     return _view(context, found.entitlement_type, found.counter, utcnow())
 
 
 def list_usage(session: Session, principal: Principal, instance_slug: str) -> list[UsageView]:
     """One row per entitlement the instance's license grants."""
-    try:
-        instance = get_instance(session, principal, instance_slug)
-    except NotFound as exc:
-        raise NotFound(
-            "instance", instance_slug, code="GetEntitlementsUsageMetrics.InstanceNotFound"
-        ) from exc
+    instance = get_instance(session, principal, instance_slug)
     found = repository.licenses_of(session, [instance.license_id])[instance.license_id]
     pairs = repository.all_grants_of(session, found.id)
     counters = repository.counters_of(session, instance.id)
-    licensing = repository.licensing_of(session, [f.id for _, f in pairs])
+    types = entitlement_types(session, [f for _, f in pairs])
     now = utcnow()
     views = []
     for granted, feature in pairs:
-        stored = licensing.get(feature.id)
-        kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
+        kind = types[feature.id]
         context = UsageContext(
             instance.id,
             instance.slug,
@@ -215,14 +204,12 @@ def group_usage(
     members = repository.group_features(session, group.id)
     granted = {v.entitlement_id: v for v in list_usage(session, principal, instance_slug)}
     out: list[UsageView | tuple[str, str, str, str]] = []
-    licensing = repository.licensing_of(session, [f.id for f in members])
+    types = entitlement_types(session, members)
     for feature in members:
         if feature.id in granted:
             out.append(granted[feature.id])
         else:
-            stored = licensing.get(feature.id)
-            kind = entitlement_type_of(feature.type, stored.entitlement_type if stored else None)
-            out.append((feature.id, feature.lookup_key, feature.name, kind))
+            out.append((feature.id, feature.lookup_key, feature.name, types[feature.id]))
     return out
 
 
@@ -273,7 +260,6 @@ def report_target(
 ) -> tuple[str, str]:
     """The (instance id, feature id) of the counter ``report`` goes to, or the error it
     gets: the context must exist and the entitlement be a NUMBER."""
-    op = "ReportEntitlementUsageMetric"
     if (
         context.instance_id is None
         or context.feature_id is None
@@ -283,12 +269,11 @@ def report_target(
         raise NotFound(
             "instance or entitlement",
             f"{report.instance_slug}/{report.entitlement_slug}",
-            code=f"{op}.ContextNotFound",
         )
     if entitlement_type not in NUMBER_TYPES:
         raise InvalidRequest(
             f"Usage can only be reported for NUMBER entitlements, not {entitlement_type}",
-            details={"code": f"{op}.UnsupportedEntitlementType"},
+            reason="unsupported_entitlement_type",
         )
     return context.instance_id, context.feature_id
 
@@ -303,15 +288,15 @@ def apply_report(
 ) -> AppliedReport:
     """Fold one report into its locked counter, or refuse it. Pure: ``locked`` is left as
     it is; the caller stores what comes back. ``earlier`` is the accepted report that used
-    the report's transactionId, if any."""
-    op = "ReportEntitlementUsageMetric"
+    the report's transaction id, if any."""
     assert context.instance_id is not None and context.feature_id is not None
     behavior, reported = report.behavior, report.value
     if earlier is not None:
         if earlier.behavior != behavior or earlier.reported_value != reported:
             raise Conflict(
-                f"transactionId {report.transaction_id} was used for another report",
-                code=f"{op}.TransactionIdReused",
+                f"transaction id {report.transaction_id} was used for another report",
+                reason="transaction_id_reused",
+                details={"transaction_id": report.transaction_id},
             )
         assert earlier.response is not None
         replay = ReportOutcome(_from_snapshot(context, earlier.response), True, replayed=True)
@@ -325,7 +310,7 @@ def apply_report(
         raise Conflict(
             f"Usage for {report.entitlement_slug} would pass the largest counter value"
             f" ({money.BOUND_TEXT})",
-            code=f"{op}.CounterOutOfRange",
+            reason="counter_out_of_range",
         )
     refused = exceeds(new.value, context.usage_limit, context.overage_percent)
     counter: CounterState | None

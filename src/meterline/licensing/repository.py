@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
@@ -27,6 +27,7 @@ from meterline.licensing.models import (
 )
 
 LICENSE = "LICENSE"
+_Row = TypeVar("_Row", LicenseFamily, License, Instance, EntitlementGroup, Customer)
 
 
 def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Any]:
@@ -34,23 +35,34 @@ def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[A
     return list(session.scalars(stmt.limit(limit + 1).offset(offset)).all())
 
 
+def _in_environment(
+    session: Session, model: type[_Row], environment_id: str, column: Any, value: str
+) -> _Row | None:
+    """The ``model`` row of the environment whose ``column`` is ``value``."""
+    return session.scalars(
+        select(model).where(model.environment_id == environment_id, column == value)
+    ).first()
+
+
+def _by_ids(session: Session, model: type[_Row], ids: Sequence[str]) -> dict[str, _Row]:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids))).all()}
+
+
+def _exists(session: Session, stmt: Select[Any]) -> bool:
+    return session.scalar(stmt.limit(1)) is not None
+
+
 # --- license families and versions -------------------------------------------------------
 
 
 def family_by_slug(session: Session, environment_id: str, slug: str) -> LicenseFamily | None:
-    return session.scalars(
-        select(LicenseFamily).where(
-            LicenseFamily.environment_id == environment_id, LicenseFamily.slug == slug
-        )
-    ).first()
+    return _in_environment(session, LicenseFamily, environment_id, LicenseFamily.slug, slug)
 
 
 def family_by_id(session: Session, environment_id: str, family_id: str) -> LicenseFamily | None:
-    return session.scalars(
-        select(LicenseFamily).where(
-            LicenseFamily.environment_id == environment_id, LicenseFamily.id == family_id
-        )
-    ).first()
+    return _in_environment(session, LicenseFamily, environment_id, LicenseFamily.id, family_id)
 
 
 def families(environment_id: str) -> Select[Any]:
@@ -74,15 +86,11 @@ def versions_of(session: Session, family_ids: Sequence[str]) -> list[License]:
 
 
 def license_by_slug(session: Session, environment_id: str, slug: str) -> License | None:
-    return session.scalars(
-        select(License).where(License.environment_id == environment_id, License.slug == slug)
-    ).first()
+    return _in_environment(session, License, environment_id, License.slug, slug)
 
 
 def license_by_id(session: Session, environment_id: str, license_id: str) -> License | None:
-    return session.scalars(
-        select(License).where(License.environment_id == environment_id, License.id == license_id)
-    ).first()
+    return _in_environment(session, License, environment_id, License.id, license_id)
 
 
 def licenses(environment_id: str) -> Select[Any]:
@@ -90,10 +98,7 @@ def licenses(environment_id: str) -> Select[Any]:
 
 
 def families_of(session: Session, family_ids: Sequence[str]) -> dict[str, LicenseFamily]:
-    if not family_ids:
-        return {}
-    rows = session.scalars(select(LicenseFamily).where(LicenseFamily.id.in_(family_ids))).all()
-    return {row.id: row for row in rows}
+    return _by_ids(session, LicenseFamily, family_ids)
 
 
 def clear_default(session: Session, family_id: str, except_id: str) -> None:
@@ -105,10 +110,7 @@ def clear_default(session: Session, family_id: str, except_id: str) -> None:
 
 
 def license_in_use(session: Session, license_id: str) -> bool:
-    return (
-        session.scalar(select(Instance.id).where(Instance.license_id == license_id).limit(1))
-        is not None
-    )
+    return _exists(session, select(Instance.id).where(Instance.license_id == license_id))
 
 
 def delete_grants_of(session: Session, license_id: str) -> None:
@@ -119,7 +121,7 @@ def delete_grants_of(session: Session, license_id: str) -> None:
     )
 
 
-# --- catalog features as Kaiten entitlements ---------------------------------------------
+# --- catalog features as licensing entitlements ----------------------------------------
 
 
 def feature_by_slug(session: Session, environment_id: str, slug: str) -> Feature | None:
@@ -177,13 +179,11 @@ def groups_of_features(session: Session, feature_ids: Sequence[str]) -> dict[str
 
 
 def feature_is_granted(session: Session, feature_id: str) -> bool:
-    return (
-        session.scalar(
-            select(Entitlement.id)
-            .where(Entitlement.feature_id == feature_id, Entitlement.status == "published")
-            .limit(1)
-        )
-        is not None
+    return _exists(
+        session,
+        select(Entitlement.id).where(
+            Entitlement.feature_id == feature_id, Entitlement.status == "published"
+        ),
     )
 
 
@@ -229,9 +229,7 @@ def grants_page(
 
 
 def instance_by_slug(session: Session, environment_id: str, slug: str) -> Instance | None:
-    return session.scalars(
-        select(Instance).where(Instance.environment_id == environment_id, Instance.slug == slug)
-    ).first()
+    return _in_environment(session, Instance, environment_id, Instance.slug, slug)
 
 
 def instances(environment_id: str) -> Select[Any]:
@@ -239,24 +237,15 @@ def instances(environment_id: str) -> Select[Any]:
 
 
 def customers_of(session: Session, customer_ids: Sequence[str]) -> dict[str, Customer]:
-    if not customer_ids:
-        return {}
-    rows = session.scalars(select(Customer).where(Customer.id.in_(customer_ids))).all()
-    return {row.id: row for row in rows}
+    return _by_ids(session, Customer, customer_ids)
 
 
 def licenses_of(session: Session, license_ids: Sequence[str]) -> dict[str, License]:
-    if not license_ids:
-        return {}
-    rows = session.scalars(select(License).where(License.id.in_(license_ids))).all()
-    return {row.id: row for row in rows}
+    return _by_ids(session, License, license_ids)
 
 
 def customer_has_instances(session: Session, customer_id: str) -> bool:
-    return (
-        session.scalar(select(Instance.id).where(Instance.customer_id == customer_id).limit(1))
-        is not None
-    )
+    return _exists(session, select(Instance.id).where(Instance.customer_id == customer_id))
 
 
 def delete_instance(session: Session, instance_id: str) -> None:
@@ -386,11 +375,7 @@ def reports_of(
 
 
 def group_by_slug(session: Session, environment_id: str, slug: str) -> EntitlementGroup | None:
-    return session.scalars(
-        select(EntitlementGroup).where(
-            EntitlementGroup.environment_id == environment_id, EntitlementGroup.slug == slug
-        )
-    ).first()
+    return _in_environment(session, EntitlementGroup, environment_id, EntitlementGroup.slug, slug)
 
 
 def groups(environment_id: str) -> Select[Any]:

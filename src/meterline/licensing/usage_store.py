@@ -111,7 +111,7 @@ def _execute(conn: Any, statement: str, params: dict[str, Any] | Sequence[Any]) 
 # One row whatever exists: each LEFT JOIN is one index lookup (instance by slug, its
 # license, the published feature by slug, the license's published grant of it, the
 # feature's licensing attributes, the counter), and a missing part reads as NULLs, so a
-# read can say which part is missing with the code Kaiten gives it.
+# read can say which part is missing.
 _USAGE = _Statement(
     """
     SELECT i.id, i.slug, i.start_license_date, l.id, l.slug,
@@ -138,7 +138,7 @@ _USAGE = _Statement(
 
 @dataclass(frozen=True, slots=True)
 class UsageRow:
-    """A usage context (each part None when missing), the Kaiten type of its entitlement
+    """A usage context (each part None when missing), the type of its entitlement
     (None when the entitlement is missing) and the stored counter (None when none is)."""
 
     context: UsageContext

@@ -1,4 +1,4 @@
-"""Typed entitlement values and the Kaiten ↔ catalog type mapping. Pure."""
+"""Typed entitlement values and the entitlement type ↔ catalog feature type mapping. Pure."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ class TypedValue:
 
 
 def feature_type_of(entitlement_type: str) -> str:
-    """The catalog feature type a Kaiten entitlement type is stored as."""
+    """The catalog feature type an entitlement type is stored as."""
     if entitlement_type in NUMBER_TYPES:
         return "metered"
     return "boolean" if entitlement_type == "BOOLEAN" else "config"
 
 
 def entitlement_type_of(feature_type: str, stored: str | None = None) -> str:
-    """The Kaiten type of a catalog feature (``stored`` keeps NUMBER_AI_CREDIT apart)."""
+    """The entitlement type of a catalog feature (``stored`` keeps NUMBER_AI_CREDIT apart)."""
     if feature_type == "metered":
         return stored if stored in NUMBER_TYPES else "NUMBER"
     if feature_type == "boolean":
@@ -57,14 +57,17 @@ def grant_terms(
     if entitlement_type in NUMBER_TYPES:
         if value.kind != "number":
             raise InvalidRequest(
-                f"a {entitlement_type} entitlement takes a number value", field="value.type"
+                f"a {entitlement_type} entitlement takes a number value",
+                field="value.kind",
+                reason="value_kind",
             )
         amount = Decimal(value.value)
         if amount == UNLIMITED:
             if overage_percent not in (None, -1):
                 raise InvalidRequest(
-                    "an unlimited value (-1) takes limitCapExceededOveragePercent -1",
-                    field="limitCapExceededOveragePercent",
+                    "an unlimited value (-1) takes an unlimited overage (-1)",
+                    field="overage_percent",
+                    reason="unlimited_overage",
                 )
             return GrantTerms(True, None, None, None)
         if amount < 0:
@@ -75,21 +78,30 @@ def grant_terms(
             overage_percent = 0
         if overage_percent < 0:
             raise InvalidRequest(
-                "limitCapExceededOveragePercent is -1 only for an unlimited value",
-                field="limitCapExceededOveragePercent",
+                "the overage percent is -1 only for an unlimited value",
+                field="overage_percent",
+                reason="negative_overage",
             )
         return GrantTerms(True, amount, Decimal(overage_percent), None)
     if overage_percent is not None:
         raise InvalidRequest(
-            f"limitCapExceededOveragePercent applies to NUMBER entitlements, not {entitlement_type}",
-            field="limitCapExceededOveragePercent",
+            f"an overage percent applies to NUMBER entitlements, not {entitlement_type}",
+            field="overage_percent",
+            reason="overage_needs_number",
+            details={"entitlement_type": entitlement_type},
         )
     if entitlement_type == "BOOLEAN":
         if value.kind != "boolean":
-            raise InvalidRequest("a BOOLEAN entitlement takes a boolean value", field="value.type")
+            raise InvalidRequest(
+                "a BOOLEAN entitlement takes a boolean value",
+                field="value.kind",
+                reason="value_kind",
+            )
         return GrantTerms(bool(value.value), None, None, None)
     if value.kind != "object":
-        raise InvalidRequest("a CONFIG entitlement takes an object value", field="value.type")
+        raise InvalidRequest(
+            "a CONFIG entitlement takes an object value", field="value.kind", reason="value_kind"
+        )
     return GrantTerms(True, None, None, value.value)
 
 

@@ -1,11 +1,7 @@
-"""Wallet rules: create, top up, consume, expire, terminate, balances.
+"""Wallet rules: create, update, list, top up, terminate, transactions, balances.
 
-Credits are consumed from the completed credit entries that are not expired at the
-reference time, ordered by ``priority`` (lower first, none last), then ``expiry_date``
-(sooner first, none last), then ``credit_amount`` (larger first). Expired credits leave the
-balance through a ``CREDIT_EXPIRED`` debit entry, written by the next write on the wallet
-or by the billing clock; until then reads already leave them out of the balance.
-Currency amount = credits × ``conversion_rate``.
+The ledger (credits, debits, expiry, consumption order) is ``ledger.py``; paying invoices
+from wallets is ``payments.py``.
 """
 
 from __future__ import annotations
@@ -30,23 +26,14 @@ from meterline.kernel.errors import (
     InvalidRequest,
     NotFound,
 )
-from meterline.kernel.money import BOUND_TEXT, fits, in_money_context, is_currency, minor_units
-from meterline.wallets import repository
+from meterline.kernel.money import in_money_context, is_currency
+from meterline.wallets import ledger, repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
     WALLET_TYPES,
     Wallet,
     WalletTransaction,
 )
-from meterline.webhooks import notify
-
-CREDIT_SCALE = Decimal("1e-12")  # Money columns keep 12 decimal places
-
-
-def _positive(value: Decimal, field: str) -> Decimal:
-    if not value.is_finite() or value <= 0:
-        raise InvalidRequest(f"{field} must be greater than 0", field=field)
-    return value
 
 
 def check_currency(currency: str, field: str = "currency") -> str:
@@ -110,9 +97,11 @@ def create_wallet(
             field="wallet_type",
             details={"allowed_values": list(WALLET_TYPES), "provided_value": wallet_type},
         )
-    rate = _positive(conversion_rate, "conversion_rate") if conversion_rate is not None else None
+    rate = (
+        ledger.positive(conversion_rate, "conversion_rate") if conversion_rate is not None else None
+    )
     topup_rate = (
-        _positive(topup_conversion_rate, "topup_conversion_rate")
+        ledger.positive(topup_conversion_rate, "topup_conversion_rate")
         if topup_conversion_rate is not None
         else None
     )
@@ -146,7 +135,7 @@ def create_wallet(
     session.add(wallet)
     session.flush()
     if initial_credits > 0:
-        _credit(
+        ledger.credit(
             session,
             wallet,
             initial_credits,
@@ -213,160 +202,6 @@ def search_wallets(
     )
 
 
-# ---- the ledger --------------------------------------------------------------------------
-
-
-@in_money_context
-def _entry(
-    session: Session,
-    wallet: Wallet,
-    *,
-    kind: str,
-    quantity: Decimal,
-    reason: str,
-    available: Decimal = ZERO,
-    description: str | None = None,
-    expiry: datetime | None = None,
-    priority: int | None = None,
-    idempotency_key: str | None = None,
-    metadata: dict[str, str] | None = None,
-    reference_type: str | None = None,
-    reference_id: str | None = None,
-    parent_id: str | None = None,
-) -> WalletTransaction:
-    before = wallet.credit_balance
-    after = before + quantity if kind == "credit" else before - quantity
-    amount = quantity * wallet.conversion_rate
-    if not (fits(after) and fits(amount)):  # amount: credits x rate has up to 24 places
-        # NUMERIC(38, 12) would overflow: refused before anything is written.
-        raise Conflict(
-            f"this {reason} would take the wallet's balance past {BOUND_TEXT}",
-            details={"credit_balance": str(before), "credit_amount": str(quantity)},
-        )
-    entry = WalletTransaction(
-        environment_id=wallet.environment_id,
-        wallet_id=wallet.id,
-        customer_id=wallet.customer_id,
-        type=kind,
-        credit_amount=quantity,
-        amount=amount,
-        credit_balance_before=before,
-        credit_balance_after=after,
-        credits_available=available,
-        transaction_status="completed",
-        transaction_reason=reason,
-        reference_type=reference_type,
-        reference_id=reference_id,
-        description=description,
-        metadata_=dict(metadata or {}),
-        expiry_date=expiry,
-        priority=priority,
-        currency=wallet.currency,
-        conversion_rate=wallet.conversion_rate,
-        topup_conversion_rate=wallet.topup_conversion_rate,
-        idempotency_key=idempotency_key,
-        parent_transaction_id=parent_id,
-        sequence=repository.next_sequence(session, wallet.id),
-    )
-    wallet.credit_balance = after
-    session.add(entry)
-    session.flush()
-    return entry
-
-
-def _credit(
-    session: Session,
-    wallet: Wallet,
-    quantity: Decimal,
-    *,
-    reason: str,
-    description: str | None,
-    expiry: datetime | None,
-    priority: int | None,
-    idempotency_key: str | None,
-    metadata: dict[str, str] | None,
-    now: datetime,
-    reference_type: str = "REQUEST",
-    reference_id: str | None = None,
-) -> WalletTransaction:
-    expire_credits(session, wallet, now)
-    return _entry(
-        session,
-        wallet,
-        kind="credit",
-        quantity=quantity,
-        available=quantity,
-        reason=reason,
-        description=description,
-        expiry=expiry,
-        priority=priority,
-        idempotency_key=idempotency_key,
-        metadata=metadata,
-        reference_type=reference_type,
-        reference_id=reference_id,
-    )
-
-
-def consumption_order(quantity: list[WalletTransaction]) -> list[WalletTransaction]:
-    """Priority (lower first, none last), expiry (sooner first, none last), larger first."""
-    far = datetime.max.replace(tzinfo=None)
-
-    def key(entry: WalletTransaction) -> tuple[int, int, datetime, Decimal, int]:
-        expiry = entry.expiry_date.replace(tzinfo=None) if entry.expiry_date else far
-        priority = entry.priority if entry.priority is not None else 0
-        return (
-            0 if entry.priority is not None else 1,
-            priority,
-            expiry,
-            -entry.credit_amount,
-            entry.sequence,
-        )
-
-    return sorted(quantity, key=key)
-
-
-@in_money_context
-def _consume(session: Session, wallet: Wallet, quantity: Decimal, at: datetime) -> None:
-    remaining = quantity
-    usable = [
-        c
-        for c in repository.open_credits(session, wallet.id)
-        if c.expiry_date is None or c.expiry_date > at
-    ]
-    for entry in consumption_order(usable):
-        if remaining <= 0:
-            break
-        taken = min(entry.credits_available, remaining)
-        entry.credits_available = entry.credits_available - taken
-        remaining -= taken
-    if remaining > 0:
-        raise InvalidOperation("Insufficient wallet balance")
-
-
-def expire_credits(session: Session, wallet: Wallet, now: datetime) -> list[WalletTransaction]:
-    """Write a CREDIT_EXPIRED debit for every expired grant that still has quantity."""
-    written = []
-    for entry in sorted(
-        repository.expired_open_credits(session, wallet.id, now), key=lambda e: e.sequence
-    ):
-        left = entry.credits_available
-        entry.credits_available = ZERO
-        written.append(
-            _entry(
-                session,
-                wallet,
-                kind="debit",
-                quantity=left,
-                reason="CREDIT_EXPIRED",
-                description="Credits expired",
-                reference_type="EXTERNAL",
-                reference_id=entry.id,
-                parent_id=entry.id,
-            )
-        )
-    return written
-
-
 @in_money_context
 def top_up(
     session: Session,
@@ -398,11 +233,11 @@ def top_up(
         raise InvalidRequest("expiry_date_utc must be in the future", field="expiry_date_utc")
     wallet = _locked(session, principal, wallet_id)
     if credits_to_add is not None:
-        quantity = _positive(credits_to_add, "credits_to_add")
+        quantity = ledger.positive(credits_to_add, "credits_to_add")
     elif amount is not None:
-        quantity = _positive(amount, "amount") / wallet.topup_conversion_rate
-        quantity = quantity.quantize(CREDIT_SCALE, rounding=ROUND_DOWN)
-        _positive(quantity, "amount")
+        quantity = ledger.positive(amount, "amount") / wallet.topup_conversion_rate
+        quantity = quantity.quantize(ledger.CREDIT_SCALE, rounding=ROUND_DOWN)
+        ledger.positive(quantity, "amount")
     else:
         raise InvalidRequest("credits_to_add must be greater than 0", field="credits_to_add")
     if idempotency_key:
@@ -419,7 +254,7 @@ def top_up(
             return wallet, earlier
     if wallet.wallet_status != "active":
         raise InvalidOperation(f"The wallet is {wallet.wallet_status}; it cannot be topped up")
-    entry = _credit(
+    entry = ledger.credit(
         session,
         wallet,
         quantity,
@@ -435,45 +270,15 @@ def top_up(
     return wallet, entry
 
 
-def debit(
-    session: Session,
-    wallet: Wallet,
-    quantity: Decimal,
-    *,
-    reason: str,
-    reference_type: str,
-    reference_id: str | None,
-    description: str | None = None,
-    at: datetime | None = None,
-) -> WalletTransaction:
-    """Consumes ``quantity`` in consumption order; InvalidOperation if there are too few."""
-    now = at or utcnow()
-    _positive(quantity, "credits")
-    expire_credits(session, wallet, now)
-    _consume(session, wallet, quantity, now)
-    entry = _entry(
-        session,
-        wallet,
-        kind="debit",
-        quantity=quantity,
-        reason=reason,
-        description=description,
-        reference_type=reference_type,
-        reference_id=reference_id,
-    )
-    notify.wallet_debited(session, wallet, entry.credit_balance_before)
-    return entry
-
-
 def terminate(session: Session, principal: Principal, wallet_id: str) -> Wallet:
     """Closes the wallet, debiting whatever is left (WALLET_TERMINATION)."""
     now = utcnow()
     wallet = _locked(session, principal, wallet_id)
     if wallet.wallet_status == "closed":
         raise InvalidOperation("The wallet is already terminated")
-    expire_credits(session, wallet, now)
+    ledger.expire_credits(session, wallet, now)
     if wallet.credit_balance > 0:
-        debit(
+        ledger.debit(
             session,
             wallet,
             wallet.credit_balance,
@@ -518,18 +323,6 @@ class Balance:
 
 
 @in_money_context
-def credit_balance(session: Session, wallet: Wallet, now: datetime | None = None) -> Decimal:
-    """Credits usable at ``now``: the ledger balance less grants that have expired but whose
-    expiry entry is not written yet."""
-    now = now or utcnow()
-    pending = sum(
-        (e.credits_available for e in repository.expired_open_credits(session, wallet.id, now)),
-        ZERO,
-    )
-    return wallet.credit_balance - pending
-
-
-@in_money_context
 def balance(
     session: Session,
     wallet: Wallet,
@@ -537,7 +330,7 @@ def balance(
     unpaid_invoices: Decimal = ZERO,
     current_period_usage: Decimal = ZERO,
 ) -> Balance:
-    quantity = credit_balance(session, wallet)
+    quantity = ledger.credit_balance(session, wallet)
     money = quantity * wallet.conversion_rate
     real_time = money - unpaid_invoices - current_period_usage
     return Balance(
@@ -547,81 +340,4 @@ def balance(
         current_period_usage=current_period_usage,
         real_time_balance=real_time,
         real_time_credit_balance=real_time / wallet.conversion_rate,
-    )
-
-
-@in_money_context
-def pay_from_wallets(
-    session: Session,
-    environment_id: str,
-    customer_id: str,
-    currency: str,
-    amount: Decimal,
-    *,
-    invoice_id: str,
-    at: datetime,
-) -> Decimal:
-    """Pays up to ``amount`` (currency) of an invoice from the customer's active pre-paid
-    wallets in ``currency``; returns what was paid, in whole minor units."""
-    paid = ZERO
-    unit = Decimal(1).scaleb(-minor_units(currency))
-    for wallet in repository.active_of_customer(
-        session, environment_id, customer_id, currency, lock=True
-    ):
-        if wallet.wallet_type != "PRE_PAID" or paid >= amount:
-            continue
-        expire_credits(session, wallet, at)
-        available = wallet.credit_balance * wallet.conversion_rate
-        take = min(amount - paid, available).quantize(unit, rounding=ROUND_DOWN)
-        if take <= 0:
-            continue
-        quantity = take / wallet.conversion_rate
-        quantity = min(quantity.quantize(CREDIT_SCALE), wallet.credit_balance)
-        debit(
-            session,
-            wallet,
-            quantity,
-            reason="INVOICE_PAYMENT",
-            reference_type="INVOICE",
-            reference_id=invoice_id,
-            description="Invoice payment",
-            at=at,
-        )
-        paid += take
-    return paid
-
-
-@in_money_context
-def refund_to_wallet(
-    session: Session,
-    environment_id: str,
-    customer_id: str,
-    currency: str,
-    amount: Decimal,
-    *,
-    invoice_id: str,
-    at: datetime,
-) -> WalletTransaction | None:
-    """Credits ``amount`` (currency) back to the customer's first active wallet in
-    ``currency`` (INVOICE_VOID_REFUND); None when the customer has no such wallet."""
-    wallets = repository.active_of_customer(
-        session, environment_id, customer_id, currency, lock=True
-    )
-    if not wallets or amount <= 0:
-        return None
-    wallet = wallets[0]
-    quantity = (amount / wallet.conversion_rate).quantize(CREDIT_SCALE)
-    return _credit(
-        session,
-        wallet,
-        quantity,
-        reason="INVOICE_VOID_REFUND",
-        description="Refund of a voided invoice",
-        expiry=None,
-        priority=None,
-        idempotency_key=None,
-        metadata=None,
-        now=at,
-        reference_type="INVOICE",
-        reference_id=invoice_id,
     )

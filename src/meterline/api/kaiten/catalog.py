@@ -22,10 +22,9 @@ from meterline.api.kaiten.common import (
     typed_out,
 )
 from meterline.kernel import money
-from meterline.licensing import reporting
-from meterline.licensing import service as licensing
+from meterline.licensing import catalog, groups, reporting
+from meterline.licensing.catalog import CatalogAttributes, CatalogEntry, CatalogTerms
 from meterline.licensing.models import EntitlementGroup
-from meterline.licensing.service import CatalogAttributes, CatalogEntry
 
 router = APIRouter(tags=["entitlements"])
 
@@ -54,15 +53,26 @@ class EntitlementFields(Body):
     saleUnitPlural: str | None = Field(default=None, min_length=1, max_length=100)
     saleUnitFactor: money.Quantity | None = Field(default=None, gt=0, lt=Decimal(10) ** 24)
 
-    def attributes(self) -> CatalogAttributes:
-        return CatalogAttributes(
-            warning_threshold_percent=self.warningThresholdPercent or 0,
-            user_facing=bool(self.userFacing),
-            display_order=self.displayOrder,
-            icon=self.icon,
-            sale_unit_singular=self.saleUnitSingular,
-            sale_unit_plural=self.saleUnitPlural,
-            sale_unit_factor=self.saleUnitFactor,
+    def terms(self) -> CatalogTerms:
+        return CatalogTerms(
+            name=self.name,
+            description=self.description,
+            entitlement_type=self.type,
+            aggregation_method=self.aggregationMethod,
+            reset_period=self.resetPeriod,
+            reset_anchor=self.resetAnchor,
+            unit_singular=self.unitSingular,
+            unit_plural=self.unitPlural,
+            group_slugs=self.groupSlugs,
+            attributes=CatalogAttributes(
+                warning_threshold_percent=self.warningThresholdPercent or 0,
+                user_facing=bool(self.userFacing),
+                display_order=self.displayOrder,
+                icon=self.icon,
+                sale_unit_singular=self.saleUnitSingular,
+                sale_unit_plural=self.saleUnitPlural,
+                sale_unit_factor=self.saleUnitFactor,
+            ),
         )
 
 
@@ -105,29 +115,15 @@ def entitlement_out(entry: CatalogEntry) -> dict[str, Any]:
 def list_entitlements(
     principal: ReadEntitlements, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    rows = licensing.list_catalog(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, entitlement_out))
+    rows = catalog.list_catalog(session, principal, page.limit, page.offset)
+    return page.answer(rows, entitlement_out)
 
 
 @router.post("/entitlements", status_code=201)
 def create_entitlement(
     body: EntitlementIn, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    entry = licensing.create_catalog_entry(
-        session,
-        principal,
-        name=body.name,
-        description=body.description,
-        slug=body.slug,
-        entitlement_type=body.type or "NUMBER",
-        aggregation_method=body.aggregationMethod,
-        reset_period=body.resetPeriod,
-        reset_anchor=body.resetAnchor,
-        unit_singular=body.unitSingular,
-        unit_plural=body.unitPlural,
-        group_slugs=body.groupSlugs,
-        attributes=body.attributes(),
-    )
+    entry = catalog.create_catalog_entry(session, principal, body.terms(), slug=body.slug)
     return json_response(entitlement_out(entry), 201)
 
 
@@ -136,7 +132,7 @@ def get_entitlement(
     entitlementSlug: str, principal: ReadEntitlements, session: ReadSession
 ) -> Response:
     return json_response(
-        entitlement_out(licensing.catalog_entry(session, principal, entitlementSlug))
+        entitlement_out(catalog.catalog_entry(session, principal, entitlementSlug))
     )
 
 
@@ -147,21 +143,7 @@ def update_entitlement(
     principal: WriteEntitlements,
     session: WriteSession,
 ) -> Response:
-    licensing.update_catalog_entry(
-        session,
-        principal,
-        entitlementSlug,
-        name=body.name,
-        description=body.description,
-        entitlement_type=body.type,
-        aggregation_method=body.aggregationMethod,
-        reset_period=body.resetPeriod,
-        reset_anchor=body.resetAnchor,
-        unit_singular=body.unitSingular,
-        unit_plural=body.unitPlural,
-        group_slugs=body.groupSlugs,
-        attributes=body.attributes(),
-    )
+    catalog.update_catalog_entry(session, principal, entitlementSlug, body.terms())
     return Response(status_code=204)
 
 
@@ -169,7 +151,7 @@ def update_entitlement(
 def delete_entitlement(
     entitlementSlug: str, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    licensing.delete_catalog_entry(session, principal, entitlementSlug)
+    catalog.delete_catalog_entry(session, principal, entitlementSlug)
     return Response(status_code=204)
 
 
@@ -204,14 +186,12 @@ def group_out(group: EntitlementGroup) -> dict[str, Any]:
 def list_groups(
     principal: ReadEntitlements, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    return json_response(
-        page.envelope(licensing.list_groups(session, principal, page.limit, page.offset), group_out)
-    )
+    return page.answer(groups.list_groups(session, principal, page.limit, page.offset), group_out)
 
 
 @router.post("/entitlement-groups", status_code=201, tags=["entitlement groups"])
 def create_group(body: GroupIn, principal: WriteEntitlements, session: WriteSession) -> Response:
-    group = licensing.create_group(
+    group = groups.create_group(
         session, principal, name=body.name, description=body.description, slug=body.slug
     )
     return json_response(group_out(group), 201)
@@ -219,22 +199,20 @@ def create_group(body: GroupIn, principal: WriteEntitlements, session: WriteSess
 
 @router.get("/entitlement-groups/{groupSlug}", tags=["entitlement groups"])
 def get_group(groupSlug: str, principal: ReadEntitlements, session: ReadSession) -> Response:
-    return json_response(group_out(licensing.get_group(session, principal, groupSlug)))
+    return json_response(group_out(groups.get_group(session, principal, groupSlug)))
 
 
 @router.put("/entitlement-groups/{groupSlug}", status_code=204, tags=["entitlement groups"])
 def update_group(
     groupSlug: str, body: GroupFields, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    licensing.update_group(
-        session, principal, groupSlug, name=body.name, description=body.description
-    )
+    groups.update_group(session, principal, groupSlug, name=body.name, description=body.description)
     return Response(status_code=204)
 
 
 @router.delete("/entitlement-groups/{groupSlug}", status_code=204, tags=["entitlement groups"])
 def delete_group(groupSlug: str, principal: WriteEntitlements, session: WriteSession) -> Response:
-    licensing.delete_group(session, principal, groupSlug)
+    groups.delete_group(session, principal, groupSlug)
     return Response(status_code=204)
 
 
@@ -244,7 +222,7 @@ def delete_group(groupSlug: str, principal: WriteEntitlements, session: WriteSes
 def add_group_member(
     groupSlug: str, body: GroupMemberIn, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    licensing.add_to_group(session, principal, groupSlug, body.entitlementSlug)
+    groups.add_to_group(session, principal, groupSlug, body.entitlementSlug)
     return Response(status_code=201)
 
 
@@ -256,7 +234,7 @@ def add_group_member(
 def remove_group_member(
     groupSlug: str, entitlementSlug: str, principal: WriteEntitlements, session: WriteSession
 ) -> Response:
-    licensing.remove_from_group(session, principal, groupSlug, entitlementSlug)
+    groups.remove_from_group(session, principal, groupSlug, entitlementSlug)
     return Response(status_code=204)
 
 

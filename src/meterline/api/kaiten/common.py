@@ -8,12 +8,13 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
 from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
+from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.values import TypedValue
@@ -73,14 +74,15 @@ class Page:
             except (ValueError, UnicodeError, binascii.Error) as exc:
                 raise InvalidRequest("cursor is not valid", field="query.cursor") from exc
 
-    def envelope(self, rows: list[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """``rows`` holds up to ``limit + 1`` items; the extra one says there is more."""
+    def answer(self, rows: list[Any], render: Callable[[Any], dict[str, Any]]) -> Response:
+        """The page's answer: ``rows`` holds up to ``limit + 1`` items (the services' list
+        functions read one more), and the extra one says there is more."""
         more = len(rows) > self.limit
         body: dict[str, Any] = {"items": [render(r) for r in rows[: self.limit]], "hasMore": more}
         if more:
             token = f"o:{self.offset + self.limit}".encode("ascii")
             body["nextCursor"] = base64.urlsafe_b64encode(token).decode("ascii")
-        return body
+        return json_response(body)
 
 
 class Body(BaseModel):

@@ -19,7 +19,7 @@ from meterline.api.kaiten.common import (
     user,
 )
 from meterline.customers.models import Customer
-from meterline.licensing import service as licensing
+from meterline.licensing import customers
 
 router = APIRouter(tags=["customers"])
 
@@ -55,13 +55,13 @@ def customer_out(customer: Customer) -> dict[str, Any]:
 def list_customers(
     principal: ReadCustomers, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    rows = licensing.list_customers(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, customer_out))
+    rows = customers.list_customers(session, principal, page.limit, page.offset)
+    return page.answer(rows, customer_out)
 
 
 @router.post("/customers", status_code=201)
 def create_customer(body: CustomerIn, principal: WriteCustomers, session: WriteSession) -> Response:
-    created = licensing.create_customer(
+    created = customers.create_customer(
         session,
         principal,
         name=body.name,
@@ -74,14 +74,14 @@ def create_customer(body: CustomerIn, principal: WriteCustomers, session: WriteS
 
 @router.get("/customers/{customerSlug}")
 def get_customer(customerSlug: str, principal: ReadCustomers, session: ReadSession) -> Response:
-    return json_response(customer_out(licensing.get_customer(session, principal, customerSlug)))
+    return json_response(customer_out(customers.get_customer(session, principal, customerSlug)))
 
 
 @router.put("/customers/{customerSlug}", status_code=204)
 def update_customer(
     customerSlug: str, body: CustomerFields, principal: WriteCustomers, session: WriteSession
 ) -> Response:
-    licensing.update_customer(
+    customers.update_customer(
         session,
         principal,
         customerSlug,
@@ -96,5 +96,5 @@ def update_customer(
 def delete_customer(
     customerSlug: str, principal: WriteCustomers, session: WriteSession
 ) -> Response:
-    licensing.delete_customer(session, principal, customerSlug)
+    customers.delete_customer(session, principal, customerSlug)
     return Response(status_code=204)

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from meterline.api.deps import authenticate_request
 from meterline.api.json import json_response
+from meterline.api.kaiten import vocabulary
 from meterline.kernel.errors import (
     DomainError,
     FieldProblem,
@@ -126,15 +127,16 @@ def _location(field: str) -> str:
 
 class KaitenErrors:
     def domain_error(self, request: Request, exc: DomainError) -> Response:
-        code = getattr(exc, "code", None) or (exc.details or {}).get("code")
+        code = vocabulary.code_of(vocabulary.operation_of(request.method, request.url.path), exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RetryLater) else None
-        field = (exc.details or {}).get("field")
+        field = vocabulary.wire_field(exc)
+        message = vocabulary.message_of(exc)
         if isinstance(exc, InvalidRequest) and field:
             # A value the schema allows but the rules refuse: Kaiten answers 422 with the
             # failing location, like a schema violation.
-            errors = [{"location": _location(str(field)), "message": exc.message, "value": None}]
-            return problem(request, 422, exc.message, code=code, errors=errors)
-        return problem(request, exc.status, exc.message, code=code, headers=headers)
+            errors = [{"location": _location(field), "message": message, "value": None}]
+            return problem(request, 422, message, code=code, errors=errors)
+        return problem(request, exc.status, message, code=code, headers=headers)
 
     def invalid_input(
         self, request: Request, problems: list[FieldProblem], *, malformed: bool = False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -27,7 +26,7 @@ from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.kernel.instants import AwareInstant
 from meterline.licensing import instances as service
 from meterline.licensing import reporting
-from meterline.licensing.instances import InstanceView
+from meterline.licensing.instances import InstanceTerms, InstanceView
 
 router = APIRouter(tags=["instances"])
 
@@ -44,6 +43,18 @@ class InstanceFields(Body):
     deploymentZoneId: str | None = Field(default=None, max_length=40)
     metadata: dict[str, Any] | None = None
     slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
+
+    def terms(self) -> InstanceTerms:
+        return InstanceTerms(
+            name=self.name,
+            description=self.description,
+            customer_id=self.customerId,
+            license_id=self.licenseId,
+            start_license_date=self.startLicenseDate,
+            end_license_date=self.endLicenseDate,
+            deployment_zone_id=self.deploymentZoneId or None,
+            metadata=self.metadata,
+        )
 
 
 class InstanceIn(InstanceFields):
@@ -81,34 +92,17 @@ def instance_out(view: InstanceView) -> dict[str, Any]:
     )
 
 
-def _dates(body: InstanceFields) -> tuple[datetime, datetime]:
-    return body.startLicenseDate, body.endLicenseDate
-
-
 @router.get("/instances")
 def list_instances(
     principal: ReadInstances, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = service.list_instances(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, instance_out))
+    return page.answer(rows, instance_out)
 
 
 @router.post("/instances", status_code=201)
 def create_instance(body: InstanceIn, principal: WriteInstances, session: WriteSession) -> Response:
-    start, end = _dates(body)
-    view = service.create_instance(
-        session,
-        principal,
-        name=body.name,
-        description=body.description,
-        customer_id=body.customerId,
-        license_id=body.licenseId,
-        start_license_date=start,
-        end_license_date=end,
-        deployment_zone_id=body.deploymentZoneId or None,
-        metadata=body.metadata,
-        slug=body.slug,
-    )
+    view = service.create_instance(session, principal, body.terms(), slug=body.slug)
     return json_response(instance_out(view), 201)
 
 
@@ -121,21 +115,7 @@ def get_instance(instanceSlug: str, principal: ReadInstances, session: ReadSessi
 def update_instance(
     instanceSlug: str, body: InstanceFields, principal: WriteInstances, session: WriteSession
 ) -> Response:
-    start, end = _dates(body)
-    service.update_instance(
-        session,
-        principal,
-        instanceSlug,
-        name=body.name,
-        description=body.description,
-        customer_id=body.customerId,
-        license_id=body.licenseId,
-        start_license_date=start,
-        end_license_date=end,
-        deployment_zone_id=body.deploymentZoneId or None,
-        metadata=body.metadata,
-        new_slug=body.slug,
-    )
+    service.update_instance(session, principal, instanceSlug, body.terms(), new_slug=body.slug)
     return Response(status_code=204)
 
 

@@ -22,10 +22,11 @@ from meterline.api.kaiten.common import (
     typed_out,
     user,
 )
-from meterline.licensing import service as licensing
+from meterline.licensing import grants, licenses
+from meterline.licensing.grants import GrantView
+from meterline.licensing.licenses import FamilyView
 from meterline.licensing.models import License, LicenseFamily
-from meterline.licensing.service import FamilyView, GrantView
-from meterline.licensing.values import grant_value, overage_percent_of
+from meterline.licensing.values import overage_percent_of
 
 router = APIRouter(tags=["licenses"])
 
@@ -79,13 +80,7 @@ def license_out(item: License, family: LicenseFamily | None = None) -> dict[str,
 def grant_out(view: GrantView) -> dict[str, Any]:
     g, entry, lic = view.grant, view.entry, view.license
     kind = entry.entitlement_type
-    value = grant_value(
-        kind,
-        is_enabled=g.is_enabled,
-        usage_limit=g.usage_limit,
-        config_value=g.config_value,
-        static_value=g.static_value,
-    )
+    value = grants.granted_value(kind, g)
     return {
         "entitlementName": entry.feature.name,
         "entitlementSlug": entry.feature.lookup_key,
@@ -108,14 +103,14 @@ def grant_out(view: GrantView) -> dict[str, Any]:
 def list_licenses(
     principal: ReadLicenses, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    rows = licensing.list_licenses(session, principal, page.limit, page.offset)
-    families = licensing.families_of(session, rows)
-    return json_response(page.envelope(rows, lambda r: license_out(r, families.get(r.family_id))))
+    rows = licenses.list_licenses(session, principal, page.limit, page.offset)
+    families = licenses.families_of(session, rows)
+    return page.answer(rows, lambda r: license_out(r, families.get(r.family_id)))
 
 
 @router.post("/licenses", status_code=201)
 def create_license(body: LicenseIn, principal: WriteLicenses, session: WriteSession) -> Response:
-    created = licensing.create_license(
+    created = licenses.create_license(
         session,
         principal,
         name=body.name,
@@ -128,14 +123,14 @@ def create_license(body: LicenseIn, principal: WriteLicenses, session: WriteSess
         family_id=body.familyId,
         lifecycle_state=body.lifecycleState,
     )
-    families = licensing.families_of(session, [created])
+    families = licenses.families_of(session, [created])
     return json_response(license_out(created, families.get(created.family_id)), 201)
 
 
 @router.get("/licenses/{licenseSlug}")
 def get_license(licenseSlug: str, principal: ReadLicenses, session: ReadSession) -> Response:
-    found = licensing.get_license(session, principal, licenseSlug)
-    families = licensing.families_of(session, [found])
+    found = licenses.get_license(session, principal, licenseSlug)
+    families = licenses.families_of(session, [found])
     return json_response(license_out(found, families.get(found.family_id)))
 
 
@@ -143,7 +138,7 @@ def get_license(licenseSlug: str, principal: ReadLicenses, session: ReadSession)
 def update_license(
     licenseSlug: str, body: LicenseFields, principal: WriteLicenses, session: WriteSession
 ) -> Response:
-    licensing.update_license(
+    licenses.update_license(
         session,
         principal,
         licenseSlug,
@@ -158,40 +153,40 @@ def update_license(
 
 @router.delete("/licenses/{licenseSlug}", status_code=204)
 def delete_license(licenseSlug: str, principal: WriteLicenses, session: WriteSession) -> Response:
-    licensing.delete_license(session, principal, licenseSlug)
+    licenses.delete_license(session, principal, licenseSlug)
     return Response(status_code=204)
 
 
 @router.post("/licenses/{licenseSlug}/publish")
 def publish_license(licenseSlug: str, principal: WriteLicenses, session: WriteSession) -> Response:
-    return json_response(license_out(licensing.publish_license(session, principal, licenseSlug)))
+    return json_response(license_out(licenses.publish_license(session, principal, licenseSlug)))
 
 
 @router.post("/licenses/{licenseSlug}/archive")
 def archive_license(licenseSlug: str, principal: WriteLicenses, session: WriteSession) -> Response:
-    return json_response(license_out(licensing.archive_license(session, principal, licenseSlug)))
+    return json_response(license_out(licenses.archive_license(session, principal, licenseSlug)))
 
 
 @router.post("/licenses/{licenseSlug}/unarchive")
 def unarchive_license(
     licenseSlug: str, principal: WriteLicenses, session: WriteSession
 ) -> Response:
-    return json_response(license_out(licensing.unarchive_license(session, principal, licenseSlug)))
+    return json_response(license_out(licenses.unarchive_license(session, principal, licenseSlug)))
 
 
 @router.get("/licenses/{licenseSlug}/entitlements")
 def list_grants(
     licenseSlug: str, principal: ReadLicenses, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    rows = licensing.list_grants(session, principal, licenseSlug, page.limit, page.offset)
-    return json_response(page.envelope(rows, grant_out))
+    rows = grants.list_grants(session, principal, licenseSlug, page.limit, page.offset)
+    return page.answer(rows, grant_out)
 
 
 @router.post("/licenses/{licenseSlug}/entitlements", status_code=201)
 def create_grant(
     licenseSlug: str, body: GrantIn, principal: WriteLicenses, session: WriteSession
 ) -> Response:
-    view = licensing.create_grant(
+    view = grants.create_grant(
         session,
         principal,
         licenseSlug,
@@ -207,7 +202,7 @@ def get_grant(
     licenseSlug: str, entitlementSlug: str, principal: ReadLicenses, session: ReadSession
 ) -> Response:
     return json_response(
-        grant_out(licensing.get_grant(session, principal, licenseSlug, entitlementSlug))
+        grant_out(grants.get_grant(session, principal, licenseSlug, entitlementSlug))
     )
 
 
@@ -219,7 +214,7 @@ def update_grant(
     principal: WriteLicenses,
     session: WriteSession,
 ) -> Response:
-    licensing.update_grant(
+    grants.update_grant(
         session,
         principal,
         licenseSlug,
@@ -234,7 +229,7 @@ def update_grant(
 def delete_grant(
     licenseSlug: str, entitlementSlug: str, principal: WriteLicenses, session: WriteSession
 ) -> Response:
-    licensing.delete_grant(session, principal, licenseSlug, entitlementSlug)
+    grants.delete_grant(session, principal, licenseSlug, entitlementSlug)
     return Response(status_code=204)
 
 
@@ -259,8 +254,8 @@ def family_out(view: FamilyView, include_versions: bool = False) -> dict[str, An
 def list_families(
     principal: ReadLicenses, session: ReadSession, page: Page = Depends()
 ) -> Response:
-    rows = licensing.list_families(session, principal, page.limit, page.offset)
-    return json_response(page.envelope(rows, family_out))
+    rows = licenses.list_families(session, principal, page.limit, page.offset)
+    return page.answer(rows, family_out)
 
 
 @router.get("/license-families/{familySlug}", tags=["license families"])
@@ -271,7 +266,7 @@ def get_family(
     version: int | None = Query(None, ge=1, le=2**31 - 1),
     include: Literal["versions"] | None = Query(None),
 ) -> Response:
-    view = licensing.get_family(
+    view = licenses.get_family(
         session, principal, familySlug, version=version, include_versions=include == "versions"
     )
     return json_response(family_out(view, include_versions=include == "versions"))

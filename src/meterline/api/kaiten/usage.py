@@ -36,13 +36,14 @@ from meterline.api.fastpath import FastRoute
 from meterline.api.json import dumps, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, iso, typed_out
 from meterline.api.kaiten.errors import problem
+from meterline.api.kaiten.vocabulary import THRESHOLD_EXCEEDED
 from meterline.api.limits import session_limiter
 from meterline.entitlements.read_model import HotReads
 from meterline.kernel import money
 from meterline.kernel.errors import DomainError
 from meterline.licensing import reporting
 from meterline.licensing.report_writer import ReportWriter
-from meterline.licensing.reporting import THRESHOLD_EXCEEDED, UsageReportRequest, UsageView
+from meterline.licensing.reporting import UsageReportRequest, UsageView
 from meterline.licensing.usage_store import Dialect
 
 log = logging.getLogger("meterline.licensing.reports")

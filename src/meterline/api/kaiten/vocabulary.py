@@ -1,0 +1,277 @@
+"""The Kaiten dialect's words for licensing errors: operation names, codes, wire field names.
+
+The licensing domain raises ``kernel.errors`` types that name a resource (``NotFound``) or a
+reason (``Conflict(reason="in_use")``) in its own words. Kaiten answers with a ``code`` that
+names the *operation* too (``DeleteLicense.InUse``), calls fields by their camelCase wire
+names and words some messages with them; this module holds all of that, so the domain never
+speaks the dialect.
+
+The codes reproduce the upstream server's exactly, quirks included: an operation that looks
+another resource up answers with that lookup's code (updating a grant of an unknown
+entitlement answers ``GetEntitlement.NotFound``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.routing import compile_path
+
+from meterline.kernel.errors import DomainError, NotFound
+
+# Kaiten's operations by method and path (under /api), as its OpenAPI document names them.
+OPERATIONS: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/entitlements", "ListEntitlements"),
+    ("POST", "/entitlements", "CreateEntitlement"),
+    ("GET", "/entitlements/{entitlementSlug}", "GetEntitlement"),
+    ("PUT", "/entitlements/{entitlementSlug}", "UpdateEntitlement"),
+    ("DELETE", "/entitlements/{entitlementSlug}", "DeleteEntitlement"),
+    ("GET", "/entitlement-groups", "ListEntitlementGroups"),
+    ("POST", "/entitlement-groups", "CreateEntitlementGroup"),
+    ("GET", "/entitlement-groups/{groupSlug}", "GetEntitlementGroup"),
+    ("PUT", "/entitlement-groups/{groupSlug}", "UpdateEntitlementGroup"),
+    ("DELETE", "/entitlement-groups/{groupSlug}", "DeleteEntitlementGroup"),
+    ("POST", "/entitlement-groups/{groupSlug}/entitlements", "AddEntitlementToGroup"),
+    (
+        "DELETE",
+        "/entitlement-groups/{groupSlug}/entitlements/{entitlementSlug}",
+        "RemoveEntitlementFromGroup",
+    ),
+    ("GET", "/entitlement-groups/{groupSlug}/usage", "GetEntitlementGroupUsageMetrics"),
+    ("GET", "/licenses", "ListLicenses"),
+    ("POST", "/licenses", "CreateLicense"),
+    ("GET", "/licenses/{licenseSlug}", "GetLicense"),
+    ("PUT", "/licenses/{licenseSlug}", "UpdateLicense"),
+    ("DELETE", "/licenses/{licenseSlug}", "DeleteLicense"),
+    ("POST", "/licenses/{licenseSlug}/publish", "PublishLicense"),
+    ("POST", "/licenses/{licenseSlug}/archive", "ArchiveLicense"),
+    ("POST", "/licenses/{licenseSlug}/unarchive", "UnarchiveLicense"),
+    ("GET", "/licenses/{licenseSlug}/entitlements", "ListLicenseEntitlements"),
+    ("POST", "/licenses/{licenseSlug}/entitlements", "CreateLicenseEntitlement"),
+    ("GET", "/licenses/{licenseSlug}/entitlements/{entitlementSlug}", "GetLicenseEntitlement"),
+    ("PUT", "/licenses/{licenseSlug}/entitlements/{entitlementSlug}", "UpdateLicenseEntitlement"),
+    (
+        "DELETE",
+        "/licenses/{licenseSlug}/entitlements/{entitlementSlug}",
+        "DeleteLicenseEntitlement",
+    ),
+    ("GET", "/license-families", "ListLicenseFamilies"),
+    ("GET", "/license-families/{familySlug}", "GetLicenseFamily"),
+    ("GET", "/customers", "ListCustomers"),
+    ("POST", "/customers", "CreateCustomer"),
+    ("GET", "/customers/{customerSlug}", "GetCustomer"),
+    ("PUT", "/customers/{customerSlug}", "UpdateCustomer"),
+    ("DELETE", "/customers/{customerSlug}", "DeleteCustomer"),
+    ("GET", "/instances", "ListInstances"),
+    ("POST", "/instances", "CreateInstance"),
+    ("GET", "/instances/{instanceSlug}", "GetInstance"),
+    ("PUT", "/instances/{instanceSlug}", "UpdateInstance"),
+    ("PATCH", "/instances/{instanceSlug}", "PatchInstance"),
+    ("DELETE", "/instances/{instanceSlug}", "DeleteInstance"),
+    ("GET", "/instances/{instanceSlug}/entitlements/usage", "GetEntitlementsUsageMetrics"),
+    (
+        "GET",
+        "/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage",
+        "GetEntitlementUsageMetrics",
+    ),
+    (
+        "POST",
+        "/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage",
+        "ReportEntitlementUsageMetric",
+    ),
+    ("GET", "/instances/{instanceSlug}/license-file", "GetLicenseFile"),
+)
+
+_MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
+    (method, compile_path("/api" + path)[0], name) for method, path, name in OPERATIONS
+)
+
+
+def operation_of(method: str, path: str) -> str | None:
+    """The Kaiten operation ``method path`` (e.g. ``GET /api/licenses/x``) is, if any."""
+    for verb, pattern, name in _MATCHERS:
+        if verb == method and pattern.match(path):
+            return name
+    return None
+
+
+# What the upstream server calls the licensing rules' outcomes, by operation: the key is a
+# NotFound's resource, else the error's reason.
+_USAGE_NOT_FOUND = {"instance": "GetEntitlementsUsageMetrics.InstanceNotFound"}
+_ASSIGN = {
+    "customer": "CustomerNotFound",
+    "license": "LicenseNotFound",
+    "deployment zone": "DeploymentZoneNotFound",
+    "license_archived": "LicenseArchived",
+}
+_GRANT_LOOKUPS = {
+    "license": "GetLicenseEntitlement.NotFound",
+    "entitlement": "GetEntitlement.NotFound",
+    "license entitlement": "GetLicenseEntitlement.NotFound",
+}
+_GROUP = {"entitlement group": "GetEntitlementGroup.NotFound"}
+_GROUP_MEMBER = _GROUP | {"entitlement": "GetEntitlement.NotFound"}
+_ENTRY_WRITE = {
+    "entitlement": "GetEntitlement.NotFound",
+    "entitlement group": "EntitlementGroup.NotFound",
+}
+
+
+def _own(operation: str, suffixes: dict[str, str]) -> dict[str, str]:
+    return {key: f"{operation}.{suffix}" for key, suffix in suffixes.items()}
+
+
+CODES: dict[str, dict[str, str]] = {
+    "CreateEntitlement": _ENTRY_WRITE,
+    "GetEntitlement": {"entitlement": "GetEntitlement.NotFound"},
+    "UpdateEntitlement": _ENTRY_WRITE,
+    "DeleteEntitlement": {
+        "entitlement": "GetEntitlement.NotFound",
+        "in_use": "DeleteEntitlement.InUse",
+    },
+    "GetEntitlementGroup": _GROUP,
+    "UpdateEntitlementGroup": _GROUP,
+    "DeleteEntitlementGroup": _GROUP,
+    "AddEntitlementToGroup": _GROUP_MEMBER,
+    "RemoveEntitlementFromGroup": _GROUP_MEMBER
+    | {"group member": "RemoveEntitlementFromGroup.NotFound"},
+    "GetEntitlementGroupUsageMetrics": _GROUP | _USAGE_NOT_FOUND,
+    "CreateLicense": _own(
+        "CreateLicense",
+        {"license family": "FamilyNotFound", "default_must_be_published": "DefaultMustBePublished"},
+    ),
+    "GetLicense": _own("GetLicense", {"license": "NotFound"}),
+    "UpdateLicense": _own(
+        "UpdateLicense",
+        {"license": "NotFound", "default_must_be_published": "DefaultMustBePublished"},
+    ),
+    "DeleteLicense": _own("DeleteLicense", {"license": "NotFound", "in_use": "InUse"}),
+    "PublishLicense": _own("PublishLicense", {"license": "NotFound", "wrong_state": "NotADraft"}),
+    "ArchiveLicense": _own(
+        "ArchiveLicense",
+        {
+            "license": "NotFound",
+            "wrong_state": "NotPublished",
+            "default_version": "DefaultMustBePublished",
+        },
+    ),
+    "UnarchiveLicense": _own(
+        "UnarchiveLicense", {"license": "NotFound", "wrong_state": "NotArchived"}
+    ),
+    "ListLicenseEntitlements": _own("ListLicenseEntitlements", {"license": "NotFound"}),
+    "CreateLicenseEntitlement": _own(
+        "CreateLicenseEntitlement",
+        {
+            "license": "NotFound",
+            "entitlement": "EntitlementNotFound",
+            "already_granted": "AlreadyExists",
+        },
+    ),
+    "GetLicenseEntitlement": _GRANT_LOOKUPS,
+    "UpdateLicenseEntitlement": _GRANT_LOOKUPS,
+    "DeleteLicenseEntitlement": _GRANT_LOOKUPS,
+    "GetLicenseFamily": _own(
+        "GetLicenseFamily",
+        {
+            "license family": "NotFound",
+            "license version": "VersionNotFound",
+            "published version of license family": "NoPublishedVersion",
+        },
+    ),
+    "GetCustomer": _own("GetCustomer", {"customer": "NotFound"}),
+    "UpdateCustomer": _own("UpdateCustomer", {"customer": "NotFound"}),
+    "DeleteCustomer": _own("DeleteCustomer", {"customer": "NotFound", "in_use": "HasInstances"}),
+    "CreateInstance": _own("CreateInstance", _ASSIGN),
+    "GetInstance": _own("GetInstance", {"instance": "NotFound"}),
+    "UpdateInstance": _own("UpdateInstance", {"instance": "NotFound", **_ASSIGN}),
+    "PatchInstance": _own("PatchInstance", {"instance": "NotFound"}),
+    "DeleteInstance": _own("DeleteInstance", {"instance": "NotFound"}),
+    "GetLicenseFile": _own("GetLicenseFile", {"instance": "NotFound"}),
+    "GetEntitlementsUsageMetrics": _USAGE_NOT_FOUND,
+    "GetEntitlementUsageMetrics": _own(
+        "GetEntitlementUsageMetrics",
+        {
+            "instance": "InstanceNotFound",
+            "entitlement": "EntitlementNotFound",
+            "entitlement assignment": "EntitlementNotAssigned",
+        },
+    ),
+    "ReportEntitlementUsageMetric": _own(
+        "ReportEntitlementUsageMetric",
+        {
+            "instance or entitlement": "ContextNotFound",
+            "unsupported_entitlement_type": "UnsupportedEntitlementType",
+            "transaction_id_reused": "TransactionIdReused",
+            "counter_out_of_range": "CounterOutOfRange",
+        },
+    ),
+}
+
+# A report refused for its limit is an answer, not an error: the route names it itself.
+THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
+
+
+def code_of(operation: str | None, exc: DomainError) -> str | None:
+    """Kaiten's code for ``exc`` raised by ``operation``; None: the status's default code."""
+    if operation is None:
+        return None
+    key = exc.resource if isinstance(exc, NotFound) else exc.reason
+    return CODES.get(operation, {}).get(key or "")
+
+
+# The licensing domain's field names and how the wire spells them.
+WIRE_FIELDS = {
+    "aggregation_method": "aggregationMethod",
+    "end_license_date": "endLicenseDate",
+    "entitlement_type": "type",
+    "family_id": "familyId",
+    "overage_percent": "limitCapExceededOveragePercent",
+    "reset_anchor": "resetAnchor",
+    "reset_period": "resetPeriod",
+    "sale_unit_factor": "saleUnitFactor",
+    "unit_plural": "unitPlural",
+    "unit_singular": "unitSingular",
+    "value.kind": "value.type",
+}
+
+# The licensing rules whose messages Kaiten words with wire names (``{field}`` is the wire
+# name of the error's field, other names come from its details); every other licensing
+# reason keeps the domain's message and only has its field renamed.
+MESSAGES = {
+    "sale_unit_incomplete": "saleUnitSingular, saleUnitPlural and saleUnitFactor are set together",
+    "usage_settings_need_number": (
+        "aggregationMethod, resetPeriod and resetAnchor apply to NUMBER entitlements"
+    ),
+    "reset_anchor_without_period": "resetAnchor needs a resetPeriod",
+    "immutable": "{field} cannot be changed once set",
+    "unit_labels_incomplete": "unitSingular and unitPlural are set together",
+    "families_differ": "familySlug and familyId name different families",
+    "ends_before_start": "endLicenseDate is before startLicenseDate",
+    "unlimited_overage": "an unlimited value (-1) takes limitCapExceededOveragePercent -1",
+    "negative_overage": "limitCapExceededOveragePercent is -1 only for an unlimited value",
+    "overage_needs_number": (
+        "limitCapExceededOveragePercent applies to NUMBER entitlements, not {entitlement_type}"
+    ),
+    "transaction_id_reused": "transactionId {transaction_id} was used for another report",
+}
+_RENAMED_ONLY = frozenset({"sale_unit_without_unit", "unknown_aggregation", "value_kind"})
+
+
+def wire_field(exc: DomainError) -> str | None:
+    """The wire name of the field ``exc`` names (another domain's field is left as it is)."""
+    field = exc.details.get("field")
+    if field is None:
+        return None
+    if exc.reason in MESSAGES or exc.reason in _RENAMED_ONLY:
+        return WIRE_FIELDS.get(str(field), str(field))
+    return str(field)
+
+
+def message_of(exc: DomainError) -> str:
+    """The error's message as Kaiten words it."""
+    template = MESSAGES.get(exc.reason or "")
+    if template is None:
+        return exc.message
+    params: dict[str, Any] = {k: v for k, v in exc.details.items() if k != "field"}
+    return template.format(field=wire_field(exc), **params)

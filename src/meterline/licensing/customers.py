@@ -1,0 +1,73 @@
+"""Customers as the licensing surface sees them: the billing customers, by slug."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.customers import service as customers
+from meterline.customers.commands import CreateCustomer, CustomerChanges
+from meterline.customers.models import Customer
+from meterline.kernel.errors import Conflict
+from meterline.licensing import repository
+from meterline.licensing.common import flush_unique, slug_of
+
+
+def get_customer(session: Session, principal: Principal, slug: str) -> Customer:
+    return customers.get_customer_by_slug(session, principal, slug)
+
+
+def list_customers(
+    session: Session, principal: Principal, limit: int, offset: int
+) -> list[Customer]:
+    rows, _total = customers.search_customers(session, principal, limit=limit + 1, offset=offset)
+    return list(rows)
+
+
+def create_customer(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    slug: str | None,
+    external_customer_id: str | None,
+    domain: str | None,
+) -> Customer:
+    """A customer of both surfaces; without an external id, the slug stands in for it."""
+    slug = slug or slug_of(name)
+    created = customers.create_customer(
+        session,
+        principal,
+        CreateCustomer(
+            external_id=external_customer_id or slug, name=name, slug=slug, domain=domain
+        ),
+    )
+    flush_unique(session, "the customer")
+    return created
+
+
+def update_customer(
+    session: Session,
+    principal: Principal,
+    slug: str,
+    *,
+    name: str,
+    external_customer_id: str | None,
+    domain: str | None,
+) -> None:
+    found = get_customer(session, principal, slug)
+    customers.update_customer(
+        session,
+        principal,
+        found.id,
+        CustomerChanges(name=name, external_id=external_customer_id or found.slug),
+    )
+    found.domain = domain  # a full replacement clears it, which update_customer never does
+    session.flush()
+
+
+def delete_customer(session: Session, principal: Principal, slug: str) -> None:
+    found = get_customer(session, principal, slug)
+    if repository.customer_has_instances(session, found.id):
+        raise Conflict(f"The customer {slug} has instances; delete them first", reason="in_use")
+    customers.archive_customer(session, principal, found.id)

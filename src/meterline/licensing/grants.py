@@ -1,0 +1,124 @@
+"""Grants: what a license grants of each catalog entry (shared Entitlement rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from meterline.accounts.principal import Principal
+from meterline.catalog.models import Feature
+from meterline.entitlements.models import Entitlement
+from meterline.kernel.errors import Conflict, NotFound
+from meterline.licensing import repository
+from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
+from meterline.licensing.common import flush_unique
+from meterline.licensing.licenses import get_license
+from meterline.licensing.models import License
+from meterline.licensing.values import TypedValue, grant_terms, grant_value
+
+
+@dataclass(frozen=True)
+class GrantView:
+    grant: Entitlement
+    entry: CatalogEntry
+    license: License
+
+
+def granted_value(entitlement_type: str, granted: Entitlement) -> TypedValue:
+    """The typed value a license's grant stands for."""
+    return grant_value(
+        entitlement_type,
+        is_enabled=granted.is_enabled,
+        usage_limit=granted.usage_limit,
+        config_value=granted.config_value,
+        static_value=granted.static_value,
+    )
+
+
+def _grant_views(
+    session: Session, found: License, pairs: list[tuple[Entitlement, Feature]]
+) -> list[GrantView]:
+    entries = {e.feature.id: e for e in entries_of(session, [f for _, f in pairs])}
+    return [GrantView(g, entries[f.id], found) for g, f in pairs]
+
+
+def list_grants(
+    session: Session, principal: Principal, license_slug: str, limit: int, offset: int
+) -> list[GrantView]:
+    found = get_license(session, principal, license_slug)
+    return _grant_views(session, found, repository.grants_page(session, found.id, limit, offset))
+
+
+def get_grant(
+    session: Session, principal: Principal, license_slug: str, entitlement_slug: str
+) -> GrantView:
+    found = get_license(session, principal, license_slug)
+    entry = catalog_entry(session, principal, entitlement_slug)
+    granted = repository.grant(session, found.id, entry.feature.id)
+    if granted is None:
+        raise NotFound("license entitlement", entitlement_slug)
+    return GrantView(granted, entry, found)
+
+
+def create_grant(
+    session: Session,
+    principal: Principal,
+    license_slug: str,
+    entitlement_slug: str,
+    value: TypedValue,
+    overage_percent: int | None,
+) -> GrantView:
+    found = get_license(session, principal, license_slug)
+    feature = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
+    if feature is None:
+        raise NotFound("entitlement", entitlement_slug)
+    entry = entries_of(session, [feature])[0]
+    if repository.grant(session, found.id, feature.id) is not None:
+        raise Conflict(
+            f"The license {license_slug} already grants {entitlement_slug}",
+            reason="already_granted",
+        )
+    terms = grant_terms(entry.entitlement_type, value, overage_percent)
+    granted = Entitlement(
+        environment_id=principal.environment_id,
+        entity_type=repository.LICENSE,
+        entity_id=found.id,
+        feature_id=feature.id,
+        feature_type=feature.type,
+        is_enabled=terms.is_enabled,
+        usage_limit=terms.usage_limit,
+        usage_reset_period=feature.usage_reset_period,
+        is_soft_limit=bool(terms.overage_percent),
+        overage_percent=terms.overage_percent,
+        config_value=terms.config_value,
+    )
+    session.add(granted)
+    flush_unique(session, "the grant")
+    return GrantView(granted, entry, found)
+
+
+def update_grant(
+    session: Session,
+    principal: Principal,
+    license_slug: str,
+    entitlement_slug: str,
+    value: TypedValue,
+    overage_percent: int | None,
+) -> None:
+    view = get_grant(session, principal, license_slug, entitlement_slug)
+    terms = grant_terms(view.entry.entitlement_type, value, overage_percent)
+    view.grant.is_enabled = terms.is_enabled
+    view.grant.usage_limit = terms.usage_limit
+    view.grant.overage_percent = terms.overage_percent
+    view.grant.is_soft_limit = bool(terms.overage_percent)
+    view.grant.config_value = terms.config_value
+    session.flush()
+
+
+def delete_grant(
+    session: Session, principal: Principal, license_slug: str, entitlement_slug: str
+) -> None:
+    view = get_grant(session, principal, license_slug, entitlement_slug)
+    session.delete(view.grant)
+    session.flush()

@@ -1,0 +1,91 @@
+"""Invoices paid from, and refunded to, a customer's wallets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from sqlalchemy.orm import Session
+
+from meterline.invoicing.amounts import ZERO
+from meterline.kernel.money import in_money_context, minor_units
+from meterline.wallets import repository
+from meterline.wallets.ledger import CREDIT_SCALE, credit, debit, expire_credits
+from meterline.wallets.models import WalletTransaction
+
+
+@in_money_context
+def pay_from_wallets(
+    session: Session,
+    environment_id: str,
+    customer_id: str,
+    currency: str,
+    amount: Decimal,
+    *,
+    invoice_id: str,
+    at: datetime,
+) -> Decimal:
+    """Pays up to ``amount`` (currency) of an invoice from the customer's active pre-paid
+    wallets in ``currency``; returns what was paid, in whole minor units."""
+    paid = ZERO
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    for wallet in repository.active_of_customer(
+        session, environment_id, customer_id, currency, lock=True
+    ):
+        if wallet.wallet_type != "PRE_PAID" or paid >= amount:
+            continue
+        expire_credits(session, wallet, at)
+        available = wallet.credit_balance * wallet.conversion_rate
+        take = min(amount - paid, available).quantize(unit, rounding=ROUND_DOWN)
+        if take <= 0:
+            continue
+        quantity = take / wallet.conversion_rate
+        quantity = min(quantity.quantize(CREDIT_SCALE), wallet.credit_balance)
+        debit(
+            session,
+            wallet,
+            quantity,
+            reason="INVOICE_PAYMENT",
+            reference_type="INVOICE",
+            reference_id=invoice_id,
+            description="Invoice payment",
+            at=at,
+        )
+        paid += take
+    return paid
+
+
+@in_money_context
+def refund_to_wallet(
+    session: Session,
+    environment_id: str,
+    customer_id: str,
+    currency: str,
+    amount: Decimal,
+    *,
+    invoice_id: str,
+    at: datetime,
+) -> WalletTransaction | None:
+    """Credits ``amount`` (currency) back to the customer's first active wallet in
+    ``currency`` (INVOICE_VOID_REFUND); None when the customer has no such wallet."""
+    wallets = repository.active_of_customer(
+        session, environment_id, customer_id, currency, lock=True
+    )
+    if not wallets or amount <= 0:
+        return None
+    wallet = wallets[0]
+    quantity = (amount / wallet.conversion_rate).quantize(CREDIT_SCALE)
+    return credit(
+        session,
+        wallet,
+        quantity,
+        reason="INVOICE_VOID_REFUND",
+        description="Refund of a voided invoice",
+        expiry=None,
+        priority=None,
+        idempotency_key=None,
+        metadata=None,
+        now=at,
+        reference_type="INVOICE",
+        reference_id=invoice_id,
+    )
