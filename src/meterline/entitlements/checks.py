@@ -50,7 +50,7 @@ from meterline.subscriptions.models import Subscription
 from meterline.webhooks import notify
 
 FEATURE_ORDER = {"metered": 0, "static": 1, "boolean": 2, "config": 3}
-FAR_FUTURE = datetime(9999, 1, 1).astimezone()
+FAR_FUTURE = periods.NEVER_ENDS
 MAX_CONSUME_EVENTS = 1000
 _json = msgspec.json.Encoder(decimal_format="number")
 
@@ -159,7 +159,7 @@ def window_for(access: FeatureAccess, now: datetime) -> periods.Period:
     granting subscription's billing cycle."""
     sub = access.sources[0].subscription
     period = subscriptions.effective_period(sub, now)
-    window = periods.usage_window(
+    return periods.usage_window(
         access.usage_reset_period,
         subscription_period=period,
         subscription_start=sub.start_date,
@@ -169,9 +169,6 @@ def window_for(access: FeatureAccess, now: datetime) -> periods.Period:
         at=now,
         timezone=sub.timezone,
     )
-    if window is None:  # NEVER: everything since the subscription started
-        return periods.Period(sub.start_date, FAR_FUTURE)
-    return window
 
 
 def _read_usage(session: Session, access: FeatureAccess, customer: Customer, now: datetime) -> None:
