@@ -34,12 +34,12 @@ from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
-from meterline.db.base import new_id, utcnow
+from meterline.db.base import new_id
 from meterline.entitlements import repository
 from meterline.entitlements.models import Consumption, Entitlement
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidRequest
-from meterline.kernel.instants import to_micros
+from meterline.kernel.instants import SYSTEM_CLOCK, Clock, to_micros
 from meterline.kernel.money import MONEY_CONTEXT, total
 from meterline.metering.ingest import EventRow
 from meterline.metering.service import meter_usage, store_for
@@ -188,9 +188,10 @@ def customer_access(
     feature_ids: Sequence[str] | None = None,
     subscription_ids: Sequence[str] | None = None,
     with_usage: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> list[FeatureAccess]:
     """Every feature the customer's live subscriptions grant, sorted as upstream sorts."""
-    now = utcnow()
+    now = clock.now()
     subs = _live_subscriptions(session, principal, customer, now)
     if subscription_ids:
         subs = [s for s in subs if s.id in subscription_ids]
@@ -350,6 +351,7 @@ def check_feature(
     *,
     consume: Decimal | None = None,
     event_id: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> CheckResult:
     """May ``customer`` use ``feature`` now; with ``consume``, record that use atomically.
 
@@ -362,8 +364,8 @@ def check_feature(
         if consume <= 0:
             raise InvalidRequest("consume must be positive", field="consume")
         repository.lock_customer(session, customer.id)
-    now = utcnow()
-    found = customer_access(session, principal, customer, feature_ids=[feature.id])
+    now = clock.now()
+    found = customer_access(session, principal, customer, feature_ids=[feature.id], clock=clock)
     access = found[0] if found else None
     enabled = access is not None and access.is_enabled
     if consume is not None and enabled and feature.type != "metered":

@@ -25,6 +25,7 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import failures, repository
+from meterline.kernel.instants import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger("meterline.billing")
 BATCH = 500
@@ -178,6 +179,7 @@ def run_once(
     now: datetime | None = None,
     grace: timedelta | None = None,
     stop: threading.Event | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RunReport:
     """Closes every period that ended by ``now`` (each period once, catching up several
     periods of one subscription if needed) and finalizes due drafts.
@@ -185,7 +187,7 @@ def run_once(
     One subscription that cannot be billed never stops the others: its chunk is redone one
     subscription per transaction, and its failure is recorded (see ``invoicing/failures.py``);
     this run does not try it again, the next run does."""
-    now = now or utcnow()
+    now = now or clock.now()
     grace = grace if grace is not None else timedelta(seconds=BillingSettings().grace_seconds)
     run_id = new_id("brun")
     report = RunReport()
@@ -258,10 +260,13 @@ def run_once(
 class BillingClock:
     """Runs :func:`run_once` every ``interval`` seconds in a daemon thread."""
 
-    def __init__(self, db: Database, interval: float, grace: timedelta) -> None:
+    def __init__(
+        self, db: Database, interval: float, grace: timedelta, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.db = db
         self.interval = interval
         self.grace = grace
+        self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -274,7 +279,7 @@ class BillingClock:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                report = run_once(self.db, grace=self.grace, stop=self._stop)
+                report = run_once(self.db, grace=self.grace, stop=self._stop, clock=self.clock)
                 observability.record_billing_run(
                     report.periods_closed, report.invoices_finalized, failed=False
                 )
