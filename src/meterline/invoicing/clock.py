@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import OperationalError
 
 from meterline import observability
@@ -26,21 +25,13 @@ from meterline.db.engine import Database
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import failures, repository
 from meterline.kernel.instants import SYSTEM_CLOCK, Clock
+from meterline.settings import BillingSettings
 
 log = logging.getLogger("meterline.billing")
 BATCH = 500
 # Subscriptions closed per transaction: large enough to amortize the reads and the commit,
 # small enough that a conflict redoes little and a transaction holds its locks briefly.
 CHUNK = 100
-
-
-class BillingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_BILLING_", extra="ignore")
-
-    # Seconds between runs of the clock inside ``meterline serve``; 0 = off.
-    interval_seconds: float = 60
-    # Drafts stay open for late events this long after their period ends.
-    grace_seconds: float = 3600
 
 
 @dataclass
@@ -186,9 +177,10 @@ def run_once(
 
     One subscription that cannot be billed never stops the others: its chunk is redone one
     subscription per transaction, and its failure is recorded (see ``invoicing/failures.py``);
-    this run does not try it again, the next run does."""
+    this run does not try it again, the next run does. ``grace`` defaults to the documented
+    default (the clock and ``meterline bill`` pass the configured one)."""
     now = now or clock.now()
-    grace = grace if grace is not None else timedelta(seconds=BillingSettings().grace_seconds)
+    grace = grace if grace is not None else BillingSettings().grace
     run_id = new_id("brun")
     report = RunReport()
     # What failed in this run, also when recording the failure failed too.
@@ -297,8 +289,7 @@ class BillingClock:
             self._thread.join(timeout=30)
 
 
-def start_clock(db: Database) -> BillingClock:
-    settings = BillingSettings()
-    clock = BillingClock(db, settings.interval_seconds, timedelta(seconds=settings.grace_seconds))
+def start_clock(db: Database, settings: BillingSettings) -> BillingClock:
+    clock = BillingClock(db, settings.interval_seconds, settings.grace)
     clock.start()
     return clock

@@ -56,10 +56,10 @@ async def _store(request: Request, rows: Sequence[EventRow], where: str) -> Inge
 
 async def ingest_event(request: Request) -> Response:
     principal = await vendor_principal(request)
-    settings = request.app.state.settings
+    limits = request.app.state.settings.ingest
     try:
         row = ingest.parse_single(
-            await request.body(), principal.environment_id, settings.max_properties_bytes
+            await request.body(), principal.environment_id, limits.max_properties_bytes
         )
     except InvalidEvents as exc:
         return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
@@ -72,13 +72,13 @@ async def ingest_event(request: Request) -> Response:
 
 async def ingest_bulk(request: Request) -> Response:
     principal = await vendor_principal(request)
-    settings = request.app.state.settings
+    limits = request.app.state.settings.ingest
     try:
         rows = ingest.parse_batch(
             await request.body(),
             principal.environment_id,
-            settings.max_batch_events,
-            settings.max_properties_bytes,
+            limits.max_batch_events,
+            limits.max_properties_bytes,
         )
     except InvalidEvents as exc:
         return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)

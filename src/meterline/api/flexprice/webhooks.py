@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
 from meterline.api.json import json_response
 from meterline.webhooks import service as webhooks
@@ -90,10 +90,13 @@ def list_event_types(principal: Vendor) -> Response:
 
 
 @router.post("/webhooks/endpoints", status_code=201)
-def create_endpoint(body: EndpointIn, principal: Vendor, session: WriteSession) -> Response:
+def create_endpoint(
+    body: EndpointIn, principal: Vendor, session: WriteSession, settings: AppSettings
+) -> Response:
     endpoint = webhooks.create_endpoint(
         session,
         principal,
+        allow_private=settings.webhooks.allow_private,
         url=body.url,
         event_types=body.event_types,
         description=body.description,
@@ -120,10 +123,18 @@ def get_endpoint(endpoint_id: str, principal: Vendor, session: ReadSession) -> R
 
 @router.patch("/webhooks/endpoints/{endpoint_id}")
 def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, principal: Vendor, session: WriteSession
+    endpoint_id: str,
+    body: EndpointUpdate,
+    principal: Vendor,
+    session: WriteSession,
+    settings: AppSettings,
 ) -> Response:
     endpoint = webhooks.update_endpoint(
-        session, principal, endpoint_id, **body.model_dump(exclude_unset=True)
+        session,
+        principal,
+        endpoint_id,
+        allow_private=settings.webhooks.allow_private,
+        **body.model_dump(exclude_unset=True),
     )
     return json_response(endpoint_out(endpoint))
 
