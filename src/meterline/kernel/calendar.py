@@ -42,6 +42,7 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from meterline.kernel.instants import from_micros, to_micros
@@ -54,6 +55,7 @@ WINDOW_SIZES = (
     *("MINUTE", "15MIN", "30MIN", "HOUR", "3HOUR", "6HOUR", "12HOUR"),
     *("DAY", "WEEK", "MONTH"),
 )
+_WINDOW_SIZE_SET = frozenset(WINDOW_SIZES)
 # The end of a window that never resets (usage since the subscription started).
 NEVER_ENDS = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -173,13 +175,17 @@ def period_containing(
     else:
         step = _WALL[period] * count
         guess = (local_at.replace(tzinfo=None) - local_anchor.replace(tzinfo=None)) // step
-    index = guess + 1
     # The guess is off by at most one or two steps (day clamping, clock time, DST).
-    while _boundary(local_anchor, period, count, index, tz) <= at:
+    index = guess + 1
+    end = _boundary(local_anchor, period, count, index, tz)
+    while end <= at:
         index += 1
-    while (start := _boundary(local_anchor, period, count, index - 1, tz)) > at:
+        end = _boundary(local_anchor, period, count, index, tz)
+    start = _boundary(local_anchor, period, count, index - 1, tz)
+    while start > at:
         index -= 1
-    return Period(start=start, end=_boundary(local_anchor, period, count, index, tz))
+        end, start = start, _boundary(local_anchor, period, count, index - 1, tz)
+    return Period(start=start, end=end)
 
 
 def next_billing_date(
@@ -204,16 +210,18 @@ def _unit_start_wall(local: datetime, unit: str) -> datetime:
         total = local.hour * 60 + local.minute
         floored = total - total % minutes
         return local.replace(hour=floored // 60, minute=floored % 60, second=0, microsecond=0)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if unit in _DAY_UNITS:
-        return midnight
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
     if unit in _WEEK_UNITS:
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         return midnight - timedelta(days=midnight.weekday())
     if unit in _MONTHS:
         step = _MONTHS[unit]
-        index = midnight.year * 12 + midnight.month - 1
+        index = local.year * 12 + local.month - 1
         year, month = divmod(index - index % step, 12)
-        return midnight.replace(year=year, month=month + 1, day=1)
+        return local.replace(
+            year=year, month=month + 1, day=1, hour=0, minute=0, second=0, microsecond=0
+        )
     raise ValueError(f"unknown period {unit!r}")
 
 
@@ -327,12 +335,35 @@ def window_start(micros: int, window: str, tz: ZoneInfo, anchor: datetime | None
     ``tz``: its natural start, or for ``MONTH`` with a billing ``anchor`` the anchored
     month (the billing period of a monthly subscription with that anchor)."""
     if anchor is not None and window == "MONTH":
-        return to_micros(period_containing(anchor, "MONTH", 1, from_micros(micros), tz).start)
-    if window not in WINDOW_SIZES:
+        return _anchored_month_start(micros, tz, anchor)
+    if window not in _WINDOW_SIZE_SET:
         raise ValueError(f"unknown window size {window}")
     local = from_micros(micros).astimezone(tz)
     # Re-attach the zone so a DST change inside the day gives the right UTC instant.
     return to_micros(_unit_start_wall(local, window).replace(tzinfo=tz))
+
+
+def _anchored_month_start(micros: int, tz: ZoneInfo, anchor: datetime) -> int:
+    """``period_containing(anchor, "MONTH", 1, at, tz).start`` in µs, its boundaries cached:
+    a query asks it once per raw event, and its events share a few boundaries."""
+    local = from_micros(micros).astimezone(tz)
+    index = local.year * 12 + local.month - _anchor_month(anchor, tz) + 1
+    while _month_boundary(anchor, tz, index) <= micros:
+        index += 1
+    while (start := _month_boundary(anchor, tz, index - 1)) > micros:
+        index -= 1
+    return start
+
+
+@lru_cache(maxsize=256)
+def _anchor_month(anchor: datetime, tz: ZoneInfo) -> int:
+    local = _local(anchor, tz)
+    return local.year * 12 + local.month
+
+
+@lru_cache(maxsize=4096)
+def _month_boundary(anchor: datetime, tz: ZoneInfo, index: int) -> int:
+    return to_micros(_boundary(_local(anchor, tz), "MONTH", 1, index, tz))
 
 
 def hour_aligned(tz: ZoneInfo, instants: Iterable[int]) -> bool:
