@@ -25,7 +25,7 @@ from meterline.entitlements.read_model import HotReads
 from meterline.invoicing.clock import start_clock
 from meterline.licensing.report_writer import ReportWriter
 from meterline.metering.writer import IngestWriter
-from meterline.settings import Settings, get_settings
+from meterline.settings import Settings
 from meterline.webhooks.worker import start_worker
 
 log = logging.getLogger("meterline")
@@ -41,7 +41,8 @@ class Meterline(FastAPI):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    """The application, configured by ``settings`` (default: read from the environment)."""
+    settings = settings if settings is not None else Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,12 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.start()
         report_writer = ReportWriter(db)  # Kaiten usage reports: group commit
         report_writer.start()
-        clock = start_clock(db)  # METERLINE_BILLING_INTERVAL_SECONDS; 0 = off
-        webhook_worker = start_worker(db)  # METERLINE_WEBHOOK_WORKER=false turns it off
+        clock = start_clock(db, settings.billing)  # interval 0 = off
+        webhook_worker = start_worker(db, settings.webhooks)  # worker=false: off
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
         app.state.health.add("database", health.database_probe(db))
-        app.state.settings = settings
         app.state.writer = writer
         app.state.hot = HotReads(db, settings)
         app.state.report_writer = report_writer
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for name, running in app.state.writers.items():
             app.state.health.add(name, health.writer_probe(running), cache_seconds=0)
         app.state.rate_limiter = limiter_from_settings(
-            settings.rate_limit_per_second, settings.rate_limit_burst
+            settings.http.rate_limit_per_second, settings.http.rate_limit_burst
         )
         # Everything built so far (routes, models, SQLAlchemy mappers: ~200,000 objects) lives
         # as long as the process: take it out of the collector's sight, or every full
@@ -91,26 +91,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Usage metering, entitlements, licensing and billing. `/v1` speaks the Flexprice "
             "billing API, `/api` the Kaiten licensing API, `GET /v1/usage` the customer usage "
-            f"report. Request bodies are limited to {settings.max_body_bytes} bytes, must "
-            f"arrive within {settings.body_timeout_seconds:g} seconds (else 408) and may nest "
-            f"JSON at most {settings.max_json_depth} levels deep."
+            f"report. Request bodies are limited to {settings.http.max_body_bytes} bytes, must "
+            f"arrive within {settings.http.body_timeout_seconds:g} seconds (else 408) and may nest "
+            f"JSON at most {settings.http.max_json_depth} levels deep."
         ),
         lifespan=lifespan,
     )
 
+    app.state.settings = settings  # read by routes through api.deps.AppSettings
     health.install(app)  # /health and /ready
     app.add_route("/metrics", observability.metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
     include_routers(app)
     install_openapi(app)
     # Authenticated, whole-body requests only take a database slot ...
-    app.add_middleware(ConcurrencyLimit, limit=settings.max_concurrent_requests)
+    app.add_middleware(ConcurrencyLimit, limit=settings.http.max_concurrent_requests)
     # ... behind the body pipeline: bounded, timed, checked (NUL, surrogates, depth).
     app.add_middleware(
         BodyPipeline,
-        max_bytes=settings.max_body_bytes,
-        timeout_seconds=settings.body_timeout_seconds,
-        max_json_depth=settings.max_json_depth,
+        max_bytes=settings.http.max_body_bytes,
+        timeout_seconds=settings.http.body_timeout_seconds,
+        max_json_depth=settings.http.max_json_depth,
     )
     # Outermost (Meterline.build_middleware_stack): the request id and the catch-all.
     return app

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from meterline.settings import get_settings
+from meterline.settings import Settings
 
 app = typer.Typer(
     help="Meterline: usage metering, entitlements, licensing and billing.", no_args_is_help=True
@@ -24,7 +24,7 @@ def migrate() -> None:
     """Bring the database to the newest schema."""
     from meterline.db.migrate import upgrade
 
-    upgrade(get_settings().database_url)
+    upgrade(Settings().database.url)
     console.print("[green]database is up to date[/green]")
 
 
@@ -46,8 +46,8 @@ def serve(
 
     logging_config = log_config(log_level, json_logs)
 
-    settings = get_settings()
-    upgrade(settings.database_url)
+    settings = Settings()
+    upgrade(settings.database.url)
     if workers > 1:
         uvicorn.run(
             "meterline.app:create_app",
@@ -85,15 +85,15 @@ def bill(
     from meterline.invoicing.clock import run_once
     from meterline.kernel.instants import parse_instant
 
-    settings = get_settings()
-    upgrade(settings.database_url)
+    settings = Settings()
+    upgrade(settings.database.url)
     try:
         instant = parse_instant(now) if now else None
     except ValueError as exc:
         raise typer.BadParameter("--now must be an RFC 3339 date-time") from exc
     db = Database.connect(settings)
     try:
-        report = run_once(db, now=instant)
+        report = run_once(db, now=instant, grace=settings.billing.grace)
     finally:
         db.dispose()
     typer.echo(json.dumps(report.as_dict()))
@@ -118,8 +118,8 @@ def keys_create(
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
 
-    settings = get_settings()
-    upgrade(settings.database_url)
+    settings = Settings()
+    upgrade(settings.database.url)
     db = Database.connect(settings)
     try:
         with db.session() as session:
@@ -168,8 +168,8 @@ def demo(
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
 
-    settings = get_settings()
-    upgrade(settings.database_url)
+    settings = Settings()
+    upgrade(settings.database.url)
     db = Database.connect(settings)
     started = time.monotonic()
     try:

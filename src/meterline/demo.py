@@ -385,7 +385,7 @@ def run(
             end_license_date=start + timedelta(days=365),
         )
         licensing_instances.create_instance(session, principal, terms, slug="acme-prod")
-    store = event_store(db.dialect, settings)
+    store = event_store(db.dialect, settings.events)
     # Events per customer ≈ days × (8 call slots + 1 snapshot + 0.3 exports).
     estimate = len(population) * days * 9
     written = 0

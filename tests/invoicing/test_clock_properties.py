@@ -60,7 +60,6 @@ def plan_for(service_db: ServiceDb, period: str) -> tuple[str, str]:
             "currency": "usd",
             "billing_period": period,
             "billing_period_count": 1,
-            "start_date": EPOCH - timedelta(days=1),
         }
         prices.create_prices(
             session,

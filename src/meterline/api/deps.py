@@ -12,11 +12,21 @@ from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
 from meterline.db.engine import Database
 from meterline.kernel.errors import DomainError, PermissionDenied
+from meterline.settings import Settings
 
 
 def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+# The process's settings, as app.create_app was given them.
+AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def _write_session(request: Request) -> Iterator[Session]:

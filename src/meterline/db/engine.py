@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
 from meterline.kernel.money import MONEY_CONTEXT, saturate
-from meterline.settings import Settings
+from meterline.settings import EventStoreSettings, Settings
+
+# The key of a session's ``info`` that holds the process's event-store settings.
+EVENTS_INFO = "meterline.events"
 
 log = logging.getLogger("meterline.db")
 
@@ -77,11 +80,13 @@ def _sqlite_engine(url: str, settings: Settings, *, immediate: bool, pool_size: 
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute(f"PRAGMA cache_size=-{int(settings.sqlite_cache_kib)}")
+        cursor.execute(f"PRAGMA cache_size=-{int(settings.database.sqlite_cache_kib)}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         # Checkpoints are run by a background thread (Database.start_checkpointer) so that
         # a commit never pays for copying the WAL into the database file.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={int(settings.sqlite_autocheckpoint_pages)}")
+        cursor.execute(
+            f"PRAGMA wal_autocheckpoint={int(settings.database.sqlite_autocheckpoint_pages)}"
+        )
         cursor.close()
         register_decimal_functions(dbapi_connection)
 
@@ -99,6 +104,9 @@ class Database:
     url: str
     write_engine: Engine
     read_engine: Engine
+    # Where this process's events live; every session carries it (``session.info``), so the
+    # read path finds its store without a global lookup (metering/backend.py).
+    events: EventStoreSettings = field(default_factory=EventStoreSettings)
 
     @property
     def dialect(self) -> str:
@@ -110,33 +118,35 @@ class Database:
 
     @classmethod
     def connect(cls, settings: Settings, url: str | None = None) -> Database:
-        url = url or settings.database_url
+        url = url or settings.database.url
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         if url.startswith("sqlite"):
-            size = settings.max_concurrent_requests + 6
+            size = settings.http.max_concurrent_requests + 6
             write = _sqlite_engine(url, settings, immediate=True, pool_size=size)
             read = _sqlite_engine(url, settings, immediate=False, pool_size=size)
-            return cls(url=url, write_engine=write, read_engine=read)
-        if settings.pool_size + settings.pool_max_overflow < settings.max_concurrent_requests + 6:
+            return cls(url=url, write_engine=write, read_engine=read, events=settings.events)
+        pool = settings.database
+        if pool.pool_size + pool.pool_max_overflow < settings.http.max_concurrent_requests + 6:
             raise ValueError(
                 "METERLINE_POOL_SIZE + METERLINE_POOL_MAX_OVERFLOW must be at least"
                 " METERLINE_MAX_CONCURRENT_REQUESTS + 6"
             )
         engine = create_engine(
             url,
-            pool_size=settings.pool_size,
-            max_overflow=settings.pool_max_overflow,
+            pool_size=pool.pool_size,
+            max_overflow=pool.pool_max_overflow,
             pool_pre_ping=True,
         )
-        return cls(url=url, write_engine=engine, read_engine=engine)
+        return cls(url=url, write_engine=engine, read_engine=engine, events=settings.events)
 
     def __post_init__(self) -> None:
         catalog_version.watch(self.write_engine)
         if self.read_engine is not self.write_engine:
             catalog_version.watch(self.read_engine)
-        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        info = {EVENTS_INFO: self.events}
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, info=info)
 
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:

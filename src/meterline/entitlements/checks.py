@@ -34,12 +34,12 @@ from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
-from meterline.db.base import new_id, utcnow
+from meterline.db.base import new_id
 from meterline.entitlements import repository
 from meterline.entitlements.models import Consumption, Entitlement
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidRequest
-from meterline.kernel.instants import to_micros
+from meterline.kernel.instants import SYSTEM_CLOCK, Clock, to_micros
 from meterline.kernel.money import MONEY_CONTEXT, total
 from meterline.metering.ingest import EventRow
 from meterline.metering.service import meter_usage, store_for
@@ -50,7 +50,7 @@ from meterline.subscriptions.models import Subscription
 from meterline.webhooks import notify
 
 FEATURE_ORDER = {"metered": 0, "static": 1, "boolean": 2, "config": 3}
-FAR_FUTURE = datetime(9999, 1, 1).astimezone()
+FAR_FUTURE = periods.NEVER_ENDS
 MAX_CONSUME_EVENTS = 1000
 _json = msgspec.json.Encoder(decimal_format="number")
 
@@ -159,7 +159,7 @@ def window_for(access: FeatureAccess, now: datetime) -> periods.Period:
     granting subscription's billing cycle."""
     sub = access.sources[0].subscription
     period = subscriptions.effective_period(sub, now)
-    window = periods.usage_window(
+    return periods.usage_window(
         access.usage_reset_period,
         subscription_period=period,
         subscription_start=sub.start_date,
@@ -169,9 +169,6 @@ def window_for(access: FeatureAccess, now: datetime) -> periods.Period:
         at=now,
         timezone=sub.timezone,
     )
-    if window is None:  # NEVER: everything since the subscription started
-        return periods.Period(sub.start_date, FAR_FUTURE)
-    return window
 
 
 def _read_usage(session: Session, access: FeatureAccess, customer: Customer, now: datetime) -> None:
@@ -191,9 +188,10 @@ def customer_access(
     feature_ids: Sequence[str] | None = None,
     subscription_ids: Sequence[str] | None = None,
     with_usage: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> list[FeatureAccess]:
     """Every feature the customer's live subscriptions grant, sorted as upstream sorts."""
-    now = utcnow()
+    now = clock.now()
     subs = _live_subscriptions(session, principal, customer, now)
     if subscription_ids:
         subs = [s for s in subs if s.id in subscription_ids]
@@ -353,6 +351,7 @@ def check_feature(
     *,
     consume: Decimal | None = None,
     event_id: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> CheckResult:
     """May ``customer`` use ``feature`` now; with ``consume``, record that use atomically.
 
@@ -365,8 +364,8 @@ def check_feature(
         if consume <= 0:
             raise InvalidRequest("consume must be positive", field="consume")
         repository.lock_customer(session, customer.id)
-    now = utcnow()
-    found = customer_access(session, principal, customer, feature_ids=[feature.id])
+    now = clock.now()
+    found = customer_access(session, principal, customer, feature_ids=[feature.id], clock=clock)
     access = found[0] if found else None
     enabled = access is not None and access.is_enabled
     if consume is not None and enabled and feature.type != "metered":

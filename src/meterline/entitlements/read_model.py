@@ -93,8 +93,8 @@ class HotReads:
         self.db = db
         self.inline = db.is_sqlite
         self._loop_thread = threading.get_ident()  # built in the lifespan, on the loop
-        self.usage_in_memory = db.is_sqlite and settings.event_store == "sql"
-        self._reader = reader_for(db.dialect, settings)
+        self.usage_in_memory = db.is_sqlite and settings.events.store == "sql"
+        self._reader = reader_for(db.dialect, settings.events)
         self._conn: Connection | None = None
         self._pragma: Any = None  # a DBAPI cursor of _conn, kept: asked on every request
         self._version: int | None = None

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.exc import OperationalError
 
 from meterline import observability
@@ -25,21 +24,14 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import failures, repository
+from meterline.kernel.instants import SYSTEM_CLOCK, Clock
+from meterline.settings import BillingSettings
 
 log = logging.getLogger("meterline.billing")
 BATCH = 500
 # Subscriptions closed per transaction: large enough to amortize the reads and the commit,
 # small enough that a conflict redoes little and a transaction holds its locks briefly.
 CHUNK = 100
-
-
-class BillingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="METERLINE_BILLING_", extra="ignore")
-
-    # Seconds between runs of the clock inside ``meterline serve``; 0 = off.
-    interval_seconds: float = 60
-    # Drafts stay open for late events this long after their period ends.
-    grace_seconds: float = 3600
 
 
 @dataclass
@@ -178,15 +170,17 @@ def run_once(
     now: datetime | None = None,
     grace: timedelta | None = None,
     stop: threading.Event | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RunReport:
     """Closes every period that ended by ``now`` (each period once, catching up several
     periods of one subscription if needed) and finalizes due drafts.
 
     One subscription that cannot be billed never stops the others: its chunk is redone one
     subscription per transaction, and its failure is recorded (see ``invoicing/failures.py``);
-    this run does not try it again, the next run does."""
-    now = now or utcnow()
-    grace = grace if grace is not None else timedelta(seconds=BillingSettings().grace_seconds)
+    this run does not try it again, the next run does. ``grace`` defaults to the documented
+    default (the clock and ``meterline bill`` pass the configured one)."""
+    now = now or clock.now()
+    grace = grace if grace is not None else BillingSettings().grace
     run_id = new_id("brun")
     report = RunReport()
     # What failed in this run, also when recording the failure failed too.
@@ -258,10 +252,13 @@ def run_once(
 class BillingClock:
     """Runs :func:`run_once` every ``interval`` seconds in a daemon thread."""
 
-    def __init__(self, db: Database, interval: float, grace: timedelta) -> None:
+    def __init__(
+        self, db: Database, interval: float, grace: timedelta, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.db = db
         self.interval = interval
         self.grace = grace
+        self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -274,7 +271,7 @@ class BillingClock:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                report = run_once(self.db, grace=self.grace, stop=self._stop)
+                report = run_once(self.db, grace=self.grace, stop=self._stop, clock=self.clock)
                 observability.record_billing_run(
                     report.periods_closed, report.invoices_finalized, failed=False
                 )
@@ -292,8 +289,7 @@ class BillingClock:
             self._thread.join(timeout=30)
 
 
-def start_clock(db: Database) -> BillingClock:
-    settings = BillingSettings()
-    clock = BillingClock(db, settings.interval_seconds, timedelta(seconds=settings.grace_seconds))
+def start_clock(db: Database, settings: BillingSettings) -> BillingClock:
+    clock = BillingClock(db, settings.interval_seconds, settings.grace)
     clock.start()
     return clock

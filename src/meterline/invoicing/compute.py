@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from meterline.catalog.models import Meter
 from meterline.invoicing.amounts import (
@@ -107,16 +106,7 @@ def _windows(
 ) -> list[tuple[datetime, datetime]]:
     if allowance is None or allowance.unlimited or allowance.reset_period != "DAILY":
         return [(period.start, period.end)]
-    tz = ZoneInfo(ctx.subscription.timezone or "UTC")
-    windows = []
-    cursor = period.start
-    while cursor < period.end:
-        local = cursor.astimezone(tz)
-        next_midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        boundary = min(period.end, next_midnight.replace(tzinfo=tz).astimezone(cursor.tzinfo))
-        windows.append((cursor, boundary))
-        cursor = boundary
-    return windows
+    return [(w.start, w.end) for w in periods.day_windows(period, ctx.subscription.timezone)]
 
 
 def _usage_line(

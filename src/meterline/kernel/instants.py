@@ -15,8 +15,9 @@ it into a 400 naming its field.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Protocol
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, WithJsonSchema
 
@@ -73,6 +74,40 @@ def from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
         microsecond=micros % 1_000_000
     )
+
+
+class Clock(Protocol):
+    """Where a service reads "now" from: the system clock in the server, a fixed one in
+    tests (``run_once(now=…)``-style arguments still win where a function takes one)."""
+
+    def now(self) -> datetime:
+        """The current instant, aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock that says ``at`` until moved (tests, and replaying a past instant)."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Moves the clock ``delta`` forward and returns the new instant."""
+        self.at = self.at + delta
+        return self.at
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
 
 
 def _from_wire(value: Any) -> Any:

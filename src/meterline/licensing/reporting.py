@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.db.base import utcnow
 from meterline.kernel import money
 from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
+from meterline.kernel.instants import SYSTEM_CLOCK, Clock
 from meterline.licensing import repository, usage_store
 from meterline.licensing.catalog import entitlement_types
 from meterline.licensing.groups import get_group
@@ -146,6 +146,7 @@ def read_usage(
     principal: Principal,
     instance_slug: str,
     entitlement_slug: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> UsageView:
     """The instance's usage of one entitlement next to its grant: one statement on the
     driver's connection ``conn``, read fresh (a grant changed through either API, or by
@@ -160,17 +161,19 @@ def read_usage(
         raise NotFound("entitlement", entitlement_slug)
     if context.grant_id is None:
         raise NotFound("entitlement assignment", entitlement_slug)
-    return _view(context, found.entitlement_type, found.counter, utcnow())
+    return _view(context, found.entitlement_type, found.counter, clock.now())
 
 
-def list_usage(session: Session, principal: Principal, instance_slug: str) -> list[UsageView]:
+def list_usage(
+    session: Session, principal: Principal, instance_slug: str, clock: Clock = SYSTEM_CLOCK
+) -> list[UsageView]:
     """One row per entitlement the instance's license grants."""
     instance = get_instance(session, principal, instance_slug)
     found = repository.licenses_of(session, [instance.license_id])[instance.license_id]
     pairs = repository.all_grants_of(session, found.id)
     counters = repository.counters_of(session, instance.id)
     types = entitlement_types(session, [f for _, f in pairs])
-    now = utcnow()
+    now = clock.now()
     views = []
     for granted, feature in pairs:
         kind = types[feature.id]

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from meterline.kernel.instants import from_micros, to_micros
 from meterline.kernel.money import (
     FRACTION_DIGITS,
     LIMIT,
@@ -46,15 +43,6 @@ PARTS_NEEDED = {
     "MAX": frozenset({"max"}),
     "MIN": frozenset({"min"}),
     "LATEST": frozenset({"latest"}),
-}
-_FIXED_MINUTES = {
-    "MINUTE": 1,
-    "15MIN": 15,
-    "30MIN": 30,
-    "HOUR": 60,
-    "3HOUR": 180,
-    "6HOUR": 360,
-    "12HOUR": 720,
 }
 
 
@@ -248,90 +236,3 @@ def tidy(value: Decimal) -> Decimal:
     if value.as_tuple().exponent < -FRACTION_DIGITS:  # type: ignore[operator]
         value = value.quantize(SMALLEST, rounding=ROUND_HALF_UP, context=MONEY_CONTEXT)
     return Decimal(decimal_text(value))
-
-
-# ---- windows -------------------------------------------------------------------------------
-
-
-def zone(name: str | None) -> ZoneInfo:
-    return ZoneInfo(name or "UTC")
-
-
-def window_start(micros: int, window: str, tz: ZoneInfo, anchor: datetime | None = None) -> int:
-    """The start (µs, UTC) of the window of ``window`` size holding ``micros``, in ``tz``."""
-    local = from_micros(micros).astimezone(tz)
-    if window in _FIXED_MINUTES:
-        minutes = _FIXED_MINUTES[window]
-        total = local.hour * 60 + local.minute
-        floored = total - total % minutes
-        start = local.replace(hour=floored // 60, minute=floored % 60, second=0, microsecond=0)
-    elif window == "DAY":
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif window == "WEEK":
-        day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        start = day - timedelta(days=day.weekday())  # weeks start on Monday (ISO 8601)
-    elif window == "MONTH":
-        start = _month_start(local, anchor.astimezone(tz) if anchor else None)
-    else:
-        raise ValueError(f"unknown window size {window}")
-    # Re-attach the zone so a DST change inside the day gives the right UTC instant.
-    start = start.replace(tzinfo=tz)
-    return to_micros(start)
-
-
-def _month_start(local: datetime, anchor: datetime | None) -> datetime:
-    if anchor is None:
-        return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    import calendar
-
-    def at(year: int, month: int) -> datetime:
-        last = calendar.monthrange(year, month)[1]
-        return local.replace(
-            year=year,
-            month=month,
-            day=min(anchor.day, last),
-            hour=anchor.hour,
-            minute=anchor.minute,
-            second=anchor.second,
-            microsecond=0,
-        )
-
-    candidate = at(local.year, local.month)
-    if candidate > local:
-        year, month = (local.year - 1, 12) if local.month == 1 else (local.year, local.month - 1)
-        candidate = at(year, month)
-    return candidate
-
-
-def next_window_start(start: int, window: str, tz: ZoneInfo, anchor: datetime | None = None) -> int:
-    """The start of the window after the one starting at ``start``."""
-    local = from_micros(start).astimezone(tz)
-    if window in _FIXED_MINUTES:
-        return start + _FIXED_MINUTES[window] * 60_000_000
-    if window == "DAY":
-        probe = local + timedelta(days=1, hours=12)
-    elif window == "WEEK":
-        probe = local + timedelta(days=7, hours=12)
-    elif window == "MONTH":
-        probe = local + timedelta(days=32)
-    else:
-        raise ValueError(f"unknown window size {window}")
-    return window_start(to_micros(probe), window, tz, anchor)
-
-
-def hour_aligned(tz: ZoneInfo, instants: Iterable[int]) -> bool:
-    """Whether the zone's offset is a whole number of hours at each of these instants."""
-    for micros in instants:
-        offset = from_micros(micros).astimezone(tz).utcoffset()
-        if offset is not None and offset.total_seconds() % 3600:
-            return False
-    return True
-
-
-def utc_offset_zero(tz: ZoneInfo, instants: Iterable[int]) -> bool:
-    """Whether the zone is at UTC+0 at each of these instants (UTC days are its days)."""
-    for micros in instants:
-        offset = from_micros(micros).astimezone(tz).utcoffset()
-        if offset is not None and offset.total_seconds():
-            return False
-    return True

@@ -1,5 +1,10 @@
 """Choosing the event store: ``METERLINE_EVENT_STORE=sql|clickhouse``.
 
+The choice is the ``events`` section of the process's settings, handed in: by the writer
+and the read model (built from the settings in ``app.py``), and, on the read path, by the
+session, which carries the settings its ``Database`` was connected with
+(``db.engine.EVENTS_INFO``). A session made outside a ``Database`` reads the SQL store.
+
 The SQL store is stateless (a dialect name); the ClickHouse store holds a client, so one is
 opened per process on first use and shared by the writer thread and every request.
 """
@@ -10,20 +15,22 @@ import threading
 
 from sqlalchemy.orm import Session
 
+from meterline.db.engine import EVENTS_INFO
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse import ClickHouseEventStore
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
 from meterline.metering.stores.protocol import EventStore
 from meterline.metering.stores.sql import SqlEventStore
-from meterline.settings import Settings, get_settings
+from meterline.settings import EventStoreSettings
 
 _lock = threading.Lock()
 _clickhouse: dict[str, ClickHouseEventStore] = {}
+_SQL_ONLY = EventStoreSettings()
 
 
-def clickhouse_store(settings: Settings) -> ClickHouseEventStore:
-    """The process's ClickHouse store for ``settings.clickhouse_url`` (created on first use)."""
-    url = settings.clickhouse_url
+def clickhouse_store(events: EventStoreSettings) -> ClickHouseEventStore:
+    """The process's ClickHouse store for ``events.clickhouse_url`` (created on first use)."""
+    url = events.clickhouse_url
     if not url:
         raise RuntimeError("METERLINE_EVENT_STORE=clickhouse needs METERLINE_CLICKHOUSE_URL")
     with _lock:
@@ -34,22 +41,30 @@ def clickhouse_store(settings: Settings) -> ClickHouseEventStore:
         return store
 
 
-def event_store(dialect: str, settings: Settings | None = None) -> EventStore:
+def _events_of(session: Session) -> EventStoreSettings:
+    events = session.info.get(EVENTS_INFO)
+    return events if isinstance(events, EventStoreSettings) else _SQL_ONLY
+
+
+def event_store(dialect: str, events: EventStoreSettings) -> EventStore:
     """The configured event store; ``dialect`` is the catalog database's (for the SQL store)."""
-    settings = settings or get_settings()
-    if settings.event_store == "clickhouse":
-        return clickhouse_store(settings)
+    if events.store == "clickhouse":
+        return clickhouse_store(events)
     return SqlEventStore(dialect)
 
 
-def usage_reader(session: Session, settings: Settings | None = None) -> UsageReader:
-    """The usage reader for the configured store."""
-    return reader_for(session.get_bind().dialect.name, settings)
+def session_event_store(session: Session) -> EventStore:
+    """The event store of the process ``session`` belongs to."""
+    return event_store(session.get_bind().dialect.name, _events_of(session))
 
 
-def reader_for(dialect: str, settings: Settings | None = None) -> UsageReader:
+def usage_reader(session: Session) -> UsageReader:
+    """The usage reader of the process ``session`` belongs to."""
+    return reader_for(session.get_bind().dialect.name, _events_of(session))
+
+
+def reader_for(dialect: str, events: EventStoreSettings) -> UsageReader:
     """The usage reader for the configured store; ``dialect`` is the catalog database's."""
-    settings = settings or get_settings()
-    if settings.event_store == "clickhouse":
-        return ClickHouseUsageReader(clickhouse_store(settings))
+    if events.store == "clickhouse":
+        return ClickHouseUsageReader(clickhouse_store(events))
     return UsageReader(SqlEventStore(dialect))

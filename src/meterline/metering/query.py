@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from meterline.kernel.calendar import hour_aligned, utc_offset_zero, window_start, zone
 from meterline.kernel.money import in_money_context
 from meterline.metering.aggregations import (
     DAY_US,
@@ -27,15 +28,11 @@ from meterline.metering.aggregations import (
     Fold,
     MeterSpec,
     event_value,
-    hour_aligned,
     matches,
     property_text,
     result,
     tidy,
-    utc_offset_zero,
     weighted_contribution,
-    window_start,
-    zone,
 )
 from meterline.metering.stores.sql import SqlEventStore, StoredEvent
 

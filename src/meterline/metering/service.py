@@ -14,7 +14,7 @@ from meterline.catalog.models import AGGREGATION_TYPES, WINDOW_SIZES, Meter
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.instants import to_micros
 from meterline.metering.aggregations import MeterSpec, filters_of, matches
-from meterline.metering.backend import event_store, usage_reader
+from meterline.metering.backend import session_event_store, usage_reader
 from meterline.metering.query import UsageQuery, UsageResult
 from meterline.metering.stores.protocol import EventStore
 from meterline.metering.stores.sql import StoredEvent
@@ -23,7 +23,7 @@ MIN_MICROS = 0
 
 
 def store_for(session: Session) -> EventStore:
-    return event_store(session.get_bind().dialect.name)
+    return session_event_store(session)
 
 
 def meter_spec(meter: Meter) -> MeterSpec:

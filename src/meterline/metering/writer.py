@@ -50,12 +50,12 @@ class IngestResult:
 class IngestWriter(GroupCommitWriter[Sequence[EventRow], IngestResult]):
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.store = event_store(db.dialect, settings)
+        self.store = event_store(db.dialect, settings.events)
         super().__init__(
             "ingest writer",
             self._store_batch,
-            max_batch=settings.ingest_max_batch,
-            queue_limit=settings.ingest_queue_limit,
+            max_batch=settings.ingest.writer_max_batch,
+            queue_limit=settings.ingest.queue_limit,
             size=len,
             explain=self._explain_refusal,
             full_message="The ingest queue is full; retry shortly",

@@ -24,7 +24,6 @@ from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
-from meterline.invoicing.clock import BillingSettings
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
@@ -370,12 +369,11 @@ def activate_subscription(
 
 
 def _close_ended_periods(
-    session: Session, sub: Subscription, until: datetime, now: datetime
+    session: Session, sub: Subscription, until: datetime, now: datetime, grace: timedelta
 ) -> None:
     """Bills the periods that ended by ``until`` exactly as the clock would have (arrears
     of each, the next one's ADVANCE charges), so that an immediate cancellation starts from
     the current period whether or not the clock ran first."""
-    grace = timedelta(seconds=BillingSettings().grace_seconds)
     try:
         invoice_billing.close_ended_periods(session, sub, until=until, now=now, grace=grace)
     except Exception as error:  # the whole request rolls back: nothing is half-cancelled
@@ -404,6 +402,7 @@ def cancel_subscription(
     cancel_at: datetime | None = None,
     invoice_policy: str | None = None,
     reason: str | None = None,
+    grace: timedelta,
 ) -> Cancellation:
     # Locked: a billing clock closing it, or another cancellation, is waited for.
     sub = repository.lock(session, get_subscription(session, principal, subscription_id))
@@ -425,7 +424,7 @@ def cancel_subscription(
             raise InvalidRequest(
                 "cancel_at must not be before the subscription started", field="cancel_at"
             )
-        _close_ended_periods(session, sub, when, now)
+        _close_ended_periods(session, sub, when, now, grace)
         sub.subscription_status = "cancelled"
         sub.cancelled_at = now
         sub.cancel_at = when

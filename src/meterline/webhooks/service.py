@@ -14,20 +14,18 @@ from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.egress import RefusedDestination, destination
 from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from meterline.webhooks.models import WebhookMessage as Message
-from meterline.webhooks.settings import get_webhook_settings
 from meterline.webhooks.signing import new_secret
 
 MAX_ENDPOINTS_PER_ENVIRONMENT = 50
 
 
-def _url(value: str) -> str:
+def _url(value: str, allow_private: bool) -> str:
     """``value`` if it is an absolute http(s) URL whose host resolves to public addresses
     only (any address with ``METERLINE_WEBHOOK_ALLOW_PRIVATE``); the worker checks again at
     each delivery."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidRequest("url must be an absolute http(s) URL", field="url")
-    allow_private = get_webhook_settings().allow_private
     try:
         if allow_private:
             _ = parts.port  # the port must still be a port: the rest is not looked at
@@ -60,7 +58,11 @@ def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> We
 
 
 def create_endpoint(
-    session: Session, principal: Principal, command: CreateEndpoint
+    session: Session,
+    principal: Principal,
+    command: CreateEndpoint,
+    *,
+    allow_private: bool = False,
 ) -> WebhookEndpoint:
     """Registers ``url`` for ``event_types`` (none = every type) with a new signing secret."""
     _, total = repository.endpoints(session, principal.environment_id, 1, 0)
@@ -70,7 +72,7 @@ def create_endpoint(
         )
     found = WebhookEndpoint(
         environment_id=principal.environment_id,
-        url=_url(command.url),
+        url=_url(command.url, allow_private),
         event_types=_event_types(command.event_types),
         description=command.description,
         secret=new_secret(),
@@ -82,13 +84,18 @@ def create_endpoint(
 
 
 def update_endpoint(
-    session: Session, principal: Principal, endpoint_id: str, changes: EndpointChanges
+    session: Session,
+    principal: Principal,
+    endpoint_id: str,
+    changes: EndpointChanges,
+    *,
+    allow_private: bool = False,
 ) -> WebhookEndpoint:
     """Changes url, event_types, description, metadata or enabled; re-enabling resets the
     failure count and resumes the endpoint's pending deliveries."""
     found = get_endpoint(session, principal, endpoint_id)
     if changes.url is not None:
-        found.url = _url(changes.url)
+        found.url = _url(changes.url, allow_private)
     if changes.event_types is not None:
         found.event_types = _event_types(changes.event_types)
     if changes.description is not None:

@@ -34,10 +34,10 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from meterline import observability
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
+from meterline.settings import WebhookSettings
 from meterline.webhooks import repository
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from meterline.webhooks.outbox import wakeup
-from meterline.webhooks.settings import WebhookSettings, get_webhook_settings
 from meterline.webhooks.signing import headers
 from meterline.webhooks.transport import Outcome, post
 
@@ -75,9 +75,9 @@ def backoff(settings: WebhookSettings, attempt: int) -> timedelta:
 
 
 class WebhookWorker:
-    def __init__(self, db: Database, settings: WebhookSettings | None = None) -> None:
+    def __init__(self, db: Database, settings: WebhookSettings) -> None:
         self.db = db
-        self.settings = settings or get_webhook_settings()
+        self.settings = settings
         self.slots = max(1, self.settings.concurrency)
         # One environment's share of the slots: the rest stay free for the others.
         self.environment_slots = max(1, (self.slots + 1) // 2)
@@ -283,8 +283,7 @@ class WebhookWorker:
                 log.warning("webhook endpoint %s disabled after %d failures", target.id, limit)
 
 
-def start_worker(db: Database) -> WebhookWorker | None:
-    settings = get_webhook_settings()
+def start_worker(db: Database, settings: WebhookSettings) -> WebhookWorker | None:
     if not settings.worker:
         return None
     worker = WebhookWorker(db, settings)

@@ -60,12 +60,12 @@ async def _store(request: Request, rows: Sequence[EventRow], where: str) -> Inge
 
 
 def _parse_one(request: Request, body: bytes, environment_id: str) -> EventRow:
-    settings = request.app.state.settings
+    settings = request.app.state.settings.ingest
     return ingest.parse_single(body, environment_id, settings.max_properties_bytes)
 
 
 def _parse_many(request: Request, body: bytes, environment_id: str) -> list[EventRow]:
-    settings = request.app.state.settings
+    settings = request.app.state.settings.ingest
     return ingest.parse_batch(
         body, environment_id, settings.max_batch_events, settings.max_properties_bytes
     )

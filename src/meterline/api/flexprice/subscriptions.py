@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.catalog import feature_out
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
@@ -411,7 +411,11 @@ def activate_subscription(
 
 @router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel a subscription")
 def cancel_subscription(
-    subscription_id: str, body: CancelIn, principal: Vendor, session: WriteSession
+    subscription_id: str,
+    body: CancelIn,
+    principal: Vendor,
+    session: WriteSession,
+    settings: AppSettings,
 ) -> Response:
     result = subscriptions.cancel_subscription(
         session,
@@ -422,6 +426,7 @@ def cancel_subscription(
         invoice_policy=body.cancel_immediately_invoice_policy
         or body.cancel_immediately_inovice_policy,
         reason=body.reason,
+        grace=settings.billing.grace,  # the ended periods are closed as the clock would
     )
     now = utcnow()
     # The credits are the cancel invoice's proration lines, read from the rows just written.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
 from meterline.api.json import json_response
 from meterline.webhooks import service as webhooks
@@ -91,14 +91,18 @@ def list_event_types(principal: Vendor) -> Response:
 
 
 @router.post("/webhooks/endpoints", status_code=201)
-def create_endpoint(body: EndpointIn, principal: Vendor, session: WriteSession) -> Response:
+def create_endpoint(
+    body: EndpointIn, principal: Vendor, session: WriteSession, settings: AppSettings
+) -> Response:
     command = CreateEndpoint(
         url=body.url,
         event_types=None if body.event_types is None else tuple(body.event_types),
         description=body.description,
         metadata=body.metadata,
     )
-    endpoint = webhooks.create_endpoint(session, principal, command)
+    endpoint = webhooks.create_endpoint(
+        session, principal, command, allow_private=settings.webhooks.allow_private
+    )
     return json_response(endpoint_out(endpoint), 201)
 
 
@@ -120,7 +124,11 @@ def get_endpoint(endpoint_id: str, principal: Vendor, session: ReadSession) -> R
 
 @router.patch("/webhooks/endpoints/{endpoint_id}")
 def update_endpoint(
-    endpoint_id: str, body: EndpointUpdate, principal: Vendor, session: WriteSession
+    endpoint_id: str,
+    body: EndpointUpdate,
+    principal: Vendor,
+    session: WriteSession,
+    settings: AppSettings,
 ) -> Response:
     changes = EndpointChanges(
         url=body.url,
@@ -129,7 +137,9 @@ def update_endpoint(
         metadata=body.metadata,
         enabled=body.enabled,
     )
-    endpoint = webhooks.update_endpoint(session, principal, endpoint_id, changes)
+    endpoint = webhooks.update_endpoint(
+        session, principal, endpoint_id, changes, allow_private=settings.webhooks.allow_private
+    )
     return json_response(endpoint_out(endpoint))
 
 

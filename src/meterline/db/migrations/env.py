@@ -6,14 +6,14 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from meterline.db.models import Base
-from meterline.settings import get_settings
+from meterline.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("url") or get_settings().database_url
+    url = config.attributes.get("url") or Settings().database.url
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return str(url)

@@ -4,7 +4,7 @@ The answers are those of ``UsageReader`` on the SQL store, to the event. ClickHo
 one partial aggregate (count, sum, min, max, latest) per group and time bucket; buckets are
 as wide as the window allows while still falling inside one window (the window itself for a
 fixed window in UTC, else an hour or a minute), and Python maps each bucket to its window
-with the same calendar code (``aggregation.window_start``) and finishes with the same
+with the same calendar code (``kernel.calendar.window_start``) and finishes with the same
 shaping code. COUNT_UNIQUE and WEIGHTED_SUM are computed per event, as on the SQL store,
 from raw events whose filters were applied in ClickHouse.
 """
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from meterline.kernel.calendar import hour_aligned, window_start, zone
 from meterline.kernel.money import in_money_context
 from meterline.metering.aggregations import (
     FOLDABLE,
@@ -25,11 +26,8 @@ from meterline.metering.aggregations import (
     HOUR_US,
     ZERO,
     Fold,
-    hour_aligned,
     matches,
     tidy,
-    window_start,
-    zone,
 )
 from meterline.metering.query import GroupValue, UsageQuery, UsageReader, UsageResult, WindowValue
 from meterline.metering.stores.clickhouse import BucketFold, ClickHouseEventStore, group_text
