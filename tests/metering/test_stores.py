@@ -192,6 +192,7 @@ def queries(draw: st.DrawFn) -> tuple[MeterSpec, dict[str, Any]]:
                 "MAX",
                 "MIN",
                 "LATEST",
+                "EARLIEST",
                 "SUM_WITH_MULTIPLIER",
                 "COUNT_UNIQUE",
                 "WEIGHTED_SUM",
