@@ -10,6 +10,7 @@ import threading
 
 from sqlalchemy.orm import Session
 
+from meterline.db.dialect import dialect_of
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse import ClickHouseEventStore
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
@@ -44,7 +45,7 @@ def event_store(dialect: str, settings: Settings | None = None) -> EventStore:
 
 def usage_reader(session: Session, settings: Settings | None = None) -> UsageReader:
     """The usage reader for the configured store."""
-    return reader_for(session.get_bind().dialect.name, settings)
+    return reader_for(dialect_of(session).name, settings)
 
 
 def reader_for(dialect: str, settings: Settings | None = None) -> UsageReader:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import WINDOW_SIZES, Meter
+from meterline.db.dialect import dialect_of
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.instants import to_micros
 from meterline.metering.aggregations import (
@@ -29,7 +30,7 @@ MIN_MICROS = 0
 
 
 def store_for(session: Session) -> EventStore:
-    return event_store(session.get_bind().dialect.name)
+    return event_store(dialect_of(session).name)
 
 
 def meter_spec(meter: Meter) -> MeterSpec:

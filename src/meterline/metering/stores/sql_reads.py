@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from meterline.db.dialect import SqlDialect
+from meterline.db.dialect import dialect_named
 from meterline.kernel.money import in_money_context
 from meterline.metering.folds import ALL_PARTS, PARTS, Fold, Part
 
@@ -63,7 +63,7 @@ class SqlReads:
     """The reads of the SQL event store (SQLite or PostgreSQL)."""
 
     def __init__(self, dialect: str) -> None:
-        self.sql = SqlDialect(dialect)
+        self.sql = dialect_named(dialect)
         self.dialect = dialect
         self.is_sqlite = self.sql.is_sqlite
         self.p = self.sql.mark
