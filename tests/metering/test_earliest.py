@@ -13,7 +13,6 @@ import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,10 +178,10 @@ class SqlStore:
 
 
 class ClickHouseStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, url: str) -> None:
         from meterline.metering.stores.clickhouse import ClickHouseEventStore
 
-        self.store = ClickHouseEventStore.from_url(f"chdb://{path}")
+        self.store = ClickHouseEventStore.from_url(url)
 
     def load(self, spec: MeterSpec, rows: list[EventRow]) -> None:
         for start in range(0, len(rows), 3):
@@ -234,7 +233,7 @@ def store(
     elif request.param == "postgres":
         opened = SqlStore(request.getfixturevalue("database_urls")["postgres"])
     else:
-        opened = ClickHouseStore(root / "ch")
+        opened = ClickHouseStore(request.getfixturevalue("chdb_url"))
     yield opened
     opened.close()
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from meterline.kernel.money import LARGEST, MONEY_CONTEXT, saturate
+from meterline.kernel.money import LARGEST, MONEY_CONTEXT
 
 ZERO = Decimal(0)
 # Sums of quantities in the one money context (the default one keeps 28 digits).
@@ -98,50 +98,51 @@ Number = Callable[[Any], Decimal]
 class Part:
     """One part of a fold as the stores keep it.
 
-    ``columns``/``pg_types``: its columns in ``usage_hourly``/``usage_daily``;
-    ``sqlite_merge``/``postgres_merge``: the ``ON CONFLICT DO UPDATE`` assignments that merge
-    a delta (``excluded``) into a stored row (``u`` on PostgreSQL; on SQLite through the
-    decimal functions of ``db/engine.py``); ``clickhouse``: its aggregates over the events'
-    value ``v`` (ordered by ``(timestamp, ingested_at, batch_index)``); ``pg_pick``: how
-    PostgreSQL folds many rows of it (an aggregate per column, or ``None`` to pick the one
-    row ordered by its first column, see ``pick``). ``dump``/``load`` move it between a fold
-    and column values.
+    ``attributes``: the ``Fold`` fields it fills; ``columns``/``pg_types``: its columns in
+    ``usage_hourly``/``usage_daily``, one per attribute; ``combine``: how many stored rows of
+    it fold into one (``sum``, ``min``, ``max``; ``last``/``first``: the row with the
+    greatest/smallest first column, an instant — rows are distinct hours or days, so
+    instants never tie); ``sqlite_merge``/``postgres_merge``: the ``ON CONFLICT DO UPDATE``
+    assignments that merge a delta (``excluded``) into a stored row (``u`` on PostgreSQL; on
+    SQLite through the decimal functions of ``db/engine.py``); ``clickhouse``: its aggregates
+    over the events' value ``v`` (ordered by ``(timestamp, ingested_at, batch_index)``), one
+    per attribute; ``saturates``: the stored value is held within ``±LARGEST``.
     """
 
     name: str
+    attributes: tuple[str, ...]
     columns: tuple[str, ...]
     pg_types: tuple[str, ...]
+    combine: str
     sqlite_merge: tuple[str, ...]
     postgres_merge: tuple[str, ...]
     clickhouse: tuple[str, ...]
-    pg_aggregates: tuple[str, ...] | None
-    pick: str | None  # "DESC" (greatest first column) or "ASC" (smallest) for picked parts
-    dump: Callable[[Fold], tuple[Any, ...]]
-    load: Callable[[Fold, Sequence[Any], Number], None]
+    saturates: bool = False
 
+    def load(self, fold: Fold, values: Sequence[Any], number: Number) -> None:
+        """Fill ``fold`` from this part's column values (NULLs leave it unset)."""
+        if len(self.attributes) == 1:
+            if values[0] is not None:
+                setattr(fold, self.attributes[0], number(values[0]))
+        elif values[0] is not None and values[1] is not None:
+            setattr(fold, self.attributes[0], int(values[0]))
+            setattr(fold, self.attributes[1], number(values[1]))
 
-def _load_total(fold: Fold, values: Sequence[Any], number: Number) -> None:
-    fold.total = number(values[0])
-
-
-def _load_min(fold: Fold, values: Sequence[Any], number: Number) -> None:
-    if values[0] is not None:
-        fold.minimum = number(values[0])
-
-
-def _load_max(fold: Fold, values: Sequence[Any], number: Number) -> None:
-    if values[0] is not None:
-        fold.maximum = number(values[0])
-
-
-def _load_latest(fold: Fold, values: Sequence[Any], number: Number) -> None:
-    if values[0] is not None and values[1] is not None:
-        fold.latest_ts, fold.latest_value = int(values[0]), number(values[1])
-
-
-def _load_earliest(fold: Fold, values: Sequence[Any], number: Number) -> None:
-    if values[0] is not None and values[1] is not None:
-        fold.earliest_ts, fold.earliest_value = int(values[0]), number(values[1])
+    def fold_rows(self, fold: Fold, rows: Sequence[Sequence[Any]], at: int, number: Number) -> None:
+        """Fill ``fold`` with this part of many stored rows (its columns from ``at``)."""
+        if self.combine == "sum":
+            setattr(fold, self.attributes[0], sum((number(r[at]) for r in rows), ZERO))
+            return
+        present = [r for r in rows if r[at] is not None]
+        if not present:
+            return
+        if self.combine in ("min", "max"):
+            pick = min if self.combine == "min" else max
+            setattr(fold, self.attributes[0], pick(number(r[at]) for r in present))
+            return
+        choose = max if self.combine == "last" else min
+        row = choose(present, key=lambda r: r[at])
+        self.load(fold, row[at : at + 2], number)
 
 
 _ORDER = "(timestamp, ingested_at, batch_index)"
@@ -150,8 +151,10 @@ PARTS: dict[str, Part] = {
     for part in (
         Part(
             name="total",
+            attributes=("total",),
             columns=("sum_value",),
             pg_types=("numeric",),
+            combine="sum",
             sqlite_merge=("sum_value = ml_decimal_add(sum_value, excluded.sum_value)",),
             # A total that would pass NUMERIC(38, 12) stays at its largest value (kernel.money
             # bounds each event's value; only a sum of many can pass), never an overflow.
@@ -160,39 +163,34 @@ PARTS: dict[str, Part] = {
                 f" -{LARGEST}), {LARGEST})",
             ),
             clickhouse=("sum(v)",),
-            pg_aggregates=("COALESCE(SUM(sum_value), 0)",),
-            pick=None,
-            dump=lambda fold: (saturate(fold.total),),
-            load=_load_total,
+            saturates=True,
         ),
         Part(
             name="min",
+            attributes=("minimum",),
             columns=("min_value",),
             pg_types=("numeric",),
+            combine="min",
             sqlite_merge=("min_value = ml_decimal_min(min_value, excluded.min_value)",),
             postgres_merge=("min_value = LEAST(u.min_value, excluded.min_value)",),
             clickhouse=("min(v)",),
-            pg_aggregates=("MIN(min_value)",),
-            pick=None,
-            dump=lambda fold: (fold.minimum,),
-            load=_load_min,
         ),
         Part(
             name="max",
+            attributes=("maximum",),
             columns=("max_value",),
             pg_types=("numeric",),
+            combine="max",
             sqlite_merge=("max_value = ml_decimal_max(max_value, excluded.max_value)",),
             postgres_merge=("max_value = GREATEST(u.max_value, excluded.max_value)",),
             clickhouse=("max(v)",),
-            pg_aggregates=("MAX(max_value)",),
-            pick=None,
-            dump=lambda fold: (fold.maximum,),
-            load=_load_max,
         ),
         Part(
             name="latest",
+            attributes=("latest_ts", "latest_value"),
             columns=("latest_ts", "latest_value"),
             pg_types=("bigint", "numeric"),
+            combine="last",
             sqlite_merge=(
                 "latest_value = CASE WHEN latest_ts IS NULL OR excluded.latest_ts >= latest_ts"
                 " THEN excluded.latest_value ELSE latest_value END",
@@ -205,15 +203,13 @@ PARTS: dict[str, Part] = {
                 "latest_ts = GREATEST(u.latest_ts, excluded.latest_ts)",
             ),
             clickhouse=("max(timestamp)", f"argMax(v, {_ORDER})"),
-            pg_aggregates=None,
-            pick="DESC",
-            dump=lambda fold: (fold.latest_ts, fold.latest_value),
-            load=_load_latest,
         ),
         Part(
             name="earliest",
+            attributes=("earliest_ts", "earliest_value"),
             columns=("earliest_ts", "earliest_value"),
             pg_types=("bigint", "numeric"),
+            combine="first",
             # A stored row holds earlier-ingested events: a delta wins only when strictly
             # earlier, so ties keep the earlier-ingested event.
             sqlite_merge=(
@@ -228,10 +224,6 @@ PARTS: dict[str, Part] = {
                 "earliest_ts = LEAST(u.earliest_ts, excluded.earliest_ts)",
             ),
             clickhouse=("min(timestamp)", f"argMin(v, {_ORDER})"),
-            pg_aggregates=None,
-            pick="ASC",
-            dump=lambda fold: (fold.earliest_ts, fold.earliest_value),
-            load=_load_earliest,
         ),
     )
 }

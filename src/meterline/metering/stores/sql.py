@@ -24,9 +24,11 @@ largest value on both.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -34,6 +36,7 @@ import orjson
 from sqlalchemy import Connection
 
 from meterline.db.base import canonical_decimal
+from meterline.kernel.money import saturate
 from meterline.metering.aggregations import (
     DAY_US,
     HOUR_US,
@@ -54,49 +57,59 @@ def _json(value: Any) -> str:
     return _batch_encoder.encode(value).decode()
 
 
-# A rollup row: its key and count, then each fold part's columns (in ``PARTS`` order).
+# A rollup row: its key and count, then the columns of the fold parts it writes.
 _HEAD = ("meter_id", "external_customer_id", "bucket_start", "environment_id", "event_count")
 _HEAD_TYPES = ("varchar", "varchar", "bigint", "varchar", "bigint")
-_COLUMNS = _HEAD + tuple(column for part in PARTS.values() for column in part.columns)
-_PG_TYPES = _HEAD_TYPES + tuple(kind for part in PARTS.values() for kind in part.pg_types)
 _CONFLICT = " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
 
 
-def _upsert_sqlite(table: str) -> str:
-    picks = ", ".join(f"value->>{i}" for i in range(len(_COLUMNS)))
-    merges = ["event_count = event_count + excluded.event_count"]
-    merges += [m for part in PARTS.values() for m in part.sqlite_merge]
-    return (
-        f"INSERT INTO {table} ({', '.join(_COLUMNS)}) SELECT {picks} FROM json_each(?)"
-        " WHERE true" + _CONFLICT + " " + ", ".join(merges)
-    )
+class _Layout:
+    """The upserts of a set of fold parts and how a fold becomes their row values.
+
+    A batch writes only the parts its meters' aggregations read (always the total, a NOT
+    NULL column); the others keep what they hold. A meter's aggregation never changes, so
+    its rows never miss a part it reads.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        parts = [part for name, part in PARTS.items() if name in names | {"total"}]
+        columns = _HEAD + tuple(c for part in parts for c in part.columns)
+        types = _HEAD_TYPES + tuple(kind for part in parts for kind in part.pg_types)
+        self.width = len(columns)
+        self.values = attrgetter("count", *(a for part in parts for a in part.attributes))
+        each = [part for part in parts for _attribute in part.attributes]
+        self.saturated = [len(_HEAD) + i for i, part in enumerate(each) if part.saturates]
+        self.decimals = [i for i, kind in enumerate(types) if kind == "numeric"]
+        picks = ", ".join(f"value->>{i}" for i in range(len(columns)))
+        merges = ["event_count = event_count + excluded.event_count"]
+        merges += [m for part in parts for m in part.sqlite_merge]
+        self.sqlite = {
+            table: f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picks}"
+            " FROM json_each(?) WHERE true" + _CONFLICT + " " + ", ".join(merges)
+            for table in _ROLLUPS
+        }
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        merges = ["event_count = u.event_count + excluded.event_count"]
+        merges += [m for part in parts for m in part.postgres_merge]
+        self.postgres = {
+            table: f"INSERT INTO {table} AS u ({', '.join(columns)})"
+            f" SELECT * FROM unnest({arrays})" + _CONFLICT + " " + ", ".join(merges)
+            for table in _ROLLUPS
+        }
+
+    def row(self, key: tuple[str, str, int], env: str, fold: Fold) -> list[Any]:
+        values: list[Any] = [*key, env, *self.values(fold)]
+        for index in self.saturated:
+            values[index] = saturate(values[index])
+        return values
 
 
-def _upsert_pg(table: str) -> str:
-    arrays = ", ".join(f"%s::{kind}[]" for kind in _PG_TYPES)
-    merges = ["event_count = u.event_count + excluded.event_count"]
-    merges += [m for part in PARTS.values() for m in part.postgres_merge]
-    return (
-        f"INSERT INTO {table} AS u ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays})"
-        + _CONFLICT
-        + " "
-        + ", ".join(merges)
-    )
+_ROLLUPS = ("usage_hourly", "usage_daily")
 
 
-_UPSERT = {
-    (dialect, table): build(table)
-    for table in ("usage_hourly", "usage_daily")
-    for dialect, build in (("sqlite", _upsert_sqlite), ("postgresql", _upsert_pg))
-}
-
-
-def _row_values(key: tuple[str, str, int], env: str, fold: Fold) -> list[Any]:
-    meter_id, customer, bucket = key
-    values: list[Any] = [meter_id, customer, bucket, env, fold.count]
-    for part in PARTS.values():
-        values.extend(part.dump(fold))
-    return values
+@functools.cache
+def _layout(names: frozenset[str]) -> _Layout:
+    return _Layout(names)
 
 
 class SqlEventStore(SqlReads):
@@ -254,34 +267,46 @@ class SqlEventStore(SqlReads):
                 entry = (env, Fold())
                 daily[key] = entry
             entry[1].merge(fold)
+        layout = _layout(frozenset().union(*parts.values()))
         for table, table_deltas in (("usage_hourly", deltas), ("usage_daily", daily)):
             if self.is_sqlite:
-                self._merge_rollup_sqlite(conn, table, table_deltas)
+                self._merge_rollup_sqlite(conn, layout, table, table_deltas)
             else:
-                self._merge_rollup_pg(conn, table, table_deltas)
+                self._merge_rollup_pg(conn, layout, table, table_deltas)
 
     def _merge_rollup_sqlite(
-        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+        self,
+        conn: Connection,
+        layout: _Layout,
+        table: str,
+        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
     ) -> None:
         # One upsert; the decimal arithmetic on the text columns is done by the functions
         # that db/engine.py registers on every SQLite connection (exact, in Python's
         # Decimal), so no existing row has to be read back first.
-        rows = [
-            [_text(v) if type(v) is Decimal else v for v in _row_values(key, env, fold)]
-            for key, (env, fold) in deltas.items()
-        ]
-        conn.exec_driver_sql(_UPSERT[("sqlite", table)], (_json(rows),))
+        rows = []
+        for key, (env, fold) in deltas.items():
+            values = layout.row(key, env, fold)
+            for index in layout.decimals:
+                if values[index] is not None:
+                    values[index] = canonical_decimal(values[index])
+            rows.append(values)
+        conn.exec_driver_sql(layout.sqlite[table], (_json(rows),))
 
     def _merge_rollup_pg(
-        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+        self,
+        conn: Connection,
+        layout: _Layout,
+        table: str,
+        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
     ) -> None:
         # One statement for the whole batch (arrays unnested), in key order so concurrent
         # writers lock rows in the same order; executemany would be one statement a row.
-        columns: list[list[Any]] = [[] for _ in _COLUMNS]
+        columns: list[list[Any]] = [[] for _ in range(layout.width)]
         for key, (env, fold) in sorted(deltas.items()):
-            for column, value in zip(columns, _row_values(key, env, fold), strict=True):
+            for column, value in zip(columns, layout.row(key, env, fold), strict=True):
                 column.append(value)
-        conn.exec_driver_sql(_UPSERT[("postgresql", table)], tuple(columns))
+        conn.exec_driver_sql(layout.postgres[table], tuple(columns))
 
     def rebuild_hourly(self, conn: Connection, meter: MeterSpec) -> None:
         """Recompute a meter's hourly aggregates from its raw events (new meter, new filters)."""
@@ -322,10 +347,6 @@ def _event_params(row: EventRow, ingested: int) -> tuple[Any, ...]:
         row.source,
         row.properties_json,
     )
-
-
-def _text(value: Decimal) -> str:
-    return canonical_decimal(value)
 
 
 def meter_spec_of_row(row: Any) -> MeterSpec:

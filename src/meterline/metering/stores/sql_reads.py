@@ -55,6 +55,11 @@ def _parts(needs: frozenset[str] | None) -> list[tuple[Part, int, int]]:
     return found
 
 
+# How PostgreSQL folds many rows of a part: an aggregate, or the one row of an extreme instant.
+_AGGREGATES = {"sum": "SUM", "min": "MIN", "max": "MAX"}
+_PICKS = {"last": "DESC", "first": "ASC"}
+
+
 def _number(value: Any) -> Decimal:
     return value if type(value) is Decimal else Decimal(value)
 
@@ -141,41 +146,40 @@ class SqlReads:
     ) -> Fold:
         """The hourly aggregates of ``[start, end)`` folded into one (the hot check read).
 
-        PostgreSQL folds in SQL (exact NUMERIC); SQLite keeps decimals as text, so its rows
-        are folded here (a month is at most ~80 rows: whole days come from the daily table).
+        PostgreSQL folds in SQL (exact NUMERIC); SQLite keeps decimals as text, so the rows
+        are folded here, one pass per part over the fetched columns.
         """
-        if self.is_sqlite:
-            fold = Fold()
-            for _customer, _bucket, row_fold in self.hourly(
-                conn, environment_id, meter_id, customer, start, end, needs, table
-            ):
-                fold.merge(row_fold)
-            return fold
+        parts = _parts(needs)
         where, params = self._rollup_where(table, environment_id, meter_id, customer, start, end)
-        parts = [part for part, _a, _b in _parts(needs)]
-        aggregated = [part for part in parts if part.pg_aggregates is not None]
-        selects = [a for part in aggregated for a in part.pg_aggregates or ()]
+        if self.is_sqlite:
+            columns = [column for part, _a, _b in parts for column in part.columns]
+            rows = conn.exec_driver_sql(
+                "SELECT event_count" + "".join(", " + c for c in columns) + where, params
+            ).all()
+            fold = Fold(count=sum(row[0] for row in rows))
+            if rows:
+                for part, first, _last in parts:
+                    part.fold_rows(fold, rows, first + 1, _number)
+            return fold
+        aggregated = [part for part, _a, _b in parts if part.combine in _AGGREGATES]
+        selects = [f"{_AGGREGATES[part.combine]}({part.columns[0]})" for part in aggregated]
         row = conn.exec_driver_sql(
             "SELECT COALESCE(SUM(event_count), 0)" + "".join(", " + s for s in selects) + where,
             params,
         ).one()
         fold = Fold(count=int(row[0]))
-        offset = 1
-        for part in aggregated:
-            width = len(part.columns)
-            part.load(fold, row[offset : offset + width], _number)
-            offset += width
+        for index, part in enumerate(aggregated, start=1):
+            part.load(fold, (row[index],), _number)
         if not fold.count:
             return fold
-        for part in parts:
-            if part.pick is None:
+        for part, _a, _b in parts:
+            if part.combine not in _PICKS:
                 continue
-            # The one row holding the part's extreme (rows are distinct hours or days, so
-            # their instants never tie).
-            first = part.columns[0]
+            # The one row holding the part's extreme instant.
+            instant = part.columns[0]
             picked = conn.exec_driver_sql(
-                f"SELECT {', '.join(part.columns)}{where} AND {first} IS NOT NULL"
-                f" ORDER BY {first} {part.pick} LIMIT 1",
+                f"SELECT {', '.join(part.columns)}{where} AND {instant} IS NOT NULL"
+                f" ORDER BY {instant} {_PICKS[part.combine]} LIMIT 1",
                 params,
             ).first()
             if picked is not None:
