@@ -45,6 +45,7 @@ PURE = (
     "meterline.invoicing.proration",
     "meterline.invoicing.lines",
     "meterline.metering.aggregations",
+    "meterline.metering.folds",
     "meterline.kernel.calendar",
     "meterline.kernel",  # and every module below it
 )

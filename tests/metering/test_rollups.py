@@ -43,7 +43,7 @@ instants = st.builds(
     st.integers(0, 3),
 )
 events = st.lists(st.tuples(instants, st.sampled_from(["a", "b"]), values), min_size=1, max_size=40)
-aggregations = st.sampled_from(["COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST"])
+aggregations = st.sampled_from(["COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST", "EARLIEST"])
 windows = st.sampled_from([None, "HOUR", "DAY", "WEEK", "MONTH"])
 zones = st.sampled_from(["UTC", "Asia/Kolkata", "America/New_York"])
 bounds = st.tuples(instants, instants).filter(lambda b: b[0] < b[1])

@@ -50,13 +50,13 @@ class Stores:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stores]:
+def stores(tmp_path_factory: pytest.TempPathFactory, chdb_url: str) -> Iterator[Stores]:
     root: Path = tmp_path_factory.mktemp("stores")
     url = f"sqlite:///{root / 'events.db'}"
     upgrade(url)
     db = Database.connect(Settings(database_url=url))
-    # chdb is one engine per process: one store for the whole module.
-    ch = clickhouse.ClickHouseEventStore.from_url(f"chdb://{root / 'ch'}")
+    # chdb is one engine per process: one store for the whole module, on the process's path.
+    ch = clickhouse.ClickHouseEventStore.from_url(chdb_url)
     yield Stores(db, SqlEventStore("sqlite"), ch)
     db.dispose()
 
@@ -192,6 +192,7 @@ def queries(draw: st.DrawFn) -> tuple[MeterSpec, dict[str, Any]]:
                 "MAX",
                 "MIN",
                 "LATEST",
+                "EARLIEST",
                 "SUM_WITH_MULTIPLIER",
                 "COUNT_UNIQUE",
                 "WEIGHTED_SUM",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, text
+from sqlalchemy import Connection, Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.models import ApiKey, Environment, Organization, User
+from meterline.db.dialect import dialect_of
 from meterline.db.search import page
 
 
@@ -17,8 +18,7 @@ def lock_account_setup(session: Session) -> None:
     transaction ends (PostgreSQL; a SQLite write transaction already holds the database):
     two workers starting at once must not both create the default organization or both
     insert the bootstrap key."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('meterline:accounts'))"))
+    dialect_of(session).advisory_lock(session, "meterline:accounts")
 
 
 def default_organization(session: Session) -> Organization | None:

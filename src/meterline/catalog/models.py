@@ -14,18 +14,8 @@ from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.db.base import Base, Money, TimestampMixin, id_column
+from meterline.metering.aggregations import AGGREGATION_TYPES as AGGREGATION_TYPES
 
-AGGREGATION_TYPES = (
-    "COUNT",
-    "SUM",
-    "AVG",
-    "MAX",
-    "MIN",
-    "COUNT_UNIQUE",
-    "LATEST",
-    "SUM_WITH_MULTIPLIER",
-    "WEIGHTED_SUM",
-)
 FEATURE_TYPES = ("metered", "boolean", "static", "config")
 WINDOW_SIZES = (
     "MINUTE",

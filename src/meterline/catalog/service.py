@@ -23,7 +23,6 @@ from meterline.catalog.commands import (
     MeterFilter,
 )
 from meterline.catalog.models import (
-    AGGREGATION_TYPES,
     FEATURE_TYPES,
     RESET_USAGE,
     WINDOW_SIZES,
@@ -32,9 +31,8 @@ from meterline.catalog.models import (
 )
 from meterline.db.search import apply_filters, apply_sort, contains, page
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
+from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
 from meterline.metering.service import meter_spec, store_for
-
-BUCKETABLE = ("MAX", "SUM")
 
 
 def lookup_key_of(name: str) -> str:
@@ -82,7 +80,8 @@ def create_meter(session: Session, principal: Principal, command: CreateMeter) -
     _choice(aggregation_type, AGGREGATION_TYPES, "aggregation.type")
     _choice(bucket_size, WINDOW_SIZES, "aggregation.bucket_size")
     _choice(command.reset_usage, RESET_USAGE, "reset_usage")
-    if aggregation_type != "COUNT" and not field:
+    aggregation = AGGREGATIONS[aggregation_type]
+    if aggregation.needs_field and not field:
         raise InvalidRequest(
             f"aggregation.field is required for {aggregation_type}", field="aggregation.field"
         )
@@ -91,19 +90,22 @@ def create_meter(session: Session, principal: Principal, command: CreateMeter) -
         raise InvalidRequest(
             "aggregation.multiplier must be greater than 0", field="aggregation.multiplier"
         )
-    if aggregation_type == "SUM_WITH_MULTIPLIER" and multiplier is None:
+    if aggregation.needs_multiplier and multiplier is None:
         raise InvalidRequest(
-            "aggregation.multiplier is required for SUM_WITH_MULTIPLIER",
+            f"aggregation.multiplier is required for {aggregation_type}",
             field="aggregation.multiplier",
         )
-    if bucket_size and aggregation_type not in BUCKETABLE:
+    if bucket_size and not aggregation.bucketable:
+        allowed = " and ".join(sorted(n for n, a in AGGREGATIONS.items() if a.bucketable))
         raise InvalidRequest(
-            "aggregation.bucket_size is only allowed for MAX and SUM",
+            f"aggregation.bucket_size is only allowed for {allowed}",
             field="aggregation.bucket_size",
         )
-    if group_by and not (bucket_size and aggregation_type == "MAX"):
+    if group_by and not (bucket_size and aggregation.groupable):
+        allowed = ", ".join(sorted(n for n, a in AGGREGATIONS.items() if a.groupable))
         raise InvalidRequest(
-            "aggregation.group_by is only allowed for bucketed MAX", field="aggregation.group_by"
+            f"aggregation.group_by is only allowed for bucketed {allowed}",
+            field="aggregation.group_by",
         )
     meter = Meter(
         environment_id=principal.environment_id,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 from ulid import ULID
 
+from meterline.db.dialect import is_sqlite
 from meterline.kernel.money import decimal_text
 
 NAMING_CONVENTION = {
@@ -54,7 +55,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "sqlite":
+        if is_sqlite(dialect):
             return dialect.type_descriptor(String(64))
         return dialect.type_descriptor(Numeric(38, 12, asdecimal=True))
 
@@ -62,7 +63,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         dec = value if isinstance(value, Decimal) else Decimal(str(value))
-        if dialect.name == "sqlite":
+        if is_sqlite(dialect):
             return canonical_decimal(dec)
         return dec
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from meterline.db.base import Base
+from meterline.db.dialect import dialect_of
 
 GLOBAL = "*"
 # Tables whose rows a cached check or key is built from.
@@ -107,7 +108,7 @@ def _note(conn: Any, statement: UpdateBase, table: str, rows: list[dict[str, Any
 
 def watch(engine: Engine) -> None:
     """Bump the versions at the commit of every transaction that wrote a watched table."""
-    placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    placeholder = dialect_of(engine).mark
 
     @event.listens_for(engine, "after_execute")
     def _seen(conn: Any, statement: Any, multiparams: Any, params: Any, *_args: Any) -> None:

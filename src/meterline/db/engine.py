@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
+from meterline.db.dialect import SqlDialect, dialect_named
 from meterline.kernel.money import MONEY_CONTEXT, saturate
 from meterline.settings import EventStoreSettings, Settings
 
@@ -114,7 +115,12 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return self.dialect == "sqlite"
+        return self.sql.is_sqlite
+
+    @property
+    def sql(self) -> SqlDialect:
+        """What differs between SQLite and PostgreSQL (``db/dialect.py``)."""
+        return dialect_named(self.dialect)
 
     @classmethod
     def connect(cls, settings: Settings, url: str | None = None) -> Database:

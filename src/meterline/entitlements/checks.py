@@ -41,8 +41,9 @@ from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidRequest
 from meterline.kernel.instants import SYSTEM_CLOCK, Clock, to_micros
 from meterline.kernel.money import MONEY_CONTEXT, total
+from meterline.metering.aggregations import aggregation_of
 from meterline.metering.ingest import EventRow
-from meterline.metering.service import meter_usage, store_for
+from meterline.metering.service import meter_spec, meter_usage, store_for
 from meterline.pricing.models import Plan
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions import service as subscriptions
@@ -259,10 +260,9 @@ def _consumption_rows(
                 field="consume",
             )
         values = [base] * int(quantity)
-    elif kind in ("SUM", "SUM_WITH_MULTIPLIER") and meter.aggregation_field:
-        value = quantity
-        if kind == "SUM_WITH_MULTIPLIER":
-            value = quantity / (meter.aggregation_multiplier or Decimal(1))
+    elif meter.aggregation_field and (
+        (value := aggregation_of(kind).consumption(meter_spec(meter), quantity)) is not None
+    ):
         values = [{**base, meter.aggregation_field: value}]
     else:
         raise InvalidRequest(

@@ -9,12 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Numeric, cast, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
+from meterline.db.dialect import dialect_of
 from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.invoicing import failures
 from meterline.invoicing.models import Invoice, InvoiceLineItem, InvoiceSequence
@@ -70,10 +69,9 @@ def delete_lines(session: Session, invoice_id: str) -> None:
 
 def next_number(session: Session, environment_id: str, period: str) -> int:
     """Atomically takes the next number of ``period`` (``YYYYMM``) in the environment."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        insert(InvoiceSequence)
+        dialect_of(session)
+        .insert(InvoiceSequence)
         .values(environment_id=environment_id, period=period, last_value=1)
         .on_conflict_do_update(
             index_elements=["environment_id", "period"],
@@ -86,10 +84,9 @@ def next_number(session: Session, environment_id: str, period: str) -> int:
 
 def take_numbers(session: Session, environment_id: str, period: str, count: int) -> int:
     """Atomically takes ``count`` consecutive numbers of ``period``; returns the first."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        insert(InvoiceSequence)
+        dialect_of(session)
+        .insert(InvoiceSequence)
         .values(environment_id=environment_id, period=period, last_value=count)
         .on_conflict_do_update(
             index_elements=["environment_id", "period"],
@@ -312,9 +309,7 @@ def due_subscription_ids(
 def lock_subscription(session: Session, subscription_id: str) -> Any:
     """The subscription row, locked (PostgreSQL skips a row another clock holds)."""
     query = select(Subscription).where(Subscription.id == subscription_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).first()
+    return session.scalars(dialect_of(session).for_update(query, skip_locked=True)).first()
 
 
 def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], now: datetime) -> Any:
@@ -329,9 +324,7 @@ def lock_due_subscriptions(session: Session, subscription_ids: Sequence[str], no
         )
         .order_by(Subscription.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query).all())
+    return list(session.scalars(dialect_of(session).for_update(query, skip_locked=True)).all())
 
 
 def external_ids(session: Session, customer_ids: Sequence[str]) -> dict[str, str]:
@@ -349,6 +342,4 @@ def customer(session: Session, customer_id: str) -> Any:
 
 def lock_invoice(session: Session, invoice_id: str) -> Invoice | None:
     query = select(Invoice).where(Invoice.id == invoice_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalars(query).first()
+    return session.scalars(dialect_of(session).for_update(query, skip_locked=True)).first()

@@ -5,86 +5,31 @@ began (so the engine's events still apply: ``BEGIN IMMEDIATE`` on SQLite). A bat
 reports is a handful of statements; through SQLAlchemy, each costs several times what the
 database spends on it, and on two cores that Python time is what bounds reports per second.
 
-Values are converted here exactly as the models' column types convert them (``Money``:
-canonical decimal text on SQLite, NUMERIC on PostgreSQL; ``UTCDateTime``: naive UTC; JSON:
-text on SQLite), so the ORM reads what these write and the other way round.
+Values are converted by ``db/dialect.py`` (the one dialect helper) exactly as the models'
+column types convert them (``Money``: canonical decimal text on SQLite, NUMERIC on
+PostgreSQL; ``UTCDateTime``: naive UTC; JSON: text on SQLite), so the ORM reads what these
+write and the other way round.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from meterline.db.base import canonical_decimal
+from meterline.db.dialect import SqlDialect as Dialect
+from meterline.db.dialect import dialect_named
 from meterline.licensing.repository import LICENSE, CounterState, UsageContext
 from meterline.licensing.values import entitlement_type_of
-
-
-class Dialect:
-    """How one database spells parameters and stores Money, instants and JSON."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.postgres = name == "postgresql"
-
-    def sql(self, statement: str) -> str:
-        """``statement`` written with ``:name`` parameters, in this driver's style."""
-        if self.postgres:
-            return re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", statement)
-        return statement
-
-    def money_in(self, value: Decimal | None) -> Any:
-        if value is None:
-            return None
-        return value if self.postgres else canonical_decimal(value)
-
-    def money_out(self, value: Any) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(canonical_decimal(value if isinstance(value, Decimal) else Decimal(value)))
-
-    def moment_in(self, value: datetime | None) -> Any:
-        if value is None:
-            return None
-        naive = value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-        if self.postgres:
-            return naive
-        # SQLAlchemy's SQLite DATETIME text, so that both read each other's rows.
-        return naive.isoformat(sep=" ", timespec="microseconds")
-
-    def moment_out(self, value: Any) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
-
-    def json_in(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if self.postgres:
-            from psycopg.types.json import Json
-
-            return Json(value)
-        return json.dumps(value)
-
-    def json_out(self, value: Any) -> Any:
-        if value is None or self.postgres:
-            return value  # psycopg has parsed it already
-        return json.loads(value)
 
 
 class _Statement:
     """One SQL text in each driver's parameter style."""
 
     def __init__(self, text: str) -> None:
-        self._texts = {"sqlite": text, "postgresql": Dialect("postgresql").sql(text)}
+        self._texts = {name: dialect_named(name).sql(text) for name in ("sqlite", "postgresql")}
 
     def __call__(self, dialect: Dialect) -> str:
         return self._texts[dialect.name]

@@ -1,14 +1,26 @@
 """Pure aggregation maths: which events a meter counts, what each contributes, and folding.
 
 No I/O. Quantities are ``Decimal``; instants are integer microseconds since the epoch (UTC).
+
+Every aggregation is one class registered in ``AGGREGATIONS`` and carries its parts: what
+an event contributes to a ``Fold``, its result, and which *parts* of a fold it reads. A part
+(``PARTS``: total, min, max, latest, earliest) is what the stores keep or compute: its
+rollup columns and their merge on SQLite and PostgreSQL, its ClickHouse aggregate, and how
+the values read back fill a fold. Stores, usage queries, catalog validation and the wire
+schemas ask the registry; none switches on an aggregation's name.
+
+Order: events are folded in ingest order. LATEST keeps the value with the greatest
+timestamp, ties going to the later-ingested event; EARLIEST the value with the smallest
+timestamp, ties going to the earlier-ingested event (on ClickHouse: the smallest
+``(timestamp, ingested_at, batch_index)``, the same order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from meterline.kernel.money import (
     FRACTION_DIGITS,
@@ -20,8 +32,8 @@ from meterline.kernel.money import (
     decimal_text,
     within_magnitude,
 )
+from meterline.metering.folds import ZERO, Fold
 
-ZERO = Decimal(0)
 _INT_LIMIT = int(LIMIT)
 _TINY_DIGITS = MAX_DIGITS
 # Sums of quantities in the one money context (the default one keeps 28 digits).
@@ -29,21 +41,8 @@ _add = MONEY_CONTEXT.add
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
 
-# Aggregations whose result can be folded from hourly partial aggregates.
-FOLDABLE = frozenset({"COUNT", "SUM", "AVG", "MAX", "MIN", "LATEST", "SUM_WITH_MULTIPLIER"})
 # Window sizes whose boundaries fall on hour boundaries (in a whole-hour-offset time zone).
 HOUR_ALIGNED_WINDOWS = frozenset({"HOUR", "3HOUR", "6HOUR", "12HOUR", "DAY", "WEEK", "MONTH"})
-# The parts of a fold each foldable aggregation reads (the count is always read).
-ALL_PARTS = frozenset({"total", "min", "max", "latest"})
-PARTS_NEEDED = {
-    "COUNT": frozenset(),
-    "SUM": frozenset({"total"}),
-    "SUM_WITH_MULTIPLIER": frozenset({"total"}),
-    "AVG": frozenset({"total"}),
-    "MAX": frozenset({"max"}),
-    "MIN": frozenset({"min"}),
-    "LATEST": frozenset({"latest"}),
-}
 
 
 @dataclass(frozen=True)
@@ -131,89 +130,239 @@ def numeric(value: Any) -> Decimal:
     return ZERO
 
 
-_VALUELESS = frozenset({"COUNT", "COUNT_UNIQUE"})
+# ---- the aggregations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """The queried range ``[start, end)`` (µs), for aggregations weighted by time."""
+
+    start: int
+    end: int
+
+
+class Aggregation:
+    """One aggregation type: how events contribute, what it reads of a fold, its result.
+
+    ``parts``: the fold parts it reads (the count always). ``foldable``: whether its result
+    follows from merged partial folds (then rollups and ClickHouse aggregates serve it);
+    otherwise each event is contributed from raw events.
+    """
+
+    name: ClassVar[str]
+    parts: ClassVar[frozenset[str]] = frozenset()
+    foldable: ClassVar[bool] = True
+    needs_field: ClassVar[bool] = True  # aggregation.field / property_name is required
+    needs_multiplier: ClassVar[bool] = False
+    reads_value: ClassVar[bool] = True
+    additive: ClassVar[bool] = False  # the usage of a range is the sum of its parts' usage
+    bucketable: ClassVar[bool] = False  # a meter may set bucket_size
+    groupable: ClassVar[bool] = False  # a bucketed meter may set group_by
+
+    def value(self, meter: MeterSpec, properties: Mapping[str, Any]) -> Decimal:
+        """What one event contributes (its field's number; 0 for valueless aggregations)."""
+        if not self.reads_value or not meter.field:
+            return ZERO
+        return numeric(properties.get(meter.field))
+
+    def contribute(
+        self,
+        fold: Fold,
+        meter: MeterSpec,
+        properties: Mapping[str, Any],
+        timestamp: int,
+        period: Period,
+    ) -> None:
+        """Add one raw event (in ingest order) to ``fold``."""
+        fold.add(self.value(meter, properties), timestamp)
+
+    def result(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return self._of(meter, fold) if fold.count else ZERO
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        raise NotImplementedError
+
+    def consumption(self, meter: MeterSpec, quantity: Decimal) -> Decimal | None:
+        """The value of one event adding ``quantity`` to the usage, or None if none does
+        (entitlement check-and-consume)."""
+        return None
+
+
+AGGREGATIONS: dict[str, Aggregation] = {}
+
+
+def register(cls: type[Aggregation]) -> type[Aggregation]:
+    """Make ``cls`` an aggregation type of the wire, the catalog and every store."""
+    AGGREGATIONS[cls.name] = cls()
+    return cls
+
+
+def aggregation_of(name: str) -> Aggregation:
+    """The registered aggregation called ``name`` (``ValueError`` for an unknown one)."""
+    found = AGGREGATIONS.get(name)
+    if found is None:
+        raise ValueError(f"unknown aggregation {name}")
+    return found
+
+
+@register
+class Count(Aggregation):
+    name = "COUNT"
+    needs_field = False
+    reads_value = False
+    additive = True
+
+    def result(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return Decimal(fold.count)
+
+
+@register
+class Sum(Aggregation):
+    name = "SUM"
+    parts = frozenset({"total"})
+    additive = True
+    bucketable = True
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.total
+
+    def consumption(self, meter: MeterSpec, quantity: Decimal) -> Decimal | None:
+        return quantity
+
+
+@register
+class Avg(Aggregation):
+    name = "AVG"
+    parts = frozenset({"total"})
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return MONEY_CONTEXT.divide(fold.total, Decimal(fold.count))
+
+
+@register
+class Max(Aggregation):
+    name = "MAX"
+    parts = frozenset({"max"})
+    bucketable = True
+    groupable = True
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.maximum if fold.maximum is not None else ZERO
+
+
+@register
+class Min(Aggregation):
+    name = "MIN"
+    parts = frozenset({"min"})
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.minimum if fold.minimum is not None else ZERO
+
+
+@register
+class CountUnique(Aggregation):
+    """Distinct values of the field (as filters compare them); from raw events only."""
+
+    name = "COUNT_UNIQUE"
+    foldable = False
+    reads_value = False
+
+    def contribute(
+        self,
+        fold: Fold,
+        meter: MeterSpec,
+        properties: Mapping[str, Any],
+        timestamp: int,
+        period: Period,
+    ) -> None:
+        fold.add(ZERO, timestamp)
+        if meter.field:
+            text = property_text(properties.get(meter.field))
+            if text is not None:
+                fold.uniques.add(text)
+
+    def result(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return Decimal(len(fold.uniques))
+
+
+@register
+class Latest(Aggregation):
+    name = "LATEST"
+    parts = frozenset({"latest"})
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.latest_value if fold.latest_value is not None else ZERO
+
+
+@register
+class SumWithMultiplier(Aggregation):
+    name = "SUM_WITH_MULTIPLIER"
+    parts = frozenset({"total"})
+    needs_multiplier = True
+    additive = True
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        multiplier = meter.multiplier if meter.multiplier is not None else Decimal(1)
+        return MONEY_CONTEXT.multiply(fold.total, multiplier)
+
+    def consumption(self, meter: MeterSpec, quantity: Decimal) -> Decimal | None:
+        return quantity / (meter.multiplier or Decimal(1))
+
+
+@register
+class WeightedSum(Aggregation):
+    """Each value times the share of the queried period left after its event; raw only."""
+
+    name = "WEIGHTED_SUM"
+    foldable = False
+
+    def contribute(
+        self,
+        fold: Fold,
+        meter: MeterSpec,
+        properties: Mapping[str, Any],
+        timestamp: int,
+        period: Period,
+    ) -> None:
+        value = self.value(meter, properties)
+        fold.add(value, timestamp)
+        fold.weighted = _add(
+            fold.weighted, weighted_contribution(value, timestamp, period.start, period.end)
+        )
+
+    def result(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.weighted
+
+
+@register
+class Earliest(Aggregation):
+    """The value of the first event in the window by timestamp (a Meterline extension of
+    the Flexprice wire); ties go to the earlier-ingested event."""
+
+    name = "EARLIEST"
+    parts = frozenset({"earliest"})
+
+    def _of(self, meter: MeterSpec, fold: Fold) -> Decimal:
+        return fold.earliest_value if fold.earliest_value is not None else ZERO
+
+
+# The names in registration order: the catalog's and the wire's allowed values.
+AGGREGATION_TYPES = tuple(AGGREGATIONS)
+
+
+def parts_needed(meter: MeterSpec) -> frozenset[str]:
+    """The fold parts the meter's aggregation reads (the count is always read)."""
+    return aggregation_of(meter.aggregation_type).parts
 
 
 def event_value(meter: MeterSpec, properties: Mapping[str, Any]) -> Decimal:
-    if meter.aggregation_type in _VALUELESS or not meter.field:
-        return ZERO
-    return numeric(properties.get(meter.field))
-
-
-@dataclass(slots=True)
-class Fold:
-    """A partial aggregate that merges associatively."""
-
-    count: int = 0
-    total: Decimal = ZERO
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
-    latest_ts: int | None = None
-    latest_value: Decimal | None = None
-    uniques: set[str] = field(default_factory=set)
-
-    def add(self, value: Decimal, timestamp: int) -> None:
-        self.count += 1
-        self.total = _add(self.total, value)
-        self.minimum = value if self.minimum is None or value < self.minimum else self.minimum
-        self.maximum = value if self.maximum is None or value > self.maximum else self.maximum
-        # Ties go to the later-ingested event: callers add in ingest order.
-        if self.latest_ts is None or timestamp >= self.latest_ts:
-            self.latest_ts = timestamp
-            self.latest_value = value
-
-    def add_parts(self, value: Decimal, timestamp: int, parts: frozenset[str]) -> None:
-        """``add``, keeping only the named parts (``total``, ``min``, ``max``, ``latest``)."""
-        self.count += 1
-        if "total" in parts:
-            self.total = _add(self.total, value)
-        if "min" in parts and (self.minimum is None or value < self.minimum):
-            self.minimum = value
-        if "max" in parts and (self.maximum is None or value > self.maximum):
-            self.maximum = value
-        if "latest" in parts and (self.latest_ts is None or timestamp >= self.latest_ts):
-            self.latest_ts = timestamp
-            self.latest_value = value
-
-    def merge(self, other: Fold) -> None:
-        self.count += other.count
-        self.total = _add(self.total, other.total)
-        if other.minimum is not None and (self.minimum is None or other.minimum < self.minimum):
-            self.minimum = other.minimum
-        if other.maximum is not None and (self.maximum is None or other.maximum > self.maximum):
-            self.maximum = other.maximum
-        if other.latest_ts is not None and (
-            self.latest_ts is None or other.latest_ts >= self.latest_ts
-        ):
-            self.latest_ts = other.latest_ts
-            self.latest_value = other.latest_value
-        if other.uniques:
-            self.uniques |= other.uniques
+    """What one event contributes to the meter's folds."""
+    return aggregation_of(meter.aggregation_type).value(meter, properties)
 
 
 def result(meter: MeterSpec, fold: Fold) -> Decimal:
-    """The aggregate of a fold for the meter's aggregation type (WEIGHTED_SUM excluded)."""
-    kind = meter.aggregation_type
-    if kind == "COUNT":
-        return Decimal(fold.count)
-    if kind == "COUNT_UNIQUE":
-        return Decimal(len(fold.uniques))
-    if fold.count == 0:
-        return ZERO
-    if kind == "SUM":
-        return fold.total
-    if kind == "SUM_WITH_MULTIPLIER":
-        multiplier = meter.multiplier if meter.multiplier is not None else Decimal(1)
-        return MONEY_CONTEXT.multiply(fold.total, multiplier)
-    if kind == "AVG":
-        return MONEY_CONTEXT.divide(fold.total, Decimal(fold.count))
-    if kind == "MAX":
-        return fold.maximum if fold.maximum is not None else ZERO
-    if kind == "MIN":
-        return fold.minimum if fold.minimum is not None else ZERO
-    if kind == "LATEST":
-        return fold.latest_value if fold.latest_value is not None else ZERO
-    raise ValueError(f"no fold result for {kind}")
+    """The aggregate of a fold for the meter's aggregation type."""
+    return aggregation_of(meter.aggregation_type).result(meter, fold)
 
 
 def weighted_contribution(

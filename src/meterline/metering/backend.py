@@ -15,6 +15,7 @@ import threading
 
 from sqlalchemy.orm import Session
 
+from meterline.db.dialect import dialect_of
 from meterline.db.engine import EVENTS_INFO
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse import ClickHouseEventStore
@@ -55,12 +56,12 @@ def event_store(dialect: str, events: EventStoreSettings) -> EventStore:
 
 def session_event_store(session: Session) -> EventStore:
     """The event store of the process ``session`` belongs to."""
-    return event_store(session.get_bind().dialect.name, _events_of(session))
+    return event_store(dialect_of(session).name, _events_of(session))
 
 
 def usage_reader(session: Session) -> UsageReader:
     """The usage reader of the process ``session`` belongs to."""
-    return reader_for(session.get_bind().dialect.name, _events_of(session))
+    return reader_for(dialect_of(session).name, _events_of(session))
 
 
 def reader_for(dialect: str, events: EventStoreSettings) -> UsageReader:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from meterline.metering.aggregations import DAY_US, FOLDABLE, MeterSpec, result, tidy
+from meterline.metering.aggregations import DAY_US, MeterSpec, aggregation_of, result, tidy
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
 
@@ -24,7 +24,8 @@ def daily_usage_by_customer(
     Only for meters whose aggregation folds (not COUNT_UNIQUE or WEIGHTED_SUM) and without
     group-by or buckets; days without events are left out.
     """
-    if meter.aggregation_type not in FOLDABLE or meter.bucket_size or meter.group_by:
+    aggregation = aggregation_of(meter.aggregation_type)
+    if not aggregation.foldable or meter.bucket_size or meter.group_by:
         raise ValueError("the dashboard query needs a foldable meter without buckets or groups")
     if start % DAY_US or end % DAY_US:
         raise ValueError("the dashboard query covers whole UTC days")
@@ -37,7 +38,14 @@ def daily_usage_by_customer(
             found[str(row.customer)][row.bucket] = tidy(result(meter, row.fold))
         return dict(found)
     for customer, day, fold in reader.store.hourly(
-        conn, meter.environment_id, meter.id, None, start, end, table="usage_daily"
+        conn,
+        meter.environment_id,
+        meter.id,
+        None,
+        start,
+        end,
+        needs=aggregation.parts,
+        table="usage_daily",
     ):
         found[customer][day] = tidy(result(meter, fold))
     return dict(found)

@@ -56,6 +56,8 @@ class _Rollup:
     max_value: Mapped[Decimal | None] = mapped_column(Money(), default=None)
     latest_ts: Mapped[int | None] = mapped_column(BigInteger, default=None)
     latest_value: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    earliest_ts: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    earliest_value: Mapped[Decimal | None] = mapped_column(Money(), default=None)
 
 
 class UsageHourly(_Rollup, Base):

@@ -1,8 +1,10 @@
 """Usage queries: a meter's aggregate for one customer or all, over windows.
 
 Full hours come from the hourly aggregates kept at write time; the partial hours at the
-edges of the range, and aggregations that cannot be folded (COUNT_UNIQUE, WEIGHTED_SUM,
-query-time property filters, group-by, sub-hour windows), come from raw events.
+edges of the range, and what cannot be folded (an aggregation that is not ``foldable``, such
+as COUNT_UNIQUE and WEIGHTED_SUM; query-time property filters, group-by, sub-hour windows),
+come from raw events. What an event contributes and what a fold yields is the meter's
+aggregation's (``aggregations.AGGREGATIONS``).
 """
 
 from __future__ import annotations
@@ -20,21 +22,19 @@ from meterline.kernel.calendar import hour_aligned, utc_offset_zero, window_star
 from meterline.kernel.money import in_money_context
 from meterline.metering.aggregations import (
     DAY_US,
-    FOLDABLE,
     HOUR_ALIGNED_WINDOWS,
     HOUR_US,
-    PARTS_NEEDED,
     ZERO,
     Fold,
     MeterSpec,
-    event_value,
+    Period,
+    aggregation_of,
     matches,
     property_text,
-    result,
     tidy,
-    weighted_contribution,
 )
-from meterline.metering.stores.sql import SqlEventStore, StoredEvent
+from meterline.metering.stores.sql import SqlEventStore
+from meterline.metering.stores.sql_reads import StoredEvent
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,9 @@ class UsageReader:
 
     def _foldable(self, q: UsageQuery, tz: ZoneInfo) -> bool:
         meter = q.meter
-        if meter.aggregation_type not in FOLDABLE or q.filters or q.group_by or meter.group_by:
+        if not aggregation_of(meter.aggregation_type).foldable:
+            return False
+        if q.filters or q.group_by or meter.group_by:
             return False
         for size in (q.window, meter.bucket_size):
             if size is not None and size not in HOUR_ALIGNED_WINDOWS:
@@ -127,7 +129,7 @@ class UsageReader:
             return folds
         self._fold_raw_into(conn, q, q.start, first_full, folds, key_of)
         self._fold_raw_into(conn, q, last_full, q.end, folds, key_of)
-        needs = PARTS_NEEDED.get(q.meter.aggregation_type)
+        needs = aggregation_of(q.meter.aggregation_type).parts
         # Whole UTC days come from the daily rollup, the hours around them from the hourly
         # one. Days can serve a windowed query only when each UTC day lies inside one
         # window: day-or-longer windows in a zone at UTC+0.
@@ -191,9 +193,11 @@ class UsageReader:
         if end <= start:
             return
         assert callable(key_of)
+        aggregation = aggregation_of(q.meter.aggregation_type)
+        period = Period(q.start, q.end)
         for event in self._matching(conn, q, start, end):
-            folds[key_of(event.timestamp)].add(
-                event_value(q.meter, event.properties), event.timestamp
+            aggregation.contribute(
+                folds[key_of(event.timestamp)], q.meter, event.properties, event.timestamp, period
             )
 
     # -- raw path -------------------------------------------------------------------------
@@ -217,31 +221,20 @@ class UsageReader:
         group_field = q.group_by or meter.group_by
         # (group, unit start) → fold
         folds: dict[tuple[str | None, int], Fold] = defaultdict(Fold)
-        weighted: dict[tuple[str | None, int], Decimal] = defaultdict(Decimal)
+        aggregation = aggregation_of(meter.aggregation_type)
+        period = Period(q.start, q.end)
         for event in self._matching(conn, q, q.start, q.end):
             group = property_text(event.properties.get(group_field)) if group_field else None
             key = (group, window_start(event.timestamp, unit, tz, q.billing_anchor) if unit else 0)
-            value = event_value(meter, event.properties)
-            fold = folds[key]
-            fold.add(value, event.timestamp)
-            if meter.aggregation_type == "COUNT_UNIQUE" and meter.field:
-                text = property_text(event.properties.get(meter.field))
-                if text is not None:
-                    fold.uniques.add(text)
-            elif meter.aggregation_type == "WEIGHTED_SUM":
-                weighted[key] += weighted_contribution(value, event.timestamp, q.start, q.end)
+            aggregation.contribute(folds[key], meter, event.properties, event.timestamp, period)
         if not group_field:
             flat = {unit_start: fold for (_g, unit_start), fold in folds.items()}
-            flat_weighted = {unit_start: v for (_g, unit_start), v in weighted.items()}
-            return self._finish(q, tz, flat, flat_weighted)
+            return self._finish(q, tz, flat)
         groups: dict[str | None, dict[int, Fold]] = defaultdict(dict)
-        group_weighted: dict[str | None, dict[int, Decimal]] = defaultdict(dict)
         for (group, unit_start), fold in folds.items():
             groups[group][unit_start] = fold
-        for (group, unit_start), value in weighted.items():
-            group_weighted[group][unit_start] = value
         parts = [
-            (group, self._finish(q, tz, group_folds, group_weighted.get(group, {})))
+            (group, self._finish(q, tz, group_folds))
             for group, group_folds in sorted(
                 groups.items(), key=lambda g: (g[0] is None, g[0] or "")
             )
@@ -262,24 +255,13 @@ class UsageReader:
 
     # -- shaping ------------------------------------------------------------------------------
 
-    def _value(self, q: UsageQuery, fold: Fold, weighted: Decimal | None) -> Decimal:
-        if q.meter.aggregation_type == "WEIGHTED_SUM":
-            return weighted if weighted is not None else ZERO
-        return result(q.meter, fold)
-
-    def _finish(
-        self,
-        q: UsageQuery,
-        tz: ZoneInfo,
-        folds: Mapping[int, Fold],
-        weighted: Mapping[int, Decimal] | None = None,
-    ) -> UsageResult:
+    def _finish(self, q: UsageQuery, tz: ZoneInfo, folds: Mapping[int, Fold]) -> UsageResult:
         meter = q.meter
-        weighted = weighted or {}
+        aggregation = aggregation_of(meter.aggregation_type)
         if meter.bucket_size:
             # Bucketed meter: each bucket is aggregated on its own; the usage is their sum.
             buckets = [
-                WindowValue(start, tidy(self._value(q, fold, weighted.get(start))))
+                WindowValue(start, tidy(aggregation.result(meter, fold)))
                 for start, fold in sorted(folds.items())
                 if fold.count
             ]
@@ -295,24 +277,13 @@ class UsageReader:
             return UsageResult(tidy(total), windows, [], buckets)
         if q.window:
             windows = [
-                WindowValue(start, tidy(self._value(q, fold, weighted.get(start))))
+                WindowValue(start, tidy(aggregation.result(meter, fold)))
                 for start, fold in sorted(folds.items())
                 if fold.count
             ]
-            overall = Fold()
-            for fold in folds.values():
-                overall.merge(fold)
-            if meter.aggregation_type == "WEIGHTED_SUM":
-                total = sum(weighted.values(), ZERO)
-            else:
-                total = result(meter, overall)
-            return UsageResult(tidy(total), windows, [], [])
+        else:
+            windows = []
         overall = Fold()
         for fold in folds.values():
             overall.merge(fold)
-        total = (
-            sum(weighted.values(), ZERO)
-            if meter.aggregation_type == "WEIGHTED_SUM"
-            else result(meter, overall)
-        )
-        return UsageResult(tidy(total), [], [], [])
+        return UsageResult(tidy(aggregation.result(meter, overall)), windows, [], [])

@@ -10,14 +10,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.catalog.models import AGGREGATION_TYPES, WINDOW_SIZES, Meter
+from meterline.catalog.models import WINDOW_SIZES, Meter
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.instants import to_micros
-from meterline.metering.aggregations import MeterSpec, filters_of, matches
+from meterline.metering.aggregations import (
+    AGGREGATION_TYPES,
+    AGGREGATIONS,
+    MeterSpec,
+    filters_of,
+    matches,
+)
 from meterline.metering.backend import session_event_store, usage_reader
 from meterline.metering.query import UsageQuery, UsageResult
 from meterline.metering.stores.protocol import EventStore
-from meterline.metering.stores.sql import StoredEvent
+from meterline.metering.stores.sql_reads import StoredEvent
 
 MIN_MICROS = 0
 
@@ -134,13 +140,14 @@ def usage_statistics(
     params: UsageParams,
 ) -> UsageResult:
     """An ad-hoc aggregation over events by name (no meter needed)."""
-    if aggregation_type not in AGGREGATION_TYPES:
+    aggregation = AGGREGATIONS.get(aggregation_type)
+    if aggregation is None:
         raise InvalidRequest(
             "aggregation_type is not supported",
             field="aggregation_type",
             details={"allowed_values": list(AGGREGATION_TYPES), "provided_value": aggregation_type},
         )
-    if aggregation_type not in ("COUNT",) and not property_name:
+    if aggregation.needs_field and not property_name:
         raise InvalidRequest(
             f"property_name is required for {aggregation_type}", field="property_name"
         )

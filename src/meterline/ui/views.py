@@ -20,6 +20,7 @@ from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import reporting
+from meterline.metering.aggregations import aggregation_of
 from meterline.metering.service import UsageParams, usage_by_meter
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
@@ -31,7 +32,6 @@ PAGE_SIZE = 25
 CHART_DAYS = 30
 MAX_ROWS = 50
 MAX_INSTANCES_SCANNED = 500
-ADDITIVE_AGGREGATIONS = ("SUM", "COUNT", "SUM_WITH_MULTIPLIER")
 
 
 @dataclass
@@ -172,7 +172,7 @@ def customer_page(
             FeatureUsage(
                 item.feature,
                 daily_chart([(d, by_day.get(d, Decimal(0))) for d in days]),
-                item.meter.aggregation_type in ADDITIVE_AGGREGATIONS,
+                aggregation_of(item.meter.aggregation_type).additive,
             )
         )
 

@@ -28,6 +28,7 @@ from meterline.catalog.commands import (
 )
 from meterline.catalog.models import Feature, Meter
 from meterline.kernel import money
+from meterline.metering.aggregations import AGGREGATION_TYPES
 
 router = APIRouter(tags=["features", "meters"])
 
@@ -45,7 +46,9 @@ def filters_of(given: list[MeterFilterIn] | None) -> tuple[MeterFilter, ...]:
 
 
 class AggregationIn(WireModel):
-    type: str = "COUNT"
+    # Validated by the catalog (a 400 naming the field); the enum documents the registry,
+    # EARLIEST included (a Meterline extension of the Flexprice wire).
+    type: str = Field(default="COUNT", json_schema_extra={"enum": list(AGGREGATION_TYPES)})
     field: str | None = Field(default=None, max_length=255)
     multiplier: money.Quantity | None = None
     bucket_size: str | None = None

@@ -15,6 +15,7 @@ from meterline.customers.lookup import external_id_of
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant, from_micros
 from meterline.metering import service as events
+from meterline.metering.aggregations import AGGREGATION_TYPES
 from meterline.metering.query import UsageResult
 from meterline.metering.stores.sql import StoredEvent
 
@@ -141,7 +142,8 @@ class UsageByMeterBody(UsageBody):
 
 class UsageStatisticsBody(UsageBody):
     event_name: str = Field(min_length=1, max_length=255)
-    aggregation_type: str
+    # Validated by the service (a 400 naming the field and the allowed values).
+    aggregation_type: str = Field(json_schema_extra={"enum": list(AGGREGATION_TYPES)})
     property_name: str | None = Field(default=None, max_length=255)
     multiplier: money.Quantity | None = Field(default=None, gt=0)
 

@@ -17,8 +17,9 @@ Table design (created on start, ``CREATE ... IF NOT EXISTS``):
   over the key (``dedup="argmax"``). Merges make them disappear for good later.
 * Reads push the meter's filters, the value extraction and the aggregation into ClickHouse:
   a usage query returns one partial aggregate per (group, time bucket), never raw rows,
-  except for COUNT_UNIQUE and WEIGHTED_SUM, which are computed per event exactly as on the
-  SQL store.
+  holding the fold parts the meter's aggregation reads (each part's ClickHouse aggregates
+  are in ``metering/folds.py``), except for aggregations that do not fold (COUNT_UNIQUE,
+  WEIGHTED_SUM), which are computed per event exactly as on the SQL store.
 
 Quantities are ``Decimal256(24)`` inside ClickHouse; an event's value is bounded as
 ``kernel.money`` bounds it (below 10^26, 12 places), so sums stay exact.
@@ -36,9 +37,10 @@ from urllib.parse import urlparse
 from sqlalchemy import Connection
 
 from meterline.kernel.money import FRACTION_DIGITS, LIMIT, MONEY_CONTEXT
-from meterline.metering.aggregations import Fold, MeterSpec, property_text
+from meterline.metering.aggregations import MeterSpec, aggregation_of, property_text
+from meterline.metering.folds import PARTS, Fold
 from meterline.metering.ingest import EventRow, now_micros
-from meterline.metering.stores.sql import StoredEvent, _loads
+from meterline.metering.stores.sql_reads import StoredEvent, _loads
 
 SCALE = 24
 _ID_CHUNK = 10_000
@@ -435,9 +437,10 @@ class ClickHouseEventStore:
         """Partial aggregates of the meter's events in ``[start, end)``, computed in ClickHouse.
 
         One row per (customer if ``by_customer``, group if ``group_field``, bucket of
-        ``bucket_us`` microseconds since the epoch, or 0 when None). Each holds the count,
-        sum, min, max and latest value (by timestamp, then ingest order) of the meter's
-        value, with the meter's filters and ``filters`` applied.
+        ``bucket_us`` microseconds since the epoch, or 0 when None). Each holds the count and
+        the fold parts the meter's aggregation reads (sum, min, max, latest or earliest value
+        by timestamp, then ingest order) of the meter's value, with the meter's filters and
+        ``filters`` applied.
         """
         q = self._base(
             meter.environment_id,
@@ -447,36 +450,31 @@ class ClickHouseEventStore:
             end,
             tuple(meter.filters) + tuple(filters),
         )
-        value = value_expression(q, meter.field)
+        parts = [
+            p for name, p in PARTS.items() if name in aggregation_of(meter.aggregation_type).parts
+        ]
+        value = value_expression(q, meter.field) if parts else f"toDecimal256(0, {SCALE})"
         group = group_expression(q, group_field) if group_field else "NULL"
         bucket = (
             f"intDiv(timestamp, {int(bucket_us)}) * {int(bucket_us)}" if bucket_us else "toInt64(0)"
         )
         who = "external_customer_id" if by_customer else "NULL"
+        aggregates = "".join(", " + e for part in parts for e in part.clickhouse)
         sql = (
-            f"SELECT who, grp, bucket, count(), sum(v), min(v), max(v),"
-            f" argMax(v, (timestamp, ingested_at, batch_index)), max(timestamp)"
+            f"SELECT who, grp, bucket, count(){aggregates}"
             f" FROM (SELECT {who} AS who, {group} AS grp, {bucket} AS bucket, {value} AS v,"
             f" timestamp, ingested_at, batch_index FROM {self._source(q)})"
             f" GROUP BY who, grp, bucket"
         )
         found = []
         for row in self._query(sql, q.params):
-            found.append(
-                BucketFold(
-                    customer=row[0],
-                    group=row[1],
-                    bucket=int(row[2]),
-                    fold=Fold(
-                        count=int(row[3]),
-                        total=_number(row[4]),
-                        minimum=_number(row[5]),
-                        maximum=_number(row[6]),
-                        latest_ts=int(row[8]),
-                        latest_value=_number(row[7]),
-                    ),
-                )
-            )
+            fold = Fold(count=int(row[3]))
+            offset = 4
+            for part in parts:
+                width = len(part.clickhouse)
+                part.load(fold, row[offset : offset + width], _number)
+                offset += width
+            found.append(BucketFold(customer=row[0], group=row[1], bucket=int(row[2]), fold=fold))
         return found
 
 

@@ -1,12 +1,13 @@
 """Usage queries on the ClickHouse store: the aggregation runs in ClickHouse.
 
 The answers are those of ``UsageReader`` on the SQL store, to the event. ClickHouse returns
-one partial aggregate (count, sum, min, max, latest) per group and time bucket; buckets are
+one partial aggregate (the count and the fold parts the aggregation reads) per group and
+time bucket; buckets are
 as wide as the window allows while still falling inside one window (the window itself for a
 fixed window in UTC, else an hour or a minute), and Python maps each bucket to its window
 with the same calendar code (``kernel.calendar.window_start``) and finishes with the same
-shaping code. COUNT_UNIQUE and WEIGHTED_SUM are computed per event, as on the SQL store,
-from raw events whose filters were applied in ClickHouse.
+shaping code. Aggregations that do not fold (COUNT_UNIQUE, WEIGHTED_SUM) are computed per
+event, as on the SQL store, from raw events whose filters were applied in ClickHouse.
 """
 
 from __future__ import annotations
@@ -21,17 +22,17 @@ from sqlalchemy import Connection
 from meterline.kernel.calendar import hour_aligned, window_start, zone
 from meterline.kernel.money import in_money_context
 from meterline.metering.aggregations import (
-    FOLDABLE,
     HOUR_ALIGNED_WINDOWS,
     HOUR_US,
     ZERO,
     Fold,
+    aggregation_of,
     matches,
     tidy,
 )
 from meterline.metering.query import GroupValue, UsageQuery, UsageReader, UsageResult, WindowValue
 from meterline.metering.stores.clickhouse import BucketFold, ClickHouseEventStore, group_text
-from meterline.metering.stores.sql import StoredEvent
+from meterline.metering.stores.sql_reads import StoredEvent
 
 MINUTE_US = 60_000_000
 # Windows that are a fixed number of microseconds counted from the epoch in UTC.
@@ -56,7 +57,7 @@ class ClickHouseUsageReader(UsageReader):
         tz = zone(q.timezone)
         if q.end <= q.start:
             return UsageResult(ZERO, [], [], [])
-        if q.meter.aggregation_type not in FOLDABLE:
+        if not aggregation_of(q.meter.aggregation_type).foldable:
             return self._from_raw(conn, q, tz)
         unit = self._unit(q)
         for width in self._bucket_widths(q, tz, unit):
@@ -121,7 +122,7 @@ class ClickHouseUsageReader(UsageReader):
                 target.merge(row.fold)
         return grouped
 
-    # -- raw path (COUNT_UNIQUE, WEIGHTED_SUM) ---------------------------------------------
+    # -- raw path (aggregations that do not fold) ---------------------------------------------
 
     def _matching(
         self, conn: Connection, q: UsageQuery, start: int, end: int

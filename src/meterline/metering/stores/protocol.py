@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from meterline.metering.aggregations import MeterSpec
 from meterline.metering.ingest import EventRow
-from meterline.metering.stores.sql import StoredEvent
+from meterline.metering.stores.sql_reads import StoredEvent
 
 
 class EventStore(Protocol):

@@ -1,6 +1,7 @@
 """The SQL event store: deduplicated inserts, hourly aggregates, raw scans.
 
-All SQL of the events domain lives here. The hot insert path speaks the driver directly
+One store for SQLite and PostgreSQL (what differs is ``db/dialect.py``'s): the writes are
+here, the reads in ``stores/sql_reads.py``. The hot insert path speaks the driver directly
 (``exec_driver_sql``), because building ORM statements per row costs more than the insert.
 
 Dedup: ``(environment_id, event_id)`` is a unique index. On SQLite the whole transaction
@@ -16,16 +17,18 @@ folded in Python into one delta per row key, and each table takes the deltas in 
 (``ON CONFLICT DO UPDATE``), so no existing row is read back: on PostgreSQL with exact
 NUMERIC arithmetic, keys sorted so that concurrent writers lock rows in one order; on
 SQLite, which stores decimals as text, through the exact decimal functions that
-``db/engine.py`` registers on every connection. A total that would pass the column's bounds
-stays at its largest value on both.
+``db/engine.py`` registers on every connection. The columns and their merge are the fold
+parts' (``metering/folds.py``). A total that would pass the column's bounds stays at its
+largest value on both.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -33,34 +36,19 @@ import orjson
 from sqlalchemy import Connection
 
 from meterline.db.base import canonical_decimal
-from meterline.kernel.money import LARGEST, in_money_context, saturate
+from meterline.kernel.money import saturate
 from meterline.metering.aggregations import (
-    ALL_PARTS,
     DAY_US,
     HOUR_US,
-    PARTS_NEEDED,
-    Fold,
     MeterSpec,
-    event_value,
+    aggregation_of,
     filters_of,
     matches,
 )
+from meterline.metering.folds import PARTS, Fold
 from meterline.metering.ingest import EventRow, now_micros
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    seq: int
-    environment_id: str
-    event_id: str
-    event_name: str
-    external_customer_id: str
-    customer_id: str | None
-    timestamp: int
-    ingested_at: int
-    source: str | None
-    properties: dict[str, Any]
-
+from meterline.metering.stores.sql_reads import SqlReads
+from meterline.metering.stores.sql_reads import StoredEvent as StoredEvent
 
 _batch_encoder = msgspec.json.Encoder()
 
@@ -69,23 +57,63 @@ def _json(value: Any) -> str:
     return _batch_encoder.encode(value).decode()
 
 
-_properties_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+# A rollup row: its key and count, then the columns of the fold parts it writes.
+_HEAD = ("meter_id", "external_customer_id", "bucket_start", "environment_id", "event_count")
+_HEAD_TYPES = ("varchar", "varchar", "bigint", "varchar", "bigint")
+_CONFLICT = " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
 
 
-def _loads(text: str | None) -> dict[str, Any]:
-    """Stored properties, numbers with a fraction read back as exact decimals."""
-    if not text:
-        return {}
-    return _properties_decoder.decode(text)
+class _Layout:
+    """The upserts of a set of fold parts and how a fold becomes their row values.
+
+    A batch writes only the parts its meters' aggregations read (always the total, a NOT
+    NULL column); the others keep what they hold. A meter's aggregation never changes, so
+    its rows never miss a part it reads.
+    """
+
+    def __init__(self, names: frozenset[str]) -> None:
+        parts = [part for name, part in PARTS.items() if name in names | {"total"}]
+        columns = _HEAD + tuple(c for part in parts for c in part.columns)
+        types = _HEAD_TYPES + tuple(kind for part in parts for kind in part.pg_types)
+        self.width = len(columns)
+        self.values = attrgetter("count", *(a for part in parts for a in part.attributes))
+        each = [part for part in parts for _attribute in part.attributes]
+        self.saturated = [len(_HEAD) + i for i, part in enumerate(each) if part.saturates]
+        self.decimals = [i for i, kind in enumerate(types) if kind == "numeric"]
+        picks = ", ".join(f"value->>{i}" for i in range(len(columns)))
+        merges = ["event_count = event_count + excluded.event_count"]
+        merges += [m for part in parts for m in part.sqlite_merge]
+        self.sqlite = {
+            table: f"INSERT INTO {table} ({', '.join(columns)}) SELECT {picks}"
+            " FROM json_each(?) WHERE true" + _CONFLICT + " " + ", ".join(merges)
+            for table in _ROLLUPS
+        }
+        arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+        merges = ["event_count = u.event_count + excluded.event_count"]
+        merges += [m for part in parts for m in part.postgres_merge]
+        self.postgres = {
+            table: f"INSERT INTO {table} AS u ({', '.join(columns)})"
+            f" SELECT * FROM unnest({arrays})" + _CONFLICT + " " + ", ".join(merges)
+            for table in _ROLLUPS
+        }
+
+    def row(self, key: tuple[str, str, int], env: str, fold: Fold) -> list[Any]:
+        values: list[Any] = [*key, env, *self.values(fold)]
+        for index in self.saturated:
+            values[index] = saturate(values[index])
+        return values
 
 
-class SqlEventStore:
+_ROLLUPS = ("usage_hourly", "usage_daily")
+
+
+@functools.cache
+def _layout(names: frozenset[str]) -> _Layout:
+    return _Layout(names)
+
+
+class SqlEventStore(SqlReads):
     """Events and their hourly aggregates in the catalog database (SQLite or PostgreSQL)."""
-
-    def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
-        self.is_sqlite = dialect == "sqlite"
-        self.p = "?" if self.is_sqlite else "%s"
 
     # ---- meters ------------------------------------------------------------------------
 
@@ -156,11 +184,11 @@ class SqlEventStore:
         creating a meter or changing its filters takes it exclusively before rebuilding the
         aggregates. On SQLite every write transaction already holds the database write lock.
         """
-        if self.is_sqlite:
+        statement = self.sql.advisory_lock_sql(shared=not exclusive)
+        if statement is None:
             return
-        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         for env in sorted(environment_ids):
-            conn.exec_driver_sql(f"SELECT {function}(hashtext(%s))", (f"meters:{env}",))
+            conn.exec_driver_sql(statement, (f"meters:{env}",))
 
     def _existing_ids(self, conn: Connection, rows: Sequence[EventRow]) -> set[tuple[str, str]]:
         by_env: dict[str, list[str]] = defaultdict(list)
@@ -211,9 +239,8 @@ class SqlEventStore:
             by_name[(meter.environment_id, meter.event_name)].append(meter)
         # A meter's aggregation never changes, so its rollups keep only the parts that
         # aggregation reads (a SUM meter's rows carry no min, max or latest).
-        parts = {
-            meter.id: PARTS_NEEDED.get(meter.aggregation_type, frozenset()) for meter in meters
-        }
+        parts = {meter.id: aggregation_of(meter.aggregation_type).parts for meter in meters}
+        values = {meter.id: aggregation_of(meter.aggregation_type).value for meter in meters}
         deltas: dict[tuple[str, str, int], tuple[str, Fold]] = {}
         for row in rows:
             for meter in by_name.get((row.environment_id, row.event_name), ()):
@@ -227,7 +254,7 @@ class SqlEventStore:
                 needed = parts[meter.id]
                 fold = entry[1]
                 if needed:
-                    fold.add_parts(event_value(meter, row.properties), row.timestamp, needed)
+                    fold.add_parts(values[meter.id](meter, row.properties), row.timestamp, needed)
                 else:
                     fold.count += 1
         if not deltas:
@@ -240,95 +267,46 @@ class SqlEventStore:
                 entry = (env, Fold())
                 daily[key] = entry
             entry[1].merge(fold)
+        layout = _layout(frozenset().union(*parts.values()))
         for table, table_deltas in (("usage_hourly", deltas), ("usage_daily", daily)):
             if self.is_sqlite:
-                self._merge_rollup_sqlite(conn, table, table_deltas)
+                self._merge_rollup_sqlite(conn, layout, table, table_deltas)
             else:
-                self._merge_rollup_pg(conn, table, table_deltas)
+                self._merge_rollup_pg(conn, layout, table, table_deltas)
 
     def _merge_rollup_sqlite(
-        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+        self,
+        conn: Connection,
+        layout: _Layout,
+        table: str,
+        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
     ) -> None:
         # One upsert; the decimal arithmetic on the text columns is done by the functions
         # that db/engine.py registers on every SQLite connection (exact, in Python's
         # Decimal), so no existing row has to be read back first.
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} (meter_id, external_customer_id, bucket_start, environment_id,"
-            " event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
-            " SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6,"
-            " value->>7, value->>8, value->>9 FROM json_each(?) WHERE true"
-            " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
-            " event_count = event_count + excluded.event_count,"
-            " sum_value = ml_decimal_add(sum_value, excluded.sum_value),"
-            " min_value = ml_decimal_min(min_value, excluded.min_value),"
-            " max_value = ml_decimal_max(max_value, excluded.max_value),"
-            " latest_value = CASE WHEN latest_ts IS NULL OR excluded.latest_ts >= latest_ts"
-            " THEN excluded.latest_value ELSE latest_value END,"
-            " latest_ts = CASE WHEN latest_ts IS NULL OR excluded.latest_ts >= latest_ts"
-            " THEN excluded.latest_ts ELSE latest_ts END",
-            (
-                _json(
-                    [
-                        (
-                            meter_id,
-                            customer,
-                            bucket,
-                            env,
-                            fold.count,
-                            canonical_decimal(saturate(fold.total)),
-                            _text(fold.minimum),
-                            _text(fold.maximum),
-                            fold.latest_ts,
-                            _text(fold.latest_value),
-                        )
-                        for (meter_id, customer, bucket), (env, fold) in deltas.items()
-                    ]
-                ),
-            ),
-        )
+        rows = []
+        for key, (env, fold) in deltas.items():
+            values = layout.row(key, env, fold)
+            for index in layout.decimals:
+                if values[index] is not None:
+                    values[index] = canonical_decimal(values[index])
+            rows.append(values)
+        conn.exec_driver_sql(layout.sqlite[table], (_json(rows),))
 
     def _merge_rollup_pg(
-        self, conn: Connection, table: str, deltas: dict[tuple[str, str, int], tuple[str, Fold]]
+        self,
+        conn: Connection,
+        layout: _Layout,
+        table: str,
+        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
     ) -> None:
         # One statement for the whole batch (arrays unnested), in key order so concurrent
         # writers lock rows in the same order; executemany would be one statement a row.
-        items = sorted(deltas.items())
-        columns: list[list[Any]] = [[] for _ in range(10)]
-        for (meter_id, customer, bucket), (env, fold) in items:
-            for column, value in zip(
-                columns,
-                (
-                    meter_id,
-                    customer,
-                    bucket,
-                    env,
-                    fold.count,
-                    saturate(fold.total),
-                    fold.minimum,
-                    fold.maximum,
-                    fold.latest_ts,
-                    fold.latest_value,
-                ),
-                strict=True,
-            ):
+        columns: list[list[Any]] = [[] for _ in range(layout.width)]
+        for key, (env, fold) in sorted(deltas.items()):
+            for column, value in zip(columns, layout.row(key, env, fold), strict=True):
                 column.append(value)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table} AS u (meter_id, external_customer_id, bucket_start,"
-            " environment_id, event_count, sum_value, min_value, max_value, latest_ts, latest_value)"
-            " SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[],"
-            " %s::bigint[], %s::numeric[], %s::numeric[], %s::numeric[], %s::bigint[], %s::numeric[])"
-            " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
-            " event_count = u.event_count + excluded.event_count,"
-            # A total that would pass NUMERIC(38, 12) stays at its largest value (kernel.money
-            # bounds each event's value; only a sum of many can pass), never an overflow.
-            f" sum_value = LEAST(GREATEST(u.sum_value + excluded.sum_value, -{LARGEST}), {LARGEST}),"
-            " min_value = LEAST(u.min_value, excluded.min_value),"
-            " max_value = GREATEST(u.max_value, excluded.max_value),"
-            " latest_value = CASE WHEN u.latest_ts IS NULL OR excluded.latest_ts >= u.latest_ts"
-            " THEN excluded.latest_value ELSE u.latest_value END,"
-            " latest_ts = GREATEST(u.latest_ts, excluded.latest_ts)",
-            tuple(columns),
-        )
+        conn.exec_driver_sql(layout.postgres[table], tuple(columns))
 
     def rebuild_hourly(self, conn: Connection, meter: MeterSpec) -> None:
         """Recompute a meter's hourly aggregates from its raw events (new meter, new filters)."""
@@ -356,241 +334,6 @@ class SqlEventStore:
         if batch:
             self.fold_into_hourly(conn, [meter], batch)
 
-    # ---- reads -------------------------------------------------------------------------
-
-    def hourly(
-        self,
-        conn: Connection,
-        environment_id: str,
-        meter_id: str,
-        customer: str | None,
-        start: int,
-        end: int,
-        needs: frozenset[str] | None = None,
-        table: str = "usage_hourly",
-    ) -> Iterator[tuple[str, int, Fold]]:
-        """Hourly aggregates with ``start <= bucket_start < end`` (both hour-aligned).
-
-        ``needs`` names the parts of each fold to read (``total``, ``min``, ``max``,
-        ``latest``; the count always): see ``usage.aggregation.PARTS_NEEDED``.
-        """
-        p = self.p
-        # With a customer, the primary key (meter, customer, bucket) is the index to use;
-        # SQLite's planner prefers (environment, meter, bucket) and then reads every
-        # customer's hours. The unary + keeps the environment check but takes it out of
-        # index selection.
-        env_term = (
-            "+environment_id" if self.is_sqlite and customer is not None else "environment_id"
-        )
-        sql = (
-            "SELECT external_customer_id, bucket_start, event_count, sum_value, min_value,"
-            f" max_value, latest_ts, latest_value FROM {_rollup(table)}"
-            f" WHERE {env_term} = {p} AND meter_id = {p}"
-            f" AND bucket_start >= {p} AND bucket_start < {p}"
-        )
-        params: tuple[Any, ...] = (environment_id, meter_id, start, end)
-        if customer is not None:
-            sql += f" AND external_customer_id = {p}"
-            params += (customer,)
-        needed = needs or ALL_PARTS
-        want_total = "total" in needed
-        want_min = "min" in needed
-        want_max = "max" in needed
-        want_latest = "latest" in needed
-        # Build only the parts of each fold the aggregation reads: turning text into
-        # Decimal is most of the cost of a month of hourly rows.
-        for row in conn.exec_driver_sql(sql, params):
-            fold = Fold(count=row[2])
-            if want_total:
-                fold.total = Decimal(row[3])
-            if want_min and row[4] is not None:
-                fold.minimum = Decimal(row[4])
-            if want_max and row[5] is not None:
-                fold.maximum = Decimal(row[5])
-            if want_latest and row[7] is not None:
-                fold.latest_ts = row[6]
-                fold.latest_value = Decimal(row[7])
-            yield row[0], row[1], fold
-
-    @in_money_context
-    def hourly_total(
-        self,
-        conn: Connection,
-        meter_id: str,
-        environment_id: str,
-        customer: str | None,
-        start: int,
-        end: int,
-        needs: frozenset[str] | None = None,
-        table: str = "usage_hourly",
-    ) -> Fold:
-        """The hourly aggregates of ``[start, end)`` folded into one (the hot check read).
-
-        PostgreSQL folds in SQL (exact NUMERIC); SQLite keeps decimals as text, so the
-        rows are folded here in one tight pass over the fetched columns.
-        """
-        needed = needs or ALL_PARTS
-        p = self.p
-        env_term = (
-            "+environment_id" if self.is_sqlite and customer is not None else "environment_id"
-        )
-        where = (
-            f" FROM {_rollup(table)} WHERE {env_term} = {p} AND meter_id = {p}"
-            f" AND bucket_start >= {p} AND bucket_start < {p}"
-        )
-        params: tuple[Any, ...] = (environment_id, meter_id, start, end)
-        if customer is not None:
-            where += f" AND external_customer_id = {p}"
-            params += (customer,)
-        fold = Fold()
-        if not self.is_sqlite:
-            row = conn.exec_driver_sql(
-                "SELECT COALESCE(SUM(event_count), 0), COALESCE(SUM(sum_value), 0),"
-                " MIN(min_value), MAX(max_value)" + where,
-                params,
-            ).one()
-            fold.count, fold.total, fold.minimum, fold.maximum = (
-                int(row[0]),
-                Decimal(row[1]),
-                row[2],
-                row[3],
-            )
-            if "latest" in needed and fold.count:
-                latest = conn.exec_driver_sql(
-                    "SELECT latest_ts, latest_value" + where + " AND latest_ts IS NOT NULL"
-                    " ORDER BY latest_ts DESC LIMIT 1",
-                    params,
-                ).first()
-                if latest is not None:
-                    fold.latest_ts, fold.latest_value = latest[0], latest[1]
-            return fold
-        rows = conn.exec_driver_sql(
-            "SELECT event_count, sum_value, min_value, max_value, latest_ts, latest_value" + where,
-            params,
-        ).all()
-        if not rows:
-            return fold
-        fold.count = sum(row[0] for row in rows)
-        if "total" in needed:
-            fold.total = sum((Decimal(row[1]) for row in rows), Decimal(0))
-        if "min" in needed:
-            mins = [Decimal(row[2]) for row in rows if row[2] is not None]
-            fold.minimum = min(mins) if mins else None
-        if "max" in needed:
-            maxes = [Decimal(row[3]) for row in rows if row[3] is not None]
-            fold.maximum = max(maxes) if maxes else None
-        if "latest" in needed:
-            last = max(
-                (row for row in rows if row[4] is not None), key=lambda r: r[4], default=None
-            )
-            if last is not None:
-                fold.latest_ts, fold.latest_value = last[4], Decimal(last[5])
-        return fold
-
-    def scan(
-        self,
-        conn: Connection,
-        environment_id: str,
-        event_name: str | None,
-        customer: str | None,
-        start: int | None,
-        end: int | None,
-    ) -> Iterator[StoredEvent]:
-        """Raw events in ingest order within ``[start, end)``."""
-        p = self.p
-        sql = (
-            "SELECT seq, environment_id, event_id, event_name, external_customer_id, customer_id,"
-            f" timestamp, ingested_at, source, properties FROM events WHERE environment_id = {p}"
-        )
-        params: list[Any] = [environment_id]
-        if customer is not None:
-            sql += f" AND external_customer_id = {p}"
-            params.append(customer)
-        if event_name is not None:
-            sql += f" AND event_name = {p}"
-            params.append(event_name)
-        if start is not None:
-            sql += f" AND timestamp >= {p}"
-            params.append(start)
-        if end is not None:
-            sql += f" AND timestamp < {p}"
-            params.append(end)
-        sql += " ORDER BY seq"
-        for row in conn.exec_driver_sql(sql, tuple(params)):
-            yield _stored(row)
-
-    def page(
-        self,
-        conn: Connection,
-        environment_id: str,
-        *,
-        event_name: str | None = None,
-        customer: str | None = None,
-        event_id: str | None = None,
-        source: str | None = None,
-        start: int | None = None,
-        end: int | None = None,
-        order_by: str = "timestamp",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[StoredEvent], int]:
-        """One page of raw events and the total that match."""
-        p = self.p
-        where = f" WHERE environment_id = {p}"
-        params: list[Any] = [environment_id]
-        for column, value in (
-            ("external_customer_id", customer),
-            ("event_name", event_name),
-            ("event_id", event_id),
-            ("source", source),
-        ):
-            if value is not None:
-                where += f" AND {column} = {p}"
-                params.append(value)
-        if start is not None:
-            where += f" AND timestamp >= {p}"
-            params.append(start)
-        if end is not None:
-            where += f" AND timestamp < {p}"
-            params.append(end)
-        total = conn.exec_driver_sql(
-            "SELECT COUNT(*) FROM events" + where, tuple(params)
-        ).scalar_one()
-        column = {"timestamp": "timestamp", "event_name": "event_name", "ingested_at": "seq"}.get(
-            order_by, "timestamp"
-        )
-        direction = "DESC" if descending else "ASC"
-        rows = conn.exec_driver_sql(
-            "SELECT seq, environment_id, event_id, event_name, external_customer_id, customer_id,"
-            " timestamp, ingested_at, source, properties FROM events"
-            + where
-            + f" ORDER BY {column} {direction}, seq {direction} LIMIT {int(limit)} OFFSET {int(offset)}",
-            tuple(params),
-        ).all()
-        return [_stored(row) for row in rows], int(total)
-
-
-def _rollup(table: str) -> str:
-    if table not in ("usage_hourly", "usage_daily"):
-        raise ValueError(f"no rollup table {table}")
-    return table
-
-
-def _stored(row: Any) -> StoredEvent:
-    return StoredEvent(
-        seq=row[0],
-        environment_id=row[1],
-        event_id=row[2],
-        event_name=row[3],
-        external_customer_id=row[4],
-        customer_id=row[5],
-        timestamp=row[6],
-        ingested_at=row[7],
-        source=row[8],
-        properties=_loads(row[9]),
-    )
-
 
 def _event_params(row: EventRow, ingested: int) -> tuple[Any, ...]:
     return (
@@ -604,10 +347,6 @@ def _event_params(row: EventRow, ingested: int) -> tuple[Any, ...]:
         row.source,
         row.properties_json,
     )
-
-
-def _text(value: Decimal | None) -> str | None:
-    return canonical_decimal(value) if value is not None else None
 
 
 def meter_spec_of_row(row: Any) -> MeterSpec:
