@@ -25,6 +25,7 @@ from meterline.db.engine import Database
 from meterline.entitlements.read_model import HotReads
 from meterline.invoicing.clock import billing_clock
 from meterline.licensing.report_writer import ReportWriter
+from meterline.metering.rebuild_job import MeterRebuildJob
 from meterline.metering.writer import IngestWriter
 from meterline.runtime.jobs import Jobs
 from meterline.settings import Settings, get_settings
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs = Jobs()
         jobs.add(billing_clock(db))  # METERLINE_BILLING_INTERVAL_SECONDS; 0 = off
         jobs.add(webhook_worker(db))  # METERLINE_WEBHOOK_WORKER=false turns it off
+        jobs.add(MeterRebuildJob(db, settings))  # meters created or whose filters changed
         jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
