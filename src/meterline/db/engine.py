@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
+from meterline.entitlements.reads import READS
 from meterline.kernel.money import MONEY_CONTEXT, saturate
 from meterline.settings import Settings
 
@@ -132,9 +133,10 @@ class Database:
         return cls(url=url, write_engine=engine, read_engine=engine)
 
     def __post_init__(self) -> None:
-        catalog_version.watch(self.write_engine)
+        # The tables the entitlement read model declares it reads (entitlements/reads.py).
+        catalog_version.watch(self.write_engine, READS)
         if self.read_engine is not self.write_engine:
-            catalog_version.watch(self.read_engine)
+            catalog_version.watch(self.read_engine, READS)
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
