@@ -22,11 +22,13 @@ from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
 from meterline.db.engine import Database
 from meterline.entitlements.read_model import HotReads
-from meterline.invoicing.clock import start_clock
+from meterline.invoicing.clock import billing_clock
 from meterline.licensing.report_writer import ReportWriter
+from meterline.metering.rebuild_job import MeterRebuildJob
 from meterline.metering.writer import IngestWriter
+from meterline.runtime.jobs import Jobs
 from meterline.settings import Settings
-from meterline.webhooks.worker import start_worker
+from meterline.webhooks.worker import webhook_worker
 
 log = logging.getLogger("meterline")
 
@@ -55,8 +57,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.start()
         report_writer = ReportWriter(db)  # Kaiten usage reports: group commit
         report_writer.start()
-        clock = start_clock(db, settings.billing)  # interval 0 = off
-        webhook_worker = start_worker(db, settings.webhooks)  # worker=false: off
+        jobs = Jobs()
+        jobs.add(billing_clock(db, settings.billing))  # interval 0 = off
+        jobs.add(webhook_worker(db, settings.webhooks))  # worker=false: off
+        jobs.add(MeterRebuildJob(db, settings.events))  # meters created or whose filters changed
+        jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
         app.state.health.add("database", health.database_probe(db))
@@ -66,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.writers = {"ingest_writer": writer, "report_writer": report_writer}
         for name, running in app.state.writers.items():
             app.state.health.add(name, health.writer_probe(running), cache_seconds=0)
+        app.state.jobs = jobs
+        for job in jobs.enabled():
+            app.state.health.add(job.job.name, health.job_probe(job), cache_seconds=0)
         app.state.rate_limiter = limiter_from_settings(
             settings.http.rate_limit_per_second, settings.http.rate_limit_burst
         )
@@ -77,9 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.health.shutting_down = True
-            if webhook_worker is not None:
-                webhook_worker.stop()
-            clock.stop()
+            jobs.stop()
             writer.stop()
             app.state.hot.close()
             report_writer.stop()

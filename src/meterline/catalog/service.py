@@ -1,8 +1,9 @@
 """Features and meters: what is metered, and how events become usage.
 
 A meter's hourly aggregates are rebuilt from the raw events whenever what it counts
-changes (created, filters updated), in the same transaction, so usage never depends on
-when the meter was defined relative to its events.
+changes (created, filters updated), so usage never depends on when the meter was defined
+relative to its events: the request records the rebuild and the rebuild job does it
+(``metering/rebuilds.py``); until then the meter's usage is read from raw events.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from meterline.catalog.models import (
     Feature,
     Meter,
 )
+from meterline.db.base import utcnow
 from meterline.db.search import apply_filters, apply_sort, contains, page
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
+from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
-from meterline.metering.service import meter_spec, store_for
 
 
 def lookup_key_of(name: str) -> str:
@@ -121,7 +123,7 @@ def create_meter(session: Session, principal: Principal, command: CreateMeter) -
     )
     session.add(meter)
     session.flush()
-    store_for(session).rebuild_hourly(session.connection(), meter_spec(meter))
+    rebuilds.request(session, meter.id, meter.environment_id, utcnow())
     return meter
 
 
@@ -145,7 +147,7 @@ def update_meter_filters(
     meter = get_meter(session, principal, meter_id)
     meter.filters = _filters(filters, "filters")
     session.flush()
-    store_for(session).rebuild_hourly(session.connection(), meter_spec(meter))
+    rebuilds.request(session, meter.id, meter.environment_id, utcnow())
     return meter
 
 

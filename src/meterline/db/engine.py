@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.db import catalog_version
 from meterline.db.base import canonical_decimal
 from meterline.db.dialect import SqlDialect, dialect_named
+from meterline.entitlements.reads import READS
 from meterline.kernel.money import MONEY_CONTEXT, saturate
 from meterline.settings import EventStoreSettings, Settings
 
@@ -147,9 +148,10 @@ class Database:
         return cls(url=url, write_engine=engine, read_engine=engine, events=settings.events)
 
     def __post_init__(self) -> None:
-        catalog_version.watch(self.write_engine)
+        # The tables the entitlement read model declares it reads (entitlements/reads.py).
+        catalog_version.watch(self.write_engine, READS)
         if self.read_engine is not self.write_engine:
-            catalog_version.watch(self.read_engine)
+            catalog_version.watch(self.read_engine, READS)
         info = {EVENTS_INFO: self.events}
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False, info=info)

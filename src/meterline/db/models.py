@@ -10,6 +10,7 @@ from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
 from meterline.licensing import models as licensing_models
 from meterline.metering import models as events_models
+from meterline.metering import rebuilds as rebuild_models
 from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
 from meterline.wallets import models as wallets_models
@@ -27,6 +28,7 @@ __all__ = [
     "invoices_models",
     "licensing_models",
     "plans_models",
+    "rebuild_models",
     "subscriptions_models",
     "wallets_models",
     "webhooks_models",

@@ -7,9 +7,10 @@ meters); from memory it costs tens of microseconds. Memory may answer only while
 it was built from has changed, in this process or in any other:
 
 * A key's principal and a customer's ``Snapshot`` (the customer, its aggregated grants and
-  each metered grant's usage window) are stamped with the catalog versions
-  (``db/catalog_version.py``): the global one, which any committed write to a key,
-  feature, meter, plan or grant moves, and for a snapshot also its customer's, which a
+  each metered grant's usage window) are built only from the tables this read model
+  declares (``READS``, in ``entitlements/reads.py``), and stamped with the catalog versions
+  (``db/catalog_version.py``, whose watch is derived from that declaration): the global
+  one, which any committed write to a key, feature, meter, plan or grant moves, and for a snapshot also its customer's, which a
   write to that customer or its subscriptions moves. A request reads the stored global
   version first and drops every stamp that differs; a snapshot's customer version is read
   again once something was committed. A snapshot also expires at the first instant the
@@ -51,6 +52,7 @@ from meterline.db.base import utcnow
 from meterline.db.engine import Database
 from meterline.entitlements import checks
 from meterline.entitlements.checks import FeatureAccess
+from meterline.entitlements.reads import READS
 from meterline.kernel.errors import NotFound, Unauthenticated
 from meterline.kernel.instants import to_micros
 from meterline.metering.aggregations import MeterSpec
@@ -88,6 +90,9 @@ class Snapshot:
 
 class HotReads:
     """The in-memory reads of one process (``app.state.hot``)."""
+
+    # The tables principals and snapshots are built from; what invalidates them.
+    READS = READS
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db

@@ -250,7 +250,12 @@ def run_once(
 
 
 class BillingClock:
-    """Runs :func:`run_once` every ``interval`` seconds in a daemon thread."""
+    """The billing clock as a job (``runtime/jobs.py``): one :func:`run_once` per tick,
+    every ``interval`` seconds, the first one interval after the start."""
+
+    name = "billing_clock"
+    run_at_start = False
+    wakeup: threading.Event | None = None
 
     def __init__(
         self, db: Database, interval: float, grace: timedelta, clock: Clock = SYSTEM_CLOCK
@@ -259,37 +264,29 @@ class BillingClock:
         self.interval = interval
         self.grace = grace
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
 
-    def start(self) -> None:
-        if self.interval <= 0:
-            return
-        self._thread = threading.Thread(target=self._loop, name="billing-clock", daemon=True)
-        self._thread.start()
+    def run_once(self, now: datetime | None = None) -> RunReport:
+        try:
+            report = run_once(
+                self.db, now=now, grace=self.grace, stop=self.stopping, clock=self.clock
+            )
+        except Exception:
+            observability.record_billing_run(0, 0, failed=True)
+            raise
+        observability.record_billing_run(
+            report.periods_closed, report.invoices_finalized, failed=False
+        )
+        if report.failed:
+            log.warning("billing run with failures: %s", report.as_dict())
+        elif report.periods_closed or report.invoices_finalized:
+            log.info("billing run: %s", report.as_dict())
+        return report
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                report = run_once(self.db, grace=self.grace, stop=self._stop, clock=self.clock)
-                observability.record_billing_run(
-                    report.periods_closed, report.invoices_finalized, failed=False
-                )
-                if report.failed:
-                    log.warning("billing run with failures: %s", report.as_dict())
-                elif report.periods_closed or report.invoices_finalized:
-                    log.info("billing run: %s", report.as_dict())
-            except Exception:  # the clock must survive a bad run; the next one retries
-                observability.record_billing_run(0, 0, failed=True)
-                log.exception("billing run failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+    def close(self) -> None:
+        pass
 
 
-def start_clock(db: Database, settings: BillingSettings) -> BillingClock:
-    clock = BillingClock(db, settings.interval_seconds, settings.grace)
-    clock.start()
-    return clock
+def billing_clock(db: Database, settings: BillingSettings) -> BillingClock:
+    """The clock as configured (``METERLINE_BILLING_INTERVAL_SECONDS``; 0 = off)."""
+    return BillingClock(db, settings.interval_seconds, settings.grace)

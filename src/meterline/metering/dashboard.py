@@ -11,7 +11,17 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from meterline.metering.aggregations import DAY_US, MeterSpec, aggregation_of, result, tidy
+from meterline.metering import rebuilds
+from meterline.metering.aggregations import (
+    DAY_US,
+    Fold,
+    MeterSpec,
+    aggregation_of,
+    event_value,
+    matches,
+    result,
+    tidy,
+)
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
 
@@ -36,6 +46,21 @@ def daily_usage_by_customer(
             meter, customer=None, start=start, end=end, bucket_us=DAY_US, by_customer=True
         ):
             found[str(row.customer)][row.bucket] = tidy(result(meter, row.fold))
+        return dict(found)
+    if not rebuilds.current(conn, meter.id):
+        # Its rebuild is pending: the daily aggregates do not match the meter yet.
+        folds: dict[tuple[str, int], Fold] = defaultdict(Fold)
+        for event in reader.store.scan(
+            conn, meter.environment_id, meter.event_name, None, start, end
+        ):
+            if meter.filters and not matches(event.properties, meter.filters):
+                continue
+            day = event.timestamp - event.timestamp % DAY_US
+            folds[event.external_customer_id, day].add(
+                event_value(meter, event.properties), event.timestamp
+            )
+        for (customer, day), fold in folds.items():
+            found[customer][day] = tidy(result(meter, fold))
         return dict(found)
     for customer, day, fold in reader.store.hourly(
         conn,

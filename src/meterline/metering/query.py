@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 
 from meterline.kernel.calendar import hour_aligned, utc_offset_zero, window_start, zone
 from meterline.kernel.money import in_money_context
+from meterline.metering import rebuilds
 from meterline.metering.aggregations import (
     DAY_US,
     HOUR_ALIGNED_WINDOWS,
@@ -81,7 +82,10 @@ class UsageReader:
         tz = zone(q.timezone)
         if q.end <= q.start:
             return UsageResult(ZERO, [], [], [])
-        folds = self._folds_from_hourly(conn, q, tz) if self._foldable(q, tz) else None
+        folds = None
+        # A meter whose rebuild is not done yet has aggregates that do not match it yet.
+        if self._foldable(q, tz) and rebuilds.current(conn, q.meter.id):
+            folds = self._folds_from_hourly(conn, q, tz)
         if folds is not None:
             return self._finish(q, tz, folds)
         return self._from_raw(conn, q, tz)

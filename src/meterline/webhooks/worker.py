@@ -75,40 +75,31 @@ def backoff(settings: WebhookSettings, attempt: int) -> timedelta:
 
 
 class WebhookWorker:
+    """The delivery worker as a job (``runtime/jobs.py``): a round per tick, at once and
+    then every ``poll_seconds``, early when the outbox or a finished attempt wakes it."""
+
+    name = "webhook_worker"
+    run_at_start = True
+
     def __init__(self, db: Database, settings: WebhookSettings) -> None:
         self.db = db
         self.settings = settings
         self.slots = max(1, self.settings.concurrency)
         # One environment's share of the slots: the rest stay free for the others.
         self.environment_slots = max(1, (self.slots + 1) // 2)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # On: a poll every poll_seconds (at least every 10 ms: never a busy loop); off: 0.
+        self.interval = max(self.settings.poll_seconds, 0.01) if self.settings.worker else 0.0
+        self.wakeup: threading.Event | None = wakeup
+        self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="webhook-post")
         self._lock = threading.Lock()
         self._busy_endpoints: set[str] = set()
         self._busy_environments: Counter[str] = Counter()
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="webhook-worker", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stops claiming; waits for the attempts in flight (each ends by its time-out)."""
-        self._stop.set()
-        wakeup.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+    def close(self) -> None:
+        """After the last round: waits for the attempts in flight (each ends by its
+        time-out)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            wakeup.clear()
-            try:
-                self.run_once()
-            except Exception:  # the worker must survive a bad round; the next one retries
-                log.exception("webhook round failed")
-            wakeup.wait(self.settings.poll_seconds)
 
     def run_once(self, now: datetime | None = None) -> int:
         """One round: fan out new messages, then start an attempt for due deliveries of idle
@@ -283,9 +274,6 @@ class WebhookWorker:
                 log.warning("webhook endpoint %s disabled after %d failures", target.id, limit)
 
 
-def start_worker(db: Database, settings: WebhookSettings) -> WebhookWorker | None:
-    if not settings.worker:
-        return None
-    worker = WebhookWorker(db, settings)
-    worker.start()
-    return worker
+def webhook_worker(db: Database, settings: WebhookSettings) -> WebhookWorker:
+    """The worker as configured (``METERLINE_WEBHOOK_WORKER=false`` turns it off)."""
+    return WebhookWorker(db, settings)

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
+from sqlalchemy.orm import Session
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
@@ -28,6 +29,7 @@ from meterline.catalog.commands import (
 )
 from meterline.catalog.models import Feature, Meter
 from meterline.kernel import money
+from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES
 
 router = APIRouter(tags=["features", "meters"])
@@ -128,6 +130,25 @@ class FeatureSearch(ListQuery):
     name_contains: str | None = Field(default=None, max_length=255)
 
 
+def rebuild_out(status: rebuilds.RebuildStatus | None) -> dict[str, Any]:
+    """The Meterline extension ``rebuild`` of a meter: where its aggregates' rebuild is."""
+    if status is None:  # a meter older than rebuild jobs: rebuilt when it was created
+        return {"status": rebuilds.DONE}
+    body: dict[str, Any] = {"status": status.state, "attempts": status.attempts}
+    for name in ("requested_at", "started_at", "finished_at"):
+        moment = getattr(status, name)
+        if moment is not None:
+            body[name] = iso(moment)
+    if status.error and status.state != rebuilds.DONE:
+        body["error"] = status.error
+    return body
+
+
+def one_meter_out(session: Session, meter: Meter) -> dict[str, Any]:
+    """A single meter's body: with its ``rebuild`` (lists leave it out: one read per row)."""
+    return {**meter_out(meter), "rebuild": rebuild_out(rebuilds.status(session, meter.id))}
+
+
 def meter_out(meter: Meter) -> dict[str, Any]:
     aggregation: dict[str, Any] = {"type": meter.aggregation_type}
     if meter.aggregation_field:
@@ -178,7 +199,8 @@ def feature_out(feature: Feature, meter: Meter | None = None) -> dict[str, Any]:
 
 @router.post("/meters", status_code=201)
 def create_meter(body: MeterIn, principal: Vendor, session: WriteSession) -> Response:
-    return json_response(meter_out(catalog.create_meter(session, principal, body.command())), 201)
+    meter = catalog.create_meter(session, principal, body.command())
+    return json_response(one_meter_out(session, meter), 201)
 
 
 @router.get("/meters")
@@ -194,7 +216,7 @@ def list_meters(
 
 @router.get("/meters/{meter_id}")
 def get_meter(meter_id: str, principal: Vendor, session: ReadSession) -> Response:
-    return json_response(meter_out(catalog.get_meter(session, principal, meter_id)))
+    return json_response(one_meter_out(session, catalog.get_meter(session, principal, meter_id)))
 
 
 @router.put("/meters/{meter_id}")
@@ -202,7 +224,7 @@ def update_meter(
     meter_id: str, body: MeterUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
     meter = catalog.update_meter_filters(session, principal, meter_id, filters_of(body.filters))
-    return json_response(meter_out(meter))
+    return json_response(one_meter_out(session, meter))
 
 
 @router.post("/meters/{meter_id}/disable")

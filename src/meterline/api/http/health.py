@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 
 from meterline.db.engine import Database
 from meterline.runtime.group_commit import GroupCommitWriter
+from meterline.runtime.jobs import JobState
 
 log = logging.getLogger("meterline.health")
 
@@ -97,6 +98,15 @@ def writer_probe(writer: GroupCommitWriter[Any, Any]) -> Probe:
 
     async def probe() -> str:
         return OK if writer.alive else "stopped"
+
+    return probe
+
+
+def job_probe(job: JobState) -> Probe:
+    """``ok`` while a background job's thread runs (``runtime/jobs.py``), else ``stopped``."""
+
+    async def probe() -> str:
+        return job.status
 
     return probe
 
