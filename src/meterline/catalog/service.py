@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,7 +25,7 @@ from meterline.catalog.models import (
     Feature,
     Meter,
 )
-from meterline.db.search import apply_filters, apply_sort, contains, page
+from meterline.db.search import apply_filters, apply_sort, contains, created_between, page
 from meterline.kernel import money
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering.service import meter_spec, store_for
@@ -335,6 +336,8 @@ def search_features(
     name_contains: str | None = None,
     status: str | None = None,
     feature_type: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
     filters: Sequence[Any] | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
@@ -353,6 +356,7 @@ def search_features(
         stmt = stmt.where(contains(Feature.name, name_contains))
     if feature_type:
         stmt = stmt.where(Feature.type == feature_type)
+    stmt = stmt.where(*created_between(Feature.created_at, start_time, end_time))
     stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
     stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
     return page(session, stmt, limit, offset)
