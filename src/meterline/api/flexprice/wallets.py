@@ -390,12 +390,8 @@ def wallets_by_lookup(
     customer_id: str | None = Query(default=None, alias="id", max_length=64),
     lookup_key: str | None = Query(default=None, max_length=255),
     include_real_time_balance: bool = False,
-    from_cache: bool = False,
 ) -> Response:
-    refuse_query_params(request, ("expand", "-"))
-    if from_cache:
-        # No cached balance exists to answer from; the SDK sends false by default.
-        refuse_query_params(request, ("from_cache",))
+    refuse_query_params(request, ("expand", "from_cache", "-"))
     rows = wallets.customer_wallets_by_lookup(
         session, principal, customer_id=customer_id, lookup_key=lookup_key
     )
