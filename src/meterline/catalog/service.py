@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.base import utcnow
-from meterline.db.search import apply_filters, apply_sort, contains, page
+from meterline.db.search import apply_filters, apply_sort, contains, created_between, page
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -308,6 +309,8 @@ def search_features(
     name_contains: str | None = None,
     status: str | None = None,
     feature_type: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
     filters: Sequence[Any] | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
@@ -326,6 +329,7 @@ def search_features(
         stmt = stmt.where(contains(Feature.name, name_contains))
     if feature_type:
         stmt = stmt.where(Feature.type == feature_type)
+    stmt = stmt.where(*created_between(Feature.created_at, start_time, end_time))
     stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
     stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
     return page(session, stmt, limit, offset)

@@ -9,6 +9,7 @@ per (entity, feature).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,7 @@ from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.catalog.models import FEATURE_TYPES
 from meterline.db.base import new_id, utcnow
-from meterline.db.search import apply_filters, apply_sort, page
+from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.entitlements import repository
 from meterline.entitlements.commands import CreateEntitlement, UpdateEntitlement
 from meterline.entitlements.models import Entitlement
@@ -227,6 +228,8 @@ def search_entitlements(
     is_enabled: bool | None = None,
     plan_ids: Sequence[str] | None = None,
     status: str | None = None,
+    start_time: datetime | None = None,
+    end_time: datetime | None = None,
     filters: Sequence[Any] | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
@@ -251,6 +254,7 @@ def search_entitlements(
         )
     if is_enabled is not None:
         stmt = stmt.where(Entitlement.is_enabled == is_enabled)
+    stmt = stmt.where(*created_between(Entitlement.created_at, start_time, end_time))
     stmt = apply_filters(stmt, filters, repository.COLUMNS)
     stmt = apply_sort(stmt, sort, order, repository.COLUMNS).order_by(Entitlement.id)
     return page(session, stmt, limit, offset)

@@ -216,9 +216,24 @@ def list_events(
     return found[offset : offset + limit], len(found)
 
 
-def lookup_event(session: Session, principal: Principal, event_id: str) -> StoredEvent:
+def lookup_event(
+    session: Session,
+    principal: Principal,
+    event_id: str,
+    *,
+    customer: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> StoredEvent:
+    """The event ``event_id``; not found unless it is also of ``customer`` in [start, end)."""
     events, _total = store_for(session).page(
-        session.connection(), principal.environment_id, event_id=event_id, limit=1
+        session.connection(),
+        principal.environment_id,
+        event_id=event_id,
+        customer=customer,
+        start=to_micros(start) if start else None,
+        end=to_micros(end) if end else None,
+        limit=1,
     )
     if not events:
         raise NotFound("event", event_id)

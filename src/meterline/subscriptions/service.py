@@ -429,14 +429,17 @@ def cancel_subscription(
         sub.cancelled_at = now
         sub.cancel_at = when
         sub.end_date = when
-        for item in repository.line_items(session, [sub.id]):
-            if item.end_date is None or item.end_date > when:
-                item.end_date = when
         if policy == "generate_invoice":
+            # Before the line items close: the credit is for what they were invoiced in
+            # advance this period, and an item ending at the period's start (a cancel at the
+            # start instant) would no longer count as active in it.
             session.flush()
             invoice = invoice_billing.create_cancel_invoice(
                 session, sub, cancelled_at=when, now=now
             )
+        for item in repository.line_items(session, [sub.id]):
+            if item.end_date is None or item.end_date > when:
+                item.end_date = when
     elif kind == "end_of_period":
         when = effective_period(sub, now).end
         sub.cancel_at = when

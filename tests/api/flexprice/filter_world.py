@@ -1,5 +1,6 @@
-"""The rows tests/api/flexprice/test_filters.py searches: two customers, A and B, with plans,
-prices, subscriptions, invoices, wallets and ledger entries each filter tells apart."""
+"""The rows tests/api/flexprice/test_filters*.py search: two customers, A and B, with plans,
+prices, subscriptions, invoices, wallets, ledger entries, features, entitlements and events
+each filter tells apart."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def seed_world(server: Server) -> Iterator[World]:
         b = fp.customers.create_customer(
             external_id=unique("b"), name="B", email="b@example.com", metadata={"tier": "silver"}
         )
-        ids |= {"cust_a": a.id, "cust_b": b.id, "ext_a": a.external_id}
+        ids |= {"cust_a": a.id, "cust_b": b.id, "ext_a": a.external_id, "ext_b": b.external_id}
         plan_a, price_a = _plan_with_price(fp, "pa", "MONTHLY", "10", {"line": "one"})
         plan_b, price_b = _plan_with_price(fp, "pb", "ANNUAL", "100", {"line": "two"})
         ids |= {"plan_a": plan_a.id, "plan_b": plan_b.id}
@@ -108,5 +109,51 @@ def seed_world(server: Server) -> Iterator[World]:
         ledger = fp.wallets.get_wallet_transactions(id_path_parameter=wallet_a.id).items
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
+        _features_and_events(w)
         w.middle = datetime.now(UTC)
         yield w
+
+
+def _features_and_events(w: World) -> None:
+    """Two boolean features entitled on plan A (so subscription A has both), two events."""
+    fp, ids = w.fp, w.ids
+    for name in ("f1", "f2"):
+        feature = fp.features.create_feature(
+            name=f"feature {name}", type_="boolean", lookup_key=unique(name)
+        )
+        ids |= {name: feature.id, f"{name}_key": feature.lookup_key}
+        # f2's grant is disabled, so is_enabled tells the two apart
+        grant = fp.entitlements.create_entitlement(
+            plan_id=ids["plan_a"],
+            feature_id=feature.id,
+            feature_type="boolean",
+            is_enabled=name == "f1",
+        )
+        ids[f"ent_{name}"] = grant.id
+    events = []
+    for name, customer, minutes in (("a", ids["ext_a"], 5), ("b", ids["ext_b"], 40)):
+        event_id = unique(f"ev_{name}")
+        ids[f"ev_{name}"] = event_id
+        events.append(
+            {
+                "event_id": event_id,
+                "event_name": f"fw_{name}",
+                "external_customer_id": customer,
+                "source": f"src_{name}",
+                "timestamp": (w.before + timedelta(minutes=minutes)).isoformat(),
+                "properties": {"region": "eu" if name == "a" else "us", "n": str(minutes)},
+            }
+        )
+    fp.events.ingest_events_bulk(events=events)
+    with w.tenant.client() as http:
+        meter = http.post(
+            "/v1/meters",
+            json={
+                "name": "fw_a",
+                "event_name": "fw_a",
+                "aggregation": {"type": "COUNT"},
+                "reset_usage": "BILLING_PERIOD",
+            },
+        )
+        assert meter.status_code == 201, meter.text
+        ids["meter_a"] = meter.json()["id"]

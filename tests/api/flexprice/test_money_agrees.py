@@ -51,8 +51,8 @@ def subscriptions(draw: st.DrawFn) -> dict[str, Any]:
         "prices": [draw(unit_amounts) for _ in range(meters)],
         "usage": [draw(usage_values) for _ in range(meters)],
         "started_days_ago": draw(st.integers(min_value=1, max_value=25)),
-        # where in [start, now) the cancellation falls, as a fraction
-        "cancel_at": draw(st.floats(min_value=0.0, max_value=0.99)),
+        # where in [start, now) the cancellation falls, as a fraction; 0 is the start instant
+        "cancel_at": draw(st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=0.99))),
     }
 
 
@@ -196,6 +196,9 @@ def test_reported_money_agrees_with_the_rows(server: Server, spec: dict[str, Any
         ]
         credited = [-Decimal(line["amount"]) for line in credit_lines]
         assert all(c > 0 for c in credited)
+        if cancel_at == start:
+            # only the cancel day was used: a credit for the rest of the period
+            assert credited and sum(credited) <= spec["fee"], found["items"][0]["line_items"]
         assert Decimal(cancelled["total_credit_amount"]) == sum(credited, Decimal(0))
         assert sorted(
             (d["line_item_id"], Decimal(d["credit_amount"])) for d in cancelled["proration_details"]
@@ -203,3 +206,46 @@ def test_reported_money_agrees_with_the_rows(server: Server, spec: dict[str, Any
             (line["subscription_line_item_id"], c)
             for line, c in zip(credit_lines, credited, strict=True)
         )
+
+
+def _cancel_credits(http: httpx.Client, sub_id: str, cancel_at: datetime) -> list[Decimal]:
+    """The proration credit lines of an immediate cancel at ``cancel_at``, and the response's."""
+    cancelled = _json(
+        http.post(
+            f"/v1/subscriptions/{sub_id}/cancel",
+            json={
+                "cancellation_type": "immediate",
+                "cancel_at": _iso(cancel_at),
+                "cancel_immediately_invoice_policy": "generate_invoice",
+            },
+        )
+    )
+    found = _json(
+        http.post(
+            "/v1/invoices/search",
+            json={"subscription_id": sub_id, "billing_reason": "SUBSCRIPTION_UPDATE"},
+        )
+    )
+    [invoice] = found["items"]
+    credit_lines = [
+        -Decimal(line["amount"])
+        for line in invoice["line_items"]
+        if (line.get("metadata") or {}).get("proration") == "credit"
+    ]
+    assert Decimal(cancelled["total_credit_amount"]) == sum(credit_lines, Decimal(0))
+    return credit_lines
+
+
+def test_cancel_at_the_start_instant_credits_the_unused_days(server: Server) -> None:
+    """A cancel at the start instant credits what one a microsecond later does (same day)."""
+    tenant = new_tenant(server)
+    now = datetime.now(UTC)
+    spec = {"fee": Decimal("30.00"), "prices": [], "usage": [], "started_days_ago": 3}
+    with tenant.client() as http:
+        at_start = _create(http, spec, now)
+        just_after = _create(http, spec, now)
+        start_credits = _cancel_credits(http, at_start["sub"]["id"], at_start["start"])
+        later = just_after["start"] + timedelta(microseconds=1)
+        later_credits = _cancel_credits(http, just_after["sub"]["id"], later)
+    assert len(later_credits) == 1 and Decimal(0) < later_credits[0] < spec["fee"]
+    assert start_credits == later_credits

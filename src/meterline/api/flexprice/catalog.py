@@ -12,12 +12,12 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import (
@@ -122,7 +122,7 @@ class FeatureClone(WireModel):
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
-class FeatureSearch(ListQuery):
+class FeatureSearch(FilterQuery):
     feature_ids: list[str] | None = Field(default=None, max_length=1000)
     meter_ids: list[str] | None = Field(default=None, max_length=1000)
     lookup_key: str | None = Field(default=None, max_length=255)
@@ -288,6 +288,7 @@ def list_features(
 
 @router.post("/features/search")
 def search_features(body: FeatureSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
     rows, total = catalog.search_features(
         session,
         principal,
@@ -299,6 +300,8 @@ def search_features(body: FeatureSearch, principal: Vendor, session: ReadSession
         lookup_keys=body.lookup_keys,
         name_contains=body.name_contains,
         status=body.status,
+        start_time=body.start_time,
+        end_time=body.end_time,
         filters=body.filters,
         sort=body.sort,
         order=body.order,

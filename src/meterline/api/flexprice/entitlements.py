@@ -16,13 +16,13 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession, database
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
-    ListQuery,
     WireModel,
     decimal_text,
     iso,
     list_envelope,
     split_csv,
 )
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import json_response
 from meterline.catalog import service as catalog
 from meterline.entitlements import checks
@@ -88,7 +88,9 @@ class EntitlementBulkIn(WireModel):
     items: list[EntitlementIn] = Field(min_length=1, max_length=100)
 
 
-class EntitlementSearch(ListQuery):
+class EntitlementSearch(FilterQuery):
+    UNSUPPORTED = ("has_grant_config",)
+
     entity_type: str | None = None
     entity_ids: list[str] | None = Field(default=None, max_length=1000)
     feature_ids: list[str] | None = Field(default=None, max_length=1000)
@@ -151,6 +153,7 @@ def create_entitlements_bulk(
 
 
 def _search(session: Any, principal: Any, q: EntitlementSearch) -> Response:
+    refuse_expand(q.expand)
     found, total = entitlements.search_entitlements(
         session,
         principal,
@@ -163,6 +166,8 @@ def _search(session: Any, principal: Any, q: EntitlementSearch) -> Response:
         is_enabled=q.is_enabled,
         plan_ids=q.plan_ids,
         status=q.status,
+        start_time=q.start_time,
+        end_time=q.end_time,
         filters=q.filters,
         sort=q.sort,
         order=q.order,

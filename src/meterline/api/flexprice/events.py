@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
-from pydantic import Field
+from fastapi import APIRouter, Query, Request
+from pydantic import Field, model_validator
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
+from meterline.api.flexprice.filters import refuse_unsupported
 from meterline.api.json import json_response
 from meterline.customers.lookup import external_id_of
 from meterline.kernel import money
@@ -51,6 +52,14 @@ class EventsQuery(WireModel):
     order: str | None = None
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+    # Keyset paging (iter_first_key/iter_last_key) is not implemented: offset pages instead.
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_keyset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            refuse_unsupported(data, ("iter_first_key", "iter_last_key"))
+        return data
 
 
 def _list(session: Any, principal: Any, q: EventsQuery) -> dict[str, Any]:
@@ -114,9 +123,23 @@ def query_events(body: EventsQuery, principal: Vendor, session: ReadSession) -> 
 
 @router.get("/events/lookup")
 def lookup_event(
-    principal: Vendor, session: ReadSession, event_id: str = Query(alias="id", max_length=255)
+    request: Request,
+    principal: Vendor,
+    session: ReadSession,
+    event_id: str = Query(alias="id", max_length=255),
+    external_customer_id: str | None = Query(default=None, max_length=255),
+    start_time: OptionalInstant = None,
+    end_time: OptionalInstant = None,
 ) -> Any:
-    return json_response({"event": event_out(events.lookup_event(session, principal, event_id))})
+    found = events.lookup_event(
+        session,
+        principal,
+        event_id,
+        customer=external_customer_id or None,
+        start=start_time,
+        end=end_time,
+    )
+    return json_response({"event": event_out(found)})
 
 
 # ---- usage --------------------------------------------------------------------------------

@@ -58,9 +58,15 @@ class FilterQuery(ListQuery):
 
 
 def refuse_query_params(request: Request, names: Iterable[str]) -> None:
-    """The same refusal for the query parameters of a list route."""
+    """The same refusal for the query parameters of a list route; ``false`` sets nothing
+    (the SDK sends some flags as false by default, and false asks for nothing)."""
     refuse_unsupported(
-        {name: request.query_params.get(name) or None for name in request.query_params}, names
+        {
+            name: value
+            for name in request.query_params
+            if (value := request.query_params.get(name)) and value.lower() != "false"
+        },
+        names,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
@@ -20,7 +20,7 @@ from meterline.api.flexprice.common import (
     list_envelope,
     split_csv,
 )
-from meterline.api.flexprice.filters import FilterQuery, refuse_expand
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
 from meterline.api.json import json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
@@ -360,7 +360,10 @@ def preview_invoice(body: PreviewIn, principal: Vendor, session: ReadSession) ->
 
 
 @router.get("/invoices/{invoice_id}")
-def get_invoice(invoice_id: str, principal: Vendor, session: ReadSession) -> Response:
+def get_invoice(
+    invoice_id: str, request: Request, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_query_params(request, ("expand", "expand_by_source", "group_by"))
     return _render(session, invoices.get_invoice(session, principal, invoice_id))
 
 
@@ -404,7 +407,10 @@ def update_payment_status(
 
 
 @router.get("/invoices/{invoice_id}/pdf", response_class=Response)
-def invoice_pdf(invoice_id: str, principal: Vendor, session: ReadSession) -> Response:
+def invoice_pdf(
+    invoice_id: str, request: Request, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_query_params(request, ("url", "force_generate"))
     invoice, document = pdf.invoice_pdf(session, principal, invoice_id)
     filename = f"{invoice.invoice_number or invoice.id}.pdf"
     return Response(

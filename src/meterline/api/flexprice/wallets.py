@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
@@ -20,7 +20,7 @@ from meterline.api.flexprice.common import (
     iso,
     list_envelope,
 )
-from meterline.api.flexprice.filters import FilterQuery, refuse_expand
+from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
 from meterline.api.json import json_response
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
@@ -372,7 +372,10 @@ def terminate_wallet(wallet_id: str, principal: Vendor, session: WriteSession) -
 
 
 @router.get("/wallets/{wallet_id}/balance/real-time")
-def wallet_balance(wallet_id: str, principal: Vendor, session: ReadSession) -> Response:
+def wallet_balance(
+    wallet_id: str, request: Request, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_query_params(request, ("expand",))
     wallet = wallets.get_wallet(session, principal, wallet_id)
     out = wallet_out(wallet, _balance(session, wallet))
     out["balance_updated_at"] = iso(wallet.updated_at)
@@ -381,12 +384,14 @@ def wallet_balance(wallet_id: str, principal: Vendor, session: ReadSession) -> R
 
 @router.get("/customers/wallets")
 def wallets_by_lookup(
+    request: Request,
     principal: Vendor,
     session: ReadSession,
     customer_id: str | None = Query(default=None, alias="id", max_length=64),
     lookup_key: str | None = Query(default=None, max_length=255),
     include_real_time_balance: bool = False,
 ) -> Response:
+    refuse_query_params(request, ("expand", "from_cache", "-"))
     rows = wallets.customer_wallets_by_lookup(
         session, principal, customer_id=customer_id, lookup_key=lookup_key
     )

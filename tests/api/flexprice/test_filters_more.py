@@ -1,0 +1,480 @@
+"""The filter inventory, continued: every other list, search and lookup operation the SDK
+sends parameters to (features, entitlements, raw events, a subscription's entitlements, a
+customer's usage summary, an event or invoice looked up, wallets, usage queries).
+
+As in test_filters.py each parameter is HONOURED (a case seeds rows it must exclude and keep,
+or a check shows its effect) or REFUSED (400 naming it). Usage queries compute rather than
+filter: their parameters are COMPUTED, each named with the test that shows its effect. A
+served operation, or a parameter of one, that is in none of the tables fails
+``test_every_sdk_operation_and_parameter_is_covered``; docs/wire-filters.md is generated from
+the same tables (tests/api/flexprice/filter_docs.py).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flexprice.models import errors
+
+from tests.api.flexprice import filter_docs, test_filters
+from tests.api.flexprice.filter_world import World, seed_world
+from tests.api.flexprice.test_filters import Case
+from tests.conftest import Server
+
+FEA = "query_feature"
+ENT = "query_entitlement"
+EVS = "list_raw_events"
+SUE = "get_subscription_entitlements"
+CUU = "get_customer_usage_summary"
+
+
+def _items(result: Any) -> list[Any]:
+    return list(result.items)
+
+
+def _features(result: Any) -> list[Any]:
+    return [f.feature for f in result.features]
+
+
+# SDK method -> (how to call it, the listed rows of an answer: each has an ``id``).
+OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
+    FEA: (lambda fp, **kw: fp.features.query_feature(**kw), _items),
+    ENT: (lambda fp, **kw: fp.entitlements.query_entitlement(**kw), _items),
+    EVS: (lambda fp, **kw: fp.events.list_raw_events(**kw), lambda r: list(r.events)),
+    SUE: (lambda fp, **kw: fp.subscriptions.get_subscription_entitlements(**kw), _features),
+    CUU: (lambda fp, **kw: fp.customers.get_customer_usage_summary(**kw), _features),
+    "get_event": (lambda fp, **kw: fp.events.get_event(**kw), lambda r: [r.event]),
+    "get_invoice": (lambda fp, **kw: fp.invoices.get_invoice(**kw), lambda r: [r]),
+    "get_invoice_pdf": (lambda fp, **kw: fp.invoices.get_invoice_pdf(**kw), lambda r: []),
+    "get_customer_wallets": (lambda fp, **kw: fp.wallets.get_customer_wallets(**kw), list),
+    "get_wallet_balance": (lambda fp, **kw: fp.wallets.get_wallet_balance(**kw), lambda r: [r]),
+}
+
+# What a call needs besides the parameter tested (a path parameter, the customer looked up).
+BASE: dict[str, Callable[[World], dict[str, Any]]] = {
+    SUE: lambda w: {"id": w.ids["sub_a"]},
+    CUU: lambda w: {"customer_id": w.ids["cust_a"]},
+    "get_event": lambda w: {"id": w.ids["ev_a"], "external_customer_id": w.ids["ext_a"]},
+    "get_invoice": lambda w: {"id": w.ids["one_a"]},
+    "get_invoice_pdf": lambda w: {"id": w.ids["one_a"]},
+    "get_customer_wallets": lambda w: {"id": w.ids["cust_a"]},
+    "get_wallet_balance": lambda w: {"id": w.ids["wallet_a"]},
+}
+
+# Operations whose parameters are the input of a computation, not filters of a list.
+NOT_SEARCHES = {
+    "get_invoice_preview": "its body fields are in the field inventory (docs/wire-fields.md)",
+}
+
+REFUSED: dict[tuple[str, str], Any] = {
+    (FEA, "expand"): "meters",
+    (ENT, "expand"): "feature",
+    (ENT, "has_grant_config"): True,
+    (EVS, "iter_first_key"): "k",
+    (EVS, "iter_last_key"): "k",
+    ("get_invoice", "expand"): "customer",
+    ("get_invoice", "expand_by_source"): True,
+    ("get_invoice", "group_by"): ["feature"],
+    ("get_invoice_pdf", "url"): True,
+    ("get_invoice_pdf", "force_generate"): True,
+    ("get_customer_wallets", "expand"): "customer",
+    ("get_customer_wallets", "from_cache"): True,
+    ("get_customer_wallets", "minus"): 1,
+    ("get_wallet_balance", "expand"): "credits_available_breakdown",
+}
+
+USAGE_TESTS = "tests/api/flexprice/test_usage.py"
+SUB_TESTS = "tests/api/flexprice/test_subscriptions.py"
+# Parameters of a usage computation -> the test that shows their effect (checked to exist and
+# to send the parameter by name).
+COMPUTED: dict[tuple[str, str], str] = {
+    **{
+        ("get_usage_statistics", name): f"{USAGE_TESTS}::test_usage_with_the_sdk"
+        for name in ("aggregation_type", "event_name", "property_name")
+    },
+    **{
+        ("get_usage_by_meter", name): f"{USAGE_TESTS}::{test}"
+        for name, test in {
+            "meter_id": "test_usage_with_the_sdk",
+            "external_customer_id": "test_usage_with_the_sdk",
+            "customer_id": "test_events_before_their_customer_count_once_it_exists",
+            "start_time": "test_usage_with_the_sdk",
+            "end_time": "test_usage_with_the_sdk",
+            "window_size": "test_windows_by_day_and_hour",
+            "timezone": "test_windows_by_day_and_hour",
+            "filters": "test_all_customers_and_filters",
+        }.items()
+    },
+    ("get_subscription_usage", "subscription_id"): (
+        f"{SUB_TESTS}::test_plan_prices_entitlements_subscription_usage_and_cancel"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def world(server: Server) -> Iterator[World]:
+    yield from seed_world(server)
+
+
+def _id(key: str) -> Callable[[World], Any]:
+    return lambda w: w.ids[key]
+
+
+def _list(key: str) -> Callable[[World], Any]:
+    return lambda w: [w.ids[key]]
+
+
+def _eq(op: str, name: str, value: Callable[[World], Any], keep: str, drop: str) -> Case:
+    return Case(op, name, lambda w: {name: value(w)}, (keep,), (drop,))
+
+
+def _between(w: World) -> str:
+    return (w.before + timedelta(minutes=20)).isoformat()
+
+
+CASES: list[Case] = [
+    # features
+    _eq(FEA, "feature_ids", _list("f1"), "f1", "f2"),
+    _eq(FEA, "lookup_key", _id("f2_key"), "f2", "f1"),
+    _eq(FEA, "lookup_keys", _list("f1_key"), "f1", "f2"),
+    Case(FEA, "meter_ids", lambda w: {"meter_ids": ["meter_none"]}, (), ("f1", "f2")),
+    _eq(FEA, "name_contains", lambda w: "e f2", "f2", "f1"),
+    Case(FEA, "status", lambda w: {"status": "archived"}, (), ("f1", "f2")),
+    Case(FEA, "start_time", lambda w: {"start_time": w.after}, (), ("f1", "f2")),
+    Case(FEA, "end_time", lambda w: {"end_time": w.before}, (), ("f1", "f2")),
+    Case(
+        FEA,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "id",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["f2"]},
+                }
+            ]
+        },
+        ("f2",),
+        ("f1",),
+    ),
+    # entitlements
+    _eq(ENT, "feature_ids", _list("f2"), "ent_f2", "ent_f1"),
+    Case(ENT, "entity_ids", lambda w: {"entity_ids": [w.ids["plan_b"]]}, (), ("ent_f1",)),
+    Case(ENT, "plan_ids", lambda w: {"plan_ids": [w.ids["plan_b"]]}, (), ("ent_f1", "ent_f2")),
+    Case(ENT, "entity_type", lambda w: {"entity_type": "SUBSCRIPTION"}, (), ("ent_f1",)),
+    Case(ENT, "feature_type", lambda w: {"feature_type": "metered"}, (), ("ent_f1", "ent_f2")),
+    _eq(ENT, "is_enabled", lambda w: False, "ent_f2", "ent_f1"),
+    Case(ENT, "status", lambda w: {"status": "archived"}, (), ("ent_f1", "ent_f2")),
+    Case(ENT, "start_time", lambda w: {"start_time": w.after}, (), ("ent_f1", "ent_f2")),
+    Case(ENT, "end_time", lambda w: {"end_time": w.before}, (), ("ent_f1", "ent_f2")),
+    Case(
+        ENT,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "feature_id",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["f1"]},
+                }
+            ]
+        },
+        ("ent_f1",),
+        ("ent_f2",),
+    ),
+    # raw events
+    _eq(EVS, "external_customer_id", _id("ext_a"), "ev_a", "ev_b"),
+    _eq(EVS, "event_name", lambda w: "fw_b", "ev_b", "ev_a"),
+    _eq(EVS, "event_id", _id("ev_a"), "ev_a", "ev_b"),
+    _eq(EVS, "source", lambda w: "src_b", "ev_b", "ev_a"),
+    _eq(EVS, "start_time", _between, "ev_b", "ev_a"),
+    _eq(EVS, "end_time", _between, "ev_a", "ev_b"),
+    _eq(EVS, "property_filters", lambda w: {"region": ["eu"]}, "ev_a", "ev_b"),
+    # a subscription's entitlements, a customer's usage summary (subscription A has both)
+    _eq(SUE, "feature_ids", _list("f1"), "f1", "f2"),
+    _eq(CUU, "feature_ids", _list("f2"), "f2", "f1"),
+    _eq(CUU, "feature_lookup_keys", _list("f1_key"), "f1", "f2"),
+    Case(CUU, "subscription_ids", lambda w: {"subscription_ids": [w.ids["sub_b"]]}, (), ("f1",)),
+]
+
+
+def _ids(w: World, op: str, **kwargs: Any) -> list[str]:
+    call, rows = OPERATIONS[op]
+    base = BASE.get(op, lambda _: {})(w)
+    return [row.id for row in rows(call(w.fp, **{**base, **kwargs}))]
+
+
+def _customer_lookup_key(w: World) -> None:
+    by_key = _ids(w, CUU, customer_id=None, customer_lookup_key=w.ids["ext_a"])
+    assert sorted(by_key) == sorted([w.ids["f1"], w.ids["f2"]])
+    assert _ids(w, CUU, customer_id=w.ids["cust_b"]) == []
+
+
+def _event_lookup(w: World) -> None:
+    assert _ids(w, "get_event") == [w.ids["ev_a"]]
+    b = {"id": w.ids["ev_b"], "external_customer_id": w.ids["ext_b"]}
+    assert _ids(w, "get_event", **b) == [w.ids["ev_b"]]
+    assert _ids(w, "get_event", end_time=_between(w)) == [w.ids["ev_a"]]
+    assert _ids(w, "get_event", **b, start_time=_between(w)) == [w.ids["ev_b"]]
+    for excluded in (
+        {"external_customer_id": w.ids["ext_b"]},
+        {"start_time": _between(w)},
+        {"end_time": w.before.isoformat()},
+    ):
+        with pytest.raises(errors.FlexpriceError) as missing:
+            _ids(w, "get_event", **excluded)
+        assert missing.value.status_code == 404, excluded
+
+
+def _statistics(w: World, op: str = "get_usage_statistics", **kwargs: Any) -> Any:
+    """Usage of event fw_a (customer A's one event, n = 5): counted, or by its meter."""
+    if op == "get_usage_by_meter":
+        return w.fp.events.get_usage_by_meter(meter_id=w.ids["meter_a"], **kwargs)
+    body = {"event_name": "fw_a", "aggregation_type": "COUNT"}
+    return w.fp.events.get_usage_statistics(**{**body, **kwargs})
+
+
+def _statistics_filters(w: World) -> None:
+    start = (w.before - timedelta(hours=1)).isoformat()
+    assert _statistics(w, start_time=start).value == 1
+    assert _statistics(w, start_time=start, external_customer_id=w.ids["ext_b"]).value == 0
+    assert _statistics(w, start_time=start, customer_id=w.ids["cust_b"]).value == 0
+    assert _statistics(w, start_time=start, customer_id=w.ids["cust_a"]).value == 1
+    assert _statistics(w, start_time=_between(w)).value == 0
+    assert _statistics(w, start_time=start, end_time=_between(w)).value == 1
+    assert _statistics(w, start_time=start, end_time=w.before.isoformat()).value == 0
+    assert _statistics(w, start_time=start, filters={"region": ["us"]}).value == 0
+    assert _statistics(w, start_time=start, filters={"region": ["eu"]}).value == 1
+
+
+def _statistics_groups(w: World) -> None:
+    # The SDK's response model has no groups: read them from the wire.
+    start = (w.before - timedelta(hours=1)).isoformat()
+    body = {"event_name": "fw_a", "aggregation_type": "COUNT", "start_time": start}
+    with w.tenant.client() as http:
+        for grouping in ({"group_by_property": "region"}, {"group_by": ["region"]}):
+            response = http.post("/v1/events/usage", json={**body, **grouping})
+            assert response.status_code == 200, response.text
+            groups = [(g["group"], g["value"]) for g in response.json().get("groups", [])]
+            assert groups == [("eu", 1)], (grouping, response.text)
+
+
+def _statistics_windows(w: World) -> None:
+    start = (w.before - timedelta(hours=1)).isoformat()
+    hourly = _statistics(w, start_time=start, window_size="HOUR")
+    assert sum(r.value for r in hourly.results or []) == 1 and hourly.results
+
+
+def _window_starts(result: Any) -> list[str]:
+    return [str(r.window_size) for r in result.results or []]
+
+
+def _statistics_timezone(w: World) -> None:
+    start = (w.before - timedelta(days=2)).isoformat()
+    utc = _window_starts(_statistics(w, start_time=start, window_size="DAY"))
+    tokyo = _window_starts(
+        _statistics(w, start_time=start, window_size="DAY", timezone="Asia/Tokyo")
+    )
+    assert utc and tokyo and utc != tokyo, (utc, tokyo)
+
+
+def _statistics_billing_anchor(w: World, op: str = "get_usage_statistics") -> None:
+    anchor = (w.before - timedelta(days=20)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = (w.before - timedelta(days=40)).isoformat()
+    plain = _window_starts(_statistics(w, op, start_time=start, window_size="MONTH"))
+    anchored = _window_starts(
+        _statistics(w, op, start_time=start, window_size="MONTH", billing_anchor=anchor)
+    )
+    assert plain != anchored and anchored, (plain, anchored)
+
+
+def _statistics_multiplier(w: World) -> None:
+    start = (w.before - timedelta(hours=1)).isoformat()
+    summed = {"property_name": "n", "start_time": start}
+    assert _statistics(w, **summed, aggregation_type="SUM").value == 5
+    # As upstream, the multiplier scales the SUM_WITH_MULTIPLIER aggregation.
+    scaled = _statistics(w, **summed, aggregation_type="SUM_WITH_MULTIPLIER", multiplier="2.5")
+    assert scaled.value == 12.5
+
+
+def _statistics_bucket_size(w: World, op: str = "get_usage_statistics") -> None:
+    start = (w.before - timedelta(hours=1)).isoformat()
+    plain = _statistics(w, op, start_time=start)
+    bucketed = _statistics(w, op, start_time=start, bucket_size="HOUR")
+    assert _window_starts(bucketed) and _window_starts(plain) != _window_starts(bucketed)
+
+
+def _subscription_usage_window(w: World) -> None:
+    start, end = w.before - timedelta(hours=2), w.before
+    usage = w.fp.subscriptions.get_subscription_usage(
+        subscription_id=w.ids["sub_a"], start_time=start, end_time=end
+    )
+    assert (usage.start_time, usage.end_time) == (start, end)
+
+
+def _wallet_lookup(w: World) -> None:
+    assert _ids(w, "get_customer_wallets") == [w.ids["wallet_a"]]
+    by_key = _ids(w, "get_customer_wallets", id=None, lookup_key=w.ids["ext_a"])
+    assert by_key == [w.ids["wallet_a"]]
+    assert _ids(w, "get_customer_wallets", id=w.ids["cust_b"]) == [w.ids["wallet_b"]]
+
+
+def _real_time_balance(w: World) -> None:
+    # The seeded top-ups credited wallet A 5 + 20 + 3.
+    [wallet] = w.fp.wallets.get_customer_wallets(id=w.ids["cust_a"], include_real_time_balance=True)
+    assert wallet.id == w.ids["wallet_a"] and str(wallet.balance) == "28"
+
+
+def _lifetime_usage(w: World) -> None:
+    sub_id = w.ids["sub_a"]
+    period = w.fp.subscriptions.get_subscription_usage(subscription_id=sub_id)
+    lifetime = w.fp.subscriptions.get_subscription_usage(
+        subscription_id=sub_id, lifetime_usage=True
+    )
+    # Lifetime usage runs from the start to now, not to the end of the current period.
+    assert lifetime.end_time is not None and period.end_time is not None
+    assert lifetime.end_time < period.end_time
+
+
+def _events_paging(w: World) -> None:
+    names = _ids(w, EVS)
+    assert names == [w.ids["ev_b"], w.ids["ev_a"]], "newest first"
+    assert _ids(w, EVS, page_size=1) == names[:1]
+    assert _ids(w, EVS, offset=1) == names[1:]
+    assert _ids(w, EVS, order="asc") == names[::-1]
+    assert _ids(w, EVS, sort="event_name", order="asc") == [w.ids["ev_a"], w.ids["ev_b"]]
+
+
+def _paging(op: str) -> Callable[[World], None]:
+    def check(w: World) -> None:
+        names = _ids(w, op)
+        assert len(names) >= 2, f"{op} needs two rows to page"
+        assert _ids(w, op, limit=1) == names[:1]
+        assert _ids(w, op, offset=1) == names[1:]
+        assert _ids(w, op, order="asc") == names[::-1]
+        ascending = _ids(w, op, sort=[{"field": "id", "direction": "asc"}], order="asc")
+        assert ascending == sorted(names)
+
+    return check
+
+
+# Fields that look one row up, shape the answer or page it, each with its own check.
+SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
+    (CUU, "customer_id"): _customer_lookup_key,
+    (CUU, "customer_lookup_key"): _customer_lookup_key,
+    **{
+        ("get_event", name): _event_lookup
+        for name in ("id", "external_customer_id", "start_time", "end_time")
+    },
+    **{
+        ("get_usage_statistics", name): _statistics_filters
+        for name in ("external_customer_id", "customer_id", "start_time", "end_time", "filters")
+    },
+    ("get_usage_statistics", "group_by"): _statistics_groups,
+    ("get_usage_statistics", "group_by_property"): _statistics_groups,
+    ("get_usage_statistics", "window_size"): _statistics_windows,
+    ("get_usage_statistics", "timezone"): _statistics_timezone,
+    ("get_usage_statistics", "billing_anchor"): _statistics_billing_anchor,
+    ("get_usage_statistics", "multiplier"): _statistics_multiplier,
+    ("get_usage_statistics", "bucket_size"): _statistics_bucket_size,
+    ("get_usage_by_meter", "bucket_size"): lambda w: _statistics_bucket_size(
+        w, "get_usage_by_meter"
+    ),
+    ("get_usage_by_meter", "billing_anchor"): lambda w: _statistics_billing_anchor(
+        w, "get_usage_by_meter"
+    ),
+    ("get_subscription_usage", "start_time"): _subscription_usage_window,
+    ("get_subscription_usage", "end_time"): _subscription_usage_window,
+    ("get_customer_wallets", "id"): _wallet_lookup,
+    ("get_customer_wallets", "lookup_key"): _wallet_lookup,
+    ("get_customer_wallets", "include_real_time_balance"): _real_time_balance,
+    ("get_subscription_usage", "lifetime_usage"): _lifetime_usage,
+    **{(EVS, name): _events_paging for name in ("page_size", "offset", "order", "sort")},
+    **{(op, name): _paging(op) for op in (FEA, ENT) for name in ("limit", "offset", "order")},
+    **{(op, "sort"): _paging(op) for op in (FEA, ENT)},
+}
+
+
+def honoured_everywhere() -> set[tuple[str, str]]:
+    """Every (operation, parameter) shown honoured, by this module and by test_filters.py."""
+    mine = {(c.op, c.field) for c in CASES} | set(SHAPE_CHECKS) | set(COMPUTED)
+    return mine | test_filters._honoured()
+
+
+def _sdk_operations() -> dict[str, filter_docs.FilterOperation]:
+    return {op.name: op for op in filter_docs.sdk_filter_operations()}
+
+
+def test_every_sdk_operation_and_parameter_is_covered() -> None:
+    sdk = _sdk_operations()
+    tables = set(test_filters.OPERATIONS) | set(OPERATIONS) | set(NOT_SEARCHES)
+    tables |= {op for op, _ in COMPUTED}
+    assert {FEA, ENT, EVS} <= set(sdk), "the required searches are served"
+    assert not set(sdk) - tables, f"served SDK operations in no table: {set(sdk) - tables}"
+    assert not tables - set(sdk), f"tables name operations not served: {tables - set(sdk)}"
+    honoured = honoured_everywhere()
+    refused = set(test_filters.REFUSED) | set(REFUSED)
+    both = honoured & refused
+    assert both <= set(test_filters.SHAPE_CHECKS), f"both honoured and refused: {both}"
+    unhandled = [
+        (op.name, name)
+        for op in sdk.values()
+        if op.name not in NOT_SEARCHES
+        for name in op.params
+        if (op.name, name) not in honoured | refused
+        and (op.name, name) not in test_filters.PATH_PARAMETERS
+    ]
+    assert not unhandled, f"SDK parameters neither tested-honoured nor refused: {unhandled}"
+    stale = [key for key in honoured | refused if key[1] not in sdk[key[0]].params]
+    assert not stale, f"tested parameters the SDK does not have: {stale}"
+
+
+@pytest.mark.parametrize("key", sorted(COMPUTED), ids=lambda k: f"{k[0]}.{k[1]}")
+def test_computed_parameter_is_exercised_by_its_test(key: tuple[str, str]) -> None:
+    path, _, name = COMPUTED[key].partition("::")
+    root = Path(__file__).resolve().parents[3]
+    tree = ast.parse((root / path).read_text())
+    [test] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    source = ast.unparse(test)
+    assert f"{key[1]}=" in source or f"'{key[1]}'" in source, f"{name} never sends {key[1]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.op}.{c.field}")
+def test_filter_keeps_and_excludes(world: World, case: Case) -> None:
+    found = set(_ids(world, case.op, **case.kwargs(world)))
+    keep = {world.ids[name] for name in case.keep}
+    drop = {world.ids[name] for name in case.drop}
+    assert keep <= found, f"{case.field} dropped rows it must keep"
+    assert not drop & found, f"{case.field} kept rows it must exclude"
+    assert keep | drop <= set(_ids(world, case.op)), "the seeded rows exist without the filter"
+
+
+@pytest.mark.parametrize("key", sorted(SHAPE_CHECKS), ids=lambda k: f"{k[0]}.{k[1]}")
+def test_lookup_shaping_and_paging_fields(world: World, key: tuple[str, str]) -> None:
+    SHAPE_CHECKS[key](world)
+
+
+@pytest.mark.parametrize("key", sorted(REFUSED), ids=lambda k: f"{k[0]}.{k[1]}")
+def test_unsupported_parameter_is_refused_by_name(world: World, key: tuple[str, str]) -> None:
+    op, name = key
+    call, _rows = OPERATIONS[op]
+    kwargs = {**BASE.get(op, lambda _: {})(world), name: REFUSED[key]}
+    with pytest.raises(errors.FlexpriceError) as refused:
+        call(world.fp, **kwargs)
+    assert refused.value.status_code == 400, refused.value.body
+    wire = "-" if name == "minus" else name
+    assert wire in refused.value.body
+
+
+def test_wire_filters_doc_is_current() -> None:
+    expected = filter_docs.markdown()
+    assert filter_docs.DOC.read_text() == expected, (
+        "docs/wire-filters.md is stale: python -m tests.api.flexprice.filter_docs --markdown"
+    )
