@@ -25,7 +25,7 @@ class ConcurrencyLimit:
     """
 
     INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
-    # The entitlement checks' shortcuts (api/flexprice/hot_checks.py) and the Kaiten usage
+    # The entitlement checks' fast routes (api/flexprice/hot_checks.py) and the Kaiten usage
     # read (api/kaiten/usage.py) hold no session on SQLite; they take a token themselves
     # when they do need one.
     SHORTCUTS = frozenset({("GET", "/v1/customers/usage"), ("POST", "/v1/entitlements/check")})
