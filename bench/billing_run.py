@@ -155,7 +155,6 @@ def setup(db: Database, subscriptions: int) -> Principal:
             "currency": "usd",
             "billing_period": "MONTHLY",
             "billing_period_count": 1,
-            "start_date": PERIOD_START - timedelta(days=1),
         }
         prices.create_prices(
             session,
