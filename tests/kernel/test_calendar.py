@@ -19,9 +19,9 @@ from meterline.kernel.calendar import (
     next_billing_date,
     period_containing,
     usage_window,
-    window_start,
 )
 from meterline.kernel.instants import to_micros
+from meterline.metering.windows import window_start
 
 
 def utc(*parts: int) -> datetime:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from meterline.db.engine import Database
 from meterline.db.migrate import upgrade
-from meterline.kernel.calendar import window_start, zone
+from meterline.kernel.calendar import zone
 from meterline.metering.aggregations import (
     AGGREGATION_TYPES,
     DAY_US,
@@ -34,6 +34,7 @@ from meterline.metering.aggregations import (
 from meterline.metering.ingest import EventRow
 from meterline.metering.query import UsageQuery, UsageReader
 from meterline.metering.stores.sql import SqlEventStore
+from meterline.metering.windows import window_start
 from meterline.settings import Settings
 
 T0 = 1_772_323_200_000_000  # 2026-03-01T00:00:00Z in µs

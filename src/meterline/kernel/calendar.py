@@ -4,9 +4,9 @@ Every package computes its periods and windows here: subscriptions and invoices 
 periods), entitlement checks (reset windows), usage queries (aggregation windows) and
 licensing counters (reset windows of reported usage).
 
-* Instants in and out are aware UTC ``datetime`` (a naive one is taken as UTC); the usage
-  query functions (:func:`window_start`, :func:`hour_aligned`, :func:`utc_offset_zero`)
-  work on integer microseconds since the epoch, as events are stored.
+* Instants in and out are aware UTC ``datetime`` (a naive one is taken as UTC). The usage
+  queries' integer-microsecond forms of these windows are ``metering/windows.py``: this
+  module imports nothing of ours, not even ``kernel.instants``.
 * Periods and windows are computed on the wall clock of a time zone (the customer's; UTC
   when none) and returned as UTC instants, so a day is a local day across DST changes.
 * Month arithmetic (:func:`add_months`) clamps to the month's last day and always aims at
@@ -39,13 +39,9 @@ stub up to it.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
-
-from meterline.kernel.instants import from_micros, to_micros
 
 BILLING_PERIODS = ("DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "ANNUAL")
 RESET_PERIODS = (*BILLING_PERIODS, "NEVER")
@@ -55,7 +51,7 @@ WINDOW_SIZES = (
     *("MINUTE", "15MIN", "30MIN", "HOUR", "3HOUR", "6HOUR", "12HOUR"),
     *("DAY", "WEEK", "MONTH"),
 )
-_WINDOW_SIZE_SET = frozenset(WINDOW_SIZES)
+WINDOW_SIZE_SET = frozenset(WINDOW_SIZES)
 # The end of a window that never resets (usage since the subscription started).
 NEVER_ENDS = datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -95,7 +91,7 @@ def zone(timezone: str | ZoneInfo | None) -> ZoneInfo:
     return ZoneInfo(timezone or "UTC")
 
 
-def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+def local_time(moment: datetime, tz: ZoneInfo) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(tz)
@@ -151,7 +147,7 @@ def period_boundary(
     """The start of the ``index``-th period counted from ``anchor`` (index 0 = anchor)."""
     _check(period, count)
     tz = zone(timezone)
-    return _boundary(_local(anchor, tz), period, count, index, tz)
+    return _boundary(local_time(anchor, tz), period, count, index, tz)
 
 
 def period_containing(
@@ -168,8 +164,8 @@ def period_containing(
     """
     _check(period, count)
     tz = zone(timezone)
-    local_anchor = _local(anchor, tz)
-    local_at = _local(at, tz)
+    local_anchor = local_time(anchor, tz)
+    local_at = local_time(at, tz)
     if period in _MONTHS:
         guess = _months_between(local_anchor, local_at) // (_MONTHS[period] * count)
     else:
@@ -202,7 +198,7 @@ def next_billing_date(
 # ---- natural boundaries ---------------------------------------------------------------------
 
 
-def _unit_start_wall(local: datetime, unit: str) -> datetime:
+def unit_start_wall(local: datetime, unit: str) -> datetime:
     """The natural start of the ``unit`` holding the wall-clock time ``local``; ``fold`` and
     ``tzinfo`` are kept (``replace``), so a repeated hour keeps its offset."""
     if unit in _MINUTES_OF_DAY:
@@ -238,7 +234,7 @@ def calendar_window(at: datetime, unit: str, timezone: str | ZoneInfo | None = N
     (``MINUTE``…``12HOUR``), the day, the week from Monday, the month, the quarter or half
     year, the year."""
     tz = zone(timezone)
-    start = _unit_start_wall(_local(at, tz), unit).replace(tzinfo=None)
+    start = unit_start_wall(local_time(at, tz), unit).replace(tzinfo=None)
     return Period(_utc(start, tz), _utc(_next_unit_wall(start, unit), tz))
 
 
@@ -325,60 +321,3 @@ def usage_window(
     if reset_period in _DAY_UNITS:
         return calendar_window(at, "DAY", timezone)
     return period_containing(anchor, reset_period, 1, at, timezone)
-
-
-# ---- usage queries: instants as integer microseconds ------------------------------------------
-
-
-def window_start(micros: int, window: str, tz: ZoneInfo, anchor: datetime | None = None) -> int:
-    """The start (µs, UTC) of the usage window of size ``window`` holding ``micros`` in
-    ``tz``: its natural start, or for ``MONTH`` with a billing ``anchor`` the anchored
-    month (the billing period of a monthly subscription with that anchor)."""
-    if anchor is not None and window == "MONTH":
-        return _anchored_month_start(micros, tz, anchor)
-    if window not in _WINDOW_SIZE_SET:
-        raise ValueError(f"unknown window size {window}")
-    local = from_micros(micros).astimezone(tz)
-    # Re-attach the zone so a DST change inside the day gives the right UTC instant.
-    return to_micros(_unit_start_wall(local, window).replace(tzinfo=tz))
-
-
-def _anchored_month_start(micros: int, tz: ZoneInfo, anchor: datetime) -> int:
-    """``period_containing(anchor, "MONTH", 1, at, tz).start`` in µs, its boundaries cached:
-    a query asks it once per raw event, and its events share a few boundaries."""
-    local = from_micros(micros).astimezone(tz)
-    index = local.year * 12 + local.month - _anchor_month(anchor, tz) + 1
-    while _month_boundary(anchor, tz, index) <= micros:
-        index += 1
-    while (start := _month_boundary(anchor, tz, index - 1)) > micros:
-        index -= 1
-    return start
-
-
-@lru_cache(maxsize=256)
-def _anchor_month(anchor: datetime, tz: ZoneInfo) -> int:
-    local = _local(anchor, tz)
-    return local.year * 12 + local.month
-
-
-@lru_cache(maxsize=4096)
-def _month_boundary(anchor: datetime, tz: ZoneInfo, index: int) -> int:
-    return to_micros(_boundary(_local(anchor, tz), "MONTH", 1, index, tz))
-
-
-def hour_aligned(tz: ZoneInfo, instants: Iterable[int]) -> bool:
-    """Whether the zone's offset is a whole number of hours at each of these instants."""
-    for micros in instants:
-        offset = from_micros(micros).astimezone(tz).utcoffset()
-        if offset is not None and offset.total_seconds() % 3600:
-            return False
-    return True
-
-
-def utc_offset_zero(tz: ZoneInfo, instants: Iterable[int]) -> bool:
-    """Whether the zone is at UTC+0 at each of these instants (UTC days are its days)."""
-    for micros in instants:
-        offset = from_micros(micros).astimezone(tz).utcoffset()
-        if offset is not None and offset.total_seconds():
-            return False
-    return True

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from meterline.kernel.calendar import hour_aligned, utc_offset_zero, window_start, zone
+from meterline.kernel.calendar import zone
 from meterline.kernel.money import in_money_context
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import (
@@ -36,6 +36,7 @@ from meterline.metering.aggregations import (
 )
 from meterline.metering.stores.sql import SqlEventStore
 from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.windows import hour_aligned, utc_offset_zero, window_start
 
 
 @dataclass(frozen=True)

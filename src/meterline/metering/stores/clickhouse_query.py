@@ -5,7 +5,7 @@ one partial aggregate (the count and the fold parts the aggregation reads) per g
 time bucket; buckets are
 as wide as the window allows while still falling inside one window (the window itself for a
 fixed window in UTC, else an hour or a minute), and Python maps each bucket to its window
-with the same calendar code (``kernel.calendar.window_start``) and finishes with the same
+with the same calendar code (``metering.windows.window_start``) and finishes with the same
 shaping code. Aggregations that do not fold (COUNT_UNIQUE, WEIGHTED_SUM) are computed per
 event, as on the SQL store, from raw events whose filters were applied in ClickHouse.
 """
@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from meterline.kernel.calendar import hour_aligned, window_start, zone
+from meterline.kernel.calendar import zone
 from meterline.kernel.money import in_money_context
 from meterline.metering.aggregations import (
     HOUR_ALIGNED_WINDOWS,
@@ -33,6 +33,7 @@ from meterline.metering.aggregations import (
 from meterline.metering.query import GroupValue, UsageQuery, UsageReader, UsageResult, WindowValue
 from meterline.metering.stores.clickhouse import BucketFold, ClickHouseEventStore, group_text
 from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.windows import hour_aligned, window_start
 
 MINUTE_US = 60_000_000
 # Windows that are a fixed number of microseconds counted from the epoch in UTC.
