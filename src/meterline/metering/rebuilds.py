@@ -41,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from meterline.db.base import Base, UTCDateTime
+from meterline.db.dialect import dialect_of
 
 PENDING = "pending"
 RUNNING = "running"
@@ -146,7 +147,7 @@ def current(conn: Connection, meter_id: str) -> bool:
     """Whether the meter's aggregates may be read: no rebuild is pending, running or failed.
 
     On every folded usage read, so one primary-key lookup in driver SQL."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = dialect_of(conn).mark
     row = conn.exec_driver_sql(
         f"SELECT state FROM meter_rebuilds WHERE meter_id = {mark}", (meter_id,)
     ).first()
