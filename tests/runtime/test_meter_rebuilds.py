@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import CreateMeter, MeterFilter
+from meterline.invoicing.usage_loader import SessionUsage
 from meterline.kernel.instants import to_micros
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import DAY_US
@@ -274,3 +275,24 @@ def test_the_dashboard_reads_a_pending_meter_right(
     job.run_once(now=NOW)
     assert _state(service_db, meter_id) == rebuilds.DONE
     assert _daily(service_db, meter_id) == pending
+
+
+def test_the_billing_batch_reads_a_pending_meter_right(
+    service_db: ServiceDb, job: MeterRebuildJob
+) -> None:
+    """The clock asks for the rebuild state of a whole batch's meters once
+    (``rebuilds.current_of``); a meter pending a rebuild is still read from raw events."""
+    done = _new_meter(service_db)
+    pending = _new_meter(service_db)
+    job.run_once(now=NOW)
+    with service_db.db.session() as session:
+        catalog.update_meter_filters(session, service_db.principal, pending, EU_ONLY)
+    assert _aggregated(service_db, pending) == 31  # stale: still the unfiltered sums
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    with service_db.db.session(write=False) as session:
+        current = rebuilds.current_of(session.connection(), [done, pending, "no-such-meter"])
+        assert current == {done, "no-such-meter"}
+        usage = SessionUsage(session, current)
+        meters = {m: catalog.get_meter(session, service_db.principal, m) for m in (done, pending)}
+        assert usage.total(meters[done], "cust", start, end) == 31
+        assert usage.total(meters[pending], "cust", start, end) == 21

@@ -118,13 +118,14 @@ def close_periods(
     if missing is not None:
         raise NotFound("customer", missing)
     contexts = usage_loader.load_contexts(session, subs, external_ids)
+    usage = usage_loader.SessionUsage(
+        session, usage_loader.current_meters(session, contexts.values())
+    )
     closed: list[PeriodClose] = []
     due_now: list[Invoice] = []
     for sub in subs:
         period = periods.Period(sub.current_period_start, sub.current_period_end)
-        lines = compute.period_end_lines(
-            usage_loader.SessionUsage(session), contexts[sub.id], period
-        )
+        lines = compute.period_end_lines(usage, contexts[sub.id], period)
         following = compute.next_period(sub, period)
         finalize_after = max(now, period.end + grace)
         invoice = create_billing_invoice(

@@ -15,7 +15,7 @@ never priced from a partial list).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +30,7 @@ from meterline.invoicing.amounts import Allowance, Grant, combine_grants
 from meterline.invoicing.compute import Context
 from meterline.kernel.errors import InvalidOperation
 from meterline.kernel.instants import to_micros
+from meterline.metering import rebuilds
 from meterline.metering.aggregations import event_value, matches
 from meterline.metering.backend import usage_reader
 from meterline.metering.query import UsageQuery
@@ -44,15 +45,27 @@ class SessionUsage:
     """``compute.Usage`` read through ``session`` (the configured event store's aggregates)."""
 
     session: Session
+    # The meters whose aggregates may be read, asked once for a batch
+    # (``current_meters``); None: each read asks for its own meter.
+    current: frozenset[str] | None = None
+
+    def _current(self, meter: Meter) -> bool | None:
+        return None if self.current is None else meter.id in self.current
 
     def total(self, meter: Meter, customer: str, start: datetime, end: datetime) -> Decimal:
         """The meter's usage for one customer over ``[start, end)``."""
-        return meter_usage(self.session, meter, customer, start, end)
+        return meter_usage(
+            self.session, meter, customer, start, end, aggregates_current=self._current(meter)
+        )
 
     def buckets(self, meter: Meter, customer: str, start: datetime, end: datetime) -> list[Decimal]:
         """Each bucket's (or, for a grouped meter without buckets, each group's) value."""
         query = UsageQuery(
-            meter=meter_spec(meter), start=to_micros(start), end=to_micros(end), customer=customer
+            meter=meter_spec(meter),
+            start=to_micros(start),
+            end=to_micros(end),
+            customer=customer,
+            aggregates_current=self._current(meter),
         )
         result = usage_reader(self.session).query(self.session.connection(), query)
         if meter.bucket_size:
@@ -94,6 +107,11 @@ def priced_event_values(
         timed.append((event.timestamp, event_value(spec, event.properties)))
     timed.sort(key=lambda pair: pair[0])  # stable: ties stay in ingest order
     return [value for _timestamp, value in timed]
+
+
+def current_meters(session: Session, contexts: Iterable[Context]) -> frozenset[str]:
+    """The meters of ``contexts`` whose aggregates may be read, in one query."""
+    return rebuilds.current_of(session.connection(), {m for ctx in contexts for m in ctx.meters})
 
 
 def load_context(session: Session, sub: Subscription, external_customer_id: str) -> Context:

@@ -50,6 +50,9 @@ class UsageQuery:
     billing_anchor: datetime | None = None
     filters: tuple[tuple[str, frozenset[str]], ...] = ()
     group_by: str | None = None
+    # Whether the meter's aggregates may be read, when the caller already asked
+    # (``rebuilds.current_of``, once for many meters); None: looked up here.
+    aggregates_current: bool | None = None
 
 
 @dataclass
@@ -85,7 +88,11 @@ class UsageReader:
             return UsageResult(ZERO, [], [], [])
         folds = None
         # A meter whose rebuild is not done yet has aggregates that do not match it yet.
-        if self._foldable(q, tz) and rebuilds.current(conn, q.meter.id):
+        if self._foldable(q, tz) and (
+            q.aggregates_current
+            if q.aggregates_current is not None
+            else rebuilds.current(conn, q.meter.id)
+        ):
             folds = self._folds_from_hourly(conn, q, tz)
         if folds is not None:
             return self._finish(q, tz, folds)

@@ -241,13 +241,23 @@ def lookup_event(
 
 
 def meter_usage(
-    session: Session, meter: Meter, external_customer_id: str, start: datetime, end: datetime
+    session: Session,
+    meter: Meter,
+    external_customer_id: str,
+    start: datetime,
+    end: datetime,
+    *,
+    aggregates_current: bool | None = None,
 ) -> Decimal:
-    """A meter's usage for one customer over ``[start, end)`` (the hot read: aggregates)."""
+    """A meter's usage for one customer over ``[start, end)`` (the hot read: aggregates).
+
+    ``aggregates_current``: whether the meter's aggregates may be read, when the caller
+    already knows (``rebuilds.current_of``); None looks it up."""
     query = UsageQuery(
         meter=meter_spec(meter),
         start=to_micros(start),
         end=to_micros(end),
         customer=external_customer_id,
+        aggregates_current=aggregates_current,
     )
     return usage_reader(session).query(session.connection(), query).value
