@@ -8,6 +8,7 @@ ClickHouse aggregates) equals the obvious computation over the raw events: sort 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import uuid
@@ -269,3 +270,39 @@ def test_store_earliest_equals_the_first_raw_event(
         value, per_window = obvious(absolute, T0 + span[0], T0 + span[1], customer, window, tz)
         assert found.value == value
         assert [(w.start, w.value) for w in found.windows] == per_window
+
+
+@pytest.mark.parametrize("aggregation", ["EARLIEST", "LATEST"])
+@pytest.mark.parametrize("window", [None, "DAY"])
+def test_a_tie_across_customers_goes_to_the_ingest_order(
+    store: Any, aggregation: str, window: str | None
+) -> None:
+    """Two customers' events at the same instant: their aggregates are separate rows that
+    keep no ingest order between them, so the read must not settle the tie by row order
+    (it is answered from raw events): EARLIEST takes the first ingested, LATEST the last."""
+    env = f"env_tie_{next(_runs)}_{uuid.uuid4().hex[:8]}"
+    spec = dataclasses.replace(meter(env), aggregation_type=aggregation)
+    at = DAY_US + 5
+    # "b" sorts first but is ingested between the two "a"s; the first event of the load
+    # goes in before the rebuild, the other two are folded at write time.
+    events = [
+        (DAY_US + HOUR_US, "b", Decimal("7")),
+        (at, "a", Decimal("0.001")),
+        (at, "b", Decimal("0.000")),
+        (at, "a", Decimal("3")),
+    ]
+    store.load(spec, rows_of(env, events))
+    found = store.query(
+        UsageQuery(meter=spec, start=T0, end=T0 + 2 * DAY_US, customer=None, window=window)
+    )
+    expected = {"EARLIEST": Decimal("0.001"), "LATEST": Decimal("7")}[aggregation]
+    assert found.value == expected
+    if aggregation == "LATEST":
+        # Without the later event, the tie at ``at`` decides: the last ingested ("a", 3).
+        env = f"env_tie_{next(_runs)}_{uuid.uuid4().hex[:8]}"
+        spec = dataclasses.replace(meter(env), aggregation_type=aggregation)
+        store.load(spec, rows_of(env, [(at, "a", Decimal("3")), (at, "b", Decimal("0.5"))]))
+        found = store.query(
+            UsageQuery(meter=spec, start=T0, end=T0 + 2 * DAY_US, customer=None, window=window)
+        )
+        assert found.value == Decimal("0.5")

@@ -34,6 +34,10 @@ class Fold:
     earliest_value: Decimal | None = None
     uniques: set[str] = field(default_factory=set)
     weighted: Decimal = ZERO  # WEIGHTED_SUM's sum of contributions (raw events only)
+    # Rows of different customers hold the same latest (or earliest) instant with different
+    # values: the aggregates keep no ingest order across customers, so which one wins is
+    # not known here and the read is answered from raw events (``metering/query.py``).
+    tied: bool = False
 
     def add(self, value: Decimal, timestamp: int) -> None:
         self.count += 1
@@ -87,6 +91,24 @@ class Fold:
             self.uniques |= other.uniques
         if other.weighted:
             self.weighted = _add(self.weighted, other.weighted)
+        if other.tied:
+            self.tied = True
+
+    def merge_apart(self, other: Fold) -> None:
+        """``merge`` for a fold whose ingest order against this one is not known (another
+        customer's row of the same hour): a tie on the latest or earliest instant is flagged
+        (``tied``) instead of being settled by the order of the rows."""
+        if (
+            other.latest_ts is not None
+            and other.latest_ts == self.latest_ts
+            and other.latest_value != self.latest_value
+        ) or (
+            other.earliest_ts is not None
+            and other.earliest_ts == self.earliest_ts
+            and other.earliest_value != self.earliest_value
+        ):
+            self.tied = True
+        self.merge(other)
 
 
 # ---- parts: what the stores keep of a fold ----------------------------------------------
@@ -101,8 +123,8 @@ class Part:
     ``attributes``: the ``Fold`` fields it fills; ``columns``/``pg_types``: its columns in
     ``usage_hourly``/``usage_daily``, one per attribute; ``combine``: how many stored rows of
     it fold into one (``sum``, ``min``, ``max``; ``last``/``first``: the row with the
-    greatest/smallest first column, an instant — rows are distinct hours or days, so
-    instants never tie); ``sqlite_merge``/``postgres_merge``: the ``ON CONFLICT DO UPDATE``
+    greatest/smallest first column, an instant; rows of one customer are distinct hours or
+    days and never tie, rows of several customers may: the fold is then ``tied``); ``sqlite_merge``/``postgres_merge``: the ``ON CONFLICT DO UPDATE``
     assignments that merge a delta (``excluded``) into a stored row (``u`` on PostgreSQL; on
     SQLite through the decimal functions of ``db/engine.py``); ``clickhouse``: its aggregates
     over the events' value ``v`` (ordered by ``(timestamp, ingested_at, batch_index)``), one
@@ -143,6 +165,9 @@ class Part:
         choose = max if self.combine == "last" else min
         row = choose(present, key=lambda r: r[at])
         self.load(fold, row[at : at + 2], number)
+        value = number(row[at + 1])
+        if any(r[at] == row[at] and number(r[at + 1]) != value for r in present if r is not row):
+            fold.tied = True
 
 
 _ORDER = "(timestamp, ingested_at, batch_index)"

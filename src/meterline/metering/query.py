@@ -94,7 +94,7 @@ class UsageReader:
             else rebuilds.current(conn, q.meter.id)
         ):
             folds = self._folds_from_hourly(conn, q, tz)
-        if folds is not None:
+        if folds is not None and not any(fold.tied for fold in folds.values()):
             return self._finish(q, tz, folds)
         return self._from_raw(conn, q, tz)
 
@@ -190,7 +190,7 @@ class UsageReader:
                 key = key_of(bucket)
                 if key_of(bucket + width - 1) != key:
                     return None  # a bucket straddles a window boundary (odd zone offset)
-                folds[key].merge(fold)
+                folds[key].merge_apart(fold)
         return folds
 
     def _fold_raw_into(

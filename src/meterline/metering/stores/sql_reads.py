@@ -175,15 +175,18 @@ class SqlReads:
         for part, _a, _b in parts:
             if part.combine not in _PICKS:
                 continue
-            # The one row holding the part's extreme instant.
+            # The row holding the part's extreme instant, and the next: rows of several
+            # customers may share the instant (the fold is then tied).
             instant = part.columns[0]
             picked = conn.exec_driver_sql(
                 f"SELECT {', '.join(part.columns)}{where} AND {instant} IS NOT NULL"
-                f" ORDER BY {instant} {_PICKS[part.combine]} LIMIT 1",
+                f" ORDER BY {instant} {_PICKS[part.combine]} LIMIT 2",
                 params,
-            ).first()
-            if picked is not None:
-                part.load(fold, picked, _number)
+            ).all()
+            if picked:
+                part.load(fold, picked[0], _number)
+                if len(picked) == 2 and picked[1][0] == picked[0][0]:
+                    fold.tied = fold.tied or _number(picked[1][1]) != _number(picked[0][1])
         return fold
 
     def scan(
