@@ -9,6 +9,8 @@ up a claim it lost, and takes over one whose runner died once its lease has expi
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -296,3 +298,35 @@ def test_the_billing_batch_reads_a_pending_meter_right(
         meters = {m: catalog.get_meter(session, service_db.principal, m) for m in (done, pending)}
         assert usage.total(meters[done], "cust", start, end) == 31
         assert usage.total(meters[pending], "cust", start, end) == 21
+
+
+def test_a_rebuild_longer_than_its_lease_keeps_its_claim(service_db: ServiceDb) -> None:
+    """The running rebuild renews its lease from another connection, so a second runner
+    does not take over a rebuild that is alive, however long it runs (PostgreSQL: on
+    SQLite no other runner can write while the rebuild's transaction is open)."""
+    if service_db.db.dialect == "sqlite":
+        pytest.skip("one writer at a time: the claim cannot be taken meanwhile")
+    events = Settings(database_url=service_db.db.url).events
+    lease = timedelta(seconds=0.6)
+    slow = MeterRebuildJob(service_db.db, events, lease=lease)
+    other = MeterRebuildJob(service_db.db, events, lease=lease)
+    meter_id = _new_meter(service_db)
+    rebuild = slow.store.rebuild_hourly
+
+    def slow_rebuild(conn: Any, spec: Any) -> Any:
+        if spec.id == meter_id:  # (other meters of this database's earlier tests: at once)
+            time.sleep(1.8)  # three leases long
+        return rebuild(conn, spec)
+
+    slow.store.rebuild_hourly = slow_rebuild  # type: ignore[method-assign]
+    reports: list[Any] = []
+    runner = threading.Thread(target=lambda: reports.append(slow.run_once(now=NOW)))
+    runner.start()
+    time.sleep(1.2)  # two leases after the claim
+    assert _state(service_db, meter_id) == rebuilds.RUNNING
+    taken = other.run_once(now=NOW + timedelta(seconds=1.2))
+    runner.join()
+    assert taken.done == 0
+    assert reports[0].done >= 1 and reports[0].lost == 0
+    assert _state(service_db, meter_id) == rebuilds.DONE
+    assert _aggregated(service_db, meter_id) == 31

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -105,6 +106,22 @@ class MeterRebuildJob:
             return False
 
     def _rebuild(self, meter_id: str, generation: int, token: str, now: datetime) -> None:
+        # A rebuild longer than its lease keeps it: renewed from another connection while
+        # the rebuild's transaction runs. SQLite has one writer at a time: no other runner
+        # can claim while that transaction is open, and a renewal would only wait for it.
+        keeper = None
+        if self.db.dialect != "sqlite":
+            keeper = _LeaseKeeper(self, meter_id, generation, token, now)
+            keeper.start()
+        try:
+            self._rebuild_in_one_transaction(meter_id, generation, token, now)
+        finally:
+            if keeper is not None:
+                keeper.stop()
+
+    def _rebuild_in_one_transaction(
+        self, meter_id: str, generation: int, token: str, now: datetime
+    ) -> None:
         with self.db.session() as session:
             meter = session.get(Meter, meter_id)
             conn = session.connection()
@@ -132,3 +149,35 @@ class MeterRebuildJob:
 
     def close(self) -> None:
         pass
+
+
+class _LeaseKeeper(threading.Thread):
+    """Renews one rebuild's claim every third of its lease until stopped. The lease runs on
+    the claim's clock (``now`` as the job was given it) advanced by the time that passed."""
+
+    def __init__(
+        self, job: MeterRebuildJob, meter_id: str, generation: int, token: str, now: datetime
+    ) -> None:
+        super().__init__(name=f"rebuild-lease-{meter_id}", daemon=True)
+        self.job = job
+        self.claim = (meter_id, generation, token)
+        self.claimed_at = now
+        self.began = time.monotonic()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        every = self.job.lease.total_seconds() / 3
+        while not self.stopping.wait(every):
+            until = self.claimed_at + timedelta(seconds=time.monotonic() - self.began)
+            try:
+                with self.job.db.session() as session:
+                    if not rebuilds.renew(
+                        session.connection(), *self.claim, until + self.job.lease
+                    ):
+                        return  # lost or superseded: the rebuild's own finish says so
+            except Exception:  # the next renewal (or the lease's own length) covers it
+                log.exception("renewing the rebuild lease of meter %s failed", self.claim[0])
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join()

@@ -216,6 +216,14 @@ def _held(meter_id: str, generation: int, token: str) -> Any:
     )
 
 
+def renew(conn: Connection, meter_id: str, generation: int, token: str, until: datetime) -> bool:
+    """Extends a held claim's lease to ``until``; False when the claim is no longer held."""
+    result = conn.execute(
+        update(_T).where(_held(meter_id, generation, token)).values(lease_until=until)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
 def finish(conn: Connection, meter_id: str, generation: int, token: str, now: datetime) -> bool:
     """Marks the rebuild done, in the rebuild's transaction; False when the claim was lost
     (its lease expired and another runner took it) or a newer request came in: the caller
