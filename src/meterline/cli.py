@@ -250,7 +250,10 @@ def license_verify(
     key_text = Path(public_key).read_text() if Path(public_key).is_file() else public_key
     try:
         verified = license_file.verify(
-            Path(file).read_text(encoding="utf-8"), license_file.load_public_key(key_text)
+            # The bytes as they are: reading as text would turn CRLF into LF, and a file
+            # whose line endings were converted is a changed file.
+            Path(file).read_bytes().decode("utf-8"),
+            license_file.load_public_key(key_text),
         )
     except (OSError, UnicodeDecodeError, license_file.LicenseFileError) as exc:
         typer.echo(f"INVALID: {exc}", err=True)

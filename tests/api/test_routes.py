@@ -216,3 +216,14 @@ def test_kaiten_json_body_with_a_key_is_still_validated(tenant: Tenant) -> None:
         )
     assert response.status_code == 400
     assert response.json()["detail"] == "request body is not valid JSON"
+
+
+def test_a_kaiten_405_carries_its_own_problem_type(http: httpx.Client) -> None:
+    """Not the 400 type (rfc7231 6.5.1): a 405 is 6.5.5, with Allow."""
+    response = http.delete("/api/instances/x/entitlements/y/usage")
+    assert response.status_code == 405, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://tools.ietf.org/html/rfc7231#section-6.5.5"
+    assert (problem["status"], problem["code"]) == (405, "METHOD_NOT_ALLOWED")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}

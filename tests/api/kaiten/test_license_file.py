@@ -115,3 +115,13 @@ def test_cli_verifies_and_prints_grants(issued: tuple[str, str], tmp_path: Path)
     )
     assert bad.returncode == 1
     assert "INVALID" in bad.stderr
+    # No byte may change: a copy with CRLF line endings (a Windows editor, a mail) is refused.
+    lic.write_bytes(text.replace("\n", "\r\n").encode())
+    crlf = subprocess.run(
+        [sys.executable, "-m", "meterline", "license", "verify", str(lic), "--public-key", pem],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert crlf.returncode == 1
+    assert "INVALID" in crlf.stderr
