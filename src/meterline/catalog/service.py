@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +31,6 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.base import utcnow
-from meterline.db.search import apply_filters, apply_sort, contains, created_between, page
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -297,39 +295,8 @@ def clone_feature(
 
 
 def search_features(
-    session: Session,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-    feature_ids: Sequence[str] | None = None,
-    meter_ids: Sequence[str] | None = None,
-    lookup_key: str | None = None,
-    lookup_keys: Sequence[str] | None = None,
-    name_contains: str | None = None,
-    status: str | None = None,
-    feature_type: str | None = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    session: Session, principal: Principal, *, limit: int, offset: int, **filters: Any
 ) -> tuple[Sequence[Feature], int]:
-    stmt = repository.feature_query(principal.environment_id)
-    stmt = stmt.where(Feature.status == (status or "published"))
-    if feature_ids:
-        stmt = stmt.where(Feature.id.in_(feature_ids))
-    if meter_ids:
-        stmt = stmt.where(Feature.meter_id.in_(meter_ids))
-    if lookup_key:
-        stmt = stmt.where(Feature.lookup_key == lookup_key)
-    if lookup_keys:
-        stmt = stmt.where(Feature.lookup_key.in_(lookup_keys))
-    if name_contains:
-        stmt = stmt.where(contains(Feature.name, name_contains))
-    if feature_type:
-        stmt = stmt.where(Feature.type == feature_type)
-    stmt = stmt.where(*created_between(Feature.created_at, start_time, end_time))
-    stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
-    stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
-    return page(session, stmt, limit, offset)
+    """Features matching every filter given (``repository.FeatureQuery``)."""
+    q = repository.FeatureQuery(**filters)
+    return repository.search_features(session, principal.environment_id, q, limit, offset)
