@@ -31,6 +31,7 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.base import utcnow
+from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -128,9 +129,7 @@ def create_meter(session: Session, principal: Principal, command: CreateMeter) -
 
 def get_meter(session: Session, principal: Principal, meter_id: str) -> Meter:
     meter = repository.meter(session, principal.environment_id, meter_id)
-    if meter is None:
-        raise NotFound("meter", meter_id)
-    return meter
+    return existing(meter, "meter", meter_id)
 
 
 def list_meters(
@@ -203,16 +202,12 @@ def create_feature(session: Session, principal: Principal, command: CreateFeatur
 
 def get_feature(session: Session, principal: Principal, feature_id: str) -> Feature:
     feature = repository.feature(session, principal.environment_id, feature_id)
-    if feature is None:
-        raise NotFound("feature", feature_id)
-    return feature
+    return existing(feature, "feature", feature_id)
 
 
 def get_feature_by_lookup_key(session: Session, principal: Principal, lookup_key: str) -> Feature:
     feature = repository.feature_by_lookup_key(session, principal.environment_id, lookup_key)
-    if feature is None:
-        raise NotFound("feature", lookup_key)
-    return feature
+    return existing(feature, "feature", lookup_key)
 
 
 def meters_of(session: Session, features: Sequence[Feature]) -> dict[str, Meter]:

@@ -62,7 +62,7 @@ def of_environment(model: type[_Row], environment_id: str) -> Select[Any]:
     return select(model).where(model.environment_id == environment_id)
 
 
-def found(row: _Found | None, resource: str, identifier: str) -> _Found:
+def existing(row: _Found | None, resource: str, identifier: str) -> _Found:
     """``row``, or ``NotFound(resource, identifier)`` when there is none."""
     if row is None:
         raise NotFound(resource, identifier)
@@ -73,7 +73,7 @@ __all__ = [
     "Published",
     "Scoped",
     "by_ids",
-    "found",
+    "existing",
     "in_environment",
     "of_environment",
     "published_in_environment",

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature
+from meterline.db.rows import existing
 from meterline.entitlements.models import Entitlement
-from meterline.kernel.errors import Conflict, NotFound
+from meterline.kernel.errors import Conflict
 from meterline.licensing import repository
 from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
 from meterline.licensing.common import flush_unique
@@ -56,9 +57,7 @@ def get_grant(
     found = get_license(session, principal, license_slug)
     entry = catalog_entry(session, principal, entitlement_slug)
     granted = repository.grant(session, found.id, entry.feature.id)
-    if granted is None:
-        raise NotFound("license entitlement", entitlement_slug)
-    return GrantView(granted, entry, found)
+    return GrantView(existing(granted, "license entitlement", entitlement_slug), entry, found)
 
 
 def create_grant(
@@ -70,9 +69,8 @@ def create_grant(
     overage_percent: int | None,
 ) -> GrantView:
     found = get_license(session, principal, license_slug)
-    feature = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
-    if feature is None:
-        raise NotFound("entitlement", entitlement_slug)
+    by_slug = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
+    feature = existing(by_slug, "entitlement", entitlement_slug)
     entry = entries_of(session, [feature])[0]
     if repository.grant(session, found.id, feature.id) is not None:
         raise Conflict(

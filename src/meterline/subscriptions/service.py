@@ -22,12 +22,13 @@ from meterline.catalog.models import Meter
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
-from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import minor_units, round_money, total
 from meterline.metering.service import meter_usage
 from meterline.pricing import repository as plan_repository
@@ -68,9 +69,7 @@ def resolve_customer(
 
 def get_subscription(session: Session, principal: Principal, subscription_id: str) -> Subscription:
     sub = repository.subscription(session, principal.environment_id, subscription_id)
-    if sub is None:
-        raise NotFound("subscription", subscription_id)
-    return sub
+    return existing(sub, "subscription", subscription_id)
 
 
 def effective_status(sub: Subscription, now: datetime) -> str:
@@ -279,8 +278,8 @@ def search_subscriptions(
     customer filters (id, ids, external id) intersect."""
     wanted: set[str] | None = None
     if external_customer_id:
-        found = customers.get_customer_by_external_id(session, principal, external_customer_id)
-        wanted = {found.id}
+        customer = customers.get_customer_by_external_id(session, principal, external_customer_id)
+        wanted = {customer.id}
     for ids in ([customer_id] if customer_id else None, customer_ids):
         if ids:
             wanted = set(ids) if wanted is None else wanted & set(ids)
