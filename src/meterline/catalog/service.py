@@ -31,7 +31,7 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.base import utcnow
-from meterline.db.rows import existing
+from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -220,18 +220,16 @@ def update_feature(
     feature = get_feature(session, principal, feature_id)
     if feature.status != "published":
         raise InvalidRequest("an archived feature cannot be updated")
-    if changes.name is not None:
-        if not changes.name.strip():
-            raise InvalidRequest("name cannot be empty", field="name")
-        feature.name = changes.name
-    if changes.description is not None:
-        feature.description = changes.description
-    if changes.metadata is not None:
-        feature.metadata_ = changes.metadata
-    if changes.unit_singular is not None:
-        feature.unit_singular = changes.unit_singular
-    if changes.unit_plural is not None:
-        feature.unit_plural = changes.unit_plural
+    if changes.name is not None and not changes.name.strip():
+        raise InvalidRequest("name cannot be empty", field="name")
+    set_given(
+        feature,
+        name=changes.name,
+        description=changes.description,
+        metadata_=changes.metadata,
+        unit_singular=changes.unit_singular,
+        unit_plural=changes.unit_plural,
+    )
     if changes.filters is not None:
         if not feature.meter_id:
             raise InvalidRequest("only a metered feature has filters", field="filters")

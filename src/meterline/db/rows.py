@@ -62,6 +62,14 @@ def of_environment(model: type[_Row], environment_id: str) -> Select[Any]:
     return select(model).where(model.environment_id == environment_id)
 
 
+def set_given(row: object, **values: Any) -> None:
+    """Set each of ``row``'s attributes whose value is given (not ``None``): an update's
+    "leave it as it is" for the fields not sent."""
+    for name, value in values.items():
+        if value is not None:
+            setattr(row, name, value)
+
+
 def existing(row: _Found | None, resource: str, identifier: str) -> _Found:
     """``row``, or ``NotFound(resource, identifier)`` when there is none."""
     if row is None:
@@ -77,4 +85,5 @@ __all__ = [
     "in_environment",
     "of_environment",
     "published_in_environment",
+    "set_given",
 ]

@@ -84,12 +84,8 @@ def create_grant(
         entity_id=found.id,
         feature_id=feature.id,
         feature_type=feature.type,
-        is_enabled=terms.is_enabled,
-        usage_limit=terms.usage_limit,
         usage_reset_period=feature.usage_reset_period,
-        is_soft_limit=bool(terms.overage_percent),
-        overage_percent=terms.overage_percent,
-        config_value=terms.config_value,
+        **terms.columns(),
     )
     session.add(granted)
     flush_unique(session, "the grant")
@@ -106,11 +102,8 @@ def update_grant(
 ) -> None:
     view = get_grant(session, principal, license_slug, entitlement_slug)
     terms = grant_terms(view.entry.entitlement_type, value, overage_percent)
-    view.grant.is_enabled = terms.is_enabled
-    view.grant.usage_limit = terms.usage_limit
-    view.grant.overage_percent = terms.overage_percent
-    view.grant.is_soft_limit = bool(terms.overage_percent)
-    view.grant.config_value = terms.config_value
+    for column, stored in terms.columns().items():
+        setattr(view.grant, column, stored)
     session.flush()
 
 

@@ -12,7 +12,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
-from meterline.db.rows import existing
+from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import license_file, repository
 from meterline.licensing.catalog import entitlement_types
@@ -161,10 +161,7 @@ def patch_instance(
     lifecycle_stage: str | None,
 ) -> None:
     found = get_instance(session, principal, slug)
-    if status is not None:
-        found.status = status
-    if lifecycle_stage is not None:
-        found.lifecycle_stage = lifecycle_stage
+    set_given(found, status=status, lifecycle_stage=lifecycle_stage)
     found.updated_by = actor(principal)
     session.flush()
 
