@@ -105,6 +105,20 @@ def get_customer_by_slug(session: Session, principal: Principal, slug: str) -> C
     return existing(customer, "customer", slug)
 
 
+def resolve_customer(
+    session: Session,
+    principal: Principal,
+    customer_id: str | None,
+    external_customer_id: str | None,
+) -> Customer:
+    """The customer named by id, else by external id; one of them is required."""
+    if customer_id:
+        return get_customer(session, principal, customer_id)
+    if external_customer_id:
+        return get_customer_by_external_id(session, principal, external_customer_id)
+    raise InvalidRequest("customer_id or external_customer_id is required", field="customer_id")
+
+
 def update_customer(
     session: Session, principal: Principal, customer_id: str, changes: CustomerChanges
 ) -> Customer:

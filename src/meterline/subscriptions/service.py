@@ -54,17 +54,8 @@ MAX_START_AHEAD = timedelta(days=5 * 366)
 MAX_BILLING_PERIOD_COUNT = 12
 
 
-def resolve_customer(
-    session: Session,
-    principal: Principal,
-    customer_id: str | None,
-    external_customer_id: str | None,
-) -> Customer:
-    if customer_id:
-        return customers.get_customer(session, principal, customer_id)
-    if external_customer_id:
-        return customers.get_customer_by_external_id(session, principal, external_customer_id)
-    raise InvalidRequest("customer_id or external_customer_id is required", field="customer_id")
+# The customer named by id or external id, as ``api/flexprice/entitlements.py`` calls it here.
+resolve_customer = customers.resolve_customer
 
 
 def get_subscription(session: Session, principal: Principal, subscription_id: str) -> Subscription:
@@ -117,7 +108,9 @@ def _matching_prices(
 def create_subscription(
     session: Session, principal: Principal, data: CreateSubscription
 ) -> Subscription:
-    customer = resolve_customer(session, principal, data.customer_id, data.external_customer_id)
+    customer = customers.resolve_customer(
+        session, principal, data.customer_id, data.external_customer_id
+    )
     if customer.status != "published":
         raise InvalidRequest("the customer is archived", field="customer_id")
     plan_id = data.plan_id
