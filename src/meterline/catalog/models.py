@@ -10,10 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, Money, TimestampMixin, id_column
+from meterline.db.base import Base, Money, TimestampMixin, id_column, unique_where
 from meterline.metering.aggregations import AGGREGATION_TYPES as AGGREGATION_TYPES
 
 FEATURE_TYPES = ("metered", "boolean", "static", "config")
@@ -54,13 +54,11 @@ class Meter(TimestampMixin, Base):
 class Feature(TimestampMixin, Base):
     __tablename__ = "features"
     __table_args__ = (
-        Index(
+        unique_where(
             "uq_features_env_lookup_key_published",
             "environment_id",
             "lookup_key",
-            unique=True,
-            sqlite_where=text("status = 'published'"),
-            postgresql_where=text("status = 'published'"),
+            where="status = 'published'",
         ),
     )
 

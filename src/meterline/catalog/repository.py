@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterline.catalog.models import Feature, Meter
+from meterline.db.rows import by_ids, in_environment, published_in_environment
+from meterline.db.search import Search, contains, finish, searched
 
 FEATURE_SEARCHABLE = {
     "id": Feature.id,
@@ -23,9 +25,7 @@ FEATURE_SEARCHABLE = {
 
 
 def meter(session: Session, environment_id: str, meter_id: str) -> Meter | None:
-    return session.scalars(
-        select(Meter).where(Meter.environment_id == environment_id, Meter.id == meter_id)
-    ).first()
+    return in_environment(session, Meter, environment_id, Meter.id == meter_id)
 
 
 def meters(
@@ -40,26 +40,45 @@ def meters(
 
 
 def feature(session: Session, environment_id: str, feature_id: str) -> Feature | None:
-    return session.scalars(
-        select(Feature).where(Feature.environment_id == environment_id, Feature.id == feature_id)
-    ).first()
+    return in_environment(session, Feature, environment_id, Feature.id == feature_id)
 
 
 def feature_by_lookup_key(session: Session, environment_id: str, lookup_key: str) -> Feature | None:
-    return session.scalars(
-        select(Feature).where(
-            Feature.environment_id == environment_id,
-            Feature.lookup_key == lookup_key,
-            Feature.status == "published",
-        )
-    ).first()
+    return published_in_environment(
+        session, Feature, environment_id, Feature.lookup_key == lookup_key
+    )
 
 
 def features_of_meters(session: Session, meter_ids: Sequence[str]) -> dict[str, Meter]:
-    if not meter_ids:
-        return {}
-    return {m.id: m for m in session.scalars(select(Meter).where(Meter.id.in_(meter_ids))).all()}
+    return by_ids(session, Meter, meter_ids)
 
 
-def feature_query(environment_id: str) -> Select[Any]:
-    return select(Feature).where(Feature.environment_id == environment_id)
+@dataclass(frozen=True)
+class FeatureQuery(Search):
+    """What a feature search selects; every field set narrows the result."""
+
+    feature_ids: Sequence[str] | None = None
+    meter_ids: Sequence[str] | None = None
+    lookup_key: str | None = None
+    lookup_keys: Sequence[str] | None = None
+    name_contains: str | None = None
+    feature_type: str | None = None
+
+
+def search_features(
+    session: Session, environment_id: str, q: FeatureQuery, limit: int, offset: int
+) -> tuple[list[Feature], int]:
+    stmt = searched(Feature, environment_id, q)
+    if q.feature_ids:
+        stmt = stmt.where(Feature.id.in_(q.feature_ids))
+    if q.meter_ids:
+        stmt = stmt.where(Feature.meter_id.in_(q.meter_ids))
+    if q.lookup_key:
+        stmt = stmt.where(Feature.lookup_key == q.lookup_key)
+    if q.lookup_keys:
+        stmt = stmt.where(Feature.lookup_key.in_(q.lookup_keys))
+    if q.name_contains:
+        stmt = stmt.where(contains(Feature.name, q.name_contains))
+    if q.feature_type:
+        stmt = stmt.where(Feature.type == q.feature_type)
+    return finish(session, stmt, Feature, q, FEATURE_SEARCHABLE, limit, offset)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from meterline.catalog.models import (
     Meter,
 )
 from meterline.db.base import utcnow
-from meterline.db.search import apply_filters, apply_sort, contains, created_between, page
+from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -130,9 +129,7 @@ def create_meter(session: Session, principal: Principal, command: CreateMeter) -
 
 def get_meter(session: Session, principal: Principal, meter_id: str) -> Meter:
     meter = repository.meter(session, principal.environment_id, meter_id)
-    if meter is None:
-        raise NotFound("meter", meter_id)
-    return meter
+    return existing(meter, "meter", meter_id)
 
 
 def list_meters(
@@ -205,16 +202,12 @@ def create_feature(session: Session, principal: Principal, command: CreateFeatur
 
 def get_feature(session: Session, principal: Principal, feature_id: str) -> Feature:
     feature = repository.feature(session, principal.environment_id, feature_id)
-    if feature is None:
-        raise NotFound("feature", feature_id)
-    return feature
+    return existing(feature, "feature", feature_id)
 
 
 def get_feature_by_lookup_key(session: Session, principal: Principal, lookup_key: str) -> Feature:
     feature = repository.feature_by_lookup_key(session, principal.environment_id, lookup_key)
-    if feature is None:
-        raise NotFound("feature", lookup_key)
-    return feature
+    return existing(feature, "feature", lookup_key)
 
 
 def meters_of(session: Session, features: Sequence[Feature]) -> dict[str, Meter]:
@@ -227,18 +220,16 @@ def update_feature(
     feature = get_feature(session, principal, feature_id)
     if feature.status != "published":
         raise InvalidRequest("an archived feature cannot be updated")
-    if changes.name is not None:
-        if not changes.name.strip():
-            raise InvalidRequest("name cannot be empty", field="name")
-        feature.name = changes.name
-    if changes.description is not None:
-        feature.description = changes.description
-    if changes.metadata is not None:
-        feature.metadata_ = changes.metadata
-    if changes.unit_singular is not None:
-        feature.unit_singular = changes.unit_singular
-    if changes.unit_plural is not None:
-        feature.unit_plural = changes.unit_plural
+    if changes.name is not None and not changes.name.strip():
+        raise InvalidRequest("name cannot be empty", field="name")
+    set_given(
+        feature,
+        name=changes.name,
+        description=changes.description,
+        metadata_=changes.metadata,
+        unit_singular=changes.unit_singular,
+        unit_plural=changes.unit_plural,
+    )
     if changes.filters is not None:
         if not feature.meter_id:
             raise InvalidRequest("only a metered feature has filters", field="filters")
@@ -297,39 +288,8 @@ def clone_feature(
 
 
 def search_features(
-    session: Session,
-    principal: Principal,
-    *,
-    limit: int,
-    offset: int,
-    feature_ids: Sequence[str] | None = None,
-    meter_ids: Sequence[str] | None = None,
-    lookup_key: str | None = None,
-    lookup_keys: Sequence[str] | None = None,
-    name_contains: str | None = None,
-    status: str | None = None,
-    feature_type: str | None = None,
-    start_time: datetime | None = None,
-    end_time: datetime | None = None,
-    filters: Sequence[Any] | None = None,
-    sort: Sequence[Any] | str | None = None,
-    order: str | None = None,
+    session: Session, principal: Principal, *, limit: int, offset: int, **filters: Any
 ) -> tuple[Sequence[Feature], int]:
-    stmt = repository.feature_query(principal.environment_id)
-    stmt = stmt.where(Feature.status == (status or "published"))
-    if feature_ids:
-        stmt = stmt.where(Feature.id.in_(feature_ids))
-    if meter_ids:
-        stmt = stmt.where(Feature.meter_id.in_(meter_ids))
-    if lookup_key:
-        stmt = stmt.where(Feature.lookup_key == lookup_key)
-    if lookup_keys:
-        stmt = stmt.where(Feature.lookup_key.in_(lookup_keys))
-    if name_contains:
-        stmt = stmt.where(contains(Feature.name, name_contains))
-    if feature_type:
-        stmt = stmt.where(Feature.type == feature_type)
-    stmt = stmt.where(*created_between(Feature.created_at, start_time, end_time))
-    stmt = apply_filters(stmt, filters, repository.FEATURE_SEARCHABLE)
-    stmt = apply_sort(stmt, sort, order, repository.FEATURE_SEARCHABLE).order_by(Feature.id)
-    return page(session, stmt, limit, offset)
+    """Features matching every filter given (``repository.FeatureQuery``)."""
+    q = repository.FeatureQuery(**filters)
+    return repository.search_features(session, principal.environment_id, q, limit, offset)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.customers.models import Customer
-from meterline.kernel.errors import NotFound
+from meterline.db.rows import existing
 
 
 def external_id_of(session: Session, principal: Principal, customer_id: str) -> str:
@@ -16,6 +16,4 @@ def external_id_of(session: Session, principal: Principal, customer_id: str) -> 
             Customer.id == customer_id, Customer.environment_id == principal.environment_id
         )
     ).first()
-    if external_id is None:
-        raise NotFound("customer", customer_id)
-    return external_id
+    return existing(external_id, "customer", customer_id)

@@ -4,31 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, TimestampMixin, id_column
+from meterline.db.base import Base, TimestampMixin, id_column, unique_where
 
 
 class Customer(TimestampMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
         # external_id is unique among published customers of an environment.
-        Index(
+        unique_where(
             "uq_customers_env_external_id_published",
             "environment_id",
             "external_id",
-            unique=True,
-            sqlite_where=text("status = 'published'"),
-            postgresql_where=text("status = 'published'"),
+            where="status = 'published'",
         ),
-        Index(
+        unique_where(
             "uq_customers_env_slug_published",
             "environment_id",
             "slug",
-            unique=True,
-            sqlite_where=text("status = 'published' AND slug IS NOT NULL"),
-            postgresql_where=text("status = 'published' AND slug IS NOT NULL"),
+            where="status = 'published' AND slug IS NOT NULL",
         ),
     )
 

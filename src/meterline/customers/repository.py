@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from meterline.customers.models import Customer
-from meterline.db.search import apply_filters, apply_sort, created_between, metadata_has, page
+from meterline.db.rows import in_environment, published_in_environment
+from meterline.db.search import Search, finish, metadata_has, searched
 
 SEARCHABLE = {
     "id": Customer.id,
@@ -26,39 +24,21 @@ SEARCHABLE = {
 
 
 def by_id(session: Session, environment_id: str, customer_id: str) -> Customer | None:
-    return session.scalars(
-        select(Customer).where(
-            Customer.environment_id == environment_id, Customer.id == customer_id
-        )
-    ).first()
+    return in_environment(session, Customer, environment_id, Customer.id == customer_id)
 
 
 def by_external_id(session: Session, environment_id: str, external_id: str) -> Customer | None:
-    return session.scalars(
-        select(Customer).where(
-            Customer.environment_id == environment_id,
-            Customer.external_id == external_id,
-            Customer.status == "published",
-        )
-    ).first()
+    return published_in_environment(
+        session, Customer, environment_id, Customer.external_id == external_id
+    )
 
 
 def by_slug(session: Session, environment_id: str, slug: str) -> Customer | None:
-    return session.scalars(
-        select(Customer).where(
-            Customer.environment_id == environment_id,
-            Customer.slug == slug,
-            Customer.status == "published",
-        )
-    ).first()
-
-
-def base_query(environment_id: str) -> Select[Any]:
-    return select(Customer).where(Customer.environment_id == environment_id)
+    return published_in_environment(session, Customer, environment_id, Customer.slug == slug)
 
 
 @dataclass(frozen=True)
-class CustomerQuery:
+class CustomerQuery(Search):
     """What a customer search selects; every field set narrows the result."""
 
     customer_ids: Sequence[str] | None = None
@@ -66,18 +46,12 @@ class CustomerQuery:
     external_id: str | None = None
     email: str | None = None
     metadata: Mapping[str, str] | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    status: str | None = None
-    filters: Sequence[Any] | None = None
-    sort: Sequence[Any] | str | None = None
-    order: str | None = None
 
 
 def search(
     session: Session, environment_id: str, q: CustomerQuery, limit: int, offset: int
 ) -> tuple[list[Customer], int]:
-    stmt = base_query(environment_id).where(Customer.status == (q.status or "published"))
+    stmt = searched(Customer, environment_id, q)
     if q.customer_ids:
         stmt = stmt.where(Customer.id.in_(list(q.customer_ids)))
     if q.external_ids:
@@ -87,7 +61,4 @@ def search(
     if q.email:
         stmt = stmt.where(Customer.email == q.email)
     stmt = stmt.where(*metadata_has(Customer.metadata_, q.metadata))
-    stmt = stmt.where(*created_between(Customer.created_at, q.start_time, q.end_time))
-    stmt = apply_filters(stmt, q.filters, SEARCHABLE)
-    stmt = apply_sort(stmt, q.sort, q.order, SEARCHABLE).order_by(Customer.id)
-    return page(session, stmt, limit, offset)
+    return finish(session, stmt, Customer, q, SEARCHABLE, limit, offset)

@@ -14,6 +14,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import repository
 from meterline.customers.commands import CreateCustomer, CustomerChanges, CustomerDetails
 from meterline.customers.models import Customer
+from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
 
 # The columns a command's details set as given (the others have their own rules).
@@ -89,25 +90,33 @@ def create_customer(session: Session, principal: Principal, command: CreateCusto
 
 def get_customer(session: Session, principal: Principal, customer_id: str) -> Customer:
     customer = repository.by_id(session, principal.environment_id, customer_id)
-    if customer is None:
-        raise NotFound("customer", customer_id)
-    return customer
+    return existing(customer, "customer", customer_id)
 
 
 def get_customer_by_external_id(
     session: Session, principal: Principal, external_id: str
 ) -> Customer:
     customer = repository.by_external_id(session, principal.environment_id, external_id)
-    if customer is None:
-        raise NotFound("customer", external_id)
-    return customer
+    return existing(customer, "customer", external_id)
 
 
 def get_customer_by_slug(session: Session, principal: Principal, slug: str) -> Customer:
     customer = repository.by_slug(session, principal.environment_id, slug)
-    if customer is None:
-        raise NotFound("customer", slug)
-    return customer
+    return existing(customer, "customer", slug)
+
+
+def resolve_customer(
+    session: Session,
+    principal: Principal,
+    customer_id: str | None,
+    external_customer_id: str | None,
+) -> Customer:
+    """The customer named by id, else by external id; one of them is required."""
+    if customer_id:
+        return get_customer(session, principal, customer_id)
+    if external_customer_id:
+        return get_customer_by_external_id(session, principal, external_customer_id)
+    raise InvalidRequest("customer_id or external_customer_id is required", field="customer_id")
 
 
 def update_customer(

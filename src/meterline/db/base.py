@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, TypeDecorator
+from sqlalchemy import DateTime, Index, MetaData, Numeric, String, TypeDecorator, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -93,6 +93,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+def unique_where(name: str, *columns: str, where: str) -> Index:
+    """A unique index over ``columns`` of the rows where ``where`` holds: a partial index with
+    the same predicate on SQLite and PostgreSQL."""
+    return Index(
+        name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where)
+    )
 
 
 def id_column(prefix: str) -> Mapped[str]:

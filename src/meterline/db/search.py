@@ -6,12 +6,14 @@ Only fields a resource allows are filterable; anything else is a 400 naming the 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, not_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from meterline.db.rows import Published
 from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import InstantError, parse_instant
 
@@ -156,11 +158,61 @@ def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> tuple[
     return list(session.scalars(stmt.limit(limit).offset(offset)).all()), int(total)
 
 
+class Searchable(Published, Protocol):
+    """A row a search body can select: of an environment, with a status and a creation time."""
+
+    created_at: Any
+
+
+_Row = TypeVar("_Row", bound=Searchable)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Search:
+    """What every search body may state besides its resource's own fields: the status
+    (``published`` unless given), the creation range, generic ``filters`` and the sort."""
+
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    status: str | None = None
+    filters: Sequence[Any] | None = None
+    sort: Sequence[Any] | str | None = None
+    order: str | None = None
+
+
+def searched(model: type[_Row], environment_id: str, q: Search) -> Select[Any]:
+    """The environment's ``model`` rows with the searched status: where a search starts."""
+    return select(model).where(
+        model.environment_id == environment_id, model.status == (q.status or "published")
+    )
+
+
+def finish(
+    session: Session,
+    stmt: Select[Any],
+    model: type[_Row],
+    q: Search,
+    columns: Mapping[str, InstrumentedAttribute[Any]],
+    limit: int,
+    offset: int,
+) -> tuple[list[_Row], int]:
+    """The end every search shares: the creation range, the generic filters and sort over
+    ``columns`` (ties broken by id), then one page and the total."""
+    stmt = stmt.where(*created_between(model.created_at, q.start_time, q.end_time))
+    stmt = apply_filters(stmt, q.filters, columns)
+    stmt = apply_sort(stmt, q.sort, q.order, columns).order_by(model.id)
+    return page(session, stmt, limit, offset)
+
+
 __all__ = [
+    "Search",
+    "Searchable",
     "apply_filters",
     "apply_sort",
     "contains",
     "created_between",
+    "finish",
     "metadata_has",
     "page",
+    "searched",
 ]

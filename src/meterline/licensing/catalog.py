@@ -11,7 +11,8 @@ from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import CreateFeature, FeatureChanges
 from meterline.catalog.models import Feature
-from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.db.rows import existing
+from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest
 from meterline.licensing import repository
 from meterline.licensing.common import flush_unique, slug_of
 from meterline.licensing.models import FeatureLicensing
@@ -66,9 +67,7 @@ def entitlement_types(session: Session, feature_list: list[Feature]) -> dict[str
 
 def catalog_entry(session: Session, principal: Principal, slug: str) -> CatalogEntry:
     feature = repository.feature_by_slug(session, principal.environment_id, slug)
-    if feature is None:
-        raise NotFound("entitlement", slug)
-    return entries_of(session, [feature])[0]
+    return entries_of(session, [existing(feature, "entitlement", slug)])[0]
 
 
 def list_catalog(
@@ -99,9 +98,7 @@ def _groups_by_slug(session: Session, principal: Principal, slugs: list[str]) ->
     ids = []
     for slug in slugs:
         group = repository.group_by_slug(session, principal.environment_id, slug)
-        if group is None:
-            raise NotFound("entitlement group", slug)
-        ids.append(group.id)
+        ids.append(existing(group, "entitlement group", slug).id)
     return ids
 
 

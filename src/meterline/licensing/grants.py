@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature
+from meterline.db.rows import existing
 from meterline.entitlements.models import Entitlement
-from meterline.kernel.errors import Conflict, NotFound
+from meterline.kernel.errors import Conflict
 from meterline.licensing import repository
 from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
 from meterline.licensing.common import flush_unique
@@ -56,9 +57,7 @@ def get_grant(
     found = get_license(session, principal, license_slug)
     entry = catalog_entry(session, principal, entitlement_slug)
     granted = repository.grant(session, found.id, entry.feature.id)
-    if granted is None:
-        raise NotFound("license entitlement", entitlement_slug)
-    return GrantView(granted, entry, found)
+    return GrantView(existing(granted, "license entitlement", entitlement_slug), entry, found)
 
 
 def create_grant(
@@ -70,9 +69,8 @@ def create_grant(
     overage_percent: int | None,
 ) -> GrantView:
     found = get_license(session, principal, license_slug)
-    feature = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
-    if feature is None:
-        raise NotFound("entitlement", entitlement_slug)
+    by_slug = repository.feature_by_slug(session, principal.environment_id, entitlement_slug)
+    feature = existing(by_slug, "entitlement", entitlement_slug)
     entry = entries_of(session, [feature])[0]
     if repository.grant(session, found.id, feature.id) is not None:
         raise Conflict(
@@ -86,12 +84,8 @@ def create_grant(
         entity_id=found.id,
         feature_id=feature.id,
         feature_type=feature.type,
-        is_enabled=terms.is_enabled,
-        usage_limit=terms.usage_limit,
         usage_reset_period=feature.usage_reset_period,
-        is_soft_limit=bool(terms.overage_percent),
-        overage_percent=terms.overage_percent,
-        config_value=terms.config_value,
+        **terms.columns(),
     )
     session.add(granted)
     flush_unique(session, "the grant")
@@ -108,11 +102,8 @@ def update_grant(
 ) -> None:
     view = get_grant(session, principal, license_slug, entitlement_slug)
     terms = grant_terms(view.entry.entitlement_type, value, overage_percent)
-    view.grant.is_enabled = terms.is_enabled
-    view.grant.usage_limit = terms.usage_limit
-    view.grant.overage_percent = terms.overage_percent
-    view.grant.is_soft_limit = bool(terms.overage_percent)
-    view.grant.config_value = terms.config_value
+    for column, stored in terms.columns().items():
+        setattr(view.grant, column, stored)
     session.flush()
 
 

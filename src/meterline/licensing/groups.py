@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import AlreadyExists, NotFound
+from meterline.db.rows import existing
+from meterline.kernel.errors import AlreadyExists
 from meterline.licensing import repository
 from meterline.licensing.catalog import catalog_entry
 from meterline.licensing.common import flush_unique, slug_of
@@ -14,9 +15,7 @@ from meterline.licensing.models import EntitlementGroup, EntitlementGroupMember
 
 def get_group(session: Session, principal: Principal, slug: str) -> EntitlementGroup:
     group = repository.group_by_slug(session, principal.environment_id, slug)
-    if group is None:
-        raise NotFound("entitlement group", slug)
-    return group
+    return existing(group, "entitlement group", slug)
 
 
 def list_groups(
@@ -66,7 +65,5 @@ def remove_from_group(
     group = get_group(session, principal, slug)
     entry = catalog_entry(session, principal, entitlement_slug)
     member = repository.group_member(session, group.id, entry.feature.id)
-    if member is None:
-        raise NotFound("group member", entitlement_slug)
-    session.delete(member)
+    session.delete(existing(member, "group member", entitlement_slug))
     session.flush()

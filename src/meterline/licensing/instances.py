@@ -12,6 +12,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
+from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import license_file, repository
 from meterline.licensing.catalog import entitlement_types
@@ -41,10 +42,8 @@ def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
 
 
 def get_instance(session: Session, principal: Principal, slug: str) -> Instance:
-    found = repository.instance_by_slug(session, principal.environment_id, slug)
-    if found is None:
-        raise NotFound("instance", slug)
-    return found
+    instance = repository.instance_by_slug(session, principal.environment_id, slug)
+    return existing(instance, "instance", slug)
 
 
 def instance_view(session: Session, principal: Principal, slug: str) -> InstanceView:
@@ -83,9 +82,8 @@ def _assignable(
     customer = customers.get_customer(session, principal, customer_id)
     if customer.status != "published":
         raise NotFound("customer", customer_id)
-    found = repository.license_by_id(session, principal.environment_id, license_id)
-    if found is None:
-        raise NotFound("license", license_id)
+    lic = repository.license_by_id(session, principal.environment_id, license_id)
+    found = existing(lic, "license", license_id)
     if found.lifecycle_state == "ARCHIVED" and found.id != current_license_id:
         raise Conflict(
             f"The license {found.slug} is archived and cannot be assigned",
@@ -163,10 +161,7 @@ def patch_instance(
     lifecycle_stage: str | None,
 ) -> None:
     found = get_instance(session, principal, slug)
-    if status is not None:
-        found.status = status
-    if lifecycle_stage is not None:
-        found.lifecycle_stage = lifecycle_stage
+    set_given(found, status=status, lifecycle_stage=lifecycle_stage)
     found.updated_by = actor(principal)
     session.flush()
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from meterline.licensing import repository
 from meterline.licensing.common import actor, flush_unique, slug_of
@@ -14,10 +15,8 @@ from meterline.licensing.models import License, LicenseFamily
 
 
 def get_license(session: Session, principal: Principal, slug: str) -> License:
-    found = repository.license_by_slug(session, principal.environment_id, slug)
-    if found is None:
-        raise NotFound("license", slug)
-    return found
+    lic = repository.license_by_slug(session, principal.environment_id, slug)
+    return existing(lic, "license", slug)
 
 
 def list_licenses(session: Session, principal: Principal, limit: int, offset: int) -> list[License]:
@@ -204,9 +203,8 @@ def get_family(
     version: int | None,
     include_versions: bool,
 ) -> FamilyView:
-    family = repository.family_by_slug(session, principal.environment_id, slug)
-    if family is None:
-        raise NotFound("license family", slug)
+    by_slug = repository.family_by_slug(session, principal.environment_id, slug)
+    family = existing(by_slug, "license family", slug)
     versions = repository.versions_of(session, [family.id])
     if version is not None:
         pinned = next((v for v in versions if v.version == version), None)

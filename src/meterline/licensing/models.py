@@ -12,10 +12,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column, utcnow
+from meterline.db.base import (
+    Base,
+    Money,
+    TimestampMixin,
+    UTCDateTime,
+    id_column,
+    unique_where,
+    utcnow,
+)
 
 LICENSE_TYPES = ("DEVELOPMENT", "TRIAL", "PAID", "COMMUNITY")
 LIFECYCLE_STATES = ("DRAFT", "PUBLISHED", "ARCHIVED")
@@ -115,14 +123,12 @@ class UsageReport(Base):
     __table_args__ = (
         Index("ix_usage_reports_counter", "instance_id", "feature_id", "id"),
         # An accepted transactionId is used once per counter; rejected reports don't consume it.
-        Index(
+        unique_where(
             "uq_usage_reports_transaction",
             "instance_id",
             "feature_id",
             "transaction_id",
-            unique=True,
-            sqlite_where=text("status = 'ACCEPTED' AND transaction_id IS NOT NULL"),
-            postgresql_where=text("status = 'ACCEPTED' AND transaction_id IS NOT NULL"),
+            where="status = 'ACCEPTED' AND transaction_id IS NOT NULL",
         ),
     )
 

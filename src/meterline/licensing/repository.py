@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.models import Environment
 from meterline.catalog.models import Feature
 from meterline.customers.models import Customer
+from meterline.db.rows import by_ids, in_environment, of_environment, published_in_environment
 from meterline.entitlements.models import Entitlement
 from meterline.licensing.models import (
     EntitlementGroup,
@@ -27,7 +28,7 @@ from meterline.licensing.models import (
 )
 
 LICENSE = "LICENSE"
-_Row = TypeVar("_Row", LicenseFamily, License, Instance, EntitlementGroup, Customer)
+_Row = TypeVar("_Row", LicenseFamily, License, Instance, EntitlementGroup)
 
 
 def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[Any]:
@@ -35,19 +36,9 @@ def page(session: Session, stmt: Select[Any], limit: int, offset: int) -> list[A
     return list(session.scalars(stmt.limit(limit + 1).offset(offset)).all())
 
 
-def _in_environment(
-    session: Session, model: type[_Row], environment_id: str, column: Any, value: str
-) -> _Row | None:
-    """The ``model`` row of the environment whose ``column`` is ``value``."""
-    return session.scalars(
-        select(model).where(model.environment_id == environment_id, column == value)
-    ).first()
-
-
-def _by_ids(session: Session, model: type[_Row], ids: Sequence[str]) -> dict[str, _Row]:
-    if not ids:
-        return {}
-    return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids))).all()}
+def _listed(model: type[_Row], environment_id: str) -> Select[Any]:
+    """The environment's ``model`` rows in id order, as the licensing lists page them."""
+    return of_environment(model, environment_id).order_by(model.id)
 
 
 def _exists(session: Session, stmt: Select[Any]) -> bool:
@@ -58,19 +49,15 @@ def _exists(session: Session, stmt: Select[Any]) -> bool:
 
 
 def family_by_slug(session: Session, environment_id: str, slug: str) -> LicenseFamily | None:
-    return _in_environment(session, LicenseFamily, environment_id, LicenseFamily.slug, slug)
+    return in_environment(session, LicenseFamily, environment_id, LicenseFamily.slug == slug)
 
 
 def family_by_id(session: Session, environment_id: str, family_id: str) -> LicenseFamily | None:
-    return _in_environment(session, LicenseFamily, environment_id, LicenseFamily.id, family_id)
+    return in_environment(session, LicenseFamily, environment_id, LicenseFamily.id == family_id)
 
 
 def families(environment_id: str) -> Select[Any]:
-    return (
-        select(LicenseFamily)
-        .where(LicenseFamily.environment_id == environment_id)
-        .order_by(LicenseFamily.id)
-    )
+    return _listed(LicenseFamily, environment_id)
 
 
 def versions_of(session: Session, family_ids: Sequence[str]) -> list[License]:
@@ -86,19 +73,19 @@ def versions_of(session: Session, family_ids: Sequence[str]) -> list[License]:
 
 
 def license_by_slug(session: Session, environment_id: str, slug: str) -> License | None:
-    return _in_environment(session, License, environment_id, License.slug, slug)
+    return in_environment(session, License, environment_id, License.slug == slug)
 
 
 def license_by_id(session: Session, environment_id: str, license_id: str) -> License | None:
-    return _in_environment(session, License, environment_id, License.id, license_id)
+    return in_environment(session, License, environment_id, License.id == license_id)
 
 
 def licenses(environment_id: str) -> Select[Any]:
-    return select(License).where(License.environment_id == environment_id).order_by(License.id)
+    return _listed(License, environment_id)
 
 
 def families_of(session: Session, family_ids: Sequence[str]) -> dict[str, LicenseFamily]:
-    return _by_ids(session, LicenseFamily, family_ids)
+    return by_ids(session, LicenseFamily, family_ids)
 
 
 def clear_default(session: Session, family_id: str, except_id: str) -> None:
@@ -125,13 +112,7 @@ def delete_grants_of(session: Session, license_id: str) -> None:
 
 
 def feature_by_slug(session: Session, environment_id: str, slug: str) -> Feature | None:
-    return session.scalars(
-        select(Feature).where(
-            Feature.environment_id == environment_id,
-            Feature.lookup_key == slug,
-            Feature.status == "published",
-        )
-    ).first()
+    return published_in_environment(session, Feature, environment_id, Feature.lookup_key == slug)
 
 
 def features(environment_id: str) -> Select[Any]:
@@ -229,19 +210,19 @@ def grants_page(
 
 
 def instance_by_slug(session: Session, environment_id: str, slug: str) -> Instance | None:
-    return _in_environment(session, Instance, environment_id, Instance.slug, slug)
+    return in_environment(session, Instance, environment_id, Instance.slug == slug)
 
 
 def instances(environment_id: str) -> Select[Any]:
-    return select(Instance).where(Instance.environment_id == environment_id).order_by(Instance.id)
+    return _listed(Instance, environment_id)
 
 
 def customers_of(session: Session, customer_ids: Sequence[str]) -> dict[str, Customer]:
-    return _by_ids(session, Customer, customer_ids)
+    return by_ids(session, Customer, customer_ids)
 
 
 def licenses_of(session: Session, license_ids: Sequence[str]) -> dict[str, License]:
-    return _by_ids(session, License, license_ids)
+    return by_ids(session, License, license_ids)
 
 
 def customer_has_instances(session: Session, customer_id: str) -> bool:
@@ -375,15 +356,11 @@ def reports_of(
 
 
 def group_by_slug(session: Session, environment_id: str, slug: str) -> EntitlementGroup | None:
-    return _in_environment(session, EntitlementGroup, environment_id, EntitlementGroup.slug, slug)
+    return in_environment(session, EntitlementGroup, environment_id, EntitlementGroup.slug == slug)
 
 
 def groups(environment_id: str) -> Select[Any]:
-    return (
-        select(EntitlementGroup)
-        .where(EntitlementGroup.environment_id == environment_id)
-        .order_by(EntitlementGroup.id)
-    )
+    return _listed(EntitlementGroup, environment_id)
 
 
 def group_member(session: Session, group_id: str, feature_id: str) -> EntitlementGroupMember | None:

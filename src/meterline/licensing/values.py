@@ -49,6 +49,16 @@ class GrantTerms:
     overage_percent: Decimal | None  # None = unlimited overage (with an unlimited value)
     config_value: Any
 
+    def columns(self) -> dict[str, Any]:
+        """The Entitlement columns the terms set; an overage makes the limit soft."""
+        return {
+            "is_enabled": self.is_enabled,
+            "usage_limit": self.usage_limit,
+            "is_soft_limit": bool(self.overage_percent),
+            "overage_percent": self.overage_percent,
+            "config_value": self.config_value,
+        }
+
 
 def grant_terms(
     entitlement_type: str, value: TypedValue, overage_percent: int | None

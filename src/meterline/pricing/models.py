@@ -12,22 +12,20 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column
+from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column, unique_where
 
 
 class Plan(TimestampMixin, Base):
     __tablename__ = "plans"
     __table_args__ = (
-        Index(
+        unique_where(
             "uq_plans_env_lookup_key_published",
             "environment_id",
             "lookup_key",
-            unique=True,
-            sqlite_where=text("status = 'published' AND lookup_key IS NOT NULL"),
-            postgresql_where=text("status = 'published' AND lookup_key IS NOT NULL"),
+            where="status = 'published' AND lookup_key IS NOT NULL",
         ),
     )
 
@@ -45,13 +43,11 @@ class Price(TimestampMixin, Base):
     __tablename__ = "prices"
     __table_args__ = (
         Index("ix_prices_env_entity", "environment_id", "entity_type", "entity_id"),
-        Index(
+        unique_where(
             "uq_prices_env_lookup_key_published",
             "environment_id",
             "lookup_key",
-            unique=True,
-            sqlite_where=text("status = 'published' AND lookup_key IS NOT NULL"),
-            postgresql_where=text("status = 'published' AND lookup_key IS NOT NULL"),
+            where="status = 'published' AND lookup_key IS NOT NULL",
         ),
     )
 

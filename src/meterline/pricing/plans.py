@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing, set_given
 from meterline.entitlements import repository as grants
-from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
+from meterline.kernel.errors import AlreadyExists, InvalidRequest
 from meterline.kernel.errors import InvalidOperation as InvalidStateOperation
 from meterline.pricing import repository
 from meterline.pricing.commands import PlanFields
@@ -21,9 +22,7 @@ from meterline.pricing.models import Plan, Price
 
 def get_plan(session: Session, principal: Principal, plan_id: str) -> Plan:
     plan = repository.plan(session, principal.environment_id, plan_id)
-    if plan is None:
-        raise NotFound("plan", plan_id)
-    return plan
+    return existing(plan, "plan", plan_id)
 
 
 def _check_plan_lookup_key(
@@ -77,10 +76,7 @@ def update_plan(session: Session, principal: Principal, plan_id: str, changes: P
     if changes.lookup_key is not None:
         _check_plan_lookup_key(session, principal, changes.lookup_key, plan.id)
         plan.lookup_key = changes.lookup_key or None
-    if changes.description is not None:
-        plan.description = changes.description
-    if changes.display_order is not None:
-        plan.display_order = changes.display_order
+    set_given(plan, description=changes.description, display_order=changes.display_order)
     if changes.metadata is not None:
         plan.metadata_ = dict(changes.metadata)
     plan.updated_at = utcnow()

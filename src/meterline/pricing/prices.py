@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.catalog import service as catalog
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.kernel.errors import InvalidOperation as InvalidStateOperation
 from meterline.pricing import charge_models, repository
@@ -55,16 +56,12 @@ PERCENTAGE_AGGREGATIONS = ("SUM",)
 
 def get_price(session: Session, principal: Principal, price_id: str) -> Price:
     price = repository.price(session, principal.environment_id, price_id)
-    if price is None:
-        raise NotFound("price", price_id)
-    return price
+    return existing(price, "price", price_id)
 
 
 def get_price_by_lookup_key(session: Session, principal: Principal, lookup_key: str) -> Price:
     price = repository.price_by_lookup_key(session, principal.environment_id, lookup_key)
-    if price is None:
-        raise NotFound("price", lookup_key)
-    return price
+    return existing(price, "price", lookup_key)
 
 
 def _entity(session: Session, principal: Principal, entity_type: str, entity_id: str) -> None:
@@ -294,10 +291,7 @@ def update_price(
         if other is not None and other.id not in (price.id, target.id):
             raise AlreadyExists("A price with this lookup_key already exists")
         target.lookup_key = changes.lookup_key or None
-    if changes.description is not None:
-        target.description = changes.description
-    if changes.display_name is not None:
-        target.display_name = changes.display_name
+    set_given(target, description=changes.description, display_name=changes.display_name)
     if changes.metadata is not None:
         target.metadata_ = dict(changes.metadata)
     target.updated_at = now

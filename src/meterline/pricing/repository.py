@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meterline.db.search import apply_filters, apply_sort, created_between, metadata_has, page
+from meterline.db.rows import by_ids, in_environment, published_in_environment
+from meterline.db.search import Search, finish, metadata_has, searched
 from meterline.pricing.models import Plan, Price
 
 PLAN_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
@@ -43,51 +44,27 @@ PRICE_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
 
 
 def plan(session: Session, environment_id: str, plan_id: str) -> Plan | None:
-    return session.scalars(
-        select(Plan).where(Plan.id == plan_id, Plan.environment_id == environment_id)
-    ).first()
+    return in_environment(session, Plan, environment_id, Plan.id == plan_id)
 
 
 def plan_by_lookup_key(session: Session, environment_id: str, lookup_key: str) -> Plan | None:
-    return session.scalars(
-        select(Plan).where(
-            Plan.environment_id == environment_id,
-            Plan.lookup_key == lookup_key,
-            Plan.status == "published",
-        )
-    ).first()
+    return published_in_environment(session, Plan, environment_id, Plan.lookup_key == lookup_key)
 
 
 def plans_by_id(session: Session, plan_ids: Sequence[str]) -> dict[str, Plan]:
-    if not plan_ids:
-        return {}
-    return {p.id: p for p in session.scalars(select(Plan).where(Plan.id.in_(plan_ids)))}
-
-
-def plan_query(environment_id: str) -> Select[Any]:
-    return select(Plan).where(Plan.environment_id == environment_id)
+    return by_ids(session, Plan, plan_ids)
 
 
 def price(session: Session, environment_id: str, price_id: str) -> Price | None:
-    return session.scalars(
-        select(Price).where(Price.id == price_id, Price.environment_id == environment_id)
-    ).first()
+    return in_environment(session, Price, environment_id, Price.id == price_id)
 
 
 def price_by_lookup_key(session: Session, environment_id: str, lookup_key: str) -> Price | None:
-    return session.scalars(
-        select(Price).where(
-            Price.environment_id == environment_id,
-            Price.lookup_key == lookup_key,
-            Price.status == "published",
-        )
-    ).first()
+    return published_in_environment(session, Price, environment_id, Price.lookup_key == lookup_key)
 
 
 def prices_by_id(session: Session, price_ids: Sequence[str]) -> dict[str, Price]:
-    if not price_ids:
-        return {}
-    return {p.id: p for p in session.scalars(select(Price).where(Price.id.in_(price_ids)))}
+    return by_ids(session, Price, price_ids)
 
 
 def active_prices(
@@ -127,42 +104,29 @@ def count_active_prices(session: Session, environment_id: str, entity_id: str, a
     )
 
 
-def price_query(environment_id: str) -> Select[Any]:
-    return select(Price).where(Price.environment_id == environment_id)
-
-
 @dataclass(frozen=True)
-class PlanQuery:
+class PlanQuery(Search):
     """What a plan search selects; every field set narrows the result."""
 
     plan_ids: Sequence[str] | None = None
     lookup_key: str | None = None
     metadata: Mapping[str, str] | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    status: str | None = None
-    filters: Sequence[Any] | None = None
-    sort: Sequence[Any] | str | None = None
-    order: str | None = None
 
 
 def search_plans(
     session: Session, environment_id: str, q: PlanQuery, limit: int, offset: int
 ) -> tuple[list[Plan], int]:
-    stmt = plan_query(environment_id).where(Plan.status == (q.status or "published"))
+    stmt = searched(Plan, environment_id, q)
     if q.plan_ids:
         stmt = stmt.where(Plan.id.in_(list(q.plan_ids)))
     if q.lookup_key:
         stmt = stmt.where(Plan.lookup_key == q.lookup_key)
     stmt = stmt.where(*metadata_has(Plan.metadata_, q.metadata))
-    stmt = stmt.where(*created_between(Plan.created_at, q.start_time, q.end_time))
-    stmt = apply_filters(stmt, q.filters, PLAN_COLUMNS)
-    stmt = apply_sort(stmt, q.sort, q.order, PLAN_COLUMNS).order_by(Plan.id)
-    return page(session, stmt, limit, offset)
+    return finish(session, stmt, Plan, q, PLAN_COLUMNS, limit, offset)
 
 
 @dataclass(frozen=True)
-class PriceQuery:
+class PriceQuery(Search):
     """What a price search selects; every field set narrows the result."""
 
     price_ids: Sequence[str] | None = None
@@ -177,18 +141,12 @@ class PriceQuery:
     start_date_lt: datetime | None = None
     updated_after: datetime | None = None
     allow_expired: bool = False
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    status: str | None = None
-    filters: Sequence[Any] | None = None
-    sort: Sequence[Any] | str | None = None
-    order: str | None = None
 
 
 def search_prices(
     session: Session, environment_id: str, q: PriceQuery, limit: int, offset: int, now: datetime
 ) -> tuple[list[Price], int]:
-    stmt = price_query(environment_id).where(Price.status == (q.status or "published"))
+    stmt = searched(Price, environment_id, q)
     if not q.allow_expired:
         stmt = stmt.where(or_(Price.end_date.is_(None), Price.end_date > now))
     if q.price_ids:
@@ -211,7 +169,4 @@ def search_prices(
         stmt = stmt.where(Price.start_date < q.start_date_lt)
     if q.updated_after is not None:
         stmt = stmt.where(Price.updated_at > q.updated_after)
-    stmt = stmt.where(*created_between(Price.created_at, q.start_time, q.end_time))
-    stmt = apply_filters(stmt, q.filters, PRICE_COLUMNS)
-    stmt = apply_sort(stmt, q.sort, q.order, PRICE_COLUMNS).order_by(Price.id)
-    return page(session, stmt, limit, offset)
+    return finish(session, stmt, Price, q, PRICE_COLUMNS, limit, offset)

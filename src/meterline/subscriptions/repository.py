@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, or_, select
+from sqlalchemy import false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meterline.db.search import apply_filters, apply_sort, created_between, page
+from meterline.db.rows import in_environment
+from meterline.db.search import Search, finish, searched
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 LIVE_STATUSES = ("active", "trialing")
@@ -34,11 +35,7 @@ COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
 def subscription(
     session: Session, environment_id: str, subscription_id: str
 ) -> Subscription | None:
-    return session.scalars(
-        select(Subscription).where(
-            Subscription.id == subscription_id, Subscription.environment_id == environment_id
-        )
-    ).first()
+    return in_environment(session, Subscription, environment_id, Subscription.id == subscription_id)
 
 
 def lock(session: Session, sub: Subscription) -> Subscription:
@@ -90,10 +87,6 @@ def line_items(session: Session, subscription_ids: Sequence[str]) -> list[Subscr
     )
 
 
-def query(environment_id: str) -> Select[Any]:
-    return select(Subscription).where(Subscription.environment_id == environment_id)
-
-
 # Every Meterline subscription is a recurring, standalone one with no parent: a filter asking
 # for another cadence, type or a parent matches none of them.
 BILLING_CADENCES = ("RECURRING",)
@@ -101,7 +94,7 @@ SUBSCRIPTION_TYPES = ("standalone",)
 
 
 @dataclass(frozen=True)
-class SubscriptionQuery:
+class SubscriptionQuery(Search):
     """What a subscription search selects; every field set narrows the result."""
 
     subscription_ids: Sequence[str] | None = None
@@ -114,18 +107,12 @@ class SubscriptionQuery:
     parent_subscription_ids: Sequence[str] | None = None
     active_at: datetime | None = None
     trial_end_due_lte: datetime | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    status: str | None = None
-    filters: Sequence[Any] | None = None
-    sort: Sequence[Any] | str | None = None
-    order: str | None = None
 
 
 def search(
     session: Session, environment_id: str, q: SubscriptionQuery, *, limit: int, offset: int
 ) -> tuple[list[Subscription], int]:
-    stmt = query(environment_id).where(Subscription.status == (q.status or "published"))
+    stmt = searched(Subscription, environment_id, q)
     if q.subscription_ids:
         stmt = stmt.where(Subscription.id.in_(list(q.subscription_ids)))
     if q.customer_ids is not None:
@@ -152,7 +139,4 @@ def search(
         stmt = stmt.where(
             Subscription.trial_end.is_not(None), Subscription.trial_end <= q.trial_end_due_lte
         )
-    stmt = stmt.where(*created_between(Subscription.created_at, q.start_time, q.end_time))
-    stmt = apply_filters(stmt, q.filters, COLUMNS)
-    stmt = apply_sort(stmt, q.sort, q.order, COLUMNS).order_by(Subscription.id)
-    return page(session, stmt, limit, offset)
+    return finish(session, stmt, Subscription, q, COLUMNS, limit=limit, offset=offset)

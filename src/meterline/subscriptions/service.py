@@ -22,12 +22,13 @@ from meterline.catalog.models import Meter
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
-from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import minor_units, round_money, total
 from meterline.metering.service import meter_usage
 from meterline.pricing import repository as plan_repository
@@ -53,24 +54,13 @@ MAX_START_AHEAD = timedelta(days=5 * 366)
 MAX_BILLING_PERIOD_COUNT = 12
 
 
-def resolve_customer(
-    session: Session,
-    principal: Principal,
-    customer_id: str | None,
-    external_customer_id: str | None,
-) -> Customer:
-    if customer_id:
-        return customers.get_customer(session, principal, customer_id)
-    if external_customer_id:
-        return customers.get_customer_by_external_id(session, principal, external_customer_id)
-    raise InvalidRequest("customer_id or external_customer_id is required", field="customer_id")
+# The customer named by id or external id, as ``api/flexprice/entitlements.py`` calls it here.
+resolve_customer = customers.resolve_customer
 
 
 def get_subscription(session: Session, principal: Principal, subscription_id: str) -> Subscription:
     sub = repository.subscription(session, principal.environment_id, subscription_id)
-    if sub is None:
-        raise NotFound("subscription", subscription_id)
-    return sub
+    return existing(sub, "subscription", subscription_id)
 
 
 def effective_status(sub: Subscription, now: datetime) -> str:
@@ -118,7 +108,9 @@ def _matching_prices(
 def create_subscription(
     session: Session, principal: Principal, data: CreateSubscription
 ) -> Subscription:
-    customer = resolve_customer(session, principal, data.customer_id, data.external_customer_id)
+    customer = customers.resolve_customer(
+        session, principal, data.customer_id, data.external_customer_id
+    )
     if customer.status != "published":
         raise InvalidRequest("the customer is archived", field="customer_id")
     plan_id = data.plan_id
@@ -279,8 +271,8 @@ def search_subscriptions(
     customer filters (id, ids, external id) intersect."""
     wanted: set[str] | None = None
     if external_customer_id:
-        found = customers.get_customer_by_external_id(session, principal, external_customer_id)
-        wanted = {found.id}
+        customer = customers.get_customer_by_external_id(session, principal, external_customer_id)
+        wanted = {customer.id}
     for ids in ([customer_id] if customer_id else None, customer_ids):
         if ids:
             wanted = set(ids) if wanted is None else wanted & set(ids)

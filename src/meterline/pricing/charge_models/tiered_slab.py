@@ -10,28 +10,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
-from meterline.pricing.charge_models.base import ZERO, QuantityModel, StoredPricing
-from meterline.pricing.charge_models.tiers import Tier, parse_tiers, sorted_tiers, stored_tiers
-from meterline.pricing.commands import PricingInput
+from meterline.pricing.charge_models.base import ZERO
+from meterline.pricing.charge_models.tiers import Tiered
 
 
 @dataclass(frozen=True)
-class TieredSlab(QuantityModel):
-    billing_model: ClassVar[str] = "TIERED"
+class TieredSlab(Tiered):
     tier_mode: ClassVar[str | None] = "SLAB"
-
-    tiers: tuple[Tier, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tiers", sorted_tiers(self.tiers))
-
-    @classmethod
-    def parse(cls, pricing: PricingInput) -> StoredPricing:
-        return parse_tiers(pricing, cls.billing_model, "SLAB")
-
-    @classmethod
-    def from_stored(cls, stored: StoredPricing) -> TieredSlab:
-        return cls(stored_tiers(stored))
 
     def amount(self, quantity: Decimal) -> Decimal:
         total = ZERO

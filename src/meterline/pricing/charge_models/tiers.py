@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from meterline.kernel.errors import InvalidRequest
-from meterline.pricing.charge_models.base import ZERO, StoredPricing, text
+from meterline.pricing.charge_models.base import ZERO, QuantityModel, StoredPricing, text
 from meterline.pricing.commands import PricingInput
 from meterline.pricing.fields import decimal_of, optional_decimal
 
@@ -28,7 +28,7 @@ class Tier:
     flat_amount: Decimal = ZERO
 
 
-def parse_tiers(pricing: PricingInput, billing_model: str, tier_mode: str) -> StoredPricing:
+def parse_tiers(pricing: PricingInput, billing_model: str, tier_mode: str | None) -> StoredPricing:
     raw = pricing.tiers
     if not raw:
         raise InvalidRequest("TIERED prices need at least one tier", field="tiers")
@@ -74,3 +74,25 @@ def stored_tiers(stored: StoredPricing) -> tuple[Tier, ...]:
 def sorted_tiers(tiers: Sequence[Tier]) -> tuple[Tier, ...]:
     """Tiers by ``up_to``, the unbounded tier last."""
     return tuple(sorted(tiers, key=lambda t: (t.up_to is None, t.up_to or ZERO)))
+
+
+@dataclass(frozen=True)
+class Tiered(QuantityModel):
+    """What the TIERED models share: sorted tiers, parsed and stored under their tier mode;
+    each model says only how a quantity is priced over them (``amount``)."""
+
+    billing_model: ClassVar[str] = "TIERED"
+    tier_mode: ClassVar[str | None]
+
+    tiers: tuple[Tier, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tiers", sorted_tiers(self.tiers))
+
+    @classmethod
+    def parse(cls, pricing: PricingInput) -> StoredPricing:
+        return parse_tiers(pricing, cls.billing_model, cls.tier_mode)
+
+    @classmethod
+    def from_stored(cls, stored: StoredPricing) -> Self:
+        return cls(stored_tiers(stored))
