@@ -34,6 +34,10 @@ class Customer(TimestampMixin, Base):
     # The licensing surface addresses customers by slug; derived from external_id if not given.
     slug: Mapped[str | None] = mapped_column(String(255), default=None)
     name: Mapped[str] = mapped_column(String(255))
+    # The Kaiten view's ``externalCustomerId`` (/api), its own field: it seeds external_id
+    # (the /v1 billing id) when /api creates the customer, and a change on either side stays
+    # on its side, so neither surface clobbers the other (docs/kaiten.md).
+    api_external_id: Mapped[str | None] = mapped_column(String(255), default=None)
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     domain: Mapped[str | None] = mapped_column(String(255), default=None)
     contact: Mapped[str | None] = mapped_column(String(50), default=None)

@@ -75,6 +75,7 @@ def create_customer(session: Session, principal: Principal, command: CreateCusto
     customer = Customer(
         environment_id=principal.environment_id,
         external_id=external_id,
+        api_external_id=external_id,
         name=command.name.strip(),
         slug=slug,
         timezone=command.timezone or "UTC",

@@ -33,7 +33,8 @@ def create_customer(
     external_customer_id: str | None,
     domain: str | None,
 ) -> Customer:
-    """A customer of both surfaces; without an external id, the slug stands in for it."""
+    """A customer of both surfaces. Its billing external id is ``external_customer_id``, or
+    the slug when none is given (billing needs one); the Kaiten view keeps what was sent."""
     slug = slug or slug_of(name)
     created = customers.create_customer(
         session,
@@ -42,6 +43,7 @@ def create_customer(
             external_id=external_customer_id or slug, name=name, slug=slug, domain=domain
         ),
     )
+    created.api_external_id = external_customer_id
     flush_unique(session, "the customer")
     return created
 
@@ -55,14 +57,13 @@ def update_customer(
     external_customer_id: str | None,
     domain: str | None,
 ) -> None:
+    """A full replacement of the Kaiten view (name, externalCustomerId, domain): what is left
+    out is cleared there, as the SDK documents; the billing external id is /v1's and stays."""
     found = get_customer(session, principal, slug)
-    customers.update_customer(
-        session,
-        principal,
-        found.id,
-        CustomerChanges(name=name, external_id=external_customer_id or found.slug),
-    )
-    found.domain = domain  # a full replacement clears it, which update_customer never does
+    customers.update_customer(session, principal, found.id, CustomerChanges(name=name))
+    # A full replacement clears these, which update_customer never does.
+    found.api_external_id = external_customer_id
+    found.domain = domain
     session.flush()
 
 

@@ -253,7 +253,7 @@ def issue_license_file(session: Session, principal: Principal, slug: str) -> str
             "id": customer.id,
             "slug": customer.slug,
             "name": customer.name,
-            "externalCustomerId": customer.external_id,
+            "externalCustomerId": customer.api_external_id,
         },
         "license": {
             "id": lic.id,

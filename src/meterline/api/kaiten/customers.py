@@ -42,7 +42,7 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "id": customer.id,
         "slug": customer.slug,
         "name": customer.name,
-        "externalCustomerId": customer.external_id,
+        "externalCustomerId": customer.api_external_id,
         "domain": customer.domain,
         "createdAt": iso(customer.created_at),
         "createdBy": user(customer.created_by),
