@@ -10,8 +10,8 @@ from pydantic import Field
 from meterline.accounts import service as accounts
 from meterline.accounts.models import ApiKey, Environment
 from meterline.api.deps import AnyCaller, ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
-from meterline.api.json import json_response
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel
+from meterline.api.json import iso, json_response
 from meterline.kernel.instants import OptionalInstant
 
 router = APIRouter(tags=["accounts"])

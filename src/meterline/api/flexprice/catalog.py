@@ -14,11 +14,10 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import (
     CloneFeature,

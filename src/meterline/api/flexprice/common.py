@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
-from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
+from meterline.api.http.unsupported import RefusesUnsupported
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 
@@ -16,15 +15,6 @@ MAX_PAGE_SIZE = 1000
 # Offsets past this are refused (400): beyond it a page is empty anyway, and a number past
 # 64 bits overflowed the database driver (a 500 before this bound).
 MAX_OFFSET = 1_000_000_000
-
-
-def iso(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a ``Z``, as the upstream API writes instants."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def decimal_text(value: Decimal | None) -> str | None:
@@ -38,21 +28,12 @@ def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict
     return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
 
 
-class WireModel(BaseModel):
+class WireModel(RefusesUnsupported):
     """Request bodies: unknown fields are ignored, as upstream does; fields the SDK defines
     that Meterline does not implement are listed in ``unsupported`` and refused by name
     (400), so that nothing a client sends is silently dropped (api/http/unsupported.py)."""
 
-    model_config = ConfigDict(
-        extra="ignore", populate_by_name=True, json_schema_extra=publish_unsupported
-    )
-    unsupported: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        refuse_unsupported(cls.unsupported, data)
-        return data
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class SearchFilter(WireModel):

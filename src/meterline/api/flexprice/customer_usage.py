@@ -14,9 +14,9 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.catalog import feature_out
-from meterline.api.flexprice.common import decimal_text, iso, split_csv
+from meterline.api.flexprice.common import decimal_text, split_csv
 from meterline.api.flexprice.subscriptions import aggregated_feature_out, source_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.customers import service as customers
 from meterline.customers.models import Customer

@@ -8,15 +8,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    iso,
-    list_envelope,
-)
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, list_envelope
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.customers import service as customers
 from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer

@@ -18,12 +18,11 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.entitlements import checks
 from meterline.entitlements import service as entitlements

@@ -16,12 +16,11 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
 from meterline.invoicing import service as invoices

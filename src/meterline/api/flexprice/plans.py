@@ -13,14 +13,13 @@ from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
     WireModel,
-    iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.entitlements import repository as grants
 from meterline.pricing import plans
 from meterline.pricing.commands import PlanFields as PlanChanges

@@ -15,12 +15,11 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 from meterline.pricing import prices as price_service

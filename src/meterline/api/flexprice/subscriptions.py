@@ -15,13 +15,12 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
 from meterline.invoicing import failures

@@ -17,11 +17,10 @@ from meterline.api.flexprice.common import (
     MAX_PAGE_SIZE,
     WireModel,
     decimal_text,
-    iso,
     list_envelope,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest

@@ -9,8 +9,8 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
-from meterline.api.json import json_response
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, list_envelope
+from meterline.api.json import iso, json_response
 from meterline.webhooks import service as webhooks
 from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.models import (
