@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, Protocol
 
-from pydantic import ConfigDict, Field
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
 from meterline.api.http.unsupported import RefusesUnsupported
+from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 
@@ -26,6 +29,42 @@ def decimal_text(value: Decimal | None) -> str | None:
 
 def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
     return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
+
+
+class Window(Protocol):
+    """What a page was asked for: a list route's ``Page`` or a search body."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+def list_response(items: list[Any], total: int, page: Window) -> Response:
+    """The answer of a list or search route: ``items`` in the list envelope."""
+    return json_response(list_envelope(items, total, page.limit, page.offset))
+
+
+class PageQuery(BaseModel):
+    """``limit`` and ``offset``, the query parameters of every /v1 list route. A query
+    model: FastAPI reads and documents its fields as the route's own parameters, in place."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class ListPageQuery(PageQuery):
+    """The page with ``status``, ``sort`` and ``order``: the leading parameters of a list
+    route that reads as its search body (``ListQuery``)."""
+
+    status: str | None = None
+    sort: str | None = None
+    order: str | None = None
+
+
+Page = Annotated[PageQuery, Query()]
+ListPage = Annotated[ListPageQuery, Query()]
 
 
 class WireModel(RefusesUnsupported):
@@ -60,6 +99,20 @@ class ListQuery(WireModel):
     start_time: OptionalInstant = None
     end_time: OptionalInstant = None
     filters: list[SearchFilter] | None = None
+
+    def terms(self) -> dict[str, Any]:
+        """The fields every search service applies, by the services' names (``expand`` is
+        the route's to refuse or to render)."""
+        return {
+            "limit": self.limit,
+            "offset": self.offset,
+            "status": self.status,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "filters": self.filters,
+            "sort": self.sort,
+            "order": self.order,
+        }
 
 
 def split_csv(values: list[str] | str | None) -> list[str] | None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, list_envelope
+from meterline.api.flexprice.common import Page, WireModel, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
 from meterline.customers import service as customers
@@ -116,15 +116,19 @@ def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) 
 def list_customers(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: str | None = None,
     external_id: str | None = Query(default=None, max_length=255),
 ) -> Response:
     rows, total = customers.search_customers(
-        session, principal, limit=limit, offset=offset, status=status, external_id=external_id
+        session,
+        principal,
+        limit=page.limit,
+        offset=page.offset,
+        status=status,
+        external_id=external_id,
     )
-    return json_response(list_envelope([customer_out(c) for c in rows], total, limit, offset))
+    return list_response([customer_out(c) for c in rows], total, page)
 
 
 @router.post("/customers/search")
@@ -133,23 +137,14 @@ def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSessi
     rows, total = customers.search_customers(
         session,
         principal,
-        limit=body.limit,
-        offset=body.offset,
+        **body.terms(),
         customer_ids=body.customer_ids,
         external_ids=body.external_ids,
         external_id=body.external_id,
         email=body.email,
         metadata=body.metadata,
-        start_time=body.start_time,
-        end_time=body.end_time,
-        status=body.status,
-        filters=body.filters,
-        sort=body.sort,
-        order=body.order,
     )
-    return json_response(
-        list_envelope([customer_out(c) for c in rows], total, body.limit, body.offset)
-    )
+    return list_response([customer_out(c) for c in rows], total, body)
 
 
 @router.get("/customers/external/{external_id}")

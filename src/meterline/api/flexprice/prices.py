@@ -10,14 +10,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    decimal_text,
-    list_envelope,
-    split_csv,
-)
+from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response, split_csv
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
 from meterline.kernel import money
@@ -229,45 +222,33 @@ def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSessi
     return json_response({"items": [price_out(p) for p in prices]}, 201)
 
 
-def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
-    refuse_expand(q.expand)
+@router.post("/prices/search", summary="Search prices")
+def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
     found, total = price_service.search_prices(
         session,
         principal,
-        limit=q.limit,
-        offset=q.offset,
-        price_ids=q.price_ids,
-        plan_ids=q.plan_ids,
-        entity_type=q.entity_type,
-        entity_ids=q.entity_ids,
-        meter_ids=q.meter_ids,
-        billing_periods=q.billing_periods,
-        allow_expired=q.allow_expired_prices,
-        subscription_id=q.subscription_id,
-        parent_price_id=q.parent_price_id,
-        start_date_lt=q.start_date_lt,
-        updated_after=q.updated_after,
-        start_time=q.start_time,
-        end_time=q.end_time,
-        status=q.status,
-        filters=q.filters,
-        sort=q.sort,
-        order=q.order,
+        **body.terms(),
+        price_ids=body.price_ids,
+        plan_ids=body.plan_ids,
+        entity_type=body.entity_type,
+        entity_ids=body.entity_ids,
+        meter_ids=body.meter_ids,
+        billing_periods=body.billing_periods,
+        allow_expired=body.allow_expired_prices,
+        subscription_id=body.subscription_id,
+        parent_price_id=body.parent_price_id,
+        start_date_lt=body.start_date_lt,
+        updated_after=body.updated_after,
     )
-    return json_response(list_envelope([price_out(p) for p in found], total, q.limit, q.offset))
-
-
-@router.post("/prices/search", summary="Search prices")
-def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
-    return _search(session, principal, body)
+    return list_response([price_out(p) for p in found], total, body)
 
 
 @router.get("/prices", summary="List prices")
 def list_prices(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: str | None = None,
     plan_ids: list[str] | None = Query(None),
     price_ids: list[str] | None = Query(None),
@@ -278,8 +259,7 @@ def list_prices(
     order: str | None = None,
 ) -> Response:
     q = PriceSearch(
-        limit=limit,
-        offset=offset,
+        **dict(page),
         status=status,
         plan_ids=split_csv(plan_ids),
         price_ids=split_csv(price_ids),
@@ -289,7 +269,7 @@ def list_prices(
         sort=sort,
         order=order,
     )
-    return _search(session, principal, q)
+    return search_prices(q, principal, session)
 
 
 @router.get("/prices/lookup/{lookup_key}", summary="Get a price by lookup key")
