@@ -57,20 +57,11 @@ class EntitlementFields(WireModel):
 
 
 class EntitlementIn(EntitlementFields):
-    unsupported = frozenset(
-        {
-            "aggregation_mode",
-            "end_date",
-            "grant_allocation_behavior",
-            "grant_duration_unit",
-            "grant_duration_value",
-            "grant_measure",
-            "grant_quota",
-            "grant_unlimited",
-            "parent_entitlement_id",
-            "start_date",
-        }
-    )
+    unsupported = EntitlementFields.unsupported | {
+        "end_date",
+        "parent_entitlement_id",
+        "start_date",
+    }
     feature_id: str | None = Field(default=None, max_length=64)
     feature_type: str | None = None
     plan_id: str | None = Field(default=None, max_length=64)

@@ -15,16 +15,9 @@ from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
+from meterline.pricing import commands
 from meterline.pricing import prices as price_service
 from meterline.pricing.charge_models.tiers import MAX_TIERS
-from meterline.pricing.commands import (
-    CreatePrice,
-    PercentageInput,
-    PricingInput,
-    TierInput,
-    TransformInput,
-    UpdatePrice,
-)
 from meterline.pricing.display import display_amount
 from meterline.pricing.models import Price
 
@@ -62,8 +55,8 @@ class PercentageIn(WireModel):
         default=None, description="Each paid event's charge is at most this."
     )
 
-    def command(self) -> PercentageInput:
-        return PercentageInput(**self.model_dump())
+    def command(self) -> commands.PercentageInput:
+        return commands.PercentageInput(**self.model_dump())
 
 
 class PriceFields(WireModel):
@@ -81,17 +74,17 @@ class PriceFields(WireModel):
     display_name: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
-    def pricing(self) -> PricingInput:
-        return PricingInput(
+    def pricing(self) -> commands.PricingInput:
+        return commands.PricingInput(
             billing_model=self.billing_model,
             amount=self.amount,
             tier_mode=self.tier_mode,
             tiers=None
             if self.tiers is None
-            else tuple(TierInput(**t.model_dump()) for t in self.tiers),
+            else tuple(commands.TierInput(**t.model_dump()) for t in self.tiers),
             transform_quantity=None
             if self.transform_quantity is None
-            else TransformInput(**self.transform_quantity.model_dump()),
+            else commands.TransformInput(**self.transform_quantity.model_dump()),
             percentage=None if self.percentage is None else self.percentage.command(),
         )
 
@@ -123,9 +116,9 @@ class PriceIn(PriceFields):
     start_date: OptionalInstant = None
     end_date: OptionalInstant = None
 
-    def command(self) -> CreatePrice:
-        fields = self.model_dump(exclude=set(PricingInput.__dataclass_fields__))
-        return CreatePrice(pricing=self.pricing(), **fields)
+    def command(self) -> commands.CreatePrice:
+        fields = self.model_dump(exclude=set(commands.PricingInput.__dataclass_fields__))
+        return commands.CreatePrice(pricing=self.pricing(), **fields)
 
 
 class PriceBulkIn(WireModel):
@@ -140,8 +133,8 @@ class PriceUpdate(PriceFields):
     )
     effective_from: OptionalInstant = None
 
-    def command(self) -> UpdatePrice:
-        return UpdatePrice(
+    def command(self) -> commands.UpdatePrice:
+        return commands.UpdatePrice(
             pricing=self.pricing(),
             effective_from=self.effective_from,
             lookup_key=self.lookup_key,
