@@ -93,6 +93,22 @@ def customer_out(customer: Customer) -> dict[str, Any]:
     }
 
 
+def customer_named(
+    session: Any,
+    principal: Any,
+    customer_id: str | None,
+    external_id: str | None,
+    names: tuple[str, str],
+) -> Customer:
+    """The customer ``customer_id`` names, else the one ``external_id`` names; a 400 naming
+    both parameters (``names``) when neither is given."""
+    if customer_id:
+        return customers.get_customer(session, principal, customer_id)
+    if external_id:
+        return customers.get_customer_by_external_id(session, principal, external_id)
+    raise InvalidRequest(f"{names[0]} or {names[1]} is required", field=names[0])
+
+
 def _fields(body: CustomerFields) -> dict[str, Any]:
     data = body.model_dump(exclude_none=True)
     if "email" in data:
@@ -160,9 +176,8 @@ def get_customer_by_external_id(
 def get_customer_by_lookup_key(
     lookup_key: str, principal: Vendor, session: ReadSession
 ) -> Response:
-    return json_response(
-        customer_out(customers.get_customer_by_external_id(session, principal, lookup_key))
-    )
+    # A customer's lookup key is its external id.
+    return get_customer_by_external_id(lookup_key, principal, session)
 
 
 @router.get("/customers/{customer_id}")
@@ -193,12 +208,9 @@ def update_customer_by_query(
     customer_id: str | None = Query(default=None, alias="id", max_length=64),
     external_customer_id: str | None = Query(default=None, max_length=255),
 ) -> Response:
-    if customer_id:
-        customer = customers.get_customer(session, principal, customer_id)
-    elif external_customer_id:
-        customer = customers.get_customer_by_external_id(session, principal, external_customer_id)
-    else:
-        raise InvalidRequest("id or external_customer_id is required", field="id")
+    customer = customer_named(
+        session, principal, customer_id, external_customer_id, ("id", "external_customer_id")
+    )
     return _update(session, principal, customer, body)
 
 
