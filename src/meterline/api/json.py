@@ -2,8 +2,8 @@
 
 Decimals are written as exact JSON number literals (msgspec copies their digits; no float
 in between). Where a wire contract wants a decimal as a string — money on /v1 — the
-serializer of that resource converts it first. Instants are written by :func:`iso`, on
-every surface.
+serializer of that resource converts it first. Both dialects write instants with
+:func:`iso`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Wire helpers shared by the /v1 routers: timestamps, pagination, list envelopes."""
+"""Wire helpers shared by the /v1 routers: pages, list envelopes, request and search bodies."""
 
 from __future__ import annotations
 
