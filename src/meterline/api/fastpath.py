@@ -42,8 +42,9 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from meterline.api.http.body import replaying
 from meterline.api.limits import session_limiter, with_slot
 
 T = TypeVar("T")
@@ -123,15 +124,7 @@ class _Endpoint(Generic[T]):
 
 async def _decline(scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
     """Route the request again, past every fast route, with its body replayed."""
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
+    replay = replaying(body, receive)
     scope[DECLINED] = True
     router = scope["app"].router
     # A route exempt from the concurrency limit takes its token itself (api/limits.py):

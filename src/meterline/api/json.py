@@ -2,11 +2,13 @@
 
 Decimals are written as exact JSON number literals (msgspec copies their digits; no float
 in between). Where a wire contract wants a decimal as a string — money on /v1 — the
-serializer of that resource converts it first.
+serializer of that resource converts it first. Both dialects write instants with
+:func:`iso`.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -27,3 +29,12 @@ def json_response(
     media_type: str = "application/json",
 ) -> Response:
     return Response(dumps(content), status_code=status, headers=headers, media_type=media_type)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, as the upstream APIs write instants."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

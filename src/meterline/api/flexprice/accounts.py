@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from meterline.accounts import service as accounts
 from meterline.accounts.models import ApiKey, Environment
 from meterline.api.deps import AnyCaller, ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
-from meterline.api.json import json_response
+from meterline.api.flexprice.common import Page, WireModel, list_envelope
+from meterline.api.json import iso, json_response
 from meterline.kernel.instants import OptionalInstant
 
 router = APIRouter(tags=["accounts"])
@@ -138,17 +138,13 @@ def create_api_key(body: ApiKeyIn, principal: Vendor, session: WriteSession) -> 
 def list_api_keys(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: Literal["published", "archived"] | None = None,
 ) -> Any:
     keys, total = accounts.list_api_keys(
-        session, principal, limit=limit, offset=offset, status=status
+        session, principal, limit=page.limit, offset=page.offset, status=status
     )
-    return {
-        "items": [secret_out(k) for k in keys],
-        "pagination": {"total": total, "limit": limit, "offset": offset},
-    }
+    return list_envelope([secret_out(k) for k in keys], total, page.limit, page.offset)
 
 
 @router.delete("/secrets/api/keys/{key_id}", status_code=204, response_class=Response)

@@ -9,16 +9,9 @@ from pydantic import Field
 from sqlalchemy.orm import Session
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    decimal_text,
-    iso,
-    list_envelope,
-)
+from meterline.api.flexprice.common import Page, Window, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import (
     CloneFeature,
@@ -204,14 +197,9 @@ def create_meter(body: MeterIn, principal: Vendor, session: WriteSession) -> Res
 
 
 @router.get("/meters")
-def list_meters(
-    principal: Vendor,
-    session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-) -> Response:
-    rows, total = catalog.list_meters(session, principal, limit, offset)
-    return json_response(list_envelope([meter_out(m) for m in rows], total, limit, offset))
+def list_meters(principal: Vendor, session: ReadSession, page: Page) -> Response:
+    rows, total = catalog.list_meters(session, principal, page.limit, page.offset)
+    return list_response([meter_out(m) for m in rows], total, page)
 
 
 @router.get("/meters/{meter_id}")
@@ -242,6 +230,18 @@ def delete_meter(meter_id: str, principal: Vendor, session: WriteSession) -> Res
 # ---- features -----------------------------------------------------------------------------
 
 
+def _one_feature(session: Any, principal: Any, feature: Feature, status: int = 200) -> Response:
+    """A single feature's answer, with its meter."""
+    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
+    return json_response(feature_out(feature, meter), status)
+
+
+def _features_page(session: Any, rows: Any, total: int, page: Window) -> Response:
+    meters = catalog.meters_of(session, rows)
+    items = [feature_out(f, meters.get(f.meter_id or "")) for f in rows]
+    return list_response(items, total, page)
+
+
 @router.post("/features", status_code=201)
 def create_feature(body: FeatureIn, principal: Vendor, session: WriteSession) -> Response:
     feature = catalog.create_feature(
@@ -259,31 +259,26 @@ def create_feature(body: FeatureIn, principal: Vendor, session: WriteSession) ->
             metadata=body.metadata,
         ),
     )
-    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
-    return json_response(feature_out(feature, meter), 201)
-
-
-def _features_page(
-    session: Any, principal: Any, rows: Any, total: int, limit: int, offset: int
-) -> Response:
-    meters = catalog.meters_of(session, rows)
-    items = [feature_out(f, meters.get(f.meter_id or "")) for f in rows]
-    return json_response(list_envelope(items, total, limit, offset))
+    return _one_feature(session, principal, feature, 201)
 
 
 @router.get("/features")
 def list_features(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: str | None = None,
     lookup_key: str | None = Query(default=None, max_length=255),
 ) -> Response:
     rows, total = catalog.search_features(
-        session, principal, limit=limit, offset=offset, status=status, lookup_key=lookup_key
+        session,
+        principal,
+        limit=page.limit,
+        offset=page.offset,
+        status=status,
+        lookup_key=lookup_key,
     )
-    return _features_page(session, principal, rows, total, limit, offset)
+    return _features_page(session, rows, total, page)
 
 
 @router.post("/features/search")
@@ -292,28 +287,19 @@ def search_features(body: FeatureSearch, principal: Vendor, session: ReadSession
     rows, total = catalog.search_features(
         session,
         principal,
-        limit=body.limit,
-        offset=body.offset,
+        **body.terms(),
         feature_ids=body.feature_ids,
         meter_ids=body.meter_ids,
         lookup_key=body.lookup_key,
         lookup_keys=body.lookup_keys,
         name_contains=body.name_contains,
-        status=body.status,
-        start_time=body.start_time,
-        end_time=body.end_time,
-        filters=body.filters,
-        sort=body.sort,
-        order=body.order,
     )
-    return _features_page(session, principal, rows, total, body.limit, body.offset)
+    return _features_page(session, rows, total, body)
 
 
 @router.get("/features/{feature_id}")
 def get_feature(feature_id: str, principal: Vendor, session: ReadSession) -> Response:
-    feature = catalog.get_feature(session, principal, feature_id)
-    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
-    return json_response(feature_out(feature, meter))
+    return _one_feature(session, principal, catalog.get_feature(session, principal, feature_id))
 
 
 @router.put("/features/{feature_id}")
@@ -321,8 +307,7 @@ def update_feature(
     feature_id: str, body: FeatureUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
     feature = catalog.update_feature(session, principal, feature_id, body.command())
-    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
-    return json_response(feature_out(feature, meter))
+    return _one_feature(session, principal, feature)
 
 
 @router.delete("/features/{feature_id}")
@@ -342,5 +327,4 @@ def clone_feature(
         metadata=body.metadata,
     )
     feature = catalog.clone_feature(session, principal, feature_id, command)
-    meter = catalog.get_meter(session, principal, feature.meter_id) if feature.meter_id else None
-    return json_response(feature_out(feature, meter), 201)
+    return _one_feature(session, principal, feature, 201)

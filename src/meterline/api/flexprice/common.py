@@ -1,14 +1,16 @@
-"""Wire helpers shared by the /v1 routers: timestamps, pagination, list envelopes."""
+"""Wire helpers shared by the /v1 routers: pages, list envelopes, request and search bodies."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
 
-from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
+from meterline.api.http.unsupported import RefusesUnsupported
+from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
 
@@ -16,15 +18,6 @@ MAX_PAGE_SIZE = 1000
 # Offsets past this are refused (400): beyond it a page is empty anyway, and a number past
 # 64 bits overflowed the database driver (a 500 before this bound).
 MAX_OFFSET = 1_000_000_000
-
-
-def iso(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a ``Z``, as the upstream API writes instants."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def decimal_text(value: Decimal | None) -> str | None:
@@ -38,21 +31,48 @@ def list_envelope(items: list[Any], total: int, limit: int, offset: int) -> dict
     return {"items": items, "pagination": {"total": total, "limit": limit, "offset": offset}}
 
 
-class WireModel(BaseModel):
+class Window(Protocol):
+    """What a page was asked for: a list route's ``Page`` or a search body."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+
+def list_response(items: list[Any], total: int, page: Window) -> Response:
+    """The answer of a list or search route: ``items`` in the list envelope."""
+    return json_response(list_envelope(items, total, page.limit, page.offset))
+
+
+class PageQuery(BaseModel):
+    """``limit`` and ``offset``, the query parameters of every /v1 list route. A query
+    model: FastAPI reads and documents its fields as the route's own parameters, in place."""
+
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class ListPageQuery(PageQuery):
+    """The page with ``status``, ``sort`` and ``order``: the leading parameters of a list
+    route that reads as its search body (``ListQuery``)."""
+
+    status: str | None = None
+    sort: str | None = None
+    order: str | None = None
+
+
+Page = Annotated[PageQuery, Query()]
+ListPage = Annotated[ListPageQuery, Query()]
+
+
+class WireModel(RefusesUnsupported):
     """Request bodies: unknown fields are ignored, as upstream does; fields the SDK defines
     that Meterline does not implement are listed in ``unsupported`` and refused by name
     (400), so that nothing a client sends is silently dropped (api/http/unsupported.py)."""
 
-    model_config = ConfigDict(
-        extra="ignore", populate_by_name=True, json_schema_extra=publish_unsupported
-    )
-    unsupported: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        refuse_unsupported(cls.unsupported, data)
-        return data
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class SearchFilter(WireModel):
@@ -79,6 +99,20 @@ class ListQuery(WireModel):
     start_time: OptionalInstant = None
     end_time: OptionalInstant = None
     filters: list[SearchFilter] | None = None
+
+    def terms(self) -> dict[str, Any]:
+        """The fields every search service applies, by the services' names (``expand`` is
+        the route's to refuse or to render)."""
+        return {
+            "limit": self.limit,
+            "offset": self.offset,
+            "status": self.status,
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "filters": self.filters,
+            "sort": self.sort,
+            "order": self.order,
+        }
 
 
 def split_csv(values: list[str] | str | None) -> list[str] | None:

@@ -14,14 +14,14 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
 from meterline.api.flexprice.catalog import feature_out
-from meterline.api.flexprice.common import decimal_text, iso, split_csv
+from meterline.api.flexprice.common import decimal_text, split_csv
+from meterline.api.flexprice.customers import customer_named
 from meterline.api.flexprice.subscriptions import aggregated_feature_out, source_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.entitlements import checks
-from meterline.kernel.errors import InvalidRequest
 
 router = APIRouter(tags=["customers"])
 
@@ -64,12 +64,13 @@ def customer_usage_summary(
     feature_lookup_keys: list[str] | None = Query(None, max_length=1000),
     subscription_ids: list[str] | None = Query(None, max_length=1000),
 ) -> Response:
-    if customer_id:
-        customer = customers.get_customer(session, principal, customer_id)
-    elif customer_lookup_key:
-        customer = customers.get_customer_by_external_id(session, principal, customer_lookup_key)
-    else:
-        raise InvalidRequest("customer_id or customer_lookup_key is required", field="customer_id")
+    customer = customer_named(
+        session,
+        principal,
+        customer_id,
+        customer_lookup_key,
+        ("customer_id", "customer_lookup_key"),
+    )
     found = checks.customer_access(
         session,
         principal,

@@ -8,15 +8,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    iso,
-    list_envelope,
-)
+from meterline.api.flexprice.common import Page, WireModel, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.customers import service as customers
 from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer
@@ -99,6 +93,22 @@ def customer_out(customer: Customer) -> dict[str, Any]:
     }
 
 
+def customer_named(
+    session: Any,
+    principal: Any,
+    customer_id: str | None,
+    external_id: str | None,
+    names: tuple[str, str],
+) -> Customer:
+    """The customer ``customer_id`` names, else the one ``external_id`` names; a 400 naming
+    both parameters (``names``) when neither is given."""
+    if customer_id:
+        return customers.get_customer(session, principal, customer_id)
+    if external_id:
+        return customers.get_customer_by_external_id(session, principal, external_id)
+    raise InvalidRequest(f"{names[0]} or {names[1]} is required", field=names[0])
+
+
 def _fields(body: CustomerFields) -> dict[str, Any]:
     data = body.model_dump(exclude_none=True)
     if "email" in data:
@@ -122,15 +132,19 @@ def create_customer(body: CustomerIn, principal: Vendor, session: WriteSession) 
 def list_customers(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: str | None = None,
     external_id: str | None = Query(default=None, max_length=255),
 ) -> Response:
     rows, total = customers.search_customers(
-        session, principal, limit=limit, offset=offset, status=status, external_id=external_id
+        session,
+        principal,
+        limit=page.limit,
+        offset=page.offset,
+        status=status,
+        external_id=external_id,
     )
-    return json_response(list_envelope([customer_out(c) for c in rows], total, limit, offset))
+    return list_response([customer_out(c) for c in rows], total, page)
 
 
 @router.post("/customers/search")
@@ -139,23 +153,14 @@ def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSessi
     rows, total = customers.search_customers(
         session,
         principal,
-        limit=body.limit,
-        offset=body.offset,
+        **body.terms(),
         customer_ids=body.customer_ids,
         external_ids=body.external_ids,
         external_id=body.external_id,
         email=body.email,
         metadata=body.metadata,
-        start_time=body.start_time,
-        end_time=body.end_time,
-        status=body.status,
-        filters=body.filters,
-        sort=body.sort,
-        order=body.order,
     )
-    return json_response(
-        list_envelope([customer_out(c) for c in rows], total, body.limit, body.offset)
-    )
+    return list_response([customer_out(c) for c in rows], total, body)
 
 
 @router.get("/customers/external/{external_id}")
@@ -171,9 +176,8 @@ def get_customer_by_external_id(
 def get_customer_by_lookup_key(
     lookup_key: str, principal: Vendor, session: ReadSession
 ) -> Response:
-    return json_response(
-        customer_out(customers.get_customer_by_external_id(session, principal, lookup_key))
-    )
+    # A customer's lookup key is its external id.
+    return get_customer_by_external_id(lookup_key, principal, session)
 
 
 @router.get("/customers/{customer_id}")
@@ -204,12 +208,9 @@ def update_customer_by_query(
     customer_id: str | None = Query(default=None, alias="id", max_length=64),
     external_customer_id: str | None = Query(default=None, max_length=255),
 ) -> Response:
-    if customer_id:
-        customer = customers.get_customer(session, principal, customer_id)
-    elif external_customer_id:
-        customer = customers.get_customer_by_external_id(session, principal, external_customer_id)
-    else:
-        raise InvalidRequest("id or external_customer_id is required", field="id")
+    customer = customer_named(
+        session, principal, customer_id, external_customer_id, ("id", "external_customer_id")
+    )
     return _update(session, principal, customer, body)
 
 

@@ -14,16 +14,14 @@ from starlette.responses import Response
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, Vendor, WriteSession, database
 from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
+    ListPage,
     WireModel,
     decimal_text,
-    iso,
-    list_envelope,
+    list_response,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.catalog import service as catalog
 from meterline.entitlements import checks
 from meterline.entitlements import service as entitlements
@@ -59,20 +57,11 @@ class EntitlementFields(WireModel):
 
 
 class EntitlementIn(EntitlementFields):
-    unsupported = frozenset(
-        {
-            "aggregation_mode",
-            "end_date",
-            "grant_allocation_behavior",
-            "grant_duration_unit",
-            "grant_duration_value",
-            "grant_measure",
-            "grant_quota",
-            "grant_unlimited",
-            "parent_entitlement_id",
-            "start_date",
-        }
-    )
+    unsupported = EntitlementFields.unsupported | {
+        "end_date",
+        "parent_entitlement_id",
+        "start_date",
+    }
     feature_id: str | None = Field(default=None, max_length=64)
     feature_type: str | None = None
     plan_id: str | None = Field(default=None, max_length=64)
@@ -152,47 +141,30 @@ def create_entitlements_bulk(
     return json_response({"items": [entitlement_out(g) for g in grants]}, 201)
 
 
-def _search(session: Any, principal: Any, q: EntitlementSearch) -> Response:
-    refuse_expand(q.expand)
-    found, total = entitlements.search_entitlements(
-        session,
-        principal,
-        limit=q.limit,
-        offset=q.offset,
-        entity_type=q.entity_type,
-        entity_ids=q.entity_ids,
-        feature_ids=q.feature_ids,
-        feature_type=q.feature_type,
-        is_enabled=q.is_enabled,
-        plan_ids=q.plan_ids,
-        status=q.status,
-        start_time=q.start_time,
-        end_time=q.end_time,
-        filters=q.filters,
-        sort=q.sort,
-        order=q.order,
-    )
-    return json_response(
-        list_envelope([entitlement_out(g) for g in found], total, q.limit, q.offset)
-    )
-
-
 @router.post("/entitlements/search", summary="Search entitlements")
 def search_entitlements(
     body: EntitlementSearch, principal: Vendor, session: ReadSession
 ) -> Response:
-    return _search(session, principal, body)
+    refuse_expand(body.expand)
+    found, total = entitlements.search_entitlements(
+        session,
+        principal,
+        **body.terms(),
+        entity_type=body.entity_type,
+        entity_ids=body.entity_ids,
+        feature_ids=body.feature_ids,
+        feature_type=body.feature_type,
+        is_enabled=body.is_enabled,
+        plan_ids=body.plan_ids,
+    )
+    return list_response([entitlement_out(g) for g in found], total, body)
 
 
 @router.get("/entitlements", summary="List entitlements")
 def list_entitlements(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: str | None = None,
-    sort: str | None = None,
-    order: str | None = None,
+    page: ListPage,
     entity_type: str | None = None,
     entity_ids: list[str] | None = Query(None),
     feature_ids: list[str] | None = Query(None),
@@ -201,11 +173,7 @@ def list_entitlements(
     plan_ids: list[str] | None = Query(None),
 ) -> Response:
     q = EntitlementSearch(
-        limit=limit,
-        offset=offset,
-        status=status,
-        sort=sort,
-        order=order,
+        **dict(page),
         entity_type=entity_type,
         entity_ids=split_csv(entity_ids),
         feature_ids=split_csv(feature_ids),
@@ -213,14 +181,14 @@ def list_entitlements(
         is_enabled=is_enabled,
         plan_ids=split_csv(plan_ids),
     )
-    return _search(session, principal, q)
+    return search_entitlements(q, principal, session)
 
 
 @router.get("/plans/{plan_id}/entitlements", summary="A plan's entitlements")
 def plan_entitlements(plan_id: str, principal: Vendor, session: ReadSession) -> Response:
     plans.get_plan(session, principal, plan_id)
     q = EntitlementSearch(limit=1000, plan_ids=[plan_id])
-    return _search(session, principal, q)
+    return search_entitlements(q, principal, session)
 
 
 @router.get("/entitlements/{entitlement_id}", summary="Get an entitlement")

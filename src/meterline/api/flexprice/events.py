@@ -9,9 +9,9 @@ from pydantic import Field, model_validator
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso
+from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel
 from meterline.api.flexprice.filters import refuse_unsupported
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.customers.lookup import external_id_of
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant, from_micros

@@ -11,8 +11,8 @@ documented operations.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body
 from starlette.requests import Request
@@ -31,6 +31,8 @@ from meterline.metering.writer import EventsRefused, IngestResult, IngestWriter
 log = logging.getLogger("meterline.ingest")
 
 router = APIRouter(tags=["events"])
+
+Parsed = TypeVar("Parsed", EventRow, list[EventRow])
 
 
 def _counts(result: IngestResult) -> dict[str, str]:
@@ -182,36 +184,47 @@ def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
 JsonObject = Annotated[dict[str, Any], Body()]
 
 
-@router.post(
-    "/events",
-    summary="Ingest one event",
-    operation_id="ingest_event",
-    status_code=202,
-    responses=_RESPONSES,
-    openapi_extra=_body_doc(_EVENT_SCHEMA),
-)
-async def ingest_event(request: Request, principal: Vendor, body: JsonObject) -> Response:
+def _ingest_route(
+    path: str, summary: str, operation_id: str, schema: dict[str, Any]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The documented route of an ingest operation: 202 and the ingest responses."""
+    return router.post(
+        path,
+        summary=summary,
+        operation_id=operation_id,
+        status_code=202,
+        responses=_RESPONSES,
+        openapi_extra=_body_doc(schema),
+    )
+
+
+async def _ingest(
+    request: Request,
+    principal: Principal,
+    parse: Callable[[Request, bytes, str], Parsed],
+    accept: Callable[[Request, Parsed], Awaitable[Response]],
+) -> Response:
+    """The body parsed for the caller's environment and accepted, or its refusal."""
     try:
-        row = _parse_one(request, await request.body(), principal.environment_id)
+        parsed = parse(request, await request.body(), principal.environment_id)
     except InvalidEvents as exc:
         return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    return await _accept_one(request, row)
+    return await accept(request, parsed)
 
 
-@router.post(
+@_ingest_route("/events", "Ingest one event", "ingest_event", _EVENT_SCHEMA)
+async def ingest_event(request: Request, principal: Vendor, body: JsonObject) -> Response:
+    return await _ingest(request, principal, _parse_one, _accept_one)
+
+
+@_ingest_route(
     "/events/bulk",
-    summary="Ingest 1 to 1000 events in one transaction",
-    operation_id="ingest_events_bulk",
-    status_code=202,
-    responses=_RESPONSES,
-    openapi_extra=_body_doc(_BULK_SCHEMA),
+    "Ingest 1 to 1000 events in one transaction",
+    "ingest_events_bulk",
+    _BULK_SCHEMA,
 )
 async def ingest_bulk(request: Request, principal: Vendor, body: JsonObject) -> Response:
-    try:
-        rows = _parse_many(request, await request.body(), principal.environment_id)
-    except InvalidEvents as exc:
-        return FLEXPRICE.invalid_input(request, exc.problems, malformed=exc.malformed)
-    return await _accept_many(request, rows)
+    return await _ingest(request, principal, _parse_many, _accept_many)
 
 
 FAST_ROUTES: list[FastRoute[Any]] = [

@@ -12,16 +12,15 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
+    Page,
+    Window,
     WireModel,
     decimal_text,
-    iso,
-    list_envelope,
+    list_response,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
 from meterline.invoicing import service as invoices
@@ -244,11 +243,11 @@ def _render(session: Any, invoice: Invoice, status: int = 200) -> Response:
 
 
 def _render_list(
-    session: Any, rows: list[Invoice], total: int, limit: int, offset: int, with_lines: bool
+    session: Any, rows: list[Invoice], total: int, page: Window, with_lines: bool
 ) -> Response:
     lines = invoices.lines_of(session, rows) if with_lines else {}
     items = [invoice_out(i, lines.get(i.id) if with_lines else None) for i in rows]
-    return json_response(list_envelope(items, total, limit, offset))
+    return list_response(items, total, page)
 
 
 @router.post("/invoices", status_code=201)
@@ -305,8 +304,7 @@ def create_invoice(body: InvoiceIn, principal: Vendor, session: WriteSession) ->
 def list_invoices(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     customer_id: str | None = Query(default=None, max_length=64),
     subscription_id: str | None = Query(default=None, max_length=64),
     invoice_status: list[str] | None = Query(default=None, max_length=10),
@@ -317,8 +315,8 @@ def list_invoices(
     rows, total = invoices.search_invoices(
         session,
         principal,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
         customer_id=customer_id,
         subscription_id=subscription_id,
         invoice_status=split_csv(invoice_status),
@@ -326,7 +324,7 @@ def list_invoices(
         invoice_type=invoice_type,
         ascending=order == "asc",
     )
-    return _render_list(session, rows, total, limit, offset, with_lines=True)
+    return _render_list(session, rows, total, page, with_lines=True)
 
 
 @router.post("/invoices/search")
@@ -342,9 +340,7 @@ def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession
         filters=body.filters,
         sort=body.sort,
     )
-    return _render_list(
-        session, rows, total, body.limit, body.offset, with_lines=not body.skip_line_items
-    )
+    return _render_list(session, rows, total, body, with_lines=not body.skip_line_items)
 
 
 @router.post("/invoices/preview")

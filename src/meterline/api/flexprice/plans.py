@@ -9,18 +9,11 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    iso,
-    list_envelope,
-    split_csv,
-)
+from meterline.api.flexprice.common import ListPage, WireModel, list_response, split_csv
 from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.entitlements import repository as grants
 from meterline.pricing import plans
 from meterline.pricing.commands import PlanFields as PlanChanges
@@ -93,22 +86,16 @@ def create_plan(body: PlanIn, principal: Vendor, session: WriteSession) -> Respo
     return json_response(plan_out(plan, [], []), 201)
 
 
-def _search(session: Any, principal: Any, q: PlanSearch) -> Response:
-    expand = refuse_expand(q.expand, ("prices", "entitlements"))
+@router.post("/plans/search", summary="Search plans")
+def search_plans(body: PlanSearch, principal: Vendor, session: ReadSession) -> Response:
+    expand = refuse_expand(body.expand, ("prices", "entitlements"))
     found, total = plans.search_plans(
         session,
         principal,
-        limit=q.limit,
-        offset=q.offset,
-        plan_ids=q.plan_ids,
-        lookup_key=q.lookup_key,
-        metadata=q.metadata,
-        start_time=q.start_time,
-        end_time=q.end_time,
-        status=q.status,
-        filters=q.filters,
-        sort=q.sort,
-        order=q.order,
+        **body.terms(),
+        plan_ids=body.plan_ids,
+        lookup_key=body.lookup_key,
+        metadata=body.metadata,
     )
     items = []
     for plan in found:
@@ -116,38 +103,20 @@ def _search(session: Any, principal: Any, q: PlanSearch) -> Response:
             items.append(_full(session, principal, plan))
         else:
             items.append(plan_out(plan))
-    return json_response(list_envelope(items, total, q.limit, q.offset))
-
-
-@router.post("/plans/search", summary="Search plans")
-def search_plans(body: PlanSearch, principal: Vendor, session: ReadSession) -> Response:
-    return _search(session, principal, body)
+    return list_response(items, total, body)
 
 
 @router.get("/plans", summary="List plans")
 def list_plans(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: str | None = None,
-    sort: str | None = None,
-    order: str | None = None,
+    page: ListPage,
     expand: str | None = None,
     plan_ids: list[str] | None = Query(None),
     lookup_key: str | None = None,
 ) -> Response:
-    q = PlanSearch(
-        limit=limit,
-        offset=offset,
-        status=status,
-        sort=sort,
-        order=order,
-        expand=expand,
-        plan_ids=split_csv(plan_ids),
-        lookup_key=lookup_key,
-    )
-    return _search(session, principal, q)
+    q = PlanSearch(**dict(page), expand=expand, plan_ids=split_csv(plan_ids), lookup_key=lookup_key)
+    return search_plans(q, principal, session)
 
 
 @router.get("/plans/{plan_id}", summary="Get a plan with its prices and entitlements")

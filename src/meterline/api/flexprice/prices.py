@@ -10,29 +10,14 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    decimal_text,
-    iso,
-    list_envelope,
-    split_csv,
-)
+from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response, split_csv
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
+from meterline.pricing import commands
 from meterline.pricing import prices as price_service
 from meterline.pricing.charge_models.tiers import MAX_TIERS
-from meterline.pricing.commands import (
-    CreatePrice,
-    PercentageInput,
-    PricingInput,
-    TierInput,
-    TransformInput,
-    UpdatePrice,
-)
 from meterline.pricing.display import display_amount
 from meterline.pricing.models import Price
 
@@ -70,8 +55,8 @@ class PercentageIn(WireModel):
         default=None, description="Each paid event's charge is at most this."
     )
 
-    def command(self) -> PercentageInput:
-        return PercentageInput(**self.model_dump())
+    def command(self) -> commands.PercentageInput:
+        return commands.PercentageInput(**self.model_dump())
 
 
 class PriceFields(WireModel):
@@ -89,17 +74,17 @@ class PriceFields(WireModel):
     display_name: str | None = Field(default=None, max_length=255)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
-    def pricing(self) -> PricingInput:
-        return PricingInput(
+    def pricing(self) -> commands.PricingInput:
+        return commands.PricingInput(
             billing_model=self.billing_model,
             amount=self.amount,
             tier_mode=self.tier_mode,
             tiers=None
             if self.tiers is None
-            else tuple(TierInput(**t.model_dump()) for t in self.tiers),
+            else tuple(commands.TierInput(**t.model_dump()) for t in self.tiers),
             transform_quantity=None
             if self.transform_quantity is None
-            else TransformInput(**self.transform_quantity.model_dump()),
+            else commands.TransformInput(**self.transform_quantity.model_dump()),
             percentage=None if self.percentage is None else self.percentage.command(),
         )
 
@@ -131,9 +116,9 @@ class PriceIn(PriceFields):
     start_date: OptionalInstant = None
     end_date: OptionalInstant = None
 
-    def command(self) -> CreatePrice:
-        fields = self.model_dump(exclude=set(PricingInput.__dataclass_fields__))
-        return CreatePrice(pricing=self.pricing(), **fields)
+    def command(self) -> commands.CreatePrice:
+        fields = self.model_dump(exclude=set(commands.PricingInput.__dataclass_fields__))
+        return commands.CreatePrice(pricing=self.pricing(), **fields)
 
 
 class PriceBulkIn(WireModel):
@@ -148,8 +133,8 @@ class PriceUpdate(PriceFields):
     )
     effective_from: OptionalInstant = None
 
-    def command(self) -> UpdatePrice:
-        return UpdatePrice(
+    def command(self) -> commands.UpdatePrice:
+        return commands.UpdatePrice(
             pricing=self.pricing(),
             effective_from=self.effective_from,
             lookup_key=self.lookup_key,
@@ -230,45 +215,33 @@ def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSessi
     return json_response({"items": [price_out(p) for p in prices]}, 201)
 
 
-def _search(session: Any, principal: Any, q: PriceSearch) -> Response:
-    refuse_expand(q.expand)
+@router.post("/prices/search", summary="Search prices")
+def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
     found, total = price_service.search_prices(
         session,
         principal,
-        limit=q.limit,
-        offset=q.offset,
-        price_ids=q.price_ids,
-        plan_ids=q.plan_ids,
-        entity_type=q.entity_type,
-        entity_ids=q.entity_ids,
-        meter_ids=q.meter_ids,
-        billing_periods=q.billing_periods,
-        allow_expired=q.allow_expired_prices,
-        subscription_id=q.subscription_id,
-        parent_price_id=q.parent_price_id,
-        start_date_lt=q.start_date_lt,
-        updated_after=q.updated_after,
-        start_time=q.start_time,
-        end_time=q.end_time,
-        status=q.status,
-        filters=q.filters,
-        sort=q.sort,
-        order=q.order,
+        **body.terms(),
+        price_ids=body.price_ids,
+        plan_ids=body.plan_ids,
+        entity_type=body.entity_type,
+        entity_ids=body.entity_ids,
+        meter_ids=body.meter_ids,
+        billing_periods=body.billing_periods,
+        allow_expired=body.allow_expired_prices,
+        subscription_id=body.subscription_id,
+        parent_price_id=body.parent_price_id,
+        start_date_lt=body.start_date_lt,
+        updated_after=body.updated_after,
     )
-    return json_response(list_envelope([price_out(p) for p in found], total, q.limit, q.offset))
-
-
-@router.post("/prices/search", summary="Search prices")
-def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
-    return _search(session, principal, body)
+    return list_response([price_out(p) for p in found], total, body)
 
 
 @router.get("/prices", summary="List prices")
 def list_prices(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    page: Page,
     status: str | None = None,
     plan_ids: list[str] | None = Query(None),
     price_ids: list[str] | None = Query(None),
@@ -279,8 +252,7 @@ def list_prices(
     order: str | None = None,
 ) -> Response:
     q = PriceSearch(
-        limit=limit,
-        offset=offset,
+        **dict(page),
         status=status,
         plan_ids=split_csv(plan_ids),
         price_ids=split_csv(price_ids),
@@ -290,7 +262,7 @@ def list_prices(
         sort=sort,
         order=order,
     )
-    return _search(session, principal, q)
+    return search_prices(q, principal, session)
 
 
 @router.get("/prices/lookup/{lookup_key}", summary="Get a price by lookup key")

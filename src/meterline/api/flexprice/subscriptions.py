@@ -11,17 +11,15 @@ from starlette.responses import Response
 from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.catalog import feature_out
 from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
+    ListPage,
     WireModel,
     decimal_text,
-    iso,
-    list_envelope,
+    list_response,
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
 from meterline.entitlements import checks
 from meterline.invoicing import failures
@@ -251,10 +249,13 @@ def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteS
     return json_response(_full(session, sub), 201)
 
 
-def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
-    refuse_expand(q.expand)
+@router.post("/subscriptions/search", summary="Search subscriptions")
+def search_subscriptions(
+    body: SubscriptionSearch, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_expand(body.expand)
     customer_ids = None
-    for ids in (q.customer_ids, q.invoicing_customer_ids):
+    for ids in (body.customer_ids, body.invoicing_customer_ids):
         if ids:
             customer_ids = (
                 list(ids) if customer_ids is None else sorted(set(customer_ids) & set(ids))
@@ -262,52 +263,34 @@ def _search(session: Any, principal: Any, q: SubscriptionSearch) -> Response:
     found, total = subscriptions.search_subscriptions(
         session,
         principal,
-        limit=q.limit,
-        offset=q.offset,
-        subscription_ids=q.subscription_ids,
-        customer_id=q.customer_id,
+        **body.terms(),
+        subscription_ids=body.subscription_ids,
+        customer_id=body.customer_id,
         customer_ids=customer_ids,
-        external_customer_id=q.external_customer_id,
-        plan_id=q.plan_id,
-        subscription_statuses=q.subscription_status,
-        billing_periods=q.billing_period,
-        billing_cadences=q.billing_cadence,
-        subscription_types=q.subscription_type,
-        parent_subscription_ids=q.parent_subscription_ids,
-        active_at=q.active_at,
-        trial_end_due_lte=q.trial_end_due_lte,
-        start_time=q.start_time,
-        end_time=q.end_time,
-        status=q.status,
-        filters=q.filters,
-        sort=q.sort,
-        order=q.order,
+        external_customer_id=body.external_customer_id,
+        plan_id=body.plan_id,
+        subscription_statuses=body.subscription_status,
+        billing_periods=body.billing_period,
+        billing_cadences=body.billing_cadence,
+        subscription_types=body.subscription_type,
+        parent_subscription_ids=body.parent_subscription_ids,
+        active_at=body.active_at,
+        trial_end_due_lte=body.trial_end_due_lte,
     )
     items = subscriptions.line_items_of(session, found)
     failed = failures.open_for_subscriptions(session, [s.id for s in found])
     out = [subscription_out(s, items[s.id], failure=failed.get(s.id)) for s in found]
-    if q.with_line_items is False:
-        for body in out:
-            body.pop("line_items", None)
-    return json_response(list_envelope(out, total, q.limit, q.offset))
-
-
-@router.post("/subscriptions/search", summary="Search subscriptions")
-def search_subscriptions(
-    body: SubscriptionSearch, principal: Vendor, session: ReadSession
-) -> Response:
-    return _search(session, principal, body)
+    if body.with_line_items is False:
+        for sub in out:
+            sub.pop("line_items", None)
+    return list_response(out, total, body)
 
 
 @router.get("/subscriptions", summary="List subscriptions")
 def list_subscriptions(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
-    status: str | None = None,
-    sort: str | None = None,
-    order: str | None = None,
+    page: ListPage,
     subscription_ids: list[str] | None = Query(None),
     customer_id: str | None = None,
     external_customer_id: str | None = None,
@@ -315,18 +298,14 @@ def list_subscriptions(
     subscription_status: list[str] | None = Query(None),
 ) -> Response:
     q = SubscriptionSearch(
-        limit=limit,
-        offset=offset,
-        status=status,
-        sort=sort,
-        order=order,
+        **dict(page),
         subscription_ids=split_csv(subscription_ids),
         customer_id=customer_id,
         external_customer_id=external_customer_id,
         plan_id=plan_id,
         subscription_status=split_csv(subscription_status),
     )
-    return _search(session, principal, q)
+    return search_subscriptions(q, principal, session)
 
 
 @router.post(

@@ -12,16 +12,9 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import (
-    MAX_OFFSET,
-    MAX_PAGE_SIZE,
-    WireModel,
-    decimal_text,
-    iso,
-    list_envelope,
-)
+from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest
@@ -191,6 +184,11 @@ def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
     return wallets.balance(session, wallet, unpaid_invoices=unpaid)
 
 
+def _with_balances(session: Any, rows: list[Wallet]) -> list[dict[str, Any]]:
+    """Each wallet with its balance (the unpaid invoices not read)."""
+    return [wallet_out(w, wallets.balance(session, w)) for w in rows]
+
+
 @router.post("/wallets", status_code=200)
 def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> Response:
     expiry = body.initial_credits_expiry_date_utc or _yyyymmdd(
@@ -219,24 +217,19 @@ def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> R
 def list_wallets(
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     customer_id: str | None = Query(default=None, max_length=64),
     wallet_status: str | None = Query(default=None, max_length=20),
 ) -> Response:
     rows, total = wallets.search_wallets(
         session,
         principal,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
         customer_id=customer_id,
         wallet_status=wallet_status,
     )
-    return json_response(
-        list_envelope(
-            [wallet_out(w, wallets.balance(session, w)) for w in rows], total, limit, offset
-        )
-    )
+    return list_response(_with_balances(session, rows), total, page)
 
 
 @router.post("/wallets/search")
@@ -254,14 +247,7 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
         sort=body.sort,
         order=body.order,
     )
-    return json_response(
-        list_envelope(
-            [wallet_out(w, wallets.balance(session, w)) for w in rows],
-            total,
-            body.limit,
-            body.offset,
-        )
-    )
+    return list_response(_with_balances(session, rows), total, body)
 
 
 @router.get("/wallets/{wallet_id}")
@@ -318,8 +304,7 @@ def wallet_transactions(
     wallet_id: str,
     principal: Vendor,
     session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    page: Page,
     transaction_type: Literal["credit", "debit"] | None = Query(default=None, alias="type"),
     transaction_reason: str | None = Query(default=None, max_length=40),
     transaction_status: str | None = Query(default=None, max_length=20),
@@ -343,8 +328,8 @@ def wallet_transactions(
         session,
         principal,
         wallet_id,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
         same_wallet_id=same_wallet_id,
         transaction_type=transaction_type,
         transaction_reason=transaction_reason,
@@ -361,7 +346,7 @@ def wallet_transactions(
         status=status,
         ascending=order == "asc",
     )
-    return json_response(list_envelope([transaction_out(t) for t in rows], total, limit, offset))
+    return list_response([transaction_out(t) for t in rows], total, page)
 
 
 @router.post("/wallets/{wallet_id}/terminate")
@@ -397,10 +382,10 @@ def wallets_by_lookup(
     )
     if include_real_time_balance:
         return json_response([wallet_out(w, _balance(session, w)) for w in rows])
-    return json_response([wallet_out(w, wallets.balance(session, w)) for w in rows])
+    return json_response(_with_balances(session, rows))
 
 
 @router.get("/customers/{customer_id}/wallets")
 def customer_wallets(customer_id: str, principal: Vendor, session: ReadSession) -> Response:
     rows = wallets.customer_wallets(session, principal, customer_id)
-    return json_response([wallet_out(w, wallets.balance(session, w)) for w in rows])
+    return json_response(_with_balances(session, rows))

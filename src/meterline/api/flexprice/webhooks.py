@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import Field
 from starlette.responses import Response
 
 from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
-from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel, iso, list_envelope
-from meterline.api.json import json_response
+from meterline.api.flexprice.common import Page, WireModel, list_response
+from meterline.api.json import iso, json_response
 from meterline.webhooks import service as webhooks
 from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.models import (
@@ -107,14 +107,9 @@ def create_endpoint(
 
 
 @router.get("/webhooks/endpoints")
-def list_endpoints(
-    principal: Vendor,
-    session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
-) -> Response:
-    items, total = webhooks.list_endpoints(session, principal, limit=limit, offset=offset)
-    return json_response(list_envelope([endpoint_out(e) for e in items], total, limit, offset))
+def list_endpoints(principal: Vendor, session: ReadSession, page: Page) -> Response:
+    items, total = webhooks.list_endpoints(session, principal, limit=page.limit, offset=page.offset)
+    return list_response([endpoint_out(e) for e in items], total, page)
 
 
 @router.get("/webhooks/endpoints/{endpoint_id}")
@@ -156,13 +151,9 @@ def delete_endpoint(endpoint_id: str, principal: Vendor, session: WriteSession) 
 
 @router.get("/webhooks/endpoints/{endpoint_id}/deliveries")
 def list_deliveries(
-    endpoint_id: str,
-    principal: Vendor,
-    session: ReadSession,
-    limit: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
-    offset: int = Query(default=0, ge=0, le=MAX_OFFSET),
+    endpoint_id: str, principal: Vendor, session: ReadSession, page: Page
 ) -> Response:
     rows, total = webhooks.list_deliveries(
-        session, principal, endpoint_id, limit=limit, offset=offset
+        session, principal, endpoint_id, limit=page.limit, offset=page.offset
     )
-    return json_response(list_envelope([delivery_out(*row) for row in rows], total, limit, offset))
+    return list_response([delivery_out(*row) for row in rows], total, page)

@@ -83,6 +83,21 @@ class Watchdog:
         self.timer = loop.call_later(TICK_SECONDS, self._sweep, loop) if self.reads else None
 
 
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that answers ``body``, whole, as the request's one message, and then
+    hands on to ``receive`` (which can only say that the client left)."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
 class BodyPipeline:
     def __init__(
         self, app: ASGIApp, *, max_bytes: int, timeout_seconds: float, max_json_depth: int
@@ -139,16 +154,7 @@ class BodyPipeline:
         if problem is not None:
             await self._refuse(scope, send, 400, problem)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)
 
     async def _read(self, receive: Receive) -> bytes | None:
         """The whole body, or None if the client left; stops once it passes the limit

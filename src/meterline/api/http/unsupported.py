@@ -9,9 +9,9 @@ own shape (Flexprice 400, Kaiten 422). The list is published in the body's OpenA
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from meterline.kernel.errors import InvalidRequest
 
@@ -40,3 +40,18 @@ def publish_unsupported(schema: dict[str, Any], model: type[BaseModel]) -> None:
     unsupported: frozenset[str] = getattr(model, "unsupported", frozenset())
     if unsupported:
         schema[SCHEMA_KEY] = sorted(unsupported)
+
+
+class RefusesUnsupported(BaseModel):
+    """The base of every dialect's request bodies: the fields listed in ``unsupported`` are
+    refused by name when set, and published in the body's schema. Each dialect's base adds
+    its own policy for unknown fields (``model_config`` merges)."""
+
+    model_config = ConfigDict(json_schema_extra=publish_unsupported)
+    unsupported: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_unsupported(cls, data: Any) -> Any:
+        refuse_unsupported(cls.unsupported, data)
+        return data

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import (
     SLUG,
     Body,
@@ -18,7 +18,6 @@ from meterline.api.kaiten.common import (
     ReadInstances,
     WriteEntitlements,
     compact,
-    iso,
     typed_out,
 )
 from meterline.kernel import money

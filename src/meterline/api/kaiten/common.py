@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import ConfigDict, Field, StrictBool
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
-from meterline.api.http.unsupported import publish_unsupported, refuse_unsupported
+from meterline.api.http.unsupported import RefusesUnsupported
 from meterline.api.json import json_response
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest, PermissionDenied
@@ -85,19 +84,12 @@ class Page:
         return json_response(body)
 
 
-class Body(BaseModel):
+class Body(RefusesUnsupported):
     """Request bodies: unknown fields are refused, as the contract's schemas say; fields the
     SDK sends that Meterline does not implement are listed in ``unsupported`` and refused by
     name, as "not supported" rather than as unknown (api/http/unsupported.py)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=publish_unsupported)
-    unsupported: ClassVar[frozenset[str]] = frozenset()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unsupported(cls, data: Any) -> Any:
-        refuse_unsupported(cls.unsupported, data)
-        return data
+    model_config = ConfigDict(extra="forbid")
 
 
 class NumberValue(Body):
@@ -130,14 +122,6 @@ def typed_out(value: TypedValue | None) -> dict[str, Any] | None:
     if value.kind == "number" and value.event_count:
         body["event_count"] = value.event_count
     return body
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def user(identifier: str | None) -> dict[str, Any]:

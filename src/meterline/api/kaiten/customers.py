@@ -8,16 +8,8 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
-from meterline.api.json import json_response
-from meterline.api.kaiten.common import (
-    SLUG,
-    Body,
-    Page,
-    ReadCustomers,
-    WriteCustomers,
-    iso,
-    user,
-)
+from meterline.api.json import iso, json_response
+from meterline.api.kaiten.common import SLUG, Body, Page, ReadCustomers, WriteCustomers, user
 from meterline.customers.models import Customer
 from meterline.licensing import customers
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.api.kaiten import usage
 from meterline.api.kaiten.common import (
     SLUG,
@@ -19,7 +19,6 @@ from meterline.api.kaiten.common import (
     ReadLicenses,
     WriteInstances,
     compact,
-    iso,
     user,
 )
 from meterline.api.kaiten.usage import UsageReportIn, usage_out

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
-from meterline.api.json import json_response
+from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import (
     SLUG,
     Body,
@@ -17,7 +17,6 @@ from meterline.api.kaiten.common import (
     TypedValueIn,
     WriteLicenses,
     compact,
-    iso,
     typed_in,
     typed_out,
     user,

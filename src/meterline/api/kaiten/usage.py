@@ -33,8 +33,8 @@ from starlette.responses import Response
 
 from meterline.api.deps import database
 from meterline.api.fastpath import FastRoute
-from meterline.api.json import dumps, json_response
-from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, iso, typed_out
+from meterline.api.json import dumps, iso, json_response
+from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, typed_out
 from meterline.api.kaiten.errors import problem
 from meterline.api.kaiten.vocabulary import THRESHOLD_EXCEEDED
 from meterline.api.limits import session_limiter
