@@ -20,6 +20,7 @@ from meterline.api.kaiten.common import (
     compact,
     typed_out,
 )
+from meterline.api.kaiten.ids import wire_id
 from meterline.kernel import money
 from meterline.licensing import catalog, groups, reporting
 from meterline.licensing.catalog import CatalogAttributes, CatalogEntry, CatalogTerms
@@ -85,7 +86,7 @@ def entitlement_out(entry: CatalogEntry) -> dict[str, Any]:
     is_number = kind in ("NUMBER", "NUMBER_AI_CREDIT")
     return compact(
         {
-            "id": f.id,
+            "id": wire_id(f.id),
             "slug": f.lookup_key,
             "name": f.name,
             "type": kind,
@@ -102,7 +103,7 @@ def entitlement_out(entry: CatalogEntry) -> dict[str, Any]:
             "saleUnitPlural": extra.sale_unit_plural if extra else None,
             "saleUnitFactor": extra.sale_unit_factor if extra else None,
             "entitlementGroups": [
-                {"id": g.id, "name": g.name, "slug": g.slug} for g in entry.groups
+                {"id": wire_id(g.id), "name": g.name, "slug": g.slug} for g in entry.groups
             ],
             "createdAt": iso(f.created_at),
             "updatedAt": iso(f.updated_at),
@@ -172,7 +173,7 @@ class GroupMemberIn(Body):
 
 def group_out(group: EntitlementGroup) -> dict[str, Any]:
     return {
-        "id": group.id,
+        "id": wire_id(group.id),
         "slug": group.slug,
         "name": group.name,
         "description": group.description,
@@ -250,7 +251,7 @@ def group_usage(
             entitlement_id, slug, name, kind = item
             rows.append(
                 {
-                    "entitlementId": entitlement_id,
+                    "entitlementId": wire_id(entitlement_id),
                     "entitlementSlug": slug,
                     "entitlementName": name,
                     "entitlementType": kind,
@@ -260,7 +261,7 @@ def group_usage(
         rows.append(
             compact(
                 {
-                    "entitlementId": item.entitlement_id,
+                    "entitlementId": wire_id(item.entitlement_id),
                     "entitlementSlug": item.entitlement_slug,
                     "entitlementName": item.entitlement_name or item.entitlement_slug,
                     "entitlementType": item.entitlement_type,

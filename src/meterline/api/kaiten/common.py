@@ -14,6 +14,7 @@ from meterline.accounts.principal import Principal
 from meterline.api.deps import authenticate_request
 from meterline.api.http.unsupported import RefusesUnsupported
 from meterline.api.json import json_response
+from meterline.api.kaiten.ids import wire_id
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.values import TypedValue
@@ -125,7 +126,7 @@ def typed_out(value: TypedValue | None) -> dict[str, Any] | None:
 
 
 def user(identifier: str | None) -> dict[str, Any]:
-    return {"id": identifier or "system"}
+    return {"id": wire_id(identifier) if identifier else "system"}
 
 
 def compact(body: dict[str, Any]) -> dict[str, Any]:

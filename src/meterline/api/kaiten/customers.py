@@ -10,6 +10,7 @@ from pydantic import Field
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import SLUG, Body, Page, ReadCustomers, WriteCustomers, user
+from meterline.api.kaiten.ids import wire_id
 from meterline.customers.models import Customer
 from meterline.licensing import customers
 
@@ -31,7 +32,7 @@ class CustomerIn(CustomerFields):
 
 def customer_out(customer: Customer) -> dict[str, Any]:
     return {
-        "id": customer.id,
+        "id": wire_id(customer.id),
         "slug": customer.slug,
         "name": customer.name,
         "externalCustomerId": customer.api_external_id,

@@ -21,6 +21,7 @@ from meterline.api.kaiten.common import (
     compact,
     user,
 )
+from meterline.api.kaiten.ids import stored_id, wire_id
 from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.kernel.instants import AwareInstant
 from meterline.licensing import instances as service
@@ -47,8 +48,8 @@ class InstanceFields(Body):
         return InstanceTerms(
             name=self.name,
             description=self.description,
-            customer_id=self.customerId,
-            license_id=self.licenseId,
+            customer_id=stored_id(self.customerId, "cust") or self.customerId,
+            license_id=stored_id(self.licenseId, "lic") or self.licenseId,
             start_license_date=self.startLicenseDate,
             end_license_date=self.endLicenseDate,
             deployment_zone_id=self.deploymentZoneId or None,
@@ -70,13 +71,13 @@ def instance_out(view: InstanceView) -> dict[str, Any]:
     i = view.instance
     return compact(
         {
-            "id": i.id,
+            "id": wire_id(i.id),
             "slug": i.slug,
             "name": i.name,
             "description": i.description,
-            "customerId": view.customer.id,
+            "customerId": wire_id(view.customer.id),
             "customerSlug": view.customer.slug or view.customer.external_id,
-            "licenseId": view.license.id,
+            "licenseId": wire_id(view.license.id),
             "licenseSlug": view.license.slug,
             "startLicenseDate": iso(i.start_license_date),
             "endLicenseDate": iso(i.end_license_date),
@@ -177,7 +178,7 @@ def usage_ledger(
         [
             compact(
                 {
-                    "id": r.id,
+                    "id": wire_id(r.id),
                     "status": r.status,
                     "behavior": r.behavior,
                     "value": r.reported_value,

@@ -21,6 +21,7 @@ from meterline.api.kaiten.common import (
     typed_out,
     user,
 )
+from meterline.api.kaiten.ids import stored_id, wire_id
 from meterline.licensing import grants, licenses
 from meterline.licensing.grants import GrantView
 from meterline.licensing.licenses import FamilyView
@@ -59,7 +60,7 @@ class GrantIn(GrantFields):
 def license_out(item: License, family: LicenseFamily | None = None) -> dict[str, Any]:
     return compact(
         {
-            "id": item.id,
+            "id": wire_id(item.id),
             "slug": item.slug,
             "name": item.name,
             "description": item.description,
@@ -68,7 +69,7 @@ def license_out(item: License, family: LicenseFamily | None = None) -> dict[str,
             "versionName": item.version_name,
             "isDefault": item.is_default,
             "lifecycleState": item.lifecycle_state,
-            "familyId": item.family_id,
+            "familyId": wire_id(item.family_id),
             "familySlug": family.slug if family else None,
             "createdAt": iso(item.created_at),
             "updatedAt": iso(item.updated_at),
@@ -84,8 +85,10 @@ def grant_out(view: GrantView) -> dict[str, Any]:
         "entitlementName": entry.feature.name,
         "entitlementSlug": entry.feature.lookup_key,
         "entitlementType": "NUMBER" if kind == "NUMBER_AI_CREDIT" else kind,
-        "entitlementGroups": [{"id": x.id, "name": x.name, "slug": x.slug} for x in entry.groups],
-        "licenseId": lic.id,
+        "entitlementGroups": [
+            {"id": wire_id(x.id), "name": x.name, "slug": x.slug} for x in entry.groups
+        ],
+        "licenseId": wire_id(lic.id),
         "licenseSlug": lic.slug,
         "value": typed_out(value),
         "limitCapExceededOveragePercent": overage_percent_of(
@@ -119,7 +122,7 @@ def create_license(body: LicenseIn, principal: WriteLicenses, session: WriteSess
         version_name=body.versionName,
         slug=body.slug,
         family_slug=body.familySlug,
-        family_id=body.familyId,
+        family_id=body.familyId and (stored_id(body.familyId, "lfam") or body.familyId),
         lifecycle_state=body.lifecycleState,
     )
     families = licenses.families_of(session, [created])
@@ -236,8 +239,8 @@ def delete_grant(
 
 
 def family_out(view: FamilyView, include_versions: bool = False) -> dict[str, Any]:
-    body = {
-        "id": view.family.id,
+    body: dict[str, Any] = {
+        "id": wire_id(view.family.id),
         "slug": view.family.slug,
         "versionCount": len(view.versions),
         "currentVersion": license_out(view.current, view.family) if view.current else None,

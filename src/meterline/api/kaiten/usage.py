@@ -36,6 +36,7 @@ from meterline.api.fastpath import FastRoute
 from meterline.api.json import dumps, iso, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, typed_out
 from meterline.api.kaiten.errors import problem
+from meterline.api.kaiten.ids import wire_id
 from meterline.api.kaiten.vocabulary import THRESHOLD_EXCEEDED
 from meterline.api.limits import session_limiter
 from meterline.entitlements.read_model import HotReads
@@ -62,9 +63,9 @@ def usage_out(view: UsageView) -> dict[str, Any]:
     """The current contract's EntitlementUsage plus the seed's behavior/metadata/timestamp."""
     return compact(
         {
-            "entitlementId": view.entitlement_id,
+            "entitlementId": wire_id(view.entitlement_id),
             "entitlementSlug": view.entitlement_slug,
-            "licenseId": view.license_id,
+            "licenseId": wire_id(view.license_id),
             "licenseSlug": view.license_slug,
             "value": typed_out(view.value),
             "limit": typed_out(view.limit),
