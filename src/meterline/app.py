@@ -97,7 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Usage metering, entitlements, licensing and billing. `/v1` speaks the Flexprice "
             "billing API, `/api` the Kaiten licensing API, `GET /v1/usage` the customer usage "
-            f"report. Request bodies are limited to {settings.http.max_body_bytes} bytes, must "
+            f"report. Request bodies are limited to {settings.http.max_body_bytes} bytes "
+            f"({settings.http.max_api_body_bytes} on `/api`, as Kaiten limits them), must "
             f"arrive within {settings.http.body_timeout_seconds:g} seconds (else 408) and may nest "
             f"JSON at most {settings.http.max_json_depth} levels deep."
         ),
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyPipeline,
         max_bytes=settings.http.max_body_bytes,
+        api_max_bytes=settings.http.max_api_body_bytes,
         timeout_seconds=settings.http.body_timeout_seconds,
         max_json_depth=settings.http.max_json_depth,
     )

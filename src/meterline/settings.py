@@ -43,6 +43,8 @@ class HttpSettings(BaseModel):
     """Request limits (documented in the README and the OpenAPI schema)."""
 
     max_body_bytes: int = 8 * 1024 * 1024
+    # Bodies on /api (Kaiten) are limited as Kaiten limits them: 1 MiB, else 413.
+    max_api_body_bytes: int = 1024 * 1024
     # A request body must arrive whole within this many seconds (from the first byte
     # awaited), else 408 and the connection is closed: a slow client holds no slot.
     body_timeout_seconds: float = 10.0

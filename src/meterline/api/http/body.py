@@ -100,10 +100,18 @@ def replaying(body: bytes, receive: Receive) -> Receive:
 
 class BodyPipeline:
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, timeout_seconds: float, max_json_depth: int
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        timeout_seconds: float,
+        max_json_depth: int,
+        api_max_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # /api (Kaiten) has a smaller limit of its own: Kaiten answers 413 above 1 MiB.
+        self.api_max_bytes = min(max_bytes, api_max_bytes or max_bytes)
         self.timeout = timeout_seconds
         self.max_depth = max_json_depth
         self.watchdog = Watchdog(timeout_seconds)
@@ -131,11 +139,12 @@ class BodyPipeline:
             # No body announced (a GET): nothing to read or check.
             await self.app(scope, receive, send)
             return
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(scope, send)
+        limit = self.api_max_bytes if scope["path"].startswith("/api/") else self.max_bytes
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, send, limit)
             return
         try:
-            body = await self.watchdog.run(self._read(receive))
+            body = await self.watchdog.run(self._read(receive, limit))
         except BodyTimedOut:
             await self._refuse(
                 scope,
@@ -147,8 +156,8 @@ class BodyPipeline:
             return
         if body is None:
             return  # the client left mid-body: nobody is waiting for an answer
-        if len(body) > self.max_bytes:
-            await self._too_large(scope, send)
+        if len(body) > limit:
+            await self._too_large(scope, send, limit)
             return
         problem = guards.body_problem(body, self.max_depth) if body else None
         if problem is not None:
@@ -156,7 +165,7 @@ class BodyPipeline:
             return
         await self.app(scope, replaying(body, receive), send)
 
-    async def _read(self, receive: Receive) -> bytes | None:
+    async def _read(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None if the client left; stops once it passes the limit
         (the caller answers 413)."""
         chunks: list[bytes] = []
@@ -169,7 +178,7 @@ class BodyPipeline:
             if chunk:
                 size += len(chunk)
                 chunks.append(chunk)
-                if size > self.max_bytes:
+                if size > limit:
                     return b"".join(chunks)
             if not message.get("more_body", False):
                 break
@@ -177,8 +186,8 @@ class BodyPipeline:
             return chunks[0]
         return b"".join(chunks)
 
-    async def _too_large(self, scope: Scope, send: Send) -> None:
-        error = PayloadTooLarge(f"Request body exceeds the maximum size of {self.max_bytes} bytes")
+    async def _too_large(self, scope: Scope, send: Send, limit: int) -> None:
+        error = PayloadTooLarge(f"Request body exceeds the maximum size of {limit} bytes")
         await self._refuse(scope, send, 413, error, close=True)
 
     async def _refuse(
