@@ -10,27 +10,16 @@ from datetime import UTC, datetime
 import pytest
 from kaitencloud import AsyncKaitenClient, KaitenClient, NotFoundError
 
+from tests.api.kaiten.test_sdk_flow import _setup
 from tests.conftest import Tenant
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
-END = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def _instance(kaiten: KaitenClient) -> tuple[str, str]:
-    kaiten.entitlements.create(name="Seats", slug="seats", type="NUMBER")
-    kaiten.licenses.create(name="Growth", slug="growth", type="PAID")
-    kaiten.licenses.associate_entitlement("growth", "seats", 5)
-    customer = kaiten.customers.create(name="Acme", slug="acme")
-    license_ = kaiten.licenses.get("growth")
-    kaiten.instances.create(
-        name="Acme prod",
-        slug="acme-prod",
-        customer_id=customer.id,
-        license_id=license_.id,
-        start_license_date=START,
-        end_license_date=END,
-    )
-    return customer.id, license_.id
+    """The flow tests' catalog: the ``acme-prod`` instance of customer ``acme`` on ``growth``."""
+    _setup(kaiten)
+    return kaiten.customers.get("acme").id, kaiten.licenses.get("growth").id
 
 
 def test_customers_get_and_update(kaiten: KaitenClient) -> None:
