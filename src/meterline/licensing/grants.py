@@ -10,7 +10,7 @@ from meterline.accounts.principal import Principal
 from meterline.catalog.models import Feature
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.errors import Conflict, NotFound
-from meterline.licensing import repository
+from meterline.licensing import audit, repository
 from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
 from meterline.licensing.common import flush_unique
 from meterline.licensing.licenses import get_license
@@ -95,6 +95,13 @@ def create_grant(
     )
     session.add(granted)
     flush_unique(session, "the grant")
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_ASSIGNED",
+        license_id=found.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     return GrantView(granted, entry, found)
 
 
@@ -113,6 +120,13 @@ def update_grant(
     view.grant.overage_percent = terms.overage_percent
     view.grant.is_soft_limit = bool(terms.overage_percent)
     view.grant.config_value = terms.config_value
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_UPDATED",
+        license_id=view.license.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     session.flush()
 
 
@@ -121,4 +135,11 @@ def delete_grant(
 ) -> None:
     view = get_grant(session, principal, license_slug, entitlement_slug)
     session.delete(view.grant)
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_UNASSIGNED",
+        license_id=view.license.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     session.flush()

@@ -13,7 +13,7 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from meterline.licensing import license_file, repository, zones
+from meterline.licensing import audit, license_file, repository, zones
 from meterline.licensing.catalog import entitlement_types
 from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.distribution_models import DeploymentZone
@@ -137,6 +137,9 @@ def create_instance(
     )
     session.add(created)
     flush_unique(session, "the instance")
+    audit.record(
+        session, principal, "INSTANCE_CREATED", instance=created, payload={"name": created.name}
+    )
     return _view(session, created)
 
 
@@ -166,6 +169,9 @@ def update_instance(
         found.deployment_zone_id = terms.deployment_zone_id
     found.updated_by = actor(principal)
     flush_unique(session, "the instance")
+    audit.record(
+        session, principal, "INSTANCE_UPDATED", instance=found, payload={"name": found.name}
+    )
 
 
 def patch_instance(
@@ -178,15 +184,32 @@ def patch_instance(
 ) -> None:
     found = get_instance(session, principal, slug)
     if status is not None:
-        found.status = status
+        previous, found.status = found.status, status
+        audit.record(
+            session,
+            principal,
+            "INSTANCE_STATUS_CHANGED",
+            instance=found,
+            payload={"previousStatus": previous, "status": status},
+        )
     if lifecycle_stage is not None:
-        found.lifecycle_stage = lifecycle_stage
+        stage, found.lifecycle_stage = found.lifecycle_stage, lifecycle_stage
+        audit.record(
+            session,
+            principal,
+            "INSTANCE_LIFECYCLE_STAGE_CHANGED",
+            instance=found,
+            payload={"previousLifecycleStage": stage, "lifecycleStage": lifecycle_stage},
+        )
     found.updated_by = actor(principal)
     session.flush()
 
 
 def delete_instance(session: Session, principal: Principal, slug: str) -> None:
     found = get_instance(session, principal, slug)
+    audit.record(
+        session, principal, "INSTANCE_DELETED", instance=found, payload={"name": found.name}
+    )
     repository.delete_instance(session, found.id)
     session.flush()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from meterline.api.kaiten import (
+    audit,
     catalog,
     components,
     customers,
@@ -24,3 +25,4 @@ router.include_router(zones.router)
 router.include_router(components.router)
 router.include_router(releases.router)
 router.include_router(metadata_fields.router)
+router.include_router(audit.router)
