@@ -342,6 +342,7 @@ HONOURED: dict[str, dict[str, str]] = {
     },
     "kaiten:instances.create": {
         "customerId": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
+        "deploymentZoneId": "tests/api/kaiten/test_zones.py::test_instance_deployment_zone",
         "description": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
         "endLicenseDate": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
         "licenseId": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
@@ -357,6 +358,7 @@ HONOURED: dict[str, dict[str, str]] = {
     },
     "kaiten:instances.update": {
         "customerId": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
+        "deploymentZoneId": "tests/api/kaiten/test_zones.py::test_instance_deployment_zone",
         "description": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
         "endLicenseDate": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
         "licenseId": "tests/api/test_field_echo.py::test_kaiten_license_and_instance_fields_are_stored",
@@ -397,6 +399,59 @@ HONOURED: dict[str, dict[str, str]] = {
     "kaiten:licenses.update_entitlement": {
         "limitCapExceededOveragePercent": "tests/api/kaiten/test_sdk_flow.py::test_catalog_licenses_grants_customers_instances",
         "value": "tests/api/kaiten/test_sdk_flow.py::test_catalog_licenses_grants_customers_instances",
+    },
+    # Deployment zones, components, releases, metadata fields.
+    "kaiten:components.create": {
+        "description": "tests/api/kaiten/test_components.py::test_component_crud",
+        "name": "tests/api/kaiten/test_components.py::test_component_crud",
+        "previousComponentId": "tests/api/kaiten/test_components.py::test_component_crud",
+        "slug": "tests/api/kaiten/test_components.py::test_component_crud",
+        "version": "tests/api/kaiten/test_components.py::test_component_crud",
+    },
+    "kaiten:components.update": {
+        "description": "tests/api/kaiten/test_components.py::test_component_crud",
+        "name": "tests/api/kaiten/test_components.py::test_component_crud",
+        "version": "tests/api/kaiten/test_components.py::test_component_crud",
+    },
+    "kaiten:deployment_zones.create": {
+        "description": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "metadata": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "name": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "releaseId": "tests/api/kaiten/test_zones.py::test_zone_errors",
+        "slug": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "type": "tests/api/kaiten/test_zones.py::test_zone_crud",
+    },
+    "kaiten:deployment_zones.update": {
+        "description": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "metadata": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "name": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "releaseId": "tests/api/kaiten/test_zones.py::test_zone_crud",
+        "type": "tests/api/kaiten/test_zones.py::test_zone_crud",
+    },
+    "kaiten:metadata_fields.create": {
+        "displayOrder": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "jsonSchema": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "key": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "label": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "resourceType": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+    },
+    "kaiten:metadata_fields.dry_run": {
+        "jsonSchema": "tests/api/kaiten/test_metadata_fields.py::test_instance_metadata_is_validated_and_dry_run",
+    },
+    "kaiten:metadata_fields.reorder": {
+        "ids": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+    },
+    "kaiten:metadata_fields.update": {
+        "jsonSchema": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "key": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "label": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+        "resourceType": "tests/api/kaiten/test_metadata_fields.py::test_create_list_update_archive_unarchive",
+    },
+    "kaiten:releases.create": {
+        "componentIds": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
+        "description": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
+        "slug": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
+        "version": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
     },
 }
 

@@ -303,4 +303,60 @@ def seed_victim(server: Server) -> Victim:
         "feature_lookup_key": f"{tag}-tokens",
         "instance": f"{tag}-inst",
     }
+    # Deployment zones, components, releases and metadata fields of tenant A.
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        component = _ok(
+            api.post(
+                "/components",
+                json={"name": f"{secret} comp", "version": "1", "slug": f"{tag}-comp"},
+            )
+        )
+        release = _ok(
+            api.post(
+                "/releases",
+                json={
+                    "version": f"{tag}-v1",
+                    "description": secret,
+                    "componentIds": [component["id"]],
+                    "slug": f"{tag}-rel",
+                },
+            )
+        )
+        zone = _ok(
+            api.post(
+                "/deployment-zones",
+                json={
+                    "name": f"{secret} zone",
+                    "type": "production",
+                    "slug": f"{tag}-zone",
+                    "releaseId": release["id"],
+                },
+            )
+        )
+        metadata_field = _ok(
+            api.post(
+                "/metadata-fields",
+                json={
+                    "resourceType": "INSTANCE",
+                    "key": f"{tag}-key",
+                    "label": f"{secret} field",
+                    "jsonSchema": {"type": "string"},
+                },
+            )
+        )
+    victim.path_ids |= {
+        "deploymentZoneSlug": f"{tag}-zone",
+        "componentSlug": f"{tag}-comp",
+        "releaseSlug": f"{tag}-rel",
+        "fieldId": metadata_field["id"],
+    }
+    victim.body_ids |= {
+        "releaseId": release["id"],
+        "deploymentZoneId": zone["id"],
+        "previousComponentId": component["id"],
+    }
     return victim

@@ -11,7 +11,7 @@ from meterline.catalog.models import Feature
 from meterline.db.rows import existing
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.errors import Conflict
-from meterline.licensing import repository
+from meterline.licensing import audit, repository
 from meterline.licensing.catalog import CatalogEntry, catalog_entry, entries_of
 from meterline.licensing.common import flush_unique
 from meterline.licensing.licenses import get_license
@@ -89,6 +89,13 @@ def create_grant(
     )
     session.add(granted)
     flush_unique(session, "the grant")
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_ASSIGNED",
+        license_id=found.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     return GrantView(granted, entry, found)
 
 
@@ -104,6 +111,13 @@ def update_grant(
     terms = grant_terms(view.entry.entitlement_type, value, overage_percent)
     for column, stored in terms.columns().items():
         setattr(view.grant, column, stored)
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_UPDATED",
+        license_id=view.license.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     session.flush()
 
 
@@ -112,4 +126,11 @@ def delete_grant(
 ) -> None:
     view = get_grant(session, principal, license_slug, entitlement_slug)
     session.delete(view.grant)
+    audit.record(
+        session,
+        principal,
+        "LICENSE_ENTITLEMENT_UNASSIGNED",
+        license_id=view.license.id,
+        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+    )
     session.flush()

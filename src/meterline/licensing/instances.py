@@ -12,12 +12,14 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
-from meterline.db.rows import existing, set_given
+from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from meterline.licensing import license_file, repository
+from meterline.licensing import audit, license_file, repository, zones
 from meterline.licensing.catalog import entitlement_types
 from meterline.licensing.common import actor, flush_unique, slug_of
+from meterline.licensing.distribution_models import DeploymentZone
 from meterline.licensing.grants import granted_value
+from meterline.licensing.metadata_fields import validate_metadata
 from meterline.licensing.models import Instance, License
 from meterline.licensing.values import overage_percent_of
 
@@ -27,6 +29,7 @@ class InstanceView:
     instance: Instance
     customer: Customer
     license: License
+    zone: DeploymentZone | None = None
 
 
 def _view(session: Session, instance: Instance) -> InstanceView:
@@ -36,8 +39,16 @@ def _view(session: Session, instance: Instance) -> InstanceView:
 def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
     customers_by_id = repository.customers_of(session, sorted({r.customer_id for r in rows}))
     licenses_by_id = repository.licenses_of(session, sorted({r.license_id for r in rows}))
+    zone_ids = sorted({r.deployment_zone_id for r in rows if r.deployment_zone_id})
+    zones_by_id = zones.zones_of(session, zone_ids)
     return [
-        InstanceView(r, customers_by_id[r.customer_id], licenses_by_id[r.license_id]) for r in rows
+        InstanceView(
+            r,
+            customers_by_id[r.customer_id],
+            licenses_by_id[r.license_id],
+            zones_by_id.get(r.deployment_zone_id) if r.deployment_zone_id else None,
+        )
+        for r in rows
     ]
 
 
@@ -90,8 +101,8 @@ def _assignable(
             reason="license_archived",
         )
     if terms.deployment_zone_id is not None:
-        # Deployment zones are not served by Meterline yet, so none can be named.
-        raise NotFound("deployment zone", terms.deployment_zone_id)
+        zones.zone_by_id(session, principal.environment_id, terms.deployment_zone_id)
+    validate_metadata(session, principal.environment_id, "INSTANCE", terms.metadata)
     if terms.end_license_date < terms.start_license_date:
         raise InvalidRequest(
             "the license ends before it starts",
@@ -118,12 +129,16 @@ def create_instance(
         start_license_date=terms.start_license_date,
         end_license_date=terms.end_license_date,
         metadata_=terms.metadata or {},
+        deployment_zone_id=terms.deployment_zone_id,
         created_by=actor(principal),
         updated_by=actor(principal),
     )
     session.add(created)
     flush_unique(session, "the instance")
-    return InstanceView(created, customer, found)
+    audit.record(
+        session, principal, "INSTANCE_CREATED", instance=created, payload={"name": created.name}
+    )
+    return _view(session, created)
 
 
 def update_instance(
@@ -148,8 +163,13 @@ def update_instance(
     found.start_license_date = terms.start_license_date
     found.end_license_date = terms.end_license_date
     found.metadata_ = terms.metadata or {}
+    if terms.deployment_zone_id is not None:  # an omitted zone keeps the current one
+        found.deployment_zone_id = terms.deployment_zone_id
     found.updated_by = actor(principal)
     flush_unique(session, "the instance")
+    audit.record(
+        session, principal, "INSTANCE_UPDATED", instance=found, payload={"name": found.name}
+    )
 
 
 def patch_instance(
@@ -161,13 +181,33 @@ def patch_instance(
     lifecycle_stage: str | None,
 ) -> None:
     found = get_instance(session, principal, slug)
-    set_given(found, status=status, lifecycle_stage=lifecycle_stage)
+    if status is not None:
+        previous, found.status = found.status, status
+        audit.record(
+            session,
+            principal,
+            "INSTANCE_STATUS_CHANGED",
+            instance=found,
+            payload={"previousStatus": previous, "status": status},
+        )
+    if lifecycle_stage is not None:
+        stage, found.lifecycle_stage = found.lifecycle_stage, lifecycle_stage
+        audit.record(
+            session,
+            principal,
+            "INSTANCE_LIFECYCLE_STAGE_CHANGED",
+            instance=found,
+            payload={"previousLifecycleStage": stage, "lifecycleStage": lifecycle_stage},
+        )
     found.updated_by = actor(principal)
     session.flush()
 
 
 def delete_instance(session: Session, principal: Principal, slug: str) -> None:
     found = get_instance(session, principal, slug)
+    audit.record(
+        session, principal, "INSTANCE_DELETED", instance=found, payload={"name": found.name}
+    )
     repository.delete_instance(session, found.id)
     session.flush()
 

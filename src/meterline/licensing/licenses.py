@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from meterline.licensing import repository
+from meterline.licensing import audit, repository
 from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.models import License, LicenseFamily
 
@@ -119,6 +119,9 @@ def update_license(
     found.updated_by = actor(principal)
     if is_default:
         repository.clear_default(session, found.family_id, found.id)
+    audit.record(
+        session, principal, "LICENSE_UPDATED", license_id=found.id, payload={"licenseSlug": slug}
+    )
     session.flush()
 
 
@@ -138,6 +141,10 @@ def _transition(
         )
     found.lifecycle_state = target
     found.updated_by = actor(principal)
+    event = {"PUBLISHED": "LICENSE_PUBLISHED", "ARCHIVED": "LICENSE_ARCHIVED"}[target]
+    if source == "ARCHIVED":
+        event = "LICENSE_UNARCHIVED"
+    audit.record(session, principal, event, license_id=found.id, payload={"licenseSlug": slug})
     session.flush()
     return found
 

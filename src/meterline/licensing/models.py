@@ -89,6 +89,9 @@ class Instance(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="HEALTHY")
     lifecycle_stage: Mapped[str | None] = mapped_column(String(50), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    deployment_zone_id: Mapped[str | None] = mapped_column(
+        ForeignKey("deployment_zones.id"), default=None
+    )
     created_by: Mapped[str | None] = mapped_column(String(40), default=None)
     updated_by: Mapped[str | None] = mapped_column(String(40), default=None)
 

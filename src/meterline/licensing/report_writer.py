@@ -38,7 +38,7 @@ from ulid import ULID
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
 from meterline.kernel.errors import DomainError
-from meterline.licensing import reporting, usage_store
+from meterline.licensing import audit, reporting, usage_store
 from meterline.licensing.reporting import ReportOutcome, UsageReportRequest
 from meterline.licensing.usage_store import AcceptedReport, UsageRow
 from meterline.runtime.group_commit import GroupCommitWriter
@@ -64,6 +64,8 @@ class _Batch:
     dirty: set[tuple[str, str]] = field(default_factory=set)
     accepted: dict[tuple[str, str, str], AcceptedReport] = field(default_factory=dict)
     ledger: list[dict[str, Any]] = field(default_factory=list)
+    # (instance slug, entitlement slug) of each ledger row, for its audit entry.
+    ledger_slugs: list[tuple[str, str]] = field(default_factory=list)
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -167,6 +169,13 @@ class ReportWriter(GroupCommitWriter[UsageReportRequest, ReportOutcome]):
             for row, ledger_id in zip(batch.ledger, ids, strict=True):
                 row["id"] = ledger_id
             usage_store.add_reports(raw, self.dialect, batch.ledger)
+            entries = [
+                audit.usage_entry(*slugs, row)
+                for row, slugs in zip(batch.ledger, batch.ledger_slugs, strict=True)
+                if row["status"] == "ACCEPTED"
+            ]
+            if entries:
+                audit.add_usage_entries(raw, self.dialect, entries)
             usage_store.save_counters(
                 raw, self.dialect, [(*key, batch.counters[key]) for key in sorted(batch.dirty)]
             )
@@ -227,6 +236,7 @@ class ReportWriter(GroupCommitWriter[UsageReportRequest, ReportOutcome]):
             batch.dirty.add(target)
         if applied.ledger_row is not None:
             batch.ledger.append(applied.ledger_row)
+            batch.ledger_slugs.append((report.instance_slug, report.entitlement_slug))
             if applied.outcome.accepted and transaction_key is not None:
                 batch.accepted[transaction_key] = AcceptedReport(
                     report.behavior, report.value, applied.ledger_row["response"]

@@ -629,13 +629,12 @@ def _cases(ids: dict[str, str]) -> list[tuple[str, str, Any, int, str, str, list
                 (
                     method,
                     path,
-                    # No deployment zones are served: the field is refused by name
-                    # (docs/wire-fields.md), before any lookup.
+                    # A zone that is not one of the environment's is not found.
                     {**inst, "deploymentZoneId": "zone"},
-                    422,
-                    unp,
-                    "deploymentZoneId is not supported by this server",
-                    ["body.deploymentZoneId"],
+                    404,
+                    f"{op}.DeploymentZoneNotFound",
+                    "Deployment zone with ID zone was not found",
+                    [],
                 ),
                 (
                     method,

@@ -21,6 +21,7 @@ from meterline.api.kaiten.common import (
     compact,
     user,
 )
+from meterline.api.kaiten.components import id_of
 from meterline.api.kaiten.ids import stored_id, wire_id
 from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.kernel.instants import AwareInstant
@@ -32,8 +33,6 @@ router = APIRouter(tags=["instances"])
 
 
 class InstanceFields(Body):
-    # Deployment zones are not served yet: naming one is refused rather than looked up.
-    unsupported = frozenset({"deploymentZoneId"})
     name: str = Field(min_length=1, max_length=255)
     description: str = Field(default="", max_length=2000)
     customerId: str = Field(min_length=1, max_length=40)
@@ -52,13 +51,17 @@ class InstanceFields(Body):
             license_id=stored_id(self.licenseId, "lic") or self.licenseId,
             start_license_date=self.startLicenseDate,
             end_license_date=self.endLicenseDate,
-            deployment_zone_id=self.deploymentZoneId or None,
+            deployment_zone_id=(
+                id_of(self.deploymentZoneId, "dzone", "deployment zone")
+                if self.deploymentZoneId
+                else None
+            ),
             metadata=self.metadata,
         )
 
 
 class InstanceIn(InstanceFields):
-    unsupported = frozenset({"deploymentZoneId", "integrations"})
+    unsupported = frozenset({"integrations"})
     integrations: dict[str, Any] | None = None
 
 
@@ -84,6 +87,8 @@ def instance_out(view: InstanceView) -> dict[str, Any]:
             "status": i.status,
             "lifecycleStage": i.lifecycle_stage,
             "metadata": i.metadata_ or {},
+            "deploymentZoneId": wire_id(i.deployment_zone_id),
+            "deploymentZoneSlug": view.zone.slug if view.zone else None,
             "createdAt": iso(i.created_at),
             "createdBy": user(i.created_by),
             "updatedAt": iso(i.updated_at),

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meterline.api.kaiten import catalog, customers, instances, licenses
+from meterline.api.kaiten import (
+    audit,
+    catalog,
+    components,
+    customers,
+    instances,
+    licenses,
+    metadata_fields,
+    releases,
+    zones,
+)
 
 router = APIRouter()
 router.include_router(catalog.router)
 router.include_router(licenses.router)
 router.include_router(customers.router)
 router.include_router(instances.router)
+router.include_router(zones.router)
+router.include_router(components.router)
+router.include_router(releases.router)
+router.include_router(metadata_fields.router)
+router.include_router(audit.router)
