@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import AlreadyExists, Conflict, NotFound
+from meterline.db.rows import existing, in_environment, of_environment
+from meterline.kernel.errors import AlreadyExists, Conflict
 from meterline.licensing import repository
 from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.distribution_models import Component, ReleaseComponent
@@ -24,37 +24,26 @@ class ComponentTerms:
     description: str | None = None
 
 
-def in_environment(
-    session: Session, model: Any, environment_id: str, column: Any, value: str
-) -> Any:
-    """The ``model`` row of the environment whose ``column`` is ``value``, or None."""
-    return session.scalars(
-        select(model).where(model.environment_id == environment_id, column == value)
-    ).first()
-
-
 def get_component(session: Session, principal: Principal, slug: str) -> Component:
-    found = in_environment(session, Component, principal.environment_id, Component.slug, slug)
-    if found is None:
-        raise NotFound("component", slug)
-    return found
+    return existing(
+        in_environment(session, Component, principal.environment_id, Component.slug == slug),
+        "component",
+        slug,
+    )
 
 
 def component_by_id(session: Session, principal: Principal, component_id: str) -> Component:
-    found = in_environment(session, Component, principal.environment_id, Component.id, component_id)
-    if found is None:
-        raise NotFound("component", component_id)
-    return found
+    return existing(
+        in_environment(session, Component, principal.environment_id, Component.id == component_id),
+        "component",
+        component_id,
+    )
 
 
 def list_components(
     session: Session, principal: Principal, limit: int, offset: int
 ) -> list[Component]:
-    stmt = (
-        select(Component)
-        .where(Component.environment_id == principal.environment_id)
-        .order_by(Component.id)
-    )
+    stmt = of_environment(Component, principal.environment_id).order_by(Component.id)
     return repository.page(session, stmt, limit, offset)
 
 
@@ -67,7 +56,7 @@ def create_component(
     previous_component_id: str | None,
 ) -> Component:
     slug = slug or slug_of(terms.name)
-    if in_environment(session, Component, principal.environment_id, Component.slug, slug):
+    if in_environment(session, Component, principal.environment_id, Component.slug == slug):
         raise AlreadyExists(f"A component with the slug {slug} already exists")
     if previous_component_id is not None:
         previous_component_id = component_by_id(session, principal, previous_component_id).id

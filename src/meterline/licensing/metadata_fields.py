@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.db.base import utcnow
-from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.db.rows import existing, in_environment
+from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest
 from meterline.licensing.common import actor, flush_unique
-from meterline.licensing.components import in_environment
 from meterline.licensing.distribution_models import DeploymentZone, MetadataField
 from meterline.licensing.models import Instance
 
@@ -106,12 +106,13 @@ def validate_metadata(
 
 
 def get_field(session: Session, principal: Principal, field_id: str) -> MetadataField:
-    found = in_environment(
-        session, MetadataField, principal.environment_id, MetadataField.id, field_id
+    return existing(
+        in_environment(
+            session, MetadataField, principal.environment_id, MetadataField.id == field_id
+        ),
+        "metadata field",
+        field_id,
     )
-    if found is None:
-        raise NotFound("metadata field", field_id)
-    return found
 
 
 def list_fields(

@@ -8,10 +8,11 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from meterline.db.rows import existing, in_environment, of_environment
+from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest
 from meterline.licensing import repository
 from meterline.licensing.common import actor, flush_unique, slug_of
-from meterline.licensing.components import component_by_id, in_environment
+from meterline.licensing.components import component_by_id
 from meterline.licensing.distribution_models import (
     Component,
     DeploymentZone,
@@ -42,17 +43,19 @@ def _views(session: Session, rows: list[Release]) -> list[ReleaseView]:
 
 
 def get_release(session: Session, principal: Principal, slug: str) -> Release:
-    found = in_environment(session, Release, principal.environment_id, Release.slug, slug)
-    if found is None:
-        raise NotFound("release", slug)
-    return found
+    return existing(
+        in_environment(session, Release, principal.environment_id, Release.slug == slug),
+        "release",
+        slug,
+    )
 
 
 def release_by_id(session: Session, principal: Principal, release_id: str) -> Release:
-    found = in_environment(session, Release, principal.environment_id, Release.id, release_id)
-    if found is None:
-        raise NotFound("release", release_id)
-    return found
+    return existing(
+        in_environment(session, Release, principal.environment_id, Release.id == release_id),
+        "release",
+        release_id,
+    )
 
 
 def release_view(session: Session, principal: Principal, slug: str) -> ReleaseView:
@@ -62,11 +65,7 @@ def release_view(session: Session, principal: Principal, slug: str) -> ReleaseVi
 def list_releases(
     session: Session, principal: Principal, limit: int, offset: int
 ) -> list[ReleaseView]:
-    stmt = (
-        select(Release)
-        .where(Release.environment_id == principal.environment_id)
-        .order_by(Release.id)
-    )
+    stmt = of_environment(Release, principal.environment_id).order_by(Release.id)
     return _views(session, repository.page(session, stmt, limit, offset))
 
 
@@ -81,9 +80,9 @@ def create_release(
 ) -> ReleaseView:
     slug = slug or slug_of(version)
     env = principal.environment_id
-    if in_environment(session, Release, env, Release.slug, slug) is not None:
+    if in_environment(session, Release, env, Release.slug == slug) is not None:
         raise AlreadyExists(f"A release with the slug {slug} already exists")
-    if in_environment(session, Release, env, Release.version, version) is not None:
+    if in_environment(session, Release, env, Release.version == version) is not None:
         raise AlreadyExists(f"A release with the version {version} already exists")
     if len(set(component_ids)) != len(component_ids):
         raise InvalidRequest(

@@ -9,10 +9,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import AlreadyExists, Conflict, NotFound
+from meterline.db.rows import by_ids, existing, in_environment, of_environment
+from meterline.kernel.errors import AlreadyExists, Conflict
 from meterline.licensing import repository
 from meterline.licensing.common import actor, flush_unique, slug_of
-from meterline.licensing.components import in_environment
 from meterline.licensing.distribution_models import DeploymentZone
 from meterline.licensing.metadata_fields import validate_metadata
 from meterline.licensing.models import Instance
@@ -33,37 +33,32 @@ class ZoneTerms:
 
 
 def get_zone(session: Session, principal: Principal, slug: str) -> DeploymentZone:
-    found = in_environment(
-        session, DeploymentZone, principal.environment_id, DeploymentZone.slug, slug
+    return existing(
+        in_environment(
+            session, DeploymentZone, principal.environment_id, DeploymentZone.slug == slug
+        ),
+        "deployment zone",
+        slug,
     )
-    if found is None:
-        raise NotFound("deployment zone", slug)
-    return found
 
 
 def zone_by_id(session: Session, environment_id: str, zone_id: str) -> DeploymentZone:
     """The zone an instance names by id (404 when it is not one of the environment's)."""
-    found = in_environment(session, DeploymentZone, environment_id, DeploymentZone.id, zone_id)
-    if found is None:
-        raise NotFound("deployment zone", zone_id)
-    return found
+    return existing(
+        in_environment(session, DeploymentZone, environment_id, DeploymentZone.id == zone_id),
+        "deployment zone",
+        zone_id,
+    )
 
 
 def zones_of(session: Session, zone_ids: list[str]) -> dict[str, DeploymentZone]:
-    if not zone_ids:
-        return {}
-    rows = session.scalars(select(DeploymentZone).where(DeploymentZone.id.in_(zone_ids)))
-    return {z.id: z for z in rows}
+    return by_ids(session, DeploymentZone, zone_ids)
 
 
 def list_zones(
     session: Session, principal: Principal, limit: int, offset: int
 ) -> list[DeploymentZone]:
-    stmt = (
-        select(DeploymentZone)
-        .where(DeploymentZone.environment_id == principal.environment_id)
-        .order_by(DeploymentZone.id)
-    )
+    stmt = of_environment(DeploymentZone, principal.environment_id).order_by(DeploymentZone.id)
     return repository.page(session, stmt, limit, offset)
 
 
@@ -84,7 +79,9 @@ def create_zone(
     session: Session, principal: Principal, terms: ZoneTerms, *, slug: str | None
 ) -> DeploymentZone:
     slug = slug or slug_of(terms.name)
-    if in_environment(session, DeploymentZone, principal.environment_id, DeploymentZone.slug, slug):
+    if in_environment(
+        session, DeploymentZone, principal.environment_id, DeploymentZone.slug == slug
+    ):
         raise AlreadyExists(f"A deployment zone with the slug {slug} already exists")
     created = DeploymentZone(
         environment_id=principal.environment_id, slug=slug, created_by=actor(principal)

@@ -11,8 +11,7 @@ from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import SLUG, Body, Page, compact, scope, user
-from meterline.api.kaiten.ids import stored_id, wire_id
-from meterline.kernel.errors import NotFound
+from meterline.api.kaiten.ids import id_of, wire_id
 from meterline.licensing import components as service
 from meterline.licensing.components import ComponentTerms
 from meterline.licensing.distribution_models import Component
@@ -21,14 +20,6 @@ router = APIRouter(tags=["components"])
 
 ReadComponents = Annotated[Principal, Depends(scope("read", "components"))]
 WriteComponents = Annotated[Principal, Depends(scope("write", "components"))]
-
-
-def id_of(given: str, prefix: str, what: str) -> str:
-    """The stored id of a client's id (UUID or prefixed); 404 naming ``what`` otherwise."""
-    found = stored_id(given, prefix)
-    if found is None:
-        raise NotFound(what, given)
-    return found
 
 
 class ComponentFields(Body):

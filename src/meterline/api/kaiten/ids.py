@@ -12,6 +12,8 @@ import uuid
 
 from ulid import ULID
 
+from meterline.kernel.errors import NotFound
+
 
 def wire_id(stored: str | None) -> str | None:
     """The UUID form of a stored ``<prefix>_<ULID>`` id (other ids unchanged)."""
@@ -43,3 +45,11 @@ def stored_id(given: str, prefix: str) -> str | None:
     if len(given) not in (32, 36):  # no braces, no urn: the two forms clients send
         return None
     return f"{prefix}_{ULID.from_uuid(parsed)}"
+
+
+def id_of(given: str, prefix: str, what: str) -> str:
+    """The stored id of a client's id (UUID or prefixed); 404 naming ``what`` otherwise."""
+    found = stored_id(given, prefix)
+    if found is None:
+        raise NotFound(what, given)
+    return found

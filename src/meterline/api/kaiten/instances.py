@@ -21,8 +21,7 @@ from meterline.api.kaiten.common import (
     compact,
     user,
 )
-from meterline.api.kaiten.components import id_of
-from meterline.api.kaiten.ids import stored_id, wire_id
+from meterline.api.kaiten.ids import id_of, stored_id, wire_id
 from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.kernel.instants import AwareInstant
 from meterline.licensing import instances as service

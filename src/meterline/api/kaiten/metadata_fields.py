@@ -11,8 +11,7 @@ from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import Body, Page, compact, scope, user
-from meterline.api.kaiten.components import id_of
-from meterline.api.kaiten.ids import wire_id
+from meterline.api.kaiten.ids import id_of, wire_id
 from meterline.licensing import metadata_fields as service
 from meterline.licensing.distribution_models import MetadataField
 from meterline.licensing.metadata_fields import FieldTerms
