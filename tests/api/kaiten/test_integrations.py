@@ -16,6 +16,7 @@ from kaitencloud import (
     UnprocessableEntityError,
 )
 
+from meterline.api.kaiten.ids import stored_id
 from tests.conftest import Tenant, new_tenant
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -489,3 +490,17 @@ def test_async_integration_flows(tenant: Tenant, kaiten: KaitenClient) -> None:
             assert (created.slug, created.description) == ("async-two", "")
 
     asyncio.run(flow())
+
+
+def test_a_customer_archived_on_v1_frees_its_records(
+    kaiten: KaitenClient, http: httpx.Client
+) -> None:
+    first = kaiten.integrations.upsert_customer("attio", "rec-1", name="Old", slug="old")
+    customer_id = stored_id(kaiten.customers.get("old").id, "cust")
+    archived = http.delete(f"/v1/customers/{customer_id}")
+    assert archived.status_code in (200, 204), archived.text
+    with pytest.raises(NotFoundError):
+        kaiten.integrations.get_customer("attio", "rec-1")
+    again = kaiten.integrations.upsert_customer("attio", "rec-1", name="New", slug="new")
+    assert (first.slug, again.slug) == ("old", "new")
+    assert kaiten.integrations.get_customer("attio", "rec-1").name == "New"
