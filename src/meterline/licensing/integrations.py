@@ -43,7 +43,7 @@ def owner_id_of(session: Session, principal: Principal, kind: OwnerKind, slug: s
 def links_of(
     session: Session, principal: Principal, kind: OwnerKind, owner_ids: Sequence[str]
 ) -> dict[str, dict[str, Integration]]:
-    """The links of these owners: owner id -> adapter name -> link (owners without none are
+    """The links of these owners: owner id -> adapter name -> link (owners without links are
     absent)."""
     found: dict[str, dict[str, Integration]] = {}
     for link in repository.integrations_of(session, principal.environment_id, kind, owner_ids):
