@@ -5,6 +5,7 @@ scope, a revoked key, a key without the scope)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -54,7 +55,12 @@ def other_organization_key(server: Server) -> str:
             f"Other org {uuid.uuid4().hex[:8]}",
             "--json",
         ],
-        env={"METERLINE_DATABASE_URL": server.database_url, "PATH": "/usr/bin:/bin"},
+        env={
+            "METERLINE_DATABASE_URL": server.database_url,
+            "PATH": "/usr/bin:/bin",
+            # The CLI imports the code under test, not another checkout's install.
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -358,5 +364,19 @@ def seed_victim(server: Server) -> Victim:
         "releaseId": release["id"],
         "deploymentZoneId": zone["id"],
         "previousComponentId": component["id"],
+    }
+    # Integrations: the customer and the instance linked to one record of one adapter.
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        link = {"external_id": f"{tag}-rec", "metadata": {"note": secret}}
+        _ok(api.post(f"/customers/{tag}-kc/integrations/{tag}-crm", json=link))
+        _ok(api.post(f"/instances/{tag}-inst/integrations/{tag}-crm", json=link))
+    victim.path_ids |= {
+        "integrationName": f"{tag}-crm",
+        "adapter": f"{tag}-crm",
+        "externalId": f"{tag}-rec",
     }
     return victim

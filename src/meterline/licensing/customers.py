@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
@@ -9,8 +11,9 @@ from meterline.customers import service as customers
 from meterline.customers.commands import CreateCustomer, CustomerChanges
 from meterline.customers.models import Customer
 from meterline.kernel.errors import Conflict
-from meterline.licensing import repository
+from meterline.licensing import integrations, repository
 from meterline.licensing.common import flush_unique, slug_of
+from meterline.licensing.integrations import LinkTerms
 
 
 def get_customer(session: Session, principal: Principal, slug: str) -> Customer:
@@ -32,9 +35,11 @@ def create_customer(
     slug: str | None,
     external_customer_id: str | None,
     domain: str | None,
+    links: Mapping[str, LinkTerms] | None = None,
 ) -> Customer:
     """A customer of both surfaces. Its billing external id is ``external_customer_id``, or
-    the slug when none is given (billing needs one); the Kaiten view keeps what was sent."""
+    the slug when none is given (billing needs one); the Kaiten view keeps what was sent.
+    ``links`` are its integrations, by adapter name."""
     slug = slug or slug_of(name)
     created = customers.create_customer(
         session,
@@ -45,6 +50,7 @@ def create_customer(
     )
     created.api_external_id = external_customer_id
     flush_unique(session, "the customer")
+    integrations.add_links(session, principal, "customer", created.id, links)
     return created
 
 
@@ -72,3 +78,5 @@ def delete_customer(session: Session, principal: Principal, slug: str) -> None:
     if repository.customer_has_instances(session, found.id):
         raise Conflict(f"The customer {slug} has instances; delete them first", reason="in_use")
     customers.archive_customer(session, principal, found.id)
+    # An archived customer is gone for /api: its records may link another customer.
+    repository.delete_integrations_of(session, "customer", found.id)

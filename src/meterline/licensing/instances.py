@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,15 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
-from meterline.db.rows import existing
+from meterline.db.rows import existing, in_environment
 from meterline.kernel.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
-from meterline.licensing import audit, license_file, repository, zones
+from meterline.licensing import audit, integrations, license_file, repository, zones
 from meterline.licensing.catalog import entitlement_types
 from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.distribution_models import DeploymentZone
 from meterline.licensing.grants import granted_value
+from meterline.licensing.integration_models import Integration
+from meterline.licensing.integrations import LinkTerms
 from meterline.licensing.metadata_fields import validate_metadata
 from meterline.licensing.models import Instance, License
 from meterline.licensing.values import overage_percent_of
@@ -30,23 +33,26 @@ class InstanceView:
     customer: Customer
     license: License
     zone: DeploymentZone | None = None
+    links: dict[str, Integration] = field(default_factory=dict)
 
 
-def _view(session: Session, instance: Instance) -> InstanceView:
-    return _views(session, [instance])[0]
+def _view(session: Session, principal: Principal, instance: Instance) -> InstanceView:
+    return _views(session, principal, [instance])[0]
 
 
-def _views(session: Session, rows: list[Instance]) -> list[InstanceView]:
+def _views(session: Session, principal: Principal, rows: list[Instance]) -> list[InstanceView]:
     customers_by_id = repository.customers_of(session, sorted({r.customer_id for r in rows}))
     licenses_by_id = repository.licenses_of(session, sorted({r.license_id for r in rows}))
     zone_ids = sorted({r.deployment_zone_id for r in rows if r.deployment_zone_id})
     zones_by_id = zones.zones_of(session, zone_ids)
+    links = integrations.links_of(session, principal, "instance", [r.id for r in rows])
     return [
         InstanceView(
             r,
             customers_by_id[r.customer_id],
             licenses_by_id[r.license_id],
             zones_by_id.get(r.deployment_zone_id) if r.deployment_zone_id else None,
+            links.get(r.id, {}),
         )
         for r in rows
     ]
@@ -58,14 +64,19 @@ def get_instance(session: Session, principal: Principal, slug: str) -> Instance:
 
 
 def instance_view(session: Session, principal: Principal, slug: str) -> InstanceView:
-    return _view(session, get_instance(session, principal, slug))
+    return _view(session, principal, get_instance(session, principal, slug))
+
+
+def instance_by_id(session: Session, principal: Principal, instance_id: str) -> InstanceView:
+    found = in_environment(session, Instance, principal.environment_id, Instance.id == instance_id)
+    return _view(session, principal, existing(found, "instance", instance_id))
 
 
 def list_instances(
     session: Session, principal: Principal, limit: int, offset: int
 ) -> list[InstanceView]:
     rows = repository.page(session, repository.instances(principal.environment_id), limit, offset)
-    return _views(session, rows)
+    return _views(session, principal, rows)
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,14 @@ def _assignable(
 
 
 def create_instance(
-    session: Session, principal: Principal, terms: InstanceTerms, *, slug: str | None
+    session: Session,
+    principal: Principal,
+    terms: InstanceTerms,
+    *,
+    slug: str | None,
+    links: Mapping[str, LinkTerms] | None = None,
 ) -> InstanceView:
+    """A new instance; ``links`` are its integrations, by adapter name."""
     customer, found = _assignable(session, principal, terms)
     slug = slug or slug_of(terms.name)
     if repository.instance_by_slug(session, principal.environment_id, slug) is not None:
@@ -138,7 +155,8 @@ def create_instance(
     audit.record(
         session, principal, "INSTANCE_CREATED", instance=created, payload={"name": created.name}
     )
-    return _view(session, created)
+    integrations.add_links(session, principal, "instance", created.id, links)
+    return _view(session, principal, created)
 
 
 def update_instance(
@@ -255,7 +273,7 @@ def _number(value: Any) -> Any:
 
 def issue_license_file(session: Session, principal: Principal, slug: str) -> str:
     """The instance's signed license file: customer, license, grants and validity."""
-    view = _view(session, get_instance(session, principal, slug))
+    view = _view(session, principal, get_instance(session, principal, slug))
     key = signing_key(session, principal)
     grants = []
     pairs = repository.all_grants_of(session, view.license.id)

@@ -16,6 +16,7 @@ from meterline.catalog.models import Feature
 from meterline.customers.models import Customer
 from meterline.db.rows import by_ids, in_environment, of_environment, published_in_environment
 from meterline.entitlements.models import Entitlement
+from meterline.licensing.integration_models import Integration
 from meterline.licensing.models import (
     EntitlementGroup,
     EntitlementGroupMember,
@@ -234,7 +235,61 @@ def delete_instance(session: Session, instance_id: str) -> None:
     # every SQLite connection, so delete them explicitly).
     session.execute(delete(UsageReport).where(UsageReport.instance_id == instance_id))
     session.execute(delete(UsageCounter).where(UsageCounter.instance_id == instance_id))
+    delete_integrations_of(session, "instance", instance_id)
     session.execute(delete(Instance).where(Instance.id == instance_id))
+
+
+# --- integrations --------------------------------------------------------------------------
+
+
+def integration(
+    session: Session, environment_id: str, owner_kind: str, owner_id: str, name: str
+) -> Integration | None:
+    """The owner's link to the ``name`` adapter."""
+    return in_environment(
+        session,
+        Integration,
+        environment_id,
+        Integration.owner_kind == owner_kind,
+        Integration.owner_id == owner_id,
+        Integration.name == name,
+    )
+
+
+def integration_by_external_id(
+    session: Session, environment_id: str, owner_kind: str, name: str, external_id: str
+) -> Integration | None:
+    """The link of an ``owner_kind`` to the record ``external_id`` of the ``name`` adapter."""
+    return in_environment(
+        session,
+        Integration,
+        environment_id,
+        Integration.owner_kind == owner_kind,
+        Integration.name == name,
+        Integration.external_id == external_id,
+    )
+
+
+def integrations_of(
+    session: Session, environment_id: str, owner_kind: str, owner_ids: Sequence[str]
+) -> list[Integration]:
+    """The links of these owners, by owner and adapter name; no query for no owners."""
+    if not owner_ids:
+        return []
+    stmt = (
+        of_environment(Integration, environment_id)
+        .where(Integration.owner_kind == owner_kind, Integration.owner_id.in_(owner_ids))
+        .order_by(Integration.owner_id, Integration.name)
+    )
+    return list(session.scalars(stmt).all())
+
+
+def delete_integrations_of(session: Session, owner_kind: str, owner_id: str) -> None:
+    session.execute(
+        delete(Integration).where(
+            Integration.owner_kind == owner_kind, Integration.owner_id == owner_id
+        )
+    )
 
 
 # --- usage -------------------------------------------------------------------------------

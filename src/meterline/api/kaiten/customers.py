@@ -11,8 +11,10 @@ from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import SLUG, Body, Page, ReadCustomers, WriteCustomers, user
 from meterline.api.kaiten.ids import wire_id
+from meterline.api.kaiten.integrations import Links, integrations_out, links_in
 from meterline.customers.models import Customer
-from meterline.licensing import customers
+from meterline.licensing import customers, integrations
+from meterline.licensing.integration_models import Integration
 
 router = APIRouter(tags=["customers"])
 
@@ -26,12 +28,12 @@ class CustomerFields(Body):
 
 
 class CustomerIn(CustomerFields):
-    unsupported = frozenset({"integrations"})
     slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
+    integrations: Links | None = None
 
 
-def customer_out(customer: Customer) -> dict[str, Any]:
-    return {
+def customer_out(customer: Customer, links: dict[str, Integration] | None = None) -> dict[str, Any]:
+    body = {
         "id": wire_id(customer.id),
         "slug": customer.slug,
         "name": customer.name,
@@ -42,6 +44,9 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "updatedAt": iso(customer.updated_at),
         "updatedBy": user(customer.updated_by),
     }
+    if links:
+        body["integrations"] = integrations_out(links)
+    return body
 
 
 @router.get("/customers")
@@ -49,7 +54,8 @@ def list_customers(
     principal: ReadCustomers, session: ReadSession, page: Page = Depends()
 ) -> Response:
     rows = customers.list_customers(session, principal, page.limit, page.offset)
-    return page.answer(rows, customer_out)
+    links = integrations.links_of(session, principal, "customer", [c.id for c in rows])
+    return page.answer(rows, lambda c: customer_out(c, links.get(c.id)))
 
 
 @router.post("/customers", status_code=201)
@@ -61,13 +67,17 @@ def create_customer(body: CustomerIn, principal: WriteCustomers, session: WriteS
         slug=body.slug,
         external_customer_id=body.externalCustomerId,
         domain=body.domain,
+        links=links_in(body.integrations),
     )
-    return json_response(customer_out(created), 201)
+    links = integrations.links_of(session, principal, "customer", [created.id])
+    return json_response(customer_out(created, links.get(created.id)), 201)
 
 
 @router.get("/customers/{customerSlug}")
 def get_customer(customerSlug: str, principal: ReadCustomers, session: ReadSession) -> Response:
-    return json_response(customer_out(customers.get_customer(session, principal, customerSlug)))
+    found = customers.get_customer(session, principal, customerSlug)
+    links = integrations.links_of(session, principal, "customer", [found.id])
+    return json_response(customer_out(found, links.get(found.id)))
 
 
 @router.put("/customers/{customerSlug}", status_code=204)

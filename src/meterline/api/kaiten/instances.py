@@ -22,6 +22,7 @@ from meterline.api.kaiten.common import (
     user,
 )
 from meterline.api.kaiten.ids import id_of, stored_id, wire_id
+from meterline.api.kaiten.integrations import Links, integrations_out, links_in
 from meterline.api.kaiten.usage import UsageReportIn, usage_out
 from meterline.kernel.instants import AwareInstant
 from meterline.licensing import instances as service
@@ -60,8 +61,7 @@ class InstanceFields(Body):
 
 
 class InstanceIn(InstanceFields):
-    unsupported = frozenset({"integrations"})
-    integrations: dict[str, Any] | None = None
+    integrations: Links | None = None
 
 
 class InstancePatch(Body):
@@ -92,6 +92,7 @@ def instance_out(view: InstanceView) -> dict[str, Any]:
             "createdBy": user(i.created_by),
             "updatedAt": iso(i.updated_at),
             "updatedBy": user(i.updated_by),
+            "integrations": integrations_out(view.links),
         }
     )
 
@@ -106,7 +107,9 @@ def list_instances(
 
 @router.post("/instances", status_code=201)
 def create_instance(body: InstanceIn, principal: WriteInstances, session: WriteSession) -> Response:
-    view = service.create_instance(session, principal, body.terms(), slug=body.slug)
+    view = service.create_instance(
+        session, principal, body.terms(), slug=body.slug, links=links_in(body.integrations)
+    )
     return json_response(instance_out(view), 201)
 
 

@@ -10,6 +10,7 @@ from meterline.api.kaiten import (
     components,
     customers,
     instances,
+    integrations,
     licenses,
     metadata_fields,
     releases,
@@ -26,3 +27,4 @@ router.include_router(components.router)
 router.include_router(releases.router)
 router.include_router(metadata_fields.router)
 router.include_router(audit.router)
+router.include_router(integrations.router)

@@ -20,6 +20,9 @@ from starlette.routing import compile_path
 
 from meterline.kernel.errors import DomainError, NotFound
 
+_CUSTOMER_LINK = "/customers/{customerSlug}/integrations/{integrationName}"
+_INSTANCE_LINK = "/instances/{instanceSlug}/integrations/{integrationName}"
+
 # Kaiten's operations by method and path (under /api), as its OpenAPI document names them.
 OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/entitlements", "ListEntitlements"),
@@ -103,6 +106,19 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/metadata-fields/{fieldId}/archive", "ArchiveMetadataField"),
     ("POST", "/metadata-fields/{fieldId}/unarchive", "UnarchiveMetadataField"),
     ("POST", "/metadata-fields/{fieldId}/dry-run", "DryRunMetadataField"),
+    # Integrations: the contract names no codes for them, so their errors take the status's.
+    ("GET", _CUSTOMER_LINK, "GetCustomerIntegration"),
+    ("POST", _CUSTOMER_LINK, "CreateCustomerIntegration"),
+    ("PUT", _CUSTOMER_LINK, "UpdateCustomerIntegration"),
+    ("DELETE", _CUSTOMER_LINK, "DeleteCustomerIntegration"),
+    ("GET", _INSTANCE_LINK, "GetInstanceIntegration"),
+    ("POST", _INSTANCE_LINK, "CreateInstanceIntegration"),
+    ("PUT", _INSTANCE_LINK, "UpdateInstanceIntegration"),
+    ("DELETE", _INSTANCE_LINK, "DeleteInstanceIntegration"),
+    ("GET", "/integration/{adapter}/customer/{externalId}", "GetIntegrationCustomer"),
+    ("PATCH", "/integration/{adapter}/customer/{externalId}", "UpsertIntegrationCustomer"),
+    ("GET", "/integration/{adapter}/instance/{externalId}", "GetIntegrationInstance"),
+    ("PATCH", "/integration/{adapter}/instance/{externalId}", "UpsertIntegrationInstance"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
