@@ -12,7 +12,9 @@ from meterline.api.kaiten import (
     instances,
     licenses,
     metadata_fields,
+    platform,
     releases,
+    service_accounts,
     zones,
 )
 
@@ -26,3 +28,5 @@ router.include_router(components.router)
 router.include_router(releases.router)
 router.include_router(metadata_fields.router)
 router.include_router(audit.router)
+router.include_router(service_accounts.router)
+router.include_router(platform.router)
