@@ -50,22 +50,6 @@ NOT_SERVED: frozenset[str] = frozenset(
         "integrations.upsert_customer",
         "integrations.upsert_instance",
         "platform.connectors.register",
-        "platform.me",
-        "platform.organizations.delete",
-        "platform.organizations.delete_membership",
-        "platform.organizations.ensure",
-        "platform.organizations.get",
-        "platform.tokens.list",
-        "platform.tokens.mint",
-        "platform.tokens.revoke",
-        "platform.users.delete",
-        "service_accounts.create",
-        "service_accounts.create_token",
-        "service_accounts.delete_token",
-        "service_accounts.get",
-        "service_accounts.list",
-        "service_accounts.list_tokens",
-        "service_accounts.update",
     }
 )
 
