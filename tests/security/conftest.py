@@ -5,6 +5,7 @@ scope, a revoked key, a key without the scope)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -54,7 +55,12 @@ def other_organization_key(server: Server) -> str:
             f"Other org {uuid.uuid4().hex[:8]}",
             "--json",
         ],
-        env={"METERLINE_DATABASE_URL": server.database_url, "PATH": "/usr/bin:/bin"},
+        env={
+            "METERLINE_DATABASE_URL": server.database_url,
+            "PATH": "/usr/bin:/bin",
+            # A checkout run from its source tree runs its own CLI, not an installed one.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -359,4 +365,18 @@ def seed_victim(server: Server) -> Victim:
         "deploymentZoneId": zone["id"],
         "previousComponentId": component["id"],
     }
+    # A service account of tenant A and one of its tokens.
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        _ok(api.post("/service-accounts", json={"name": f"{secret} bot", "slug": f"{tag}-sa"}))
+        _ok(
+            api.post(
+                f"/service-accounts/{tag}-sa/tokens",
+                json={"name": f"{secret} token", "slug": f"{tag}-tok", "scopes": []},
+            )
+        )
+    victim.path_ids |= {"serviceAccountSlug": f"{tag}-sa", "tokenSlug": f"{tag}-tok"}
     return victim
