@@ -42,19 +42,10 @@ def mint(tenant: Tenant, **body: Any) -> tuple[str, str]:
     return str(data["api_key"]), str(data["secret"]["id"])
 
 
-def other_organization_key(server: Server) -> str:
-    """A full-rights key of a separate organization, minted with the CLI."""
+def run_cli(server: Server, *args: str) -> str:
+    """Run the ``meterline`` CLI against ``server``'s database; its last line of output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "meterline",
-            "keys",
-            "create",
-            "--organization",
-            f"Other org {uuid.uuid4().hex[:8]}",
-            "--json",
-        ],
+        [sys.executable, "-m", "meterline", *args],
         env={
             "METERLINE_DATABASE_URL": server.database_url,
             "PATH": "/usr/bin:/bin",
@@ -66,7 +57,27 @@ def other_organization_key(server: Server) -> str:
         timeout=120,
         check=True,
     )
-    return str(json.loads(result.stdout.strip().splitlines()[-1])["key"])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def other_organization_key(server: Server) -> str:
+    """A full-rights key of a separate organization, minted with the CLI."""
+    line = run_cli(
+        server, "keys", "create", "--organization", f"Other org {uuid.uuid4().hex[:8]}", "--json"
+    )
+    return str(json.loads(line)["key"])
+
+
+def platform_credential(server: Server, *scopes: str, ttl: str | None = None) -> dict[str, Any]:
+    """A platform credential (``ksm_...``) made with the CLI, as an operator makes one:
+    every platform scope unless ``scopes`` are given."""
+    args = ["keys", "create", "--platform", "--name", f"ops {uuid.uuid4().hex[:6]}", "--json"]
+    for scope in scopes:
+        args += ["--scope", scope]
+    if ttl:
+        args += ["--ttl", ttl]
+    created: dict[str, Any] = json.loads(run_cli(server, *args))
+    return created
 
 
 @dataclass

@@ -136,11 +136,15 @@ def test_no_key_reaches_another_tenant(world: World, method: str, path: str) -> 
     keys = world.keys
     has_path_ids = "{" in path
 
-    # The Platform API answers every key of the Core API as an unknown route answers: 404
-    # (api/kaiten/platform_auth.py; its own credentials are tests/api/kaiten/test_platform.py's).
+    # The Platform API answers every key of the Core API as an unknown route answers, 404,
+    # and no key 401 (api/kaiten/platform_auth.py; its own credentials are
+    # tests/api/kaiten/test_platform.py's).
     if path.startswith(PLATFORM_PATHS):
+        for label, key in (("no key", None), ("forged platform key", "ksm_" + "A" * 43)):
+            response = call(world, method, path, key)
+            _refused(response, {401}, label)
+            _no_secret(world, response, label)
         for label, key in (
-            ("no key", None),
             ("forged key", "sk_" + "A" * 43),
             ("revoked key", keys.revoked),
             ("customer-scoped key", keys.customer_scoped),

@@ -2,9 +2,9 @@
 
 Kaiten serves the Platform API on a listener of its own, and its Core listener answers 404
 to every ``/platform/*`` path. Meterline serves both on one listener, so it keeps that
-contract per credential: a request without a platform credential (no key, or a Core key)
-is answered exactly as an unknown route, 404; a ``ksm_`` value that is not a live
-credential is 401; one lacking the operation's scope is 403. Core routes never look at this
+contract per credential: a request with a Core key (any credential that is not ``ksm_...``)
+is answered exactly as an unknown route, 404; one without a credential, or with a ``ksm_``
+value that is not a live credential, is 401; one lacking the operation's scope is 403. Core routes never look at this
 table, so a platform credential there is an unknown key: 401.
 """
 
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from meterline.accounts import platform
 from meterline.accounts.platform import PlatformPrincipal
 from meterline.api.deps import database, presented_key
-from meterline.kernel.errors import PermissionDenied
+from meterline.kernel.errors import PermissionDenied, Unauthenticated
 
 PLATFORM_PATHS = "/api/platform/"
 
@@ -34,7 +34,9 @@ def platform_principal(request: Request) -> PlatformPrincipal:
     if cached is not None:
         return cached
     key = presented_key(request)
-    if key is None or not key.startswith(platform.CREDENTIAL_PREFIX + "_"):
+    if key is None:
+        raise Unauthenticated("A platform credential is required")
+    if not key.startswith(platform.CREDENTIAL_PREFIX + "_"):
         raise HTTPException(status_code=404)  # as the Core listener answers /platform/*
     with database(request).read_engine.connect() as conn:
         principal = platform.authenticate(conn, key)
