@@ -65,20 +65,23 @@ def _external() -> str:
 
 
 def test_me_describes_the_credential(server: Server) -> None:
-    created = platform_credential(server, "read:organizations", ttl="2160h")
+    created = platform_credential(server, "read:tokens", ttl="2160h")
     with KaitenPlatformClient(
         base_url=server.base_url, token=created["key"], max_retries=0
     ) as client:
         me = client.me()
-    assert (me.slug, me.name, me.scopes) == (
-        created["slug"],
-        created["name"],
-        ["read:organizations"],
-    )
+    assert (me.slug, me.name, me.scopes) == (created["slug"], created["name"], ["read:tokens"])
     assert (me.credential_kind, me.subject) == ("platform", "system:kaiten")
     assert me.expires_at is not None
     assert timedelta(days=89) < me.expires_at - me.created_at <= timedelta(days=90, seconds=5)
     assert len(me.id) == 36
+    # Describing the caller needs read:tokens, as the contract says.
+    other = platform_credential(server, "read:organizations")
+    with (
+        KaitenPlatformClient(base_url=server.base_url, token=other["key"], max_retries=0) as client,
+        pytest.raises(PermissionDeniedError),
+    ):
+        client.me()
 
 
 def test_ensure_is_idempotent_and_derives_the_id(platform: KaitenPlatformClient) -> None:

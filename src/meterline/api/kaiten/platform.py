@@ -2,9 +2,10 @@
 
 Organizations are ensured by their identity provider's id, organization tokens minted,
 listed and revoked in them, and users removed. Who may call, and what a Core key hears
-here, is ``platform_auth.py``'s. Scopes: ``write:organizations`` ensures,
-``read:organizations`` reads, ``delete:organizations`` / ``delete:memberships`` /
-``delete:users`` delete, ``write:tokens`` mints and revokes, ``read:tokens`` lists.
+here, is ``platform_auth.py``'s. Scopes, as the contract lists them per operation:
+``write:organizations`` ensures, ``read:organizations`` reads, ``delete:organizations`` /
+``delete:memberships`` / ``delete:users`` delete, ``write:tokens`` mints and revokes,
+``read:tokens`` lists and describes the caller (``/me``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field, field_validator
 
 from meterline.accounts import organizations, platform
@@ -30,7 +31,6 @@ from meterline.kernel.durations import parse_go_duration
 
 router = APIRouter(prefix="/platform", tags=["platform"])
 
-Anyone = Annotated[PlatformPrincipal, Depends(platform_scope(None))]
 EnsureOrganizations = Annotated[PlatformPrincipal, Depends(platform_scope("write:organizations"))]
 ReadOrganizations = Annotated[PlatformPrincipal, Depends(platform_scope("read:organizations"))]
 DeleteOrganizations = Annotated[PlatformPrincipal, Depends(platform_scope("delete:organizations"))]
@@ -42,7 +42,7 @@ WriteTokens = Annotated[PlatformPrincipal, Depends(platform_scope("write:tokens"
 
 class OrganizationIn(Body):
     externalId: str = Field(min_length=1, max_length=255)
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
 
 
 class MintIn(Body):
@@ -81,7 +81,7 @@ def _organization(session: ReadSession, organization_id: str) -> Organization:
 
 
 @router.get("/me")
-def me(principal: Anyone) -> Response:
+def me(principal: ReadTokens) -> Response:
     return json_response(
         compact(
             {
@@ -106,57 +106,55 @@ def ensure_organization(
     return json_response(organization_out(found))
 
 
-@router.get("/organizations/{organizationId}")
-def get_organization(
-    organizationId: str, principal: ReadOrganizations, session: ReadSession
-) -> Response:
-    return json_response(organization_out(_organization(session, organizationId)))
+@router.get("/organizations/{orgId}")
+def get_organization(orgId: str, principal: ReadOrganizations, session: ReadSession) -> Response:
+    return json_response(organization_out(_organization(session, orgId)))
 
 
-@router.delete("/organizations/{organizationId}", status_code=204)
+@router.delete("/organizations/{orgId}", status_code=204)
 def delete_organization(
-    organizationId: str, principal: DeleteOrganizations, session: WriteSession
+    orgId: str, principal: DeleteOrganizations, session: WriteSession
 ) -> Response:
-    organizations.delete_organization(session, _organization(session, organizationId).id)
+    organizations.delete_organization(session, _organization(session, orgId).id)
     return Response(status_code=204)
 
 
-@router.delete("/organizations/{organizationId}/memberships/{userId}", status_code=204)
+@router.delete("/organizations/{orgId}/memberships/{userId}", status_code=204)
 def delete_membership(
-    organizationId: str, userId: str, principal: DeleteMemberships, session: WriteSession
+    orgId: str, userId: str, principal: DeleteMemberships, session: WriteSession
 ) -> Response:
-    organization = _organization(session, organizationId)
+    organization = _organization(session, orgId)
     organizations.delete_membership(session, organization.id, id_of(userId, "user", "user"))
     return Response(status_code=204)
 
 
-@router.post("/organizations/{organizationId}/tokens", status_code=201)
-def mint_token(
-    organizationId: str, body: MintIn, principal: WriteTokens, session: WriteSession
-) -> Response:
-    organization = _organization(session, organizationId)
+@router.post("/organizations/{orgId}/tokens", status_code=201)
+def mint_token(orgId: str, body: MintIn, principal: WriteTokens, session: WriteSession) -> Response:
+    organization = _organization(session, orgId)
     token, plaintext = platform.mint_token(session, principal, organization, body.terms())
     return json_response(token_out(token, plaintext), 201)
 
 
-@router.get("/organizations/{organizationId}/tokens")
-def list_tokens(organizationId: str, principal: ReadTokens, session: ReadSession) -> Response:
-    organization = _organization(session, organizationId)
+@router.get("/organizations/{orgId}/tokens")
+def list_tokens(orgId: str, principal: ReadTokens, session: ReadSession) -> Response:
+    organization = _organization(session, orgId)
     return json_response(
         [token_out(t) for t in platform.list_tokens(session, principal, organization)]
     )
 
 
-@router.delete("/organizations/{organizationId}/tokens/{tokenSlug}", status_code=204)
+@router.delete("/organizations/{orgId}/tokens/{tokenSlug}", status_code=204)
 def revoke_token(
-    organizationId: str, tokenSlug: str, principal: WriteTokens, session: WriteSession
+    orgId: str, tokenSlug: str, principal: WriteTokens, session: WriteSession
 ) -> Response:
-    organization = _organization(session, organizationId)
+    organization = _organization(session, orgId)
     platform.revoke_token(session, principal, organization, tokenSlug)
     return Response(status_code=204)
 
 
-@router.delete("/users/{userId}", status_code=204)
-def delete_user(userId: str, principal: DeleteUsers, session: WriteSession) -> Response:
-    organizations.delete_user(session, id_of(userId, "user", "user"))
+@router.delete("/users/{id}", status_code=204)
+def delete_user(
+    user_id: Annotated[str, Path(alias="id")], principal: DeleteUsers, session: WriteSession
+) -> Response:
+    organizations.delete_user(session, id_of(user_id, "user", "user"))
     return Response(status_code=204)
