@@ -111,15 +111,36 @@ def keys_create(
         "default one: a separate tenant that shares nothing with it.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    platform: bool = typer.Option(
+        False,
+        "--platform",
+        help="Create a platform credential (ksm_...) for the Kaiten Platform API instead: "
+        "deployment-wide, of no organization.",
+    ),
+    scope: list[str] | None = typer.Option(
+        None,
+        "--scope",
+        help="With --platform: a scope the credential holds (repeatable); default: every "
+        "platform scope.",
+    ),
+    ttl: str | None = typer.Option(
+        None, help="With --platform: its lifetime, a Go duration such as 2160h; default: none."
+    ),
 ) -> None:
     """Mint a full-rights key in the production environment of the default organization
-    (or of ``--organization``) and print it once."""
+    (or of ``--organization``) and print it once; with ``--platform``, a platform
+    credential."""
     from meterline.accounts import service as accounts
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
 
     settings = Settings()
     upgrade(settings.database.url)
+    if platform:
+        _create_platform_credential(settings, name, scope, ttl, as_json)
+        return
+    if scope or ttl:
+        raise typer.BadParameter("--scope and --ttl apply to --platform credentials only")
     db = Database.connect(settings)
     try:
         with db.session() as session:
@@ -151,6 +172,68 @@ def keys_create(
     else:
         console.print(f"API key ([bold]{name}[/bold], environment {result['environment_id']}):")
         typer.echo(plaintext)
+
+
+def _create_platform_credential(
+    settings: Settings, name: str, scopes: list[str] | None, ttl: str | None, as_json: bool
+) -> None:
+    from meterline.accounts import platform
+    from meterline.db.engine import Database
+    from meterline.kernel.durations import parse_go_duration
+    from meterline.kernel.errors import InvalidRequest
+
+    try:
+        lifetime = parse_go_duration(ttl, maximum=platform.MAX_TTL) if ttl else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"--ttl: {exc}") from exc
+    db = Database.connect(settings)
+    try:
+        with db.session() as session:
+            try:
+                row, plaintext = platform.create_credential(
+                    session, name=name, scopes=scopes or None, ttl=lifetime
+                )
+            except InvalidRequest as exc:
+                raise typer.BadParameter(exc.message) from exc
+            result = {
+                "key": plaintext,
+                "id": row.id,
+                "slug": row.slug,
+                "name": row.name,
+                "scopes": row.scopes,
+                "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+            }
+    finally:
+        db.dispose()
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        console.print(f"Platform credential ([bold]{name}[/bold], slug {result['slug']}):")
+        typer.echo(plaintext)
+
+
+@keys_app.command("revoke-platform")
+def keys_revoke_platform(
+    slug: str = typer.Argument(..., help="The platform credential's slug."),
+) -> None:
+    """Revoke a platform credential, and with it every organization token it minted."""
+    from meterline.accounts import platform
+    from meterline.db.engine import Database
+    from meterline.db.migrate import upgrade
+    from meterline.kernel.errors import NotFound
+
+    settings = Settings()
+    upgrade(settings.database.url)
+    db = Database.connect(settings)
+    try:
+        with db.session() as session:
+            try:
+                revoked = platform.revoke_credential(session, slug)
+            except NotFound as exc:
+                raise typer.BadParameter(exc.message) from exc
+    finally:
+        db.dispose()
+    typer.echo(f"revoked {slug} and {revoked} token(s) it minted")
 
 
 @app.command()

@@ -42,31 +42,42 @@ def mint(tenant: Tenant, **body: Any) -> tuple[str, str]:
     return str(data["api_key"]), str(data["secret"]["id"])
 
 
-def other_organization_key(server: Server) -> str:
-    """A full-rights key of a separate organization, minted with the CLI."""
+def run_cli(server: Server, *args: str) -> str:
+    """Run the ``meterline`` CLI against ``server``'s database; its last line of output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "meterline",
-            "keys",
-            "create",
-            "--organization",
-            f"Other org {uuid.uuid4().hex[:8]}",
-            "--json",
-        ],
+        [sys.executable, "-m", "meterline", *args],
         env={
             "METERLINE_DATABASE_URL": server.database_url,
             "PATH": "/usr/bin:/bin",
-            # The CLI imports the code under test, not another checkout's install.
-            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+            # A checkout run from its source tree runs its own CLI, not an installed one.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
         },
         capture_output=True,
         text=True,
         timeout=120,
         check=True,
     )
-    return str(json.loads(result.stdout.strip().splitlines()[-1])["key"])
+    return result.stdout.strip().splitlines()[-1]
+
+
+def other_organization_key(server: Server) -> str:
+    """A full-rights key of a separate organization, minted with the CLI."""
+    line = run_cli(
+        server, "keys", "create", "--organization", f"Other org {uuid.uuid4().hex[:8]}", "--json"
+    )
+    return str(json.loads(line)["key"])
+
+
+def platform_credential(server: Server, *scopes: str, ttl: str | None = None) -> dict[str, Any]:
+    """A platform credential (``ksm_...``) made with the CLI, as an operator makes one:
+    every platform scope unless ``scopes`` are given."""
+    args = ["keys", "create", "--platform", "--name", f"ops {uuid.uuid4().hex[:6]}", "--json"]
+    for scope in scopes:
+        args += ["--scope", scope]
+    if ttl:
+        args += ["--ttl", ttl]
+    created: dict[str, Any] = json.loads(run_cli(server, *args))
+    return created
 
 
 @dataclass
@@ -365,16 +376,26 @@ def seed_victim(server: Server) -> Victim:
         "deploymentZoneId": zone["id"],
         "previousComponentId": component["id"],
     }
-    # Integrations: the customer and the instance linked to one record of one adapter.
+    # A service account of tenant A and one of its tokens.
     with httpx.Client(
         base_url=server.base_url + "/api",
         headers={"Authorization": f"Bearer {tenant.key}"},
         timeout=30,
     ) as api:
+        _ok(api.post("/service-accounts", json={"name": f"{secret} bot", "slug": f"{tag}-sa"}))
+        _ok(
+            api.post(
+                f"/service-accounts/{tag}-sa/tokens",
+                json={"name": f"{secret} token", "slug": f"{tag}-tok", "scopes": []},
+            )
+        )
+        # Integrations: the customer and the instance linked to one record of one adapter.
         link = {"external_id": f"{tag}-rec", "metadata": {"note": secret}}
         _ok(api.post(f"/customers/{tag}-kc/integrations/{tag}-crm", json=link))
         _ok(api.post(f"/instances/{tag}-inst/integrations/{tag}-crm", json=link))
     victim.path_ids |= {
+        "serviceAccountSlug": f"{tag}-sa",
+        "tokenSlug": f"{tag}-tok",
         "integrationName": f"{tag}-crm",
         "adapter": f"{tag}-crm",
         "externalId": f"{tag}-rec",

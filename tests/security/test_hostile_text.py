@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from meterline.app import create_app
 from meterline.settings import Settings
-from tests.conftest import Tenant, unique
+from tests.conftest import Server, Tenant, unique
+from tests.security.conftest import platform_credential
 
 _SPEC = create_app(Settings(database_url="sqlite://")).openapi()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -70,17 +71,25 @@ def dialect_error(response: httpx.Response, status: int) -> str | None:
     return None if ok else f"not the dialect's shape: {response.text[:160]}"
 
 
-def _headers(tenant: Tenant, path: str) -> dict[str, str]:
+@pytest.fixture(scope="module")
+def ksm(server: Server) -> str:
+    """A platform credential: the key of the /api/platform routes."""
+    return str(platform_credential(server)["key"])
+
+
+def _headers(tenant: Tenant, path: str, ksm: str) -> dict[str, str]:
+    if path.startswith("/api/platform/"):
+        return {"Authorization": f"Bearer {ksm}", "content-type": "application/json"}
     if path.startswith("/api/") or path.rstrip("/") == "/v1/usage":
         return {"Authorization": f"Bearer {tenant.key}", "content-type": "application/json"}
     return {"x-api-key": tenant.key, "content-type": "application/json"}
 
 
-def _sweep(tenant: Tenant, requests: list[tuple[str, str, bytes | None]]) -> list[str]:
+def _sweep(tenant: Tenant, ksm: str, requests: list[tuple[str, str, bytes | None]]) -> list[str]:
     failures = []
     with httpx.Client(base_url=tenant.server.base_url, timeout=30) as http:
         for method, url, content in requests:
-            for headers in (_headers(tenant, url), {"content-type": "application/json"}):
+            for headers in (_headers(tenant, url, ksm), {"content-type": "application/json"}):
                 response = http.request(method, url, content=content, headers=headers)
                 # A Kaiten request with a body is answered 401 before anything is said about
                 # it (Kaiten's contract: 401 before body validation); the other dialects, and
@@ -99,13 +108,13 @@ def test_the_sweep_covers_the_hot_paths() -> None:
     assert len(OPERATIONS) > 100
 
 
-def test_a_lone_surrogate_escape_in_any_body_is_a_400(tenant: Tenant) -> None:
+def test_a_lone_surrogate_escape_in_any_body_is_a_400(tenant: Tenant, ksm: str) -> None:
     requests = [
         (method, _concrete(path), body)
         for method, path in WITH_BODY
         for body in (LONE_SURROGATES if (method, path) in HOT_PATHS else LONE_SURROGATES[:1])
     ]
-    assert _sweep(tenant, requests) == []
+    assert _sweep(tenant, ksm, requests) == []
 
 
 def test_a_valid_surrogate_pair_and_escaped_backslashes_are_text(tenant: Tenant) -> None:
@@ -120,22 +129,22 @@ def test_a_valid_surrogate_pair_and_escaped_backslashes_are_text(tenant: Tenant)
         assert pair.json()["name"] == "\\ud800 \U0001f600"
 
 
-def test_a_surrogate_encoded_in_a_query_or_path_is_a_400(tenant: Tenant) -> None:
+def test_a_surrogate_encoded_in_a_query_or_path_is_a_400(tenant: Tenant, ksm: str) -> None:
     requests: list[tuple[str, str, bytes | None]] = []
     for method, path, has_body in OPERATIONS:
         content = b"{}" if has_body else None
         requests.append((method, f"{_concrete(path)}?q={UTF8_SURROGATE}", content))
         if "{" in path:
             requests.append((method, _concrete(path, "a" + UTF8_SURROGATE), content))
-    assert _sweep(tenant, requests) == []
+    assert _sweep(tenant, ksm, requests) == []
 
 
-def test_json_nested_100000_deep_is_a_400_on_every_route(tenant: Tenant) -> None:
+def test_json_nested_100000_deep_is_a_400_on_every_route(tenant: Tenant, ksm: str) -> None:
     requests = [(method, _concrete(path), DEEP) for method, path in WITH_BODY]
     mixed = b"[" + b'{"a":[' * 50_000 + b"1" + b"]}" * 50_000 + b"]"
     unclosed = b'{"customer_id": "c", "feature_id": ' + b"[" * 100_000
     requests += [("POST", "/v1/entitlements/check", mixed), ("POST", "/v1/events", unclosed)]
-    assert _sweep(tenant, requests) == []
+    assert _sweep(tenant, ksm, requests) == []
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ ORGANIZATION_LEVEL = {"/v1/environments", "/v1/environments/{env_id}", "/v1/user
 SELF = {("GET", "/v1/users/me")}
 # The usage report is where a customer-scoped key belongs.
 CUSTOMER_KEY_ROUTES = {("GET", "/v1/usage"), *SELF}
+PLATFORM_PATHS = "/api/platform/"
 KAITEN_ONLY_SCOPES = [
     "write:licenses",
     "write:instances",
@@ -134,6 +135,28 @@ def _lacking_scope_key(keys: Keys, method: str, path: str) -> str:
 def test_no_key_reaches_another_tenant(world: World, method: str, path: str) -> None:
     keys = world.keys
     has_path_ids = "{" in path
+
+    # The Platform API answers every key of the Core API as an unknown route answers, 404,
+    # and no key 401 (api/kaiten/platform_auth.py; its own credentials are
+    # tests/api/kaiten/test_platform.py's).
+    if path.startswith(PLATFORM_PATHS):
+        for label, key in (("no key", None), ("forged platform key", "ksm_" + "A" * 43)):
+            response = call(world, method, path, key)
+            _refused(response, {401}, label)
+            _no_secret(world, response, label)
+        for label, key in (
+            ("forged key", "sk_" + "A" * 43),
+            ("revoked key", keys.revoked),
+            ("customer-scoped key", keys.customer_scoped),
+            ("key lacking the scope", _lacking_scope_key(keys, method, path)),
+            ("other environment", keys.other_environment),
+            ("other organization", keys.other_organization),
+            ("owner", world.victim.tenant.key),
+        ):
+            response = call(world, method, path, key)
+            _refused(response, {404}, label)
+            _no_secret(world, response, label)
+        return
 
     # Without a valid key: 401, always.
     for label, key in (

@@ -16,6 +16,9 @@ class Organization(TimestampMixin, Base):
     id: Mapped[str] = id_column("tenant")
     name: Mapped[str] = mapped_column(String(255))
     is_default: Mapped[bool] = mapped_column(default=False)
+    # The identity provider's id of the organization (Kaiten's externalId), for the
+    # organizations the Platform API ensures; their id is derived from it.
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None, unique=True)
 
 
 class Environment(TimestampMixin, Base):
@@ -38,13 +41,34 @@ class User(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     type: Mapped[str] = mapped_column(String(30), default="user")
+    # Set when the user is deleted or removed from its organization: the row stays, so
+    # what it created keeps its attribution, and its keys stop working.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ServiceAccount(TimestampMixin, Base):
+    """A machine identity of one environment; its tokens are API keys (``ksh_...``)."""
+
+    __tablename__ = "service_accounts"
+    __table_args__ = (Index("uq_service_accounts_env_slug", "environment_id", "slug", unique=True),)
+
+    id: Mapped[str] = id_column("sa")
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(40), default=None)
+    updated_by: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class ApiKey(TimestampMixin, Base):
     """An API key. Only its SHA-256 hash is stored; the key itself is shown once."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (Index("ix_api_keys_key_hash", "key_hash", unique=True),)
+    __table_args__ = (
+        Index("ix_api_keys_key_hash", "key_hash", unique=True),
+        Index("uq_api_keys_service_account_slug", "service_account_id", "slug", unique=True),
+        Index("ix_api_keys_platform_credential", "platform_credential_id"),
+    )
 
     id: Mapped[str] = id_column("secret")
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -60,6 +84,35 @@ class ApiKey(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="published")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # A Kaiten token (``ksh_...``): of a service account, or minted by a platform
+    # credential; ``slug`` is the handle its revocation takes.
+    service_account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("service_accounts.id"), default=None
+    )
+    platform_credential_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    slug: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_by: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class PlatformCredential(TimestampMixin, Base):
+    """A platform credential (``ksm_...``): deployment-wide, of no environment, created by
+    the operator (``meterline keys create --platform``). Only its SHA-256 is stored."""
+
+    __tablename__ = "platform_credentials"
+    __table_args__ = (
+        Index("uq_platform_credentials_key_hash", "key_hash", unique=True),
+        Index("uq_platform_credentials_slug", "slug", unique=True),
+    )
+
+    id: Mapped[str] = id_column("pcred")
+    slug: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    display_id: Mapped[str] = mapped_column(String(40))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="published")
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class UiSession(Base):

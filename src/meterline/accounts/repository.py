@@ -65,7 +65,9 @@ def environment(session: Session, organization_id: str, env_id: str) -> Environm
 
 def first_user(session: Session, organization_id: str) -> User | None:
     return session.scalars(
-        select(User).where(User.organization_id == organization_id).order_by(User.created_at)
+        select(User)
+        .where(User.organization_id == organization_id, User.deleted_at.is_(None))
+        .order_by(User.created_at)
     ).first()
 
 

@@ -71,6 +71,12 @@ def ensure_organization(session: Session, name: str) -> DefaultAccount:
     return _ensure_account(session, org)
 
 
+def account_of(session: Session, org: Organization) -> DefaultAccount:
+    """``org`` with its two environments and an admin user, created where missing; its
+    production environment is its default one."""
+    return _ensure_account(session, org)
+
+
 def _ensure_account(session: Session, org: Organization) -> DefaultAccount:
     for env_type in ENVIRONMENT_TYPES:
         if repository.environment_by_type(session, org.id, env_type) is None:

@@ -38,22 +38,6 @@ NOT_SERVED: frozenset[str] = frozenset(
         "feature_flags.manifest",
         "feature_flags.update",
         "platform.connectors.register",
-        "platform.me",
-        "platform.organizations.delete",
-        "platform.organizations.delete_membership",
-        "platform.organizations.ensure",
-        "platform.organizations.get",
-        "platform.tokens.list",
-        "platform.tokens.mint",
-        "platform.tokens.revoke",
-        "platform.users.delete",
-        "service_accounts.create",
-        "service_accounts.create_token",
-        "service_accounts.delete_token",
-        "service_accounts.get",
-        "service_accounts.list",
-        "service_accounts.list_tokens",
-        "service_accounts.update",
     }
 )
 

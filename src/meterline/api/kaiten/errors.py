@@ -6,12 +6,14 @@ import email.message
 from http import HTTPStatus
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.api.deps import authenticate_request
 from meterline.api.json import json_response
 from meterline.api.kaiten import vocabulary
+from meterline.api.kaiten.platform_auth import is_platform_path, platform_principal
 from meterline.kernel.errors import (
     DomainError,
     FieldProblem,
@@ -100,6 +102,16 @@ def _unauthenticated(request: Request) -> Response | None:
     """The 401 for a caller without a valid key, else None. An application without a
     database (a bare test app) authenticates nobody: nothing to say."""
     if getattr(request.app.state, "db", None) is None:
+        return None
+    if is_platform_path(request.url.path):
+        try:
+            platform_principal(request)
+        except Unauthenticated as exc:
+            return problem(request, exc.status, exc.message)
+        except HTTPException as exc:
+            return problem(request, exc.status_code, HTTPStatus(exc.status_code).phrase)
+        except DomainError:
+            pass
         return None
     try:
         authenticate_request(request)

@@ -13,7 +13,9 @@ from meterline.api.kaiten import (
     integrations,
     licenses,
     metadata_fields,
+    platform,
     releases,
+    service_accounts,
     zones,
 )
 
@@ -28,3 +30,5 @@ router.include_router(releases.router)
 router.include_router(metadata_fields.router)
 router.include_router(audit.router)
 router.include_router(integrations.router)
+router.include_router(service_accounts.router)
+router.include_router(platform.router)

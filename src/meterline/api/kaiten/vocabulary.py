@@ -119,6 +119,27 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("PATCH", "/integration/{adapter}/customer/{externalId}", "UpsertIntegrationCustomer"),
     ("GET", "/integration/{adapter}/instance/{externalId}", "GetIntegrationInstance"),
     ("PATCH", "/integration/{adapter}/instance/{externalId}", "UpsertIntegrationInstance"),
+    ("GET", "/service-accounts", "ListServiceAccounts"),
+    ("POST", "/service-accounts", "CreateServiceAccount"),
+    ("GET", "/service-accounts/{serviceAccountSlug}", "GetServiceAccount"),
+    ("PUT", "/service-accounts/{serviceAccountSlug}", "UpdateServiceAccount"),
+    ("GET", "/service-accounts/{serviceAccountSlug}/tokens", "ListServiceAccountTokens"),
+    ("POST", "/service-accounts/{serviceAccountSlug}/tokens", "CreateServiceAccountToken"),
+    (
+        "DELETE",
+        "/service-accounts/{serviceAccountSlug}/tokens/{tokenSlug}",
+        "DeleteServiceAccountToken",
+    ),
+    # The Platform API (its contract's operation ids, in this table's case).
+    ("GET", "/platform/me", "GetPlatformMe"),
+    ("POST", "/platform/organizations", "EnsureOrganization"),
+    ("GET", "/platform/organizations/{orgId}", "GetOrganization"),
+    ("DELETE", "/platform/organizations/{orgId}", "DeleteOrganization"),
+    ("DELETE", "/platform/organizations/{orgId}/memberships/{userId}", "DeleteMembership"),
+    ("GET", "/platform/organizations/{orgId}/tokens", "ListOrganizationTokens"),
+    ("POST", "/platform/organizations/{orgId}/tokens", "MintOrganizationToken"),
+    ("DELETE", "/platform/organizations/{orgId}/tokens/{tokenSlug}", "RevokeOrganizationToken"),
+    ("DELETE", "/platform/users/{id}", "DeleteUser"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
