@@ -501,6 +501,19 @@ HONOURED: dict[str, dict[str, str]] = {
         "slug": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
         "version": "tests/api/kaiten/test_releases.py::test_release_create_get_list_delete",
     },
+    "kaiten:service_accounts.create": {
+        "name": "tests/api/kaiten/test_service_accounts.py::test_service_account_crud",
+        "slug": "tests/api/kaiten/test_service_accounts.py::test_service_account_crud",
+    },
+    "kaiten:service_accounts.create_token": {
+        "expiresAt": "tests/api/kaiten/test_service_accounts.py::test_a_token_expires",
+        "name": "tests/api/kaiten/test_service_accounts.py::test_token_names_and_slugs",
+        "scopes": "tests/api/kaiten/test_service_accounts.py::test_token_names_and_slugs",
+        "slug": "tests/api/kaiten/test_service_accounts.py::test_token_names_and_slugs",
+    },
+    "kaiten:service_accounts.update": {
+        "name": "tests/api/kaiten/test_service_accounts.py::test_service_account_crud",
+    },
 }
 
 
