@@ -8,7 +8,9 @@ from meterline.api.kaiten import (
     audit,
     catalog,
     components,
+    connectors,
     customers,
+    feature_flags,
     instances,
     licenses,
     metadata_fields,
@@ -26,3 +28,5 @@ router.include_router(components.router)
 router.include_router(releases.router)
 router.include_router(metadata_fields.router)
 router.include_router(audit.router)
+router.include_router(feature_flags.router)
+router.include_router(connectors.router)
