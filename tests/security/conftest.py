@@ -5,6 +5,7 @@ scope, a revoked key, a key without the scope)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -54,7 +55,12 @@ def other_organization_key(server: Server) -> str:
             f"Other org {uuid.uuid4().hex[:8]}",
             "--json",
         ],
-        env={"METERLINE_DATABASE_URL": server.database_url, "PATH": "/usr/bin:/bin"},
+        env={
+            "METERLINE_DATABASE_URL": server.database_url,
+            "PATH": "/usr/bin:/bin",
+            # A worktree run imports meterline from its src/ through PYTHONPATH.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}),
+        },
         capture_output=True,
         text=True,
         timeout=120,

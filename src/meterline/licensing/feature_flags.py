@@ -243,11 +243,11 @@ class Subject:
 
 def _text(context: Mapping[str, Any], key: str, limit: int) -> str | None:
     value = context.get(key)
-    if value is None:
+    if value is None or value == "":  # OFREP clients send "" for no targeting key
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= limit:
+    if not isinstance(value, str) or len(value) > limit:
         raise InvalidRequest(
-            f"{key} is a string of 1 to {limit} characters",
+            f"{key} is a string of up to {limit} characters",
             field=f"context.{key}",
             reason="invalid",
         )
