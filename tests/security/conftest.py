@@ -365,4 +365,23 @@ def seed_victim(server: Server) -> Victim:
         "deploymentZoneId": zone["id"],
         "previousComponentId": component["id"],
     }
+    # A feature flag of tenant A (connectors are the deployment's, not a tenant's row).
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        _ok(
+            api.post(
+                "/feature-flags",
+                json={
+                    "name": f"{secret} flag",
+                    "slug": f"{tag}-flag",
+                    "type": "string",
+                    "variants": [{"name": "a", "value": secret, "description": secret}],
+                    "default_variant": {"type": "basic", "value": "a"},
+                },
+            )
+        )
+    victim.path_ids |= {"featureFlagSlug": f"{tag}-flag", "flagKey": f"{tag}-flag"}
     return victim

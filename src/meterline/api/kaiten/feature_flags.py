@@ -215,17 +215,20 @@ class EvaluationIn(Body):
     context: dict[str, Any] = Field(default_factory=dict, max_length=100)
 
 
-@router.post("/ofrep/v1/evaluate/flags/{key}")
-def evaluate(key: str, body: EvaluationIn, principal: ReadFlags, session: ReadSession) -> Response:
+@router.post("/ofrep/v1/evaluate/flags/{flagKey}")
+def evaluate(
+    flagKey: str, body: EvaluationIn, principal: ReadFlags, session: ReadSession
+) -> Response:
     subject = service.subject_of(session, principal, body.context)
     try:
-        found = service.evaluate_flag(session, principal, key, subject)
+        found = service.evaluate_flag(session, principal, flagKey, subject)
     except NotFound:
         return json_response(
-            {"key": key, "errorCode": "FLAG_NOT_FOUND", "errorDetails": f"no flag {key}"}, 404
+            {"key": flagKey, "errorCode": "FLAG_NOT_FOUND", "errorDetails": f"no flag {flagKey}"},
+            404,
         )
     answer: dict[str, Any] = {
-        "key": key,
+        "key": flagKey,
         "value": found.value,
         "variant": found.variant,
         "reason": found.reason,
