@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from meterline.kernel.errors import InvalidRequest
 from meterline.settings import Settings
 
 app = typer.Typer(
@@ -243,7 +244,6 @@ def connectors_register(
     """Register a connector with this deployment, or replace its registration (by name)."""
     from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
-    from meterline.kernel.errors import InvalidRequest
     from meterline.licensing.connectors import ConnectorRegistration, register_connector
 
     try:

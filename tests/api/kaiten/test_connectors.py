@@ -248,6 +248,13 @@ def test_settings_body_refusals(api: httpx.Client, tenant: Tenant, shared: str) 
     not_object = api.put(f"/connectors/{name}/settings", json={"settings": [1]})
     assert not_object.status_code == 422
     assert not_object.json()["errors"][0]["location"] == "body.settings"
+    infinite = api.put(
+        f"/connectors/{name}/settings",
+        content='{"settings": {"url": "https://x.org", "retries": 1e999}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert infinite.status_code == 422
+    assert infinite.json()["errors"][0]["location"] == "body.settings"
     many = {f"k{i}": i for i in range(201)}
     too_many = api.put(f"/connectors/{name}/settings", json={"settings": many})
     assert too_many.status_code == 422

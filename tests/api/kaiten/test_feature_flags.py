@@ -521,3 +521,24 @@ def test_async_flag_flow(tenant: Tenant) -> None:
             assert await client.feature_flags.list() == []
 
     asyncio.run(flow())
+
+
+def test_numbers_out_of_range_are_refused(api: httpx.Client) -> None:
+    """``1e999`` parses as infinity: no JSON column stores it, so it is refused by name."""
+    variants = (
+        '[{"name": "a", "value": 1e999, "description": ""}]',
+        '[{"name": "a", "value": 1, "description": ""}]',
+    )
+    for variant_list, metadata, location in (
+        (variants[0], "{}", "body.variants[0].value"),
+        (variants[1], '{"x": [1e999]}', "body.metadata"),
+    ):
+        content = (
+            '{"name": "Inf", "type": "number", "variants": ' + variant_list + ","
+            ' "default_variant": {"type": "basic", "value": "a"}, "metadata": ' + metadata + "}"
+        )
+        refused = api.post(
+            "/feature-flags", content=content, headers={"Content-Type": "application/json"}
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["location"] == location
