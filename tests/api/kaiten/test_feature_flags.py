@@ -33,16 +33,6 @@ END = datetime(2036, 1, 1, tzinfo=UTC)
 ON_OFF = [targeting.variant("on", True), targeting.variant("off", False)]
 
 
-def _problem(error: Exception) -> dict[str, Any]:
-    return dict(getattr(error, "problem", None) or {})
-
-
-def _locations(error: pytest.ExceptionInfo[Exception]) -> list[str]:
-    problem = getattr(error.value, "problem", None)
-    errors = getattr(problem, "errors", None) or []
-    return [str(getattr(e, "location", "")) for e in errors]
-
-
 def test_flag_crud(kaiten: KaitenClient) -> None:
     assert kaiten.feature_flags.list() == []
     created = kaiten.feature_flags.create(
