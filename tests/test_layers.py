@@ -82,6 +82,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("meterline.cli", "meterline.kernel.errors"): _CLI_START_UP,
     ("meterline.cli", "meterline.kernel.instants"): _CLI_START_UP,
     ("meterline.cli", "meterline.licensing.license_file"): _CLI_START_UP,
+    ("meterline.cli", "meterline.licensing.connectors"): _CLI_START_UP,
     ("meterline.cli", "meterline.observability"): _CLI_START_UP,
 }
 

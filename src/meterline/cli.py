@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from meterline.kernel.errors import InvalidRequest
 from meterline.settings import Settings
 
 app = typer.Typer(
@@ -305,6 +306,49 @@ def demo(
 
 
 # --- meterline license: offline license files ---------------------------------------------
+
+connectors_app = typer.Typer(help="Connectors this deployment offers.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+
+@connectors_app.command("register")
+def connectors_register(
+    name: str = typer.Argument(..., help="The connector's stable name."),
+    version: str = typer.Option(..., "--version", help="The version being registered."),
+    schema: str = typer.Option(
+        ..., "--schema", help="A file holding the JSON Schema its settings are validated against."
+    ),
+    entitlement: str | None = typer.Option(
+        None,
+        "--entitlement",
+        help="The BOOLEAN entitlement a license must grant for an organization to activate it.",
+    ),
+) -> None:
+    """Register a connector with this deployment, or replace its registration (by name)."""
+    from meterline.db.engine import Database
+    from meterline.db.migrate import upgrade
+    from meterline.licensing.connectors import ConnectorRegistration, register_connector
+
+    try:
+        with open(schema, encoding="utf-8") as handle:
+            settings_schema = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise typer.BadParameter(f"--schema: {exc}") from exc
+    settings = Settings()
+    upgrade(settings.database.url)
+    db = Database.connect(settings)
+    try:
+        with db.session() as session:
+            registration = ConnectorRegistration(name, version, settings_schema, entitlement)
+            connector = register_connector(session, registration)
+            result = {"name": connector.name, "version": connector.version}
+    except InvalidRequest as exc:
+        typer.echo(f"INVALID: {exc} ({exc.field})", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(json.dumps(result))
+
 
 license_app = typer.Typer(help="Offline license files.", no_args_is_help=True)
 app.add_typer(license_app, name="license")

@@ -393,7 +393,22 @@ def seed_victim(server: Server) -> Victim:
         link = {"external_id": f"{tag}-rec", "metadata": {"note": secret}}
         _ok(api.post(f"/customers/{tag}-kc/integrations/{tag}-crm", json=link))
         _ok(api.post(f"/instances/{tag}-inst/integrations/{tag}-crm", json=link))
+        # A feature flag of tenant A (connectors are the deployment's, not a tenant's row).
+        _ok(
+            api.post(
+                "/feature-flags",
+                json={
+                    "name": f"{secret} flag",
+                    "slug": f"{tag}-flag",
+                    "type": "string",
+                    "variants": [{"name": "a", "value": secret, "description": secret}],
+                    "default_variant": {"type": "basic", "value": "a"},
+                },
+            )
+        )
     victim.path_ids |= {
+        "featureFlagSlug": f"{tag}-flag",
+        "flagKey": f"{tag}-flag",
         "serviceAccountSlug": f"{tag}-sa",
         "tokenSlug": f"{tag}-tok",
         "integrationName": f"{tag}-crm",

@@ -87,6 +87,22 @@ def instant_places(spec: dict[str, Any], method: str, path: str) -> list[Place]:
     return places
 
 
+def _variant_of(spec: dict[str, Any], holder: dict[str, Any], value: dict[str, Any]) -> bool:
+    """Whether ``value`` is of the union member ``holder``: it has only the member's fields
+    and the member's discriminator value (a ``const``, or a one-value ``enum``). A value built
+    for another member of a discriminated union is rebuilt for this one, so the probe
+    reports the date, not an extra or mismatched field."""
+    properties = holder.get("properties", {})
+    if not set(value) <= set(properties):
+        return False
+    for key, given in value.items():
+        schema = resolve(spec, properties[key])
+        fixed = schema.get("const", (schema.get("enum") or [None, None])[0])
+        if fixed is not None and len(schema.get("enum", [fixed])) == 1 and given != fixed:
+            return False
+    return True
+
+
 def _set(
     spec: dict[str, Any], schema: dict[str, Any], value: Any, steps: Place, new: Any, victim: Victim
 ) -> Any:
@@ -105,7 +121,8 @@ def _set(
         return out
     holder = next(o for o in options if step in o.get("properties", {}))
     sub = holder["properties"][step]
-    out = dict(value) if isinstance(value, dict) else minimal(spec, holder, "", victim)
+    fits = isinstance(value, dict) and _variant_of(spec, holder, value)
+    out = dict(value) if fits else minimal(spec, holder, "", victim)
     out[step] = _set(spec, sub, out.get(step), rest, new, victim)
     return out
 

@@ -43,6 +43,11 @@ SELF = {("GET", "/v1/users/me")}
 # The usage report is where a customer-scoped key belongs.
 CUSTOMER_KEY_ROUTES = {("GET", "/v1/usage"), *SELF}
 PLATFORM_PATHS = "/api/platform/"
+# Deployment-wide answers, the same for every tenant: a connector's state says whether the
+# deployment has it registered, for any name (an unregistered one is "not available").
+DEPLOYMENT_LEVEL = {"/api/connectors/{connectorName}/state"}
+# Reads sent as POST (OFREP evaluation): a key lacking the read scope is refused.
+READ_BY_POST = {("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}")}
 KAITEN_ONLY_SCOPES = [
     "write:licenses",
     "write:instances",
@@ -126,7 +131,7 @@ def _no_secret(world: World, response: httpx.Response, what: str) -> None:
 
 
 def _lacking_scope_key(keys: Keys, method: str, path: str) -> str:
-    if method != "GET":
+    if method != "GET" and (method, path) not in READ_BY_POST:
         return keys.read_everything
     return keys.licensing_only if path.startswith("/v1") else keys.billing_only
 
@@ -189,6 +194,7 @@ def test_no_key_reaches_another_tenant(world: World, method: str, path: str) -> 
         assert response.status_code < 500, (label, response.text[:300])
         _no_secret(world, response, label)
         shared = label == "other environment" and path in ORGANIZATION_LEVEL
+        shared = shared or path in DEPLOYMENT_LEVEL
         if has_path_ids and not shared:
             if method in ("GET", "DELETE"):
                 _refused(response, {404}, label)

@@ -43,7 +43,7 @@ class Impact:
     samples: list[tuple[str, str]]  # (name, slug)
 
 
-def _validator(schema: dict[str, Any], field: str = "jsonSchema") -> Draft202012Validator:
+def schema_validator(schema: dict[str, Any], field: str = "jsonSchema") -> Draft202012Validator:
     """A validator of ``schema``, refused with a 400 naming ``field`` when it is no schema."""
     try:
         text = json.dumps(schema, allow_nan=False)
@@ -64,7 +64,7 @@ def _validator(schema: dict[str, Any], field: str = "jsonSchema") -> Draft202012
     return Draft202012Validator(schema)
 
 
-def _problem(validator: Draft202012Validator, value: Any) -> str | None:
+def schema_problem(validator: Draft202012Validator, value: Any) -> str | None:
     """Why ``value`` fails the schema, or None when it satisfies it."""
     try:
         error = next(iter(validator.iter_errors(value)), None)
@@ -96,7 +96,7 @@ def validate_metadata(
     for declared in _active(session, environment_id, resource_type):
         if declared.key not in metadata:
             continue
-        why = _problem(Draft202012Validator(declared.json_schema), metadata[declared.key])
+        why = schema_problem(Draft202012Validator(declared.json_schema), metadata[declared.key])
         if why is not None:
             raise InvalidRequest(
                 f"metadata.{declared.key}: {why}",
@@ -143,7 +143,7 @@ def _key_free(session: Session, environment_id: str, resource_type: str, key: st
 def create_field(
     session: Session, principal: Principal, terms: FieldTerms, *, display_order: int | None
 ) -> MetadataField:
-    _validator(terms.json_schema)
+    schema_validator(terms.json_schema)
     _key_free(session, principal.environment_id, terms.resource_type, terms.key)
     created = MetadataField(
         environment_id=principal.environment_id,
@@ -171,7 +171,7 @@ def update_field(
         )
     if terms.key != found.key:
         raise InvalidRequest("key cannot be changed", field="key", reason="immutable")
-    _validator(terms.json_schema)
+    schema_validator(terms.json_schema)
     found.label = terms.label
     found.json_schema = terms.json_schema
     found.updated_by = actor(principal)
@@ -205,7 +205,7 @@ def dry_run(
 ) -> Impact:
     """How many stored rows hold a value of the field's key that ``json_schema`` refuses."""
     found = get_field(session, principal, field_id)
-    validator = _validator(json_schema)
+    validator = schema_validator(json_schema)
     model: Any = Instance if found.resource_type == "INSTANCE" else DeploymentZone
     rows = session.execute(
         select(model.name, model.slug, model.metadata_)
@@ -217,7 +217,7 @@ def dry_run(
         for name, slug, metadata in rows
         if metadata
         and found.key in metadata
-        and _problem(validator, metadata[found.key]) is not None
+        and schema_problem(validator, metadata[found.key]) is not None
     ]
     return Impact(len(failing), failing[:SAMPLES])
 

@@ -325,3 +325,37 @@ def test_async_round_trip(server: Server, ksm: str) -> None:
                 await client.users.delete(str(uuid.uuid4()))
 
     asyncio.run(run())
+
+
+def test_register_a_connector_on_the_platform(
+    server: Server, platform: KaitenPlatformClient
+) -> None:
+    """The connector registry through the Platform client: an upsert by name that the Core
+    API then lists; its body is checked by name and its scope enforced."""
+    name = f"kaiten.integration.crm.p{uuid.uuid4().hex[:8]}"
+    schema = {"type": "object", "properties": {"region": {"type": "string"}}}
+    first = platform.connectors.register(name=name, version="1.0.0", settings_schema=schema)
+    assert (first.name, first.version, first.entitlement_slug) == (name, "1.0.0", None)
+    again = platform.connectors.register(name=name, version="1.1.0", entitlement_slug="crm")
+    assert (again.version, again.entitlement_slug) == ("1.1.0", "crm")
+    minted = platform.tokens.mint(
+        platform.organizations.ensure(external_id=_external()).id,
+        name="reader",
+        scopes=["read:organizations"],
+    )
+    assert minted.token is not None
+    with _core(server, minted.token) as core:
+        seen = core.connectors.get(name)
+        assert (seen.version, seen.settings_schema) == ("1.1.0", {})
+        assert name in [c.name for c in core.connectors.list()]
+    with pytest.raises(UnprocessableEntityError) as refused:
+        platform.connectors.register(name="Not A Name!", version="1")
+    assert "name" in str(refused.value.body)
+    with pytest.raises(UnprocessableEntityError):
+        platform.connectors.register(name=name, version="1", settings_schema={"type": 5})
+    narrow = platform_credential(server, "read:organizations")
+    with (
+        KaitenPlatformClient(base_url=server.base_url, token=narrow["key"], max_retries=0) as c,
+        pytest.raises(PermissionDeniedError),
+    ):
+        c.connectors.register(name=name, version="2.0.0")

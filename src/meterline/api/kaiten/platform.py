@@ -5,7 +5,8 @@ listed and revoked in them, and users removed. Who may call, and what a Core key
 here, is ``platform_auth.py``'s. Scopes, as the contract lists them per operation:
 ``write:organizations`` ensures, ``read:organizations`` reads, ``delete:organizations`` /
 ``delete:memberships`` / ``delete:users`` delete, ``write:tokens`` mints and revokes,
-``read:tokens`` lists and describes the caller (``/me``).
+``read:tokens`` lists and describes the caller (``/me``); ``write:organizations`` also
+registers the deployment's connectors.
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from meterline.accounts.tokens import TokenTerms
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import Body, compact
+from meterline.api.kaiten.connectors import connector_out
 from meterline.api.kaiten.ids import id_of, wire_id
 from meterline.api.kaiten.platform_auth import platform_scope
 from meterline.api.kaiten.service_accounts import Name, Scopes, token_out
 from meterline.db.base import utcnow
 from meterline.kernel.durations import parse_go_duration
+from meterline.licensing import connectors
+from meterline.licensing.connectors import ConnectorRegistration
 
 router = APIRouter(prefix="/platform", tags=["platform"])
 
@@ -69,6 +73,23 @@ class MintIn(Body):
             name=self.name,
             scopes=tuple(self.scopes) if self.scopes is not None else None,
             expires_at=utcnow() + lifetime if lifetime is not None else None,
+        )
+
+
+class ConnectorIn(Body):
+    """A connector's manifest, as the process hosting it registers it (snake_case)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    version: str = Field(min_length=1, max_length=100)
+    settings_schema: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    entitlement_slug: str | None = Field(default=None, min_length=1, max_length=100)
+
+    def registration(self) -> ConnectorRegistration:
+        return ConnectorRegistration(
+            name=self.name,
+            version=self.version,
+            settings_schema=self.settings_schema,
+            entitlement_slug=self.entitlement_slug,
         )
 
 
@@ -158,3 +179,11 @@ def delete_user(
 ) -> Response:
     organizations.delete_user(session, id_of(user_id, "user", "user"))
     return Response(status_code=204)
+
+
+@router.post("/connectors")
+def register_connector(
+    body: ConnectorIn, principal: EnsureOrganizations, session: WriteSession
+) -> Response:
+    """An upsert on ``name``: the connector's host registers it on every start."""
+    return json_response(connector_out(connectors.register_connector(session, body.registration())))

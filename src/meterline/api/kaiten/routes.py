@@ -8,7 +8,9 @@ from meterline.api.kaiten import (
     audit,
     catalog,
     components,
+    connectors,
     customers,
+    feature_flags,
     instances,
     integrations,
     licenses,
@@ -32,3 +34,5 @@ router.include_router(audit.router)
 router.include_router(integrations.router)
 router.include_router(service_accounts.router)
 router.include_router(platform.router)
+router.include_router(feature_flags.router)
+router.include_router(connectors.router)

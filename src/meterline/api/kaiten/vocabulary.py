@@ -140,6 +140,23 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/platform/organizations/{orgId}/tokens", "MintOrganizationToken"),
     ("DELETE", "/platform/organizations/{orgId}/tokens/{tokenSlug}", "RevokeOrganizationToken"),
     ("DELETE", "/platform/users/{id}", "DeleteUser"),
+    ("POST", "/platform/connectors", "RegisterConnector"),
+    ("GET", "/feature-flags", "ListFeatureFlags"),
+    ("POST", "/feature-flags", "CreateFeatureFlag"),
+    ("GET", "/feature-flags/{featureFlagSlug}", "GetFeatureFlag"),
+    ("PUT", "/feature-flags/{featureFlagSlug}", "UpdateFeatureFlag"),
+    ("DELETE", "/feature-flags/{featureFlagSlug}", "DeleteFeatureFlag"),
+    ("GET", "/openfeature/v0/manifest", "GetOpenFeatureManifest"),
+    ("POST", "/ofrep/v1/evaluate/flags/{flagKey}", "EvaluateFlag"),
+    ("GET", "/connectors", "ListConnectors"),
+    ("GET", "/connectors/{connectorName}", "GetConnector"),
+    ("GET", "/connectors/{connectorName}/state", "GetConnectorState"),
+    ("PUT", "/connectors/{connectorName}/activation", "ActivateConnector"),
+    ("DELETE", "/connectors/{connectorName}/activation", "DeactivateConnector"),
+    ("GET", "/connectors/{connectorName}/settings/schema", "GetConnectorSettingsSchema"),
+    ("GET", "/connectors/{connectorName}/settings", "GetConnectorSettings"),
+    ("PUT", "/connectors/{connectorName}/settings", "UpdateConnectorSettings"),
+    ("DELETE", "/connectors/{connectorName}/settings", "DeleteConnectorSettings"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(

@@ -13,7 +13,7 @@ from alembic import op
 import meterline.db.base
 
 revision: str = "1040"
-down_revision: str | Sequence[str] | None = "1020"
+down_revision: str | Sequence[str] | None = "1030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
