@@ -208,9 +208,7 @@ class UsageReader:
         aggregation = aggregation_of(q.meter.aggregation_type)
         period = Period(q.start, q.end)
         for event in self._matching(conn, q, start, end):
-            aggregation.contribute(
-                folds[key_of(event.timestamp)], q.meter, event.properties, event.timestamp, period
-            )
+            aggregation.contribute(folds[key_of(event.timestamp)], q.meter, event, period)
 
     # -- raw path -------------------------------------------------------------------------
 
@@ -241,9 +239,7 @@ class UsageReader:
         for event in self._matching(conn, q, q.start, q.end):
             group = property_text(event.properties.get(group_field)) if group_field else None
             key = window_start(event.timestamp, unit, tz, q.billing_anchor) if unit else 0
-            aggregation.contribute(
-                grouped[group][key], meter, event.properties, event.timestamp, period
-            )
+            aggregation.contribute(grouped[group][key], meter, event, period)
         return self._assemble(q, tz, grouped)
 
     def _assemble(
