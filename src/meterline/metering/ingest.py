@@ -6,6 +6,7 @@ decoded straight to ``Decimal`` (never through float).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -179,6 +180,19 @@ def _validate(
         properties_json=properties_json,
     )
     return row, []
+
+
+def first_of_each(rows: Sequence[EventRow]) -> list[int]:
+    """The indexes of the rows whose ``(environment, event_id)`` no earlier row has: of a
+    batch's rows with one id, the first wins."""
+    seen: set[tuple[str, str]] = set()
+    first: list[int] = []
+    for index, row in enumerate(rows):
+        key = (row.environment_id, row.event_id)
+        if key not in seen:
+            seen.add(key)
+            first.append(index)
+    return first
 
 
 def now_micros() -> int:

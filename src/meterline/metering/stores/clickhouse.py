@@ -39,7 +39,7 @@ from sqlalchemy import Connection
 from meterline.kernel.money import FRACTION_DIGITS, LIMIT, MONEY_CONTEXT
 from meterline.metering.aggregations import MeterSpec, aggregation_of, property_text
 from meterline.metering.folds import PARTS, Fold
-from meterline.metering.ingest import EventRow, now_micros
+from meterline.metering.ingest import EventRow, first_of_each, now_micros
 from meterline.metering.stores.sql_reads import StoredEvent, _loads
 
 SCALE = 24
@@ -276,13 +276,7 @@ class ClickHouseEventStore:
         """Store the rows not stored before; per row, whether it was new (first one wins)."""
         if not rows:
             return []
-        seen: set[tuple[str, str]] = set()
-        candidates: list[int] = []
-        for index, row in enumerate(rows):
-            key = (row.environment_id, row.event_id)
-            if key not in seen:
-                seen.add(key)
-                candidates.append(index)
+        candidates = first_of_each(rows)
         stored = self._existing_ids([rows[i] for i in candidates])
         fresh = [i for i in candidates if (rows[i].environment_id, rows[i].event_id) not in stored]
         flags = [False] * len(rows)

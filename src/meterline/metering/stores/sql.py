@@ -46,7 +46,7 @@ from meterline.metering.aggregations import (
     matches,
 )
 from meterline.metering.folds import PARTS, Fold
-from meterline.metering.ingest import EventRow, now_micros
+from meterline.metering.ingest import EventRow, first_of_each, now_micros
 from meterline.metering.stores.sql_reads import SqlReads
 from meterline.metering.stores.sql_reads import StoredEvent as StoredEvent
 
@@ -137,13 +137,7 @@ class SqlEventStore(SqlReads):
         if not rows:
             return []
         new_flags = [False] * len(rows)
-        seen: set[tuple[str, str]] = set()
-        candidates: list[int] = []
-        for index, row in enumerate(rows):
-            key = (row.environment_id, row.event_id)
-            if key not in seen:
-                seen.add(key)
-                candidates.append(index)
+        candidates = first_of_each(rows)
         ingested = now_micros()
         if self.is_sqlite:
             stored = self._existing_ids(conn, [rows[i] for i in candidates])
