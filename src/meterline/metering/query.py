@@ -35,7 +35,7 @@ from meterline.metering.aggregations import (
     tidy,
 )
 from meterline.metering.stores.sql import SqlEventStore
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventRange, StoredEvent
 from meterline.metering.windows import hour_aligned, utc_offset_zero, window_start
 
 
@@ -215,7 +215,9 @@ class UsageReader:
     def _scan(self, conn: Connection, q: UsageQuery, start: int, end: int) -> Iterable[StoredEvent]:
         """The meter's raw events of ``q``'s customer in ``[start, end)``, in ingest order."""
         meter = q.meter
-        return self.store.scan(conn, meter.environment_id, meter.event_name, q.customer, start, end)
+        return self.store.scan(
+            conn, meter.environment_id, EventRange(meter.event_name, q.customer, start, end)
+        )
 
     def _matching(
         self, conn: Connection, q: UsageQuery, start: int, end: int

@@ -23,7 +23,7 @@ from meterline.metering.aggregations import (
 from meterline.metering.backend import session_event_store, usage_reader
 from meterline.metering.query import UsageQuery, UsageResult
 from meterline.metering.stores.protocol import EventStore
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventPage, EventRange, StoredEvent
 
 MIN_MICROS = 0
 
@@ -186,9 +186,7 @@ def list_events(
     start_us = to_micros(start) if start else None
     end_us = to_micros(end) if end else None
     if not property_filters:
-        return store.page(
-            conn,
-            principal.environment_id,
+        page = EventPage(
             event_name=event_name,
             customer=customer,
             event_id=event_id,
@@ -200,11 +198,14 @@ def list_events(
             limit=limit,
             offset=offset,
         )
+        return store.page(conn, principal.environment_id, page)
 
     wanted = filters_of(property_filters)
     found = [
         e
-        for e in store.scan(conn, principal.environment_id, event_name, customer, start_us, end_us)
+        for e in store.scan(
+            conn, principal.environment_id, EventRange(event_name, customer, start_us, end_us)
+        )
         if matches(e.properties, wanted)
         and (event_id is None or e.event_id == event_id)
         and (source is None or e.source == source)
@@ -226,15 +227,14 @@ def lookup_event(
     end: datetime | None = None,
 ) -> StoredEvent:
     """The event ``event_id``; not found unless it is also of ``customer`` in [start, end)."""
-    events, _total = store_for(session).page(
-        session.connection(),
-        principal.environment_id,
+    wanted = EventPage(
         event_id=event_id,
         customer=customer,
         start=to_micros(start) if start else None,
         end=to_micros(end) if end else None,
         limit=1,
     )
+    events, _total = store_for(session).page(session.connection(), principal.environment_id, wanted)
     if not events:
         raise NotFound("event", event_id)
     return events[0]

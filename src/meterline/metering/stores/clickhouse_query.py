@@ -29,7 +29,7 @@ from meterline.metering.aggregations import (
 )
 from meterline.metering.query import UsageQuery, UsageReader, UsageResult
 from meterline.metering.stores.clickhouse import BucketFold, ClickHouseEventStore, group_text
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventRange, StoredEvent
 from meterline.metering.windows import hour_aligned, window_start
 
 MINUTE_US = 60_000_000
@@ -129,9 +129,6 @@ class ClickHouseUsageReader(UsageReader):
         return self.clickhouse.scan(
             conn,
             meter.environment_id,
-            meter.event_name,
-            q.customer,
-            start,
-            end,
+            EventRange(meter.event_name, q.customer, start, end),
             filters=tuple(meter.filters) + tuple(q.filters),
         )

@@ -47,7 +47,7 @@ from meterline.metering.aggregations import (
 )
 from meterline.metering.folds import PARTS, Fold
 from meterline.metering.ingest import EventRow, first_of_each, now_micros
-from meterline.metering.stores.sql_reads import SqlReads
+from meterline.metering.stores.sql_reads import EventRange, SqlReads
 from meterline.metering.stores.sql_reads import StoredEvent as StoredEvent
 
 _batch_encoder = msgspec.json.Encoder()
@@ -302,7 +302,7 @@ class SqlEventStore(SqlReads):
         for table in ("usage_hourly", "usage_daily"):
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE meter_id = {self.p}", (meter.id,))
         batch: list[EventRow] = []
-        for event in self.scan(conn, meter.environment_id, meter.event_name, None, None, None):
+        for event in self.scan(conn, meter.environment_id, EventRange(meter.event_name)):
             batch.append(
                 EventRow(
                     environment_id=event.environment_id,
