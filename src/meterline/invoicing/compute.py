@@ -85,20 +85,30 @@ def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
 
 def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
     quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
-    return LineDraft(
-        amount=price_amount(charge_model(price), quantity),
-        quantity=quantity,
-        display_name=item.display_name or item.plan_display_name,
-        price_id=price.id,
-        price_type="FIXED",
-        entity_id=item.entity_id,
-        entity_type=item.entity_type,
-        plan_display_name=item.plan_display_name,
-        subscription_line_item_id=item.id,
-        period_start=period.start,
-        period_end=period.end,
-        metadata={"invoice_cadence": item.invoice_cadence},
+    return _item_line(
+        item,
+        period,
+        LineDraft(
+            amount=price_amount(charge_model(price), quantity),
+            quantity=quantity,
+            display_name=item.display_name or item.plan_display_name,
+            price_id=price.id,
+            price_type="FIXED",
+            metadata={"invoice_cadence": item.invoice_cadence},
+        ),
     )
+
+
+def _item_line(item: SubscriptionLineItem, period: periods.Period, line: LineDraft) -> LineDraft:
+    """``line`` as one of ``item`` over ``period``: for which entity, plan and subscription
+    line item, and which dates it bills."""
+    line.entity_id = item.entity_id
+    line.entity_type = item.entity_type
+    line.plan_display_name = item.plan_display_name
+    line.subscription_line_item_id = item.id
+    line.period_start = period.start
+    line.period_end = period.end
+    return line
 
 
 def _windows(
@@ -197,22 +207,20 @@ def _line(
     covered: Decimal | None,
 ) -> LineDraft:
     name = item.display_name or item.meter_display_name or "Usage"
-    return LineDraft(
-        amount=amount,
-        quantity=billable,
-        adjusted_entitlement_quantity=covered,
-        display_name=name,
-        price_id=price.id,
-        price_type="USAGE",
-        meter_id=item.meter_id,
-        meter_display_name=item.meter_display_name,
-        entity_id=item.entity_id,
-        entity_type=item.entity_type,
-        plan_display_name=item.plan_display_name,
-        subscription_line_item_id=item.id,
-        period_start=period.start,
-        period_end=period.end,
-        metadata={"description": f"{name} (Usage Charge)"},
+    return _item_line(
+        item,
+        period,
+        LineDraft(
+            amount=amount,
+            quantity=billable,
+            adjusted_entitlement_quantity=covered,
+            display_name=name,
+            price_id=price.id,
+            price_type="USAGE",
+            meter_id=item.meter_id,
+            meter_display_name=item.meter_display_name,
+            metadata={"description": f"{name} (Usage Charge)"},
+        ),
     )
 
 
