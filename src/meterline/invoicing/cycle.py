@@ -63,19 +63,48 @@ def create_opening_invoice(
     lines = compute.opening_lines(ctx)
     if not lines:
         return None
+    return _bill(
+        session,
+        sub,
+        "SUBSCRIPTION_CREATE",
+        key,
+        sub.current_period_start,
+        sub.current_period_end,
+        lines,
+        now=now,
+    )
+
+
+def _bill(
+    session: Session,
+    sub: Subscription,
+    reason: str,
+    key: str,
+    period_start: datetime,
+    period_end: datetime,
+    lines: Sequence[LineDraft],
+    *,
+    now: datetime,
+    finalize_after: datetime | None = None,
+    flush: bool = True,
+) -> Invoice:
+    """A DRAFT invoice of ``sub`` (its customer, currency and billing period) for
+    ``reason``, billed once under ``key``."""
     return create_billing_invoice(
         session,
         environment_id=sub.environment_id,
         customer_id=sub.customer_id,
         subscription_id=sub.id,
         currency=sub.currency,
-        billing_reason="SUBSCRIPTION_CREATE",
+        billing_reason=reason,
         billing_key=key,
-        period_start=sub.current_period_start,
-        period_end=sub.current_period_end,
+        period_start=period_start,
+        period_end=period_end,
         lines=lines,
         now=now,
+        finalize_after=finalize_after,
         billing_period=sub.billing_period,
+        flush=flush,
     )
 
 
@@ -128,20 +157,16 @@ def close_periods(
         lines = compute.period_end_lines(usage, contexts[sub.id], period)
         following = compute.next_period(sub, period)
         finalize_after = max(now, period.end + grace)
-        invoice = create_billing_invoice(
+        invoice = _bill(
             session,
-            environment_id=sub.environment_id,
-            customer_id=sub.customer_id,
-            subscription_id=sub.id,
-            currency=sub.currency,
-            billing_reason="SUBSCRIPTION_CYCLE",
-            billing_key=_key(sub, f"period:{period.start.isoformat()}"),
-            period_start=period.start,
-            period_end=period.end,
-            lines=lines,
+            sub,
+            "SUBSCRIPTION_CYCLE",
+            _key(sub, f"period:{period.start.isoformat()}"),
+            period.start,
+            period.end,
+            lines,
             now=now,
             finalize_after=finalize_after,
-            billing_period=sub.billing_period,
             flush=False,
         )
         if period.end + grace <= now:
@@ -290,19 +315,15 @@ def create_cancel_invoice(
                     metadata={"proration": "credit"},
                 )
             )
-    return create_billing_invoice(
+    return _bill(
         session,
-        environment_id=sub.environment_id,
-        customer_id=sub.customer_id,
-        subscription_id=sub.id,
-        currency=sub.currency,
-        billing_reason="SUBSCRIPTION_UPDATE",
-        billing_key=key,
-        period_start=start,
-        period_end=end,
-        lines=lines,
+        sub,
+        "SUBSCRIPTION_UPDATE",
+        key,
+        start,
+        end,
+        lines,
         now=now,
-        billing_period=sub.billing_period,
     )
 
 
