@@ -26,12 +26,12 @@ from meterline.invoicing.service import (
     create_billing_invoice,
     finalize,
     format_number,
+    line_item,
     number_period,
     recompute_draft,
 )
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
-from meterline.kernel.money import minor_units, round_money
 from meterline.subscriptions.models import Subscription
 from meterline.wallets import repository as wallet_repository
 
@@ -395,35 +395,7 @@ def preview_invoice(
         version=1,
         status="published",
     )
-    lines = [
-        InvoiceLineItem(
-            id="",
-            invoice_id="",
-            environment_id=sub.environment_id,
-            customer_id=sub.customer_id,
-            position=index,
-            subscription_id=sub.id,
-            subscription_line_item_id=d.subscription_line_item_id,
-            entity_id=d.entity_id,
-            entity_type=d.entity_type,
-            plan_display_name=d.plan_display_name,
-            price_id=d.price_id,
-            price_type=d.price_type,
-            meter_id=d.meter_id,
-            meter_display_name=d.meter_display_name,
-            display_name=d.display_name,
-            amount=round_money(d.amount, minor_units(sub.currency)),
-            quantity=d.quantity,
-            adjusted_entitlement_quantity=d.adjusted_entitlement_quantity,
-            prepaid_credits_applied=ZERO,
-            line_item_discount=ZERO,
-            invoice_level_discount=ZERO,
-            currency=sub.currency,
-            period_start=d.period_start,
-            period_end=d.period_end,
-            metadata_=dict(d.metadata),
-            status="published",
-        )
-        for index, d in enumerate(drafts)
-    ]
+    lines = [line_item(invoice, index, d) for index, d in enumerate(drafts)]
+    for line in lines:
+        line.id = ""  # unsaved, as the invoice is
     return invoice, lines

@@ -80,33 +80,41 @@ def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[In
 
 def _store_lines(session: Session, invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
     for position, draft in enumerate(drafts):
-        session.add(
-            InvoiceLineItem(
-                invoice_id=invoice.id,
-                environment_id=invoice.environment_id,
-                customer_id=invoice.customer_id,
-                position=position,
-                subscription_id=draft.subscription_id or invoice.subscription_id,
-                subscription_line_item_id=draft.subscription_line_item_id,
-                entity_id=draft.entity_id,
-                entity_type=draft.entity_type,
-                plan_display_name=draft.plan_display_name,
-                price_id=draft.price_id,
-                price_type=draft.price_type,
-                meter_id=draft.meter_id,
-                meter_display_name=draft.meter_display_name,
-                price_unit=draft.price_unit,
-                price_unit_amount=draft.price_unit_amount,
-                display_name=draft.display_name,
-                amount=round_money(draft.amount, minor_units(invoice.currency)),
-                quantity=draft.quantity,
-                adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
-                currency=invoice.currency,
-                period_start=draft.period_start,
-                period_end=draft.period_end,
-                metadata_=dict(draft.metadata),
-            )
-        )
+        session.add(line_item(invoice, position, draft))
+
+
+def line_item(invoice: Invoice, position: int, draft: LineDraft) -> InvoiceLineItem:
+    """``draft`` as line ``position`` of ``invoice``, its amount rounded once, to the
+    invoice's currency's minor units; no credits or discounts applied to it yet."""
+    return InvoiceLineItem(
+        invoice_id=invoice.id,
+        environment_id=invoice.environment_id,
+        customer_id=invoice.customer_id,
+        position=position,
+        subscription_id=draft.subscription_id or invoice.subscription_id,
+        subscription_line_item_id=draft.subscription_line_item_id,
+        entity_id=draft.entity_id,
+        entity_type=draft.entity_type,
+        plan_display_name=draft.plan_display_name,
+        price_id=draft.price_id,
+        price_type=draft.price_type,
+        meter_id=draft.meter_id,
+        meter_display_name=draft.meter_display_name,
+        price_unit=draft.price_unit,
+        price_unit_amount=draft.price_unit_amount,
+        display_name=draft.display_name,
+        amount=round_money(draft.amount, minor_units(invoice.currency)),
+        quantity=draft.quantity,
+        adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
+        prepaid_credits_applied=ZERO,
+        line_item_discount=ZERO,
+        invoice_level_discount=ZERO,
+        currency=invoice.currency,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        metadata_=dict(draft.metadata),
+        status="published",
+    )
 
 
 def _apply_totals(invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
