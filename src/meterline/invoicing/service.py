@@ -383,15 +383,7 @@ def finalize(
         and invoice.invoice_type in CREDIT_APPLIED_TYPES
         and invoice.amount_remaining > 0
     ):
-        paid = wallet_payments.pay_from_wallets(
-            session,
-            invoice.environment_id,
-            invoice.customer_id,
-            invoice.currency,
-            invoice.amount_remaining,
-            invoice_id=invoice.id,
-            at=now,
-        )
+        paid = wallet_payments.pay_from_wallets(session, invoice, invoice.amount_remaining, at=now)
         if paid > 0:
             invoice.total_prepaid_credits_applied += paid
             lines = repository.lines_of(session, [invoice.id])[invoice.id]
@@ -466,15 +458,7 @@ def void_invoice(
     returned = invoice.total_prepaid_credits_applied + invoice.amount_paid
     refunded = None
     if returned > 0:
-        refunded = wallet_payments.refund_to_wallet(
-            session,
-            invoice.environment_id,
-            invoice.customer_id,
-            invoice.currency,
-            returned,
-            invoice_id=invoice.id,
-            at=now,
-        )
+        refunded = wallet_payments.refund_to_wallet(session, invoice, returned, at=now)
     if refunded is not None:
         invoice.refunded_amount += returned
         invoice.payment_status = "REFUNDED"
