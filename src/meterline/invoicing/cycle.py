@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.db.base import utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import compute, failures, repository, usage_loader
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.models import Invoice, InvoiceLineItem
@@ -39,9 +40,7 @@ DEFAULT_GRACE = timedelta(hours=1)
 
 
 def _external_id(session: Session, sub: Subscription) -> str:
-    customer = repository.customer(session, sub.customer_id)
-    if customer is None:
-        raise NotFound("customer", sub.customer_id)
+    customer = existing(repository.customer(session, sub.customer_id), "customer", sub.customer_id)
     return str(customer.external_id)
 
 

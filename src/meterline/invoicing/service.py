@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import repository
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.lines import LineDraft
@@ -34,7 +35,7 @@ from meterline.invoicing.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
 from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
@@ -62,16 +63,12 @@ def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str |
 
 def get_invoice(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     invoice = repository.get(session, principal.environment_id, invoice_id)
-    if invoice is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice
+    return existing(invoice, "invoice", invoice_id)
 
 
 def _locked(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     invoice = repository.get(session, principal.environment_id, invoice_id, lock=True)
-    if invoice is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice
+    return existing(invoice, "invoice", invoice_id)
 
 
 def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[InvoiceLineItem]]:

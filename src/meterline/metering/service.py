@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import WINDOW_SIZES, Meter
+from meterline.db.rows import existing, in_environment
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.instants import to_micros
 from meterline.metering.aggregations import (
@@ -47,12 +47,8 @@ def meter_spec(meter: Meter) -> MeterSpec:
 
 
 def get_meter(session: Session, principal: Principal, meter_id: str) -> Meter:
-    meter = session.scalars(
-        select(Meter).where(Meter.id == meter_id, Meter.environment_id == principal.environment_id)
-    ).first()
-    if meter is None:
-        raise NotFound("meter", meter_id)
-    return meter
+    meter = in_environment(session, Meter, principal.environment_id, Meter.id == meter_id)
+    return existing(meter, "meter", meter_id)
 
 
 @dataclass(frozen=True)
