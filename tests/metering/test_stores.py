@@ -27,6 +27,7 @@ from meterline.metering.aggregations import MeterSpec, filters_of
 from meterline.metering.ingest import EventRow
 from meterline.metering.query import UsageQuery, UsageReader
 from meterline.metering.stores.sql import SqlEventStore
+from meterline.metering.stores.sql_reads import EventPage
 from meterline.settings import Settings
 
 clickhouse = pytest.importorskip("meterline.metering.stores.clickhouse")
@@ -84,8 +85,10 @@ def test_both_stores_deduplicate_within_and_across_batches(stores: Stores) -> No
     # The same event id in another environment is another event.
     assert stores.insert([row(uuid.uuid4().hex, "a", T0, {})]) == ([True], [True])
     with stores.db.session(write=False) as session:
-        sql_page, sql_total = stores.sql.page(session.connection(), env, order_by="timestamp")
-    ch_page, ch_total = stores.ch.page(None, env, order_by="timestamp")
+        sql_page, sql_total = stores.sql.page(
+            session.connection(), env, EventPage(order_by="timestamp")
+        )
+    ch_page, ch_total = stores.ch.page(None, env, EventPage(order_by="timestamp"))
     assert sql_total == ch_total == 3
     assert [e.event_id for e in ch_page] == [e.event_id for e in sql_page]
     # The first of two rows with one id wins: "a" keeps its first timestamp and properties.

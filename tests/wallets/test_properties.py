@@ -35,6 +35,16 @@ pay = st.tuples(st.just("pay"), st.decimals(Decimal("0.01"), Decimal("150"), pla
 wait = st.tuples(st.just("wait"), st.integers(1, 6))
 
 
+@dataclass(frozen=True)
+class PropertyInvoice:
+    """The invoice a payment is for: what ``pay_from_wallets`` reads of one."""
+
+    id: str
+    environment_id: str
+    customer_id: str
+    currency: str
+
+
 @dataclass
 class ModelGrant:
     amount: Decimal
@@ -109,15 +119,10 @@ def test_balance_is_the_sum_of_completed_transactions(
             assert isinstance(amount, Decimal)
             expected = min(amount, usable(grants, now)).quantize(CENT, rounding=ROUND_DOWN)
             with db.session() as session:
-                paid = payments.pay_from_wallets(
-                    session,
-                    principal.environment_id,
-                    customer.id,
-                    "usd",
-                    amount,
-                    invoice_id="inv_property",
-                    at=now,
+                invoice = PropertyInvoice(
+                    "inv_property", principal.environment_id, customer.id, "usd"
                 )
+                paid = payments.pay_from_wallets(session, invoice, amount, at=now)
             assert paid == expected
             consume(grants, paid, now)
     with db.session(write=False) as session:

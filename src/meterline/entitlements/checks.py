@@ -343,6 +343,28 @@ def verdict(customer: Customer, feature: Feature, access: FeatureAccess | None) 
     return _result(customer, feature, access, False, "limit_exceeded")
 
 
+def _notify_consumed(
+    session: Session,
+    customer: Customer,
+    feature: Feature,
+    access: FeatureAccess,
+    before: Decimal,
+    after: Decimal,
+    *,
+    refused: bool,
+) -> None:
+    notify.entitlement_consumed(
+        session,
+        customer,
+        feature.id,
+        feature.lookup_key,
+        access.usage_limit,
+        before,
+        after,
+        refused=refused,
+    )
+
+
 def check_feature(
     session: Session,
     principal: Principal,
@@ -385,16 +407,7 @@ def check_feature(
     fits = access.usage_limit is None or after <= access.usage_limit
     before = access.current_usage
     if not fits and not access.is_soft_limit:
-        notify.entitlement_consumed(
-            session,
-            customer,
-            feature.id,
-            feature.lookup_key,
-            access.usage_limit,
-            before,
-            after,
-            refused=True,
-        )
+        _notify_consumed(session, customer, feature, access, before, after, refused=True)
         return _result(customer, feature, access, False, "limit_exceeded")
     minted = new_id("cons")
     rows = _consumption_rows(access.meter, customer, consume, minted, now)
@@ -415,16 +428,7 @@ def check_feature(
         raise Conflict("the consumption's event ids are taken; retry")
     # Consumers of this customer are serialized, so the new usage is exactly this.
     access.current_usage = after
-    notify.entitlement_consumed(
-        session,
-        customer,
-        feature.id,
-        feature.lookup_key,
-        access.usage_limit,
-        before,
-        after,
-        refused=False,
-    )
+    _notify_consumed(session, customer, feature, access, before, after, refused=False)
     return _result(
         customer, feature, access, True, None if fits else "soft_limit_exceeded", consumed=consume
     )

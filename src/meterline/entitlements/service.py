@@ -163,11 +163,7 @@ def create_entitlements(
             grant = build_entitlement(session, principal, data)
         except InvalidRequest as exc:
             if bulk and exc.field:
-                raise InvalidRequest(
-                    exc.message,
-                    field=f"items[{position}].{exc.field}",
-                    details={k: v for k, v in exc.details.items() if k != "field"},
-                ) from exc
+                raise exc.within(f"items[{position}]") from exc
             raise
         key = (grant.entity_type, grant.entity_id, grant.feature_id)
         if key in seen or repository.published_grant(session, principal.environment_id, *key):

@@ -16,7 +16,7 @@ part taken from the earliest events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -85,20 +85,30 @@ def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
 
 def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
     quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
-    return LineDraft(
-        amount=price_amount(charge_model(price), quantity),
-        quantity=quantity,
-        display_name=item.display_name or item.plan_display_name,
-        price_id=price.id,
-        price_type="FIXED",
-        entity_id=item.entity_id,
-        entity_type=item.entity_type,
-        plan_display_name=item.plan_display_name,
-        subscription_line_item_id=item.id,
-        period_start=period.start,
-        period_end=period.end,
-        metadata={"invoice_cadence": item.invoice_cadence},
+    return _item_line(
+        item,
+        period,
+        LineDraft(
+            amount=price_amount(charge_model(price), quantity),
+            quantity=quantity,
+            display_name=item.display_name or item.plan_display_name,
+            price_id=price.id,
+            price_type="FIXED",
+            metadata={"invoice_cadence": item.invoice_cadence},
+        ),
     )
+
+
+def _item_line(item: SubscriptionLineItem, period: periods.Period, line: LineDraft) -> LineDraft:
+    """``line`` as one of ``item`` over ``period``: for which entity, plan and subscription
+    line item, and which dates it bills."""
+    line.entity_id = item.entity_id
+    line.entity_type = item.entity_type
+    line.plan_display_name = item.plan_display_name
+    line.subscription_line_item_id = item.id
+    line.period_start = period.start
+    line.period_end = period.end
+    return line
 
 
 def _windows(
@@ -118,9 +128,21 @@ def _usage_line(
         return LineDraft(amount=ZERO, quantity=ZERO, price_id=price.id, price_type="USAGE")
     model = charge_model(price)
     if model.per_event:
-        return _per_event_usage_line(usage, ctx, item, price, period, meter, allowance, model)
+        # Each event priced: the entitlement covers the earliest events of each reset window
+        # (as it covers the earliest buckets), the rest are priced one by one.
+        events, covered = _after_allowance(
+            usage.event_values, usage, ctx, period, meter, allowance, _uncovered_events
+        )
+        amount = events_amount(model, events)
+        return _line(item, price, period, amount, sum(events, ZERO), covered)
     if meter.bucket_size or meter.group_by:
-        return _bucketed_usage_line(usage, ctx, item, price, period, meter, allowance)
+        # A bucketed (or grouped) meter: each bucket priced on its own (reference §6.2),
+        # after the entitlement has covered the earliest buckets of each reset window.
+        buckets, covered = _after_allowance(
+            usage.buckets, usage, ctx, period, meter, allowance, uncovered_buckets
+        )
+        amount = bucketed_amount(model, buckets)
+        return _line(item, price, period, amount, sum(buckets, ZERO), covered)
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
         # Cumulative since the subscription started: bill what crossed the limit this period.
         before = usage.total(
@@ -128,7 +150,7 @@ def _usage_line(
         )
         upto = usage.total(meter, ctx.external_customer_id, ctx.subscription.start_date, period.end)
         billable = max(ZERO, upto - allowance.limit) - max(ZERO, before - allowance.limit)
-        covered: Decimal | None = (upto - before) - billable
+        covered = (upto - before) - billable
     else:
         usages = [
             usage.total(meter, ctx.external_customer_id, start, end)
@@ -138,37 +160,35 @@ def _usage_line(
     return _line(item, price, period, price_amount(model, billable), billable, covered)
 
 
-def _per_event_usage_line(
+def _after_allowance(
+    values_of: Callable[[Meter, str, datetime, datetime], list[Decimal]],
     usage: Usage,
     ctx: Context,
-    item: SubscriptionLineItem,
-    price: Price,
     period: periods.Period,
     meter: Meter,
     allowance: Allowance | None,
-    model: ChargeModel,
-) -> LineDraft:
-    """A model that prices each event: the entitlement covers the earliest events of each
-    reset window (as it covers the earliest buckets), the rest are priced one by one."""
+    uncovered: Callable[[list[Decimal], Decimal | None], list[Decimal]],
+) -> tuple[list[Decimal], Decimal | None]:
+    """The period's values (``values_of``: events or buckets, earliest first) left to price
+    once the entitlement has covered the earliest of each reset window (``uncovered`` takes
+    the covered quantity from them), and the quantity it covered (None: no entitlement)."""
     customer = ctx.external_customer_id
-    remaining: list[Decimal] = []
-    covered: Decimal | None = None
     if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
         before = usage.total(meter, customer, ctx.subscription.start_date, period.start)
-        values = usage.event_values(meter, customer, period.start, period.end)
+        values = values_of(meter, customer, period.start, period.end)
         used = sum(values, ZERO)
         billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
         covered = used - billable
-        remaining = _uncovered_events(values, covered)
-    else:
-        for start, end in _windows(ctx, allowance, period):
-            values = usage.event_values(meter, customer, start, end)
-            _billable, window_covered = billable_quantity([sum(values, ZERO)], allowance)
-            if window_covered is not None:
-                covered = (covered or ZERO) + window_covered
-            remaining += _uncovered_events(values, window_covered)
-    billable = sum(remaining, ZERO)
-    return _line(item, price, period, events_amount(model, remaining), billable, covered)
+        return uncovered(values, covered), covered
+    remaining: list[Decimal] = []
+    window_total: Decimal | None = None
+    for start, end in _windows(ctx, allowance, period):
+        values = values_of(meter, customer, start, end)
+        _billable, window_covered = billable_quantity([sum(values, ZERO)], allowance)
+        if window_covered is not None:
+            window_total = (window_total or ZERO) + window_covered
+        remaining += uncovered(values, window_covered)
+    return remaining, window_total
 
 
 def _uncovered_events(values: list[Decimal], covered: Decimal | None) -> list[Decimal]:
@@ -176,40 +196,6 @@ def _uncovered_events(values: list[Decimal], covered: Decimal | None) -> list[De
     entitlement covers in full is not priced at all (no per-event fee or minimum)."""
     left = uncovered_buckets(values, covered)
     return [rest for rest, value in zip(left, values, strict=True) if rest > 0 or value <= 0]
-
-
-def _bucketed_usage_line(
-    usage: Usage,
-    ctx: Context,
-    item: SubscriptionLineItem,
-    price: Price,
-    period: periods.Period,
-    meter: Meter,
-    allowance: Allowance | None,
-) -> LineDraft:
-    """A bucketed (or grouped) meter: each bucket priced on its own (reference §6.2), after
-    the entitlement has covered the earliest buckets of each reset window."""
-    customer = ctx.external_customer_id
-    remaining: list[Decimal] = []
-    covered: Decimal | None = None
-    if allowance is not None and not allowance.unlimited and allowance.reset_period == "NEVER":
-        start = ctx.subscription.start_date
-        before = usage.total(meter, customer, start, period.start)
-        buckets = usage.buckets(meter, customer, period.start, period.end)
-        used = sum(buckets, ZERO)
-        billable = max(ZERO, before + used - allowance.limit) - max(ZERO, before - allowance.limit)
-        covered = used - billable
-        remaining = uncovered_buckets(buckets, covered)
-    else:
-        for start, end in _windows(ctx, allowance, period):
-            buckets = usage.buckets(meter, customer, start, end)
-            _billable, window_covered = billable_quantity([sum(buckets, ZERO)], allowance)
-            if window_covered is not None:
-                covered = (covered or ZERO) + window_covered
-            remaining += uncovered_buckets(buckets, window_covered)
-    billable = sum(remaining, ZERO)
-    amount = bucketed_amount(charge_model(price), remaining)
-    return _line(item, price, period, amount, billable, covered)
 
 
 def _line(
@@ -221,22 +207,20 @@ def _line(
     covered: Decimal | None,
 ) -> LineDraft:
     name = item.display_name or item.meter_display_name or "Usage"
-    return LineDraft(
-        amount=amount,
-        quantity=billable,
-        adjusted_entitlement_quantity=covered,
-        display_name=name,
-        price_id=price.id,
-        price_type="USAGE",
-        meter_id=item.meter_id,
-        meter_display_name=item.meter_display_name,
-        entity_id=item.entity_id,
-        entity_type=item.entity_type,
-        plan_display_name=item.plan_display_name,
-        subscription_line_item_id=item.id,
-        period_start=period.start,
-        period_end=period.end,
-        metadata={"description": f"{name} (Usage Charge)"},
+    return _item_line(
+        item,
+        period,
+        LineDraft(
+            amount=amount,
+            quantity=billable,
+            adjusted_entitlement_quantity=covered,
+            display_name=name,
+            price_id=price.id,
+            price_type="USAGE",
+            meter_id=item.meter_id,
+            meter_display_name=item.meter_display_name,
+            metadata={"description": f"{name} (Usage Charge)"},
+        ),
     )
 
 

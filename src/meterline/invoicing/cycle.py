@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.db.base import utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import compute, failures, repository, usage_loader
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.models import Invoice, InvoiceLineItem
@@ -26,12 +27,12 @@ from meterline.invoicing.service import (
     create_billing_invoice,
     finalize,
     format_number,
+    line_item,
     number_period,
     recompute_draft,
 )
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
-from meterline.kernel.money import minor_units, round_money
 from meterline.subscriptions.models import Subscription
 from meterline.wallets import repository as wallet_repository
 
@@ -39,9 +40,7 @@ DEFAULT_GRACE = timedelta(hours=1)
 
 
 def _external_id(session: Session, sub: Subscription) -> str:
-    customer = repository.customer(session, sub.customer_id)
-    if customer is None:
-        raise NotFound("customer", sub.customer_id)
+    customer = existing(repository.customer(session, sub.customer_id), "customer", sub.customer_id)
     return str(customer.external_id)
 
 
@@ -63,19 +62,48 @@ def create_opening_invoice(
     lines = compute.opening_lines(ctx)
     if not lines:
         return None
+    return _bill(
+        session,
+        sub,
+        "SUBSCRIPTION_CREATE",
+        key,
+        sub.current_period_start,
+        sub.current_period_end,
+        lines,
+        now=now,
+    )
+
+
+def _bill(
+    session: Session,
+    sub: Subscription,
+    reason: str,
+    key: str,
+    period_start: datetime,
+    period_end: datetime,
+    lines: Sequence[LineDraft],
+    *,
+    now: datetime,
+    finalize_after: datetime | None = None,
+    flush: bool = True,
+) -> Invoice:
+    """A DRAFT invoice of ``sub`` (its customer, currency and billing period) for
+    ``reason``, billed once under ``key``."""
     return create_billing_invoice(
         session,
         environment_id=sub.environment_id,
         customer_id=sub.customer_id,
         subscription_id=sub.id,
         currency=sub.currency,
-        billing_reason="SUBSCRIPTION_CREATE",
+        billing_reason=reason,
         billing_key=key,
-        period_start=sub.current_period_start,
-        period_end=sub.current_period_end,
+        period_start=period_start,
+        period_end=period_end,
         lines=lines,
         now=now,
+        finalize_after=finalize_after,
         billing_period=sub.billing_period,
+        flush=flush,
     )
 
 
@@ -128,20 +156,16 @@ def close_periods(
         lines = compute.period_end_lines(usage, contexts[sub.id], period)
         following = compute.next_period(sub, period)
         finalize_after = max(now, period.end + grace)
-        invoice = create_billing_invoice(
+        invoice = _bill(
             session,
-            environment_id=sub.environment_id,
-            customer_id=sub.customer_id,
-            subscription_id=sub.id,
-            currency=sub.currency,
-            billing_reason="SUBSCRIPTION_CYCLE",
-            billing_key=_key(sub, f"period:{period.start.isoformat()}"),
-            period_start=period.start,
-            period_end=period.end,
-            lines=lines,
+            sub,
+            "SUBSCRIPTION_CYCLE",
+            _key(sub, f"period:{period.start.isoformat()}"),
+            period.start,
+            period.end,
+            lines,
             now=now,
             finalize_after=finalize_after,
-            billing_period=sub.billing_period,
             flush=False,
         )
         if period.end + grace <= now:
@@ -290,19 +314,15 @@ def create_cancel_invoice(
                     metadata={"proration": "credit"},
                 )
             )
-    return create_billing_invoice(
+    return _bill(
         session,
-        environment_id=sub.environment_id,
-        customer_id=sub.customer_id,
-        subscription_id=sub.id,
-        currency=sub.currency,
-        billing_reason="SUBSCRIPTION_UPDATE",
-        billing_key=key,
-        period_start=start,
-        period_end=end,
-        lines=lines,
+        sub,
+        "SUBSCRIPTION_UPDATE",
+        key,
+        start,
+        end,
+        lines,
         now=now,
-        billing_period=sub.billing_period,
     )
 
 
@@ -374,35 +394,7 @@ def preview_invoice(
         version=1,
         status="published",
     )
-    lines = [
-        InvoiceLineItem(
-            id="",
-            invoice_id="",
-            environment_id=sub.environment_id,
-            customer_id=sub.customer_id,
-            position=index,
-            subscription_id=sub.id,
-            subscription_line_item_id=d.subscription_line_item_id,
-            entity_id=d.entity_id,
-            entity_type=d.entity_type,
-            plan_display_name=d.plan_display_name,
-            price_id=d.price_id,
-            price_type=d.price_type,
-            meter_id=d.meter_id,
-            meter_display_name=d.meter_display_name,
-            display_name=d.display_name,
-            amount=round_money(d.amount, minor_units(sub.currency)),
-            quantity=d.quantity,
-            adjusted_entitlement_quantity=d.adjusted_entitlement_quantity,
-            prepaid_credits_applied=ZERO,
-            line_item_discount=ZERO,
-            invoice_level_discount=ZERO,
-            currency=sub.currency,
-            period_start=d.period_start,
-            period_end=d.period_end,
-            metadata_=dict(d.metadata),
-            status="published",
-        )
-        for index, d in enumerate(drafts)
-    ]
+    lines = [line_item(invoice, index, d) for index, d in enumerate(drafts)]
+    for line in lines:
+        line.id = ""  # unsaved, as the invoice is
     return invoice, lines

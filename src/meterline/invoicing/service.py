@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
+from meterline.db.rows import existing
 from meterline.invoicing import repository
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.lines import LineDraft
@@ -34,7 +35,7 @@ from meterline.invoicing.models import (
     Invoice,
     InvoiceLineItem,
 )
-from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest, NotFound
+from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
 from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
@@ -62,16 +63,12 @@ def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str |
 
 def get_invoice(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     invoice = repository.get(session, principal.environment_id, invoice_id)
-    if invoice is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice
+    return existing(invoice, "invoice", invoice_id)
 
 
 def _locked(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     invoice = repository.get(session, principal.environment_id, invoice_id, lock=True)
-    if invoice is None:
-        raise NotFound("invoice", invoice_id)
-    return invoice
+    return existing(invoice, "invoice", invoice_id)
 
 
 def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[InvoiceLineItem]]:
@@ -80,33 +77,41 @@ def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[In
 
 def _store_lines(session: Session, invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
     for position, draft in enumerate(drafts):
-        session.add(
-            InvoiceLineItem(
-                invoice_id=invoice.id,
-                environment_id=invoice.environment_id,
-                customer_id=invoice.customer_id,
-                position=position,
-                subscription_id=draft.subscription_id or invoice.subscription_id,
-                subscription_line_item_id=draft.subscription_line_item_id,
-                entity_id=draft.entity_id,
-                entity_type=draft.entity_type,
-                plan_display_name=draft.plan_display_name,
-                price_id=draft.price_id,
-                price_type=draft.price_type,
-                meter_id=draft.meter_id,
-                meter_display_name=draft.meter_display_name,
-                price_unit=draft.price_unit,
-                price_unit_amount=draft.price_unit_amount,
-                display_name=draft.display_name,
-                amount=round_money(draft.amount, minor_units(invoice.currency)),
-                quantity=draft.quantity,
-                adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
-                currency=invoice.currency,
-                period_start=draft.period_start,
-                period_end=draft.period_end,
-                metadata_=dict(draft.metadata),
-            )
-        )
+        session.add(line_item(invoice, position, draft))
+
+
+def line_item(invoice: Invoice, position: int, draft: LineDraft) -> InvoiceLineItem:
+    """``draft`` as line ``position`` of ``invoice``, its amount rounded once, to the
+    invoice's currency's minor units; no credits or discounts applied to it yet."""
+    return InvoiceLineItem(
+        invoice_id=invoice.id,
+        environment_id=invoice.environment_id,
+        customer_id=invoice.customer_id,
+        position=position,
+        subscription_id=draft.subscription_id or invoice.subscription_id,
+        subscription_line_item_id=draft.subscription_line_item_id,
+        entity_id=draft.entity_id,
+        entity_type=draft.entity_type,
+        plan_display_name=draft.plan_display_name,
+        price_id=draft.price_id,
+        price_type=draft.price_type,
+        meter_id=draft.meter_id,
+        meter_display_name=draft.meter_display_name,
+        price_unit=draft.price_unit,
+        price_unit_amount=draft.price_unit_amount,
+        display_name=draft.display_name,
+        amount=round_money(draft.amount, minor_units(invoice.currency)),
+        quantity=draft.quantity,
+        adjusted_entitlement_quantity=draft.adjusted_entitlement_quantity,
+        prepaid_credits_applied=ZERO,
+        line_item_discount=ZERO,
+        invoice_level_discount=ZERO,
+        currency=invoice.currency,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        metadata_=dict(draft.metadata),
+        status="published",
+    )
 
 
 def _apply_totals(invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
@@ -375,15 +380,7 @@ def finalize(
         and invoice.invoice_type in CREDIT_APPLIED_TYPES
         and invoice.amount_remaining > 0
     ):
-        paid = wallet_payments.pay_from_wallets(
-            session,
-            invoice.environment_id,
-            invoice.customer_id,
-            invoice.currency,
-            invoice.amount_remaining,
-            invoice_id=invoice.id,
-            at=now,
-        )
+        paid = wallet_payments.pay_from_wallets(session, invoice, invoice.amount_remaining, at=now)
         if paid > 0:
             invoice.total_prepaid_credits_applied += paid
             lines = repository.lines_of(session, [invoice.id])[invoice.id]
@@ -458,15 +455,7 @@ def void_invoice(
     returned = invoice.total_prepaid_credits_applied + invoice.amount_paid
     refunded = None
     if returned > 0:
-        refunded = wallet_payments.refund_to_wallet(
-            session,
-            invoice.environment_id,
-            invoice.customer_id,
-            invoice.currency,
-            returned,
-            invoice_id=invoice.id,
-            at=now,
-        )
+        refunded = wallet_payments.refund_to_wallet(session, invoice, returned, at=now)
     if refunded is not None:
         invoice.refunded_amount += returned
         invoice.payment_status = "REFUNDED"

@@ -35,6 +35,7 @@ from meterline.metering.aggregations import event_value, matches
 from meterline.metering.backend import usage_reader
 from meterline.metering.query import UsageQuery
 from meterline.metering.service import meter_spec, meter_usage, store_for
+from meterline.metering.stores.sql_reads import EventRange
 from meterline.pricing import repository as plan_repository
 from meterline.subscriptions import repository as subscription_repository
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -89,14 +90,8 @@ def priced_event_values(
     in ingest order); at most ``MAX_PRICED_EVENTS`` of them."""
     spec = meter_spec(meter)
     timed: list[tuple[int, Decimal]] = []
-    for event in store_for(session).scan(
-        session.connection(),
-        meter.environment_id,
-        meter.event_name,
-        customer,
-        to_micros(start),
-        to_micros(end),
-    ):
+    wanted = EventRange(meter.event_name, customer, to_micros(start), to_micros(end))
+    for event in store_for(session).scan(session.connection(), meter.environment_id, wanted):
         if spec.filters and not matches(event.properties, spec.filters):
             continue
         if len(timed) == MAX_PRICED_EVENTS:

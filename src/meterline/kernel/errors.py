@@ -57,6 +57,15 @@ class InvalidRequest(DomainError):
         super().__init__(message, details=merged, reason=reason)
         self.field = field
 
+    def within(self, prefix: str) -> InvalidRequest:
+        """The same refusal of one item of a batch, its field named ``prefix.field``
+        (``items[2].feature_id``)."""
+        return InvalidRequest(
+            self.message,
+            field=f"{prefix}.{self.field}",
+            details={k: v for k, v in self.details.items() if k != "field"},
+        )
+
 
 class InvalidOperation(DomainError):
     """The request is valid but the resource's state does not allow it."""

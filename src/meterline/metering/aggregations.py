@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from meterline.kernel.money import (
     FRACTION_DIGITS,
@@ -133,6 +133,16 @@ def numeric(value: Any) -> Decimal:
 # ---- the aggregations -----------------------------------------------------------------------
 
 
+class Observed(Protocol):
+    """What folding reads of a raw event."""
+
+    @property
+    def properties(self) -> Mapping[str, Any]: ...
+
+    @property
+    def timestamp(self) -> int: ...  # µs
+
+
 @dataclass(frozen=True)
 class Period:
     """The queried range ``[start, end)`` (µs), for aggregations weighted by time."""
@@ -165,16 +175,9 @@ class Aggregation:
             return ZERO
         return numeric(properties.get(meter.field))
 
-    def contribute(
-        self,
-        fold: Fold,
-        meter: MeterSpec,
-        properties: Mapping[str, Any],
-        timestamp: int,
-        period: Period,
-    ) -> None:
+    def contribute(self, fold: Fold, meter: MeterSpec, event: Observed, period: Period) -> None:
         """Add one raw event (in ingest order) to ``fold``."""
-        fold.add(self.value(meter, properties), timestamp)
+        fold.add(self.value(meter, event.properties), event.timestamp)
 
     def result(self, meter: MeterSpec, fold: Fold) -> Decimal:
         return self._of(meter, fold) if fold.count else ZERO
@@ -267,17 +270,10 @@ class CountUnique(Aggregation):
     foldable = False
     reads_value = False
 
-    def contribute(
-        self,
-        fold: Fold,
-        meter: MeterSpec,
-        properties: Mapping[str, Any],
-        timestamp: int,
-        period: Period,
-    ) -> None:
-        fold.add(ZERO, timestamp)
+    def contribute(self, fold: Fold, meter: MeterSpec, event: Observed, period: Period) -> None:
+        fold.add(ZERO, event.timestamp)
         if meter.field:
-            text = property_text(properties.get(meter.field))
+            text = property_text(event.properties.get(meter.field))
             if text is not None:
                 fold.uniques.add(text)
 
@@ -316,18 +312,11 @@ class WeightedSum(Aggregation):
     name = "WEIGHTED_SUM"
     foldable = False
 
-    def contribute(
-        self,
-        fold: Fold,
-        meter: MeterSpec,
-        properties: Mapping[str, Any],
-        timestamp: int,
-        period: Period,
-    ) -> None:
-        value = self.value(meter, properties)
-        fold.add(value, timestamp)
+    def contribute(self, fold: Fold, meter: MeterSpec, event: Observed, period: Period) -> None:
+        value = self.value(meter, event.properties)
+        fold.add(value, event.timestamp)
         fold.weighted = _add(
-            fold.weighted, weighted_contribution(value, timestamp, period.start, period.end)
+            fold.weighted, weighted_contribution(value, event.timestamp, period.start, period.end)
         )
 
     def result(self, meter: MeterSpec, fold: Fold) -> Decimal:

@@ -24,6 +24,7 @@ from meterline.metering.aggregations import (
 )
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
+from meterline.metering.stores.sql_reads import EventRange
 
 
 def daily_usage_by_customer(
@@ -51,7 +52,7 @@ def daily_usage_by_customer(
         # Its rebuild is pending: the daily aggregates do not match the meter yet.
         folds: dict[tuple[str, int], Fold] = defaultdict(Fold)
         for event in reader.store.scan(
-            conn, meter.environment_id, meter.event_name, None, start, end
+            conn, meter.environment_id, EventRange(meter.event_name, None, start, end)
         ):
             if meter.filters and not matches(event.properties, meter.filters):
                 continue

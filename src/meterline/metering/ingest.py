@@ -6,10 +6,11 @@ decoded straight to ``Decimal`` (never through float).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from ulid import ULID
@@ -40,6 +41,7 @@ class IngestBatch(msgspec.Struct, forbid_unknown_fields=False):
 _single_decoder = msgspec.json.Decoder(IngestEvent, float_hook=Decimal)
 _batch_decoder = msgspec.json.Decoder(IngestBatch, float_hook=Decimal)
 _properties_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+_Body = TypeVar("_Body", IngestEvent, IngestBatch)
 
 
 @dataclass(slots=True)
@@ -180,13 +182,27 @@ def _validate(
     return row, []
 
 
+def first_of_each(rows: Sequence[EventRow]) -> list[int]:
+    """The indexes of the rows whose ``(environment, event_id)`` no earlier row has: of a
+    batch's rows with one id, the first wins."""
+    seen: set[tuple[str, str]] = set()
+    first: list[int] = []
+    for index, row in enumerate(rows):
+        key = (row.environment_id, row.event_id)
+        if key not in seen:
+            seen.add(key)
+            first.append(index)
+    return first
+
+
 def now_micros() -> int:
     return to_micros(datetime.now(UTC))
 
 
-def parse_single(body: bytes, environment_id: str, max_properties_bytes: int) -> EventRow:
+def _decoded(decoder: msgspec.json.Decoder[_Body], body: bytes) -> _Body:
+    """The body as ``decoder`` reads it; one it cannot read is refused naming where."""
     try:
-        raw = _single_decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
         location, message = _msgspec_location(str(exc), "body.")
         raise InvalidEvents([FieldProblem(location, message)]) from exc
@@ -196,6 +212,10 @@ def parse_single(body: bytes, environment_id: str, max_properties_bytes: int) ->
         raise InvalidEvents(
             [FieldProblem("body", "JSON nests too deeply")], malformed=True
         ) from exc
+
+
+def parse_single(body: bytes, environment_id: str, max_properties_bytes: int) -> EventRow:
+    raw = _decoded(_single_decoder, body)
     row, problems = _validate(raw, "body.", environment_id, now_micros(), max_properties_bytes)
     if problems or row is None:
         raise InvalidEvents(problems)
@@ -205,17 +225,7 @@ def parse_single(body: bytes, environment_id: str, max_properties_bytes: int) ->
 def parse_batch(
     body: bytes, environment_id: str, max_events: int, max_properties_bytes: int
 ) -> list[EventRow]:
-    try:
-        batch = _batch_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        location, message = _msgspec_location(str(exc), "body.")
-        raise InvalidEvents([FieldProblem(location, message)]) from exc
-    except msgspec.DecodeError as exc:
-        raise InvalidEvents([FieldProblem("body", str(exc))], malformed=True) from exc
-    except RecursionError as exc:  # JSON nested thousands deep: refused, not a 500
-        raise InvalidEvents(
-            [FieldProblem("body", "JSON nests too deeply")], malformed=True
-        ) from exc
+    batch = _decoded(_batch_decoder, body)
     if not batch.events:
         raise InvalidEvents([FieldProblem("body.events", "events must hold at least 1 event")])
     if len(batch.events) > max_events:

@@ -35,7 +35,7 @@ from meterline.metering.aggregations import (
     tidy,
 )
 from meterline.metering.stores.sql import SqlEventStore
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventRange, StoredEvent
 from meterline.metering.windows import hour_aligned, utc_offset_zero, window_start
 
 
@@ -208,19 +208,22 @@ class UsageReader:
         aggregation = aggregation_of(q.meter.aggregation_type)
         period = Period(q.start, q.end)
         for event in self._matching(conn, q, start, end):
-            aggregation.contribute(
-                folds[key_of(event.timestamp)], q.meter, event.properties, event.timestamp, period
-            )
+            aggregation.contribute(folds[key_of(event.timestamp)], q.meter, event, period)
 
     # -- raw path -------------------------------------------------------------------------
+
+    def _scan(self, conn: Connection, q: UsageQuery, start: int, end: int) -> Iterable[StoredEvent]:
+        """The meter's raw events of ``q``'s customer in ``[start, end)``, in ingest order."""
+        meter = q.meter
+        return self.store.scan(
+            conn, meter.environment_id, EventRange(meter.event_name, q.customer, start, end)
+        )
 
     def _matching(
         self, conn: Connection, q: UsageQuery, start: int, end: int
     ) -> Iterable[StoredEvent]:
         meter = q.meter
-        for event in self.store.scan(
-            conn, meter.environment_id, meter.event_name, q.customer, start, end
-        ):
+        for event in self._scan(conn, q, start, end):
             if meter.filters and not matches(event.properties, meter.filters):
                 continue
             if q.filters and not matches(event.properties, q.filters):
@@ -231,25 +234,25 @@ class UsageReader:
         meter = q.meter
         unit = self._unit(q)
         group_field = q.group_by or meter.group_by
-        # (group, unit start) → fold
-        folds: dict[tuple[str | None, int], Fold] = defaultdict(Fold)
+        # group → unit start → fold
+        grouped: dict[str | None, dict[int, Fold]] = defaultdict(lambda: defaultdict(Fold))
         aggregation = aggregation_of(meter.aggregation_type)
         period = Period(q.start, q.end)
         for event in self._matching(conn, q, q.start, q.end):
             group = property_text(event.properties.get(group_field)) if group_field else None
-            key = (group, window_start(event.timestamp, unit, tz, q.billing_anchor) if unit else 0)
-            aggregation.contribute(folds[key], meter, event.properties, event.timestamp, period)
-        if not group_field:
-            flat = {unit_start: fold for (_g, unit_start), fold in folds.items()}
-            return self._finish(q, tz, flat)
-        groups: dict[str | None, dict[int, Fold]] = defaultdict(dict)
-        for (group, unit_start), fold in folds.items():
-            groups[group][unit_start] = fold
+            key = window_start(event.timestamp, unit, tz, q.billing_anchor) if unit else 0
+            aggregation.contribute(grouped[group][key], meter, event, period)
+        return self._assemble(q, tz, grouped)
+
+    def _assemble(
+        self, q: UsageQuery, tz: ZoneInfo, grouped: Mapping[str | None, Mapping[int, Fold]]
+    ) -> UsageResult:
+        """The result of folds per group and unit start (the one group None if ungrouped)."""
+        if not (q.group_by or q.meter.group_by):
+            return self._finish(q, tz, grouped.get(None, {}))
         parts = [
-            (group, self._finish(q, tz, group_folds))
-            for group, group_folds in sorted(
-                groups.items(), key=lambda g: (g[0] is None, g[0] or "")
-            )
+            (group, self._finish(q, tz, folds))
+            for group, folds in sorted(grouped.items(), key=lambda g: (g[0] is None, g[0] or ""))
         ]
         total = sum((part.value for _g, part in parts), ZERO)
         windows: dict[int, Decimal] = defaultdict(Decimal)

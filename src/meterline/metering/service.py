@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.catalog.models import WINDOW_SIZES, Meter
+from meterline.db.rows import existing, in_environment
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.instants import to_micros
 from meterline.metering.aggregations import (
@@ -23,7 +23,7 @@ from meterline.metering.aggregations import (
 from meterline.metering.backend import session_event_store, usage_reader
 from meterline.metering.query import UsageQuery, UsageResult
 from meterline.metering.stores.protocol import EventStore
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventPage, EventRange, StoredEvent
 
 MIN_MICROS = 0
 
@@ -47,12 +47,8 @@ def meter_spec(meter: Meter) -> MeterSpec:
 
 
 def get_meter(session: Session, principal: Principal, meter_id: str) -> Meter:
-    meter = session.scalars(
-        select(Meter).where(Meter.id == meter_id, Meter.environment_id == principal.environment_id)
-    ).first()
-    if meter is None:
-        raise NotFound("meter", meter_id)
-    return meter
+    meter = in_environment(session, Meter, principal.environment_id, Meter.id == meter_id)
+    return existing(meter, "meter", meter_id)
 
 
 @dataclass(frozen=True)
@@ -186,9 +182,7 @@ def list_events(
     start_us = to_micros(start) if start else None
     end_us = to_micros(end) if end else None
     if not property_filters:
-        return store.page(
-            conn,
-            principal.environment_id,
+        page = EventPage(
             event_name=event_name,
             customer=customer,
             event_id=event_id,
@@ -200,11 +194,14 @@ def list_events(
             limit=limit,
             offset=offset,
         )
+        return store.page(conn, principal.environment_id, page)
 
     wanted = filters_of(property_filters)
     found = [
         e
-        for e in store.scan(conn, principal.environment_id, event_name, customer, start_us, end_us)
+        for e in store.scan(
+            conn, principal.environment_id, EventRange(event_name, customer, start_us, end_us)
+        )
         if matches(e.properties, wanted)
         and (event_id is None or e.event_id == event_id)
         and (source is None or e.source == source)
@@ -226,15 +223,14 @@ def lookup_event(
     end: datetime | None = None,
 ) -> StoredEvent:
     """The event ``event_id``; not found unless it is also of ``customer`` in [start, end)."""
-    events, _total = store_for(session).page(
-        session.connection(),
-        principal.environment_id,
+    wanted = EventPage(
         event_id=event_id,
         customer=customer,
         start=to_micros(start) if start else None,
         end=to_micros(end) if end else None,
         limit=1,
     )
+    events, _total = store_for(session).page(session.connection(), principal.environment_id, wanted)
     if not events:
         raise NotFound("event", event_id)
     return events[0]

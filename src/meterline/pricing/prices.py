@@ -81,11 +81,7 @@ def build_price(
         return _build_price(session, principal, command)
     except InvalidRequest as exc:
         if index and exc.field:
-            raise InvalidRequest(
-                exc.message,
-                field=f"{index}.{exc.field}",
-                details={k: v for k, v in exc.details.items() if k != "field"},
-            ) from exc
+            raise exc.within(index) from exc
         raise
 
 

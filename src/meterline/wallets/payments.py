@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -11,27 +12,41 @@ from meterline.invoicing.amounts import ZERO
 from meterline.kernel.money import in_money_context, minor_units
 from meterline.wallets import repository
 from meterline.wallets.ledger import CREDIT_SCALE, credit, debit, expire_credits
-from meterline.wallets.models import WalletTransaction
+from meterline.wallets.models import Wallet, WalletTransaction
+
+
+class InvoiceOfCustomer(Protocol):
+    """What wallet payments read of an invoice (``invoicing.models.Invoice``)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def environment_id(self) -> str: ...
+
+    @property
+    def customer_id(self) -> str: ...
+
+    @property
+    def currency(self) -> str: ...
+
+
+def _wallets(session: Session, invoice: InvoiceOfCustomer) -> list[Wallet]:
+    """The invoice's customer's active wallets in its currency, locked, oldest first."""
+    return repository.active_of_customer(
+        session, invoice.environment_id, invoice.customer_id, invoice.currency, lock=True
+    )
 
 
 @in_money_context
 def pay_from_wallets(
-    session: Session,
-    environment_id: str,
-    customer_id: str,
-    currency: str,
-    amount: Decimal,
-    *,
-    invoice_id: str,
-    at: datetime,
+    session: Session, invoice: InvoiceOfCustomer, amount: Decimal, *, at: datetime
 ) -> Decimal:
-    """Pays up to ``amount`` (currency) of an invoice from the customer's active pre-paid
-    wallets in ``currency``; returns what was paid, in whole minor units."""
+    """Pays up to ``amount`` (in the invoice's currency) of ``invoice`` from its customer's
+    active pre-paid wallets in that currency; returns what was paid, in whole minor units."""
     paid = ZERO
-    unit = Decimal(1).scaleb(-minor_units(currency))
-    for wallet in repository.active_of_customer(
-        session, environment_id, customer_id, currency, lock=True
-    ):
+    unit = Decimal(1).scaleb(-minor_units(invoice.currency))
+    for wallet in _wallets(session, invoice):
         if wallet.wallet_type != "PRE_PAID" or paid >= amount:
             continue
         expire_credits(session, wallet, at)
@@ -47,7 +62,7 @@ def pay_from_wallets(
             quantity,
             reason="INVOICE_PAYMENT",
             reference_type="INVOICE",
-            reference_id=invoice_id,
+            reference_id=invoice.id,
             description="Invoice payment",
             at=at,
         )
@@ -57,20 +72,11 @@ def pay_from_wallets(
 
 @in_money_context
 def refund_to_wallet(
-    session: Session,
-    environment_id: str,
-    customer_id: str,
-    currency: str,
-    amount: Decimal,
-    *,
-    invoice_id: str,
-    at: datetime,
+    session: Session, invoice: InvoiceOfCustomer, amount: Decimal, *, at: datetime
 ) -> WalletTransaction | None:
-    """Credits ``amount`` (currency) back to the customer's first active wallet in
-    ``currency`` (INVOICE_VOID_REFUND); None when the customer has no such wallet."""
-    wallets = repository.active_of_customer(
-        session, environment_id, customer_id, currency, lock=True
-    )
+    """Credits ``amount`` (in the invoice's currency) of ``invoice`` back to its customer's
+    first active wallet in that currency (INVOICE_VOID_REFUND); None when the customer has no such wallet."""
+    wallets = _wallets(session, invoice)
     if not wallets or amount <= 0:
         return None
     wallet = wallets[0]
@@ -87,5 +93,5 @@ def refund_to_wallet(
         metadata=None,
         now=at,
         reference_type="INVOICE",
-        reference_id=invoice_id,
+        reference_id=invoice.id,
     )

@@ -18,13 +18,13 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.db.base import utcnow
+from meterline.db.rows import existing
 from meterline.invoicing.amounts import ZERO
 from meterline.kernel.errors import (
     AlreadyExists,
     Conflict,
     InvalidOperation,
     InvalidRequest,
-    NotFound,
 )
 from meterline.kernel.money import in_money_context, is_currency
 from meterline.wallets import ledger, repository
@@ -58,16 +58,12 @@ def _customer(
 
 def get_wallet(session: Session, principal: Principal, wallet_id: str) -> Wallet:
     wallet = repository.get(session, principal.environment_id, wallet_id)
-    if wallet is None:
-        raise NotFound("wallet", wallet_id)
-    return wallet
+    return existing(wallet, "wallet", wallet_id)
 
 
 def _locked(session: Session, principal: Principal, wallet_id: str) -> Wallet:
     wallet = repository.get(session, principal.environment_id, wallet_id, lock=True)
-    if wallet is None:
-        raise NotFound("wallet", wallet_id)
-    return wallet
+    return existing(wallet, "wallet", wallet_id)
 
 
 def create_wallet(

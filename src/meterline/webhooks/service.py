@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import InvalidRequest, NotFound
+from meterline.db.rows import existing
+from meterline.kernel.errors import InvalidRequest
 from meterline.webhooks import repository
 from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.egress import RefusedDestination, destination
@@ -52,9 +53,7 @@ def _event_types(values: Sequence[str] | None) -> list[str]:
 
 def get_endpoint(session: Session, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
     found = repository.endpoint(session, principal.environment_id, endpoint_id)
-    if found is None:
-        raise NotFound("webhook endpoint", endpoint_id)
-    return found
+    return existing(found, "webhook endpoint", endpoint_id)
 
 
 def create_endpoint(

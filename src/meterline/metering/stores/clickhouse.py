@@ -39,11 +39,13 @@ from sqlalchemy import Connection
 from meterline.kernel.money import FRACTION_DIGITS, LIMIT, MONEY_CONTEXT
 from meterline.metering.aggregations import MeterSpec, aggregation_of, property_text
 from meterline.metering.folds import PARTS, Fold
-from meterline.metering.ingest import EventRow, now_micros
-from meterline.metering.stores.sql_reads import StoredEvent, _loads
+from meterline.metering.ingest import EventRow, first_of_each, now_micros
+from meterline.metering.stores.sql_reads import EventPage, EventRange, StoredEvent, _loads
 
 SCALE = 24
 _ID_CHUNK = 10_000
+# A property filter: the key and the values it may hold.
+_Filter = tuple[str, frozenset[str]]
 # Sorting key = the key ReplacingMergeTree collapses on; the argMax read groups by it too.
 _KEY = "environment_id, event_name, external_customer_id, timestamp, event_id"
 _COLUMNS = (
@@ -276,13 +278,7 @@ class ClickHouseEventStore:
         """Store the rows not stored before; per row, whether it was new (first one wins)."""
         if not rows:
             return []
-        seen: set[tuple[str, str]] = set()
-        candidates: list[int] = []
-        for index, row in enumerate(rows):
-            key = (row.environment_id, row.event_id)
-            if key not in seen:
-                seen.add(key)
-                candidates.append(index)
+        candidates = first_of_each(rows)
         stored = self._existing_ids([rows[i] for i in candidates])
         fresh = [i for i in candidates if (rows[i].environment_id, rows[i].event_id) not in stored]
         flags = [False] * len(rows)
@@ -337,24 +333,18 @@ class ClickHouseEventStore:
     # ---- raw reads -----------------------------------------------------------------------
 
     def _base(
-        self,
-        environment_id: str,
-        event_name: str | None,
-        customer: str | None,
-        start: int | None,
-        end: int | None,
-        filters: Sequence[tuple[str, frozenset[str]]] = (),
+        self, environment_id: str, wanted: EventRange, filters: Sequence[_Filter] = ()
     ) -> _Query:
         q = _Query()
         q.where(f"environment_id = {q.param(environment_id, 'String')}")
-        if event_name is not None:
-            q.where(f"event_name = {q.param(event_name, 'String')}")
-        if customer is not None:
-            q.where(f"external_customer_id = {q.param(customer, 'String')}")
-        if start is not None:
-            q.where(f"timestamp >= {q.param(start, 'Int64')}")
-        if end is not None:
-            q.where(f"timestamp < {q.param(end, 'Int64')}")
+        if wanted.event_name is not None:
+            q.where(f"event_name = {q.param(wanted.event_name, 'String')}")
+        if wanted.customer is not None:
+            q.where(f"external_customer_id = {q.param(wanted.customer, 'String')}")
+        if wanted.start is not None:
+            q.where(f"timestamp >= {q.param(wanted.start, 'Int64')}")
+        if wanted.end is not None:
+            q.where(f"timestamp < {q.param(wanted.end, 'Int64')}")
         for key, allowed in filters:
             q.where(filter_condition(q, key, allowed))
         return q
@@ -368,14 +358,11 @@ class ClickHouseEventStore:
         self,
         conn: Connection | None,
         environment_id: str,
-        event_name: str | None,
-        customer: str | None,
-        start: int | None,
-        end: int | None,
-        filters: Sequence[tuple[str, frozenset[str]]] = (),
+        wanted: EventRange,
+        filters: Sequence[_Filter] = (),
     ) -> Iterator[StoredEvent]:
         """Raw events in ingest order within ``[start, end)``, the filters applied in SQL."""
-        q = self._base(environment_id, event_name, customer, start, end, filters)
+        q = self._base(environment_id, wanted, filters)
         rows = self._query(
             self._SELECT + self._source(q) + " ORDER BY ingested_at, batch_index", q.params
         )
@@ -383,39 +370,26 @@ class ClickHouseEventStore:
             yield _stored(row)
 
     def page(
-        self,
-        conn: Connection | None,
-        environment_id: str,
-        *,
-        event_name: str | None = None,
-        customer: str | None = None,
-        event_id: str | None = None,
-        source: str | None = None,
-        start: int | None = None,
-        end: int | None = None,
-        order_by: str = "timestamp",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
+        self, conn: Connection | None, environment_id: str, wanted: EventPage = EventPage()
     ) -> tuple[list[StoredEvent], int]:
         """One page of raw events and the total that match."""
-        q = self._base(environment_id, event_name, customer, start, end)
-        if event_id is not None:
-            q.where(f"event_id = {q.param(event_id, 'String')}")
-        if source is not None:
-            q.where(f"source = {q.param(source, 'String')}")
+        q = self._base(environment_id, wanted)
+        if wanted.event_id is not None:
+            q.where(f"event_id = {q.param(wanted.event_id, 'String')}")
+        if wanted.source is not None:
+            q.where(f"source = {q.param(wanted.source, 'String')}")
         source_sql = self._source(q)
         total = self._query("SELECT count() FROM " + source_sql, q.params)[0][0]
-        direction = "DESC" if descending else "ASC"
+        direction = "DESC" if wanted.descending else "ASC"
         order = {
             "event_name": f"event_name {direction}, ",
             "ingested_at": "",
-        }.get(order_by, f"timestamp {direction}, ")
+        }.get(wanted.order_by, f"timestamp {direction}, ")
         rows = self._query(
             self._SELECT
             + source_sql
             + f" ORDER BY {order}ingested_at {direction}, batch_index {direction}"
-            + f" LIMIT {int(limit)} OFFSET {int(offset)}",
+            + f" LIMIT {int(wanted.limit)} OFFSET {int(wanted.offset)}",
             q.params,
         )
         return [_stored(row) for row in rows], int(total)
@@ -444,10 +418,7 @@ class ClickHouseEventStore:
         """
         q = self._base(
             meter.environment_id,
-            meter.event_name,
-            customer,
-            start,
-            end,
+            EventRange(meter.event_name, customer, start, end),
             tuple(meter.filters) + tuple(filters),
         )
         parts = [

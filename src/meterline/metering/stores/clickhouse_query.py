@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -27,12 +26,10 @@ from meterline.metering.aggregations import (
     ZERO,
     Fold,
     aggregation_of,
-    matches,
-    tidy,
 )
-from meterline.metering.query import GroupValue, UsageQuery, UsageReader, UsageResult, WindowValue
+from meterline.metering.query import UsageQuery, UsageReader, UsageResult
 from meterline.metering.stores.clickhouse import BucketFold, ClickHouseEventStore, group_text
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventRange, StoredEvent
 from meterline.metering.windows import hour_aligned, window_start
 
 MINUTE_US = 60_000_000
@@ -125,47 +122,13 @@ class ClickHouseUsageReader(UsageReader):
 
     # -- raw path (aggregations that do not fold) ---------------------------------------------
 
-    def _matching(
-        self, conn: Connection, q: UsageQuery, start: int, end: int
-    ) -> Iterable[StoredEvent]:
+    def _scan(self, conn: Connection, q: UsageQuery, start: int, end: int) -> Iterable[StoredEvent]:
+        # The filters are applied in ClickHouse too; ``_matching`` checks them again in
+        # Python, which keeps the rule in one place.
         meter = q.meter
-        for event in self.clickhouse.scan(
+        return self.clickhouse.scan(
             conn,
             meter.environment_id,
-            meter.event_name,
-            q.customer,
-            start,
-            end,
+            EventRange(meter.event_name, q.customer, start, end),
             filters=tuple(meter.filters) + tuple(q.filters),
-        ):
-            # The SQL already filtered; checking again in Python keeps the rule in one place.
-            if meter.filters and not matches(event.properties, meter.filters):
-                continue
-            if q.filters and not matches(event.properties, q.filters):
-                continue
-            yield event
-
-    # -- shaping (as UsageReader._from_raw does for its folds) -----------------------------
-
-    def _assemble(
-        self, q: UsageQuery, tz: ZoneInfo, grouped: dict[str | None, dict[int, Fold]]
-    ) -> UsageResult:
-        if not (q.group_by or q.meter.group_by):
-            return self._finish(q, tz, grouped.get(None, {}))
-        parts = [
-            (group, self._finish(q, tz, folds))
-            for group, folds in sorted(grouped.items(), key=lambda g: (g[0] is None, g[0] or ""))
-        ]
-        total = sum((part.value for _g, part in parts), ZERO)
-        windows: dict[int, Decimal] = defaultdict(Decimal)
-        buckets: list[WindowValue] = []
-        for _g, part in parts:
-            for window in part.windows:
-                windows[window.start] += window.value
-            buckets.extend(part.buckets)
-        return UsageResult(
-            value=tidy(total),
-            windows=[WindowValue(s, tidy(v)) for s, v in sorted(windows.items())],
-            groups=[GroupValue(g, part.value, part.windows) for g, part in parts],
-            buckets=buckets,
         )

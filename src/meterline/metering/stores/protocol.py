@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from meterline.metering.aggregations import MeterSpec
 from meterline.metering.ingest import EventRow
-from meterline.metering.stores.sql_reads import StoredEvent
+from meterline.metering.stores.sql_reads import EventPage, EventRange, StoredEvent
 
 
 class EventStore(Protocol):
@@ -30,32 +30,13 @@ class EventStore(Protocol):
         ...
 
     def scan(
-        self,
-        conn: Connection,
-        environment_id: str,
-        event_name: str | None,
-        customer: str | None,
-        start: int | None,
-        end: int | None,
+        self, conn: Connection, environment_id: str, wanted: EventRange
     ) -> Iterator[StoredEvent]:
         """Raw events in ingest order within ``[start, end)``."""
         ...
 
     def page(
-        self,
-        conn: Connection,
-        environment_id: str,
-        *,
-        event_name: str | None = None,
-        customer: str | None = None,
-        event_id: str | None = None,
-        source: str | None = None,
-        start: int | None = None,
-        end: int | None = None,
-        order_by: str = "timestamp",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
+        self, conn: Connection, environment_id: str, wanted: EventPage = EventPage()
     ) -> tuple[list[StoredEvent], int]:
         """One page of raw events and the total that match."""
         ...

@@ -46,8 +46,8 @@ from meterline.metering.aggregations import (
     matches,
 )
 from meterline.metering.folds import PARTS, Fold
-from meterline.metering.ingest import EventRow, now_micros
-from meterline.metering.stores.sql_reads import SqlReads
+from meterline.metering.ingest import EventRow, first_of_each, now_micros
+from meterline.metering.stores.sql_reads import EventRange, SqlReads
 from meterline.metering.stores.sql_reads import StoredEvent as StoredEvent
 
 _batch_encoder = msgspec.json.Encoder()
@@ -61,6 +61,8 @@ def _json(value: Any) -> str:
 _HEAD = ("meter_id", "external_customer_id", "bucket_start", "environment_id", "event_count")
 _HEAD_TYPES = ("varchar", "varchar", "bigint", "varchar", "bigint")
 _CONFLICT = " ON CONFLICT (meter_id, external_customer_id, bucket_start) DO UPDATE SET"
+# What a batch adds to the rollups: (meter, customer, bucket start) → (environment, fold).
+_Deltas = dict[tuple[str, str, int], tuple[str, Fold]]
 
 
 class _Layout:
@@ -137,13 +139,7 @@ class SqlEventStore(SqlReads):
         if not rows:
             return []
         new_flags = [False] * len(rows)
-        seen: set[tuple[str, str]] = set()
-        candidates: list[int] = []
-        for index, row in enumerate(rows):
-            key = (row.environment_id, row.event_id)
-            if key not in seen:
-                seen.add(key)
-                candidates.append(index)
+        candidates = first_of_each(rows)
         ingested = now_micros()
         if self.is_sqlite:
             stored = self._existing_ids(conn, [rows[i] for i in candidates])
@@ -241,7 +237,7 @@ class SqlEventStore(SqlReads):
         # aggregation reads (a SUM meter's rows carry no min, max or latest).
         parts = {meter.id: aggregation_of(meter.aggregation_type).parts for meter in meters}
         values = {meter.id: aggregation_of(meter.aggregation_type).value for meter in meters}
-        deltas: dict[tuple[str, str, int], tuple[str, Fold]] = {}
+        deltas: _Deltas = {}
         for row in rows:
             for meter in by_name.get((row.environment_id, row.event_name), ()):
                 if meter.filters and not matches(row.properties, meter.filters):
@@ -259,7 +255,7 @@ class SqlEventStore(SqlReads):
                     fold.count += 1
         if not deltas:
             return
-        daily: dict[tuple[str, str, int], tuple[str, Fold]] = {}
+        daily: _Deltas = {}
         for (meter_id, customer, hour), (env, fold) in deltas.items():
             key = (meter_id, customer, hour - hour % DAY_US)
             entry = daily.get(key)
@@ -275,11 +271,7 @@ class SqlEventStore(SqlReads):
                 self._merge_rollup_pg(conn, layout, table, table_deltas)
 
     def _merge_rollup_sqlite(
-        self,
-        conn: Connection,
-        layout: _Layout,
-        table: str,
-        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
+        self, conn: Connection, layout: _Layout, table: str, deltas: _Deltas
     ) -> None:
         # One upsert; the decimal arithmetic on the text columns is done by the functions
         # that db/engine.py registers on every SQLite connection (exact, in Python's
@@ -294,11 +286,7 @@ class SqlEventStore(SqlReads):
         conn.exec_driver_sql(layout.sqlite[table], (_json(rows),))
 
     def _merge_rollup_pg(
-        self,
-        conn: Connection,
-        layout: _Layout,
-        table: str,
-        deltas: dict[tuple[str, str, int], tuple[str, Fold]],
+        self, conn: Connection, layout: _Layout, table: str, deltas: _Deltas
     ) -> None:
         # One statement for the whole batch (arrays unnested), in key order so concurrent
         # writers lock rows in the same order; executemany would be one statement a row.
@@ -314,7 +302,7 @@ class SqlEventStore(SqlReads):
         for table in ("usage_hourly", "usage_daily"):
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE meter_id = {self.p}", (meter.id,))
         batch: list[EventRow] = []
-        for event in self.scan(conn, meter.environment_id, meter.event_name, None, None, None):
+        for event in self.scan(conn, meter.environment_id, EventRange(meter.event_name)):
             batch.append(
                 EventRow(
                     environment_id=event.environment_id,

@@ -34,6 +34,29 @@ class StoredEvent:
     properties: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EventRange:
+    """Which raw events of an environment a read takes (None: any)."""
+
+    event_name: str | None = None
+    customer: str | None = None  # the external customer id
+    start: int | None = None  # µs, inclusive
+    end: int | None = None  # µs, exclusive
+
+
+@dataclass(frozen=True)
+class EventPage(EventRange):
+    """Which raw events a page shows, in which order (``order_by``: timestamp, event_name
+    or ingested_at) and which slice of them."""
+
+    event_id: str | None = None
+    source: str | None = None
+    order_by: str = "timestamp"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+
+
 _properties_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 
 
@@ -189,88 +212,60 @@ class SqlReads:
                     fold.tied = fold.tied or _number(picked[1][1]) != _number(picked[0][1])
         return fold
 
+    def _events_where(self, environment_id: str, wanted: EventRange) -> tuple[str, list[Any]]:
+        p = self.p
+        where = f" WHERE environment_id = {p}"
+        params: list[Any] = [environment_id]
+        for term, value in (
+            (f"external_customer_id = {p}", wanted.customer),
+            (f"event_name = {p}", wanted.event_name),
+            (f"timestamp >= {p}", wanted.start),
+            (f"timestamp < {p}", wanted.end),
+        ):
+            if value is not None:
+                where += f" AND {term}"
+                params.append(value)
+        return where, params
+
     def scan(
-        self,
-        conn: Connection,
-        environment_id: str,
-        event_name: str | None,
-        customer: str | None,
-        start: int | None,
-        end: int | None,
+        self, conn: Connection, environment_id: str, wanted: EventRange
     ) -> Iterator[StoredEvent]:
         """Raw events in ingest order within ``[start, end)``."""
-        p = self.p
-        sql = (
-            "SELECT seq, environment_id, event_id, event_name, external_customer_id, customer_id,"
-            f" timestamp, ingested_at, source, properties FROM events WHERE environment_id = {p}"
-        )
-        params: list[Any] = [environment_id]
-        if customer is not None:
-            sql += f" AND external_customer_id = {p}"
-            params.append(customer)
-        if event_name is not None:
-            sql += f" AND event_name = {p}"
-            params.append(event_name)
-        if start is not None:
-            sql += f" AND timestamp >= {p}"
-            params.append(start)
-        if end is not None:
-            sql += f" AND timestamp < {p}"
-            params.append(end)
-        sql += " ORDER BY seq"
+        where, params = self._events_where(environment_id, wanted)
+        sql = _SELECT_EVENTS + where + " ORDER BY seq"
         for row in conn.exec_driver_sql(sql, tuple(params)):
             yield _stored(row)
 
     def page(
-        self,
-        conn: Connection,
-        environment_id: str,
-        *,
-        event_name: str | None = None,
-        customer: str | None = None,
-        event_id: str | None = None,
-        source: str | None = None,
-        start: int | None = None,
-        end: int | None = None,
-        order_by: str = "timestamp",
-        descending: bool = True,
-        limit: int = 50,
-        offset: int = 0,
+        self, conn: Connection, environment_id: str, wanted: EventPage = EventPage()
     ) -> tuple[list[StoredEvent], int]:
         """One page of raw events and the total that match."""
         p = self.p
-        where = f" WHERE environment_id = {p}"
-        params: list[Any] = [environment_id]
-        for column, value in (
-            ("external_customer_id", customer),
-            ("event_name", event_name),
-            ("event_id", event_id),
-            ("source", source),
-        ):
+        where, params = self._events_where(environment_id, wanted)
+        for column, value in (("event_id", wanted.event_id), ("source", wanted.source)):
             if value is not None:
                 where += f" AND {column} = {p}"
                 params.append(value)
-        if start is not None:
-            where += f" AND timestamp >= {p}"
-            params.append(start)
-        if end is not None:
-            where += f" AND timestamp < {p}"
-            params.append(end)
         total = conn.exec_driver_sql(
             "SELECT COUNT(*) FROM events" + where, tuple(params)
         ).scalar_one()
         column = {"timestamp": "timestamp", "event_name": "event_name", "ingested_at": "seq"}.get(
-            order_by, "timestamp"
+            wanted.order_by, "timestamp"
         )
-        direction = "DESC" if descending else "ASC"
+        direction = "DESC" if wanted.descending else "ASC"
         rows = conn.exec_driver_sql(
-            "SELECT seq, environment_id, event_id, event_name, external_customer_id, customer_id,"
-            " timestamp, ingested_at, source, properties FROM events"
+            _SELECT_EVENTS
             + where
-            + f" ORDER BY {column} {direction}, seq {direction} LIMIT {int(limit)} OFFSET {int(offset)}",
+            + f" ORDER BY {column} {direction}, seq {direction} LIMIT {int(wanted.limit)} OFFSET {int(wanted.offset)}",
             tuple(params),
         ).all()
         return [_stored(row) for row in rows], int(total)
+
+
+_SELECT_EVENTS = (
+    "SELECT seq, environment_id, event_id, event_name, external_customer_id, customer_id,"
+    " timestamp, ingested_at, source, properties FROM events"
+)
 
 
 def _rollup(table: str) -> str:
