@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field, StringConstraints
 
+from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import (
@@ -19,6 +20,7 @@ from meterline.api.kaiten.common import (
     WriteCustomers,
     WriteInstances,
     compact,
+    scope,
 )
 from meterline.api.kaiten.ids import id_of, stored_id, wire_id
 from meterline.kernel.instants import AwareInstant
@@ -32,7 +34,7 @@ from meterline.licensing.integration_sync import (
     LinkedCustomer,
     LinkedInstance,
 )
-from meterline.licensing.integrations import LinkTerms
+from meterline.licensing.integrations import LinkTerms, OwnerKind
 
 router = APIRouter(tags=["integrations"])
 
@@ -175,102 +177,63 @@ def instance_resource_out(linked: LinkedInstance) -> dict[str, Any]:
     )
 
 
-# --- a customer's links ------------------------------------------------------------------
-
-CUSTOMER_LINK = "/customers/{customerSlug}/integrations/{integrationName}"
+# --- an owner's links ---------------------------------------------------------------------
 
 
-@router.get(CUSTOMER_LINK)
-def get_customer_integration(
-    customerSlug: str, integrationName: NamePath, principal: ReadCustomers, session: ReadSession
-) -> Response:
-    link = service.get_link(session, principal, "customer", customerSlug, integrationName)
-    return json_response(integration_out(link))
+def _link_routes(kind: OwnerKind, module: str) -> None:
+    """The four routes of one owner kind's links (``/customers/{customerSlug}/...`` with the
+    customers scopes, ``/instances/{instanceSlug}/...`` with the instances scopes): read,
+    create, replace and delete."""
+    path = f"/{kind}s/{{{kind}Slug}}/integrations/{{integrationName}}"
+    alias = f"{kind}Slug"
+    reads = Depends(scope("read", module))
+    writes = Depends(scope("write", module))
+
+    @router.get(path, name=f"get_{kind}_integration")
+    def get_link(
+        integrationName: NamePath,
+        session: ReadSession,
+        slug: str = Path(alias=alias),
+        principal: Principal = reads,
+    ) -> Response:
+        link = service.get_link(session, principal, kind, slug, integrationName)
+        return json_response(integration_out(link))
+
+    @router.post(path, status_code=201, name=f"create_{kind}_integration")
+    def create_link(
+        integrationName: NamePath,
+        body: IntegrationIn,
+        session: WriteSession,
+        slug: str = Path(alias=alias),
+        principal: Principal = writes,
+    ) -> Response:
+        link = service.create_link(session, principal, kind, slug, integrationName, body.terms())
+        return json_response(integration_out(link), 201)
+
+    @router.put(path, name=f"update_{kind}_integration")
+    def replace_link(
+        integrationName: NamePath,
+        body: IntegrationIn,
+        session: WriteSession,
+        slug: str = Path(alias=alias),
+        principal: Principal = writes,
+    ) -> Response:
+        link = service.replace_link(session, principal, kind, slug, integrationName, body.terms())
+        return json_response(integration_out(link))
+
+    @router.delete(path, status_code=204, name=f"delete_{kind}_integration")
+    def delete_link(
+        integrationName: NamePath,
+        session: WriteSession,
+        slug: str = Path(alias=alias),
+        principal: Principal = writes,
+    ) -> Response:
+        service.delete_link(session, principal, kind, slug, integrationName)
+        return Response(status_code=204)
 
 
-@router.post(CUSTOMER_LINK, status_code=201)
-def create_customer_integration(
-    customerSlug: str,
-    integrationName: NamePath,
-    body: IntegrationIn,
-    principal: WriteCustomers,
-    session: WriteSession,
-) -> Response:
-    link = service.create_link(
-        session, principal, "customer", customerSlug, integrationName, body.terms()
-    )
-    return json_response(integration_out(link), 201)
-
-
-@router.put(CUSTOMER_LINK)
-def update_customer_integration(
-    customerSlug: str,
-    integrationName: NamePath,
-    body: IntegrationIn,
-    principal: WriteCustomers,
-    session: WriteSession,
-) -> Response:
-    link = service.replace_link(
-        session, principal, "customer", customerSlug, integrationName, body.terms()
-    )
-    return json_response(integration_out(link))
-
-
-@router.delete(CUSTOMER_LINK, status_code=204)
-def delete_customer_integration(
-    customerSlug: str, integrationName: NamePath, principal: WriteCustomers, session: WriteSession
-) -> Response:
-    service.delete_link(session, principal, "customer", customerSlug, integrationName)
-    return Response(status_code=204)
-
-
-# --- an instance's links -----------------------------------------------------------------
-
-INSTANCE_LINK = "/instances/{instanceSlug}/integrations/{integrationName}"
-
-
-@router.get(INSTANCE_LINK)
-def get_instance_integration(
-    instanceSlug: str, integrationName: NamePath, principal: ReadInstances, session: ReadSession
-) -> Response:
-    link = service.get_link(session, principal, "instance", instanceSlug, integrationName)
-    return json_response(integration_out(link))
-
-
-@router.post(INSTANCE_LINK, status_code=201)
-def create_instance_integration(
-    instanceSlug: str,
-    integrationName: NamePath,
-    body: IntegrationIn,
-    principal: WriteInstances,
-    session: WriteSession,
-) -> Response:
-    link = service.create_link(
-        session, principal, "instance", instanceSlug, integrationName, body.terms()
-    )
-    return json_response(integration_out(link), 201)
-
-
-@router.put(INSTANCE_LINK)
-def update_instance_integration(
-    instanceSlug: str,
-    integrationName: NamePath,
-    body: IntegrationIn,
-    principal: WriteInstances,
-    session: WriteSession,
-) -> Response:
-    link = service.replace_link(
-        session, principal, "instance", instanceSlug, integrationName, body.terms()
-    )
-    return json_response(integration_out(link))
-
-
-@router.delete(INSTANCE_LINK, status_code=204)
-def delete_instance_integration(
-    instanceSlug: str, integrationName: NamePath, principal: WriteInstances, session: WriteSession
-) -> Response:
-    service.delete_link(session, principal, "instance", instanceSlug, integrationName)
-    return Response(status_code=204)
+_link_routes("customer", "customers")
+_link_routes("instance", "instances")
 
 
 # --- owners by record --------------------------------------------------------------------
