@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from ulid import ULID
 
@@ -27,8 +27,6 @@ from meterline.accounts.models import (
     ApiKey,
     Environment,
     Organization,
-    ServiceAccount,
-    UiSession,
     User,
 )
 from meterline.accounts.service import account_of
@@ -97,26 +95,13 @@ def delete_organization(session: Session, organization_id: str) -> None:
             "The organization still holds billing or licensing data; delete it first",
             reason="in_use",
         )
-    if environment_ids:
-        session.execute(delete(UiSession).where(UiSession.environment_id.in_(environment_ids)))
-    session.execute(delete(ApiKey).where(ApiKey.organization_id == found.id))
-    if environment_ids:
-        session.execute(
-            delete(ServiceAccount).where(ServiceAccount.environment_id.in_(environment_ids))
-        )
-    session.execute(delete(User).where(User.organization_id == found.id))
-    session.execute(delete(Environment).where(Environment.organization_id == found.id))
-    session.execute(delete(Organization).where(Organization.id == found.id))
+    repository.delete_organization_rows(session, found.id, environment_ids)
     session.flush()
 
 
 def _delete_user(session: Session, user: User) -> None:
     user.deleted_at = utcnow()
-    session.execute(
-        update(ApiKey)
-        .where(ApiKey.user_id == user.id, ApiKey.status == "published")
-        .values(status="archived")
-    )
+    repository.archive_keys(session, ApiKey.user_id == user.id)
     session.flush()
 
 

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from meterline.accounts import tokens
+from meterline.accounts import repository, tokens
 from meterline.accounts.models import ApiKey, Organization, PlatformCredential
 from meterline.accounts.scopes import PLATFORM_SCOPES, holds
 from meterline.accounts.service import account_of, display_id, generate_key, hash_key
@@ -97,13 +97,9 @@ def revoke_credential(session: Session, slug: str) -> int:
     if row is None:
         raise NotFound("platform credential", slug)
     row.status = "archived"
-    result = session.execute(
-        update(ApiKey)
-        .where(ApiKey.platform_credential_id == row.id, ApiKey.status == "published")
-        .values(status="archived")
-    )
+    archived = repository.archive_keys(session, ApiKey.platform_credential_id == row.id)
     session.flush()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return archived
 
 
 _credentials = PlatformCredential.__table__.c

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from meterline.accounts.models import ApiKey, Environment, Organization, User
+from meterline.accounts.models import (
+    ApiKey,
+    Environment,
+    Organization,
+    ServiceAccount,
+    UiSession,
+    User,
+)
 from meterline.db.dialect import dialect_of
 from meterline.db.search import page
 
@@ -117,3 +124,32 @@ def credentials_by_hash(conn: Connection, key_hash: str) -> Row[Any] | None:
     """What authentication needs of a key, as one Core row (no ORM: this runs per request)."""
     row: Row[Any] | None = conn.execute(_CREDENTIALS, {"digest": key_hash}).first()  # type: ignore[assignment]
     return row
+
+
+# --- writes around whole sets of keys ------------------------------------------------------
+
+
+def archive_keys(session: Session, *where: Any) -> int:
+    """Archive the published keys matching ``where`` (the keys a platform credential minted,
+    or that act as a user); how many."""
+    result = session.execute(
+        update(ApiKey).where(ApiKey.status == "published", *where).values(status="archived")
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_organization_rows(
+    session: Session, organization_id: str, environment_ids: Sequence[str]
+) -> None:
+    """An organization's own rows: its sessions, keys, service accounts, users,
+    environments and itself (the caller has checked it holds nothing else)."""
+    if environment_ids:
+        session.execute(delete(UiSession).where(UiSession.environment_id.in_(environment_ids)))
+    session.execute(delete(ApiKey).where(ApiKey.organization_id == organization_id))
+    if environment_ids:
+        session.execute(
+            delete(ServiceAccount).where(ServiceAccount.environment_id.in_(environment_ids))
+        )
+    session.execute(delete(User).where(User.organization_id == organization_id))
+    session.execute(delete(Environment).where(Environment.organization_id == organization_id))
+    session.execute(delete(Organization).where(Organization.id == organization_id))
