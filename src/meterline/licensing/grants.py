@@ -111,14 +111,7 @@ def update_grant(
     terms = grant_terms(view.entry.entitlement_type, value, overage_percent)
     for column, stored in terms.columns().items():
         setattr(view.grant, column, stored)
-    audit.record(
-        session,
-        principal,
-        "LICENSE_ENTITLEMENT_UPDATED",
-        license_id=view.license.id,
-        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
-    )
-    session.flush()
+    _audited(session, principal, "LICENSE_ENTITLEMENT_UPDATED", view, entitlement_slug)
 
 
 def delete_grant(
@@ -126,11 +119,18 @@ def delete_grant(
 ) -> None:
     view = get_grant(session, principal, license_slug, entitlement_slug)
     session.delete(view.grant)
+    _audited(session, principal, "LICENSE_ENTITLEMENT_UNASSIGNED", view, entitlement_slug)
+
+
+def _audited(
+    session: Session, principal: Principal, action: str, view: GrantView, entitlement_slug: str
+) -> None:
+    """Record a change of a license's grant in the audit trail, and write it."""
     audit.record(
         session,
         principal,
-        "LICENSE_ENTITLEMENT_UNASSIGNED",
+        action,
         license_id=view.license.id,
-        payload={"licenseSlug": license_slug, "entitlementSlug": entitlement_slug},
+        payload={"licenseSlug": view.license.slug, "entitlementSlug": entitlement_slug},
     )
     session.flush()
