@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,25 @@ class Victim:
 def _ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code in (200, 201, 202, 204), (response.request.url, response.text)
     return response.json() if response.content else {}  # type: ignore[no-any-return]
+
+
+def _connector_of(server: Server, tenant: Tenant, tag: str, secret: str) -> str:
+    """A connector the deployment offers (registered with the CLI), which tenant A has
+    activated and configured with settings holding ``secret``; its name."""
+    name = f"{tag}-connector"
+    schema = {"type": "object", "properties": {"note": {"type": "string"}}}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as handle:
+        json.dump(schema, handle)
+        handle.flush()
+        run_cli(server, "connectors", "register", name, "--version", "1", "--schema", handle.name)
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        _ok(api.put(f"/connectors/{name}/activation"))
+        _ok(api.put(f"/connectors/{name}/settings", json={"settings": {"note": secret}}))
+    return name
 
 
 def seed_victim(server: Server) -> Victim:
@@ -406,6 +426,7 @@ def seed_victim(server: Server) -> Victim:
                 },
             )
         )
+    victim.path_ids |= {"connectorName": _connector_of(server, tenant, tag, secret)}
     victim.path_ids |= {
         "featureFlagSlug": f"{tag}-flag",
         "flagKey": f"{tag}-flag",

@@ -43,9 +43,17 @@ SELF = {("GET", "/v1/users/me")}
 # The usage report is where a customer-scoped key belongs.
 CUSTOMER_KEY_ROUTES = {("GET", "/v1/usage"), *SELF}
 PLATFORM_PATHS = "/api/platform/"
-# Deployment-wide answers, the same for every tenant: a connector's state says whether the
-# deployment has it registered, for any name (an unregistered one is "not available").
-DEPLOYMENT_LEVEL = {"/api/connectors/{connectorName}/state"}
+# A connector's name names the deployment's definition, not a row of tenant A: every tenant
+# reads it, and activates and configures it for itself (tenant A's activation and settings,
+# which hold its secret, stay its own: the secret check still applies). Its state answers for
+# any name (an unregistered one is "not available").
+DEPLOYMENT_LEVEL = {
+    "/api/connectors/{connectorName}",
+    "/api/connectors/{connectorName}/state",
+    "/api/connectors/{connectorName}/activation",
+    "/api/connectors/{connectorName}/settings",
+    "/api/connectors/{connectorName}/settings/schema",
+}
 # Reads sent as POST (OFREP evaluation): a key lacking the read scope is refused.
 READ_BY_POST = {("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}")}
 KAITEN_ONLY_SCOPES = [
