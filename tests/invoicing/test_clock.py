@@ -181,6 +181,9 @@ def _periods_per_subscription(database_url: str, subscription_ids: set[str]) -> 
 def test_clock_killed_at_random_points_bills_each_period_exactly_once(
     tenant: Tenant, http: httpx.Client, subscriptions: int
 ) -> None:
+    if tenant.server.event_store == "clickhouse":
+        # Its catalog is SQLite and these periods bill a fixed fee, reading no events.
+        pytest.skip("the same as the SQLite run: a fee-only plan reads no events")
     plan_id, _meter = plan_with_fee(http, unique("call"))
     subs = {s for s, _ in subscribe(http, plan_id, subscriptions)}
     rng = random.Random(7)
