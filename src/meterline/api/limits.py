@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meterline.api.deps import authenticate_request, remember_failure
+from meterline.api.kaiten.platform_auth import is_platform_path
 from meterline.kernel.errors import DomainError
 
 
@@ -53,7 +54,6 @@ class ConcurrencyLimit:
 
 
 AUTHENTICATED = ("/v1/", "/api/")  # every operation under these needs a key
-PLATFORM_PATHS = "/api/platform/"
 
 
 async def with_slot(
@@ -64,7 +64,7 @@ async def with_slot(
     its route raises the remembered failure before any database work."""
     # The Platform API authenticates its own credentials (api/kaiten/platform_auth.py).
     path = scope["path"]
-    if path.startswith(AUTHENTICATED) and not path.startswith(PLATFORM_PATHS):
+    if path.startswith(AUTHENTICATED) and not is_platform_path(path):
         request = Request(scope, receive)
         try:
             authenticate_request(request)
