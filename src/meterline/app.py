@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
+from meterline.api import fastpath
 from meterline.api.errors import install_error_handlers
 from meterline.api.http import health
 from meterline.api.http.body import BodyPipeline
@@ -112,7 +113,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_routers(app)
     install_openapi(app)
     # Authenticated, whole-body requests only take a database slot ...
-    app.add_middleware(ConcurrencyLimit, limit=settings.http.max_concurrent_requests)
+    app.add_middleware(
+        ConcurrencyLimit,
+        limit=settings.http.max_concurrent_requests,
+        exempt=fastpath.exemptions(app),
+    )
     # ... behind the body pipeline: bounded, timed, checked (NUL, surrogates, depth).
     app.add_middleware(
         BodyPipeline,

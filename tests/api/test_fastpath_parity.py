@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meterline.api import fastpath
 from meterline.api.kaiten.usage import UsageReportIn, parse_report
+from meterline.api.limits import ConcurrencyLimit
 from meterline.app import create_app
 from meterline.settings import Settings
 from tests.api.kaiten.conftest import mint_key
@@ -732,3 +733,33 @@ def test_a_declaration_without_its_framework_route_is_refused() -> None:
     stray = fastpath.FastRoute("stray", "GET", "/v1/nowhere", elsewhere, route.parse, route.answer)
     with pytest.raises(LookupError, match="stray"):
         fastpath.install(app, [stray])
+
+
+def test_the_concurrency_limit_exempts_exactly_the_fast_routes_that_say_so() -> None:
+    app = create_app(Settings(database_url="sqlite://"))
+    exempt = {(e.method, e.path): e.slot for e in fastpath.exemptions(app)}
+    usage = "/api/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage"
+    assert exempt == {
+        ("POST", "/v1/events"): "none",
+        ("POST", "/v1/events/bulk"): "none",
+        ("POST", "/v1/entitlements/check"): "own",
+        ("GET", "/v1/customers/usage"): "own",
+        ("GET", usage): "own",
+    }
+    limit = ConcurrencyLimit(app, 1, fastpath.exemptions(app))
+
+    def scope(method: str, path: str) -> dict[str, Any]:
+        return {"type": "http", "method": method, "path": path}
+
+    read = scope("GET", "/api/instances/i-1/entitlements/e-1/usage")
+    assert limit._exempt(read) and read[ConcurrencyLimit.SCOPE_KEY] is limit.limiter
+    ingest = scope("POST", "/v1/events")
+    assert limit._exempt(ingest) and ConcurrencyLimit.SCOPE_KEY not in ingest
+    # The same paths at another method, a longer path and the report take a slot first.
+    for method, path in [
+        ("GET", "/v1/events"),
+        ("POST", "/api/instances/i-1/entitlements/e-1/usage"),
+        ("GET", "/api/instances/i-1/entitlements/e-1/usage/x"),
+        ("GET", "/v1/customers"),
+    ]:
+        assert not limit._exempt(scope(method, path)), (method, path)

@@ -45,7 +45,7 @@ from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from meterline.api.http.body import replaying
-from meterline.api.limits import session_limiter, with_slot
+from meterline.api.limits import Exemption, Slot, session_limiter, with_slot
 
 T = TypeVar("T")
 
@@ -80,6 +80,9 @@ class FastRoute(Generic[T]):
     answer: Callable[[Request, T], Awaitable[Response | None]]
     # Whether the operation has a JSON body (POST): its body passes the body policy.
     reads_body: bool = True
+    # How it holds a database slot (api/limits.py): "limited" takes one before it runs;
+    # "own" takes one itself, only when it needs a session; "none" never holds a session.
+    slot: Slot = "limited"
 
 
 def json_body(request: Request, body: bytes, strict_content_type: bool) -> bytes | None:
@@ -177,6 +180,12 @@ def install(app: FastAPI, routes: Sequence[FastRoute[Any]]) -> None:
     routers costs more than the rest of a read); call after the routers are included."""
     mounted = [_Mounted(r, _strict(shadowed_route(app, r))) for r in routes]
     app.router.routes[0:0] = mounted
+
+
+def exemptions(app: FastAPI) -> list[Exemption]:
+    """The concurrency limiter's exemptions: the installed fast routes that do not take a
+    slot before they run (api/limits.py)."""
+    return [Exemption(r.method, r.path, r.slot) for r in installed(app) if r.slot != "limited"]
 
 
 def installed(app: FastAPI) -> list[FastRoute[Any]]:

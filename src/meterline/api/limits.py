@@ -3,21 +3,41 @@ slot at once, and only authenticated ones with their whole body read take one.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
 import anyio
 from starlette.requests import Request
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meterline.api.deps import authenticate_request, remember_failure
 from meterline.api.kaiten.platform_auth import is_platform_path
 from meterline.kernel.errors import DomainError
 
+# How an operation holds a database slot: "limited" takes one before it runs (every
+# operation but these); "own" takes one itself, only when it needs a session (the fast
+# checks and the Kaiten usage read: no session on SQLite); "none" never holds a session
+# (ingest hands its rows to the writer thread).
+Slot = Literal["limited", "own", "none"]
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """An operation that takes no slot before it runs: a fast route's (api/fastpath.py)."""
+
+    method: str
+    path: str  # a route template, such as /api/instances/{instanceId}/...
+    slot: Slot
+
 
 class ConcurrencyLimit:
     """At most ``limit`` requests hold database sessions at once; the rest wait here.
 
     Waiting here costs neither a worker thread nor a pooled connection, so the requests
-    that do hold connections can always finish. The ingest endpoints, /health and /ready
-    are exempt: they hold no session (ingest hands its rows to the writer thread).
+    that do hold connections can always finish. /health, /ready and the ``exempt``
+    operations (the fast routes that say so, ``fastpath.exemptions``) take no slot here.
 
     The body pipeline in front (``api/http/body.py``) has read the whole body already, so
     a slow client never waits here holding a token. The caller is authenticated before a
@@ -25,26 +45,24 @@ class ConcurrencyLimit:
     one, and its route refuses it from the remembered failure, with no database work.
     """
 
-    INGEST = frozenset({"/v1/events", "/v1/events/bulk"})
-    # The entitlement checks' fast routes (api/flexprice/hot_checks.py) and the Kaiten usage
-    # read (api/kaiten/usage.py) hold no session on SQLite; they take a token themselves
-    # when they do need one.
-    SHORTCUTS = frozenset({("GET", "/v1/customers/usage"), ("POST", "/v1/entitlements/check")})
     SCOPE_KEY = "meterline.session_limiter"
     HEALTH = frozenset({"/health", "/ready"})
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, exempt: Sequence[Exemption] = ()) -> None:
         self.app = app
         self.limiter = anyio.CapacityLimiter(limit)
+        self.exempt = [(e.method, compile_path(e.path)[0], e.slot) for e in exempt]
 
     def _exempt(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["path"] in self.HEALTH:
             return True
         path, method = scope["path"], scope["method"]
-        if (method, path) in self.SHORTCUTS or (method == "GET" and _is_kaiten_usage(path)):
-            scope[self.SCOPE_KEY] = self.limiter
-            return True
-        return method == "POST" and path in self.INGEST
+        for exempt_method, pattern, slot in self.exempt:
+            if method == exempt_method and pattern.match(path):
+                if slot == "own":
+                    scope[self.SCOPE_KEY] = self.limiter
+                return True
+        return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._exempt(scope):
@@ -74,11 +92,6 @@ async def with_slot(
             return
     async with limiter:
         await app(scope, receive, send)
-
-
-def _is_kaiten_usage(path: str) -> bool:
-    """``/api/instances/{i}/entitlements/{e}/usage`` (api/kaiten/usage.py's read)."""
-    return path.startswith("/api/instances/") and path.endswith("/usage") and path.count("/") == 6
 
 
 def session_limiter(scope: Scope) -> anyio.CapacityLimiter | None:

@@ -210,6 +210,7 @@ FAST_ROUTES: list[FastRoute[Any]] = [
         parse_summary,
         usage_summary,
         reads_body=False,
+        slot="own",
     ),
     FastRoute(
         "entitlement_check",
@@ -218,5 +219,6 @@ FAST_ROUTES: list[FastRoute[Any]] = [
         check_entitlement,
         parse_check,
         entitlement_check,
+        slot="own",
     ),
 ]

@@ -228,6 +228,10 @@ async def ingest_bulk(request: Request, principal: Vendor, body: JsonObject) -> 
 
 
 FAST_ROUTES: list[FastRoute[Any]] = [
-    FastRoute("ingest_event", "POST", "/v1/events", ingest_event, _fast_one, _answer_one),
-    FastRoute("ingest_bulk", "POST", "/v1/events/bulk", ingest_bulk, _fast_many, _answer_many),
+    FastRoute(
+        "ingest_event", "POST", "/v1/events", ingest_event, _fast_one, _answer_one, slot="none"
+    ),
+    FastRoute(
+        "ingest_bulk", "POST", "/v1/events/bulk", ingest_bulk, _fast_many, _answer_many, slot="none"
+    ),
 ]

@@ -236,6 +236,7 @@ def fast_routes(
             _no_body,
             _fast_read,
             reads_body=False,
+            slot="own",
         ),
         FastRoute(
             "kaiten_report_usage",
