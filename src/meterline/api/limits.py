@@ -28,7 +28,7 @@ class Exemption:
     """An operation that takes no slot before it runs: a fast route's (api/fastpath.py)."""
 
     method: str
-    path: str  # a route template, such as /api/instances/{instanceId}/...
+    path: str  # a route template, such as /api/instances/{instanceSlug}/...
     slot: Slot
 
 
@@ -51,18 +51,23 @@ class ConcurrencyLimit:
     def __init__(self, app: ASGIApp, limit: int, exempt: Sequence[Exemption] = ()) -> None:
         self.app = app
         self.limiter = anyio.CapacityLimiter(limit)
-        self.exempt = [(e.method, compile_path(e.path)[0], e.slot) for e in exempt]
+        # A plain path is one dict lookup (ingest and the checks are the hot paths); only a
+        # template with parameters is matched by its pattern.
+        self.exact = {(e.method, e.path): e.slot for e in exempt if "{" not in e.path}
+        self.templates = [
+            (e.method, compile_path(e.path)[0], e.slot) for e in exempt if "{" in e.path
+        ]
 
     def _exempt(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["path"] in self.HEALTH:
             return True
         path, method = scope["path"], scope["method"]
-        for exempt_method, pattern, slot in self.exempt:
-            if method == exempt_method and pattern.match(path):
-                if slot == "own":
-                    scope[self.SCOPE_KEY] = self.limiter
-                return True
-        return False
+        slot = self.exact.get((method, path))
+        if slot is None:
+            slot = next((s for m, p, s in self.templates if m == method and p.match(path)), None)
+        if slot == "own":
+            scope[self.SCOPE_KEY] = self.limiter
+        return slot is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._exempt(scope):
