@@ -236,6 +236,34 @@ def test_kaiten_values_and_counters_stay_within_the_bounds(tenant: Tenant) -> No
         _problem(grant, 422, "value")
 
 
+def test_free_form_json_with_a_number_out_of_range_is_refused_by_name(tenant: Tenant) -> None:
+    """``1e999999`` in metadata, settings or a usage report's metadata parses to infinity,
+    which PostgreSQL's json refused with a 500: every free-form field refuses it by name."""
+    with _kaiten(tenant) as api:
+        instance, entitlement = _licensed_instance(api, -1)
+        for path, body, field in (
+            (
+                "/deployment-zones",
+                '{"name": "z", "type": "t", "metadata": {"a": [1e999999]}}',
+                "metadata",
+            ),
+            (
+                f"/instances/{instance}/entitlements/{entitlement}/usage",
+                '{"value": {"type": "number", "value": 1}, "metadata": {"a": -1e400}}',
+                "metadata",
+            ),
+        ):
+            _problem(raw_post(api, path, body), 422, field)
+        assert api.get("/deployment-zones").json()["items"] == []
+    with tenant.client() as http:
+        search = raw_post(
+            http,
+            "/v1/customers/search",
+            '{"filters": [{"field": "name", "operator": "eq", "value": {"string": 1e999999}}]}',
+        )
+        _bad_request(search, "filters[0].value")
+
+
 # ---- wallets: balance equals its ledger at 29+ digits ------------------------------------------
 
 

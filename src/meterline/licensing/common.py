@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
-from meterline.kernel.errors import AlreadyExists, InvalidRequest
+from meterline.kernel.errors import AlreadyExists
 
 
 def actor(principal: Principal) -> str:
@@ -33,14 +31,3 @@ def flush_unique(session: Session, what: str) -> None:
         session.flush()
     except IntegrityError as exc:
         raise AlreadyExists(f"{what} already exists") from exc
-
-
-def storable_json(value: Any, field: str) -> None:
-    """Refuse (422 naming ``field``) a value JSON cannot store: ``1e999`` parses as an
-    infinite float, which no JSON column (PostgreSQL's least of all) accepts."""
-    try:
-        json.dumps(value, allow_nan=False)
-    except ValueError as exc:
-        raise InvalidRequest(
-            "the value holds a number out of range", field=field, reason="out_of_range"
-        ) from exc

@@ -29,7 +29,7 @@ from meterline.db.rows import existing
 from meterline.entitlements.models import Entitlement
 from meterline.kernel.errors import InvalidRequest, PermissionDenied
 from meterline.licensing.catalog import entitlement_types
-from meterline.licensing.common import flush_unique, storable_json
+from meterline.licensing.common import flush_unique
 from meterline.licensing.flag_models import (
     ConnectorActivation,
     ConnectorDefinition,
@@ -228,7 +228,6 @@ def update_settings(
     """Replace the environment's settings, valid against the schema (422 naming the
     failing location under ``settings``)."""
     connector = get_connector(session, name)
-    storable_json(settings, "settings")
     validator = schema_validator(connector.settings_schema, "settings")
     problem = schema_problem(validator, settings)
     if problem is not None:

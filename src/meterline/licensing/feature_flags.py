@@ -24,7 +24,7 @@ from meterline.db.rows import existing, in_environment, of_environment
 from meterline.kernel.errors import AlreadyExists, InvalidRequest
 from meterline.licensing import flag_rules, repository
 from meterline.licensing.catalog import entitlement_types
-from meterline.licensing.common import actor, flush_unique, slug_of, storable_json
+from meterline.licensing.common import actor, flush_unique, slug_of
 from meterline.licensing.flag_models import FeatureFlag
 from meterline.licensing.flag_rules import FlagDefinition, FlagType, Resolution, Rule, Serve
 from meterline.licensing.grants import granted_value
@@ -119,9 +119,6 @@ def list_flags(
 
 
 def _apply(principal: Principal, flag: FeatureFlag, terms: FlagTerms) -> None:
-    for i, variant in enumerate(terms.variants):
-        storable_json(variant.value, f"variants[{i}].value")
-    storable_json(terms.metadata, "metadata")
     flag_rules.check(
         FlagDefinition(
             key=flag.slug,

@@ -9,6 +9,7 @@ from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from meterline.api.free_json import FreeObject
 from meterline.api.http.unsupported import RefusesUnsupported
 from meterline.api.json import json_response
 from meterline.kernel import money
@@ -79,7 +80,7 @@ class SearchFilter(WireModel):
     field: str
     operator: str = "eq"
     data_type: str | None = None
-    value: dict[str, Any] | None = None
+    value: FreeObject | None = None
 
 
 class SearchSort(WireModel):

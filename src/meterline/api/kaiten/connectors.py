@@ -10,6 +10,7 @@ from pydantic import Field
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import Body, compact, scope
 from meterline.licensing import connectors as service
@@ -24,7 +25,7 @@ WriteConnectors = Annotated[Principal, Depends(scope("write", "organizations"))]
 
 
 class SettingsIn(Body):
-    settings: dict[str, Any] = Field(max_length=200)
+    settings: FreeObject = Field(max_length=200)
 
 
 def connector_out(connector: ConnectorDefinition) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pydantic import Field, StrictBool
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject, FreeValue
 from meterline.api.json import json_response
 from meterline.api.kaiten.common import SLUG, Body, Page, scope
 from meterline.api.kaiten.ids import wire_id
@@ -39,7 +40,7 @@ Expression = Annotated[str, Field(min_length=1, max_length=flag_rules.MAX_EXPRES
 
 class VariantIn(Body):
     name: VariantName
-    value: Any
+    value: FreeValue
     description: str = Field(default="", max_length=2000)
 
 
@@ -122,7 +123,7 @@ class FlagFields(Body):
     targetings: list[TargetingIn] = Field(default_factory=list, max_length=50)
     enabled: StrictBool = True
     description: str | None = Field(default=None, max_length=2000)
-    metadata: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    metadata: FreeObject = Field(default_factory=dict, max_length=100)
     event_name: str = Field(default="", max_length=255)
 
     def terms(self) -> FlagTerms:
@@ -212,7 +213,7 @@ class EvaluationIn(Body):
     by slug, whose license, customer and deployment zone fill ``__kaiten``. Any other key is
     the caller's, read by rules as given."""
 
-    context: dict[str, Any] = Field(default_factory=dict, max_length=100)
+    context: FreeObject = Field(default_factory=dict, max_length=100)
 
 
 @router.post("/ofrep/v1/evaluate/flags/{flagKey}")

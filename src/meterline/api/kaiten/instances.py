@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten import usage
 from meterline.api.kaiten.common import (
@@ -40,7 +41,7 @@ class InstanceFields(Body):
     startLicenseDate: AwareInstant
     endLicenseDate: AwareInstant
     deploymentZoneId: str | None = Field(default=None, max_length=40)
-    metadata: dict[str, Any] | None = None
+    metadata: FreeObject | None = None
     slug: str | None = Field(default=None, min_length=2, max_length=100, pattern=SLUG)
 
     def terms(self) -> InstanceTerms:

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import (
     SLUG,
@@ -52,7 +53,7 @@ ExternalIdPath = Annotated[
     str, Path(min_length=1, max_length=255, description="The record's id in the adapter.")
 ]
 WebUrl = Annotated[str, StringConstraints(max_length=2048, pattern=HTTP_URL)]
-Metadata = Annotated[dict[str, Any], Field(max_length=MAX_METADATA_KEYS)]
+Metadata = Annotated[FreeObject, Field(max_length=MAX_METADATA_KEYS)]
 
 
 class IntegrationIn(Body):

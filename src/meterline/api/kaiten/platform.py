@@ -22,6 +22,7 @@ from meterline.accounts.models import Organization
 from meterline.accounts.platform import PlatformPrincipal
 from meterline.accounts.tokens import TokenTerms
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import Body, compact
 from meterline.api.kaiten.connectors import connector_out
@@ -81,7 +82,7 @@ class ConnectorIn(Body):
 
     name: str = Field(min_length=1, max_length=100)
     version: str = Field(min_length=1, max_length=100)
-    settings_schema: dict[str, Any] = Field(default_factory=dict, max_length=200)
+    settings_schema: FreeObject = Field(default_factory=dict, max_length=200)
     entitlement_slug: str | None = Field(default=None, min_length=1, max_length=100)
 
     def registration(self) -> ConnectorRegistration:

@@ -33,6 +33,7 @@ from starlette.responses import Response
 
 from meterline.api.deps import database
 from meterline.api.fastpath import FastRoute
+from meterline.api.free_json import FreeObject
 from meterline.api.json import dumps, iso, json_response
 from meterline.api.kaiten.common import Body, NumberValue, authorize, compact, typed_out
 from meterline.api.kaiten.errors import problem
@@ -55,7 +56,7 @@ USAGE_PATH = "/instances/{instanceSlug}/entitlements/{entitlementSlug}/usage"
 class UsageReportIn(Body):
     value: NumberValue
     behavior: Literal["append", "set"] = "append"
-    metadata: dict[str, Any] | None = None
+    metadata: FreeObject | None = None
     transactionId: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,128}$")
 
 

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from meterline.accounts.principal import Principal
 from meterline.api.deps import ReadSession, WriteSession
+from meterline.api.free_json import FreeObject
 from meterline.api.json import iso, json_response
 from meterline.api.kaiten.common import SLUG, Body, Page, compact, scope, user
 from meterline.api.kaiten.ids import id_of, wire_id
@@ -26,7 +27,7 @@ class ZoneFields(Body):
     name: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=2000)
-    metadata: dict[str, Any] | None = Field(default=None, max_length=100)
+    metadata: FreeObject | None = Field(default=None, max_length=100)
     releaseId: str | None = Field(default=None, max_length=40)
 
     def terms(self) -> ZoneTerms:
