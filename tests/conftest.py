@@ -177,15 +177,27 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest,
-    database_urls: dict[str, str],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Server]:
-    logs = tmp_path_factory.mktemp("logs")
-    if request.param == "clickhouse":
-        root = tmp_path_factory.mktemp("clickhouse")
+class Servers:
+    """This session's servers, one per backend: each started the first time a test asks for
+    it and kept until the session ends (a test may use several, as the fuzz run does)."""
+
+    def __init__(
+        self, database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        self._urls = database_urls
+        self._tmp = tmp_path_factory
+        self._started: dict[str, Server] = {}
+
+    def get(self, backend: str) -> Server:
+        if backend not in self._started:
+            self._started[backend] = self._start(backend)
+        return self._started[backend]
+
+    def _start(self, backend: str) -> Server:
+        logs = self._tmp.mktemp("logs")
+        if backend != "clickhouse":
+            return start_server(self._urls[backend], logs)
+        root = self._tmp.mktemp("clickhouse")
         srv = start_server(
             f"sqlite:///{root / 'catalog.db'}",
             logs,
@@ -195,10 +207,25 @@ def server(
             },
         )
         srv.event_store = "clickhouse"
-    else:
-        srv = start_server(database_urls[request.param], logs)
-    yield srv
-    stop_server(srv)
+        return srv
+
+    def stop_all(self) -> None:
+        for srv in self._started.values():
+            stop_server(srv)
+
+
+@pytest.fixture(scope="session")
+def servers(
+    database_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    pool = Servers(database_urls, tmp_path_factory)
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, servers: Servers) -> Server:
+    return servers.get(request.param)
 
 
 def new_tenant(server: Server) -> Tenant:
