@@ -86,6 +86,14 @@ HONOURED: dict[str, dict[str, str]] = {
         "usage_limit": "tests/api/flexprice/test_entitlements.py::test_crud_search_and_types",
         "usage_reset_period": "tests/api/flexprice/test_entitlements.py::test_crud_search_and_types",
     },
+    "flexprice:events.get_usage_analytics": {
+        "end_time": "tests/api/flexprice/test_usage_analytics.py::test_usage_and_cost_per_feature_and_day",
+        "external_customer_id": "tests/api/flexprice/test_usage_analytics.py::test_usage_and_cost_per_feature_and_day",
+        "feature_ids": "tests/api/flexprice/test_usage_analytics.py::test_usage_and_cost_per_feature_and_day",
+        "group_by": "tests/api/flexprice/test_usage_analytics.py::test_bad_analytics_requests_are_refused_by_name",
+        "start_time": "tests/api/flexprice/test_usage_analytics.py::test_usage_and_cost_per_feature_and_day",
+        "window_size": "tests/api/flexprice/test_usage_analytics.py::test_usage_and_cost_per_feature_and_day",
+    },
     "flexprice:events.ingest_event": {
         "customer_id": "tests/api/flexprice/test_subscriptions.py::test_plan_prices_entitlements_subscription_usage_and_cancel",
         "event_id": "tests/api/flexprice/test_usage.py::test_usage_with_the_sdk",

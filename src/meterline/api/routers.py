@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
@@ -36,6 +37,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_ingest.router, prefix="/v1")
     app.include_router(fp_events.router, prefix="/v1")
+    app.include_router(fp_analytics.router, prefix="/v1")
     app.include_router(fp_catalog.router, prefix="/v1")
     app.include_router(fp_invoices.router, prefix="/v1")
     app.include_router(fp_wallets.router, prefix="/v1")

@@ -53,6 +53,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     "get_invoice_pdf": (lambda fp, **kw: fp.invoices.get_invoice_pdf(**kw), lambda r: []),
     "get_customer_wallets": (lambda fp, **kw: fp.wallets.get_customer_wallets(**kw), list),
     "get_wallet_balance": (lambda fp, **kw: fp.wallets.get_wallet_balance(**kw), lambda r: [r]),
+    "get_usage_analytics": (lambda fp, **kw: fp.events.get_usage_analytics(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -64,6 +65,7 @@ BASE: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_invoice_pdf": lambda w: {"id": w.ids["one_a"]},
     "get_customer_wallets": lambda w: {"id": w.ids["cust_a"]},
     "get_wallet_balance": lambda w: {"id": w.ids["wallet_a"]},
+    "get_usage_analytics": lambda w: {"external_customer_id": w.ids["ext_a"]},
 }
 
 # Operations whose parameters are the input of a computation, not filters of a list.
@@ -86,10 +88,16 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("get_customer_wallets", "from_cache"): True,
     ("get_customer_wallets", "minus"): 1,
     ("get_wallet_balance", "expand"): "credits_available_breakdown",
+    ("get_usage_analytics", "sources"): ["api"],
+    ("get_usage_analytics", "property_filters"): {"region": ["eu"]},
+    ("get_usage_analytics", "expand"): ["price"],
+    ("get_usage_analytics", "include_children"): True,
+    ("get_usage_analytics", "breakdown_bucket"): True,
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
 SUB_TESTS = "tests/api/flexprice/test_subscriptions.py"
+ANALYTICS_TESTS = "tests/api/flexprice/test_usage_analytics.py"
 # Parameters of a usage computation -> the test that shows their effect (checked to exist and
 # to send the parameter by name).
 COMPUTED: dict[tuple[str, str], str] = {
@@ -113,6 +121,17 @@ COMPUTED: dict[tuple[str, str], str] = {
     ("get_subscription_usage", "subscription_id"): (
         f"{SUB_TESTS}::test_plan_prices_entitlements_subscription_usage_and_cancel"
     ),
+    **{
+        ("get_usage_analytics", name): f"{ANALYTICS_TESTS}::{test}"
+        for name, test in {
+            "external_customer_id": "test_usage_and_cost_per_feature_and_day",
+            "start_time": "test_usage_and_cost_per_feature_and_day",
+            "end_time": "test_usage_and_cost_per_feature_and_day",
+            "window_size": "test_usage_and_cost_per_feature_and_day",
+            "feature_ids": "test_usage_and_cost_per_feature_and_day",
+            "group_by": "test_bad_analytics_requests_are_refused_by_name",
+        }.items()
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""Analytics over the write-time aggregates: usage and what it costs, per feature."""
