@@ -98,6 +98,7 @@ REFUSED: dict[tuple[str, str], Any] = {
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
 SUB_TESTS = "tests/api/flexprice/test_subscriptions.py"
 ANALYTICS_TESTS = "tests/api/flexprice/test_usage_analytics.py"
+REVENUE_TESTS = "tests/api/flexprice/test_revenue_analytics.py"
 # Parameters of a usage computation -> the test that shows their effect (checked to exist and
 # to send the parameter by name).
 COMPUTED: dict[tuple[str, str], str] = {
@@ -131,6 +132,23 @@ COMPUTED: dict[tuple[str, str], str] = {
             "feature_ids": "test_usage_and_cost_per_feature_and_day",
             "group_by": "test_bad_analytics_requests_are_refused_by_name",
         }.items()
+    },
+    **{
+        ("get_revenue_analytics", name): f"{REVENUE_TESTS}::test_billed_and_amortized_revenue"
+        for name in (
+            "start_time",
+            "end_time",
+            "granularity",
+            "allocation_policy",
+            "status",
+            "group_by",
+            "currency",
+            "customer_ids",
+            "subscription_ids",
+            "price_ids",
+            "meter_ids",
+            "include_adjustments",
+        )
     },
 }
 
