@@ -436,4 +436,14 @@ def seed_victim(server: Server) -> Victim:
         "adapter": f"{tag}-crm",
         "externalId": f"{tag}-rec",
     }
+    # A machine and a floating seat of tenant A's instance (docs/licensing.md).
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        machines = f"/instances/{tag}-inst/machines"
+        machine = _ok(api.post(machines, json={"fingerprint": f"{tag}-fp", "hostname": secret}))
+        seat = _ok(api.post(f"/instances/{tag}-inst/leases", json={"holder": f"{secret} proc"}))
+    victim.path_ids |= {"machineId": machine["id"], "leaseId": seat["id"]}
     return victim
