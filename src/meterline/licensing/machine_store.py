@@ -53,6 +53,28 @@ def machines_of(
     return list(session.scalars(query))
 
 
+def counted(session: Session, instance_id: str, now: datetime) -> tuple[int, int]:
+    """How many machines of the instance count at ``now``, and their cores (one aggregate,
+    whatever the number of machines)."""
+    row = session.execute(
+        select(func.count(), func.coalesce(func.sum(Machine.cores), 0)).where(
+            Machine.instance_id == instance_id, _alive(now)
+        )
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def machine_of_fingerprint(
+    session: Session, instance_id: str, fingerprint: str, now: datetime
+) -> Machine | None:
+    """The instance's counted machine of ``fingerprint`` (one index lookup)."""
+    return session.scalars(
+        select(Machine).where(
+            Machine.instance_id == instance_id, Machine.fingerprint == fingerprint, _alive(now)
+        )
+    ).first()
+
+
 def machine(session: Session, instance_id: str, machine_id: str) -> Machine | None:
     return session.scalars(
         select(Machine).where(Machine.instance_id == instance_id, Machine.id == machine_id)

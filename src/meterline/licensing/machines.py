@@ -147,11 +147,11 @@ def activate(
     check_usable(session, instance, now)
     policy = policy_for(session, instance)
     machine_store.cull_machines(session, now, instance_id=instance.id)
-    active = machine_store.machines_of(session, instance.id, now)
+    count, used = machine_store.counted(session, instance.id, now)
     taken = Conflict(
         f"The fingerprint {terms.fingerprint} is already activated", reason="fingerprint_taken"
     )
-    if any(m.fingerprint == terms.fingerprint for m in active):
+    if machine_store.machine_of_fingerprint(session, instance.id, terms.fingerprint, now):
         raise taken
     if policy.unique_fingerprint:
         claim = (principal.environment_id, terms.fingerprint)
@@ -160,9 +160,9 @@ def activate(
             session, principal.environment_id, instance.id, terms.fingerprint, now
         ):
             raise taken
-    if policy.max_machines is not None and len(active) >= policy.max_machines:
+    if policy.max_machines is not None and count >= policy.max_machines:
         raise Conflict(
-            f"The instance {instance.slug} has {len(active)} of its {policy.max_machines} "
+            f"The instance {instance.slug} has {count} of its {policy.max_machines} "
             "machines active",
             reason="machine_limit",
         )
@@ -173,7 +173,6 @@ def activate(
                 field="cores",
                 reason="cores_required",
             )
-        used = sum(m.cores or 0 for m in active)
         if used + terms.cores > policy.max_cores:
             raise Conflict(
                 f"The instance {instance.slug} has {used} of its {policy.max_cores} cores active",
@@ -305,8 +304,12 @@ def validate(
     assert lic is not None  # an instance's license cannot be deleted while it is in use
     family = repository.family_by_id(session, principal.environment_id, lic.family_id)
     policy = policy_for(session, instance)
-    active = machine_store.machines_of(session, instance.id, now)
-    mine = next((m for m in active if m.fingerprint == scope.fingerprint), None)
+    count, cores = machine_store.counted(session, instance.id, now)
+    mine = (
+        machine_store.machine_of_fingerprint(session, instance.id, scope.fingerprint, now)
+        if scope.fingerprint is not None
+        else None
+    )
     facts = Facts(
         now=now,
         suspended=machine_store.suspension_of(session, instance.id) is not None,
@@ -316,8 +319,8 @@ def validate(
         product=family.slug if family is not None else "",
         version=lic.version,
         granted=frozenset(f.lookup_key for _, f in repository.all_grants_of(session, lic.id)),
-        machines=len(active),
-        cores=sum(m.cores or 0 for m in active),
+        machines=count,
+        cores=cores,
         max_machines=policy.max_machines,
         max_cores=policy.max_cores,
         machine=MachineFacts(mine.id, mine.dies_at) if mine is not None else None,
