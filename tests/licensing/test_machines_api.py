@@ -131,6 +131,16 @@ def test_machines_policy_validation_and_refusals(api: httpx.Client) -> None:
     )
     assert len(api.get(machines).json()["items"]) == 1
 
+    # the machines, seats and suspension go with their instance, the policy with its license
+    assert api.post(f"/instances/{instance}/leases", json={"holder": "p"}).status_code == 201
+    assert api.put(f"/instances/{instance}/suspension", json={}).status_code == 204
+    assert api.delete(f"/instances/{instance}").status_code == 204
+    assert api.delete(f"/licenses/{lic}").status_code == 204
+    assert _code(api.get(f"/licenses/{lic}/machine-policy")) == (
+        404,
+        "GetMachinePolicy.LicenseNotFound",
+    )
+
 
 def test_a_fingerprint_is_unique_across_instances_where_the_policy_says_so(
     api: httpx.Client,

@@ -23,7 +23,7 @@ from meterline.accounts.principal import Principal
 from meterline.db.rows import existing
 from meterline.kernel.errors import Conflict, InvalidRequest, NotFound
 from meterline.licensing import licenses, machine_store, repository
-from meterline.licensing.common import actor
+from meterline.licensing.common import actor, flush_unique
 from meterline.licensing.machine_models import InstanceSuspension, Machine, MachinePolicy
 from meterline.licensing.models import Instance
 from meterline.licensing.validation import Facts, MachineFacts, Scope, Verdict, verdict
@@ -83,7 +83,7 @@ def put_policy(
     policy.resurrection_window_seconds = terms.resurrection_window_seconds
     policy.unique_fingerprint = terms.unique_fingerprint
     policy.default_lease_ttl_seconds = terms.default_lease_ttl_seconds
-    session.flush()
+    flush_unique(session, "the machine policy")  # a concurrent first PUT: 409, not a 500
     return _terms(policy)
 
 
