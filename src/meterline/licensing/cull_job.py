@@ -1,9 +1,9 @@
-"""The licensing clean-up job: deletes the machines past their resurrection window and the
-expired seat leases.
+"""The licensing clean-up job: deletes the machines past their resurrection window, the
+expired seat leases and the expired reservations.
 
-Nothing depends on it for correctness (a culled machine and an expired lease are no longer
-counted whether or not their rows are gone); it keeps the tables small. Each tick is two
-DELETEs by instant in one transaction: idempotent, safe in several processes at once.
+Nothing depends on it for correctness (a culled machine, an expired lease or hold is no
+longer counted whether or not its row is gone); it keeps the tables small. Each tick is
+three DELETEs by instant in one transaction: idempotent, safe in several processes at once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from meterline.db.base import utcnow
 from meterline.db.engine import Database
-from meterline.licensing import leases, machines
+from meterline.licensing import leases, machines, reservations
 
 INTERVAL_SECONDS = 60.0
 
@@ -23,6 +23,7 @@ INTERVAL_SECONDS = 60.0
 class CullReport:
     machines: int = 0
     leases: int = 0
+    holds: int = 0
 
 
 class LicensingCullJob:
@@ -38,7 +39,11 @@ class LicensingCullJob:
     def run_once(self, now: datetime | None = None) -> CullReport:
         now = now or utcnow()
         with self.db.session() as session:
-            return CullReport(machines.cull(session, now), leases.expire(session, now))
+            return CullReport(
+                machines.cull(session, now),
+                leases.expire(session, now),
+                reservations.expire(session, now),
+            )
 
     def close(self) -> None:
         return None

@@ -22,6 +22,7 @@ from meterline.kernel.errors import DomainError, NotFound
 
 _CUSTOMER_LINK = "/customers/{customerSlug}/integrations/{integrationName}"
 _INSTANCE_LINK = "/instances/{instanceSlug}/integrations/{integrationName}"
+_RESERVATIONS = "/instances/{instanceSlug}/entitlements/{entitlementSlug}/reservations"
 
 # Kaiten's operations by method and path (under /api), as its OpenAPI document names them.
 OPERATIONS: tuple[tuple[str, str, str], ...] = (
@@ -172,6 +173,10 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("POST", "/instances/{instanceSlug}/leases", "CheckOutSeat"),
     ("POST", "/instances/{instanceSlug}/leases/{leaseId}/renew", "RenewSeatLease"),
     ("DELETE", "/instances/{instanceSlug}/leases/{leaseId}", "ReleaseSeatLease"),
+    ("GET", _RESERVATIONS, "ListReservations"),
+    ("POST", _RESERVATIONS, "HoldReservation"),
+    ("POST", _RESERVATIONS + "/{reservationId}/settle", "SettleReservation"),
+    ("DELETE", _RESERVATIONS + "/{reservationId}", "ReleaseReservation"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
@@ -304,6 +309,13 @@ _OF_INSTANCE = {"instance": "InstanceNotFound"}
 _USABLE = _OF_INSTANCE | {"suspended": "Suspended", "license_expired": "LicenseNotValid"}
 _MACHINE = _OF_INSTANCE | {"machine": "MachineNotFound"}
 _LEASE = _OF_INSTANCE | {"lease": "LeaseNotFound"}
+_COUNTER = {
+    "instance or entitlement": "ContextNotFound",
+    "unsupported_entitlement_type": "UnsupportedEntitlementType",
+    "holds_need_sum": "NotASumEntitlement",
+    "counter_out_of_range": "CounterOutOfRange",
+}
+_RESERVATION = _COUNTER | {"reservation": "NotFound"}
 CODES.update(
     {
         "GetMachinePolicy": _own("GetMachinePolicy", _LICENSE_POLICY),
@@ -334,6 +346,18 @@ CODES.update(
         ),
         "RenewSeatLease": _own("RenewSeatLease", _LEASE | {"lease_expired": "LeaseExpired"}),
         "ReleaseSeatLease": _own("ReleaseSeatLease", _LEASE),
+        "ListReservations": _own("ListReservations", _COUNTER),
+        "HoldReservation": _own("HoldReservation", _COUNTER | {"limit_reached": "LimitReached"}),
+        "SettleReservation": _own(
+            "SettleReservation",
+            _RESERVATION
+            | {
+                "hold_expired": "Expired",
+                "over_hold": "AboveHold",
+                "limit_reached": "LimitReached",
+            },
+        ),
+        "ReleaseReservation": _own("ReleaseReservation", _RESERVATION),
     }
 )
 
