@@ -1,7 +1,8 @@
-"""SIGKILL of the real ``meterline serve`` amid concurrent activations and seat checkouts,
-on SQLite and PostgreSQL: no limit is passed before or after the crash, every acknowledged
-activation survives it, and once the TTLs pass no seat is left out (a process that held
-one needs nothing to run for it to come back)."""
+"""SIGKILL of the real ``meterline serve`` amid concurrent activations, seat checkouts and
+reservations (held, half of them settled), on SQLite and PostgreSQL: no limit is passed
+before or after the crash, every acknowledged activation survives it, and once the TTLs
+pass no seat and no held amount is left out (a process that held one needs nothing to run
+for it to come back)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.api.kaiten.conftest import granted_instance
 from tests.conftest import BOOTSTRAP_KEY, POSTGRES_URL, Server, _postgres_database, new_tenant
 from tests.reliability.test_kill import Node
 
-MAX_SEATS, MAX_MACHINES, TTL = 3, 4, 2
+MAX_SEATS, MAX_MACHINES, TTL, LIMIT = 3, 4, 2, 10
 
 
 @pytest.fixture(params=["sqlite"] + (["postgres"] if POSTGRES_URL else []))
@@ -44,9 +45,10 @@ def test_no_limit_passed_and_no_seat_leaked_across_sigkill(node: Node) -> None:
     )
     headers = {"Authorization": f"Bearer {tenant.key}"}
     with httpx.Client(base_url=node.base_url + "/api", headers=headers, timeout=30) as api:
-        instance, ent = granted_instance(api, 10)
+        instance, ent = granted_instance(api, LIMIT)
         policy = {"maxSeats": MAX_SEATS, "maxMachines": MAX_MACHINES, "defaultLeaseTtlSeconds": TTL}
         assert api.put(f"/licenses/{ent}-lic/machine-policy", json=policy).status_code == 200
+    holds = f"/instances/{instance}/entitlements/{ent}/reservations"
     acked_machines: set[str] = set()
     unexpected: list[str] = []
     over: list[int] = []
@@ -65,14 +67,18 @@ def test_no_limit_passed_and_no_seat_leaked_across_sigkill(node: Node) -> None:
                         f"/instances/{instance}/machines",
                         json={"fingerprint": f"m{number}-{attempt}"},
                     )
+                    held = http.post(holds, json={"amount": 1, "ttlSeconds": TTL})
+                    if held.status_code == 201 and attempt % 2:
+                        settle = f"{holds}/{held.json()['id']}/settle"
+                        held = http.post(settle, json={"amount": 1})
                     seats = http.get(f"/instances/{instance}/leases").json()["items"]
                 except (httpx.HTTPError, ValueError):
                     time.sleep(0.05)  # the server is down: try again
                     continue
                 if len(seats) > MAX_SEATS:
                     over.append(len(seats))
-                for answer in (seat, machine):
-                    if answer.status_code not in (201, 409):
+                for answer in (seat, machine, held):
+                    if answer.status_code not in (200, 201, 409):
                         unexpected.append(answer.text[:200])
                 if machine.status_code == 201:
                     acked_machines.add(machine.json()["id"])
@@ -102,3 +108,10 @@ def test_no_limit_passed_and_no_seat_leaked_across_sigkill(node: Node) -> None:
             for n in range(MAX_SEATS + 1)
         ]
         assert answers == [201] * MAX_SEATS + [409]
+        # the settled amounts are counted, within the limit; nothing else is held
+        used = api.get(f"/instances/{instance}/entitlements/{ent}/usage").json()["value"]["value"]
+        assert used <= LIMIT
+        assert api.get(holds).json()["items"] == []
+        if used < LIMIT:
+            assert api.post(holds, json={"amount": LIMIT - used}).status_code == 201
+        assert api.post(holds, json={"amount": 1}).status_code == 409
