@@ -24,6 +24,7 @@ from meterline.api.routers import include_routers
 from meterline.db.engine import Database
 from meterline.entitlements.read_model import HotReads
 from meterline.invoicing.clock import billing_clock
+from meterline.licensing.cull_job import LicensingCullJob
 from meterline.licensing.report_writer import ReportWriter
 from meterline.metering.rebuild_job import MeterRebuildJob
 from meterline.metering.writer import IngestWriter
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.add(billing_clock(db, settings.billing))  # interval 0 = off
         jobs.add(webhook_worker(db, settings.webhooks))  # worker=false: off
         jobs.add(MeterRebuildJob(db, settings.events))  # meters created or whose filters changed
+        jobs.add(LicensingCullJob(db))  # culled machines and expired seat leases
         jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db

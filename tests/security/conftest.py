@@ -436,4 +436,24 @@ def seed_victim(server: Server) -> Victim:
         "adapter": f"{tag}-crm",
         "externalId": f"{tag}-rec",
     }
+    # A machine, a floating seat and a reservation of tenant A's instance (docs/licensing.md).
+    with httpx.Client(
+        base_url=server.base_url + "/api",
+        headers={"Authorization": f"Bearer {tenant.key}"},
+        timeout=30,
+    ) as api:
+        machines = f"/instances/{tag}-inst/machines"
+        machine = _ok(api.post(machines, json={"fingerprint": f"{tag}-fp", "hostname": secret}))
+        seat = _ok(api.post(f"/instances/{tag}-inst/leases", json={"holder": f"{secret} proc"}))
+        held = _ok(
+            api.post(
+                f"/instances/{tag}-inst/entitlements/{tag}-seats/reservations",
+                json={"amount": 1, "ttlSeconds": 86400},
+            )
+        )
+    victim.path_ids |= {
+        "machineId": machine["id"],
+        "leaseId": seat["id"],
+        "reservationId": held["id"],
+    }
     return victim

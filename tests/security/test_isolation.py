@@ -54,8 +54,11 @@ DEPLOYMENT_LEVEL = {
     "/api/connectors/{connectorName}/settings",
     "/api/connectors/{connectorName}/settings/schema",
 }
-# Reads sent as POST (OFREP evaluation): a key lacking the read scope is refused.
-READ_BY_POST = {("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}")}
+# Reads sent as POST (OFREP evaluation, license validation): a key lacking the read scope is refused.
+READ_BY_POST = {
+    ("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}"),
+    ("POST", "/api/instances/{instanceSlug}/validate"),
+}
 KAITEN_ONLY_SCOPES = [
     "write:licenses",
     "write:instances",

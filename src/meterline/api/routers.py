@@ -24,6 +24,9 @@ from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
 from meterline.api.http.route_table import RouteWordGuard
 from meterline.api.kaiten import instances as kaiten_instances
+from meterline.api.kaiten import leases as kaiten_leases
+from meterline.api.kaiten import machines as kaiten_machines
+from meterline.api.kaiten import reservations as kaiten_reservations
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
 from meterline.ui import routes as ui_routes
@@ -33,6 +36,9 @@ def include_routers(app: FastAPI) -> None:
     # Ahead of every router: a route word is never read as an id (api/http/route_table.py).
     app.router.routes.append(RouteWordGuard())
     app.include_router(kaiten_router, prefix="/api")
+    app.include_router(kaiten_machines.router, prefix="/api")  # Meterline extensions
+    app.include_router(kaiten_leases.router, prefix="/api")
+    app.include_router(kaiten_reservations.router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_ingest.router, prefix="/v1")

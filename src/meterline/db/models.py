@@ -8,7 +8,13 @@ from meterline.db.base import Base
 from meterline.entitlements import models as entitlements_models
 from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
-from meterline.licensing import distribution_models, flag_models, integration_models
+from meterline.licensing import (
+    distribution_models,
+    flag_models,
+    hold_models,
+    integration_models,
+    machine_models,
+)
 from meterline.licensing import models as licensing_models
 from meterline.metering import models as events_models
 from meterline.metering import rebuilds as rebuild_models
@@ -28,9 +34,11 @@ __all__ = [
     "entitlements_models",
     "events_models",
     "flag_models",
+    "hold_models",
     "integration_models",
     "invoices_models",
     "licensing_models",
+    "machine_models",
     "plans_models",
     "rebuild_models",
     "subscriptions_models",

@@ -61,6 +61,8 @@ class _Batch:
     now: datetime
     rows: dict[tuple[str, str, str], UsageRow] = field(default_factory=dict)
     counters: dict[tuple[str, str], usage_store.CounterState] = field(default_factory=dict)
+    # What each locked counter's live reservations hold (licensing/reservations.py).
+    held: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     dirty: set[tuple[str, str]] = field(default_factory=set)
     accepted: dict[tuple[str, str, str], AcceptedReport] = field(default_factory=dict)
     ledger: list[dict[str, Any]] = field(default_factory=list)
@@ -209,6 +211,7 @@ class ReportWriter(GroupCommitWriter[UsageReportRequest, ReportOutcome]):
         for key in sorted(wanted):
             environment_id, transaction_ids = wanted[key]
             batch.counters[key] = usage_store.lock_counter(conn, self.dialect, environment_id, *key)
+            batch.held[key] = usage_store.held_amount(conn, self.dialect, *key, batch.now)
             earlier = usage_store.accepted_reports(conn, self.dialect, *key, transaction_ids)
             for transaction_id, accepted in earlier.items():
                 batch.accepted[(*key, transaction_id)] = accepted
@@ -228,7 +231,13 @@ class ReportWriter(GroupCommitWriter[UsageReportRequest, ReportOutcome]):
             transaction_key = (*target, report.transaction_id)
         earlier = batch.accepted.get(transaction_key) if transaction_key else None
         applied = reporting.apply_report(
-            report, row.context, row.entitlement_type, batch.counters[target], earlier, batch.now
+            report,
+            row.context,
+            row.entitlement_type,
+            batch.counters[target],
+            earlier,
+            batch.now,
+            batch.held[target],
         )
         # Nothing above changed the batch: only now, with the report fully worked out.
         if applied.counter is not None:

@@ -288,10 +288,12 @@ def apply_report(
     locked: CounterState,
     earlier: AcceptedReport | None,
     now: datetime,
+    held: Decimal = Decimal(0),
 ) -> AppliedReport:
     """Fold one report into its locked counter, or refuse it. Pure: ``locked`` is left as
     it is; the caller stores what comes back. ``earlier`` is the accepted report that used
-    the report's transaction id, if any."""
+    the report's transaction id, if any; ``held``, what the counter's live reservations
+    hold: the limit holds for the counter and the holds together."""
     assert context.instance_id is not None and context.feature_id is not None
     behavior, reported = report.behavior, report.value
     if earlier is not None:
@@ -315,7 +317,8 @@ def apply_report(
             f" ({money.BOUND_TEXT})",
             reason="counter_out_of_range",
         )
-    refused = exceeds(new.value, context.usage_limit, context.overage_percent)
+    charged = money.MONEY_CONTEXT.add(new.value, held) if held else new.value
+    refused = exceeds(charged, context.usage_limit, context.overage_percent)
     counter: CounterState | None
     if refused:
         counter = None

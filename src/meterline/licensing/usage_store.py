@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -173,6 +174,29 @@ def lock_counter(
         _execute(conn, _INSERT_COUNTER(dialect), {**key, "environment_id": environment_id})
         rows = _rows(conn, select, key)
     return _counter(dialect, rows[0])
+
+
+_HELD_TEXT = """
+    SELECT amount FROM usage_holds
+    WHERE instance_id = :instance_id AND feature_id = :feature_id AND expires_at > :now
+"""
+_HELD = _Statement(_HELD_TEXT)
+_HELD_BUT = _Statement(_HELD_TEXT + " AND id <> :but")
+
+
+def held_amount(
+    conn: Any, dialect: Dialect, instance_id: str, feature_id: str, now: datetime, *, but: str = ""
+) -> Decimal:
+    """What the counter's live reservations hold at ``now`` (``but``: one hold's id left out).
+    Read under the counter's lock: holds are only added, settled or released under it."""
+    params = {"instance_id": instance_id, "feature_id": feature_id, "now": dialect.moment_in(now)}
+    statement = _HELD(dialect)
+    if but:
+        statement, params["but"] = _HELD_BUT(dialect), but
+    total = Decimal(0)
+    for (amount,) in _rows(conn, statement, params):
+        total += dialect.money_out(amount) or 0
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from meterline.kernel.errors import DomainError, NotFound
 
 _CUSTOMER_LINK = "/customers/{customerSlug}/integrations/{integrationName}"
 _INSTANCE_LINK = "/instances/{instanceSlug}/integrations/{integrationName}"
+_RESERVATIONS = "/instances/{instanceSlug}/entitlements/{entitlementSlug}/reservations"
 
 # Kaiten's operations by method and path (under /api), as its OpenAPI document names them.
 OPERATIONS: tuple[tuple[str, str, str], ...] = (
@@ -157,6 +158,25 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("GET", "/connectors/{connectorName}/settings", "GetConnectorSettings"),
     ("PUT", "/connectors/{connectorName}/settings", "UpdateConnectorSettings"),
     ("DELETE", "/connectors/{connectorName}/settings", "DeleteConnectorSettings"),
+    # Meterline's machine licensing (docs/licensing.md), named as Kaiten names operations.
+    ("GET", "/licenses/{licenseSlug}/machine-policy", "GetMachinePolicy"),
+    ("PUT", "/licenses/{licenseSlug}/machine-policy", "UpdateMachinePolicy"),
+    ("GET", "/instances/{instanceSlug}/machines", "ListMachines"),
+    ("POST", "/instances/{instanceSlug}/machines", "ActivateMachine"),
+    ("GET", "/instances/{instanceSlug}/machines/{machineId}", "GetMachine"),
+    ("DELETE", "/instances/{instanceSlug}/machines/{machineId}", "DeactivateMachine"),
+    ("POST", "/instances/{instanceSlug}/machines/{machineId}/heartbeat", "MachineHeartbeat"),
+    ("PUT", "/instances/{instanceSlug}/suspension", "SuspendInstance"),
+    ("DELETE", "/instances/{instanceSlug}/suspension", "ReinstateInstance"),
+    ("POST", "/instances/{instanceSlug}/validate", "ValidateInstance"),
+    ("GET", "/instances/{instanceSlug}/leases", "ListSeatLeases"),
+    ("POST", "/instances/{instanceSlug}/leases", "CheckOutSeat"),
+    ("POST", "/instances/{instanceSlug}/leases/{leaseId}/renew", "RenewSeatLease"),
+    ("DELETE", "/instances/{instanceSlug}/leases/{leaseId}", "ReleaseSeatLease"),
+    ("GET", _RESERVATIONS, "ListReservations"),
+    ("POST", _RESERVATIONS, "HoldReservation"),
+    ("POST", _RESERVATIONS + "/{reservationId}/settle", "SettleReservation"),
+    ("DELETE", _RESERVATIONS + "/{reservationId}", "ReleaseReservation"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
@@ -283,6 +303,63 @@ CODES: dict[str, dict[str, str]] = {
         },
     ),
 }
+
+_LICENSE_POLICY = {"license": "LicenseNotFound"}
+_OF_INSTANCE = {"instance": "InstanceNotFound"}
+_USABLE = _OF_INSTANCE | {"suspended": "Suspended", "license_expired": "LicenseNotValid"}
+_MACHINE = _OF_INSTANCE | {"machine": "MachineNotFound"}
+_LEASE = _OF_INSTANCE | {"lease": "LeaseNotFound"}
+_COUNTER = {
+    "instance or entitlement": "ContextNotFound",
+    "unsupported_entitlement_type": "UnsupportedEntitlementType",
+    "holds_need_sum": "NotASumEntitlement",
+    "counter_out_of_range": "CounterOutOfRange",
+}
+_RESERVATION = _COUNTER | {"reservation": "NotFound"}
+CODES.update(
+    {
+        "GetMachinePolicy": _own("GetMachinePolicy", _LICENSE_POLICY),
+        "UpdateMachinePolicy": _own("UpdateMachinePolicy", _LICENSE_POLICY),
+        "ListMachines": _own("ListMachines", _OF_INSTANCE),
+        "ActivateMachine": _own(
+            "ActivateMachine",
+            _USABLE
+            | {
+                "fingerprint_taken": "FingerprintTaken",
+                "machine_limit": "MachineLimitReached",
+                "core_limit": "CoreLimitReached",
+                "cores_required": "CoresRequired",
+            },
+        ),
+        "GetMachine": _own("GetMachine", _MACHINE),
+        "DeactivateMachine": _own("DeactivateMachine", _MACHINE),
+        "MachineHeartbeat": _own(
+            "MachineHeartbeat", _MACHINE | {"heartbeat_dead": "HeartbeatDead"}
+        ),
+        "SuspendInstance": _own("SuspendInstance", _OF_INSTANCE),
+        "ReinstateInstance": _own("ReinstateInstance", _OF_INSTANCE),
+        "ValidateInstance": _own("ValidateInstance", _OF_INSTANCE),
+        "ListSeatLeases": _own("ListSeatLeases", _OF_INSTANCE),
+        "CheckOutSeat": _own(
+            "CheckOutSeat",
+            _USABLE | {"no_seats": "NoSeatsAvailable", "holder_taken": "HolderTaken"},
+        ),
+        "RenewSeatLease": _own("RenewSeatLease", _LEASE | {"lease_expired": "LeaseExpired"}),
+        "ReleaseSeatLease": _own("ReleaseSeatLease", _LEASE),
+        "ListReservations": _own("ListReservations", _COUNTER),
+        "HoldReservation": _own("HoldReservation", _COUNTER | {"limit_reached": "LimitReached"}),
+        "SettleReservation": _own(
+            "SettleReservation",
+            _RESERVATION
+            | {
+                "hold_expired": "Expired",
+                "over_hold": "AboveHold",
+                "limit_reached": "LimitReached",
+            },
+        ),
+        "ReleaseReservation": _own("ReleaseReservation", _RESERVATION),
+    }
+)
 
 # A report refused for its limit is an answer, not an error: the route names it itself.
 THRESHOLD_EXCEEDED = "ReportEntitlementUsageMetric.ThresholdExceeded"
