@@ -129,6 +129,8 @@ def banner(settings: Settings, host: str, port: int, workers: int, key_note: str
             else "none given: mint one with `meterline keys create`, list them with "
             "`meterline keys list`"
         )
+    elif settings.bootstrap_key:
+        key_note += "; METERLINE_BOOTSTRAP_KEY too"
     interval = settings.billing.interval_seconds
     rows = [
         ("dashboard", f"{base}/ui"),
