@@ -57,6 +57,7 @@ def configured() -> Settings:
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from meterline.db.engine import Database
     from meterline.db.migrate import upgrade
 
     try:
@@ -69,6 +70,10 @@ def configured() -> Settings:
             f"METERLINE_DATABASE_URL {masked(url)!r} is not a SQLite (sqlite:///PATH) or "
             "PostgreSQL (postgresql://USER@HOST:PORT/DB) URL"
         )
+    try:
+        Database.connect(settings).dispose()  # checks the pool settings; connects to nothing
+    except ValueError as exc:
+        fail(f"bad configuration: {exc}")
     try:
         upgrade(url)
     except (SQLAlchemyError, OSError, ImportError) as exc:

@@ -273,6 +273,11 @@ def test_bad_configuration_is_one_line_and_exit_status_2(tmp_path: Path) -> None
     with pytest.MonkeyPatch.context() as env:
         env.setenv("METERLINE_MAX_BODY_BYTES", "lots")
         _one_line_refusal(cli("sqlite:///unused.db", "migrate"), "METERLINE_MAX_BODY_BYTES")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("METERLINE_POOL_SIZE", "1")
+        env.setenv("METERLINE_POOL_MAX_OVERFLOW", "0")
+        small_pool = cli("postgresql://u@127.0.0.1:1/x", "migrate")
+        _one_line_refusal(small_pool, "METERLINE_POOL_SIZE + METERLINE_POOL_MAX_OVERFLOW")
     # As its own process, as an operator sees it: one line on stderr, nothing else.
     refused = meterline("postgresql://u:hunter2@127.0.0.1:1/x", "keys", "list")
     assert refused.stdout == ""
