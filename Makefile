@@ -24,11 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The key lives in meterline.key (mode 0600, gitignored): the same key on every start, a new
+# one only when the database no longer accepts it. `meterline keys list|create|revoke` for more.
 run: install
-	$(BIN)/meterline migrate
-	@echo "API key for this server (shown once; mint more with '$(BIN)/meterline keys create'):"
-	@$(BIN)/meterline keys create --name "make run"
-	$(BIN)/meterline serve --host $(HOST) --port $(PORT) --log-level info
+	$(BIN)/meterline serve --host $(HOST) --port $(PORT) --log-level info --key-file meterline.key
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench

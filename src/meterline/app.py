@@ -30,6 +30,7 @@ from meterline.metering.rebuild_job import MeterRebuildJob
 from meterline.metering.writer import IngestWriter
 from meterline.runtime.jobs import Jobs
 from meterline.settings import Settings
+from meterline.ui import docs
 from meterline.webhooks.worker import webhook_worker
 
 log = logging.getLogger("meterline")
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"JSON at most {settings.http.max_json_depth} levels deep."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by ui.docs
+        redoc_url=None,
     )
 
     app.state.settings = settings  # read by routes through api.deps.AppSettings
@@ -114,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     include_routers(app)
     install_openapi(app)
+    docs.install(app)  # /docs, /redoc and the landing page at /, with no CDN
     # Authenticated, whole-body requests only take a database slot ...
     app.add_middleware(
         ConcurrencyLimit,

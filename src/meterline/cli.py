@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
+from meterline import __version__
+from meterline.cli_start import banner, configured, fail, key_in_file
 from meterline.kernel.errors import InvalidRequest
 from meterline.settings import Settings
+
+if TYPE_CHECKING:
+    from meterline.accounts.operator import KeyRow
 
 app = typer.Typer(
     help="Meterline: usage metering, entitlements, licensing and billing.", no_args_is_help=True
@@ -20,12 +27,29 @@ app.add_typer(keys_app, name="keys")
 console = Console()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"meterline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Meterline: usage metering, entitlements, licensing and billing."""
+
+
 @app.command()
 def migrate() -> None:
     """Bring the database to the newest schema."""
-    from meterline.db.migrate import upgrade
-
-    upgrade(Settings().database.url)
+    configured()
     console.print("[green]database is up to date[/green]")
 
 
@@ -35,20 +59,32 @@ def serve(
     port: int = typer.Option(8080, help="Port to listen on."),
     workers: int = typer.Option(1, help="Worker processes (use PostgreSQL for more than one)."),
     log_level: str = typer.Option("warning", help="Log level (info logs every request)."),
-    json_logs: bool = typer.Option(
-        True, "--json-logs/--text-logs", help="One JSON object per log line, with request ids."
+    json_logs: bool | None = typer.Option(
+        None,
+        "--json-logs/--text-logs",
+        help="One JSON object per log line, with request ids; default: text on a terminal, "
+        "JSON otherwise.",
+    ),
+    key_file: Path | None = typer.Option(
+        None,
+        "--key-file",
+        help="Keep a full-rights key of the default organization in this file: the key it "
+        "holds is used while the database accepts it, else a new one is minted and written "
+        "there (mode 0600).",
     ),
 ) -> None:
     """Migrate the database if needed and serve the HTTP API."""
     import uvicorn
 
-    from meterline.db.migrate import upgrade
     from meterline.observability import log_config
 
+    if json_logs is None:
+        json_logs = not sys.stderr.isatty()
     logging_config = log_config(log_level, json_logs)
 
-    settings = Settings()
-    upgrade(settings.database.url)
+    settings = configured()
+    key_note = key_in_file(settings, key_file) if key_file else None
+    banner(settings, host, port, workers, key_note)
     if workers > 1:
         uvicorn.run(
             "meterline.app:create_app",
@@ -78,26 +114,55 @@ def bill(
     now: str | None = typer.Option(
         None, help="Bill as if it were this instant (RFC 3339); default: the current time."
     ),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print what this run would bill (periods, invoices, totals) and write nothing.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", help="Bill even when --now is in the future (periods not ended yet)."
+    ),
 ) -> None:
     """Close every billing period that has ended and finalize drafts past their grace
     period. Safe to run any number of times, or while ``serve`` runs its own clock."""
+    from datetime import UTC, datetime
+
     from meterline.db.engine import Database
-    from meterline.db.migrate import upgrade
     from meterline.invoicing.clock import run_once
     from meterline.kernel.instants import parse_instant
 
-    settings = Settings()
-    upgrade(settings.database.url)
     try:
         instant = parse_instant(now) if now else None
     except ValueError as exc:
         raise typer.BadParameter("--now must be an RFC 3339 date-time") from exc
+    if instant is not None and instant > datetime.now(UTC) and not (yes or dry_run):
+        fail(
+            f"--now {instant.isoformat()} is in the future: it would bill periods that have "
+            "not ended, with the usage so far; see what it would bill with --dry-run, or "
+            "pass --yes to bill anyway"
+        )
+    settings = configured()
     db = Database.connect(settings)
     try:
-        report = run_once(db, now=instant, grace=settings.billing.grace)
+        if dry_run:
+            from meterline.invoicing.dry_run import dry_run as simulate
+
+            preview = simulate(db, now=instant or datetime.now(UTC), grace=settings.billing.grace)
+        else:
+            report = run_once(db, now=instant, grace=settings.billing.grace)
     finally:
         db.dispose()
-    typer.echo(json.dumps(report.as_dict()))
+    if not dry_run:
+        typer.echo(json.dumps(report.as_dict()))
+        return
+    typer.echo(json.dumps(preview.as_dict()))
+    totals = ", ".join(f"{c} {t}" for c, t in sorted(preview.totals().items())) or "nothing"
+    typer.echo(
+        f"dry run: would close {preview.periods_closed} period(s) of "
+        f"{len(preview.subscriptions)} subscription(s), invoicing {totals}, and finalize "
+        f"{len(preview.finalized)} draft(s); nothing was written",
+        err=True,
+    )
 
 
 @keys_app.command("create")
@@ -133,10 +198,8 @@ def keys_create(
     credential."""
     from meterline.accounts import service as accounts
     from meterline.db.engine import Database
-    from meterline.db.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings.database.url)
+    settings = configured()
     if platform:
         _create_platform_credential(settings, name, scope, ttl, as_json)
         return
@@ -213,6 +276,99 @@ def _create_platform_credential(
         typer.echo(plaintext)
 
 
+@keys_app.command("list")
+def keys_list(
+    organization: str | None = typer.Option(
+        None, help="List this organization's keys instead of the default one's."
+    ),
+    revoked: bool = typer.Option(False, "--revoked", help="List revoked keys instead."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON lines, one per key."),
+) -> None:
+    """The organization's live keys in every environment, newest first (never the keys
+    themselves: only their first and last characters)."""
+    from meterline.accounts import operator
+    from meterline.db.engine import Database
+
+    settings = configured()
+    db = Database.connect(settings)
+    try:
+        with db.session(write=False) as session:
+            org = operator.organization(session, organization)
+            if org is None:
+                fail(f"no organization {organization or '(default)'}: no key yet", 1)
+            rows, more = operator.list_keys(session, org, revoked=revoked)
+            listed = [_key_row(row) for row in rows]
+    finally:
+        db.dispose()
+    if as_json:
+        for entry in listed:
+            typer.echo(json.dumps(entry))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{'Revoked' if revoked else 'Live'} keys of {org.name}")
+        for column in ("id", "name", "key", "environment", "scopes", "customer", "created"):
+            table.add_column(column)
+        table.add_column("last used")
+        for entry in listed:
+            table.add_row(
+                *(str(entry[c] or "") for c in ("id", "name", "key", "environment")),
+                " ".join(entry["scopes"]),
+                entry["customer_external_id"] or "",
+                (entry["created_at"] or "")[:19],
+                (entry["last_used_at"] or "never")[:19],
+            )
+        console.print(table)
+    if more:
+        typer.echo(f"(only the newest {operator.MAX_KEYS} of an environment)", err=True)
+
+
+def _key_row(row: KeyRow) -> dict[str, Any]:
+    key = row.key
+    return {
+        "id": key.id,
+        "name": key.name,
+        "key": key.display_id,
+        "environment": f"{row.environment.name} ({row.environment.id})",
+        "scopes": list(key.scopes or []),
+        "customer_external_id": key.customer_external_id,
+        "status": "revoked" if key.status != "published" else "live",
+        "created_at": key.created_at.isoformat() if key.created_at else None,
+        "last_used_at": key.last_used_at.isoformat() if key.last_used_at else None,
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+    }
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="The key's id (secret_..., from `keys list`)."),
+    organization: str | None = typer.Option(
+        None, help="The key's organization, when it is not the default one."
+    ),
+) -> None:
+    """Revoke a key at once: requests with it get 401, and dashboard sessions opened with
+    it end."""
+    from meterline.accounts import operator
+    from meterline.db.engine import Database
+    from meterline.kernel.errors import NotFound
+
+    settings = configured()
+    db = Database.connect(settings)
+    try:
+        with db.session() as session:
+            org = operator.organization(session, organization)
+            if org is None:
+                fail(f"no organization {organization or '(default)'}", 1)
+            try:
+                row = operator.revoke_key(session, org, key_id)
+            except NotFound:
+                fail(f"{org.name} has no live key {key_id} (see `meterline keys list`)", 1)
+            revoked = f"revoked {row.key.id} ({row.key.name}, {row.key.display_id}) in {row.environment.name}"
+    finally:
+        db.dispose()
+    typer.echo(revoked)
+
+
 @keys_app.command("revoke-platform")
 def keys_revoke_platform(
     slug: str = typer.Argument(..., help="The platform credential's slug."),
@@ -220,11 +376,9 @@ def keys_revoke_platform(
     """Revoke a platform credential, and with it every organization token it minted."""
     from meterline.accounts import platform
     from meterline.db.engine import Database
-    from meterline.db.migrate import upgrade
     from meterline.kernel.errors import NotFound
 
-    settings = Settings()
-    upgrade(settings.database.url)
+    settings = configured()
     db = Database.connect(settings)
     try:
         with db.session() as session:
@@ -250,10 +404,8 @@ def demo(
 
     from meterline import demo as demo_run
     from meterline.db.engine import Database
-    from meterline.db.migrate import upgrade
 
-    settings = Settings()
-    upgrade(settings.database.url)
+    settings = configured()
     db = Database.connect(settings)
     started = time.monotonic()
     try:
@@ -326,7 +478,6 @@ def connectors_register(
 ) -> None:
     """Register a connector with this deployment, or replace its registration (by name)."""
     from meterline.db.engine import Database
-    from meterline.db.migrate import upgrade
     from meterline.licensing.connectors import ConnectorRegistration, register_connector
 
     try:
@@ -334,8 +485,7 @@ def connectors_register(
             settings_schema = json.load(handle)
     except (OSError, ValueError) as exc:
         raise typer.BadParameter(f"--schema: {exc}") from exc
-    settings = Settings()
-    upgrade(settings.database.url)
+    settings = configured()
     db = Database.connect(settings)
     try:
         with db.session() as session:

@@ -41,7 +41,7 @@ def _build_wheel(tmp_path: Path) -> Path:
     # Built from a copy, so setuptools' build/ and egg-info never land in the source tree.
     source = tmp_path / "source"
     source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, source / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     shutil.copytree(ROOT / "src", source / "src", ignore=ignore)
@@ -97,6 +97,10 @@ def test_the_installed_wheel_serves_the_dashboard(tmp_path: Path) -> None:
         packed = set(archive.namelist())
     assert _package_files() - packed == set()
     assert {"meterline/ui/templates/login.html", "meterline/db/migrations/env.py"} <= packed
+    with zipfile.ZipFile(wheel) as archive:
+        [metadata] = [n for n in packed if n.endswith(".dist-info/METADATA")]
+        assert "License-Expression: Apache-2.0" in archive.read(metadata).decode().splitlines()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in packed)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "METERLINE_"))}
     python = _fresh_venv(tmp_path, wheel, env)

@@ -1,7 +1,15 @@
 """Invoice documents: one invoice rendered as a PDF (fpdf2).
 
 ``render`` is pure (data in, bytes out); ``invoice_pdf`` gathers the invoice, its lines,
-the customer and the vendor's name in the caller's transaction and renders them.
+their prices, the customer and the vendor's name in the caller's transaction and renders
+them.
+
+The document is the customer's copy: no internal ids, no internal status (the number, or
+DRAFT, says what it is). A line of a TIERED price is followed by one line per tier it
+reached (graduated, SLAB) or the tier its whole quantity falls in (VOLUME), each
+``quantity × unit price (+ flat fee) = amount`` at full precision; the line's own amount is
+their sum rounded once to the currency's minor units, as it was billed. Unit prices are
+written at full precision everywhere (``$0.00105``), never rounded to cents.
 
 Amounts are written in the invoice currency's format (Babel, ``en_US`` conventions: the
 currency's symbol and its minor units — ``$1,234.50``, ``¥1,234``, ``KWD1.234``).
@@ -11,8 +19,8 @@ font Helvetica, which can only show Latin-1, so other characters become ``?``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +36,14 @@ from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice, InvoiceLineItem
+from meterline.kernel.errors import NotFound
 from meterline.kernel.money import MONEY_CONTEXT, minor_units
+from meterline.pricing import prices as pricing
+from meterline.pricing.charge_models import PricedRow, model_of_price
+from meterline.pricing.charge_models.tiers import Tier, Tiered
+
+# Digits a unit price may show past the currency's minor units (prices have 12 decimals).
+PRICE_PLACES = 12
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -42,6 +57,69 @@ class InvoiceDocument:
     invoice: Invoice
     lines: Sequence[InvoiceLineItem]
     customer: Customer
+    # The lines' prices by id, where they still exist: a TIERED line shows its tiers.
+    prices: Mapping[str, PricedRow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TierLine:
+    """One tier's part of a TIERED line: ``quantity × unit_amount + flat_amount``."""
+
+    label: str
+    quantity: Decimal
+    unit_amount: Decimal
+    flat_amount: Decimal
+
+    @property
+    def amount(self) -> Decimal:
+        return MONEY_CONTEXT.add(
+            MONEY_CONTEXT.multiply(self.quantity, self.unit_amount), self.flat_amount
+        )
+
+
+def _tier_label(index: int, lower: Decimal, upper: Decimal | None) -> str:
+    if upper is None:
+        return f"Tier {index + 1}: above {quantity_text(lower)}"
+    return f"Tier {index + 1}: {quantity_text(lower + 1)} to {quantity_text(upper)}"
+
+
+def _range(tier: Tier, lower: Decimal, in_tier: Decimal) -> Decimal | None:
+    """The tier's upper bound as shown: none when the quantity ran past the last tier."""
+    if tier.up_to is None or lower + in_tier > tier.up_to:
+        return None
+    return tier.up_to
+
+
+def tier_lines(model: Tiered, quantity: Decimal) -> list[TierLine]:
+    """The tiers ``quantity`` is priced over, and how much of it in each. Their amounts add
+    up to the model's amount for ``quantity`` (``tests/invoicing/test_pdf_tiers.py`` holds
+    them to it); a zero quantity costs nothing and has no tier."""
+    if quantity <= 0 or not model.tiers:
+        return []
+    tiers = model.tiers
+    if model.tier_mode == "VOLUME":
+        # The first tier that holds the whole quantity; past the last bound, the last tier.
+        index = next(
+            (i for i, t in enumerate(tiers) if t.up_to is None or quantity <= t.up_to),
+            len(tiers) - 1,
+        )
+        tier = tiers[index]
+        lower = (tiers[index - 1].up_to or Decimal(0)) if index else Decimal(0)
+        upper = None if tier.up_to is None or quantity > tier.up_to else tier.up_to
+        label = _tier_label(index, lower, upper) + ", on every unit"
+        return [TierLine(label, quantity, tier.unit_amount, tier.flat_amount)]
+    lines: list[TierLine] = []
+    lower, remaining = Decimal(0), quantity
+    for index, tier in enumerate(tiers):
+        last = tier.up_to is None or index == len(tiers) - 1
+        in_tier = remaining if last or tier.up_to is None else min(remaining, tier.up_to - lower)
+        label = _tier_label(index, lower, _range(tier, lower, in_tier))
+        lines.append(TierLine(label, in_tier, tier.unit_amount, tier.flat_amount))
+        remaining -= in_tier
+        if remaining <= 0 or last or tier.up_to is None:
+            break
+        lower = tier.up_to
+    return lines
 
 
 def money(amount: Decimal, currency: str) -> str:
@@ -54,6 +132,24 @@ def money(amount: Decimal, currency: str) -> str:
             amount, currency.upper(), format=pattern, locale="en_US", currency_digits=False
         )
     )
+
+
+def unit_price(amount: Decimal, currency: str) -> str:
+    """A unit price at full precision, at least the currency's minor units:
+    ``unit_price(Decimal("0.00105"), "usd") == "$0.00105"``, ``unit_price(Decimal(2), "usd")
+    == "$2.00"``."""
+    places = minor_units(currency)
+    pattern = "\u00a4#,##0." + "0" * places + "#" * PRICE_PLACES
+    return str(
+        format_currency(
+            amount, currency.upper(), format=pattern, locale="en_US", currency_digits=False
+        )
+    )
+
+
+def exact_money(amount: Decimal, currency: str) -> str:
+    """An amount before the line's rounding: as :func:`unit_price`, every digit shown."""
+    return unit_price(amount, currency)
 
 
 def quantity_text(value: Decimal) -> str:
@@ -107,15 +203,15 @@ def render(document: InvoiceDocument) -> bytes:
     currency = invoice.currency
     out = _Writer()
     pdf = out.pdf
-    pdf.set_title(f"Invoice {invoice.invoice_number or invoice.id}")
+    pdf.set_title(f"Invoice {invoice.invoice_number or 'DRAFT'}")
     pdf.set_creator("Meterline")
 
     out.font(20, bold=True)
     out.line("INVOICE")
     out.font(10)
     out.line(f"Number: {invoice.invoice_number or 'DRAFT'}")
-    out.line(f"Invoice ID: {invoice.id}")
-    out.line(f"Status: {invoice.invoice_status} / payment {invoice.payment_status}")
+    if invoice.invoice_status == "VOIDED":
+        out.line("VOID: this invoice has been cancelled")
     out.line(f"Issue date: {_date(invoice.issue_date or invoice.created_at)}")
     out.line(f"Due date: {_date(invoice.due_date)}")
     if invoice.period_start or invoice.period_end:
@@ -154,14 +250,34 @@ def render(document: InvoiceDocument) -> bytes:
     out.font(10)
     for item in document.lines:
         name = item.display_name or item.meter_display_name or item.plan_display_name or "Item"
-        unit = "-" if item.price_unit_amount is None else money(item.price_unit_amount, currency)
-        if item.price_unit_amount is None and item.quantity:
-            unit = money(item.amount / item.quantity, currency)
+        tiers = _tiers_of(item, document.prices)
+        unit = (
+            "-" if item.price_unit_amount is None else unit_price(item.price_unit_amount, currency)
+        )
+        if item.price_unit_amount is None and item.quantity and not tiers:
+            per_unit = MONEY_CONTEXT.divide(item.amount, item.quantity)
+            unit = unit_price(per_unit.quantize(Decimal(1).scaleb(-PRICE_PLACES)), currency)
+        if tiers:
+            unit = "tiered"
         out.cell(widths[0], name[:48])
         out.cell(widths[1], quantity_text(item.quantity), align="R")
         out.cell(widths[2], unit, align="R")
         out.cell(widths[3], money(item.amount, currency), align="R")
         pdf.ln(6)
+        out.font(8)
+        for tier in tiers:
+            out.cell(widths[0], f"  {tier.label}")
+            out.cell(widths[1], quantity_text(tier.quantity), align="R")
+            out.cell(widths[2], unit_price(tier.unit_amount, currency), align="R")
+            out.cell(widths[3], exact_money(tier.quantity * tier.unit_amount, currency), align="R")
+            pdf.ln(5)
+            if tier.flat_amount:
+                out.cell(widths[0], f"  {tier.label.split(':')[0]} flat fee")
+                out.cell(widths[1], "1", align="R")
+                out.cell(widths[2], unit_price(tier.flat_amount, currency), align="R")
+                out.cell(widths[3], exact_money(tier.flat_amount, currency), align="R")
+                pdf.ln(5)
+        out.font(10)
         if item.period_start and item.period_end:
             out.font(8)
             out.cell(widths[0], f"  {_date(item.period_start)} to {_date(item.period_end)}")
@@ -191,13 +307,34 @@ def render(document: InvoiceDocument) -> bytes:
     return bytes(pdf.output())
 
 
+def _tiers_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow]) -> list[TierLine]:
+    price = prices.get(item.price_id or "")
+    if price is None or price.billing_model != Tiered.billing_model:
+        return []
+    try:
+        model = model_of_price(price)
+    except ValueError:  # a tier mode this build does not know: the line alone
+        return []
+    return tier_lines(model, item.quantity) if isinstance(model, Tiered) else []
+
+
 def invoice_pdf(session: Session, principal: Principal, invoice_id: str) -> tuple[Invoice, bytes]:
     """The caller's invoice ``invoice_id`` as a PDF; NotFound for another environment's."""
     invoice = invoices.get_invoice(session, principal, invoice_id)
     lines = invoices.lines_of(session, [invoice])[invoice.id]
     customer = customers.get_customer(session, principal, invoice.customer_id)
     _, organization = accounts.current_user(session, principal)
+    prices: dict[str, PricedRow] = {}
+    for price_id in sorted({line.price_id for line in lines if line.price_id}):
+        try:
+            prices[price_id] = pricing.get_price(session, principal, price_id)
+        except NotFound:  # deleted since: the line shows without its tiers
+            continue
     document = InvoiceDocument(
-        vendor_name=organization.name, invoice=invoice, lines=lines, customer=customer
+        vendor_name=organization.name,
+        invoice=invoice,
+        lines=lines,
+        customer=customer,
+        prices=prices,
     )
     return invoice, render(document)
