@@ -8,12 +8,24 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from meterline.invoicing.models import InvoiceLineItem
 from meterline.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
 )
+
+
+def invoice_lines(session: Session, invoice_id: str) -> list[InvoiceLineItem]:
+    """An invoice's lines in their order, for its webhook body."""
+    return list(
+        session.scalars(
+            select(InvoiceLineItem)
+            .where(InvoiceLineItem.invoice_id == invoice_id)
+            .order_by(InvoiceLineItem.position)
+        )
+    )
 
 
 def endpoint(session: Session, environment_id: str, endpoint_id: str) -> WebhookEndpoint | None:

@@ -13,7 +13,13 @@ from meterline.kernel.errors import InvalidRequest
 from meterline.webhooks import repository
 from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.egress import RefusedDestination, destination
-from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from meterline.webhooks.models import (
+    EVENT_TYPES,
+    LEGACY_EVENT_TYPES,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from meterline.webhooks.models import WebhookMessage as Message
 from meterline.webhooks.signing import new_secret
 
@@ -40,7 +46,7 @@ def _url(value: str, allow_private: bool) -> str:
 
 
 def _event_types(values: Sequence[str] | None) -> list[str]:
-    chosen = list(dict.fromkeys(values or []))
+    chosen = list(dict.fromkeys(LEGACY_EVENT_TYPES.get(v, v) for v in values or []))
     unknown = [v for v in chosen if v not in EVENT_TYPES]
     if unknown:
         raise InvalidRequest(
