@@ -362,3 +362,59 @@ def test_endpoints_of_another_environment_are_invisible(
         assert other.get(f"/v1/webhooks/endpoints/{hook['id']}").status_code == 404
         assert other.patch(f"/v1/webhooks/endpoints/{hook['id']}", json={}).status_code == 404
         assert other.get("/v1/webhooks/endpoints").json()["items"] == []
+
+
+def test_a_finished_delivery_is_replayed_as_the_same_message(
+    api: httpx.Client, hook_server: Server, receiver: Receiver
+) -> None:
+    hook, path = endpoint(api, receiver, "invoice.update.voided")
+    receiver.scripts[path] = [500] * 3  # every attempt it has (WEBHOOK_ENV: 3)
+    invoice = one_off(api, "9")
+    assert api.post(f"/v1/invoices/{invoice['id']}/void").status_code == 200
+    receiver.wait_for(path, 3)
+    [failed] = settled_log(api, hook["id"], 1)["items"]
+    assert (failed["status"], failed["attempts"]) == ("failed", 3)
+    one = f"/v1/webhooks/endpoints/{hook['id']}/deliveries/{failed['id']}"
+    assert api.get(one).json() == failed
+
+    # Replayed: the same message again (same id, same bytes), logged on the same delivery.
+    receiver.delays[path] = 1.0  # answered slowly, so the replay is still pending below
+    replayed = api.post(one + "/replay")
+    assert replayed.status_code == 202, replayed.text
+    assert replayed.json()["status"] == "pending"
+    again = api.post(one + "/replay")
+    assert again.status_code == 400 and "pending" in again.json()["message"]
+    attempts = receiver.wait_for(path, 4)
+    assert attempts[3].body == attempts[0].body
+    assert attempts[3].headers["webhook-id"] == attempts[0].headers["webhook-id"]
+    assert verified(attempts[3], hook["secret"])["invoice"]["id"] == invoice["id"]
+    receiver.delays[path] = 0.0
+    deadline = time.monotonic() + 15
+    while api.get(one).json()["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    done = api.get(one).json()
+    assert (done["status"], done["attempts"]) == ("succeeded", 4)
+    assert [a["status_code"] for a in done["attempt_log"]] == [500, 500, 500, 200]
+    # A succeeded delivery can be sent again too.
+    assert api.post(one + "/replay").status_code == 202
+    receiver.wait_for(path, 5)
+
+    # Refused: a disabled endpoint's delivery, another endpoint's or environment's, none.
+    deadline = time.monotonic() + 15
+    while api.get(one).json()["status"] == "pending" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    api.patch(f"/v1/webhooks/endpoints/{hook['id']}", json={"enabled": False})
+    disabled = api.post(one + "/replay")
+    assert disabled.status_code == 400 and "disabled" in disabled.json()["message"]
+    other_hook, _ = endpoint(api, receiver, "invoice.update.voided")
+    wrong = f"/v1/webhooks/endpoints/{other_hook['id']}/deliveries/{failed['id']}"
+    assert api.post(wrong + "/replay").status_code == 404
+    assert api.get(wrong).status_code == 404
+    assert (
+        api.post(f"/v1/webhooks/endpoints/{hook['id']}/deliveries/whdel_x/replay").status_code
+        == 404
+    )
+    with new_tenant(hook_server).client() as other:
+        assert other.post(one + "/replay").status_code == 404
+        assert other.get(one).status_code == 404
+    assert len(receiver.at(path)) == 5

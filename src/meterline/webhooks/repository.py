@@ -166,6 +166,17 @@ def deliveries_of(
     return [(d, m) for d, m in rows], int(total or 0)
 
 
+def delivery_of_endpoint(
+    session: Session, endpoint_id: str, delivery_id: str
+) -> tuple[WebhookDelivery, WebhookMessage] | None:
+    row = session.execute(
+        select(WebhookDelivery, WebhookMessage)
+        .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.id == delivery_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def attempts_of(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:
     out: dict[str, list[WebhookAttempt]] = {i: [] for i in delivery_ids}
     if not delivery_ids:
