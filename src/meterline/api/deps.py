@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
+from meterline.accounts.roles import area_of
 from meterline.db.engine import Database
 from meterline.kernel.errors import DomainError, PermissionDenied
 from meterline.settings import Settings
@@ -101,15 +102,19 @@ def remember_failure(request: Request, exc: DomainError) -> None:
 
 async def vendor_principal(request: Request) -> Principal:
     """A vendor key with the ``read:billing`` / ``write:billing`` scope the method needs."""
-    return require_vendor(authenticate_request(request), request.method)
+    return require_vendor(authenticate_request(request), request.method, request.url.path)
 
 
-def require_vendor(principal: Principal, method: str) -> Principal:
+def require_vendor(principal: Principal, method: str, path: str = "") -> Principal:
+    """A key that may do ``method`` on ``path``: ``read:billing``/``write:billing``, or the
+    scope of the path's role area (``write:finance`` for ``/v1/invoices``…)."""
     if principal.is_customer_scoped:
         raise PermissionDenied("This key is scoped to one customer and may only read its usage")
     action = "read" if method in ("GET", "HEAD") else "write"
-    if not principal.may(action, "billing"):
-        raise PermissionDenied(f"This key lacks the {action}:billing scope")
+    area = area_of(path)
+    if not principal.may(action, area or "billing"):
+        wanted = f"{action}:billing" + (f" or {action}:{area}" if area else "")
+        raise PermissionDenied(f"This key lacks the {wanted} scope")
     return principal
 
 
