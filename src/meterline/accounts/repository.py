@@ -195,7 +195,7 @@ def users_of(
     if user_ids is not None:
         where.append(User.id.in_(list(user_ids)))
     return list(
-        session.scalars(select(User).where(*where).order_by(User.created_at.desc(), User.id))
+        session.scalars(select(User).where(*where).order_by(User.created_at.desc(), User.id.desc()))
     )
 
 
