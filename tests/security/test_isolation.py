@@ -55,7 +55,15 @@ DEPLOYMENT_LEVEL = {
     "/api/connectors/{connectorName}/settings/schema",
 }
 # Reads sent as POST (OFREP evaluation): a key lacking the read scope is refused.
-READ_BY_POST = {("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}")}
+# Searches (POST …/search) are reads too: a read-only key may search.
+READ_BY_POST = {
+    ("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}"),
+    *(
+        (m, p)
+        for m, p in OPERATIONS
+        if m == "POST" and p.startswith("/v1/") and p.endswith("/search")
+    ),
+}
 KAITEN_ONLY_SCOPES = [
     "write:licenses",
     "write:instances",

@@ -110,7 +110,9 @@ def require_vendor(principal: Principal, method: str, path: str = "") -> Princip
     scope of the path's role area (``write:finance`` for ``/v1/invoices``…)."""
     if principal.is_customer_scoped:
         raise PermissionDenied("This key is scoped to one customer and may only read its usage")
-    action = "read" if method in ("GET", "HEAD") else "write"
+    # A search is a read sent as POST (the SDK lists nothing by GET).
+    reading = method in ("GET", "HEAD") or (method == "POST" and path.endswith("/search"))
+    action = "read" if reading else "write"
     area = area_of(path)
     if not principal.may(action, area or "billing"):
         wanted = f"{action}:billing" + (f" or {action}:{area}" if area else "")
