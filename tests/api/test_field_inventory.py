@@ -244,6 +244,23 @@ HONOURED: dict[str, dict[str, str]] = {
         "expires_at": "tests/api/flexprice/test_hot_checks.py::test_an_expired_key_is_refused_although_remembered",
         "name": "tests/api/flexprice/test_hot_checks.py::test_an_expired_key_is_refused_although_remembered",
         "type": "tests/scale/test_multiprocess.py::test_four_processes_ingest_the_same_events_exactly_once",
+        "service_account_id": "tests/accounts/test_users_and_roles.py::test_the_role_matrix_over_a_sample_of_routes",
+    },
+    "flexprice:users.create_user": {
+        "email": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+        "name": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+        "roles": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+        "type": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+    },
+    "flexprice:users.update_service_account": {
+        "name": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+    },
+    "flexprice:users.update_user": {
+        "metadata": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+        "name": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
+    },
+    "flexprice:users.update_user_roles": {
+        "roles": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
     },
     "flexprice:subscriptions.activate_subscription": {
         "start_date": "tests/api/flexprice/test_subscriptions.py::test_draft_subscription_is_activated",

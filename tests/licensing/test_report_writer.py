@@ -265,7 +265,7 @@ def test_threshold_webhooks_are_in_the_batch_transaction(
         rows = conn.execute(
             text(
                 "SELECT event_type, payload FROM webhook_messages WHERE environment_id = :env "
-                "ORDER BY created_at"
+                "AND event_type LIKE 'instance.%' ORDER BY created_at"
             ),
             {"env": tenant.environment_id},
         ).all()

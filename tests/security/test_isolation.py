@@ -55,9 +55,20 @@ DEPLOYMENT_LEVEL = {
     "/api/connectors/{connectorName}/settings/schema",
 }
 # Reads sent as POST (OFREP evaluation, license validation): a key lacking the read scope is refused.
+# Searches (POST …/search), usage queries and analytics are reads too: a read-only key may
+# send them.
 READ_BY_POST = {
     ("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}"),
     ("POST", "/api/instances/{instanceSlug}/validate"),
+    ("POST", "/v1/events/usage"),
+    ("POST", "/v1/events/usage/meter"),
+    ("POST", "/v1/events/analytics"),
+    ("POST", "/v1/analytics/revenue"),
+    *(
+        (m, p)
+        for m, p in OPERATIONS
+        if m == "POST" and p.startswith("/v1/") and p.endswith("/search")
+    ),
 }
 KAITEN_ONLY_SCOPES = [
     "write:licenses",

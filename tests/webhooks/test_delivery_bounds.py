@@ -46,7 +46,7 @@ def _state(api: httpx.Client, hook_id: str) -> dict[str, Any]:
 def test_an_answer_trickled_past_the_time_out_fails_the_attempt_and_is_retried(
     api: httpx.Client, receiver: Receiver
 ) -> None:
-    hook, path = endpoint(api, receiver, "invoice.voided")
+    hook, path = endpoint(api, receiver, "invoice.update.voided")
     receiver.drips[path] = 0.3  # a byte every 0.3 s: the whole answer would take ~12 s
     invoice = one_off(api, "4")
     assert api.post(f"/v1/invoices/{invoice['id']}/void").status_code == 200
@@ -69,7 +69,7 @@ def test_an_answer_trickled_past_the_time_out_fails_the_attempt_and_is_retried(
 def test_an_endpoint_that_answers_slowly_is_treated_like_a_failing_one(
     api: httpx.Client, receiver: Receiver
 ) -> None:
-    hook, path = endpoint(api, receiver, "invoice.voided")
+    hook, path = endpoint(api, receiver, "invoice.update.voided")
     receiver.delays[path] = 1.0  # 2xx after 1 s: slow (over 0.5 s), within the time-out
     for total in ("1", "2", "3", "4"):
         assert api.post(f"/v1/invoices/{one_off(api, total)['id']}/void").status_code == 200

@@ -84,7 +84,7 @@ def test_a_private_destination_is_refused_again_at_delivery(
     with tenant.client() as api:
         created = api.post(
             "/v1/webhooks/endpoints",
-            json={"url": "http://93.184.216.34/in", "event_types": ["invoice.voided"]},
+            json={"url": "http://93.184.216.34/in", "event_types": ["invoice.update.voided"]},
         )
         assert created.status_code == 201, created.text
         hook = created.json()

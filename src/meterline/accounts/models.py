@@ -40,7 +40,12 @@ class User(TimestampMixin, Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255), default=None)
-    type: Mapped[str] = mapped_column(String(30), default="user")
+    type: Mapped[str] = mapped_column(String(30), default="user")  # user | service_account
+    # Role ids (accounts/roles.py). The organization's first user, made at setup, is its owner.
+    roles: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["owner"])
+    # Argon2id (accounts/passwords.py); people only, service accounts have none.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     # Set when the user is deleted or removed from its organization: the row stays, so
     # what it created keeps its attribution, and its keys stop working.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 FULL_ACCESS = "*"
+# The /v1 areas of the finance and developer roles (accounts/roles.py): ``billing`` covers
+# them, so a ``write:billing`` key does everything on /v1 it did before roles.
+BILLING_AREAS = frozenset({"finance", "developer"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,8 @@ class Principal:
             return False
         if FULL_ACCESS in self.scopes:
             return True
-        wanted = {f"{action}:{module}", f"{action}:*"}
+        modules = {module, "billing"} if module in BILLING_AREAS else {module}
+        wanted = {f"{action}:{m}" for m in modules} | {f"{action}:*"}
         if action == "read":
-            wanted |= {f"write:{module}", "write:*"}
+            wanted |= {f"write:{m}" for m in modules} | {"write:*"}
         return bool(wanted & self.scopes)

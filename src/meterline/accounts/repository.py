@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from meterline.accounts.models import (
@@ -153,3 +153,55 @@ def delete_organization_rows(
     session.execute(delete(User).where(User.organization_id == organization_id))
     session.execute(delete(Environment).where(Environment.organization_id == organization_id))
     session.execute(delete(Organization).where(Organization.id == organization_id))
+
+
+def user_in_organization(session: Session, organization_id: str, user_id: str) -> User | None:
+    """A user (person or service account) of the organization that is not deleted."""
+    return session.scalars(
+        select(User).where(
+            User.organization_id == organization_id,
+            User.id == user_id,
+            User.deleted_at.is_(None),
+        )
+    ).first()
+
+
+def user_by_email(session: Session, organization_id: str, email: str) -> User | None:
+    return session.scalars(
+        select(User).where(
+            User.organization_id == organization_id,
+            func.lower(User.email) == email.lower(),
+            User.deleted_at.is_(None),
+        )
+    ).first()
+
+
+def users_of(
+    session: Session,
+    organization_id: str,
+    *,
+    user_type: str | None = None,
+    user_ids: Sequence[str] | None = None,
+    deleted: bool = False,
+) -> list[User]:
+    """The organization's users, newest first (an organization has people and service
+    accounts by the dozen, not by the million: the caller filters roles and pages)."""
+    where: list[Any] = [
+        User.organization_id == organization_id,
+        User.deleted_at.is_not(None) if deleted else User.deleted_at.is_(None),
+    ]
+    if user_type is not None:
+        where.append(User.type == user_type)
+    if user_ids is not None:
+        where.append(User.id.in_(list(user_ids)))
+    return list(
+        session.scalars(select(User).where(*where).order_by(User.created_at.desc(), User.id.desc()))
+    )
+
+
+def keys_of_user(session: Session, user_id: str) -> list[ApiKey]:
+    return list(
+        session.scalars(
+            select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.status == "published")
+        )
+    )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
+from meterline.accounts.roles import area_of
 from meterline.db.engine import Database
 from meterline.kernel.errors import DomainError, PermissionDenied
 from meterline.settings import Settings
@@ -101,15 +102,29 @@ def remember_failure(request: Request, exc: DomainError) -> None:
 
 async def vendor_principal(request: Request) -> Principal:
     """A vendor key with the ``read:billing`` / ``write:billing`` scope the method needs."""
-    return require_vendor(authenticate_request(request), request.method)
+    return require_vendor(authenticate_request(request), request.method, request.url.path)
 
 
-def require_vendor(principal: Principal, method: str) -> Principal:
+# Reads sent as POST besides searches: usage queries and analytics compute, they write nothing.
+READS_BY_POST = frozenset(
+    {"/v1/events/usage", "/v1/events/usage/meter", "/v1/events/analytics", "/v1/analytics/revenue"}
+)
+
+
+def require_vendor(principal: Principal, method: str, path: str = "") -> Principal:
+    """A key that may do ``method`` on ``path``: ``read:billing``/``write:billing``, or the
+    scope of the path's role area (``write:finance`` for ``/v1/invoices``…)."""
     if principal.is_customer_scoped:
         raise PermissionDenied("This key is scoped to one customer and may only read its usage")
-    action = "read" if method in ("GET", "HEAD") else "write"
-    if not principal.may(action, "billing"):
-        raise PermissionDenied(f"This key lacks the {action}:billing scope")
+    # A search is a read sent as POST (the SDK lists nothing by GET).
+    reading = method in ("GET", "HEAD") or (
+        method == "POST" and (path.endswith("/search") or path in READS_BY_POST)
+    )
+    action = "read" if reading else "write"
+    area = area_of(path)
+    if not principal.may(action, area or "billing"):
+        wanted = f"{action}:billing" + (f" or {action}:{area}" if area else "")
+        raise PermissionDenied(f"This key lacks the {wanted} scope")
     return principal
 
 

@@ -35,6 +35,7 @@ from meterline.db.rows import existing, set_given
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
+from meterline.webhooks import notify
 
 
 def lookup_key_of(name: str) -> str:
@@ -197,6 +198,7 @@ def create_feature(session: Session, principal: Principal, command: CreateFeatur
     )
     session.add(feature)
     session.flush()
+    notify.feature_changed(session, feature, "created")
     return feature
 
 
@@ -235,6 +237,7 @@ def update_feature(
             raise InvalidRequest("only a metered feature has filters", field="filters")
         update_meter_filters(session, principal, feature.meter_id, changes.filters)
     session.flush()
+    notify.feature_changed(session, feature, "updated")
     return feature
 
 
@@ -244,6 +247,7 @@ def archive_feature(session: Session, principal: Principal, feature_id: str) -> 
         raise NotFound("feature", feature_id)
     feature.status = "archived"
     session.flush()
+    notify.feature_changed(session, feature, "deleted")
 
 
 def clone_feature(

@@ -16,6 +16,7 @@ from meterline.customers.commands import CreateCustomer, CustomerChanges, Custom
 from meterline.customers.models import Customer
 from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest, NotFound
+from meterline.webhooks import notify
 
 # The columns a command's details set as given (the others have their own rules).
 PLAIN_DETAILS = tuple(
@@ -86,6 +87,7 @@ def create_customer(session: Session, principal: Principal, command: CreateCusto
     )
     session.add(customer)
     session.flush()
+    notify.customer_changed(session, customer, "created")
     return customer
 
 
@@ -138,6 +140,7 @@ def update_customer(
             setattr(customer, "metadata_" if field.name == "metadata" else field.name, value)
     customer.updated_by = principal.user_id
     session.flush()
+    notify.customer_changed(session, customer, "updated")
     return customer
 
 
@@ -152,6 +155,7 @@ def archive_customer(session: Session, principal: Principal, customer_id: str) -
     customer.status = "archived"
     customer.updated_by = principal.user_id
     session.flush()
+    notify.customer_changed(session, customer, "deleted")
 
 
 def search_customers(

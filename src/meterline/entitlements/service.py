@@ -31,6 +31,7 @@ from meterline.kernel.unset import Unset
 from meterline.pricing import plans
 from meterline.pricing.plans import is_unique_violation
 from meterline.subscriptions import repository as subscriptions
+from meterline.webhooks import notify
 
 GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
 MAX_BULK = 100
@@ -180,6 +181,8 @@ def create_entitlements(
         if not is_unique_violation(exc):
             raise
         raise AlreadyExists("An entitlement for this feature already exists on the entity") from exc
+    for grant in built:
+        notify.entitlement_changed(session, grant, "created")
     return built
 
 
@@ -199,6 +202,7 @@ def update_entitlement(
     _apply(grant, changes, creating=False)
     grant.updated_at = utcnow()
     session.flush()
+    notify.entitlement_changed(session, grant, "updated")
     return grant
 
 
@@ -209,6 +213,7 @@ def archive_entitlement(session: Session, principal: Principal, entitlement_id: 
     grant.status = "archived"
     grant.updated_at = utcnow()
     session.flush()
+    notify.entitlement_changed(session, grant, "deleted")
 
 
 def search_entitlements(

@@ -16,18 +16,51 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.db.base import Base, TimestampMixin, UTCDateTime, id_column, utcnow
 
-EVENT_TYPES = (
-    "invoice.finalized",
-    "invoice.paid",
-    "invoice.voided",
+# Flexprice's event types (its SDK's ``webhook_events``) that Meterline sends, each with the
+# body of the SDK's payload model for it (webhooks/payloads.py).
+FLEXPRICE_EVENT_TYPES = (
+    "customer.created",
+    "customer.updated",
+    "customer.deleted",
+    "feature.created",
+    "feature.updated",
+    "feature.deleted",
+    "entitlement.created",
+    "entitlement.updated",
+    "entitlement.deleted",
     "subscription.created",
     "subscription.cancelled",
+    "invoice.update.finalized",
+    "invoice.update.payment",
+    "invoice.update.voided",
+    "wallet.credit_balance.dropped",
+)
+# Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
+METERLINE_EVENT_TYPES = (
     "subscription.billing_failed",
     "entitlement.usage_reached",
     "entitlement.limit_exceeded",
-    "wallet.balance_low",
     "instance.usage_threshold_reached",
 )
+EVENT_TYPES = FLEXPRICE_EVENT_TYPES + METERLINE_EVENT_TYPES
+# Names Meterline used before it took Flexprice's: still accepted in an endpoint's
+# ``event_types`` (stored as the new name) and matched when fanning out.
+LEGACY_EVENT_TYPES = {
+    "invoice.finalized": "invoice.update.finalized",
+    "invoice.paid": "invoice.update.payment",
+    "invoice.voided": "invoice.update.voided",
+    "wallet.balance_low": "wallet.credit_balance.dropped",
+}
+
+
+def subscribes_to(event_types: list[str] | None, event_type: str) -> bool:
+    """Whether an endpoint subscribed to ``event_types`` (empty = every type, legacy names
+    as their new ones) receives ``event_type``."""
+    if not event_types:
+        return True
+    return any(LEGACY_EVENT_TYPES.get(t, t) == event_type for t in event_types)
+
+
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
 

@@ -1,22 +1,26 @@
 """What each webhook event says, and when it fires. Services call one function per event
 where the change happens; each writes to the outbox in the caller's transaction.
 
-Payloads carry ids, not whole objects: decimals as strings, instants as RFC 3339 (UTC).
+Flexprice's events carry the body of the SDK's payload model for their type
+(webhooks/payloads.py); Meterline-only events carry ids and values as flat fields: decimals
+as strings, instants as RFC 3339 (UTC).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from meterline.kernel.money import decimal_text
+from meterline.customers.models import Customer
+from meterline.webhooks import payloads
 from meterline.webhooks.outbox import record
+from meterline.webhooks.payloads import iso, meterline_payload, text
 
 if TYPE_CHECKING:
-    from meterline.customers.models import Customer
+    from meterline.catalog.models import Feature
+    from meterline.entitlements.models import Entitlement
     from meterline.invoicing.failure_models import BillingFailure
     from meterline.invoicing.models import Invoice
     from meterline.subscriptions.models import Subscription
@@ -25,102 +29,79 @@ if TYPE_CHECKING:
 # instance.usage_threshold_reached fires when an accepted report takes a counter across
 # one of these percentages of its limit.
 INSTANCE_THRESHOLDS = (Decimal(80), Decimal(100))
-# wallet.balance_low fires when a debit takes the balance from above the wallet's
-# ``low_balance_threshold`` metadata value (credits; default 0) to at or below it.
+# wallet.credit_balance.dropped fires when a debit takes the balance from above the
+# wallet's ``low_balance_threshold`` metadata value (credits; default 0) to at or below it.
 LOW_BALANCE_METADATA_KEY = "low_balance_threshold"
+PAID = ("SUCCEEDED", "OVERPAID")
 
 
-def _text(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    return decimal_text(value)
+def customer_changed(session: Session, row: Customer, change: str) -> None:
+    """``customer.created``, ``customer.updated`` or ``customer.deleted`` (``change``)."""
+    event_type = f"customer.{change}"
+    record(session, row.environment_id, event_type, payloads.customer_payload(event_type, row))
 
 
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+def feature_changed(session: Session, row: Feature, change: str) -> None:
+    """``feature.created``, ``feature.updated`` or ``feature.deleted`` (``change``)."""
+    event_type = f"feature.{change}"
+    record(session, row.environment_id, event_type, payloads.feature_payload(event_type, row))
 
 
-def _invoice(invoice: Invoice) -> dict[str, Any]:
-    return {
-        "invoice_id": invoice.id,
-        "invoice_number": invoice.invoice_number,
-        "customer_id": invoice.customer_id,
-        "subscription_id": invoice.subscription_id,
-        "currency": invoice.currency,
-        "total": _text(invoice.total),
-        "amount_due": _text(invoice.amount_due),
-        "amount_paid": _text(invoice.amount_paid),
-        "amount_remaining": _text(invoice.amount_remaining),
-        "invoice_status": invoice.invoice_status,
-        "payment_status": invoice.payment_status,
-        "period_start": _iso(invoice.period_start),
-        "period_end": _iso(invoice.period_end),
-    }
+def entitlement_changed(session: Session, row: Entitlement, change: str) -> None:
+    """``entitlement.created``, ``entitlement.updated`` or ``entitlement.deleted``."""
+    event_type = f"entitlement.{change}"
+    body = payloads.entitlement_payload(event_type, row)
+    record(session, row.environment_id, event_type, body)
+
+
+def _invoice_event(session: Session, invoice: Invoice, event_type: str) -> None:
+    body = payloads.invoice_payload(session, event_type, invoice)
+    record(session, invoice.environment_id, event_type, body)
 
 
 def invoice_finalized(session: Session, invoice: Invoice) -> None:
-    record(session, invoice.environment_id, "invoice.finalized", _invoice(invoice))
-    if invoice.payment_status in ("SUCCEEDED", "OVERPAID"):
-        invoice_paid(session, invoice)
-
-
-def invoice_paid(session: Session, invoice: Invoice) -> None:
-    record(session, invoice.environment_id, "invoice.paid", _invoice(invoice))
+    _invoice_event(session, invoice, "invoice.update.finalized")
+    if invoice.payment_status in PAID:
+        _invoice_event(session, invoice, "invoice.update.payment")
 
 
 def invoice_payment_changed(session: Session, invoice: Invoice, previous_status: str) -> None:
-    """``invoice.paid`` when a payment makes the invoice paid (not when it already was)."""
-    paid = ("SUCCEEDED", "OVERPAID")
-    if invoice.payment_status in paid and previous_status not in paid:
-        invoice_paid(session, invoice)
+    """``invoice.update.payment`` when a payment changes the invoice's payment status."""
+    if invoice.payment_status != previous_status:
+        _invoice_event(session, invoice, "invoice.update.payment")
 
 
 def invoice_voided(session: Session, invoice: Invoice) -> None:
-    record(session, invoice.environment_id, "invoice.voided", _invoice(invoice))
+    _invoice_event(session, invoice, "invoice.update.voided")
 
 
-def _subscription(sub: Subscription) -> dict[str, Any]:
-    return {
-        "subscription_id": sub.id,
-        "customer_id": sub.customer_id,
-        "plan_id": sub.plan_id,
-        "subscription_status": sub.subscription_status,
-        "currency": sub.currency,
-        "current_period_start": _iso(sub.current_period_start),
-        "current_period_end": _iso(sub.current_period_end),
-        "cancelled_at": _iso(sub.cancelled_at),
-        "cancel_at": _iso(sub.cancel_at),
-    }
+def _subscription_event(session: Session, sub: Subscription, event_type: str) -> None:
+    owner = session.get(Customer, sub.customer_id)
+    body = payloads.subscription_payload(event_type, sub, owner)
+    record(session, sub.environment_id, event_type, body)
 
 
 def subscription_created(session: Session, sub: Subscription) -> None:
-    record(session, sub.environment_id, "subscription.created", _subscription(sub))
+    _subscription_event(session, sub, "subscription.created")
 
 
 def subscription_cancelled(session: Session, sub: Subscription) -> None:
-    record(session, sub.environment_id, "subscription.cancelled", _subscription(sub))
+    _subscription_event(session, sub, "subscription.cancelled")
 
 
 def billing_failed(session: Session, failure: BillingFailure) -> None:
     """The billing clock could not bill a period (or finalize a draft); retried every run."""
-    record(
-        session,
-        failure.environment_id,
-        "subscription.billing_failed",
-        {
-            "subscription_id": failure.subscription_id,
-            "invoice_id": failure.invoice_id,
-            "stage": failure.stage,
-            "period_start": _iso(failure.period_start),
-            "period_end": _iso(failure.period_end),
-            "reason": failure.reason,
-            "first_failed_at": _iso(failure.first_failed_at),
-        },
-    )
+    event_type = "subscription.billing_failed"
+    fields = {
+        "subscription_id": failure.subscription_id,
+        "invoice_id": failure.invoice_id,
+        "stage": failure.stage,
+        "period_start": iso(failure.period_start),
+        "period_end": iso(failure.period_end),
+        "reason": failure.reason,
+        "first_failed_at": iso(failure.first_failed_at),
+    }
+    record(session, failure.environment_id, event_type, meterline_payload(event_type, fields))
 
 
 def entitlement_consumed(
@@ -138,22 +119,27 @@ def entitlement_consumed(
     soft limit is first passed; ``usage_reached`` when usage first reaches the limit."""
     if limit is None:
         return
-    payload = {
+    fields = {
         "customer_id": customer.id,
         "external_customer_id": customer.external_id,
         "feature_id": feature_id,
         "feature_lookup_key": feature_key,
-        "usage_limit": _text(limit),
-        "usage": _text(before if refused else after),
-        "requested_usage": _text(after),
+        "usage_limit": text(limit),
+        "usage": text(before if refused else after),
+        "requested_usage": text(after),
     }
+
+    def send(event_type: str) -> None:
+        body = meterline_payload(event_type, fields)
+        record(session, customer.environment_id, event_type, body)
+
     if refused:
-        record(session, customer.environment_id, "entitlement.limit_exceeded", payload)
+        send("entitlement.limit_exceeded")
         return
     if before < limit <= after:
-        record(session, customer.environment_id, "entitlement.usage_reached", payload)
+        send("entitlement.usage_reached")
     if before <= limit < after:
-        record(session, customer.environment_id, "entitlement.limit_exceeded", payload)
+        send("entitlement.limit_exceeded")
 
 
 def wallet_debited(session: Session, wallet: Wallet, before: Decimal) -> None:
@@ -165,18 +151,12 @@ def wallet_debited(session: Session, wallet: Wallet, before: Decimal) -> None:
     if not threshold.is_finite():
         threshold = Decimal(0)
     if before > threshold >= wallet.credit_balance:
-        record(
-            session,
-            wallet.environment_id,
-            "wallet.balance_low",
-            {
-                "wallet_id": wallet.id,
-                "customer_id": wallet.customer_id,
-                "currency": wallet.currency,
-                "credit_balance": _text(wallet.credit_balance),
-                "threshold": _text(threshold),
-            },
+        event_type = "wallet.credit_balance.dropped"
+        owner = session.get(Customer, wallet.customer_id)
+        body = payloads.wallet_payload(
+            event_type, wallet, owner, threshold=threshold, state="in_alarm"
         )
+        record(session, wallet.environment_id, event_type, body)
 
 
 def instance_usage_reported(
@@ -193,15 +173,12 @@ def instance_usage_reported(
     for percent in INSTANCE_THRESHOLDS:
         mark = limit * percent / 100
         if before < mark <= after:
-            record(
-                session,
-                environment_id,
-                "instance.usage_threshold_reached",
-                {
-                    "instance_slug": instance_slug,
-                    "entitlement_slug": entitlement_slug,
-                    "threshold_percent": _text(percent),
-                    "usage_limit": _text(limit),
-                    "usage": _text(after),
-                },
-            )
+            event_type = "instance.usage_threshold_reached"
+            fields = {
+                "instance_slug": instance_slug,
+                "entitlement_slug": entitlement_slug,
+                "threshold_percent": text(percent),
+                "usage_limit": text(limit),
+                "usage": text(after),
+            }
+            record(session, environment_id, event_type, meterline_payload(event_type, fields))

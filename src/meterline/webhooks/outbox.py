@@ -28,10 +28,15 @@ def record(
         raise ValueError(f"unknown webhook event type {event_type!r}")
     message = WebhookMessage(environment_id=environment_id, event_type=event_type, payload=payload)
     session.add(message)
+    wake_after_commit(session)
+    return message
+
+
+def wake_after_commit(session: Session) -> None:
+    """Wakes this process's worker (if any) once ``session`` commits: it has work due."""
     if not session.info.get("webhook_outbox_listener"):
         session.info["webhook_outbox_listener"] = True
         event.listen(session, "after_commit", _poke)
-    return message
 
 
 def _poke(_session: Session) -> None:

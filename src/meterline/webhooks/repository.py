@@ -8,12 +8,24 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from meterline.invoicing.models import InvoiceLineItem
 from meterline.webhooks.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookMessage,
 )
+
+
+def invoice_lines(session: Session, invoice_id: str) -> list[InvoiceLineItem]:
+    """An invoice's lines in their order, for its webhook body."""
+    return list(
+        session.scalars(
+            select(InvoiceLineItem)
+            .where(InvoiceLineItem.invoice_id == invoice_id)
+            .order_by(InvoiceLineItem.position)
+        )
+    )
 
 
 def endpoint(session: Session, environment_id: str, endpoint_id: str) -> WebhookEndpoint | None:
@@ -152,6 +164,17 @@ def deliveries_of(
         .where(WebhookDelivery.endpoint_id == endpoint_id)
     )
     return [(d, m) for d, m in rows], int(total or 0)
+
+
+def delivery_of_endpoint(
+    session: Session, endpoint_id: str, delivery_id: str
+) -> tuple[WebhookDelivery, WebhookMessage] | None:
+    row = session.execute(
+        select(WebhookDelivery, WebhookMessage)
+        .join(WebhookMessage, WebhookMessage.id == WebhookDelivery.message_id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.id == delivery_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def attempts_of(session: Session, delivery_ids: Sequence[str]) -> dict[str, list[WebhookAttempt]]:

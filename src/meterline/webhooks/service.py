@@ -8,13 +8,21 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.db.base import utcnow
 from meterline.db.rows import existing
-from meterline.kernel.errors import InvalidRequest
+from meterline.kernel.errors import InvalidOperation, InvalidRequest, NotFound
 from meterline.webhooks import repository
 from meterline.webhooks.commands import CreateEndpoint, EndpointChanges
 from meterline.webhooks.egress import RefusedDestination, destination
-from meterline.webhooks.models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from meterline.webhooks.models import (
+    EVENT_TYPES,
+    LEGACY_EVENT_TYPES,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from meterline.webhooks.models import WebhookMessage as Message
+from meterline.webhooks.outbox import wake_after_commit
 from meterline.webhooks.signing import new_secret
 
 MAX_ENDPOINTS_PER_ENVIRONMENT = 50
@@ -40,7 +48,7 @@ def _url(value: str, allow_private: bool) -> str:
 
 
 def _event_types(values: Sequence[str] | None) -> list[str]:
-    chosen = list(dict.fromkeys(values or []))
+    chosen = list(dict.fromkeys(LEGACY_EVENT_TYPES.get(v, v) for v in values or []))
     unknown = [v for v in chosen if v not in EVENT_TYPES]
     if unknown:
         raise InvalidRequest(
@@ -140,3 +148,39 @@ def list_deliveries(
     rows, total = repository.deliveries_of(session, endpoint_id, limit, offset)
     attempts = repository.attempts_of(session, [d.id for d, _ in rows])
     return [(d, m, attempts[d.id]) for d, m in rows], total
+
+
+Logged = tuple[WebhookDelivery, Message, list[WebhookAttempt]]
+
+
+def get_delivery(
+    session: Session, principal: Principal, endpoint_id: str, delivery_id: str
+) -> Logged:
+    """One delivery of the endpoint with its attempts."""
+    get_endpoint(session, principal, endpoint_id)
+    found = repository.delivery_of_endpoint(session, endpoint_id, delivery_id)
+    if found is None:
+        raise NotFound("webhook delivery", delivery_id)
+    delivery, message = found
+    return delivery, message, repository.attempts_of(session, [delivery.id])[delivery.id]
+
+
+def replay_delivery(
+    session: Session, principal: Principal, endpoint_id: str, delivery_id: str
+) -> Logged:
+    """Sends a finished delivery (succeeded or failed) again: it is pending and due now, the
+    same message (same ``webhook-id`` and body), its attempts added to the same log. A
+    failed replay is retried while the delivery has attempts left of ``max_attempts`` in
+    all, so one whose attempts were used up gets exactly one more."""
+    endpoint = get_endpoint(session, principal, endpoint_id)
+    delivery, message, attempts = get_delivery(session, principal, endpoint_id, delivery_id)
+    if not endpoint.enabled:
+        raise InvalidOperation("the endpoint is disabled: enable it to replay its deliveries")
+    if delivery.status == "pending":
+        raise InvalidOperation("the delivery is still pending: it is sent at next_attempt_at")
+    delivery.status = "pending"
+    delivery.next_attempt_at = utcnow()
+    delivery.claimed_until = None
+    session.flush()
+    wake_after_commit(session)
+    return delivery, message, attempts

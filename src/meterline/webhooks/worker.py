@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -36,7 +36,12 @@ from meterline.db.base import utcnow
 from meterline.db.engine import Database
 from meterline.settings import WebhookSettings
 from meterline.webhooks import repository
-from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from meterline.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    subscribes_to,
+)
 from meterline.webhooks.outbox import wakeup
 from meterline.webhooks.signing import headers
 from meterline.webhooks.transport import Outcome, post
@@ -61,11 +66,10 @@ class _Job:
     attempt: int
 
 
-def body_of(event_type: str, created_at: datetime, payload: dict[str, object]) -> bytes:
-    """The delivered JSON: ``{"type", "timestamp", "data"}``; the same bytes on every try."""
-    stamp = created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    document = {"type": event_type, "timestamp": stamp, "data": payload}
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+def body_of(payload: dict[str, object]) -> bytes:
+    """The delivered JSON: the message's payload (Flexprice's shape, webhooks/payloads.py);
+    the same bytes on every try."""
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
 def backoff(settings: WebhookSettings, attempt: int) -> timedelta:
@@ -127,7 +131,7 @@ class WebhookWorker:
                     if env not in endpoints:
                         endpoints[env] = repository.live_endpoints(session, env)
                     for target in endpoints[env]:
-                        wanted = not target.event_types or message.event_type in target.event_types
+                        wanted = subscribes_to(target.event_types, message.event_type)
                         if target.enabled and wanted:
                             session.add(
                                 WebhookDelivery(
@@ -192,7 +196,7 @@ class WebhookWorker:
                         url=target.url,
                         secret=target.secret,
                         message_id=message.id,
-                        body=body_of(message.event_type, message.created_at, message.payload),
+                        body=body_of(message.payload),
                         attempt=delivery.attempts + 1,
                     )
                 )

@@ -54,6 +54,8 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     "get_customer_wallets": (lambda fp, **kw: fp.wallets.get_customer_wallets(**kw), list),
     "get_wallet_balance": (lambda fp, **kw: fp.wallets.get_wallet_balance(**kw), lambda r: [r]),
     "get_usage_analytics": (lambda fp, **kw: fp.events.get_usage_analytics(**kw), _items),
+    "query_user": (lambda fp, **kw: fp.users.query_user(**kw), _items),
+    "list_rbac_roles": (lambda fp, **kw: fp.rbac.list_rbac_roles(**kw), lambda r: r["items"]),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -93,6 +95,14 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("get_usage_analytics", "expand"): ["price"],
     ("get_usage_analytics", "include_children"): True,
     ("get_usage_analytics", "breakdown_bucket"): True,
+    ("query_user", "expand"): "tenant",
+    ("query_user", "order"): "asc",
+    ("query_user", "sort"): [{"field": "created_at", "direction": "asc"}],
+    ("query_user", "filters"): [
+        {"field": "name", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
+    ("query_user", "start_time"): "2026-01-01T00:00:00Z",
+    ("query_user", "end_time"): "2030-01-01T00:00:00Z",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -403,6 +413,31 @@ def _paging(op: str) -> Callable[[World], None]:
 
 
 # Fields that look one row up, shape the answer or page it, each with its own check.
+USER_PARAMETERS = ("user_ids", "type", "roles", "status", "limit", "offset")
+
+
+def _users(w: World) -> None:
+    """The organization's users by id, type, role and status, paged (newest first)."""
+    bot = w.fp.users.create_user(type_="service_account", name="bot", roles=["developer"])
+    reader = w.fp.users.create_user(type_="service_account", name="ro", roles=["read_only"])
+    ids = [bot.id, reader.id]
+    assert [u.id for u in w.fp.users.query_user(user_ids=ids).items] == [reader.id, bot.id]
+    assert [u.id for u in w.fp.users.query_user(user_ids=ids, roles=["developer"]).items] == [
+        bot.id
+    ]
+    assert w.fp.users.query_user(user_ids=ids, type_="user").items == []
+    page = w.fp.users.query_user(user_ids=ids, limit=1, offset=1)
+    assert [u.id for u in page.items] == [bot.id] and page.pagination.total == 2
+    w.fp.users.delete_service_account(id=bot.id)
+    assert [u.id for u in w.fp.users.query_user(user_ids=ids, status="deleted").items] == [bot.id]
+
+
+def _roles_by_user_type(w: World) -> None:
+    everyone = {r["id"] for r in w.fp.rbac.list_rbac_roles()["items"]}
+    machines = {r["id"] for r in w.fp.rbac.list_rbac_roles(user_type="service_account")["items"]}
+    assert everyone - machines == {"owner"}
+
+
 SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (CUU, "customer_id"): _customer_lookup_key,
     (CUU, "customer_lookup_key"): _customer_lookup_key,
@@ -436,6 +471,8 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(EVS, name): _events_paging for name in ("page_size", "offset", "order", "sort")},
     **{(op, name): _paging(op) for op in (FEA, ENT) for name in ("limit", "offset", "order")},
     **{(op, "sort"): _paging(op) for op in (FEA, ENT)},
+    **{("query_user", name): _users for name in USER_PARAMETERS},
+    ("list_rbac_roles", "user_type"): _roles_by_user_type,
 }
 
 

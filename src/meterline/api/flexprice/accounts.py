@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from meterline.accounts import service as accounts
+from meterline.accounts import users
 from meterline.accounts.models import ApiKey, Environment
 from meterline.api.deps import AnyCaller, ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import Page, WireModel, list_envelope
@@ -28,7 +29,6 @@ class EnvironmentUpdate(WireModel):
 
 
 class ApiKeyIn(WireModel):
-    unsupported = frozenset({"service_account_id"})
     name: str = Field(default="api key", min_length=1, max_length=255)
     type: Literal["private_key", "publishable_key"] = "private_key"
     expires_at: OptionalInstant = None
@@ -37,6 +37,9 @@ class ApiKeyIn(WireModel):
     # An extension: a key with full rights may mint keys for another environment of its
     # organization (the SDK has no X-Environment-ID, so keys are how environments are chosen).
     environment_id: str | None = Field(default=None, max_length=64)
+    # The service account (a user of type service_account) the key acts for; without it,
+    # the caller's own user. The key holds at most that user's roles' scopes.
+    service_account_id: str | None = Field(default=None, max_length=64)
 
 
 def environment_out(env: Environment) -> dict[str, Any]:
@@ -107,8 +110,8 @@ def me(principal: AnyCaller, session: ReadSession) -> Any:
         "name": user.name if user else "api key",
         "email": user.email if user else None,
         "type": user.type if user else "service_account",
-        "roles": ["admin"],
-        "metadata": {},
+        "roles": list(user.roles or ()) if user else [],
+        "metadata": dict(user.metadata_ or {}) if user else {},
         "tenant": {"id": org.id, "name": org.name, "created_at": iso(org.created_at)},
         "environment_id": principal.environment_id,
     }
@@ -119,15 +122,16 @@ def create_api_key(body: ApiKeyIn, principal: Vendor, session: WriteSession) -> 
     environment_id = principal.environment_id
     if body.environment_id and body.environment_id != principal.environment_id:
         environment_id = accounts.get_environment(session, principal, body.environment_id).id
+    user_id, scopes = users.key_scopes(session, principal, body.service_account_id, body.scopes)
     api_key, plaintext = accounts.create_api_key(
         session,
         organization_id=principal.organization_id,
         environment_id=environment_id,
-        user_id=principal.user_id,
+        user_id=user_id,
         name=body.name,
         key_type=body.type,
         customer_external_id=body.customer_external_id,
-        scopes=body.scopes,
+        scopes=scopes,
         expires_at=body.expires_at,
         creator=principal,
     )

@@ -46,7 +46,8 @@ MAX_LIST = 1000  # as the FastAPI routes' Query(max_length=1000)
 
 def _caller(reader: Reader, request: Request) -> Principal:
     """As ``deps.vendor_principal``, with the key resolved on the request's connection."""
-    return require_vendor(authenticate_request(request, reader.principal), request.method)
+    principal = authenticate_request(request, reader.principal)
+    return require_vendor(principal, request.method, request.url.path)
 
 
 def _single(params: QueryParams, name: str) -> tuple[bool, str | None]:

@@ -157,3 +157,20 @@ def list_deliveries(
         session, principal, endpoint_id, limit=page.limit, offset=page.offset
     )
     return list_response([delivery_out(*row) for row in rows], total, page)
+
+
+@router.get("/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}")
+def get_delivery(
+    endpoint_id: str, delivery_id: str, principal: Vendor, session: ReadSession
+) -> Response:
+    found = webhooks.get_delivery(session, principal, endpoint_id, delivery_id)
+    return json_response(delivery_out(*found))
+
+
+@router.post("/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/replay", status_code=202)
+def replay_delivery(
+    endpoint_id: str, delivery_id: str, principal: Vendor, session: WriteSession
+) -> Response:
+    """Meterline extension: sends a finished delivery again (docs/webhooks.md)."""
+    found = webhooks.replay_delivery(session, principal, endpoint_id, delivery_id)
+    return json_response(delivery_out(*found), 202)

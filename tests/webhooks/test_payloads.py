@@ -1,0 +1,207 @@
+"""Webhook bodies in Flexprice's shape: every delivered message parses with the SDK's own
+payload model for its event type (``flexprice.webhook_events`` names each type's model),
+names its entity correctly, and sends no key the model does not know."""
+
+from __future__ import annotations
+
+import inspect
+import time
+import typing
+from typing import Any
+
+import httpx
+import pytest
+from flexprice import models as fm
+from flexprice.webhook_events import WebhookEvents
+from pydantic import BaseModel
+from standardwebhooks import Webhook
+
+from meterline.webhooks.models import (
+    EVENT_TYPES,
+    FLEXPRICE_EVENT_TYPES,
+    LEGACY_EVENT_TYPES,
+    METERLINE_EVENT_TYPES,
+)
+from tests.api.flexprice.test_checks import _check, _setup
+from tests.conftest import Server, Tenant, new_tenant, unique
+from tests.webhooks.conftest import Receiver
+from tests.webhooks.test_webhooks import one_off_for
+
+
+def _sdk_events() -> dict[str, type[BaseModel]]:
+    """Event type -> payload model, from the SDK's documentation-only ``webhook_events``
+    methods: each one's docstring opens with its type and returns its body's model."""
+    found: dict[str, type[BaseModel]] = {}
+    for name, method in inspect.getmembers(WebhookEvents, inspect.isfunction):
+        if not name.startswith("post_webhook_events_") or name.endswith("_async"):
+            continue
+        event_type = (method.__doc__ or "").strip().splitlines()[0]
+        found[event_type] = typing.get_type_hints(method)["return"]
+    return found
+
+
+SDK_EVENTS = _sdk_events()
+
+
+def test_meterline_event_names_are_flexprices_where_flexprice_has_the_event() -> None:
+    assert len(SDK_EVENTS) == 62 and SDK_EVENTS["invoice.update.finalized"] is (
+        fm.WebhookDtoInvoiceWebhookPayload
+    )
+    assert set(FLEXPRICE_EVENT_TYPES) <= set(SDK_EVENTS)
+    assert not set(METERLINE_EVENT_TYPES) & set(SDK_EVENTS)
+    assert set(LEGACY_EVENT_TYPES.values()) <= set(FLEXPRICE_EVENT_TYPES)
+    assert not set(LEGACY_EVENT_TYPES) & set(EVENT_TYPES)
+
+
+def _unknown_keys(value: Any, model: type[BaseModel], where: str = "") -> list[str]:
+    """Keys of ``value`` that ``model`` (recursively, through nested models) has no field
+    for: pydantic ignores them, so a misspelt field would otherwise pass unseen."""
+    if not isinstance(value, dict):
+        return []
+    out: list[str] = []
+    hints = typing.get_type_hints(model)
+    for key, item in value.items():
+        if key not in model.model_fields:
+            out.append(where + key)
+            continue
+        for nested in _models_in(hints[key]):
+            items = item if isinstance(item, list) else [item]
+            for one in items:
+                out += _unknown_keys(one, nested, f"{where}{key}.")
+    return out
+
+
+def _models_in(hint: Any) -> list[type[BaseModel]]:
+    if inspect.isclass(hint) and issubclass(hint, BaseModel):
+        return [hint]
+    return [m for arg in typing.get_args(hint) for m in _models_in(arg)]
+
+
+@pytest.fixture
+def hook_tenant(hook_server: Server) -> Tenant:
+    return new_tenant(hook_server)
+
+
+def _wait_for_types(receiver: Receiver, path: str, wanted: set[str]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 20
+    while True:
+        bodies = [r.json for r in receiver.at(path)]
+        seen = {b.get("event_type") for b in bodies}
+        if wanted <= seen or time.monotonic() > deadline:
+            return bodies
+        time.sleep(0.05)
+
+
+def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
+    hook_tenant: Tenant, receiver: Receiver
+) -> None:
+    sdk = hook_tenant.flexprice()
+    http: httpx.Client
+    with hook_tenant.client() as http:
+        path = "/" + unique("all")
+        hook = http.post("/v1/webhooks/endpoints", json={"url": receiver.url(path)}).json()
+
+        # Catalog, customer and subscription: created, then changed and removed.
+        s = _setup(http, limit=5)
+        customer, feature, sub = s["customer"], s["feature"], s["sub"]
+        sdk.customers.update_customer(id=customer["id"], name="Renamed Co", email="a@b.co")
+        sdk.features.update_feature(id=feature["id"], description="API calls")
+        grant_id = s["grant"]["id"]
+        sdk.entitlements.update_entitlement(id=grant_id, usage_limit=7)
+        # Meterline's own: the limit reached, then exceeded.
+        assert _check(http, s, consume=7).json()["allowed"] is True
+        assert _check(http, s, consume=1).json()["allowed"] is False
+
+        # A wallet that pays invoices and drops below its threshold.
+        wallet = http.post(
+            "/v1/wallets",
+            json={
+                "customer_id": customer["id"],
+                "currency": "usd",
+                "initial_credits_to_load": "30",
+                "metadata": {"low_balance_threshold": "10"},
+            },
+        ).json()
+        paid = one_off_for(http, customer["id"], "25")
+        sdk.invoices.finalize_invoice(id=paid["id"])  # wallet pays it: 30 -> 5
+        voided = one_off_for(http, customer["id"], "4")
+        sdk.invoices.void_invoice(id=voided["id"])
+        cancel = http.post(
+            f"/v1/subscriptions/{sub['id']}/cancel", json={"cancellation_type": "immediate"}
+        )
+        assert cancel.status_code == 200, cancel.text
+        sdk.entitlements.delete_entitlement(id=grant_id)
+        sdk.features.delete_feature(id=s["flag"]["id"])
+        gone = sdk.customers.create_customer(external_id=unique("gone"), name="Gone")
+        assert gone is not None and gone.id is not None
+        sdk.customers.delete_customer(id=gone.id)
+
+    expected = set(EVENT_TYPES) - {
+        "subscription.billing_failed",
+        "instance.usage_threshold_reached",
+    }
+    bodies = _wait_for_types(receiver, path, expected)
+    for got in receiver.at(path):  # every one signed with the endpoint's secret
+        Webhook(hook["secret"]).verify(got.body, got.headers)
+    assert {b["event_type"] for b in bodies} == expected
+
+    ids = {
+        "customer": {customer["id"], gone.id},
+        "feature": {feature["id"], s["flag"]["id"]},
+        "entitlement": None,  # checked below, by feature
+        "subscription": {sub["id"]},
+        "wallet": {wallet["id"]},
+    }
+    for body in bodies:
+        event_type = body["event_type"]
+        if event_type in METERLINE_EVENT_TYPES:
+            assert body["customer_id"] == customer["id"], body
+            assert body["feature_id"] == feature["id"], body
+            continue
+        model = SDK_EVENTS[event_type]
+        parsed = model.model_validate(body)
+        assert parsed.event_type == event_type
+        assert _unknown_keys(body, model) == [], (event_type, body)
+        entity_name = event_type.split(".")[0]
+        entity = getattr(parsed, entity_name)
+        assert entity is not None, body
+        if entity_name == "entitlement":
+            assert entity.feature_id in (feature["id"], s["flag"]["id"])
+        elif entity_name == "invoice":  # ours, and the subscription's first invoice
+            assert entity.customer_id == customer["id"]
+        else:
+            assert entity.id in ids[entity_name], (event_type, entity.id)
+
+    def only(event_type: str) -> Any:
+        [one] = [b for b in bodies if b["event_type"] == event_type]
+        return SDK_EVENTS[event_type].model_validate(one)
+
+    renamed = [b for b in bodies if b["event_type"] == "customer.updated"]
+    assert any(b["customer"]["name"] == "Renamed Co" for b in renamed)
+    updated_grant = only("entitlement.updated").entitlement
+    assert (updated_grant.id, updated_grant.usage_limit) == (grant_id, 7)
+    [finalized] = [
+        b
+        for b in bodies
+        if b["event_type"] == "invoice.update.finalized" and b["invoice"]["id"] == paid["id"]
+    ]
+    invoice = SDK_EVENTS["invoice.update.finalized"].model_validate(finalized).invoice
+    assert (invoice.id, invoice.invoice_status, invoice.payment_status) == (
+        paid["id"],
+        "FINALIZED",
+        "SUCCEEDED",
+    )
+    assert (invoice.subtotal, invoice.total_prepaid_credits_applied) == ("25", "25")
+    assert invoice.customer.id == customer["id"] and invoice.finalized_at is not None
+    payments = [b["invoice"] for b in bodies if b["event_type"] == "invoice.update.payment"]
+    ours = [p for p in payments if p["id"] in (paid["id"], voided["id"])]
+    assert [(p["id"], p["payment_status"]) for p in ours] == [(paid["id"], "SUCCEEDED")]
+    assert only("invoice.update.voided").invoice.voided_at is not None
+    cancelled = only("subscription.cancelled")
+    assert cancelled.subscription.subscription_status == "cancelled"
+    assert cancelled.customer.id == customer["id"]
+    dropped = only("wallet.credit_balance.dropped")
+    assert (dropped.wallet.credit_balance, dropped.alert.state) == ("5", "in_alarm")
+    assert dropped.alert.alert_settings.critical.threshold == "10"
+    assert only("feature.deleted").feature.id == s["flag"]["id"]
+    assert only("customer.deleted").customer.id == gone.id
