@@ -543,6 +543,33 @@ HONOURED: dict[str, dict[str, str]] = {
 }
 
 
+# Coupons: the catalog, redemption on subscription create and its discounts.
+_COUPONS = "tests/discounts/test_coupons.py::test_coupon_catalog_and_discounts_over_three_invoices"
+_COUPON_LIMITS = (
+    "tests/discounts/test_coupons.py::test_redemption_limits_windows_and_refusals_change_nothing"
+)
+HONOURED["flexprice:coupons.create_coupon"] = {
+    name: _COUPONS
+    for name in (
+        "amount_off",
+        "cadence",
+        "coupon_code",
+        "currency",
+        "duration_in_periods",
+        "metadata",
+        "name",
+        "percentage_off",
+        "type",
+    )
+} | {name: _COUPON_LIMITS for name in ("max_redemptions", "redeem_after", "redeem_before")}
+HONOURED["flexprice:coupons.update_coupon"] = {"metadata": _COUPONS, "name": _COUPONS}
+HONOURED["flexprice:subscriptions.create_subscription"] |= {
+    "coupons": _COUPONS,
+    "subscription_coupons": _COUPONS,
+    "line_item_coupons": _COUPON_LIMITS,
+}
+
+
 def operations() -> list[tuple[sdk_fields.SdkOperation, sdk_fields.AppOperation]]:
     return [(op, app) for op, app in sdk_fields.served() if not FILTERS.search(op.path)]
 

@@ -5,6 +5,7 @@ from meterline.catalog import models as catalog_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
+from meterline.discounts import models as discounts_models
 from meterline.entitlements import models as entitlements_models
 from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
@@ -24,6 +25,7 @@ __all__ = [
     "catalog_models",
     "catalog_version",
     "customers_models",
+    "discounts_models",
     "distribution_models",
     "entitlements_models",
     "events_models",

@@ -1,0 +1,160 @@
+"""coupons: the coupon catalog, its associations with subscriptions and its applications to invoices
+
+Revision ID: 1200
+Revises: 1050
+Create Date: 2026-12-03 07:36:07.611654
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import meterline.db.base
+
+revision: str = "1200"
+down_revision: str | Sequence[str] | None = "1050"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "coupon_applications",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("coupon_id", sa.String(length=40), nullable=False),
+        sa.Column("coupon_association_id", sa.String(length=40), nullable=False),
+        sa.Column("invoice_id", sa.String(length=40), nullable=False),
+        sa.Column("invoice_line_item_id", sa.String(length=40), nullable=True),
+        sa.Column("subscription_id", sa.String(length=40), nullable=True),
+        sa.Column("discount_type", sa.String(length=20), nullable=False),
+        sa.Column(
+            "discount_percentage", meterline.db.base.Money(precision=38, scale=12), nullable=True
+        ),
+        sa.Column(
+            "original_price", meterline.db.base.Money(precision=38, scale=12), nullable=False
+        ),
+        sa.Column(
+            "discounted_amount", meterline.db.base.Money(precision=38, scale=12), nullable=False
+        ),
+        sa.Column("final_price", meterline.db.base.Money(precision=38, scale=12), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("coupon_snapshot", sa.JSON(), nullable=False),
+        sa.Column("applied_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_applications")),
+    )
+    with op.batch_alter_table("coupon_applications", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_coupon_applications_association",
+            ["coupon_association_id", "invoice_id"],
+            unique=False,
+        )
+        batch_op.create_index("ix_coupon_applications_invoice", ["invoice_id"], unique=False)
+
+    op.create_table(
+        "coupons",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("coupon_code", sa.String(length=255), nullable=True),
+        sa.Column("type", sa.String(length=20), nullable=False),
+        sa.Column("cadence", sa.String(length=20), nullable=False),
+        sa.Column("amount_off", meterline.db.base.Money(precision=38, scale=12), nullable=True),
+        sa.Column("percentage_off", meterline.db.base.Money(precision=38, scale=12), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("duration_in_periods", sa.Integer(), nullable=True),
+        sa.Column("max_redemptions", sa.Integer(), nullable=True),
+        sa.Column("total_redemptions", sa.Integer(), nullable=False),
+        sa.Column("redeem_after", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("redeem_before", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_coupons_environment_id_environments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupons")),
+    )
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_coupons_environment_id"), ["environment_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_coupons_env_code_published",
+            ["environment_id", "coupon_code"],
+            unique=True,
+            sqlite_where=sa.text("status = 'published' AND coupon_code IS NOT NULL"),
+            postgresql_where=sa.text("status = 'published' AND coupon_code IS NOT NULL"),
+        )
+
+    op.create_table(
+        "coupon_associations",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("coupon_id", sa.String(length=40), nullable=False),
+        sa.Column("subscription_id", sa.String(length=40), nullable=False),
+        sa.Column("price_id", sa.String(length=40), nullable=True),
+        sa.Column("subscription_line_item_id", sa.String(length=40), nullable=True),
+        sa.Column("start_date", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("end_date", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["coupon_id"], ["coupons.id"], name=op.f("fk_coupon_associations_coupon_id_coupons")
+        ),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_coupon_associations_environment_id_environments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_coupon_associations_subscription_id_subscriptions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coupon_associations")),
+    )
+    with op.batch_alter_table("coupon_associations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_coupon_associations_env_coupon", ["environment_id", "coupon_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_coupon_associations_env_subscription",
+            ["environment_id", "subscription_id"],
+            unique=False,
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("coupon_associations", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupon_associations_env_subscription")
+        batch_op.drop_index("ix_coupon_associations_env_coupon")
+
+    op.drop_table("coupon_associations")
+    with op.batch_alter_table("coupons", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_coupons_env_code_published",
+            sqlite_where=sa.text("status = 'published' AND coupon_code IS NOT NULL"),
+            postgresql_where=sa.text("status = 'published' AND coupon_code IS NOT NULL"),
+        )
+        batch_op.drop_index(batch_op.f("ix_coupons_environment_id"))
+
+    op.drop_table("coupons")
+    with op.batch_alter_table("coupon_applications", schema=None) as batch_op:
+        batch_op.drop_index("ix_coupon_applications_invoice")
+        batch_op.drop_index("ix_coupon_applications_association")
+
+    op.drop_table("coupon_applications")
