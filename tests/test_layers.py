@@ -44,6 +44,7 @@ PURE = (
     "meterline.invoicing.amounts",
     "meterline.invoicing.proration",
     "meterline.invoicing.lines",
+    "meterline.discounts.compute",
     "meterline.metering.aggregations",
     "meterline.metering.folds",
     "meterline.kernel.calendar",
