@@ -568,6 +568,22 @@ HONOURED["flexprice:subscriptions.create_subscription"] |= {
     "subscription_coupons": _COUPONS,
     "line_item_coupons": _COUPON_LIMITS,
 }
+_TAX_RATES = "tests/discounts/test_tax_rates.py::test_tax_rate_crud_and_refusals"
+HONOURED["flexprice:tax_rates.create_tax_rate"] = {
+    name: _TAX_RATES
+    for name in (
+        "code",
+        "description",
+        "metadata",
+        "name",
+        "percentage_value",
+        "scope",
+        "tax_rate_type",
+    )
+}
+HONOURED["flexprice:tax_rates.update_tax_rate"] = {
+    name: _TAX_RATES for name in ("code", "description", "metadata", "name", "tax_rate_status")
+}
 
 
 def operations() -> list[tuple[sdk_fields.SdkOperation, sdk_fields.AppOperation]]:

@@ -20,6 +20,7 @@ from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscriptions as fp_subscriptions
+from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
 from meterline.api.http.route_table import RouteWordGuard
@@ -47,6 +48,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_customer_usage.router, prefix="/v1")
     app.include_router(fp_webhooks.router, prefix="/v1")
     app.include_router(fp_coupons.router, prefix="/v1")
+    app.include_router(fp_taxes.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

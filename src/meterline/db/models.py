@@ -15,6 +15,7 @@ from meterline.metering import models as events_models
 from meterline.metering import rebuilds as rebuild_models
 from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
+from meterline.taxes import models as taxes_models
 from meterline.wallets import models as wallets_models
 from meterline.webhooks import models as webhooks_models
 
@@ -36,6 +37,7 @@ __all__ = [
     "plans_models",
     "rebuild_models",
     "subscriptions_models",
+    "taxes_models",
     "wallets_models",
     "webhooks_models",
 ]

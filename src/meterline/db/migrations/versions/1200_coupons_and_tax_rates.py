@@ -1,8 +1,8 @@
-"""coupons: the coupon catalog, its associations with subscriptions and its applications to invoices
+"""coupons and tax rates: the coupon catalog, its associations and applications; tax rates
 
 Revision ID: 1200
 Revises: 1050
-Create Date: 2026-12-03 07:36:07.611654
+Create Date: 2026-12-03 07:45:59.066191
 """
 
 from collections.abc import Sequence
@@ -97,6 +97,44 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "tax_rates",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("code", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=True),
+        sa.Column("tax_rate_type", sa.String(length=20), nullable=False),
+        sa.Column(
+            "percentage_value", meterline.db.base.Money(precision=38, scale=12), nullable=False
+        ),
+        sa.Column("scope", sa.String(length=20), nullable=False),
+        sa.Column("tax_rate_status", sa.String(length=20), nullable=False),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_tax_rates_environment_id_environments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tax_rates")),
+    )
+    with op.batch_alter_table("tax_rates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_tax_rates_environment_id"), ["environment_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_tax_rates_env_code_published",
+            ["environment_id", "code"],
+            unique=True,
+            sqlite_where=sa.text("status = 'published'"),
+            postgresql_where=sa.text("status = 'published'"),
+        )
+
+    op.create_table(
         "coupon_associations",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("environment_id", sa.String(length=40), nullable=False),
@@ -144,6 +182,15 @@ def downgrade() -> None:
         batch_op.drop_index("ix_coupon_associations_env_coupon")
 
     op.drop_table("coupon_associations")
+    with op.batch_alter_table("tax_rates", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_tax_rates_env_code_published",
+            sqlite_where=sa.text("status = 'published'"),
+            postgresql_where=sa.text("status = 'published'"),
+        )
+        batch_op.drop_index(batch_op.f("ix_tax_rates_environment_id"))
+
+    op.drop_table("tax_rates")
     with op.batch_alter_table("coupons", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_coupons_env_code_published",
