@@ -45,6 +45,7 @@ PURE = (
     "meterline.invoicing.proration",
     "meterline.invoicing.lines",
     "meterline.discounts.compute",
+    "meterline.taxes.compute",
     "meterline.metering.aggregations",
     "meterline.metering.folds",
     "meterline.kernel.calendar",

@@ -584,6 +584,26 @@ HONOURED["flexprice:tax_rates.create_tax_rate"] = {
 HONOURED["flexprice:tax_rates.update_tax_rate"] = {
     name: _TAX_RATES for name in ("code", "description", "metadata", "name", "tax_rate_status")
 }
+_TAXES = "tests/discounts/test_taxes.py::test_tax_levels_rates_rounding_and_discounts_before_tax"
+HONOURED["flexprice:tax_associations.create_tax_association"] = {
+    name: _TAXES
+    for name in (
+        "auto_apply",
+        "currency",
+        "end_date",
+        "entity_id",
+        "entity_type",
+        "external_customer_id",
+        "metadata",
+        "priority",
+        "start_date",
+        "tax_behavior",
+        "tax_rate_code",
+    )
+}
+HONOURED["flexprice:tax_associations.update_tax_association"] = {
+    name: _TAXES for name in ("auto_apply", "metadata", "priority", "tax_behavior")
+}
 
 
 def operations() -> list[tuple[sdk_fields.SdkOperation, sdk_fields.AppOperation]]:

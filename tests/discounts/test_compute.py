@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from meterline.discounts.compute import Discount, Line, apply
 from meterline.invoicing.amounts import invoice_totals
+from meterline.taxes.compute import exclusive_tax
 
 D = Decimal
 
@@ -119,3 +120,26 @@ def test_discounts_add_up_and_never_pass_what_they_discount(
     # The invoice identity: total = subtotal − discounts, never negative.
     totals = invoice_totals(amounts, "usd", discount=outcome.total)
     assert totals.total == max(D(0), totals.subtotal - outcome.total)
+
+
+@pytest.mark.parametrize(
+    ("lines", "rates", "currency", "taxes"),
+    [
+        # Rounded per line: 0.05 and 0.07 at 5.5 % are 0 each (their sum would give 0.01).
+        (("19.99", "0.05", "0.07"), ["5.5"], "usd", ["1.10"]),
+        # Several rates tax the same base, no tax on tax.
+        (("100",), ["20", "1.25"], "usd", ["20.00", "1.25"]),
+        # Credit lines and fully discounted lines are not taxed.
+        (("-10", "0", "10"), ["10"], "usd", ["1.00"]),
+        (("999",), ["8.25"], "jpy", ["82"]),
+        (("1.005",), ["10"], "kwd", ["0.101"]),
+    ],
+)
+def test_exclusive_tax_golden(
+    lines: tuple[str, ...], rates: list[str], currency: str, taxes: list[str]
+) -> None:
+    out = exclusive_tax(
+        [D(a) for a in lines], [(f"r{i}", D(r)) for i, r in enumerate(rates)], currency
+    )
+    assert [r.tax for r in out] == [D(t) for t in taxes]
+    assert all(r.taxable == sum(max(D(0), D(a)) for a in lines) for r in out)

@@ -38,6 +38,7 @@ from meterline.invoicing.models import (
 )
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.taxes import associations as tax_associations
 from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
@@ -87,12 +88,14 @@ def _store_lines(
 def _discount(
     session: Session, invoice: Invoice, rows: Sequence[InvoiceLineItem], *, replacing: bool
 ) -> None:
-    """The subscription's coupons on its invoice's lines, before tax (``discounts``)."""
+    """The subscription's coupons on its invoice's lines (``discounts``), then the tax on
+    what is left of each line (``taxes``): discounts are taken before tax."""
     invoice.total_discount = coupons.discount_invoice(session, invoice, rows, replacing=replacing)
+    invoice.total_tax = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
 
 
 def rediscount_drafts(session: Session, environment_id: str, subscription_id: str) -> None:
-    """Discounts again the subscription's DRAFT invoices (coupons redeemed after its opening
+    """Discounts (and taxes) again the subscription's DRAFT invoices (coupons redeemed after its opening
     invoice was written, in the same transaction)."""
     drafts = repository.drafts_of_subscription(session, environment_id, subscription_id)
     rows = repository.lines_of(session, [i.id for i in drafts])

@@ -143,3 +143,7 @@ def delete_tax_rate(session: Session, principal: Principal, rate_id: str) -> Non
     rate.status = "archived"
     rate.updated_at = utcnow()
     session.flush()
+
+
+def rates_by_id(session: Session, ids: Sequence[str]) -> dict[str, TaxRate]:
+    return repository.rates_by_id(session, sorted(set(ids)))

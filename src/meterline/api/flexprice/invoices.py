@@ -21,6 +21,7 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.flexprice.coupons import applications_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
+from meterline.api.flexprice.taxes import applied_out
 from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
@@ -242,6 +243,7 @@ def _render(session: Any, invoice: Invoice, status: int = 200) -> Response:
     lines = invoices.lines_of(session, [invoice])[invoice.id]
     body = invoice_out(invoice, lines)
     body["coupon_applications"] = applications_out(session, invoice)
+    body["taxes"] = applied_out(session, invoice)
     return json_response(body, status)
 
 

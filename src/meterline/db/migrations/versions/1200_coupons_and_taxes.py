@@ -1,8 +1,8 @@
-"""coupons and tax rates: the coupon catalog, its associations and applications; tax rates
+"""coupons and taxes: coupons, their associations and applications; tax rates, their associations, taxes applied
 
 Revision ID: 1200
 Revises: 1050
-Create Date: 2026-12-03 07:45:59.066191
+Create Date: 2026-12-03 07:49:57.341679
 """
 
 from collections.abc import Sequence
@@ -54,6 +54,29 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index("ix_coupon_applications_invoice", ["invoice_id"], unique=False)
+
+    op.create_table(
+        "taxes_applied",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("tax_rate_id", sa.String(length=40), nullable=False),
+        sa.Column("tax_association_id", sa.String(length=40), nullable=True),
+        sa.Column("entity_type", sa.String(length=20), nullable=False),
+        sa.Column("entity_id", sa.String(length=40), nullable=False),
+        sa.Column(
+            "taxable_amount", meterline.db.base.Money(precision=38, scale=12), nullable=False
+        ),
+        sa.Column("tax_amount", meterline.db.base.Money(precision=38, scale=12), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("applied_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_taxes_applied")),
+    )
+    with op.batch_alter_table("taxes_applied", schema=None) as batch_op:
+        batch_op.create_index("ix_taxes_applied_entity", ["entity_type", "entity_id"], unique=False)
 
     op.create_table(
         "coupons",
@@ -135,6 +158,42 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "tax_associations",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("tax_rate_id", sa.String(length=40), nullable=False),
+        sa.Column("entity_type", sa.String(length=20), nullable=False),
+        sa.Column("entity_id", sa.String(length=40), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("auto_apply", sa.Boolean(), nullable=False),
+        sa.Column("tax_behavior", sa.String(length=20), nullable=False),
+        sa.Column("start_date", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("end_date", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_tax_associations_environment_id_environments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["tax_rate_id"],
+            ["tax_rates.id"],
+            name=op.f("fk_tax_associations_tax_rate_id_tax_rates"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tax_associations")),
+    )
+    with op.batch_alter_table("tax_associations", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_tax_associations_env_entity", ["environment_id", "entity_id"], unique=False
+        )
+
+    op.create_table(
         "coupon_associations",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("environment_id", sa.String(length=40), nullable=False),
@@ -182,6 +241,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_coupon_associations_env_coupon")
 
     op.drop_table("coupon_associations")
+    with op.batch_alter_table("tax_associations", schema=None) as batch_op:
+        batch_op.drop_index("ix_tax_associations_env_entity")
+
+    op.drop_table("tax_associations")
     with op.batch_alter_table("tax_rates", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_tax_rates_env_code_published",
@@ -200,6 +263,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_coupons_environment_id"))
 
     op.drop_table("coupons")
+    with op.batch_alter_table("taxes_applied", schema=None) as batch_op:
+        batch_op.drop_index("ix_taxes_applied_entity")
+
+    op.drop_table("taxes_applied")
     with op.batch_alter_table("coupon_applications", schema=None) as batch_op:
         batch_op.drop_index("ix_coupon_applications_invoice")
         batch_op.drop_index("ix_coupon_applications_association")
