@@ -601,6 +601,8 @@ HONOURED["flexprice:tax_associations.create_tax_association"] = {
         "tax_rate_code",
     )
 }
+HONOURED["flexprice:customers.create_customer"]["tax_treatment"] = _TAXES
+HONOURED["flexprice:customers.update_customer"]["tax_treatment"] = _TAXES
 HONOURED["flexprice:tax_associations.update_tax_association"] = {
     name: _TAXES for name in ("auto_apply", "metadata", "priority", "tax_behavior")
 }

@@ -108,6 +108,17 @@ def test_tax_levels_rates_rounding_and_discounts_before_tax(fp: Any, http: httpx
     assert (b["subtotal"], b["total_tax"], b["total"]) == ("20.11", "4.02", "24.13")
     sdk = fp.invoices.get_invoice(id=b["id"])
     assert [(t.tax_amount, t.tax_rate_id) for t in sdk.taxes] == [("4.02", tenant.tax_rate_id)]
+    # An exempt customer is not taxed, whatever applies; taxable again, it is.
+    exempt = fp.customers.create_customer(external_id=unique("e"), name="E", tax_treatment="exempt")
+    assert exempt.tax_treatment == "exempt"
+    exempt_invoice = subscribe(exempt.id)
+    assert (exempt_invoice["total_tax"], exempt_invoice["taxes"]) == ("0", [])
+    assert fp.customers.update_customer(id=exempt.id, tax_treatment="taxable").tax_treatment == (
+        "taxable"
+    )
+    assert subscribe(exempt.id)["total_tax"] == "4.02"
+    odd = http.put(f"/v1/customers/{exempt.id}", json={"tax_treatment": "reverse_charge"})
+    assert odd.status_code == 400 and "tax_treatment" in odd.text
 
     # Update and delete: a deleted association taxes nothing new.
     changed = fp.tax_associations.update_tax_association(

@@ -8,6 +8,7 @@
   has any for it (subscription, then customer, then tenant: Flexprice's resolution order),
   each rate once, lower ``priority`` first; an inactive or deleted rate taxes nothing.
 * Tax is taken after discounts (``compute.exclusive_tax``), rounded per line and rate.
+* A customer whose ``tax_treatment`` is ``exempt`` is not taxed (``taxable`` or none is).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
+from meterline.customers.models import Customer
 from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing, in_environment
 from meterline.invoicing.models import Invoice, InvoiceLineItem
@@ -235,6 +237,10 @@ def tax_invoice(
         pairs = repository.for_entities(session, invoice.environment_id, entities)
     chosen = _applicable(pairs, invoice)
     if not chosen:
+        return ZERO
+    with session.no_autoflush:
+        customer = session.get(Customer, invoice.customer_id)
+    if customer is not None and customer.tax_treatment == "exempt":
         return ZERO
     taxable = [
         line.amount - line.line_item_discount - line.invoice_level_discount for line in lines

@@ -1,8 +1,8 @@
-"""coupons and taxes: coupons, their associations and applications; tax rates, their associations, taxes applied
+"""coupons and taxes: coupons, their associations and applications; tax rates, their associations, taxes applied; customers.tax_treatment
 
 Revision ID: 1200
 Revises: 1050
-Create Date: 2026-12-03 07:49:57.341679
+Create Date: 2026-12-03 07:59:35.389976
 """
 
 from collections.abc import Sequence
@@ -234,8 +234,14 @@ def upgrade() -> None:
             unique=False,
         )
 
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("tax_treatment", sa.String(length=20), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.drop_column("tax_treatment")
+
     with op.batch_alter_table("coupon_associations", schema=None) as batch_op:
         batch_op.drop_index("ix_coupon_associations_env_subscription")
         batch_op.drop_index("ix_coupon_associations_env_coupon")
