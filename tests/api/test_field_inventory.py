@@ -603,6 +603,19 @@ HONOURED["flexprice:tax_associations.create_tax_association"] = {
 }
 HONOURED["flexprice:customers.create_customer"]["tax_treatment"] = _TAXES
 HONOURED["flexprice:customers.update_customer"]["tax_treatment"] = _TAXES
+HONOURED["flexprice:credit_notes.create_credit_note"] = {
+    name: "tests/discounts/test_credit_notes.py::test_credit_notes_limits_finalize_and_void"
+    for name in (
+        "credit_note_number",
+        "idempotency_key",
+        "invoice_id",
+        "line_items",
+        "memo",
+        "metadata",
+        "process_credit_note",
+        "reason",
+    )
+}
 HONOURED["flexprice:tax_associations.update_tax_association"] = {
     name: _TAXES for name in ("auto_apply", "metadata", "priority", "tax_behavior")
 }

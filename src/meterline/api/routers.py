@@ -10,6 +10,7 @@ from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import coupons as fp_coupons
+from meterline.api.flexprice import credit_notes as fp_credit_notes
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
@@ -49,6 +50,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_webhooks.router, prefix="/v1")
     app.include_router(fp_coupons.router, prefix="/v1")
     app.include_router(fp_taxes.router, prefix="/v1")
+    app.include_router(fp_credit_notes.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

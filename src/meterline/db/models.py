@@ -2,6 +2,7 @@
 
 from meterline.accounts import models as accounts_models
 from meterline.catalog import models as catalog_models
+from meterline.credit_notes import models as credit_notes_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
@@ -25,6 +26,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "catalog_version",
+    "credit_notes_models",
     "customers_models",
     "discounts_models",
     "distribution_models",

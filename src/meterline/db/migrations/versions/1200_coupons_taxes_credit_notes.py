@@ -1,8 +1,8 @@
-"""coupons and taxes: coupons, their associations and applications; tax rates, their associations, taxes applied; customers.tax_treatment
+"""coupons, taxes and credit notes: coupons (associations, applications), tax rates (associations, taxes applied), customers.tax_treatment, credit notes
 
 Revision ID: 1200
 Revises: 1050
-Create Date: 2026-12-03 07:59:35.389976
+Create Date: 2026-12-03 08:05:28.562988
 """
 
 from collections.abc import Sequence
@@ -234,6 +234,84 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "credit_notes",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("invoice_id", sa.String(length=40), nullable=False),
+        sa.Column("customer_id", sa.String(length=40), nullable=False),
+        sa.Column("subscription_id", sa.String(length=40), nullable=True),
+        sa.Column("credit_note_number", sa.String(length=100), nullable=True),
+        sa.Column("credit_note_status", sa.String(length=20), nullable=False),
+        sa.Column("credit_note_type", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=40), nullable=False),
+        sa.Column("memo", sa.String(length=2000), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("total_amount", meterline.db.base.Money(precision=38, scale=12), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
+        sa.Column("finalized_at", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("voided_at", meterline.db.base.UTCDateTime(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_credit_notes_environment_id_environments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_credit_notes_invoice_id_invoices")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_notes")),
+    )
+    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_credit_notes_env_invoice", ["environment_id", "invoice_id"], unique=False
+        )
+        batch_op.create_index(
+            "uq_credit_notes_env_idempotency_key",
+            ["environment_id", "idempotency_key"],
+            unique=True,
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "uq_credit_notes_env_number",
+            ["environment_id", "credit_note_number"],
+            unique=True,
+            sqlite_where=sa.text("credit_note_number IS NOT NULL"),
+            postgresql_where=sa.text("credit_note_number IS NOT NULL"),
+        )
+
+    op.create_table(
+        "credit_note_line_items",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("credit_note_id", sa.String(length=40), nullable=False),
+        sa.Column("invoice_line_item_id", sa.String(length=40), nullable=False),
+        sa.Column("display_name", sa.String(length=255), nullable=True),
+        sa.Column("amount", meterline.db.base.Money(precision=38, scale=12), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("metadata", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["credit_note_id"],
+            ["credit_notes.id"],
+            name=op.f("fk_credit_note_line_items_credit_note_id_credit_notes"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_note_line_items")),
+    )
+    with op.batch_alter_table("credit_note_line_items", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_credit_note_line_items_invoice_line", ["invoice_line_item_id"], unique=False
+        )
+        batch_op.create_index("ix_credit_note_line_items_note", ["credit_note_id"], unique=False)
+
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tax_treatment", sa.String(length=20), nullable=True))
 
@@ -242,6 +320,25 @@ def downgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("tax_treatment")
 
+    with op.batch_alter_table("credit_note_line_items", schema=None) as batch_op:
+        batch_op.drop_index("ix_credit_note_line_items_note")
+        batch_op.drop_index("ix_credit_note_line_items_invoice_line")
+
+    op.drop_table("credit_note_line_items")
+    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_credit_notes_env_number",
+            sqlite_where=sa.text("credit_note_number IS NOT NULL"),
+            postgresql_where=sa.text("credit_note_number IS NOT NULL"),
+        )
+        batch_op.drop_index(
+            "uq_credit_notes_env_idempotency_key",
+            sqlite_where=sa.text("idempotency_key IS NOT NULL"),
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        )
+        batch_op.drop_index("ix_credit_notes_env_invoice")
+
+    op.drop_table("credit_notes")
     with op.batch_alter_table("coupon_associations", schema=None) as batch_op:
         batch_op.drop_index("ix_coupon_associations_env_subscription")
         batch_op.drop_index("ix_coupon_associations_env_coupon")
