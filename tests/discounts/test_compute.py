@@ -143,3 +143,37 @@ def test_exclusive_tax_golden(
     )
     assert [r.tax for r in out] == [D(t) for t in taxes]
     assert all(r.taxable == sum(max(D(0), D(a)) for a in lines) for r in out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_amounts, min_size=1, max_size=5),
+    st.lists(_coupon, max_size=3),
+    st.lists(st.decimals(min_value=0, max_value=100, places=3), max_size=3),
+    st.decimals(min_value=0, max_value=20_000, places=2),
+)
+def test_the_invoice_identity_with_discounts_before_tax(
+    amounts: list[Decimal],
+    discounts: list[tuple[str, Decimal, str | None]],
+    rates: list[Decimal],
+    prepaid: Decimal,
+) -> None:
+    lines = [Line(f"l{i}", a, f"p{i % 2}") for i, a in enumerate(amounts)]
+    coupons = [Discount(f"d{i}", kind, v, p) for i, (kind, v, p) in enumerate(discounts)]
+    off = apply(lines, coupons, "usd")
+    taxable = [
+        line.amount - off.line_discounts[line.key] - off.invoice_discounts[line.key]
+        for line in lines
+    ]
+    taxes = exclusive_tax(taxable, [(f"r{i}", r) for i, r in enumerate(rates)], "usd")
+    tax = sum((t.tax for t in taxes), D(0))
+    # Tax is on what the discounts left: never more than every rate on the charges.
+    charges = sum((max(D(0), t) for t in taxable), D(0))
+    assert (
+        D(0)
+        <= tax
+        <= sum((charges * r / 100 for r in rates), D(0)) + D("0.005") * len(amounts) * len(rates)
+    )
+    totals = invoice_totals(amounts, "usd", discount=off.total, tax=tax, prepaid_credits=prepaid)
+    assert totals.total == max(D(0), totals.subtotal - off.total + tax - prepaid)
+    assert totals.total >= 0 and totals.amount_remaining == totals.total
