@@ -240,6 +240,8 @@ def test_redemption_limits_windows_and_refusals_change_nothing(fp: Any, http: ht
         ({"coupons": [early["id"]]}, "coupons"),
         ({"coupons": [euro["id"]]}, "coupons"),
         ({"coupons": ["coupon_nope"]}, "coupons"),
+        ({"coupons": [early["id"], "x" * 65]}, "coupons"),
+        ({"coupons": [euro["id"]], "line_item_coupons": {}}, "coupons"),
         (
             {"subscription_coupons": [{"coupon_code": code, "price_id": "price_x"}]},
             "subscription_coupons[0]",
@@ -248,7 +250,7 @@ def test_redemption_limits_windows_and_refusals_change_nothing(fp: Any, http: ht
     ):
         response = subscribe(**body)
         assert response.status_code == 400, response.text
-        assert response.json()["details"]["field"].startswith(field), response.text
+        assert field in str(response.json()["details"]), response.text
     # Nothing of the refused requests stayed: no subscription, no redemption.
     assert http.get(f"/v1/coupons/{once['id']}").json()["total_redemptions"] == 1
     assert http.get(f"/v1/coupons/{euro['id']}").json()["total_redemptions"] == 0
@@ -263,6 +265,8 @@ def test_redemption_limits_windows_and_refusals_change_nothing(fp: Any, http: ht
         "/v1/coupons",
         json={"name": "Q", "type": "percentage", "cadence": "forever", "percentage_off": "25"},
     ).json()
+    twice = subscribe(coupons=[quarter["id"], quarter["id"]])
+    assert twice.status_code == 400 and "already redeemed" in twice.text
     made = subscribe(line_item_coupons={_support: [quarter["id"]]})
     assert made.status_code == 201, made.text
     opening = http.post("/v1/invoices/search", json={"subscription_id": made.json()["id"]})

@@ -259,8 +259,17 @@ def redeem_on_subscription(
         )
     }
     made = []
+    seen: set[tuple[str, str | None]] = set()
     for item in wanted:
         coupon = _coupon_to_redeem(session, principal, item)
+        if (coupon.id, item.price_id) in seen:
+            # Stripe refuses the same coupon twice on one subscription as well.
+            raise InvalidRequest(
+                "the coupon is already redeemed on this subscription",
+                field=item.field,
+                details={"coupon_id": coupon.id},
+            )
+        seen.add((coupon.id, item.price_id))
         _check_redeemable(coupon, sub, item.field, now)
         line = None
         if item.price_id is not None:

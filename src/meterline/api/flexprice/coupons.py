@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -33,6 +33,7 @@ from meterline.subscriptions.models import Subscription
 router = APIRouter(tags=["coupons"])
 
 Name = Field(min_length=1, max_length=255)
+Ident = Annotated[str, Field(min_length=1, max_length=64)]
 Metadata = Field(default=None, max_length=100)
 
 
@@ -72,13 +73,13 @@ class SubscriptionCouponIn(WireModel):
 class SubscriptionCoupons(WireModel):
     """The coupon fields of a subscription-create body (Flexprice's three spellings)."""
 
-    coupons: list[str] | None = Field(
+    coupons: list[Ident] | None = Field(
         default=None, max_length=discounts.MAX_COUPONS_PER_SUBSCRIPTION
     )
     subscription_coupons: list[SubscriptionCouponIn] | None = Field(
         default=None, max_length=discounts.MAX_COUPONS_PER_SUBSCRIPTION
     )
-    line_item_coupons: dict[str, list[str]] | None = Field(
+    line_item_coupons: dict[Ident, list[Ident]] | None = Field(
         default=None, max_length=discounts.MAX_COUPONS_PER_SUBSCRIPTION
     )
 
