@@ -44,6 +44,8 @@ PURE = (
     "meterline.invoicing.amounts",
     "meterline.invoicing.proration",
     "meterline.invoicing.lines",
+    "meterline.discounts.compute",
+    "meterline.taxes.compute",
     "meterline.metering.aggregations",
     "meterline.metering.folds",
     "meterline.kernel.calendar",

@@ -584,6 +584,84 @@ HONOURED: dict[str, dict[str, str]] = {
 }
 
 
+# Coupons: the catalog, redemption on subscription create and its discounts.
+_COUPONS = "tests/discounts/test_coupons.py::test_coupon_catalog_and_discounts_over_three_invoices"
+_COUPON_LIMITS = (
+    "tests/discounts/test_coupons.py::test_redemption_limits_windows_and_refusals_change_nothing"
+)
+HONOURED["flexprice:coupons.create_coupon"] = {
+    name: _COUPONS
+    for name in (
+        "amount_off",
+        "cadence",
+        "coupon_code",
+        "currency",
+        "duration_in_periods",
+        "metadata",
+        "name",
+        "percentage_off",
+        "type",
+    )
+} | {name: _COUPON_LIMITS for name in ("max_redemptions", "redeem_after", "redeem_before")}
+HONOURED["flexprice:coupons.update_coupon"] = {"metadata": _COUPONS, "name": _COUPONS}
+HONOURED["flexprice:subscriptions.create_subscription"] |= {
+    "coupons": _COUPONS,
+    "subscription_coupons": _COUPONS,
+    "line_item_coupons": _COUPON_LIMITS,
+}
+_TAX_RATES = "tests/discounts/test_tax_rates.py::test_tax_rate_crud_and_refusals"
+HONOURED["flexprice:tax_rates.create_tax_rate"] = {
+    name: _TAX_RATES
+    for name in (
+        "code",
+        "description",
+        "metadata",
+        "name",
+        "percentage_value",
+        "scope",
+        "tax_rate_type",
+    )
+}
+HONOURED["flexprice:tax_rates.update_tax_rate"] = {
+    name: _TAX_RATES for name in ("code", "description", "metadata", "name", "tax_rate_status")
+}
+_TAXES = "tests/discounts/test_taxes.py::test_tax_levels_rates_rounding_and_discounts_before_tax"
+HONOURED["flexprice:tax_associations.create_tax_association"] = {
+    name: _TAXES
+    for name in (
+        "auto_apply",
+        "currency",
+        "end_date",
+        "entity_id",
+        "entity_type",
+        "external_customer_id",
+        "metadata",
+        "priority",
+        "start_date",
+        "tax_behavior",
+        "tax_rate_code",
+    )
+}
+HONOURED["flexprice:customers.create_customer"]["tax_treatment"] = _TAXES
+HONOURED["flexprice:customers.update_customer"]["tax_treatment"] = _TAXES
+HONOURED["flexprice:credit_notes.create_credit_note"] = {
+    name: "tests/discounts/test_credit_notes.py::test_credit_notes_limits_finalize_and_void"
+    for name in (
+        "credit_note_number",
+        "idempotency_key",
+        "invoice_id",
+        "line_items",
+        "memo",
+        "metadata",
+        "process_credit_note",
+        "reason",
+    )
+}
+HONOURED["flexprice:tax_associations.update_tax_association"] = {
+    name: _TAXES for name in ("auto_apply", "metadata", "priority", "tax_behavior")
+}
+
+
 def operations() -> list[tuple[sdk_fields.SdkOperation, sdk_fields.AppOperation]]:
     return [(op, app) for op, app in sdk_fields.served() if not FILTERS.search(op.path)]
 

@@ -10,6 +10,8 @@ from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
+from meterline.api.flexprice import coupons as fp_coupons
+from meterline.api.flexprice import credit_notes as fp_credit_notes
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
@@ -20,6 +22,7 @@ from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscriptions as fp_subscriptions
+from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import users as fp_users
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
@@ -55,6 +58,9 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_customer_usage.router, prefix="/v1")
     app.include_router(fp_webhooks.router, prefix="/v1")
     app.include_router(fp_users.router, prefix="/v1")
+    app.include_router(fp_coupons.router, prefix="/v1")
+    app.include_router(fp_taxes.router, prefix="/v1")
+    app.include_router(fp_credit_notes.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

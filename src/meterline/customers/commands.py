@@ -20,6 +20,7 @@ class CustomerDetails:
     contact: str | None = None
     timezone: str | None = None
     billing_currency: str | None = None
+    tax_treatment: str | None = None
     metadata: dict[str, str] | None = None
     address_line1: str | None = None
     address_line2: str | None = None

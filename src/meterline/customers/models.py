@@ -49,6 +49,8 @@ class Customer(TimestampMixin, Base):
     address_country: Mapped[str | None] = mapped_column(String(2), default=None)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     billing_currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    # "taxable" or "exempt" (taxes.associations: an exempt customer's invoices are not taxed)
+    tax_treatment: Mapped[str | None] = mapped_column(String(20), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="published")
     created_by: Mapped[str | None] = mapped_column(String(40), default=None)

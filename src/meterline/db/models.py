@@ -2,9 +2,11 @@
 
 from meterline.accounts import models as accounts_models
 from meterline.catalog import models as catalog_models
+from meterline.credit_notes import models as credit_notes_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
+from meterline.discounts import models as discounts_models
 from meterline.entitlements import models as entitlements_models
 from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
@@ -20,6 +22,7 @@ from meterline.metering import models as events_models
 from meterline.metering import rebuilds as rebuild_models
 from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
+from meterline.taxes import models as taxes_models
 from meterline.wallets import models as wallets_models
 from meterline.webhooks import models as webhooks_models
 
@@ -29,7 +32,9 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "catalog_version",
+    "credit_notes_models",
     "customers_models",
+    "discounts_models",
     "distribution_models",
     "entitlements_models",
     "events_models",
@@ -42,6 +47,7 @@ __all__ = [
     "plans_models",
     "rebuild_models",
     "subscriptions_models",
+    "taxes_models",
     "wallets_models",
     "webhooks_models",
 ]

@@ -45,6 +45,22 @@ def by_billing_key(session: Session, environment_id: str, key: str) -> Invoice |
     ).first()
 
 
+def drafts_of_subscription(
+    session: Session, environment_id: str, subscription_id: str
+) -> list[Invoice]:
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.environment_id == environment_id,
+                Invoice.subscription_id == subscription_id,
+                Invoice.invoice_status == "DRAFT",
+            )
+            .order_by(Invoice.created_at, Invoice.id)
+        )
+    )
+
+
 def lines_of(session: Session, invoice_ids: Sequence[str]) -> dict[str, list[InvoiceLineItem]]:
     out: dict[str, list[InvoiceLineItem]] = {i: [] for i in invoice_ids}
     if not invoice_ids:

@@ -24,6 +24,7 @@ from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing
+from meterline.discounts import service as coupons
 from meterline.invoicing import repository
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.lines import LineDraft
@@ -37,6 +38,7 @@ from meterline.invoicing.models import (
 )
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.taxes import associations as tax_associations
 from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
@@ -75,9 +77,32 @@ def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[In
     return repository.lines_of(session, [i.id for i in invoices])
 
 
-def _store_lines(session: Session, invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
-    for position, draft in enumerate(drafts):
-        session.add(line_item(invoice, position, draft))
+def _store_lines(
+    session: Session, invoice: Invoice, drafts: Sequence[LineDraft]
+) -> list[InvoiceLineItem]:
+    rows = [line_item(invoice, position, draft) for position, draft in enumerate(drafts)]
+    session.add_all(rows)
+    return rows
+
+
+def _discount(
+    session: Session, invoice: Invoice, rows: Sequence[InvoiceLineItem], *, replacing: bool
+) -> None:
+    """The subscription's coupons on its invoice's lines (``discounts``), then the tax on
+    what is left of each line (``taxes``): discounts are taken before tax."""
+    invoice.total_discount = coupons.discount_invoice(session, invoice, rows, replacing=replacing)
+    invoice.total_tax = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
+
+
+def rediscount_drafts(session: Session, environment_id: str, subscription_id: str) -> None:
+    """Discounts (and taxes) again the subscription's DRAFT invoices (coupons redeemed after its opening
+    invoice was written, in the same transaction)."""
+    drafts = repository.drafts_of_subscription(session, environment_id, subscription_id)
+    rows = repository.lines_of(session, [i.id for i in drafts])
+    for invoice in drafts:
+        _discount(session, invoice, rows[invoice.id], replacing=True)
+        _apply_totals_from_rows(invoice, rows[invoice.id])
+    session.flush()
 
 
 def line_item(invoice: Invoice, position: int, draft: LineDraft) -> InvoiceLineItem:
@@ -293,9 +318,9 @@ def create_billing_invoice(
         last_computed_at=now,
         metadata_=dict(metadata or {}),
     )
-    _apply_totals(invoice, lines)
     session.add(invoice)
-    _store_lines(session, invoice, lines)
+    _discount(session, invoice, _store_lines(session, invoice, lines), replacing=False)
+    _apply_totals(invoice, lines)
     if flush:
         session.flush()
     return invoice
@@ -308,8 +333,8 @@ def recompute_draft(
     if invoice.invoice_status != "DRAFT":
         raise InvalidOperation("Only a draft invoice can be recomputed")
     repository.delete_lines(session, invoice.id)
+    _discount(session, invoice, _store_lines(session, invoice, lines), replacing=True)
     _apply_totals(invoice, lines)
-    _store_lines(session, invoice, lines)
     invoice.last_computed_at = now
     invoice.version += 1
     session.flush()

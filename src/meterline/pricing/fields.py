@@ -52,10 +52,16 @@ def optional_decimal(value: DecimalInput, field: str) -> Decimal | None:
 
 
 def currency_of(value: str | None, field: str = "currency") -> str:
-    """An ISO 4217 code, as given (surrounding blanks removed)."""
+    """An ISO 4217 code with minor units (``kernel.money.is_currency``), as given
+    (surrounding blanks removed): the one currency rule of prices, plans' subscriptions,
+    wallets, invoices and coupons."""
     text = (value or "").strip()
     if not money.is_currency(text):
-        raise InvalidRequest(f"{field} must be an ISO 4217 currency code", field=field)
+        raise InvalidRequest(
+            f"{field} must be an ISO 4217 currency code",
+            field=field,
+            details={"provided_value": value},
+        )
     return text
 
 

@@ -26,7 +26,8 @@ from meterline.kernel.errors import (
     InvalidOperation,
     InvalidRequest,
 )
-from meterline.kernel.money import in_money_context, is_currency
+from meterline.kernel.money import in_money_context
+from meterline.pricing.fields import currency_of
 from meterline.wallets import ledger, repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
@@ -37,13 +38,8 @@ from meterline.wallets.models import (
 
 
 def check_currency(currency: str, field: str = "currency") -> str:
-    if not is_currency(currency):
-        raise InvalidRequest(
-            f"{field} must be a 3-letter ISO 4217 currency code",
-            field=field,
-            details={"provided_value": currency},
-        )
-    return currency.lower()
+    """``currency`` in lower case, by the one currency rule (``pricing.fields.currency_of``)."""
+    return currency_of(currency, field).lower()
 
 
 def _customer(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
@@ -34,6 +34,7 @@ class CustomerFields(WireModel):
     address_country: str | None = Field(default=None, min_length=2, max_length=2)
     timezone: str | None = Field(default=None, max_length=64)
     billing_currency: str | None = Field(default=None, min_length=3, max_length=3)
+    tax_treatment: Literal["taxable", "exempt"] | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
@@ -44,7 +45,6 @@ class CustomerIn(CustomerFields):
             "integration_entity_mapping",
             "onboarding_workflow_name",
             "tax_rate_overrides",
-            "tax_treatment",
         }
     )
     external_id: str = Field(min_length=1, max_length=255)
@@ -55,7 +55,7 @@ class CustomerIn(CustomerFields):
 
 
 class CustomerUpdate(CustomerFields):
-    unsupported = frozenset({"contact_persons", "integration_entity_mapping", "tax_treatment"})
+    unsupported = frozenset({"contact_persons", "integration_entity_mapping"})
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 
@@ -82,6 +82,7 @@ def customer_out(customer: Customer) -> dict[str, Any]:
         "address_country": customer.address_country or "",
         "timezone": customer.timezone,
         "billing_currency": customer.billing_currency,
+        "tax_treatment": customer.tax_treatment,
         "metadata": customer.metadata_ or {},
         "environment_id": customer.environment_id,
         "tenant_id": None,

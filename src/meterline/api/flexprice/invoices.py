@@ -19,7 +19,9 @@ from meterline.api.flexprice.common import (
     list_response,
     split_csv,
 )
+from meterline.api.flexprice.coupons import applications_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
+from meterline.api.flexprice.taxes import applied_out
 from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import pdf
@@ -239,7 +241,10 @@ def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[s
 
 def _render(session: Any, invoice: Invoice, status: int = 200) -> Response:
     lines = invoices.lines_of(session, [invoice])[invoice.id]
-    return json_response(invoice_out(invoice, lines), status)
+    body = invoice_out(invoice, lines)
+    body["coupon_applications"] = applications_out(session, invoice)
+    body["taxes"] = applied_out(session, invoice)
+    return json_response(body, status)
 
 
 def _render_list(

@@ -17,6 +17,7 @@ from meterline.api.flexprice.common import (
     list_response,
     split_csv,
 )
+from meterline.api.flexprice.coupons import SubscriptionCoupons, redeem_at_creation
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
@@ -37,7 +38,7 @@ from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 router = APIRouter(tags=["subscriptions"])
 
 
-class SubscriptionIn(WireModel):
+class SubscriptionIn(SubscriptionCoupons):
     unsupported = frozenset(
         {
             "addons",
@@ -46,7 +47,6 @@ class SubscriptionIn(WireModel):
             "collection_method",
             "commitment_amount",
             "commitment_duration",
-            "coupons",
             "credit_grants",
             "enable_true_up",
             "fx_rates",
@@ -54,7 +54,6 @@ class SubscriptionIn(WireModel):
             "include_price_ids",
             "inheritance",
             "line_item_commitments",
-            "line_item_coupons",
             "line_item_grouping",
             "line_items",
             "overage_factor",
@@ -64,7 +63,6 @@ class SubscriptionIn(WireModel):
             "payment_terms",
             "phases",
             "proration_behavior",
-            "subscription_coupons",
             "tax_rate_overrides",
             "timezone",
         }
@@ -245,7 +243,9 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
-    sub = subscriptions.create_subscription(session, principal, CreateSubscription(**dict(body)))
+    data = CreateSubscription(**body.without_coupons())
+    sub = subscriptions.create_subscription(session, principal, data)
+    redeem_at_creation(session, principal, sub, body)
     return json_response(_full(session, sub), 201)
 
 

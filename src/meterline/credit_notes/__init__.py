@@ -1,0 +1,1 @@
+"""Credit notes: amounts taken off a finalized invoice's remaining amount."""

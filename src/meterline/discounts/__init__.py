@@ -1,0 +1,2 @@
+"""Coupons: their catalog, their association with subscriptions and their application to
+invoices (discounts are taken before tax)."""
