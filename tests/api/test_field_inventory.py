@@ -229,6 +229,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "cancel_immediately_invoice_policy": "tests/api/flexprice/test_invoices.py::test_cancel_immediately_with_generate_invoice_then_finalize_pay_and_void",
         "cancellation_type": "tests/api/flexprice/test_invoices.py::test_cancel_immediately_with_generate_invoice_then_finalize_pay_and_void",
         "reason": "tests/api/flexprice/test_hot_checks.py::test_a_cancelled_subscription_stops_granting_at_once",
+        "proration_behavior": "tests/subscriptions/test_cancel_credit.py::test_immediate_cancel_credits_unused_days_to_the_wallet",
     },
     "flexprice:subscriptions.create_subscription": {
         "billing_anchor": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",
@@ -245,6 +246,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "start_date": "tests/invoicing/test_clock_properties.py::test_every_ended_period_is_billed_once_and_rerunning_changes_nothing",
         "subscription_status": "tests/api/flexprice/test_subscriptions.py::test_plan_prices_entitlements_subscription_usage_and_cancel",
         "trial_period_days": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",
+        "override_line_items": "tests/subscriptions/test_seats.py::test_seats_multiply_fixed_charges_and_bad_quantities_are_refused",
     },
     "flexprice:subscriptions.update_subscription": {
         "cancel_at": "tests/api/test_field_readback.py::test_subscription_cancel_at_is_stored",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.db.base import utcnow
@@ -268,13 +269,101 @@ def finalize_due(session: Session, invoice: Invoice, *, now: datetime) -> Invoic
     return invoice
 
 
+def billed_in_period(
+    session: Session, sub: Subscription, period: periods.Period
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """``(charged, credited)`` of each line item's FIXED lines in ``period`` on the
+    subscription's invoices that are not voided: what a credit for unused time is capped by
+    (credited ≥ 0)."""
+    rows = session.execute(
+        select(InvoiceLineItem.subscription_line_item_id, InvoiceLineItem.amount)
+        .join(Invoice, Invoice.id == InvoiceLineItem.invoice_id)
+        .where(
+            Invoice.subscription_id == sub.id,
+            Invoice.invoice_status != "VOIDED",
+            InvoiceLineItem.price_type == "FIXED",
+            InvoiceLineItem.subscription_line_item_id.is_not(None),
+            InvoiceLineItem.period_start >= period.start,
+            InvoiceLineItem.period_start < period.end,
+        )
+    ).all()
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for item_id, amount in rows:
+        if item_id is None:  # filtered out by the query; for the type checker
+            continue
+        charged, credited = out.get(item_id, (ZERO, ZERO))
+        if amount >= 0:
+            out[item_id] = (charged + amount, credited)
+        else:
+            out[item_id] = (charged, credited - amount)
+    return out
+
+
+def cancel_credit_lines(
+    session: Session, ctx: compute.Context, cancelled_at: datetime
+) -> list[LineDraft]:
+    """The (negative) credit lines for the unused days after ``cancelled_at`` of the
+    current period's ADVANCE charges: the whole period's charge × its days left
+    (``proration``), capped at what this period's invoices charged for the line item less
+    what they already credited. Read before the line items are ended."""
+    sub = ctx.subscription
+    current = periods.Period(sub.current_period_start, sub.current_period_end)
+    full = compute.full_period(sub, current)
+    billed = billed_in_period(session, sub, current)
+    ended = {i.id for i in ctx.items if i.end_date is not None and i.end_date <= cancelled_at}
+    lines = []
+    for line in compute.advance_lines(ctx, full, opening=False, prorated=False):
+        if line.subscription_line_item_id is None or line.subscription_line_item_id in ended:
+            continue
+        paid, prior = billed.get(line.subscription_line_item_id, (ZERO, ZERO))
+        credit = prorate_cancel(
+            period_start=full.start,
+            period_end=full.end,
+            cancel_date=max(cancelled_at, current.start),
+            currency=sub.currency,
+            amount=line.amount,
+            paid=paid,
+            prior_credits=prior,
+            timezone=sub.timezone or "UTC",
+        )
+        if credit < 0:
+            lines.append(
+                LineDraft(
+                    amount=credit,
+                    quantity=line.quantity,
+                    display_name=f"{line.display_name or 'Fixed charge'} (proration credit)",
+                    price_id=line.price_id,
+                    price_type="FIXED",
+                    entity_id=line.entity_id,
+                    entity_type=line.entity_type,
+                    plan_display_name=line.plan_display_name,
+                    subscription_line_item_id=line.subscription_line_item_id,
+                    period_start=max(cancelled_at, current.start),
+                    period_end=current.end,
+                    metadata={"proration": "credit"},
+                )
+            )
+    return lines
+
+
+def cancel_credits(session: Session, sub: Subscription, cancelled_at: datetime) -> list[LineDraft]:
+    """:func:`cancel_credit_lines` of ``sub`` when no invoice is written (policy ``skip``)."""
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    return cancel_credit_lines(session, ctx, cancelled_at)
+
+
 def create_cancel_invoice(
-    session: Session, sub: Subscription, *, cancelled_at: datetime, now: datetime | None = None
+    session: Session,
+    sub: Subscription,
+    *,
+    cancelled_at: datetime,
+    now: datetime | None = None,
+    prorate: bool = True,
 ) -> Invoice | None:
     """The final invoice of an immediate cancellation (policy ``generate_invoice``): the
-    ARREAR charges of ``[period start, cancelled_at)`` and, for the ADVANCE charges already
-    invoiced, a credit for the unused days (day-based, customer time zone, capped at what
-    was invoiced)."""
+    ARREAR charges of ``[period start, cancelled_at)`` and (``prorate``) the credits for the
+    unused days of the ADVANCE charges (:func:`cancel_credit_lines`). A credit the invoice
+    cannot absorb is the caller's to pay out (the subscription service: to the wallet)."""
     now = now or utcnow()
     key = _key(sub, "cancel")
     existing = repository.by_billing_key(session, sub.environment_id, key)
@@ -288,32 +377,8 @@ def create_cancel_invoice(
         if end > start
         else []
     )
-    full = periods.Period(start, sub.current_period_end)
-    # Proration credits for what was paid in advance for this period.
-    for line in compute.advance_lines(ctx, full, opening=False):
-        credit = prorate_cancel(
-            period_start=full.start,
-            period_end=full.end - timedelta(microseconds=1),
-            cancel_date=cancelled_at,
-            currency=sub.currency,
-            amount=line.amount,
-            paid=line.amount,
-            timezone=sub.timezone or "UTC",
-        )
-        if credit < 0:
-            lines.append(
-                LineDraft(
-                    amount=credit,
-                    quantity=Decimal(1),
-                    display_name=f"{line.display_name or 'Fixed charge'} (proration credit)",
-                    price_id=line.price_id,
-                    price_type="FIXED",
-                    subscription_line_item_id=line.subscription_line_item_id,
-                    period_start=cancelled_at,
-                    period_end=full.end,
-                    metadata={"proration": "credit"},
-                )
-            )
+    if prorate:
+        lines += cancel_credit_lines(session, ctx, cancelled_at)
     return _bill(
         session,
         sub,

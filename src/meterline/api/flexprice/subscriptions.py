@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -18,6 +19,7 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
+from meterline.api.flexprice.invoices import invoice_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
@@ -25,6 +27,8 @@ from meterline.entitlements import checks
 from meterline.invoicing import failures
 from meterline.invoicing import service as invoices
 from meterline.invoicing.failure_models import BillingFailure
+from meterline.kernel import money
+from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
 from meterline.kernel.money import minor_units, round_money
 from meterline.kernel.money import total as money_total
@@ -35,6 +39,26 @@ from meterline.subscriptions.commands import CreateSubscription, SubscriptionCha
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 router = APIRouter(tags=["subscriptions"])
+
+
+class OverrideLineItemIn(WireModel):
+    """A per-subscription change to one plan price: its quantity (seats on a FIXED price).
+    A price override (another amount or model) is not implemented."""
+
+    unsupported = frozenset(
+        {
+            "amount",
+            "billing_model",
+            "bucket_size",
+            "price_unit_amount",
+            "price_unit_tiers",
+            "tier_mode",
+            "tiers",
+            "transform_quantity",
+        }
+    )
+    price_id: str = Field(min_length=1, max_length=64)
+    quantity: money.Quantity | None = None
 
 
 class SubscriptionIn(WireModel):
@@ -59,7 +83,6 @@ class SubscriptionIn(WireModel):
             "line_items",
             "overage_factor",
             "override_entitlements",
-            "override_line_items",
             "payment_behavior",
             "payment_terms",
             "phases",
@@ -90,6 +113,25 @@ class SubscriptionIn(WireModel):
     lookup_key: str | None = Field(default=None, max_length=255)
     subscription_status: str | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    override_line_items: list[OverrideLineItemIn] | None = Field(default=None, max_length=100)
+
+    def command(self) -> CreateSubscription:
+        fields = dict(self)
+        overrides = fields.pop("override_line_items") or []
+        quantities: dict[str, Decimal] = {}
+        for override in overrides:
+            if override.price_id in quantities:
+                raise InvalidRequest(
+                    "override_line_items names a price twice",
+                    field="override_line_items",
+                    details={"price_id": override.price_id},
+                )
+            if override.quantity is None:
+                raise InvalidRequest(
+                    "override_line_items.quantity is required", field="override_line_items"
+                )
+            quantities[override.price_id] = override.quantity
+        return CreateSubscription(**fields, quantities=quantities or None)
 
 
 class SubscriptionUpdate(WireModel):
@@ -104,10 +146,9 @@ class ActivateIn(WireModel):
 
 
 class CancelIn(WireModel):
-    # Cancellation always follows the invoice policy's own proration; choosing another
-    # behaviour is not implemented.
-    unsupported = frozenset({"proration_behavior"})
     cancellation_type: str
+    # create_prorations (the default with generate_invoice) or none (docs/billing.md).
+    proration_behavior: str | None = Field(default=None, max_length=40)
     cancel_at: OptionalInstant = None
     cancel_immediately_invoice_policy: str | None = None
     # The upstream server's own (misspelt) key; accepted too.
@@ -245,7 +286,7 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
-    sub = subscriptions.create_subscription(session, principal, CreateSubscription(**dict(body)))
+    sub = subscriptions.create_subscription(session, principal, body.command())
     return json_response(_full(session, sub), 201)
 
 
@@ -405,15 +446,11 @@ def cancel_subscription(
         invoice_policy=body.cancel_immediately_invoice_policy
         or body.cancel_immediately_inovice_policy,
         reason=body.reason,
+        proration_behavior=body.proration_behavior,
         grace=settings.billing.grace,  # the ended periods are closed as the clock would
     )
     now = utcnow()
-    # The credits are the cancel invoice's proration lines, read from the rows just written.
-    lines = (
-        invoices.lines_of(session, [result.invoice])[result.invoice.id] if result.invoice else []
-    )
-    proration = [line for line in lines if (line.metadata_ or {}).get("proration") == "credit"]
-    credited = [-line.amount for line in proration]
+    credited = [-line.amount for line in result.credit_lines]
     details = [
         {
             "line_item_id": line.subscription_line_item_id,
@@ -422,8 +459,24 @@ def cancel_subscription(
             "credit_amount": decimal_text(-line.amount),
             "charge_amount": "0",
         }
-        for line in proration
+        for line in result.credit_lines
     ]
+    message = (
+        "subscription cancelled successfully"
+        if result.cancellation_type == "immediate"
+        else "subscription cancellation scheduled"
+    )
+    payout = result.payout
+    if payout is not None:
+        message += (
+            f"; {decimal_text(payout.amount)} {result.subscription.currency} of unused time"
+            f" credited to wallet {payout.wallet.id}"
+        )
+    invoice = (
+        invoice_out(result.invoice, invoices.lines_of(session, [result.invoice])[result.invoice.id])
+        if result.invoice
+        else None
+    )
     return json_response(
         {
             "subscription_id": result.subscription.id,
@@ -432,10 +485,9 @@ def cancel_subscription(
             "status": subscriptions.effective_status(result.subscription, now),
             "reason": result.reason,
             "proration_details": details,
+            "proration_invoice": invoice,
             "total_credit_amount": decimal_text(money_total(credited)),
-            "message": "subscription cancelled successfully"
-            if result.cancellation_type == "immediate"
-            else "subscription cancellation scheduled",
+            "message": message,
             "processed_at": iso(now),
         }
     )
