@@ -105,6 +105,12 @@ def fixed_share(ctx: Context, item: SubscriptionLineItem, period: periods.Period
     return proration.share(start, end, full.start, full.end, ctx.subscription.timezone)
 
 
+def _window(item: SubscriptionLineItem, period: periods.Period) -> periods.Period:
+    """The part of ``period`` that ``item`` is on for."""
+    end = period.end if item.end_date is None else min(period.end, item.end_date)
+    return periods.Period(max(period.start, item.start_date), max(end, period.start))
+
+
 def _fixed_line(
     ctx: Context,
     item: SubscriptionLineItem,
@@ -116,14 +122,16 @@ def _fixed_line(
     quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
     amount = price_amount(charge_model(price), quantity)
     metadata = {"invoice_cadence": item.invoice_cadence}
+    billed = period
     if prorated and price.billing_period != "ONETIME":
         part = fixed_share(ctx, item, period)
         if part != 1:
             amount = amount * part
             metadata["proration_share"] = str(part.quantize(Decimal("0.000001")))
+            billed = _window(item, period)
     return _item_line(
         item,
-        period,
+        billed,
         LineDraft(
             amount=amount,
             quantity=quantity,
@@ -268,7 +276,8 @@ def arrear_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[Lin
         if price is None or not _active(item, period.start, period.end):
             continue
         if item.price_type == "USAGE":
-            lines.append(_usage_line(usage, ctx, item, price, period))
+            # Only the usage while the item was on (a plan change ends one and starts another).
+            lines.append(_usage_line(usage, ctx, item, price, _window(item, period)))
         elif item.invoice_cadence == "ARREAR" and price.billing_period != "ONETIME":
             lines.append(_fixed_line(ctx, item, price, period))
     return lines

@@ -34,7 +34,9 @@ from meterline.invoicing.service import (
 )
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
-from meterline.subscriptions.models import Subscription
+from meterline.kernel.money import minor_units, round_money
+from meterline.pricing.models import Price
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.wallets import repository as wallet_repository
 
 DEFAULT_GRACE = timedelta(hours=1)
@@ -386,6 +388,61 @@ def create_cancel_invoice(
         key,
         start,
         end,
+        lines,
+        now=now,
+    )
+
+
+@dataclass(frozen=True)
+class ChangeLines:
+    credits: list[LineDraft]  # ≤ 0: the unused days of the old line items' ADVANCE charges
+    charges: list[LineDraft]  # ≥ 0: the new line items' charges for the rest of the period
+
+    @property
+    def lines(self) -> list[LineDraft]:
+        return [*self.credits, *self.charges]
+
+
+def change_lines(
+    session: Session,
+    sub: Subscription,
+    at: datetime,
+    new_items: Sequence[SubscriptionLineItem],
+    new_prices: dict[str, Price],
+) -> ChangeLines:
+    """What a change at ``at`` within the current period bills, before it is applied: the
+    old line items' credits as an immediate cancel at ``at`` gives them
+    (:func:`cancel_credit_lines`), and the new items' ADVANCE charges (ONETIME ones too)
+    for their part of the period, each a share of its whole-period amount (``proration``)."""
+    external_id = _external_id(session, sub)
+    ctx = usage_loader.load_context(session, sub, external_id)
+    credit_lines = cancel_credit_lines(session, ctx, at)
+    new_ctx = compute.Context(sub, external_id, list(new_items), new_prices, {}, {})
+    current = periods.Period(sub.current_period_start, sub.current_period_end)
+    charges = compute.advance_lines(new_ctx, current, opening=True)
+    for line in charges:
+        # Rounded here, as stored: the change's totals are the invoice's, to the cent.
+        line.amount = round_money(line.amount, minor_units(sub.currency))
+        line.metadata = {**line.metadata, "proration": "charge"}
+    return ChangeLines(credit_lines, charges)
+
+
+def create_change_invoice(
+    session: Session,
+    sub: Subscription,
+    at: datetime,
+    lines: Sequence[LineDraft],
+    *,
+    now: datetime,
+) -> Invoice:
+    """The invoice of a change at ``at`` (``SUBSCRIPTION_UPDATE``), billed once per instant."""
+    return _bill(
+        session,
+        sub,
+        "SUBSCRIPTION_UPDATE",
+        _key(sub, f"change:{at.isoformat()}"),
+        at,
+        sub.current_period_end,
         lines,
         now=now,
     )

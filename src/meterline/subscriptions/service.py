@@ -95,9 +95,7 @@ def effective_period(sub: Subscription, now: datetime) -> periods.Period:
     return period
 
 
-def _matching_prices(
-    prices: Sequence[Price], currency: str, period: str, count: int
-) -> list[Price]:
+def matching_prices(prices: Sequence[Price], currency: str, period: str, count: int) -> list[Price]:
     return [
         p
         for p in prices
@@ -153,7 +151,7 @@ def create_subscription(
     trial_days = data.trial_period_days
     if trial_days is not None and trial_days < 0:
         raise InvalidRequest("trial_period_days must not be negative", field="trial_period_days")
-    prices = _matching_prices(
+    prices = matching_prices(
         plan_repository.active_prices(session, principal.environment_id, "PLAN", [plan.id], start),
         currency,
         period,
@@ -198,15 +196,37 @@ def create_subscription(
         sub.trial_end = start + timedelta(days=trial_days)
     session.add(sub)
     session.flush()
+    session.add_all(new_line_items(session, principal, sub, plan, prices, quantities, start, end))
+    session.flush()
+    if sub.subscription_status == "active":
+        # The opening invoice (ADVANCE charges) is part of the creating transaction.
+        invoice_billing.create_opening_invoice(session, sub)
+    notify.subscription_created(session, sub)
+    return sub
+
+
+def new_line_items(
+    session: Session,
+    principal: Principal,
+    sub: Subscription,
+    plan: Plan,
+    prices: Sequence[Price],
+    quantities: dict[str, Decimal],
+    start: datetime,
+    end: datetime | None,
+) -> list[SubscriptionLineItem]:
+    """One line item of ``sub`` per price of ``plan`` from ``start`` (not yet added): usage
+    at quantity 0, fixed at its ``quantities`` entry or 1."""
     meters = _meters(session, principal, [p.meter_id for p in prices if p.meter_id])
+    items = []
     for price in prices:
         meter = meters.get(price.meter_id or "")
-        session.add(
+        items.append(
             SubscriptionLineItem(
                 id=new_id("subs_line"),
                 environment_id=principal.environment_id,
                 subscription_id=sub.id,
-                customer_id=customer.id,
+                customer_id=sub.customer_id,
                 entity_type="plan",
                 entity_id=plan.id,
                 plan_display_name=plan.name,
@@ -218,21 +238,17 @@ def create_subscription(
                 quantity=Decimal(0)
                 if price.type == "USAGE"
                 else quantities.get(price.id, Decimal(1)),
-                currency=currency,
+                currency=sub.currency,
                 billing_period=price.billing_period,
                 billing_period_count=price.billing_period_count,
                 invoice_cadence=price.invoice_cadence,
                 start_date=start,
                 end_date=end,
                 metadata_={},
+                status="published",
             )
         )
-    session.flush()
-    if sub.subscription_status == "active":
-        # The opening invoice (ADVANCE charges) is part of the creating transaction.
-        invoice_billing.create_opening_invoice(session, sub)
-    notify.subscription_created(session, sub)
-    return sub
+    return items
 
 
 def check_start(start: datetime, now: datetime, field: str) -> None:
@@ -367,7 +383,7 @@ def activate_subscription(
     return sub
 
 
-def _close_ended_periods(
+def bill_ended_periods(
     session: Session, sub: Subscription, until: datetime, now: datetime, grace: timedelta
 ) -> None:
     """Bills the periods that ended by ``until`` exactly as the clock would have (arrears
@@ -433,7 +449,7 @@ def cancel_subscription(
             raise InvalidRequest(
                 "cancel_at must not be before the subscription started", field="cancel_at"
             )
-        _close_ended_periods(session, sub, when, now, grace)
+        bill_ended_periods(session, sub, when, now, grace)
         sub.subscription_status = "cancelled"
         sub.cancelled_at = now
         sub.cancel_at = when

@@ -277,7 +277,7 @@ def subscription_out(
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _full(session: Any, sub: Subscription) -> dict[str, Any]:
+def full_subscription(session: Any, sub: Subscription) -> dict[str, Any]:
     items = subscriptions.line_items_of(session, [sub])[sub.id]
     prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
     failure = failures.open_for_subscriptions(session, [sub.id]).get(sub.id)
@@ -287,7 +287,7 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
     sub = subscriptions.create_subscription(session, principal, body.command())
-    return json_response(_full(session, sub), 201)
+    return json_response(full_subscription(session, sub), 201)
 
 
 @router.post("/subscriptions/search", summary="Search subscriptions")
@@ -405,7 +405,9 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
 @router.get("/subscriptions/{subscription_id}", summary="Get a subscription")
 def get_subscription(subscription_id: str, principal: Vendor, session: ReadSession) -> Response:
     return json_response(
-        _full(session, subscriptions.get_subscription(session, principal, subscription_id))
+        full_subscription(
+            session, subscriptions.get_subscription(session, principal, subscription_id)
+        )
     )
 
 
@@ -417,7 +419,7 @@ def update_subscription(
         status=body.status, cancel_at=body.cancel_at, cancel_at_period_end=body.cancel_at_period_end
     )
     sub = subscriptions.update_subscription(session, principal, subscription_id, changes)
-    return json_response(_full(session, sub))
+    return json_response(full_subscription(session, sub))
 
 
 @router.post("/subscriptions/{subscription_id}/activate", summary="Activate a draft subscription")
@@ -426,7 +428,7 @@ def activate_subscription(
 ) -> Response:
     start = body.start_date if body else None
     sub = subscriptions.activate_subscription(session, principal, subscription_id, start)
-    return json_response(_full(session, sub))
+    return json_response(full_subscription(session, sub))
 
 
 @router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel a subscription")
