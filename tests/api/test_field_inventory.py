@@ -282,6 +282,27 @@ HONOURED: dict[str, dict[str, str]] = {
         "proration_behavior": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
         "target_plan_id": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
     },
+    "flexprice:subscriptions.execute_subscription_modify": {
+        "quantity_change_params": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+        "type": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+    },
+    "flexprice:subscriptions.preview_subscription_modify": {
+        "quantity_change_params": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+        "type": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+    },
+    "flexprice:subscriptions.create_subscription_line_item": {
+        "display_name": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "metadata": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "price_id": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "proration_behavior": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "quantity": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
+    "flexprice:subscriptions.update_subscription_line_item": {
+        "metadata": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
+    "flexprice:subscriptions.delete_subscription_line_item": {
+        "proration_behavior": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
     "flexprice:subscriptions.update_subscription": {
         "cancel_at": "tests/api/test_field_readback.py::test_subscription_cancel_at_is_stored",
         "cancel_at_period_end": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",

@@ -9,7 +9,7 @@ both undone (the next run redoes them) or both done (the next run finds nothing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -302,12 +302,16 @@ def billed_in_period(
 
 
 def cancel_credit_lines(
-    session: Session, ctx: compute.Context, cancelled_at: datetime
+    session: Session,
+    ctx: compute.Context,
+    cancelled_at: datetime,
+    only: Collection[str] | None = None,
 ) -> list[LineDraft]:
     """The (negative) credit lines for the unused days after ``cancelled_at`` of the
     current period's ADVANCE charges: the whole period's charge × its days left
     (``proration``), capped at what this period's invoices charged for the line item less
-    what they already credited. Read before the line items are ended."""
+    what they already credited; ``only``: of these line items alone. Read before the line
+    items are ended."""
     sub = ctx.subscription
     current = periods.Period(sub.current_period_start, sub.current_period_end)
     full = compute.full_period(sub, current)
@@ -315,9 +319,10 @@ def cancel_credit_lines(
     ended = {i.id for i in ctx.items if i.end_date is not None and i.end_date <= cancelled_at}
     lines = []
     for line in compute.advance_lines(ctx, full, opening=False, prorated=False):
-        if line.subscription_line_item_id is None or line.subscription_line_item_id in ended:
+        item_id = line.subscription_line_item_id
+        if item_id is None or item_id in ended or (only is not None and item_id not in only):
             continue
-        paid, prior = billed.get(line.subscription_line_item_id, (ZERO, ZERO))
+        paid, prior = billed.get(item_id, (ZERO, ZERO))
         credit = prorate_cancel(
             period_start=full.start,
             period_end=full.end,
@@ -409,14 +414,16 @@ def change_lines(
     at: datetime,
     new_items: Sequence[SubscriptionLineItem],
     new_prices: dict[str, Price],
+    *,
+    ending: Collection[str],
 ) -> ChangeLines:
     """What a change at ``at`` within the current period bills, before it is applied: the
-    old line items' credits as an immediate cancel at ``at`` gives them
+    ``ending`` line items' credits as an immediate cancel at ``at`` gives them
     (:func:`cancel_credit_lines`), and the new items' ADVANCE charges (ONETIME ones too)
     for their part of the period, each a share of its whole-period amount (``proration``)."""
     external_id = _external_id(session, sub)
     ctx = usage_loader.load_context(session, sub, external_id)
-    credit_lines = cancel_credit_lines(session, ctx, at)
+    credit_lines = cancel_credit_lines(session, ctx, at, ending)
     new_ctx = compute.Context(sub, external_id, list(new_items), new_prices, {}, {})
     current = periods.Period(sub.current_period_start, sub.current_period_end)
     charges = compute.advance_lines(new_ctx, current, opening=True)

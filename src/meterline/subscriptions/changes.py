@@ -38,37 +38,6 @@ CHANGE_AT = ("immediate", "end_of_period")
 CHANGE_STATUSES = ("active", "trialing")
 
 
-@dataclass(frozen=True)
-class PlanChange:
-    subscription: Subscription
-    from_plan: Plan
-    to_plan: Plan
-    change_type: str  # upgrade | downgrade | lateral
-    effective_at: datetime
-    period: periods.Period
-    ended: list[SubscriptionLineItem]
-    created: list[SubscriptionLineItem]
-    lines: invoice_billing.ChangeLines
-    invoice: Invoice | None
-    payout: payouts.Payout | None
-
-    @property
-    def credit(self) -> Decimal:
-        return -total(line.amount for line in self.lines.credits)
-
-    @property
-    def charge(self) -> Decimal:
-        return total(line.amount for line in self.lines.charges)
-
-    @property
-    def days_remaining(self) -> int:
-        return billing_days(self.effective_at, self.period.end, self.subscription.timezone)
-
-    @property
-    def days_used(self) -> int:
-        return billing_days(self.period.start, self.effective_at, self.subscription.timezone)
-
-
 def _recurring_amount(items: list[SubscriptionLineItem], prices: dict[str, Price]) -> Decimal:
     """A whole period's fixed charges of ``items``: what an upgrade is told apart by."""
     amounts = [
@@ -110,6 +79,114 @@ def _carried_quantities(old: list[SubscriptionLineItem], prices: list[Price]) ->
     return {}
 
 
+def check_changeable(sub: Subscription, now: datetime) -> None:
+    """Only a live subscription changes: not a cancelled, paused or draft one."""
+    status = service.effective_status(sub, now)
+    if status not in CHANGE_STATUSES:
+        raise InvalidOperation(
+            f"a {status} subscription cannot be changed", details={"status": status}
+        )
+
+
+@dataclass(frozen=True)
+class Swap:
+    """Line items ended and started at one instant, and what that billed."""
+
+    ended: list[SubscriptionLineItem]
+    created: list[SubscriptionLineItem]
+    lines: invoice_billing.ChangeLines
+    invoice: Invoice | None
+    payout: payouts.Payout | None
+
+
+def swap_items(
+    session: Session,
+    principal: Principal,
+    sub: Subscription,
+    ending: list[SubscriptionLineItem],
+    created: list[SubscriptionLineItem],
+    prices: dict[str, Price],
+    *,
+    prorate: bool,
+    at: datetime,
+    description: str,
+) -> Swap:
+    """Ends ``ending`` and starts ``created`` at ``at`` (in the current period, already
+    closed up to it). With ``prorate`` (an active subscription), one change invoice credits
+    the unused days of the ended ADVANCE charges and charges the new ones for the rest of
+    the period (``cycle.change_lines``); a net credit goes to the wallet."""
+    lines = invoice_billing.ChangeLines([], [])
+    if prorate and sub.subscription_status == "active":
+        lines = invoice_billing.change_lines(
+            session, sub, at, created, prices, ending={i.id for i in ending}
+        )
+    for item in ending:
+        item.end_date = at
+    session.add_all(created)
+    session.flush()
+    invoice: Invoice | None = None
+    payout: payouts.Payout | None = None
+    if lines.lines:
+        invoice = invoice_billing.create_change_invoice(session, sub, at, lines.lines, now=at)
+        payout = payouts.pay_to_wallet(
+            session,
+            principal,
+            customer_id=sub.customer_id,
+            currency=sub.currency,
+            amount=-min(invoice.subtotal, ZERO),
+            key=f"{sub.id}:change:{at.isoformat()}",
+            description=description,
+        )
+    return Swap(ending, created, lines, invoice, payout)
+
+
+@dataclass(frozen=True)
+class PlanChange:
+    subscription: Subscription
+    from_plan: Plan
+    to_plan: Plan
+    change_type: str  # upgrade | downgrade | lateral
+    effective_at: datetime
+    period: periods.Period
+    swap: Swap
+
+    @property
+    def ended(self) -> list[SubscriptionLineItem]:
+        return self.swap.ended
+
+    @property
+    def created(self) -> list[SubscriptionLineItem]:
+        return self.swap.created
+
+    @property
+    def lines(self) -> invoice_billing.ChangeLines:
+        return self.swap.lines
+
+    @property
+    def invoice(self) -> Invoice | None:
+        return self.swap.invoice
+
+    @property
+    def payout(self) -> payouts.Payout | None:
+        return self.swap.payout
+
+    @property
+    def credit(self) -> Decimal:
+        return -total(line.amount for line in self.lines.credits)
+
+    @property
+    def charge(self) -> Decimal:
+        return total(line.amount for line in self.lines.charges)
+
+    @property
+    def days_remaining(self) -> int:
+        return billing_days(self.effective_at, self.period.end, self.subscription.timezone)
+
+    @property
+    def days_used(self) -> int:
+        return billing_days(self.period.start, self.effective_at, self.subscription.timezone)
+
+
 def change_plan(
     session: Session,
     principal: Principal,
@@ -128,11 +205,7 @@ def change_plan(
     behaviour = choice(proration_behavior, service.PRORATION_BEHAVIORS, "proration_behavior")
     when = choice(change_at or "immediate", CHANGE_AT, "change_at")
     now = utcnow()
-    status = service.effective_status(sub, now)
-    if status not in CHANGE_STATUSES:
-        raise InvalidOperation(
-            f"a {status} subscription cannot change plan", details={"status": status}
-        )
+    check_changeable(sub, now)
     if sub.cancel_at is not None:
         raise InvalidOperation("a subscription with a scheduled cancellation cannot change plan")
     if when != "immediate":
@@ -172,31 +245,21 @@ def change_plan(
     new_prices = {p.id: p for p in prices}
     before, after = _recurring_amount(old, old_prices), _recurring_amount(created, new_prices)
     change_type = "upgrade" if after > before else "downgrade" if after < before else "lateral"
-    lines = invoice_billing.ChangeLines([], [])
-    if behaviour == "create_prorations" and sub.subscription_status == "active":
-        lines = invoice_billing.change_lines(session, sub, now, created, new_prices)
-    for item in old:
-        item.end_date = now
-    session.add_all(created)
+    swap = swap_items(
+        session,
+        principal,
+        sub,
+        old,
+        created,
+        new_prices,
+        prorate=behaviour == "create_prorations",
+        at=now,
+        description=f"Unused time of subscription {sub.id} on plan {from_plan.id}",
+    )
     sub.plan_id = target.id
     sub.metadata_ = {**(sub.metadata_ or {}), **(metadata or {})}
     sub.version += 1
     sub.updated_at = now
     session.flush()
-    invoice: Invoice | None = None
-    payout: payouts.Payout | None = None
-    if lines.lines:
-        invoice = invoice_billing.create_change_invoice(session, sub, now, lines.lines, now=now)
-        payout = payouts.pay_to_wallet(
-            session,
-            principal,
-            customer_id=sub.customer_id,
-            currency=sub.currency,
-            amount=-min(invoice.subtotal, ZERO),
-            key=f"{sub.id}:change:{now.isoformat()}",
-            description=f"Unused time of subscription {sub.id} on plan {from_plan.id}",
-        )
     period = periods.Period(sub.current_period_start, sub.current_period_end)
-    return PlanChange(
-        sub, from_plan, target, change_type, now, period, old, created, lines, invoice, payout
-    )
+    return PlanChange(sub, from_plan, target, change_type, now, period, swap)
