@@ -33,6 +33,10 @@ def test_seats_multiply_fixed_charges_and_bad_quantities_are_refused(
         override_line_items=[{"price_id": seat.id, "quantity": "10"}],
     )
     assert [i.quantity for i in sub.line_items] == ["10"]
+    v2 = fp.subscriptions.get_subscription_v2(id=sub.id, expand="plan,customer")
+    assert (v2.plan.id, v2.customer.id) == (plan.id, buyer.id)
+    assert [(i.quantity, i.price.id) for i in v2.line_items] == [("10", seat.id)]
+    assert http.get(f"/v1/subscriptions/{sub.id}/v2?expand=coupons").status_code == 400
     opening = by_reason(fp, sub.id, "SUBSCRIPTION_CREATE")
     assert opening.subtotal == "80"  # 10 seats × 8, not 8
     assert opening.line_items[0].quantity == "10"

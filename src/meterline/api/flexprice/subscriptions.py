@@ -18,8 +18,10 @@ from meterline.api.flexprice.common import (
     list_response,
     split_csv,
 )
+from meterline.api.flexprice.customers import customer_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.invoices import invoice_out
+from meterline.api.flexprice.plans import plan_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
@@ -409,6 +411,27 @@ def get_subscription(subscription_id: str, principal: Vendor, session: ReadSessi
             session, subscriptions.get_subscription(session, principal, subscription_id)
         )
     )
+
+
+V2_EXPANDS = ("subscription_line_items", "prices", "plan", "customer")
+
+
+@router.get("/subscriptions/{subscription_id}/v2", summary="Get a subscription (v2, expandable)")
+def get_subscription_v2(
+    subscription_id: str, principal: Vendor, session: ReadSession, expand: str | None = None
+) -> Response:
+    """The subscription with its line items and their prices; ``expand`` adds the plan and
+    the customer (line items and prices are always there)."""
+    wanted = refuse_expand(expand, V2_EXPANDS)
+    sub = subscriptions.get_subscription(session, principal, subscription_id)
+    body = full_subscription(session, sub)
+    if "plan" in wanted:
+        plan = subscriptions.plans_of(session, [sub])[sub.plan_id]
+        body["plan"] = plan_out(plan)
+    if "customer" in wanted:
+        customer = subscriptions.resolve_customer(session, principal, sub.customer_id, None)
+        body["customer"] = customer_out(customer)
+    return json_response(body)
 
 
 @router.put("/subscriptions/{subscription_id}", summary="Update a subscription")
