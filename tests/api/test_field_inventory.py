@@ -303,6 +303,14 @@ HONOURED: dict[str, dict[str, str]] = {
     "flexprice:subscriptions.delete_subscription_line_item": {
         "proration_behavior": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
     },
+    "flexprice:subscriptions.pause_subscription": {
+        "metadata": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+        "proration_behavior": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+        "reason": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+    },
+    "flexprice:subscriptions.resume_subscription": {
+        "metadata": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+    },
     "flexprice:subscriptions.update_subscription": {
         "cancel_at": "tests/api/test_field_readback.py::test_subscription_cancel_at_is_stored",
         "cancel_at_period_end": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",

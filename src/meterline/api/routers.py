@@ -20,6 +20,7 @@ from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
+from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
@@ -47,6 +48,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_subscriptions.router, prefix="/v1")
     app.include_router(fp_subscription_changes.router, prefix="/v1")
     app.include_router(fp_subscription_items.router, prefix="/v1")
+    app.include_router(fp_subscription_pauses.router, prefix="/v1")
     app.include_router(fp_customer_usage.router, prefix="/v1")
     app.include_router(fp_webhooks.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from meterline.catalog.models import Meter
@@ -88,9 +89,13 @@ def full_period(sub: Subscription, period: periods.Period) -> periods.Period:
     """The whole anchor-aligned billing period around ``period``: itself when it is whole;
     for a part of one (a calendar first period, a period cut by an end date) the period
     it is part of."""
-    return periods.period_containing(
+    return _containing(
         sub.billing_anchor, sub.billing_period, sub.billing_period_count, period.start, sub.timezone
     )
+
+
+# The clock asks for the same few periods once per fixed line of a batch.
+_containing = lru_cache(maxsize=4096)(periods.period_containing)
 
 
 def fixed_share(ctx: Context, item: SubscriptionLineItem, period: periods.Period) -> Decimal:

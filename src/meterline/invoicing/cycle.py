@@ -366,13 +366,15 @@ def create_cancel_invoice(
     cancelled_at: datetime,
     now: datetime | None = None,
     prorate: bool = True,
+    what: str = "cancel",
 ) -> Invoice | None:
     """The final invoice of an immediate cancellation (policy ``generate_invoice``): the
     ARREAR charges of ``[period start, cancelled_at)`` and (``prorate``) the credits for the
     unused days of the ADVANCE charges (:func:`cancel_credit_lines`). A credit the invoice
-    cannot absorb is the caller's to pay out (the subscription service: to the wallet)."""
+    cannot absorb is the caller's to pay out (the subscription service: to the wallet).
+    ``what`` names it in its billing key (a pause closes the period the same way)."""
     now = now or utcnow()
-    key = _key(sub, "cancel")
+    key = _key(sub, what)
     existing = repository.by_billing_key(session, sub.environment_id, key)
     if existing is not None:
         return existing
@@ -396,6 +398,18 @@ def create_cancel_invoice(
         lines,
         now=now,
     )
+
+
+def create_resume_invoice(session: Session, sub: Subscription, *, now: datetime) -> Invoice | None:
+    """The ADVANCE charges of the period a resumed subscription starts (``SUBSCRIPTION_UPDATE``,
+    billed once per resume); None when it has none. ONETIME charges are not billed again."""
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    period = periods.Period(sub.current_period_start, sub.current_period_end)
+    lines = compute.advance_lines(ctx, period, opening=False)
+    if not lines:
+        return None
+    key = _key(sub, f"resume:{period.start.isoformat()}")
+    return _bill(session, sub, "SUBSCRIPTION_UPDATE", key, period.start, period.end, lines, now=now)
 
 
 @dataclass(frozen=True)

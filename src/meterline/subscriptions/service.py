@@ -314,7 +314,7 @@ def search_subscriptions(
 STATUS_OPERATIONS = {
     "active": "POST /subscriptions/{id}/activate (a draft) or resume (a paused subscription)",
     "cancelled": "POST /subscriptions/{id}/cancel",
-    "paused": "the pause operation (not supported yet)",
+    "paused": "POST /subscriptions/{id}/pause",
     "trialing": "a plan trial at creation",
     "draft": "creating the subscription as a draft",
     "incomplete": "the payment flow",
@@ -439,6 +439,8 @@ def cancel_subscription(
         raise InvalidOperation("the subscription is already cancelled")
     if kind != "immediate" and sub.cancel_at is not None:
         raise InvalidOperation("the subscription already has a scheduled cancellation")
+    # A paused subscription's period was closed by the pause: nothing is left to bill.
+    billed_already = sub.subscription_status == "paused"
     if kind == "immediate":
         when = cancel_at or now
         if when > now:
@@ -454,7 +456,7 @@ def cancel_subscription(
         sub.cancelled_at = now
         sub.cancel_at = when
         sub.end_date = when
-        if policy == "generate_invoice":
+        if policy == "generate_invoice" and not billed_already:
             # Before the line items close: the credit is for what they were invoiced in
             # advance this period, and an item ending at the period's start (a cancel at the
             # start instant) would no longer count as active in it.
@@ -467,7 +469,7 @@ def cancel_subscription(
                 credit_lines = [_draft(line) for line in lines if _is_credit(line)]
                 leftover = -min(invoice.subtotal, Decimal(0))
                 payout = _pay_out(session, principal, sub, leftover)
-        elif behaviour == "create_prorations":
+        elif behaviour == "create_prorations" and not billed_already:
             # No invoice to net them against: every credit goes to the wallet.
             session.flush()
             credit_lines = invoice_billing.cancel_credits(session, sub, when)
@@ -579,17 +581,21 @@ def subscription_usage(
     meters = _meters(session, principal, [i.meter_id for i in items if i.meter_id])
     charges = []
     for item in items:
-        if not item.meter_id:
+        # Each item over the part of the window it was on (a plan or quantity change ends
+        # one item and starts another on the same meter).
+        on_from = max(start, item.start_date)
+        on_to = min(end, item.end_date) if item.end_date is not None else end
+        if not item.meter_id or on_to <= on_from:
             continue
         price = prices[item.price_id]
         meter = meters[item.meter_id]
         model = model_of_price(price)
         if model.per_event:
-            values = priced_event_values(session, meter, customer.external_id, start, end)
+            values = priced_event_values(session, meter, customer.external_id, on_from, on_to)
             quantity = total(values)
             amount = events_amount(model, values)
         else:
-            quantity = meter_usage(session, meter, customer.external_id, start, end)
+            quantity = meter_usage(session, meter, customer.external_id, on_from, on_to)
             amount = price_amount(model, quantity)
         charges.append(Charge(item, price, meter, quantity, amount))
     return SubscriptionUsage(sub, start, end, sub.currency, charges)

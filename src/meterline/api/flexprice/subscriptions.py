@@ -262,7 +262,7 @@ def subscription_out(
         "timezone": sub.timezone,
         "version": sub.version,
         "metadata": sub.metadata_ or {},
-        "pause_status": "none",
+        "pause_status": "active" if sub.subscription_status == "paused" else "none",
         "subscription_type": "standalone",
         "collection_method": "charge_automatically",
         "payment_behavior": "default_active",
