@@ -218,3 +218,58 @@ def test_the_preview_is_what_the_execution_bills(
     ]
     expected = _expected(sub, D(old) * seats / 100, D(new) * seats / 100)
     assert D(done.invoice.subtotal) == expected.net
+
+
+def test_usage_before_a_change_is_billed_once_on_the_old_plans_item(fp: Any) -> None:
+    calls = fp.features.create_feature(
+        name="Calls",
+        type_="metered",
+        lookup_key=f"calls-{datetime.now(UTC).timestamp()}",
+        meter={
+            "name": "calls",
+            "event_name": "plan_change_call",
+            "aggregation": {"type": "COUNT"},
+            "reset_usage": "BILLING_PERIOD",
+        },
+    )
+    plans = []
+    for amount in ("1", "2"):
+        plan, _fee = fixed_plan(fp, "10")
+        fp.prices.create_price(
+            entity_type="PLAN",
+            entity_id=plan.id,
+            price_unit_type="FIAT",
+            currency="usd",
+            billing_period="MONTHLY",
+            billing_period_count=1,
+            type_="USAGE",
+            meter_id=calls.meter_id,
+            billing_model="FLAT_FEE",
+            amount=amount,
+            invoice_cadence="ARREAR",
+        )
+        plans.append(plan)
+    buyer = customer(fp)
+    sub = fp.subscriptions.create_subscription(
+        customer_id=buyer.id,
+        plan_id=plans[0].id,
+        currency="usd",
+        billing_period="MONTHLY",
+        start_date=on(0, 1),
+    )
+    moment = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
+    fp.events.ingest_events_bulk(
+        events=[
+            {
+                "event_name": "plan_change_call",
+                "external_customer_id": buyer.external_id,
+                "event_id": f"{sub.id}-{i}",
+                "timestamp": moment,
+            }
+            for i in range(7)
+        ]
+    )
+    fp.subscriptions.execute_subscription_change(id=sub.id, target_plan_id=plans[1].id, **CHANGE)
+    usage = fp.subscriptions.get_subscription_usage(subscription_id=sub.id)
+    assert sorted((c.price.amount, c.quantity) for c in usage.charges) == [("1", 7.0), ("2", 0.0)]
+    assert usage.amount == 7.0
