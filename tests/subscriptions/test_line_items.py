@@ -7,8 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from meterline.invoicing.proration import prorate_change
+from meterline.kernel.money import round_money
 from tests.subscriptions.world import D, customer, fixed_plan, on
 
 
@@ -150,3 +153,54 @@ def test_a_line_item_is_added_updated_and_removed_with_proration(
         assert bad.status_code in (400, 404), (body, bad.text)
         if field:
             assert bad.json()["details"]["field"] == field
+
+
+@settings(
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cents=st.integers(1, 100_000),
+    seats=st.lists(st.integers(1, 50), min_size=1, max_size=4),
+    switch_plan=st.booleans(),
+)
+def test_a_subscriptions_invoices_sum_to_its_charges_for_the_time_it_was_active(
+    fp: Any, cents: int, seats: list[int], switch_plan: bool
+) -> None:
+    """Seats changed (and maybe the plan switched) then cancelled, all today: whatever the
+    changes, the invoices add up to the first quantity's charge for the days used."""
+    price = D(cents) / 100
+    plan, seat = fixed_plan(fp, str(price))
+    other, _ = fixed_plan(fp, str(price * 2))
+    sub = fp.subscriptions.create_subscription(
+        customer_id=customer(fp).id,
+        plan_id=plan.id,
+        currency="usd",
+        billing_period="MONTHLY",
+        start_date=on(0, 1),
+        override_line_items=[{"price_id": seat.id, "quantity": str(seats[0])}],
+    )
+    for quantity in seats[1:]:
+        [live] = [
+            i for i in fp.subscriptions.get_subscription(id=sub.id).line_items if not i.end_date
+        ]
+        fp.subscriptions.execute_subscription_modify(
+            id=sub.id,
+            type_="quantity_change",
+            quantity_change_params={"line_items": [{"id": live.id, "quantity": str(quantity)}]},
+        )
+    if switch_plan:
+        fp.subscriptions.execute_subscription_plan_change_v2(
+            id=sub.id, target_plan_id=other.id, proration_behavior="create_prorations"
+        )
+    fp.subscriptions.cancel_subscription(
+        id=sub.id,
+        cancellation_type="immediate",
+        cancel_immediately_invoice_policy="generate_invoice",
+    )
+    billed = sum(D(i.subtotal) for i in fp.invoices.query_invoice(subscription_id=sub.id).items)
+    whole = price * seats[0]
+    unused = -_proration(sub, whole, whole).credit  # the days after today
+    assert billed == round_money(whole, 2) - unused
+    days = (sub.current_period_end - sub.current_period_start).days
+    used = D((datetime.now(UTC) - sub.current_period_start).days + 1)
+    assert abs(billed - whole * used / days) <= D("0.01")
