@@ -270,6 +270,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "cancel_immediately_invoice_policy": "tests/api/flexprice/test_invoices.py::test_cancel_immediately_with_generate_invoice_then_finalize_pay_and_void",
         "cancellation_type": "tests/api/flexprice/test_invoices.py::test_cancel_immediately_with_generate_invoice_then_finalize_pay_and_void",
         "reason": "tests/api/flexprice/test_hot_checks.py::test_a_cancelled_subscription_stops_granting_at_once",
+        "proration_behavior": "tests/subscriptions/test_cancel_credit.py::test_immediate_cancel_credits_unused_days_to_the_wallet",
     },
     "flexprice:subscriptions.create_subscription": {
         "billing_anchor": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",
@@ -286,6 +287,70 @@ HONOURED: dict[str, dict[str, str]] = {
         "start_date": "tests/invoicing/test_clock_properties.py::test_every_ended_period_is_billed_once_and_rerunning_changes_nothing",
         "subscription_status": "tests/api/flexprice/test_subscriptions.py::test_plan_prices_entitlements_subscription_usage_and_cancel",
         "trial_period_days": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",
+        "override_line_items": "tests/subscriptions/test_seats.py::test_seats_multiply_fixed_charges_and_bad_quantities_are_refused",
+    },
+    "flexprice:subscriptions.execute_subscription_change": {
+        "billing_cadence": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "billing_cycle": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "billing_period": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "billing_period_count": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "change_at": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "metadata": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "proration_behavior": "tests/subscriptions/test_plan_change.py::test_the_preview_is_what_the_execution_bills",
+        "target_plan_id": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+    },
+    "flexprice:subscriptions.preview_subscription_change": {
+        "billing_cadence": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "billing_cycle": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "billing_period": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "billing_period_count": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "change_at": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "metadata": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "proration_behavior": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "target_plan_id": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+    },
+    "flexprice:subscriptions.execute_subscription_plan_change_v2": {
+        "billing_period_behaviour": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "change_at": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "metadata": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "proration_behavior": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "target_plan_id": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+    },
+    "flexprice:subscriptions.preview_subscription_plan_change_v2": {
+        "metadata": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "billing_period_behaviour": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "change_at": "tests/subscriptions/test_plan_change.py::test_bad_plan_changes_are_refused_and_change_nothing",
+        "proration_behavior": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+        "target_plan_id": "tests/subscriptions/test_plan_change.py::test_upgrade_then_downgrade_prorate_and_the_preview_is_the_invoice",
+    },
+    "flexprice:subscriptions.execute_subscription_modify": {
+        "quantity_change_params": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+        "type": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+    },
+    "flexprice:subscriptions.preview_subscription_modify": {
+        "quantity_change_params": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+        "type": "tests/subscriptions/test_line_items.py::test_seat_change_is_prorated_and_the_preview_is_the_execution",
+    },
+    "flexprice:subscriptions.create_subscription_line_item": {
+        "display_name": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "metadata": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "price_id": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "proration_behavior": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+        "quantity": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
+    "flexprice:subscriptions.update_subscription_line_item": {
+        "metadata": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
+    "flexprice:subscriptions.delete_subscription_line_item": {
+        "proration_behavior": "tests/subscriptions/test_line_items.py::test_a_line_item_is_added_updated_and_removed_with_proration",
+    },
+    "flexprice:subscriptions.pause_subscription": {
+        "metadata": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+        "proration_behavior": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+        "reason": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
+    },
+    "flexprice:subscriptions.resume_subscription": {
+        "metadata": "tests/subscriptions/test_pause.py::test_pause_credits_unused_days_grants_nothing_and_resume_starts_a_period",
     },
     "flexprice:subscriptions.update_subscription": {
         "cancel_at": "tests/api/test_field_readback.py::test_subscription_cancel_at_is_stored",

@@ -40,7 +40,14 @@ class FakeUsage:
 
 
 def _context(allowance: Allowance | None, *, cadence: str = "ARREAR") -> compute.Context:
-    sub = Subscription(id="sub", start_date=START, timezone="UTC")
+    sub = Subscription(
+        id="sub",
+        start_date=START,
+        timezone="UTC",
+        billing_anchor=START,
+        billing_period="MONTHLY",
+        billing_period_count=1,
+    )
     usage_item = SubscriptionLineItem(
         id="item-usage",
         price_id="price-usage",

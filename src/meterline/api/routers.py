@@ -21,6 +21,9 @@ from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
+from meterline.api.flexprice import subscription_changes as fp_subscription_changes
+from meterline.api.flexprice import subscription_items as fp_subscription_items
+from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import users as fp_users
@@ -55,6 +58,9 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_prices.router, prefix="/v1")
     app.include_router(fp_entitlements.router, prefix="/v1")
     app.include_router(fp_subscriptions.router, prefix="/v1")
+    app.include_router(fp_subscription_changes.router, prefix="/v1")
+    app.include_router(fp_subscription_items.router, prefix="/v1")
+    app.include_router(fp_subscription_pauses.router, prefix="/v1")
     app.include_router(fp_customer_usage.router, prefix="/v1")
     app.include_router(fp_webhooks.router, prefix="/v1")
     app.include_router(fp_users.router, prefix="/v1")

@@ -20,9 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Protocol
 
 from meterline.catalog.models import Meter
+from meterline.invoicing import proration
 from meterline.invoicing.amounts import (
     ZERO,
     Allowance,
@@ -83,18 +85,65 @@ def _active(item: SubscriptionLineItem, start: datetime, end: datetime) -> bool:
     return item.start_date < end and (item.end_date is None or item.end_date > start)
 
 
-def _fixed_line(item: SubscriptionLineItem, price: Price, period: periods.Period) -> LineDraft:
+def full_period(sub: Subscription, period: periods.Period) -> periods.Period:
+    """The whole anchor-aligned billing period around ``period``: itself when it is whole;
+    for a part of one (a calendar first period, a period cut by an end date) the period
+    it is part of."""
+    return _containing(
+        sub.billing_anchor, sub.billing_period, sub.billing_period_count, period.start, sub.timezone
+    )
+
+
+# The clock asks for the same few periods once per fixed line of a batch.
+_containing = lru_cache(maxsize=4096)(periods.period_containing)
+
+
+def fixed_share(ctx: Context, item: SubscriptionLineItem, period: periods.Period) -> Decimal:
+    """The share of a whole period's fixed charge that ``item`` owes for ``period``: 1 for
+    a whole period it was on for all of; else the days it was on over the days of the whole
+    period (customer's time zone, ``proration.share``). ONETIME charges are never shared."""
+    start = max(period.start, item.start_date)
+    end = period.end if item.end_date is None else min(period.end, item.end_date)
+    full = full_period(ctx.subscription, period)
+    if start <= full.start and end >= full.end:
+        return Decimal(1)
+    return proration.share(start, end, full.start, full.end, ctx.subscription.timezone)
+
+
+def _window(item: SubscriptionLineItem, period: periods.Period) -> periods.Period:
+    """The part of ``period`` that ``item`` is on for."""
+    end = period.end if item.end_date is None else min(period.end, item.end_date)
+    return periods.Period(max(period.start, item.start_date), max(end, period.start))
+
+
+def _fixed_line(
+    ctx: Context,
+    item: SubscriptionLineItem,
+    price: Price,
+    period: periods.Period,
+    *,
+    prorated: bool = True,
+) -> LineDraft:
     quantity = item.quantity if item.quantity and item.quantity > 0 else Decimal(1)
+    amount = price_amount(charge_model(price), quantity)
+    metadata = {"invoice_cadence": item.invoice_cadence}
+    billed = period
+    if prorated and price.billing_period != "ONETIME":
+        part = fixed_share(ctx, item, period)
+        if part != 1:
+            amount = amount * part
+            metadata["proration_share"] = str(part.quantize(Decimal("0.000001")))
+            billed = _window(item, period)
     return _item_line(
         item,
-        period,
+        billed,
         LineDraft(
-            amount=price_amount(charge_model(price), quantity),
+            amount=amount,
             quantity=quantity,
             display_name=item.display_name or item.plan_display_name,
             price_id=price.id,
             price_type="FIXED",
-            metadata={"invoice_cadence": item.invoice_cadence},
+            metadata=metadata,
         ),
     )
 
@@ -232,14 +281,20 @@ def arrear_lines(usage: Usage, ctx: Context, period: periods.Period) -> list[Lin
         if price is None or not _active(item, period.start, period.end):
             continue
         if item.price_type == "USAGE":
-            lines.append(_usage_line(usage, ctx, item, price, period))
+            # Only the usage while the item was on (a plan change ends one and starts another).
+            lines.append(_usage_line(usage, ctx, item, price, _window(item, period)))
         elif item.invoice_cadence == "ARREAR" and price.billing_period != "ONETIME":
-            lines.append(_fixed_line(item, price, period))
+            lines.append(_fixed_line(ctx, item, price, period))
     return lines
 
 
 @in_money_context
-def advance_lines(ctx: Context, period: periods.Period, *, opening: bool) -> list[LineDraft]:
+def advance_lines(
+    ctx: Context, period: periods.Period, *, opening: bool, prorated: bool = True
+) -> list[LineDraft]:
+    """The ADVANCE fixed charges of ``period`` (ONETIME ones too when ``opening``), each for
+    the part of the period its line item is on; ``prorated=False``: each for a whole period
+    (what a proration credit is a share of)."""
     lines = []
     for item in ctx.items:
         price = ctx.prices.get(item.price_id)
@@ -249,7 +304,7 @@ def advance_lines(ctx: Context, period: periods.Period, *, opening: bool) -> lis
             continue
         if price.billing_period == "ONETIME" and not opening:
             continue
-        lines.append(_fixed_line(item, price, period))
+        lines.append(_fixed_line(ctx, item, price, period, prorated=prorated))
     return lines
 
 

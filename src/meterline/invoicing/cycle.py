@@ -9,11 +9,12 @@ both undone (the next run redoes them) or both done (the next run finds nothing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.db.base import utcnow
@@ -33,7 +34,9 @@ from meterline.invoicing.service import (
 )
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
-from meterline.subscriptions.models import Subscription
+from meterline.kernel.money import minor_units, round_money
+from meterline.pricing.models import Price
+from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.wallets import repository as wallet_repository
 
 DEFAULT_GRACE = timedelta(hours=1)
@@ -268,15 +271,110 @@ def finalize_due(session: Session, invoice: Invoice, *, now: datetime) -> Invoic
     return invoice
 
 
+def billed_in_period(
+    session: Session, sub: Subscription, period: periods.Period
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """``(charged, credited)`` of each line item's FIXED lines in ``period`` on the
+    subscription's invoices that are not voided: what a credit for unused time is capped by
+    (credited ≥ 0)."""
+    rows = session.execute(
+        select(InvoiceLineItem.subscription_line_item_id, InvoiceLineItem.amount)
+        .join(Invoice, Invoice.id == InvoiceLineItem.invoice_id)
+        .where(
+            Invoice.subscription_id == sub.id,
+            Invoice.invoice_status != "VOIDED",
+            InvoiceLineItem.price_type == "FIXED",
+            InvoiceLineItem.subscription_line_item_id.is_not(None),
+            InvoiceLineItem.period_start >= period.start,
+            InvoiceLineItem.period_start < period.end,
+        )
+    ).all()
+    out: dict[str, tuple[Decimal, Decimal]] = {}
+    for item_id, amount in rows:
+        if item_id is None:  # filtered out by the query; for the type checker
+            continue
+        charged, credited = out.get(item_id, (ZERO, ZERO))
+        if amount >= 0:
+            out[item_id] = (charged + amount, credited)
+        else:
+            out[item_id] = (charged, credited - amount)
+    return out
+
+
+def cancel_credit_lines(
+    session: Session,
+    ctx: compute.Context,
+    cancelled_at: datetime,
+    only: Collection[str] | None = None,
+) -> list[LineDraft]:
+    """The (negative) credit lines for the unused days after ``cancelled_at`` of the
+    current period's ADVANCE charges: the whole period's charge × its days left
+    (``proration``), capped at what this period's invoices charged for the line item less
+    what they already credited; ``only``: of these line items alone. Read before the line
+    items are ended."""
+    sub = ctx.subscription
+    current = periods.Period(sub.current_period_start, sub.current_period_end)
+    full = compute.full_period(sub, current)
+    billed = billed_in_period(session, sub, current)
+    ended = {i.id for i in ctx.items if i.end_date is not None and i.end_date <= cancelled_at}
+    lines = []
+    for line in compute.advance_lines(ctx, full, opening=False, prorated=False):
+        item_id = line.subscription_line_item_id
+        if item_id is None or item_id in ended or (only is not None and item_id not in only):
+            continue
+        paid, prior = billed.get(item_id, (ZERO, ZERO))
+        credit = prorate_cancel(
+            period_start=full.start,
+            period_end=full.end,
+            cancel_date=max(cancelled_at, current.start),
+            currency=sub.currency,
+            amount=line.amount,
+            paid=paid,
+            prior_credits=prior,
+            timezone=sub.timezone or "UTC",
+        )
+        if credit < 0:
+            lines.append(
+                LineDraft(
+                    amount=credit,
+                    quantity=line.quantity,
+                    display_name=f"{line.display_name or 'Fixed charge'} (proration credit)",
+                    price_id=line.price_id,
+                    price_type="FIXED",
+                    entity_id=line.entity_id,
+                    entity_type=line.entity_type,
+                    plan_display_name=line.plan_display_name,
+                    subscription_line_item_id=line.subscription_line_item_id,
+                    period_start=max(cancelled_at, current.start),
+                    period_end=current.end,
+                    metadata={"proration": "credit"},
+                )
+            )
+    return lines
+
+
+def cancel_credits(session: Session, sub: Subscription, cancelled_at: datetime) -> list[LineDraft]:
+    """:func:`cancel_credit_lines` of ``sub`` when no invoice is written (policy ``skip``)."""
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    return cancel_credit_lines(session, ctx, cancelled_at)
+
+
 def create_cancel_invoice(
-    session: Session, sub: Subscription, *, cancelled_at: datetime, now: datetime | None = None
+    session: Session,
+    sub: Subscription,
+    *,
+    cancelled_at: datetime,
+    now: datetime | None = None,
+    prorate: bool = True,
+    what: str = "cancel",
 ) -> Invoice | None:
     """The final invoice of an immediate cancellation (policy ``generate_invoice``): the
-    ARREAR charges of ``[period start, cancelled_at)`` and, for the ADVANCE charges already
-    invoiced, a credit for the unused days (day-based, customer time zone, capped at what
-    was invoiced)."""
+    ARREAR charges of ``[period start, cancelled_at)`` and (``prorate``) the credits for the
+    unused days of the ADVANCE charges (:func:`cancel_credit_lines`). A credit the invoice
+    cannot absorb is the caller's to pay out (the subscription service: to the wallet).
+    ``what`` names it in its billing key (a pause closes the period the same way)."""
     now = now or utcnow()
-    key = _key(sub, "cancel")
+    key = _key(sub, what)
     existing = repository.by_billing_key(session, sub.environment_id, key)
     if existing is not None:
         return existing
@@ -288,32 +386,8 @@ def create_cancel_invoice(
         if end > start
         else []
     )
-    full = periods.Period(start, sub.current_period_end)
-    # Proration credits for what was paid in advance for this period.
-    for line in compute.advance_lines(ctx, full, opening=False):
-        credit = prorate_cancel(
-            period_start=full.start,
-            period_end=full.end - timedelta(microseconds=1),
-            cancel_date=cancelled_at,
-            currency=sub.currency,
-            amount=line.amount,
-            paid=line.amount,
-            timezone=sub.timezone or "UTC",
-        )
-        if credit < 0:
-            lines.append(
-                LineDraft(
-                    amount=credit,
-                    quantity=Decimal(1),
-                    display_name=f"{line.display_name or 'Fixed charge'} (proration credit)",
-                    price_id=line.price_id,
-                    price_type="FIXED",
-                    subscription_line_item_id=line.subscription_line_item_id,
-                    period_start=cancelled_at,
-                    period_end=full.end,
-                    metadata={"proration": "credit"},
-                )
-            )
+    if prorate:
+        lines += cancel_credit_lines(session, ctx, cancelled_at)
     return _bill(
         session,
         sub,
@@ -321,6 +395,75 @@ def create_cancel_invoice(
         key,
         start,
         end,
+        lines,
+        now=now,
+    )
+
+
+def create_resume_invoice(session: Session, sub: Subscription, *, now: datetime) -> Invoice | None:
+    """The ADVANCE charges of the period a resumed subscription starts (``SUBSCRIPTION_UPDATE``,
+    billed once per resume); None when it has none. ONETIME charges are not billed again."""
+    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    period = periods.Period(sub.current_period_start, sub.current_period_end)
+    lines = compute.advance_lines(ctx, period, opening=False)
+    if not lines:
+        return None
+    key = _key(sub, f"resume:{period.start.isoformat()}")
+    return _bill(session, sub, "SUBSCRIPTION_UPDATE", key, period.start, period.end, lines, now=now)
+
+
+@dataclass(frozen=True)
+class ChangeLines:
+    credits: list[LineDraft]  # ≤ 0: the unused days of the old line items' ADVANCE charges
+    charges: list[LineDraft]  # ≥ 0: the new line items' charges for the rest of the period
+
+    @property
+    def lines(self) -> list[LineDraft]:
+        return [*self.credits, *self.charges]
+
+
+def change_lines(
+    session: Session,
+    sub: Subscription,
+    at: datetime,
+    new_items: Sequence[SubscriptionLineItem],
+    new_prices: dict[str, Price],
+    *,
+    ending: Collection[str],
+) -> ChangeLines:
+    """What a change at ``at`` within the current period bills, before it is applied: the
+    ``ending`` line items' credits as an immediate cancel at ``at`` gives them
+    (:func:`cancel_credit_lines`), and the new items' ADVANCE charges (ONETIME ones too)
+    for their part of the period, each a share of its whole-period amount (``proration``)."""
+    external_id = _external_id(session, sub)
+    ctx = usage_loader.load_context(session, sub, external_id)
+    credit_lines = cancel_credit_lines(session, ctx, at, ending)
+    new_ctx = compute.Context(sub, external_id, list(new_items), new_prices, {}, {})
+    current = periods.Period(sub.current_period_start, sub.current_period_end)
+    charges = compute.advance_lines(new_ctx, current, opening=True)
+    for line in charges:
+        # Rounded here, as stored: the change's totals are the invoice's, to the cent.
+        line.amount = round_money(line.amount, minor_units(sub.currency))
+        line.metadata = {**line.metadata, "proration": "charge"}
+    return ChangeLines(credit_lines, charges)
+
+
+def create_change_invoice(
+    session: Session,
+    sub: Subscription,
+    at: datetime,
+    lines: Sequence[LineDraft],
+    *,
+    now: datetime,
+) -> Invoice:
+    """The invoice of a change at ``at`` (``SUBSCRIPTION_UPDATE``), billed once per instant."""
+    return _bill(
+        session,
+        sub,
+        "SUBSCRIPTION_UPDATE",
+        _key(sub, f"change:{at.isoformat()}"),
+        at,
+        sub.current_period_end,
         lines,
         now=now,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class CreateSubscription:
     lookup_key: str | None = None
     subscription_status: str | None = None
     metadata: dict[str, str] | None = None
+    # override_line_items: the quantity of each named FIXED price (seats).
+    quantities: dict[str, Decimal] | None = None
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,25 @@ class SubscriptionLineItem(TimestampMixin, Base):
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="published")
+
+
+class SubscriptionPause(TimestampMixin, Base):
+    """One pause of a subscription: from ``pause_start`` until it is resumed."""
+
+    __tablename__ = "subscription_pauses"
+    __table_args__ = (Index("ix_subscription_pauses_subscription", "subscription_id"),)
+
+    id: Mapped[str] = id_column("subs_pause")
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
+    pause_status: Mapped[str] = mapped_column(String(20), default="active")
+    pause_mode: Mapped[str] = mapped_column(String(20), default="immediate")
+    resume_mode: Mapped[str | None] = mapped_column(String(20), default=None)
+    pause_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    pause_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    original_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    original_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="published")

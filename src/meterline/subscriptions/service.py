@@ -25,7 +25,9 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing
 from meterline.invoicing import cycle as invoice_billing
 from meterline.invoicing import failures
-from meterline.invoicing.models import Invoice
+from meterline.invoicing import repository as invoice_repository
+from meterline.invoicing.lines import LineDraft
+from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.invoicing.usage_loader import priced_event_values
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
@@ -37,14 +39,16 @@ from meterline.pricing.display import display_amount
 from meterline.pricing.fields import choice, currency_of
 from meterline.pricing.models import Plan, Price
 from meterline.pricing.plans import get_plan
-from meterline.subscriptions import repository
+from meterline.subscriptions import payouts, repository
 from meterline.subscriptions.commands import CreateSubscription, SubscriptionChanges
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
+from meterline.subscriptions.quantities import override_quantities
 from meterline.webhooks import notify
 
 SUBSCRIPTION_STATUSES = ("active", "paused", "cancelled", "incomplete", "trialing", "draft")
 CANCELLATION_TYPES = ("immediate", "end_of_period", "scheduled_date")
 INVOICE_POLICIES = ("generate_invoice", "skip")
+PRORATION_BEHAVIORS = ("create_prorations", "none")
 CREATE_STATUSES = ("active", "draft")
 # Bounds of a subscription (docs/billing.md). A start in the past is billed period by
 # period by the next clock run, so back-dating is for recent history only; a start far
@@ -91,9 +95,7 @@ def effective_period(sub: Subscription, now: datetime) -> periods.Period:
     return period
 
 
-def _matching_prices(
-    prices: Sequence[Price], currency: str, period: str, count: int
-) -> list[Price]:
+def matching_prices(prices: Sequence[Price], currency: str, period: str, count: int) -> list[Price]:
     return [
         p
         for p in prices
@@ -149,7 +151,7 @@ def create_subscription(
     trial_days = data.trial_period_days
     if trial_days is not None and trial_days < 0:
         raise InvalidRequest("trial_period_days must not be negative", field="trial_period_days")
-    prices = _matching_prices(
+    prices = matching_prices(
         plan_repository.active_prices(session, principal.environment_id, "PLAN", [plan.id], start),
         currency,
         period,
@@ -160,6 +162,7 @@ def create_subscription(
             "no valid prices found for subscription: the plan has no price in this currency and billing period",
             field="plan_id",
         )
+    quantities = override_quantities(prices, data.quantities)
     if trial_days is None:
         trial_days = max((p.trial_period_days for p in prices if p.type == "FIXED"), default=0)
     timezone = customer.timezone or "UTC"
@@ -193,15 +196,37 @@ def create_subscription(
         sub.trial_end = start + timedelta(days=trial_days)
     session.add(sub)
     session.flush()
+    session.add_all(new_line_items(session, principal, sub, plan, prices, quantities, start, end))
+    session.flush()
+    if sub.subscription_status == "active":
+        # The opening invoice (ADVANCE charges) is part of the creating transaction.
+        invoice_billing.create_opening_invoice(session, sub)
+    notify.subscription_created(session, sub)
+    return sub
+
+
+def new_line_items(
+    session: Session,
+    principal: Principal,
+    sub: Subscription,
+    plan: Plan,
+    prices: Sequence[Price],
+    quantities: dict[str, Decimal],
+    start: datetime,
+    end: datetime | None,
+) -> list[SubscriptionLineItem]:
+    """One line item of ``sub`` per price of ``plan`` from ``start`` (not yet added): usage
+    at quantity 0, fixed at its ``quantities`` entry or 1."""
     meters = _meters(session, principal, [p.meter_id for p in prices if p.meter_id])
+    items = []
     for price in prices:
         meter = meters.get(price.meter_id or "")
-        session.add(
+        items.append(
             SubscriptionLineItem(
                 id=new_id("subs_line"),
                 environment_id=principal.environment_id,
                 subscription_id=sub.id,
-                customer_id=customer.id,
+                customer_id=sub.customer_id,
                 entity_type="plan",
                 entity_id=plan.id,
                 plan_display_name=plan.name,
@@ -210,22 +235,20 @@ def create_subscription(
                 meter_id=price.meter_id,
                 meter_display_name=meter.name if meter else None,
                 display_name=price.display_name or (meter.name if meter else plan.name),
-                quantity=Decimal(0) if price.type == "USAGE" else Decimal(1),
-                currency=currency,
+                quantity=Decimal(0)
+                if price.type == "USAGE"
+                else quantities.get(price.id, Decimal(1)),
+                currency=sub.currency,
                 billing_period=price.billing_period,
                 billing_period_count=price.billing_period_count,
                 invoice_cadence=price.invoice_cadence,
                 start_date=start,
                 end_date=end,
                 metadata_={},
+                status="published",
             )
         )
-    session.flush()
-    if sub.subscription_status == "active":
-        # The opening invoice (ADVANCE charges) is part of the creating transaction.
-        invoice_billing.create_opening_invoice(session, sub)
-    notify.subscription_created(session, sub)
-    return sub
+    return items
 
 
 def check_start(start: datetime, now: datetime, field: str) -> None:
@@ -291,7 +314,7 @@ def search_subscriptions(
 STATUS_OPERATIONS = {
     "active": "POST /subscriptions/{id}/activate (a draft) or resume (a paused subscription)",
     "cancelled": "POST /subscriptions/{id}/cancel",
-    "paused": "the pause operation (not supported yet)",
+    "paused": "POST /subscriptions/{id}/pause",
     "trialing": "a plan trial at creation",
     "draft": "creating the subscription as a draft",
     "incomplete": "the payment flow",
@@ -360,7 +383,7 @@ def activate_subscription(
     return sub
 
 
-def _close_ended_periods(
+def bill_ended_periods(
     session: Session, sub: Subscription, until: datetime, now: datetime, grace: timedelta
 ) -> None:
     """Bills the periods that ended by ``until`` exactly as the clock would have (arrears
@@ -383,6 +406,8 @@ class Cancellation:
     invoice_policy: str
     reason: str | None
     invoice: Invoice | None = None  # the cancel invoice (policy generate_invoice)
+    credit_lines: tuple[LineDraft, ...] = ()  # the proration credits (invoiced or not)
+    payout: payouts.Payout | None = None  # what of them went to the wallet
 
 
 def cancel_subscription(
@@ -394,18 +419,28 @@ def cancel_subscription(
     cancel_at: datetime | None = None,
     invoice_policy: str | None = None,
     reason: str | None = None,
+    proration_behavior: str | None = None,
     grace: timedelta,
 ) -> Cancellation:
     # Locked: a billing clock closing it, or another cancellation, is waited for.
     sub = repository.lock(session, get_subscription(session, principal, subscription_id))
     kind = choice(cancellation_type, CANCELLATION_TYPES, "cancellation_type")
     policy = choice(invoice_policy or "skip", INVOICE_POLICIES, "cancel_immediately_invoice_policy")
+    behaviour = (
+        None
+        if proration_behavior is None
+        else choice(proration_behavior, PRORATION_BEHAVIORS, "proration_behavior")
+    )
     now = utcnow()
     invoice: Invoice | None = None
+    credit_lines: list[LineDraft] = []
+    payout: payouts.Payout | None = None
     if effective_status(sub, now) == "cancelled":
         raise InvalidOperation("the subscription is already cancelled")
     if kind != "immediate" and sub.cancel_at is not None:
         raise InvalidOperation("the subscription already has a scheduled cancellation")
+    # A paused subscription's period was closed by the pause: nothing is left to bill.
+    billed_already = sub.subscription_status == "paused"
     if kind == "immediate":
         when = cancel_at or now
         if when > now:
@@ -416,19 +451,29 @@ def cancel_subscription(
             raise InvalidRequest(
                 "cancel_at must not be before the subscription started", field="cancel_at"
             )
-        _close_ended_periods(session, sub, when, now, grace)
+        bill_ended_periods(session, sub, when, now, grace)
         sub.subscription_status = "cancelled"
         sub.cancelled_at = now
         sub.cancel_at = when
         sub.end_date = when
-        if policy == "generate_invoice":
+        if policy == "generate_invoice" and not billed_already:
             # Before the line items close: the credit is for what they were invoiced in
             # advance this period, and an item ending at the period's start (a cancel at the
             # start instant) would no longer count as active in it.
             session.flush()
             invoice = invoice_billing.create_cancel_invoice(
-                session, sub, cancelled_at=when, now=now
+                session, sub, cancelled_at=when, now=now, prorate=behaviour != "none"
             )
+            if invoice is not None:
+                lines = invoice_repository.lines_of(session, [invoice.id])[invoice.id]
+                credit_lines = [_draft(line) for line in lines if _is_credit(line)]
+                leftover = -min(invoice.subtotal, Decimal(0))
+                payout = _pay_out(session, principal, sub, leftover)
+        elif behaviour == "create_prorations" and not billed_already:
+            # No invoice to net them against: every credit goes to the wallet.
+            session.flush()
+            credit_lines = invoice_billing.cancel_credits(session, sub, when)
+            payout = _pay_out(session, principal, sub, -total(c.amount for c in credit_lines))
         for item in repository.line_items(session, [sub.id]):
             if item.end_date is None or item.end_date > when:
                 item.end_date = when
@@ -447,7 +492,39 @@ def cancel_subscription(
     sub.updated_at = now
     session.flush()
     notify.subscription_cancelled(session, sub)
-    return Cancellation(sub, kind, when, policy, reason, invoice)
+    return Cancellation(sub, kind, when, policy, reason, invoice, tuple(credit_lines), payout)
+
+
+def _is_credit(line: InvoiceLineItem) -> bool:
+    return (line.metadata_ or {}).get("proration") == "credit"
+
+
+def _draft(line: InvoiceLineItem) -> LineDraft:
+    return LineDraft(
+        amount=line.amount,
+        quantity=line.quantity,
+        display_name=line.display_name,
+        price_id=line.price_id,
+        price_type=line.price_type,
+        subscription_line_item_id=line.subscription_line_item_id,
+        period_start=line.period_start,
+        period_end=line.period_end,
+        metadata=dict(line.metadata_ or {}),
+    )
+
+
+def _pay_out(
+    session: Session, principal: Principal, sub: Subscription, amount: Decimal
+) -> payouts.Payout | None:
+    return payouts.pay_to_wallet(
+        session,
+        principal,
+        customer_id=sub.customer_id,
+        currency=sub.currency,
+        amount=amount,
+        key=f"{sub.id}:cancel",
+        description=f"Unused time of subscription {sub.id}",
+    )
 
 
 # ---- usage ------------------------------------------------------------------------------
@@ -504,17 +581,21 @@ def subscription_usage(
     meters = _meters(session, principal, [i.meter_id for i in items if i.meter_id])
     charges = []
     for item in items:
-        if not item.meter_id:
+        # Each item over the part of the window it was on (a plan or quantity change ends
+        # one item and starts another on the same meter).
+        on_from = max(start, item.start_date)
+        on_to = min(end, item.end_date) if item.end_date is not None else end
+        if not item.meter_id or on_to <= on_from:
             continue
         price = prices[item.price_id]
         meter = meters[item.meter_id]
         model = model_of_price(price)
         if model.per_event:
-            values = priced_event_values(session, meter, customer.external_id, start, end)
+            values = priced_event_values(session, meter, customer.external_id, on_from, on_to)
             quantity = total(values)
             amount = events_amount(model, values)
         else:
-            quantity = meter_usage(session, meter, customer.external_id, start, end)
+            quantity = meter_usage(session, meter, customer.external_id, on_from, on_to)
             amount = price_amount(model, quantity)
         charges.append(Charge(item, price, meter, quantity, amount))
     return SubscriptionUsage(sub, start, end, sub.currency, charges)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -18,7 +19,10 @@ from meterline.api.flexprice.common import (
     split_csv,
 )
 from meterline.api.flexprice.coupons import SubscriptionCoupons, redeem_at_creation
+from meterline.api.flexprice.customers import customer_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
+from meterline.api.flexprice.invoices import invoice_out
+from meterline.api.flexprice.plans import plan_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
@@ -26,6 +30,8 @@ from meterline.entitlements import checks
 from meterline.invoicing import failures
 from meterline.invoicing import service as invoices
 from meterline.invoicing.failure_models import BillingFailure
+from meterline.kernel import money
+from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
 from meterline.kernel.money import minor_units, round_money
 from meterline.kernel.money import total as money_total
@@ -36,6 +42,26 @@ from meterline.subscriptions.commands import CreateSubscription, SubscriptionCha
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 router = APIRouter(tags=["subscriptions"])
+
+
+class OverrideLineItemIn(WireModel):
+    """A per-subscription change to one plan price: its quantity (seats on a FIXED price).
+    A price override (another amount or model) is not implemented."""
+
+    unsupported = frozenset(
+        {
+            "amount",
+            "billing_model",
+            "bucket_size",
+            "price_unit_amount",
+            "price_unit_tiers",
+            "tier_mode",
+            "tiers",
+            "transform_quantity",
+        }
+    )
+    price_id: str = Field(min_length=1, max_length=64)
+    quantity: money.Quantity | None = None
 
 
 class SubscriptionIn(SubscriptionCoupons):
@@ -58,7 +84,6 @@ class SubscriptionIn(SubscriptionCoupons):
             "line_items",
             "overage_factor",
             "override_entitlements",
-            "override_line_items",
             "payment_behavior",
             "payment_terms",
             "phases",
@@ -88,6 +113,25 @@ class SubscriptionIn(SubscriptionCoupons):
     lookup_key: str | None = Field(default=None, max_length=255)
     subscription_status: str | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    override_line_items: list[OverrideLineItemIn] | None = Field(default=None, max_length=100)
+
+    def command(self) -> CreateSubscription:
+        fields = self.without_coupons()
+        overrides = fields.pop("override_line_items") or []
+        quantities: dict[str, Decimal] = {}
+        for override in overrides:
+            if override.price_id in quantities:
+                raise InvalidRequest(
+                    "override_line_items names a price twice",
+                    field="override_line_items",
+                    details={"price_id": override.price_id},
+                )
+            if override.quantity is None:
+                raise InvalidRequest(
+                    "override_line_items.quantity is required", field="override_line_items"
+                )
+            quantities[override.price_id] = override.quantity
+        return CreateSubscription(**fields, quantities=quantities or None)
 
 
 class SubscriptionUpdate(WireModel):
@@ -102,10 +146,9 @@ class ActivateIn(WireModel):
 
 
 class CancelIn(WireModel):
-    # Cancellation always follows the invoice policy's own proration; choosing another
-    # behaviour is not implemented.
-    unsupported = frozenset({"proration_behavior"})
     cancellation_type: str
+    # create_prorations (the default with generate_invoice) or none (docs/billing.md).
+    proration_behavior: str | None = Field(default=None, max_length=40)
     cancel_at: OptionalInstant = None
     cancel_immediately_invoice_policy: str | None = None
     # The upstream server's own (misspelt) key; accepted too.
@@ -217,7 +260,7 @@ def subscription_out(
         "timezone": sub.timezone,
         "version": sub.version,
         "metadata": sub.metadata_ or {},
-        "pause_status": "none",
+        "pause_status": "active" if sub.subscription_status == "paused" else "none",
         "subscription_type": "standalone",
         "collection_method": "charge_automatically",
         "payment_behavior": "default_active",
@@ -234,7 +277,7 @@ def subscription_out(
     return {k: v for k, v in body.items() if v is not None}
 
 
-def _full(session: Any, sub: Subscription) -> dict[str, Any]:
+def full_subscription(session: Any, sub: Subscription) -> dict[str, Any]:
     items = subscriptions.line_items_of(session, [sub])[sub.id]
     prices = plan_repository.prices_by_id(session, [i.price_id for i in items])
     failure = failures.open_for_subscriptions(session, [sub.id]).get(sub.id)
@@ -243,10 +286,9 @@ def _full(session: Any, sub: Subscription) -> dict[str, Any]:
 
 @router.post("/subscriptions", status_code=201, summary="Subscribe a customer to a plan")
 def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteSession) -> Response:
-    data = CreateSubscription(**body.without_coupons())
-    sub = subscriptions.create_subscription(session, principal, data)
+    sub = subscriptions.create_subscription(session, principal, body.command())
     redeem_at_creation(session, principal, sub, body)
-    return json_response(_full(session, sub), 201)
+    return json_response(full_subscription(session, sub), 201)
 
 
 @router.post("/subscriptions/search", summary="Search subscriptions")
@@ -364,8 +406,31 @@ def subscription_usage(body: UsageIn, principal: Vendor, session: ReadSession) -
 @router.get("/subscriptions/{subscription_id}", summary="Get a subscription")
 def get_subscription(subscription_id: str, principal: Vendor, session: ReadSession) -> Response:
     return json_response(
-        _full(session, subscriptions.get_subscription(session, principal, subscription_id))
+        full_subscription(
+            session, subscriptions.get_subscription(session, principal, subscription_id)
+        )
     )
+
+
+V2_EXPANDS = ("subscription_line_items", "prices", "plan", "customer")
+
+
+@router.get("/subscriptions/{subscription_id}/v2", summary="Get a subscription (v2, expandable)")
+def get_subscription_v2(
+    subscription_id: str, principal: Vendor, session: ReadSession, expand: str | None = None
+) -> Response:
+    """The subscription with its line items and their prices; ``expand`` adds the plan and
+    the customer (line items and prices are always there)."""
+    wanted = refuse_expand(expand, V2_EXPANDS)
+    sub = subscriptions.get_subscription(session, principal, subscription_id)
+    body = full_subscription(session, sub)
+    if "plan" in wanted:
+        plan = subscriptions.plans_of(session, [sub])[sub.plan_id]
+        body["plan"] = plan_out(plan)
+    if "customer" in wanted:
+        customer = subscriptions.resolve_customer(session, principal, sub.customer_id, None)
+        body["customer"] = customer_out(customer)
+    return json_response(body)
 
 
 @router.put("/subscriptions/{subscription_id}", summary="Update a subscription")
@@ -376,7 +441,7 @@ def update_subscription(
         status=body.status, cancel_at=body.cancel_at, cancel_at_period_end=body.cancel_at_period_end
     )
     sub = subscriptions.update_subscription(session, principal, subscription_id, changes)
-    return json_response(_full(session, sub))
+    return json_response(full_subscription(session, sub))
 
 
 @router.post("/subscriptions/{subscription_id}/activate", summary="Activate a draft subscription")
@@ -385,7 +450,7 @@ def activate_subscription(
 ) -> Response:
     start = body.start_date if body else None
     sub = subscriptions.activate_subscription(session, principal, subscription_id, start)
-    return json_response(_full(session, sub))
+    return json_response(full_subscription(session, sub))
 
 
 @router.post("/subscriptions/{subscription_id}/cancel", summary="Cancel a subscription")
@@ -405,15 +470,11 @@ def cancel_subscription(
         invoice_policy=body.cancel_immediately_invoice_policy
         or body.cancel_immediately_inovice_policy,
         reason=body.reason,
+        proration_behavior=body.proration_behavior,
         grace=settings.billing.grace,  # the ended periods are closed as the clock would
     )
     now = utcnow()
-    # The credits are the cancel invoice's proration lines, read from the rows just written.
-    lines = (
-        invoices.lines_of(session, [result.invoice])[result.invoice.id] if result.invoice else []
-    )
-    proration = [line for line in lines if (line.metadata_ or {}).get("proration") == "credit"]
-    credited = [-line.amount for line in proration]
+    credited = [-line.amount for line in result.credit_lines]
     details = [
         {
             "line_item_id": line.subscription_line_item_id,
@@ -422,8 +483,24 @@ def cancel_subscription(
             "credit_amount": decimal_text(-line.amount),
             "charge_amount": "0",
         }
-        for line in proration
+        for line in result.credit_lines
     ]
+    message = (
+        "subscription cancelled successfully"
+        if result.cancellation_type == "immediate"
+        else "subscription cancellation scheduled"
+    )
+    payout = result.payout
+    if payout is not None:
+        message += (
+            f"; {decimal_text(payout.amount)} {result.subscription.currency} of unused time"
+            f" credited to wallet {payout.wallet.id}"
+        )
+    invoice = (
+        invoice_out(result.invoice, invoices.lines_of(session, [result.invoice])[result.invoice.id])
+        if result.invoice
+        else None
+    )
     return json_response(
         {
             "subscription_id": result.subscription.id,
@@ -432,10 +509,9 @@ def cancel_subscription(
             "status": subscriptions.effective_status(result.subscription, now),
             "reason": result.reason,
             "proration_details": details,
+            "proration_invoice": invoice,
             "total_credit_amount": decimal_text(money_total(credited)),
-            "message": "subscription cancelled successfully"
-            if result.cancellation_type == "immediate"
-            else "subscription cancellation scheduled",
+            "message": message,
             "processed_at": iso(now),
         }
     )

@@ -31,6 +31,7 @@ from starlette.types import Receive, Scope, Send
 UPSTREAM_ONLY: tuple[str, ...] = (
     "/v1/prices/units",
     "/v1/subscriptions/addon",
+    "/v1/subscriptions/lineitems/search",
     "/v1/subscriptions/schedules",
 )
 
