@@ -2,6 +2,7 @@
 
 from meterline.accounts import models as accounts_models
 from meterline.catalog import models as catalog_models
+from meterline.credits import models as credits_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
@@ -23,6 +24,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "catalog_version",
+    "credits_models",
     "customers_models",
     "distribution_models",
     "entitlements_models",

@@ -337,3 +337,30 @@ def balance(
         real_time_balance=real_time,
         real_time_credit_balance=real_time / wallet.conversion_rate,
     )
+
+
+def wallet_for_credits(
+    session: Session, environment_id: str, customer_id: str, currency: str
+) -> Wallet:
+    """The customer's active PRE_PAID wallet in ``currency``, locked; a new one when there is
+    none (a credit grant opens the wallet it pays into, as upstream does)."""
+    for wallet in repository.active_of_customer(
+        session, environment_id, customer_id, currency, lock=True
+    ):
+        if wallet.wallet_type == "PRE_PAID":
+            return wallet
+    wallet = Wallet(
+        environment_id=environment_id,
+        customer_id=customer_id,
+        currency=currency,
+        name=f"{currency.upper()} wallet",
+        metadata_={},
+        wallet_type="PRE_PAID",
+        conversion_rate=Decimal(1),
+        topup_conversion_rate=Decimal(1),
+        allowed_price_types=["ALL"],
+        credit_balance=ZERO,
+    )
+    session.add(wallet)
+    session.flush()
+    return wallet
