@@ -293,10 +293,10 @@ HONOURED: dict[str, dict[str, str]] = {
         "amount": "tests/api/flexprice/test_wallets.py::test_conversion_rate_turns_money_into_credits",
         "credits_to_add": "tests/api/flexprice/test_wallets.py::test_create_top_up_balance_and_transactions",
         "description": "tests/api/test_field_echo.py::test_wallet_fields_are_stored_on_create_update_and_top_up",
-        "expiry_date_utc": "tests/api/flexprice/test_wallets.py::test_credits_are_consumed_by_priority_then_expiry_then_amount",
+        "expiry_date_utc": "tests/api/flexprice/test_wallets.py::test_credits_are_consumed_by_priority_then_expiry_then_age",
         "idempotency_key": "tests/api/flexprice/test_wallets.py::test_reused_idempotency_key_adds_nothing_twice",
         "metadata": "tests/api/test_field_echo.py::test_wallet_fields_are_stored_on_create_update_and_top_up",
-        "priority": "tests/api/flexprice/test_wallets.py::test_credits_are_consumed_by_priority_then_expiry_then_amount",
+        "priority": "tests/api/flexprice/test_wallets.py::test_credits_are_consumed_by_priority_then_expiry_then_age",
         "transaction_reason": "tests/api/flexprice/test_wallets.py::test_create_top_up_balance_and_transactions",
     },
     "flexprice:wallets.update_wallet": {

@@ -2,7 +2,7 @@
 
 Credits are consumed from the completed credit entries that are not expired at the
 reference time, ordered by ``priority`` (lower first, none last), then ``expiry_date``
-(sooner first, none last), then ``credit_amount`` (larger first). Expired credits leave the
+(sooner first, none last), then age (older first: the ledger's ``sequence``). Expired credits leave the
 balance through a ``CREDIT_EXPIRED`` debit entry, written by the next write on the wallet
 or by the billing clock; until then reads already leave them out of the balance.
 Currency amount = credits × ``conversion_rate``. Every entry is written through
@@ -126,19 +126,13 @@ def credit(
 
 
 def consumption_order(quantity: list[WalletTransaction]) -> list[WalletTransaction]:
-    """Priority (lower first, none last), expiry (sooner first, none last), larger first."""
+    """Priority (lower first, none last), expiry (sooner first, none last), older first."""
     far = datetime.max.replace(tzinfo=None)
 
-    def key(entry: WalletTransaction) -> tuple[int, int, datetime, Decimal, int]:
+    def key(entry: WalletTransaction) -> tuple[int, int, datetime, int]:
         expiry = entry.expiry_date.replace(tzinfo=None) if entry.expiry_date else far
         priority = entry.priority if entry.priority is not None else 0
-        return (
-            0 if entry.priority is not None else 1,
-            priority,
-            expiry,
-            -entry.credit_amount,
-            entry.sequence,
-        )
+        return (0 if entry.priority is not None else 1, priority, expiry, entry.sequence)
 
     return sorted(quantity, key=key)
 
