@@ -436,4 +436,20 @@ def seed_victim(server: Server) -> Victim:
         "adapter": f"{tag}-crm",
         "externalId": f"{tag}-rec",
     }
+    # A credit grant on tenant A's plan.
+    with tenant.client() as v1:
+        grant = _ok(
+            v1.post(
+                "/v1/creditgrants",
+                json={
+                    "name": f"{secret} grant",
+                    "scope": "PLAN",
+                    "plan_id": victim.path_ids["plan_id"],
+                    "credits": "5",
+                    "cadence": "ONETIME",
+                    "metadata": {"note": secret},
+                },
+            )
+        )
+    victim.path_ids |= {"grant_id": grant["id"]}
     return victim

@@ -293,16 +293,21 @@ def terminate(session: Session, principal: Principal, wallet_id: str) -> Wallet:
 def transactions(
     session: Session,
     principal: Principal,
-    wallet_id: str,
+    wallet_id: str | None,
     *,
     limit: int,
     offset: int,
+    sort: Sequence[Any] | str | None = None,
     **filters: Any,
 ) -> tuple[list[WalletTransaction], int]:
-    """The wallet's ledger entries matching every filter (``repository.TransactionQuery``)."""
-    wallet = get_wallet(session, principal, wallet_id)
+    """The ledger entries of one wallet (or, ``wallet_id`` None, of every wallet of the
+    environment) matching every filter (``repository.TransactionQuery``)."""
+    if wallet_id is not None:
+        wallet_id = get_wallet(session, principal, wallet_id).id
     q = repository.TransactionQuery(**filters)
-    return repository.transactions(session, wallet.id, q, limit=limit, offset=offset)
+    return repository.transactions(
+        session, principal.environment_id, wallet_id, q, limit=limit, offset=offset, sort=sort
+    )
 
 
 # ---- balances ----------------------------------------------------------------------------

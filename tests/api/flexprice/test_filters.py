@@ -37,6 +37,10 @@ OPERATIONS: dict[str, tuple[type[Any], Callable[..., Any]]] = {
         models.GetWalletTransactionsRequest,
         lambda fp, **kw: fp.wallets.get_wallet_transactions(**kw),
     ),
+    "query_wallet_transaction": (
+        models.WalletTransactionFilter,
+        lambda fp, **kw: fp.wallets.query_wallet_transaction(**kw),
+    ),
 }
 # Path parameters name the resource listed; they are no filter.
 PATH_PARAMETERS = {("get_wallet_transactions", "id_path_parameter")}
@@ -53,6 +57,10 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_wallet", "expand"): "customer",
     ("query_wallet", "alert_enabled"): True,
     ("get_wallet_transactions", "expand"): "customer",
+    ("query_wallet_transaction", "expand"): "customer",
+    ("query_wallet_transaction", "filters"): [
+        {"field": "reference_id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
 }
 
 
@@ -91,6 +99,7 @@ PLN = "query_plan"
 PRC = "query_price"
 WAL = "query_wallet"
 TXS = "get_wallet_transactions"
+QTX = "query_wallet_transaction"
 
 
 def _tx(extra: Callable[[World], dict[str, Any]]) -> Callable[[World], dict[str, Any]]:
@@ -422,6 +431,22 @@ CASES: list[Case] = [
         ("tx_5",),
     ),
 ]
+# The environment-wide ledger search takes the same filters, its ``id`` naming the wallet.
+CASES += [
+    Case(
+        QTX,
+        case.field,
+        lambda w, case=case: {
+            "id": w.ids["wallet_a"],
+            **{k: v for k, v in case.kwargs(w).items() if k != "id_path_parameter"},
+        },
+        case.keep,
+        case.drop,
+    )
+    for case in CASES
+    if case.op == TXS and case.field != "id_query_parameter"
+]
+CASES.append(Case(QTX, "id", lambda w: {"id": w.ids["wallet_b"]}, (), ("tx_5", "tx_20")))
 
 
 def _pagination_checks(w: World, op: str) -> Iterator[tuple[str, Callable[[], None]]]:
@@ -509,7 +534,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_api_keys", "status"): _api_key_status,
 }
 PAGED = {"limit", "offset", "order", "sort"}
-PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, "list_api_keys")
+PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, QTX, "list_api_keys")
 
 
 def _honoured() -> set[tuple[str, str]]:

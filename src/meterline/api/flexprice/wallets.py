@@ -92,6 +92,27 @@ class WalletSearch(FilterQuery):
     wallet_status: str | None = Field(default=None, max_length=20)
 
 
+class WalletTransactionSearch(FilterQuery):
+    """``POST /wallets/transactions/search``: every wallet's ledger; ``id`` names one wallet."""
+
+    # Generic conditions over ledger columns are not applied yet.
+    UNSUPPORTED = ("filters",)
+
+    id: str | None = Field(default=None, max_length=64)
+    type: Literal["credit", "debit"] | None = None
+    transaction_reason: str | None = Field(default=None, max_length=40)
+    transaction_status: str | None = Field(default=None, max_length=20)
+    reference_type: str | None = Field(default=None, max_length=40)
+    reference_id: str | None = Field(default=None, max_length=255)
+    created_by: str | None = Field(default=None, max_length=64)
+    priority: int | None = Field(default=None, ge=0, le=1_000_000)
+    credits_available_gt: money.Amount | None = None
+    expiry_date_after: OptionalInstant = None
+    expiry_date_before: OptionalInstant = None
+    status: Literal["published", "deleted", "archived"] | None = None
+    order: Literal["asc", "desc"] | None = None
+
+
 def _yyyymmdd(value: int | None, field: str) -> datetime | None:
     if value is None:
         return None
@@ -347,6 +368,37 @@ def wallet_transactions(
         ascending=order == "asc",
     )
     return list_response([transaction_out(t) for t in rows], total, page)
+
+
+@router.post("/wallets/transactions/search")
+def search_wallet_transactions(
+    body: WalletTransactionSearch, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_expand(body.expand)
+    rows, total = wallets.transactions(
+        session,
+        principal,
+        None,
+        limit=body.limit,
+        offset=body.offset,
+        sort=body.sort,
+        same_wallet_id=body.id,
+        transaction_type=body.type,
+        transaction_reason=body.transaction_reason,
+        transaction_status=body.transaction_status,
+        reference_type=body.reference_type,
+        reference_id=body.reference_id,
+        created_by=body.created_by,
+        priority=body.priority,
+        credits_available_gt=body.credits_available_gt,
+        expiry_date_after=body.expiry_date_after,
+        expiry_date_before=body.expiry_date_before,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        status=body.status,
+        ascending=body.order == "asc",
+    )
+    return list_response([transaction_out(t) for t in rows], total, body)
 
 
 @router.post("/wallets/{wallet_id}/terminate")
