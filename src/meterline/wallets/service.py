@@ -27,7 +27,7 @@ from meterline.kernel.errors import (
     InvalidRequest,
 )
 from meterline.kernel.money import in_money_context, is_currency
-from meterline.wallets import ledger, repository
+from meterline.wallets import auto_topup, ledger, repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
     WALLET_TYPES,
@@ -82,6 +82,7 @@ def create_wallet(
     allowed_price_types: list[str] | None = None,
     initial_credits: Decimal = ZERO,
     initial_credits_expiry: datetime | None = None,
+    auto_topup_settings: auto_topup.AutoTopup | None = None,
     now: datetime | None = None,
 ) -> Wallet:
     """A new active wallet; ``initial_credits`` are loaded as a FREE_CREDIT_GRANT top-up."""
@@ -125,6 +126,9 @@ def create_wallet(
         topup_conversion_rate=topup_rate or rate or Decimal(1),
         allowed_price_types=list(allowed_price_types or ["ALL"]),
         credit_balance=ZERO,
+        auto_topup=auto_topup.checked(auto_topup_settings).stored()
+        if auto_topup_settings
+        else None,
         created_by=principal.user_id,
         updated_by=principal.user_id,
     )
@@ -147,8 +151,11 @@ def create_wallet(
 
 
 def update_wallet(session: Session, principal: Principal, wallet_id: str, **changes: Any) -> Wallet:
-    """Changes ``name``, ``description``, ``metadata`` or ``allowed_price_types``."""
+    """Changes ``name``, ``description``, ``metadata``, ``allowed_price_types`` or
+    ``auto_topup`` (replaced whole, and armed again)."""
     wallet = _locked(session, principal, wallet_id)
+    if changes.get("auto_topup") is not None:
+        wallet.auto_topup = auto_topup.checked(changes["auto_topup"]).stored()
     for field in ("name", "description"):
         if changes.get(field) is not None:
             setattr(wallet, field, changes[field])

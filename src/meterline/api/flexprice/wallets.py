@@ -15,10 +15,13 @@ from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
 from meterline.api.json import iso, json_response
+from meterline.db.base import utcnow
+from meterline.invoicing import accrued
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
+from meterline.wallets import auto_topup
 from meterline.wallets import service as wallets
 from meterline.wallets.models import Wallet, WalletTransaction
 
@@ -34,8 +37,31 @@ class WalletConfig(WireModel):
     allowed_price_types: list[PriceType] | None = Field(default=None, max_length=3)
 
 
+class CooldownIn(WireModel):
+    unit: str = Field(max_length=10)
+    value: int = Field(ge=0, le=31_622_400)
+
+
+class AutoTopupIn(WireModel):
+    enabled: bool = False
+    threshold: money.Amount = Decimal(0)
+    amount: money.Quantity = Decimal(0)
+    invoicing: bool = False
+    cooldown: CooldownIn | None = None
+
+    def settings(self) -> auto_topup.AutoTopup:
+        return auto_topup.AutoTopup(
+            enabled=self.enabled,
+            threshold=self.threshold,
+            amount=self.amount,
+            invoicing=self.invoicing,
+            cooldown_unit=self.cooldown.unit if self.cooldown else None,
+            cooldown_value=self.cooldown.value if self.cooldown else None,
+        )
+
+
 class WalletIn(WireModel):
-    unsupported = frozenset({"alert_settings", "auto_topup", "price_unit"})
+    unsupported = frozenset({"alert_settings", "price_unit"})
     currency: str = Field(min_length=1, max_length=3)
     customer_id: str | None = Field(default=None, max_length=64)
     external_customer_id: str | None = Field(default=None, max_length=255)
@@ -51,10 +77,12 @@ class WalletIn(WireModel):
         default=None, ge=MIN_YYYYMMDD, le=MAX_YYYYMMDD
     )
     config: WalletConfig | None = None
+    auto_topup: AutoTopupIn | None = None
 
 
 class WalletUpdate(WireModel):
-    unsupported = frozenset({"alert_settings", "auto_topup"})
+    unsupported = frozenset({"alert_settings"})
+    auto_topup: AutoTopupIn | None = None
     name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
@@ -151,6 +179,7 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         "tenant_id": None,
         "status": wallet.status,
         "alert_state": "ok",
+        "auto_topup": _auto_topup_out(wallet),
         "created_at": iso(wallet.created_at),
         "updated_at": iso(wallet.updated_at),
         "created_by": wallet.created_by,
@@ -162,6 +191,21 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         out["unpaid_invoices_amount"] = decimal_text(balance.unpaid_invoices_amount)
         out["current_period_usage"] = decimal_text(balance.current_period_usage)
         out["is_cached_fallback"] = False
+    return out
+
+
+def _auto_topup_out(wallet: Wallet) -> dict[str, Any] | None:
+    settings = auto_topup.loaded(wallet.auto_topup)
+    if settings is None:
+        return None
+    out: dict[str, Any] = {
+        "enabled": settings.enabled,
+        "threshold": settings.threshold,  # JSON numbers, as the SDK reads them
+        "amount": settings.amount,
+        "invoicing": settings.invoicing,
+    }
+    if settings.cooldown_unit is not None:
+        out["cooldown"] = {"unit": settings.cooldown_unit, "value": settings.cooldown_value or 0}
     return out
 
 
@@ -199,10 +243,14 @@ def transaction_out(entry: WalletTransaction) -> dict[str, Any]:
 
 
 def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
+    """The balance less the unpaid invoices and the usage accrued but not yet invoiced."""
     unpaid = invoices.unpaid_amount(
         session, wallet.environment_id, wallet.customer_id, wallet.currency
     )
-    return wallets.balance(session, wallet, unpaid_invoices=unpaid)
+    usage = accrued.accrued_usage(
+        session, wallet.environment_id, wallet.customer_id, wallet.currency, utcnow()
+    )
+    return wallets.balance(session, wallet, unpaid_invoices=unpaid, current_period_usage=usage)
 
 
 def _with_balances(session: Any, rows: list[Wallet]) -> list[dict[str, Any]]:
@@ -230,6 +278,7 @@ def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> R
         allowed_price_types=list(body.config.allowed_price_types or []) if body.config else None,
         initial_credits=body.initial_credits_to_load or Decimal(0),
         initial_credits_expiry=expiry,
+        auto_topup_settings=body.auto_topup.settings() if body.auto_topup else None,
     )
     return json_response(wallet_out(wallet))
 
@@ -289,6 +338,7 @@ def update_wallet(
         description=body.description,
         metadata=body.metadata,
         allowed_price_types=body.config.allowed_price_types if body.config else None,
+        auto_topup=body.auto_topup.settings() if body.auto_topup else None,
     )
     return json_response(wallet_out(wallet))
 
