@@ -251,6 +251,16 @@ HONOURED: dict[str, dict[str, str]] = {
         "cancel_at_period_end": "tests/api/test_field_echo.py::test_subscription_fields_are_stored",
         "status": "tests/api/test_field_readback.py::test_subscription_status_is_validated_against_the_state_machine",
     },
+    "flexprice:alertsettings.create_alert_settings": {
+        "config": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+        "entity_id": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+        "entity_type": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+        "parent_entity_id": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+        "parent_entity_type": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+    },
+    "flexprice:alertsettings.update_alert_settings": {
+        "config": "tests/wallets/test_alert_settings.py::test_wallet_alert_settings_follow_the_balance_through_each_level",
+    },
     "flexprice:credit_grants.create_credit_grant": {
         "cadence": "tests/credits/test_grants.py::test_a_recurring_plan_grant_applies_once_per_period_and_expires_with_the_cycle",
         "credits": "tests/credits/test_grants.py::test_a_recurring_plan_grant_applies_once_per_period_and_expires_with_the_cycle",

@@ -451,5 +451,18 @@ def seed_victim(server: Server) -> Victim:
                 },
             )
         )
-    victim.path_ids |= {"grant_id": grant["id"]}
+        # Alert settings on tenant A's wallet.
+        alert = _ok(
+            v1.post(
+                "/v1/alerts/setting",
+                json={
+                    "entity_type": "wallet",
+                    "entity_id": victim.path_ids["wallet_id"],
+                    "parent_entity_type": "subscription",
+                    "parent_entity_id": f"{secret}-parent",
+                    "config": {"critical": {"condition": "below", "threshold": "1"}},
+                },
+            )
+        )
+    victim.path_ids |= {"grant_id": grant["id"], "setting_id": alert["id"]}
     return victim

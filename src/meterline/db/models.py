@@ -1,6 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from meterline.accounts import models as accounts_models
+from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
 from meterline.credits import models as credits_models
 from meterline.customers import models as customers_models
@@ -21,6 +22,7 @@ from meterline.webhooks import models as webhooks_models
 __all__ = [
     "Base",
     "accounts_models",
+    "alerts_models",
     "billing_models",
     "catalog_models",
     "catalog_version",

@@ -37,6 +37,10 @@ OPERATIONS: dict[str, tuple[type[Any], Callable[..., Any]]] = {
         models.GetWalletTransactionsRequest,
         lambda fp, **kw: fp.wallets.get_wallet_transactions(**kw),
     ),
+    "query_alert_settings": (
+        models.AlertSettingsFilter,
+        lambda fp, **kw: fp.alert_settings.query_alert_settings(**kw),
+    ),
     "query_wallet_transaction": (
         models.WalletTransactionFilter,
         lambda fp, **kw: fp.wallets.query_wallet_transaction(**kw),
@@ -58,6 +62,10 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_wallet", "alert_enabled"): True,
     ("get_wallet_transactions", "expand"): "customer",
     ("query_wallet_transaction", "expand"): "customer",
+    ("query_alert_settings", "expand"): "entity",
+    ("query_alert_settings", "filters"): [
+        {"field": "entity_id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
     ("query_wallet_transaction", "filters"): [
         {"field": "reference_id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
     ],
@@ -100,6 +108,7 @@ PRC = "query_price"
 WAL = "query_wallet"
 TXS = "get_wallet_transactions"
 QTX = "query_wallet_transaction"
+ALS = "query_alert_settings"
 
 
 def _tx(extra: Callable[[World], dict[str, Any]]) -> Callable[[World], dict[str, Any]]:
@@ -447,6 +456,43 @@ CASES += [
     if case.op == TXS and case.field != "id_query_parameter"
 ]
 CASES.append(Case(QTX, "id", lambda w: {"id": w.ids["wallet_b"]}, (), ("tx_5", "tx_20")))
+# alert settings (A's enabled with a parent subscription, B's disabled)
+CASES += [
+    Case(ALS, "enabled", lambda w: {"enabled": True}, ("alert_a",), ("alert_b",)),
+    _eq(ALS, "entity_id", _id("wallet_a"), "alert_a", "alert_b"),
+    Case(
+        ALS,
+        "entity_ids",
+        lambda w: {"entity_ids": [w.ids["wallet_b"]]},
+        ("alert_b",),
+        ("alert_a",),
+    ),
+    Case(ALS, "entity_type", lambda w: {"entity_type": "wallet"}, ("alert_a", "alert_b"), ()),
+    Case(
+        ALS,
+        "parent_entity_id",
+        lambda w: {"parent_entity_id": "subs_parent_a"},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(
+        ALS,
+        "parent_entity_ids",
+        lambda w: {"parent_entity_ids": ["subs_parent_a"]},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(
+        ALS,
+        "parent_entity_type",
+        lambda w: {"parent_entity_type": "subscription"},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(ALS, "start_time", lambda w: {"start_time": w.after}, (), ("alert_a",)),
+    Case(ALS, "end_time", lambda w: {"end_time": w.before}, (), ("alert_a",)),
+    Case(ALS, "status", lambda w: {"status": "archived"}, (), ("alert_a",)),
+]
 
 
 def _pagination_checks(w: World, op: str) -> Iterator[tuple[str, Callable[[], None]]]:
@@ -534,7 +580,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_api_keys", "status"): _api_key_status,
 }
 PAGED = {"limit", "offset", "order", "sort"}
-PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, QTX, "list_api_keys")
+PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, QTX, ALS, "list_api_keys")
 
 
 def _honoured() -> set[tuple[str, str]]:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from meterline.alerts import service as alerts
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
@@ -154,7 +155,9 @@ def _yyyymmdd(value: int | None, field: str) -> datetime | None:
     return day.replace(hour=23, minute=59, second=59)
 
 
-def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[str, Any]:
+def wallet_out(
+    wallet: Wallet, balance: wallets.Balance | None = None, alert_state: str = "ok"
+) -> dict[str, Any]:
     credit_balance = balance.credit_balance if balance else wallet.credit_balance
     amount = (
         balance.balance
@@ -178,7 +181,7 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         "environment_id": wallet.environment_id,
         "tenant_id": None,
         "status": wallet.status,
-        "alert_state": "ok",
+        "alert_state": alert_state,
         "auto_topup": _auto_topup_out(wallet),
         "created_at": iso(wallet.created_at),
         "updated_at": iso(wallet.updated_at),
@@ -255,7 +258,17 @@ def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
 
 def _with_balances(session: Any, rows: list[Wallet]) -> list[dict[str, Any]]:
     """Each wallet with its balance (the unpaid invoices not read)."""
-    return [wallet_out(w, wallets.balance(session, w)) for w in rows]
+    return _rendered(session, [(w, wallets.balance(session, w)) for w in rows])
+
+
+def _rendered(session: Any, pairs: list[tuple[Wallet, wallets.Balance]]) -> list[dict[str, Any]]:
+    """Each wallet with its balance and the alert state its credit balance is in."""
+    if not pairs:
+        return []
+    states = alerts.wallet_states(
+        session, pairs[0][0].environment_id, {w.id: b.credit_balance for w, b in pairs}
+    )
+    return [wallet_out(w, b, states[w.id]) for w, b in pairs]
 
 
 @router.post("/wallets", status_code=200)
@@ -323,7 +336,7 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
 @router.get("/wallets/{wallet_id}")
 def get_wallet(wallet_id: str, principal: Vendor, session: ReadSession) -> Response:
     wallet = wallets.get_wallet(session, principal, wallet_id)
-    return json_response(wallet_out(wallet, wallets.balance(session, wallet)))
+    return json_response(_rendered(session, [(wallet, wallets.balance(session, wallet))])[0])
 
 
 @router.put("/wallets/{wallet_id}")
@@ -464,7 +477,7 @@ def wallet_balance(
 ) -> Response:
     refuse_query_params(request, ("expand",))
     wallet = wallets.get_wallet(session, principal, wallet_id)
-    out = wallet_out(wallet, _balance(session, wallet))
+    out = _rendered(session, [(wallet, _balance(session, wallet))])[0]
     out["balance_updated_at"] = iso(wallet.updated_at)
     return json_response(out)
 
@@ -483,7 +496,7 @@ def wallets_by_lookup(
         session, principal, customer_id=customer_id, lookup_key=lookup_key
     )
     if include_real_time_balance:
-        return json_response([wallet_out(w, _balance(session, w)) for w in rows])
+        return json_response(_rendered(session, [(w, _balance(session, w)) for w in rows]))
     return json_response(_with_balances(session, rows))
 
 

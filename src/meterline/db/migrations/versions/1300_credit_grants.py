@@ -1,4 +1,4 @@
-"""credit_grants
+"""credit_grants: credit grants and their applications, wallets' auto top-up, alert settings
 
 Revision ID: 1300
 Revises: 1050
@@ -95,8 +95,39 @@ def upgrade() -> None:
     with op.batch_alter_table("wallets", schema=None) as batch_op:
         batch_op.add_column(sa.Column("auto_topup", sa.JSON(), nullable=True))
 
+    op.create_table(
+        "alert_settings",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("environment_id", sa.String(length=40), nullable=False),
+        sa.Column("entity_type", sa.String(length=30), nullable=False),
+        sa.Column("entity_id", sa.String(length=40), nullable=False),
+        sa.Column("parent_entity_type", sa.String(length=30), nullable=True),
+        sa.Column("parent_entity_id", sa.String(length=255), nullable=True),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.Column("updated_by", sa.String(length=40), nullable=True),
+        sa.Column("created_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", meterline.db.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["environment_id"],
+            ["environments.id"],
+            name=op.f("fk_alert_settings_environment_id_environments"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_settings")),
+    )
+    with op.batch_alter_table("alert_settings", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_alert_settings_env_entity", ["environment_id", "entity_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("alert_settings", schema=None) as batch_op:
+        batch_op.drop_index("ix_alert_settings_env_entity")
+
+    op.drop_table("alert_settings")
 
     with op.batch_alter_table("wallets", schema=None) as batch_op:
         batch_op.drop_column("auto_topup")
