@@ -172,6 +172,14 @@ def test_a_subscription_grant_once_with_a_duration_and_its_priority(
         ({"expiration_type": "DURATION"}, "expiration_duration"),
         ({"expiration_duration": 3}, "expiration_duration"),
         ({"period_count": 13}, "period_count"),
+        (
+            {
+                "expiration_type": "DURATION",
+                "expiration_duration": 11,
+                "expiration_duration_unit": "YEAR",
+            },
+            "expiration_duration",
+        ),
         ({"plan_id": None}, "plan_id"),
     ],
 )

@@ -58,6 +58,10 @@ class UpdateGrant:
     end_date: datetime | Unset | None = UNSET
 
 
+# The longest expiry per unit: about ten years.
+MAX_EXPIRY = {"DAY": 3660, "WEEK": 523, "MONTH": 120, "YEAR": 10}
+
+
 def _choice(value: str | None, allowed: tuple[str, ...], field: str) -> str | None:
     if value is not None and value not in allowed:
         raise InvalidRequest(
@@ -97,6 +101,13 @@ def create_grant(session: Session, principal: Principal, cmd: CreateGrant) -> Cr
             raise InvalidRequest(
                 "a DURATION expiry needs expiration_duration_unit",
                 field="expiration_duration_unit",
+            )
+        longest = MAX_EXPIRY[cmd.expiration_duration_unit]
+        if cmd.expiration_duration > longest:
+            raise InvalidRequest(
+                f"expiration_duration is at most {longest} {cmd.expiration_duration_unit}s",
+                field="expiration_duration",
+                details={"max": longest},
             )
     elif cmd.expiration_duration is not None or cmd.expiration_duration_unit is not None:
         field = (
