@@ -93,6 +93,7 @@ def test_a_recurring_plan_grant_applies_once_per_period_and_expires_with_the_cyc
     ]
     listed = fp.credit_grants.get_plan_credit_grants(id=plan.id)
     assert [g.id for g in listed.items] == [grant.id]
+    assert [g.id for g in fp.plans.get_plan(id=plan.id).credit_grants or []] == [grant.id]
     # Deleted: nothing more is applied; what was applied stays.
     fp.credit_grants.delete_credit_grant(id=grant.id)
     with pytest.raises(SDK_ERRORS):
