@@ -58,7 +58,11 @@ def test_a_recurring_plan_grant_applies_once_per_period_and_expires_with_the_cyc
         "MONTHLY",
         1,
     )
-    customer, _sub = subscribe(fp, plan, start)
+    customer, sub = subscribe(fp, plan, start)
+    pending = fp.subscriptions.get_subscription_upcoming_grants(id=sub.id).items or []
+    assert [(u.credit_grant_id, u.period_start, u.application_reason) for u in pending] == [
+        (grant.id, start, "first_time_recurring_credit_grant")
+    ]
 
     first = apply.run_once(server_db, now)
     assert first.applied >= 3  # other tests' grants may be due too
@@ -71,6 +75,11 @@ def test_a_recurring_plan_grant_applies_once_per_period_and_expires_with_the_cyc
         ("credit", "SUBSCRIPTION_CREDIT_GRANT", "50"),
         ("debit", "CREDIT_EXPIRED", "50"),
         ("credit", "SUBSCRIPTION_CREDIT_GRANT", "50"),
+    ]
+    # Next: the fourth month, to come.
+    pending = fp.customers.get_customer_upcoming_grants(id=customer.id).items or []
+    assert [(u.period_start, u.credits, u.application_status) for u in pending] == [
+        (add_months(start, 3), "50", "pending")
     ]
     # The same instant again, and two racing runs: nothing twice.
     apply.run_once(server_db, now)
@@ -128,10 +137,15 @@ def test_a_subscription_grant_once_with_a_duration_and_its_priority(
         assert refused.status_code == (404 if reference else 400), refused.text
     apply.run_once(server_db, now)
     assert http.get(f"/v1/customers/{customer.id}/wallets").json() == []  # not started yet
+    pending = fp.subscriptions.get_subscription_upcoming_grants(id=sub.id).items or []
+    assert [(u.period_start, u.application_reason) for u in pending] == [
+        (now + timedelta(days=2), "onetime_credit_grant")
+    ]
     apply.run_once(server_db, now + timedelta(days=3))
     apply.run_once(server_db, now + timedelta(days=4))
     balance, ledger = credits_of(http, customer.id)
     assert (balance, ledger) == ("20.5", [("credit", "SUBSCRIPTION_CREDIT_GRANT", "20.5")])
+    assert fp.subscriptions.get_subscription_upcoming_grants(id=sub.id).items == []
     wallet_id = http.get(f"/v1/customers/{customer.id}/wallets").json()[0]["id"]
     entry = http.get(f"/v1/wallets/{wallet_id}/transactions").json()["items"][0]
     assert entry["priority"] == 0

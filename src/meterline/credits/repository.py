@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from meterline.credits.models import CreditGrant, CreditGrantApplication
@@ -67,6 +67,24 @@ def receiving_subscriptions(session: Session, grant: CreditGrant) -> list[Subscr
     else:
         stmt = stmt.where(Subscription.plan_id == grant.plan_id)
     return list(session.scalars(stmt.order_by(Subscription.id)).all())
+
+
+def grants_for_subscription(session: Session, sub: Subscription) -> list[CreditGrant]:
+    """The published grants that apply to ``sub``: its own and its plan's."""
+    return list(
+        session.scalars(
+            select(CreditGrant)
+            .where(
+                CreditGrant.environment_id == sub.environment_id,
+                CreditGrant.status == "published",
+                or_(
+                    (CreditGrant.scope == "SUBSCRIPTION") & (CreditGrant.subscription_id == sub.id),
+                    (CreditGrant.scope == "PLAN") & (CreditGrant.plan_id == sub.plan_id),
+                ),
+            )
+            .order_by(CreditGrant.created_at, CreditGrant.id)
+        ).all()
+    )
 
 
 def last_applied(session: Session, grant_id: str) -> dict[str, datetime]:

@@ -63,10 +63,16 @@ def _stop(grant: GrantTerms, sub: SubscriptionTerms) -> datetime | None:
 
 
 def due_periods(
-    grant: GrantTerms, sub: SubscriptionTerms, now: datetime, *, after: datetime | None = None
+    grant: GrantTerms,
+    sub: SubscriptionTerms,
+    now: datetime,
+    *,
+    after: datetime | None = None,
+    limit: int = MAX_PERIODS,
 ) -> list[calendar.Period]:
-    """The periods whose application is due at ``now``, oldest first; ``after``: only those
-    starting after it (the last one applied). A ONETIME period's ``end`` is its start."""
+    """The periods whose application is due at ``now``, oldest first, at most ``limit``;
+    ``after``: only those starting after it (the last one applied). A ONETIME period's
+    ``end`` is its start."""
     first = anchor(grant, sub)
     stop = _stop(grant, sub)
     if grant.cadence == "ONETIME":
@@ -78,7 +84,7 @@ def due_periods(
     if after is not None and after >= first:
         index = _index_after(first, period, count, after, sub.timezone)
     found: list[calendar.Period] = []
-    while len(found) < MAX_PERIODS:
+    while len(found) < limit:
         start = calendar.period_boundary(first, period, count, index, sub.timezone)
         if start > now or (stop is not None and start >= stop):
             break

@@ -24,6 +24,7 @@ from meterline.api.flexprice.common import (
 )
 from meterline.api.json import iso, json_response
 from meterline.credits import service as grants
+from meterline.credits import upcoming
 from meterline.credits.models import CreditGrant
 from meterline.kernel import money
 from meterline.kernel.instants import OptionalInstant
@@ -161,3 +162,38 @@ def delete_grant(
     effective = body.effective_date if body is not None else None
     grants.delete_grant(session, principal, grant_id, effective_date=effective)
     return json_response({"message": "credit grant deleted successfully"})
+
+
+def upcoming_out(item: upcoming.Upcoming) -> dict[str, Any]:
+    return {
+        "id": None,  # not applied yet: no application row
+        "credit_grant_id": item.credit_grant_id,
+        "subscription_id": item.subscription_id,
+        "credits": decimal_text(item.credits),
+        "period_start": iso(item.period_start),
+        "period_end": iso(item.period_end),
+        "scheduled_for": iso(item.period_start),
+        "application_status": "pending",
+        "application_reason": item.reason,
+        "retry_count": 0,
+        "environment_id": item.environment_id,
+        "tenant_id": None,
+        "status": "published",
+    }
+
+
+def _upcoming_response(items: list[upcoming.Upcoming]) -> Response:
+    rows = [upcoming_out(u) for u in items]
+    return json_response(list_envelope(rows, len(rows), 1000, 0))
+
+
+@router.get("/subscriptions/{subscription_id}/grants/upcoming", summary="Upcoming grants")
+def subscription_upcoming(
+    subscription_id: str, principal: Vendor, session: ReadSession
+) -> Response:
+    return _upcoming_response(upcoming.of_subscription(session, principal, subscription_id))
+
+
+@router.get("/customers/{customer_id}/grants/upcoming", summary="A customer's upcoming grants")
+def customer_upcoming(customer_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return _upcoming_response(upcoming.of_customer(session, principal, customer_id))
