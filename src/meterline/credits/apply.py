@@ -122,11 +122,20 @@ def run_once(
     while stop is None or not stop.is_set():
         with db.session(write=False) as session:
             grants = repository.live_grants(session, after_id=after_id, limit=PAGE)
+            # Only the pairs with a period due take a write transaction (on SQLite, the
+            # database's one writer).
             work = [
                 (grant.id, sub.id, applied.get(sub.id))
                 for grant in grants
                 for applied in [repository.last_applied(session, grant.id)]
                 for sub in repository.receiving_subscriptions(session, grant)
+                if schedule.due_periods(
+                    grant_terms(grant),
+                    subscription_terms(sub),
+                    now,
+                    after=applied.get(sub.id),
+                    limit=1,
+                )
             ]
             after_id = grants[-1].id if grants else None
         if after_id is None:
