@@ -287,6 +287,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "name": "tests/credits/test_grants.py::test_a_subscription_grant_once_with_a_duration_and_its_priority",
     },
     "flexprice:wallets.create_wallet": {
+        "alert_settings": "tests/wallets/test_alert_settings.py::test_a_wallet_body_carries_its_alert_settings",
         "auto_topup": "tests/wallets/test_auto_topup_and_real_time.py::test_auto_topup_fires_once_per_crossing_and_honours_its_cooldown",
         "conversion_rate": "tests/api/flexprice/test_wallets.py::test_conversion_rate_turns_money_into_credits",
         "currency": "tests/api/flexprice/test_wallets.py::test_update_wallet_and_unknown_wallet",
@@ -311,6 +312,7 @@ HONOURED: dict[str, dict[str, str]] = {
         "transaction_reason": "tests/api/flexprice/test_wallets.py::test_create_top_up_balance_and_transactions",
     },
     "flexprice:wallets.update_wallet": {
+        "alert_settings": "tests/wallets/test_alert_settings.py::test_a_wallet_body_carries_its_alert_settings",
         "auto_topup": "tests/wallets/test_auto_topup_and_real_time.py::test_auto_topup_fires_once_per_crossing_and_honours_its_cooldown",
         "config": "tests/api/test_field_echo.py::test_wallet_fields_are_stored_on_create_update_and_top_up",
         "description": "tests/api/test_field_echo.py::test_wallet_fields_are_stored_on_create_update_and_top_up",

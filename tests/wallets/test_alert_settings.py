@@ -115,3 +115,39 @@ def test_wallet_alert_settings_follow_the_balance_through_each_level(
     with pytest.raises((errors.ErrorResponse, errors.FlexpriceDefaultError)):
         fp.alert_settings.get_alert_settings(id=setting.id)
     assert fp.wallets.get_wallet(id=wallet.id).alert_state == "ok"
+
+
+def test_a_wallet_body_carries_its_alert_settings(fp: Flexprice, http: httpx.Client) -> None:
+    customer = fp.customers.create_customer(external_id=unique("cust"), name="Alert Body Co")
+    bad = http.post(
+        "/v1/wallets",
+        json={
+            "customer_id": customer.id,
+            "currency": "usd",
+            "alert_settings": {"alert_enabled": True},
+        },
+    )
+    assert bad.status_code == 400 and "config" in bad.text
+    assert fp.wallets.get_wallets_by_customer_id(id=customer.id) == []  # nothing half-made
+    wallet = fp.wallets.create_wallet(
+        customer_id=customer.id,
+        currency="usd",
+        initial_credits_to_load="20",
+        alert_settings={"critical": {"condition": "below", "threshold": "25"}},
+    )
+    assert wallet.alert_state == "in_alarm"
+    assert wallet.alert_settings is not None and wallet.alert_settings.critical is not None
+    assert wallet.alert_settings.critical.threshold == "25"
+    updated = fp.wallets.update_wallet(
+        id=wallet.id, alert_settings={"warning": {"condition": "below", "threshold": "21"}}
+    )
+    assert updated.alert_state == "warning"
+    assert updated.alert_settings is not None and updated.alert_settings.critical is None
+    found = fp.alert_settings.query_alert_settings(entity_id=wallet.id)
+    assert [s.config.warning.threshold for s in found.items if s.config and s.config.warning] == [
+        "21"
+    ]
+    alerting = fp.wallets.query_wallet(wallet_ids=[wallet.id], alert_enabled=True)
+    assert [w.id for w in alerting.items] == [wallet.id]
+    quiet = fp.wallets.query_wallet(wallet_ids=[wallet.id], alert_enabled=False)
+    assert quiet.items == []

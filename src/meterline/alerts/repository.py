@@ -41,6 +41,20 @@ def of_entities(
     return {row.entity_id: row for row in rows}
 
 
+def enabled_entity_ids(session: Session, environment_id: str, entity_type: str) -> list[str]:
+    """The entities of ``entity_type`` whose published settings are enabled."""
+    return list(
+        session.scalars(
+            select(AlertSetting.entity_id).where(
+                AlertSetting.environment_id == environment_id,
+                AlertSetting.entity_type == entity_type,
+                AlertSetting.status == "published",
+                AlertSetting.enabled.is_(True),
+            )
+        ).all()
+    )
+
+
 COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": AlertSetting.id,
     "entity_id": AlertSetting.entity_id,

@@ -107,14 +107,35 @@ def search_settings(
     )
 
 
-def wallet_states(
+def wallet_alerts(
     session: Session, environment_id: str, balances: Mapping[str, Decimal]
-) -> dict[str, str]:
-    """Wallet id → its alert state for the given credit balances (``ok`` without settings)."""
+) -> dict[str, tuple[str, dict[str, Any] | None]]:
+    """Wallet id → (its alert state at the given credit balance, its settings' config);
+    ``("ok", None)`` without settings. One query."""
     settings = repository.of_entities(session, environment_id, "wallet", list(balances))
-    return {
-        wallet_id: thresholds.state(thresholds.loaded(settings[wallet_id].config), balance)
-        if wallet_id in settings
-        else "ok"
-        for wallet_id, balance in balances.items()
-    }
+    out: dict[str, tuple[str, dict[str, Any] | None]] = {}
+    for wallet_id, balance in balances.items():
+        setting = settings.get(wallet_id)
+        if setting is None:
+            out[wallet_id] = ("ok", None)
+        else:
+            config = thresholds.loaded(setting.config)
+            out[wallet_id] = (thresholds.state(config, balance), setting.config)
+    return out
+
+
+def put_wallet_setting(
+    session: Session, principal: Principal, wallet_id: str, config: thresholds.Config
+) -> AlertSetting:
+    """The wallet's settings set to ``config``: its existing setting updated, or a new one
+    (a wallet body's ``alert_settings``)."""
+    existing_ones = repository.of_entities(session, principal.environment_id, "wallet", [wallet_id])
+    if wallet_id in existing_ones:
+        return update_setting(session, principal, existing_ones[wallet_id].id, config)
+    return create_setting(
+        session, principal, entity_type="wallet", entity_id=wallet_id, config=config
+    )
+
+
+def wallets_with_enabled_alerts(session: Session, principal: Principal) -> list[str]:
+    return repository.enabled_entity_ids(session, principal.environment_id, "wallet")

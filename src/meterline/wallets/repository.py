@@ -92,10 +92,17 @@ def search(
     wallet_status: str | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
+    within: Sequence[str] | None = None,
+    excluding: Sequence[str] | None = None,
 ) -> tuple[list[Wallet], int]:
+    """``within``: only these ids (empty: none); ``excluding``: none of these."""
     stmt = select(Wallet).where(Wallet.environment_id == environment_id)
     if wallet_ids:
         stmt = stmt.where(Wallet.id.in_(list(wallet_ids)))
+    if within is not None:
+        stmt = stmt.where(Wallet.id.in_(list(within)))
+    if excluding:
+        stmt = stmt.where(Wallet.id.not_in(list(excluding)))
     if customer_id:
         stmt = stmt.where(Wallet.customer_id == customer_id)
     if wallet_status:

@@ -191,6 +191,8 @@ def search_wallets(
     wallet_status: str | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
+    within: Sequence[str] | None = None,
+    excluding: Sequence[str] | None = None,
 ) -> tuple[list[Wallet], int]:
     return repository.search(
         session,
@@ -202,6 +204,8 @@ def search_wallets(
         wallet_status=wallet_status,
         sort=sort,
         order=order,
+        within=within,
+        excluding=excluding,
     )
 
 

@@ -59,7 +59,6 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_plan", "expand"): "credit_grants",
     ("query_price", "expand"): "meter",
     ("query_wallet", "expand"): "customer",
-    ("query_wallet", "alert_enabled"): True,
     ("get_wallet_transactions", "expand"): "customer",
     ("query_wallet_transaction", "expand"): "customer",
     ("query_alert_settings", "expand"): "entity",
@@ -392,6 +391,8 @@ CASES: list[Case] = [
         ("wallet_b",),
     ),
     Case(WAL, "status", lambda w: {"status": "closed"}, ("wallet_b",), ("wallet_a",)),
+    Case(WAL, "alert_enabled", lambda w: {"alert_enabled": True}, ("wallet_a",), ("wallet_b",)),
+    Case(WAL, "alert_enabled", lambda w: {"alert_enabled": False}, ("wallet_b",), ("wallet_a",)),
     # wallet transactions (all of wallet A)
     Case(TXS, "type", _tx(lambda w: {"type_": "debit"}), (), ("tx_5", "tx_20")),
     Case(

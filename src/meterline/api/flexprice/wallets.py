@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from meterline.alerts import service as alerts
 from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.alert_settings import AlertConfigIn
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
 from meterline.api.json import iso, json_response
@@ -62,7 +63,7 @@ class AutoTopupIn(WireModel):
 
 
 class WalletIn(WireModel):
-    unsupported = frozenset({"alert_settings", "price_unit"})
+    unsupported = frozenset({"price_unit"})
     currency: str = Field(min_length=1, max_length=3)
     customer_id: str | None = Field(default=None, max_length=64)
     external_customer_id: str | None = Field(default=None, max_length=255)
@@ -79,11 +80,12 @@ class WalletIn(WireModel):
     )
     config: WalletConfig | None = None
     auto_topup: AutoTopupIn | None = None
+    alert_settings: AlertConfigIn | None = None
 
 
 class WalletUpdate(WireModel):
-    unsupported = frozenset({"alert_settings"})
     auto_topup: AutoTopupIn | None = None
+    alert_settings: AlertConfigIn | None = None
     name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
@@ -113,9 +115,7 @@ class TopUpIn(WireModel):
 
 
 class WalletSearch(FilterQuery):
-    # Wallets carry no alert settings yet.
-    UNSUPPORTED = ("alert_enabled",)
-
+    alert_enabled: bool | None = None
     wallet_ids: list[str] | None = Field(default=None, max_length=1000)
     customer_id: str | None = Field(default=None, max_length=64)
     wallet_status: str | None = Field(default=None, max_length=20)
@@ -156,7 +156,9 @@ def _yyyymmdd(value: int | None, field: str) -> datetime | None:
 
 
 def wallet_out(
-    wallet: Wallet, balance: wallets.Balance | None = None, alert_state: str = "ok"
+    wallet: Wallet,
+    balance: wallets.Balance | None = None,
+    alert: tuple[str, dict[str, Any] | None] = ("ok", None),
 ) -> dict[str, Any]:
     credit_balance = balance.credit_balance if balance else wallet.credit_balance
     amount = (
@@ -181,7 +183,8 @@ def wallet_out(
         "environment_id": wallet.environment_id,
         "tenant_id": None,
         "status": wallet.status,
-        "alert_state": alert_state,
+        "alert_state": alert[0],
+        "alert_settings": alert[1],
         "auto_topup": _auto_topup_out(wallet),
         "created_at": iso(wallet.created_at),
         "updated_at": iso(wallet.updated_at),
@@ -261,14 +264,23 @@ def _with_balances(session: Any, rows: list[Wallet]) -> list[dict[str, Any]]:
     return _rendered(session, [(w, wallets.balance(session, w)) for w in rows])
 
 
-def _rendered(session: Any, pairs: list[tuple[Wallet, wallets.Balance]]) -> list[dict[str, Any]]:
-    """Each wallet with its balance and the alert state its credit balance is in."""
+def _rendered(
+    session: Any, pairs: list[tuple[Wallet, wallets.Balance | None]]
+) -> list[dict[str, Any]]:
+    """Each wallet with its balance (if read), its alert settings and the alert state its
+    credit balance is in."""
     if not pairs:
         return []
-    states = alerts.wallet_states(
-        session, pairs[0][0].environment_id, {w.id: b.credit_balance for w, b in pairs}
+    found = alerts.wallet_alerts(
+        session,
+        pairs[0][0].environment_id,
+        {w.id: b.credit_balance if b else w.credit_balance for w, b in pairs},
     )
-    return [wallet_out(w, b, states[w.id]) for w, b in pairs]
+    return [wallet_out(w, b, found[w.id]) for w, b in pairs]
+
+
+def _one(session: Any, wallet: Wallet) -> dict[str, Any]:
+    return _rendered(session, [(wallet, None)])[0]
 
 
 @router.post("/wallets", status_code=200)
@@ -293,7 +305,9 @@ def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> R
         initial_credits_expiry=expiry,
         auto_topup_settings=body.auto_topup.settings() if body.auto_topup else None,
     )
-    return json_response(wallet_out(wallet))
+    if body.alert_settings is not None:  # same transaction: refused settings write nothing
+        alerts.put_wallet_setting(session, principal, wallet.id, body.alert_settings.config())
+    return json_response(_one(session, wallet))
 
 
 @router.get("/wallets")
@@ -318,6 +332,11 @@ def list_wallets(
 @router.post("/wallets/search")
 def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) -> Response:
     refuse_expand(body.expand)
+    alerting = (
+        alerts.wallets_with_enabled_alerts(session, principal)
+        if body.alert_enabled is not None
+        else None
+    )
     # The SDK's WalletFilter names the wallet's state ``status`` (active, frozen, closed).
     rows, total = wallets.search_wallets(
         session,
@@ -329,6 +348,8 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
         wallet_status=body.wallet_status or body.status,
         sort=body.sort,
         order=body.order,
+        within=alerting if body.alert_enabled else None,
+        excluding=alerting if body.alert_enabled is False else None,
     )
     return list_response(_with_balances(session, rows), total, body)
 
@@ -353,7 +374,9 @@ def update_wallet(
         allowed_price_types=body.config.allowed_price_types if body.config else None,
         auto_topup=body.auto_topup.settings() if body.auto_topup else None,
     )
-    return json_response(wallet_out(wallet))
+    if body.alert_settings is not None:
+        alerts.put_wallet_setting(session, principal, wallet.id, body.alert_settings.config())
+    return json_response(_one(session, wallet))
 
 
 @router.post("/wallets/{wallet_id}/top-up")
@@ -377,7 +400,7 @@ def top_up_wallet(
     return json_response(
         {
             "wallet_transaction": transaction_out(entry),
-            "wallet": wallet_out(wallet),
+            "wallet": _one(session, wallet),
             "invoice_id": None,
         }
     )
@@ -468,7 +491,7 @@ def search_wallet_transactions(
 def terminate_wallet(wallet_id: str, principal: Vendor, session: WriteSession) -> Response:
     # Upstream answers a message; the SDK reads a WalletResponse: send both.
     wallet = wallets.terminate(session, principal, wallet_id)
-    return json_response({**wallet_out(wallet), "message": "wallet terminated successfully"})
+    return json_response({**_one(session, wallet), "message": "wallet terminated successfully"})
 
 
 @router.get("/wallets/{wallet_id}/balance/real-time")
