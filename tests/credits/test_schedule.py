@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meterline.credits import schedule
 
@@ -126,3 +128,32 @@ def test_catching_up_is_bounded_per_run() -> None:
 )
 def test_expiry(terms: schedule.GrantTerms, start: datetime, expected: datetime | None) -> None:
     assert schedule.expiry(terms, SUB, start) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    period=st.sampled_from(["DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "ANNUAL"]),
+    count=st.integers(1, 3),
+    anchor_day=st.integers(0, 400),
+    after_days=st.integers(0, 900),
+    timezone=st.sampled_from(["UTC", "America/New_York", "Asia/Kolkata"]),
+)
+def test_resuming_after_a_period_equals_filtering_them_all(
+    period: str, count: int, anchor_day: int, after_days: int, timezone: str
+) -> None:
+    """The bisection that resumes after the last applied period (oracle: the full walk)."""
+    first = at("2030-01-31") + timedelta(days=anchor_day, hours=5)
+    sub = schedule.SubscriptionTerms(
+        start_date=first,
+        end=None,
+        billing_anchor=first,
+        billing_period="MONTHLY",
+        billing_period_count=1,
+        timezone=timezone,
+    )
+    terms = grant(period=period, period_count=count)
+    now = first + timedelta(days=1000)
+    every = schedule.due_periods(terms, sub, now, limit=10_000)
+    after = every[min(after_days, len(every) - 1)].start
+    resumed = schedule.due_periods(terms, sub, now, after=after, limit=10_000)
+    assert resumed == [p for p in every if p.start > after]
