@@ -91,6 +91,12 @@ def test_auto_topup_fires_once_per_crossing_and_honours_its_cooldown(
         assert refused.status_code == 400, refused.text
         assert field in refused.text
     assert fp.wallets.get_wallet(id=wallet.id).auto_topup.threshold == 60
+    # Turned off: no amount needed, and no more top-ups.
+    off = fp.wallets.update_wallet(id=wallet.id, auto_topup={"enabled": False})
+    assert off.auto_topup is not None and off.auto_topup.enabled is False
+    before = len(_ledger(http, wallet.id))
+    _pay(fp, customer.id, "50")
+    assert len(_ledger(http, wallet.id)) == before + 1
 
 
 def test_auto_topup_cooldown_ends() -> None:

@@ -108,7 +108,12 @@ def after_credit(settings: AutoTopup | None, balance: Decimal) -> AutoTopup | No
 
 def checked(settings: AutoTopup) -> AutoTopup:
     """``settings`` as saved (armed, never fired), or a 400 naming the field at fault."""
-    if not settings.amount.is_finite() or settings.amount <= 0:
+    # Turned off ({"enabled": false}), the settings need no amount.
+    if (
+        not settings.amount.is_finite()
+        or settings.amount < 0
+        or (settings.enabled and settings.amount == 0)
+    ):
         raise InvalidRequest("auto_topup.amount must be greater than 0", field="auto_topup.amount")
     if not settings.threshold.is_finite() or settings.threshold < 0:
         raise InvalidRequest("auto_topup.threshold must be 0 or more", field="auto_topup.threshold")
