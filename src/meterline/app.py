@@ -21,6 +21,7 @@ from meterline.api.limits import ConcurrencyLimit
 from meterline.api.openapi import install_openapi
 from meterline.api.ratelimit import limiter_from_settings
 from meterline.api.routers import include_routers
+from meterline.credits.apply import CreditGrantJob
 from meterline.db.engine import Database
 from meterline.entitlements.read_model import HotReads
 from meterline.invoicing.clock import billing_clock
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.add(webhook_worker(db, settings.webhooks))  # worker=false: off
         jobs.add(MeterRebuildJob(db, settings.events))  # meters created or whose filters changed
         jobs.add(LicensingCullJob(db))  # culled machines and expired seat leases
+        jobs.add(CreditGrantJob(db, settings.billing.interval_seconds))  # with the clock
         jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db

@@ -456,4 +456,33 @@ def seed_victim(server: Server) -> Victim:
         "leaseId": seat["id"],
         "reservationId": held["id"],
     }
+    # A credit grant on tenant A's plan.
+    with tenant.client() as v1:
+        grant = _ok(
+            v1.post(
+                "/v1/creditgrants",
+                json={
+                    "name": f"{secret} grant",
+                    "scope": "PLAN",
+                    "plan_id": victim.path_ids["plan_id"],
+                    "credits": "5",
+                    "cadence": "ONETIME",
+                    "metadata": {"note": secret},
+                },
+            )
+        )
+        # Alert settings on tenant A's wallet.
+        alert = _ok(
+            v1.post(
+                "/v1/alerts/setting",
+                json={
+                    "entity_type": "wallet",
+                    "entity_id": victim.path_ids["wallet_id"],
+                    "parent_entity_type": "subscription",
+                    "parent_entity_id": f"{secret}-parent",
+                    "config": {"critical": {"condition": "below", "threshold": "1"}},
+                },
+            )
+        )
+    victim.path_ids |= {"grant_id": grant["id"], "setting_id": alert["id"]}
     return victim

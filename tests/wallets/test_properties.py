@@ -59,15 +59,9 @@ def usable(grants: list[ModelGrant], at: datetime) -> Decimal:
 
 
 def consume(grants: list[ModelGrant], quantity: Decimal, at: datetime) -> None:
-    def order(g: ModelGrant) -> tuple[int, int, datetime, Decimal, int]:
+    def order(g: ModelGrant) -> tuple[int, int, datetime, int]:
         far = datetime.max.replace(tzinfo=UTC)
-        return (
-            0 if g.priority is not None else 1,
-            g.priority or 0,
-            g.expiry or far,
-            -g.amount,
-            g.sequence,
-        )
+        return (0 if g.priority is not None else 1, g.priority or 0, g.expiry or far, g.sequence)
 
     for grant in sorted((g for g in grants if g.expiry is None or g.expiry > at), key=order):
         taken = min(grant.available, quantity)

@@ -8,9 +8,11 @@ from fastapi import FastAPI
 
 from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import coupons as fp_coupons
+from meterline.api.flexprice import credit_grants as fp_credit_grants
 from meterline.api.flexprice import credit_notes as fp_credit_notes
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
@@ -54,6 +56,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_catalog.router, prefix="/v1")
     app.include_router(fp_invoices.router, prefix="/v1")
     app.include_router(fp_wallets.router, prefix="/v1")
+    app.include_router(fp_credit_grants.router, prefix="/v1")
+    app.include_router(fp_alert_settings.router, prefix="/v1")
     app.include_router(fp_plans.router, prefix="/v1")
     app.include_router(fp_prices.router, prefix="/v1")
     app.include_router(fp_entitlements.router, prefix="/v1")

@@ -1,8 +1,10 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from meterline.accounts import models as accounts_models
+from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
 from meterline.credit_notes import models as credit_notes_models
+from meterline.credits import models as credits_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
@@ -29,10 +31,12 @@ from meterline.webhooks import models as webhooks_models
 __all__ = [
     "Base",
     "accounts_models",
+    "alerts_models",
     "billing_models",
     "catalog_models",
     "catalog_version",
     "credit_notes_models",
+    "credits_models",
     "customers_models",
     "discounts_models",
     "distribution_models",

@@ -2,7 +2,7 @@
 
 Credits are consumed from the completed credit entries that are not expired at the
 reference time, ordered by ``priority`` (lower first, none last), then ``expiry_date``
-(sooner first, none last), then ``credit_amount`` (larger first). Expired credits leave the
+(sooner first, none last), then age (older first: the ledger's ``sequence``). Expired credits leave the
 balance through a ``CREDIT_EXPIRED`` debit entry, written by the next write on the wallet
 or by the billing clock; until then reads already leave them out of the balance.
 Currency amount = credits × ``conversion_rate``. Every entry is written through
@@ -21,7 +21,7 @@ from meterline.db.base import utcnow
 from meterline.invoicing.amounts import ZERO
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import BOUND_TEXT, fits, in_money_context
-from meterline.wallets import repository
+from meterline.wallets import auto_topup, repository
 from meterline.wallets.models import Wallet, WalletTransaction
 from meterline.webhooks import notify
 
@@ -87,6 +87,10 @@ def write_entry(
         sequence=repository.next_sequence(session, wallet.id),
     )
     wallet.credit_balance = after
+    if kind == "credit":
+        rearmed = auto_topup.after_credit(auto_topup.loaded(wallet.auto_topup), after)
+        if rearmed is not None:
+            wallet.auto_topup = rearmed.stored()
     session.add(entry)
     session.flush()
     return entry
@@ -126,19 +130,13 @@ def credit(
 
 
 def consumption_order(quantity: list[WalletTransaction]) -> list[WalletTransaction]:
-    """Priority (lower first, none last), expiry (sooner first, none last), larger first."""
+    """Priority (lower first, none last), expiry (sooner first, none last), older first."""
     far = datetime.max.replace(tzinfo=None)
 
-    def key(entry: WalletTransaction) -> tuple[int, int, datetime, Decimal, int]:
+    def key(entry: WalletTransaction) -> tuple[int, int, datetime, int]:
         expiry = entry.expiry_date.replace(tzinfo=None) if entry.expiry_date else far
         priority = entry.priority if entry.priority is not None else 0
-        return (
-            0 if entry.priority is not None else 1,
-            priority,
-            expiry,
-            -entry.credit_amount,
-            entry.sequence,
-        )
+        return (0 if entry.priority is not None else 1, priority, expiry, entry.sequence)
 
     return sorted(quantity, key=key)
 
@@ -212,7 +210,30 @@ def debit(
         reference_id=reference_id,
     )
     notify.wallet_debited(session, wallet, entry.credit_balance_before)
+    if reason != "WALLET_TERMINATION":
+        _auto_top_up(session, wallet, entry, now)
     return entry
+
+
+def _auto_top_up(session: Session, wallet: Wallet, entry: WalletTransaction, now: datetime) -> None:
+    """The wallet's auto top-up, if this debit fires it (``auto_topup.py``)."""
+    settings = auto_topup.loaded(wallet.auto_topup)
+    if settings is None or not auto_topup.fires(settings, wallet.credit_balance, now):
+        return
+    wallet.auto_topup = auto_topup.fired(settings, now).stored()
+    credit(
+        session,
+        wallet,
+        settings.amount,
+        reason=settings.reason,
+        description="Auto top-up",
+        expiry=None,
+        priority=None,
+        idempotency_key=f"auto_topup:{entry.id}",
+        metadata={"auto_topup": "true", "debit_transaction_id": entry.id},
+        now=now,
+        reference_id=entry.id,
+    )
 
 
 @in_money_context

@@ -62,6 +62,8 @@ class Wallet(TimestampMixin, Base):
     # ALL | USAGE | FIXED
     allowed_price_types: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["ALL"])
     credit_balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # {"enabled", "threshold", "amount", "invoicing", "cooldown_seconds"} (``auto_topup.py``)
+    auto_topup: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     status: Mapped[str] = mapped_column(String(20), default="published")
     created_by: Mapped[str | None] = mapped_column(String(40), default=None)
     updated_by: Mapped[str | None] = mapped_column(String(40), default=None)

@@ -92,10 +92,17 @@ def search(
     wallet_status: str | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
+    within: Sequence[str] | None = None,
+    excluding: Sequence[str] | None = None,
 ) -> tuple[list[Wallet], int]:
+    """``within``: only these ids (empty: none); ``excluding``: none of these."""
     stmt = select(Wallet).where(Wallet.environment_id == environment_id)
     if wallet_ids:
         stmt = stmt.where(Wallet.id.in_(list(wallet_ids)))
+    if within is not None:
+        stmt = stmt.where(Wallet.id.in_(list(within)))
+    if excluding:
+        stmt = stmt.where(Wallet.id.not_in(list(excluding)))
     if customer_id:
         stmt = stmt.where(Wallet.customer_id == customer_id)
     if wallet_status:
@@ -169,11 +176,35 @@ class TransactionQuery:
     ascending: bool = False
 
 
+TRANSACTION_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "id": WalletTransaction.id,
+    "wallet_id": WalletTransaction.wallet_id,
+    "created_at": WalletTransaction.created_at,
+    "updated_at": WalletTransaction.updated_at,
+    "credit_amount": WalletTransaction.credit_amount,
+    "priority": WalletTransaction.priority,
+    "expiry_date": WalletTransaction.expiry_date,
+}
+
+
 def transactions(
-    session: Session, wallet_id: str, q: TransactionQuery, *, limit: int, offset: int
+    session: Session,
+    environment_id: str,
+    wallet_id: str | None,
+    q: TransactionQuery,
+    *,
+    limit: int,
+    offset: int,
+    sort: Sequence[Any] | str | None = None,
 ) -> tuple[list[WalletTransaction], int]:
+    """Ledger entries of one wallet (``wallet_id``) or of every wallet of the environment,
+    matching every field of ``q``; by ``sort``, else newest first (``q.ascending``: oldest)."""
     t = WalletTransaction
-    stmt = select(t).where(t.wallet_id == wallet_id, t.status == (q.status or "published"))
+    stmt = select(t).where(
+        t.environment_id == environment_id, t.status == (q.status or "published")
+    )
+    if wallet_id is not None:
+        stmt = stmt.where(t.wallet_id == wallet_id)
     if q.same_wallet_id:
         stmt = stmt.where(t.wallet_id == q.same_wallet_id)
     for column, value in (
@@ -198,7 +229,14 @@ def transactions(
     if q.expiry_date_before is not None:
         stmt = stmt.where(t.expiry_date < q.expiry_date_before)
     stmt = stmt.where(*created_between(t.created_at, q.start_time, q.end_time))
-    stmt = stmt.order_by(t.sequence.asc() if q.ascending else t.sequence.desc())
+    direction = "asc" if q.ascending else "desc"
+    if sort:
+        stmt = apply_sort(stmt, sort, direction, TRANSACTION_COLUMNS)
+    elif wallet_id is None:
+        stmt = apply_sort(stmt, "created_at", direction, TRANSACTION_COLUMNS)
+    # Within a wallet the ledger's own order; across wallets the id breaks ties.
+    sequence = t.sequence.asc() if q.ascending else t.sequence.desc()
+    stmt = stmt.order_by(sequence, t.id.asc() if q.ascending else t.id.desc())
     return page(session, stmt, limit, offset)
 
 

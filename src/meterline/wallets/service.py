@@ -28,7 +28,7 @@ from meterline.kernel.errors import (
 )
 from meterline.kernel.money import in_money_context
 from meterline.pricing.fields import currency_of
-from meterline.wallets import ledger, repository
+from meterline.wallets import auto_topup, ledger, repository
 from meterline.wallets.models import (
     TOP_UP_REASONS,
     WALLET_TYPES,
@@ -78,6 +78,7 @@ def create_wallet(
     allowed_price_types: list[str] | None = None,
     initial_credits: Decimal = ZERO,
     initial_credits_expiry: datetime | None = None,
+    auto_topup_settings: auto_topup.AutoTopup | None = None,
     now: datetime | None = None,
 ) -> Wallet:
     """A new active wallet; ``initial_credits`` are loaded as a FREE_CREDIT_GRANT top-up."""
@@ -121,6 +122,9 @@ def create_wallet(
         topup_conversion_rate=topup_rate or rate or Decimal(1),
         allowed_price_types=list(allowed_price_types or ["ALL"]),
         credit_balance=ZERO,
+        auto_topup=auto_topup.checked(auto_topup_settings).stored()
+        if auto_topup_settings
+        else None,
         created_by=principal.user_id,
         updated_by=principal.user_id,
     )
@@ -143,8 +147,11 @@ def create_wallet(
 
 
 def update_wallet(session: Session, principal: Principal, wallet_id: str, **changes: Any) -> Wallet:
-    """Changes ``name``, ``description``, ``metadata`` or ``allowed_price_types``."""
+    """Changes ``name``, ``description``, ``metadata``, ``allowed_price_types`` or
+    ``auto_topup`` (replaced whole, and armed again)."""
     wallet = _locked(session, principal, wallet_id)
+    if changes.get("auto_topup") is not None:
+        wallet.auto_topup = auto_topup.checked(changes["auto_topup"]).stored()
     for field in ("name", "description"):
         if changes.get(field) is not None:
             setattr(wallet, field, changes[field])
@@ -180,6 +187,8 @@ def search_wallets(
     wallet_status: str | None = None,
     sort: Sequence[Any] | str | None = None,
     order: str | None = None,
+    within: Sequence[str] | None = None,
+    excluding: Sequence[str] | None = None,
 ) -> tuple[list[Wallet], int]:
     return repository.search(
         session,
@@ -191,6 +200,8 @@ def search_wallets(
         wallet_status=wallet_status,
         sort=sort,
         order=order,
+        within=within,
+        excluding=excluding,
     )
 
 
@@ -289,16 +300,21 @@ def terminate(session: Session, principal: Principal, wallet_id: str) -> Wallet:
 def transactions(
     session: Session,
     principal: Principal,
-    wallet_id: str,
+    wallet_id: str | None,
     *,
     limit: int,
     offset: int,
+    sort: Sequence[Any] | str | None = None,
     **filters: Any,
 ) -> tuple[list[WalletTransaction], int]:
-    """The wallet's ledger entries matching every filter (``repository.TransactionQuery``)."""
-    wallet = get_wallet(session, principal, wallet_id)
+    """The ledger entries of one wallet (or, ``wallet_id`` None, of every wallet of the
+    environment) matching every filter (``repository.TransactionQuery``)."""
+    if wallet_id is not None:
+        wallet_id = get_wallet(session, principal, wallet_id).id
     q = repository.TransactionQuery(**filters)
-    return repository.transactions(session, wallet.id, q, limit=limit, offset=offset)
+    return repository.transactions(
+        session, principal.environment_id, wallet_id, q, limit=limit, offset=offset, sort=sort
+    )
 
 
 # ---- balances ----------------------------------------------------------------------------
@@ -333,3 +349,30 @@ def balance(
         real_time_balance=real_time,
         real_time_credit_balance=real_time / wallet.conversion_rate,
     )
+
+
+def wallet_for_credits(
+    session: Session, environment_id: str, customer_id: str, currency: str
+) -> Wallet:
+    """The customer's active PRE_PAID wallet in ``currency``, locked; a new one when there is
+    none (a credit grant opens the wallet it pays into, as upstream does)."""
+    for wallet in repository.active_of_customer(
+        session, environment_id, customer_id, currency, lock=True
+    ):
+        if wallet.wallet_type == "PRE_PAID":
+            return wallet
+    wallet = Wallet(
+        environment_id=environment_id,
+        customer_id=customer_id,
+        currency=currency,
+        name=f"{currency.upper()} wallet",
+        metadata_={},
+        wallet_type="PRE_PAID",
+        conversion_rate=Decimal(1),
+        topup_conversion_rate=Decimal(1),
+        allowed_price_types=["ALL"],
+        credit_balance=ZERO,
+    )
+    session.add(wallet)
+    session.flush()
+    return wallet

@@ -90,6 +90,25 @@ def seed_world(server: Server) -> Iterator[World]:
         wallet_b = fp.wallets.create_wallet(customer_id=b.id, currency="usd")
         ids |= {"wallet_a": wallet_a.id, "wallet_b": wallet_b.id}
         fp.wallets.terminate_wallet(id=wallet_b.id)
+        # Alert settings on both wallets: A's enabled with a parent, B's disabled.
+        for key, wallet_id, extra in (
+            (
+                "alert_a",
+                wallet_a.id,
+                {"parent_entity_type": "subscription", "parent_entity_id": "subs_parent_a"},
+            ),
+            ("alert_b", wallet_b.id, {}),
+        ):
+            alert = fp.alert_settings.create_alert_settings(
+                entity_type="wallet",
+                entity_id=wallet_id,
+                config={
+                    "alert_enabled": key == "alert_a",
+                    "critical": {"condition": "below", "threshold": "1"},
+                },
+                **extra,
+            )
+            ids[key] = alert.id
         for amount, extra in (
             ("5", {"transaction_reason": "FREE_CREDIT_GRANT", "priority": 1}),
             ("20", {"transaction_reason": "PURCHASED_CREDIT_DIRECT", "priority": 2}),

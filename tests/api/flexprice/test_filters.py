@@ -37,6 +37,14 @@ OPERATIONS: dict[str, tuple[type[Any], Callable[..., Any]]] = {
         models.GetWalletTransactionsRequest,
         lambda fp, **kw: fp.wallets.get_wallet_transactions(**kw),
     ),
+    "query_alert_settings": (
+        models.AlertSettingsFilter,
+        lambda fp, **kw: fp.alert_settings.query_alert_settings(**kw),
+    ),
+    "query_wallet_transaction": (
+        models.WalletTransactionFilter,
+        lambda fp, **kw: fp.wallets.query_wallet_transaction(**kw),
+    ),
 }
 # Path parameters name the resource listed; they are no filter.
 PATH_PARAMETERS = {("get_wallet_transactions", "id_path_parameter")}
@@ -51,8 +59,15 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_plan", "expand"): "credit_grants",
     ("query_price", "expand"): "meter",
     ("query_wallet", "expand"): "customer",
-    ("query_wallet", "alert_enabled"): True,
     ("get_wallet_transactions", "expand"): "customer",
+    ("query_wallet_transaction", "expand"): "customer",
+    ("query_alert_settings", "expand"): "entity",
+    ("query_alert_settings", "filters"): [
+        {"field": "entity_id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
+    ("query_wallet_transaction", "filters"): [
+        {"field": "reference_id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
 }
 
 
@@ -91,6 +106,8 @@ PLN = "query_plan"
 PRC = "query_price"
 WAL = "query_wallet"
 TXS = "get_wallet_transactions"
+QTX = "query_wallet_transaction"
+ALS = "query_alert_settings"
 
 
 def _tx(extra: Callable[[World], dict[str, Any]]) -> Callable[[World], dict[str, Any]]:
@@ -374,6 +391,8 @@ CASES: list[Case] = [
         ("wallet_b",),
     ),
     Case(WAL, "status", lambda w: {"status": "closed"}, ("wallet_b",), ("wallet_a",)),
+    Case(WAL, "alert_enabled", lambda w: {"alert_enabled": True}, ("wallet_a",), ("wallet_b",)),
+    Case(WAL, "alert_enabled", lambda w: {"alert_enabled": False}, ("wallet_b",), ("wallet_a",)),
     # wallet transactions (all of wallet A)
     Case(TXS, "type", _tx(lambda w: {"type_": "debit"}), (), ("tx_5", "tx_20")),
     Case(
@@ -421,6 +440,59 @@ CASES: list[Case] = [
         (),
         ("tx_5",),
     ),
+]
+# The environment-wide ledger search takes the same filters, its ``id`` naming the wallet.
+CASES += [
+    Case(
+        QTX,
+        case.field,
+        lambda w, case=case: {
+            "id": w.ids["wallet_a"],
+            **{k: v for k, v in case.kwargs(w).items() if k != "id_path_parameter"},
+        },
+        case.keep,
+        case.drop,
+    )
+    for case in CASES
+    if case.op == TXS and case.field != "id_query_parameter"
+]
+CASES.append(Case(QTX, "id", lambda w: {"id": w.ids["wallet_b"]}, (), ("tx_5", "tx_20")))
+# alert settings (A's enabled with a parent subscription, B's disabled)
+CASES += [
+    Case(ALS, "enabled", lambda w: {"enabled": True}, ("alert_a",), ("alert_b",)),
+    _eq(ALS, "entity_id", _id("wallet_a"), "alert_a", "alert_b"),
+    Case(
+        ALS,
+        "entity_ids",
+        lambda w: {"entity_ids": [w.ids["wallet_b"]]},
+        ("alert_b",),
+        ("alert_a",),
+    ),
+    Case(ALS, "entity_type", lambda w: {"entity_type": "wallet"}, ("alert_a", "alert_b"), ()),
+    Case(
+        ALS,
+        "parent_entity_id",
+        lambda w: {"parent_entity_id": "subs_parent_a"},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(
+        ALS,
+        "parent_entity_ids",
+        lambda w: {"parent_entity_ids": ["subs_parent_a"]},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(
+        ALS,
+        "parent_entity_type",
+        lambda w: {"parent_entity_type": "subscription"},
+        ("alert_a",),
+        ("alert_b",),
+    ),
+    Case(ALS, "start_time", lambda w: {"start_time": w.after}, (), ("alert_a",)),
+    Case(ALS, "end_time", lambda w: {"end_time": w.before}, (), ("alert_a",)),
+    Case(ALS, "status", lambda w: {"status": "archived"}, (), ("alert_a",)),
 ]
 
 
@@ -509,7 +581,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_api_keys", "status"): _api_key_status,
 }
 PAGED = {"limit", "offset", "order", "sort"}
-PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, "list_api_keys")
+PAGED_OPS = (INV, SUB, CUS, PLN, PRC, WAL, TXS, QTX, ALS, "list_api_keys")
 
 
 def _honoured() -> set[tuple[str, str]]:

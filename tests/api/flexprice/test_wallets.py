@@ -134,7 +134,7 @@ def test_unknown_currency_and_duplicate_wallet_are_refused(
     assert missing.status_code == 404
 
 
-def test_credits_are_consumed_by_priority_then_expiry_then_amount(
+def test_credits_are_consumed_by_priority_then_expiry_then_age(
     http: httpx.Client, fp: Flexprice
 ) -> None:
     customer = new_customer(fp)
@@ -166,9 +166,9 @@ def test_credits_are_consumed_by_priority_then_expiry_then_amount(
         for t in http.get(f"/v1/wallets/{wallet.id}/transactions").json()["items"]
         if t["type"] == "credit"
     }
-    # priority 1 first (3), then the expiring grant (5), then the larger plain grant (20),
-    # then 2 of the smaller one.
-    assert left == {prioritized: "0", expiring: "0", plain_large: "0", plain_small: "8"}
+    # priority 1 first (3), then the expiring grant (5), then the older plain grant (10),
+    # then 12 of the newer one, although it is the larger.
+    assert left == {prioritized: "0", expiring: "0", plain_small: "0", plain_large: "8"}
     assert fp.wallets.get_wallet_balance(id=wallet.id).credit_balance == "8"
 
 

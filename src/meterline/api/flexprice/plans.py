@@ -10,10 +10,12 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import ListPage, WireModel, list_response, split_csv
+from meterline.api.flexprice.credit_grants import grant_out
 from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
+from meterline.credits import service as credit_grants
 from meterline.entitlements import repository as grants
 from meterline.pricing import plans
 from meterline.pricing.commands import PlanFields as PlanChanges
@@ -41,7 +43,10 @@ class PlanSearch(FilterQuery):
 
 
 def plan_out(
-    plan: Plan, prices: list[Any] | None = None, entitlements: list[Any] | None = None
+    plan: Plan,
+    prices: list[Any] | None = None,
+    entitlements: list[Any] | None = None,
+    credit_grants: list[Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": plan.id,
@@ -59,7 +64,7 @@ def plan_out(
         body["prices"] = prices
     if entitlements is not None:
         body["entitlements"] = entitlements
-        body["credit_grants"] = []
+        body["credit_grants"] = credit_grants or []
     return {k: v for k, v in body.items() if v is not None}
 
 
@@ -69,7 +74,8 @@ def _full(session: Any, principal: Any, plan: Plan) -> dict[str, Any]:
         entitlement_out(g)
         for g in grants.for_entities(session, principal.environment_id, "PLAN", [plan.id])
     ]
-    return plan_out(plan, prices, ents)
+    plan_grants = [grant_out(g) for g in credit_grants.plan_grants(session, principal, plan.id)]
+    return plan_out(plan, prices, ents, plan_grants)
 
 
 @router.post("/plans", status_code=201, summary="Create a plan")

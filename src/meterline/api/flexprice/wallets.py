@@ -11,14 +11,19 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
+from meterline.alerts import service as alerts
 from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.flexprice.alert_settings import AlertConfigIn
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
 from meterline.api.json import iso, json_response
+from meterline.db.base import utcnow
+from meterline.invoicing import accrued
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
 from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
+from meterline.wallets import auto_topup
 from meterline.wallets import service as wallets
 from meterline.wallets.models import Wallet, WalletTransaction
 
@@ -34,8 +39,31 @@ class WalletConfig(WireModel):
     allowed_price_types: list[PriceType] | None = Field(default=None, max_length=3)
 
 
+class CooldownIn(WireModel):
+    unit: str = Field(max_length=10)
+    value: int = Field(ge=0, le=31_622_400)
+
+
+class AutoTopupIn(WireModel):
+    enabled: bool = False
+    threshold: money.Amount = Decimal(0)
+    amount: money.Quantity = Decimal(0)
+    invoicing: bool = False
+    cooldown: CooldownIn | None = None
+
+    def settings(self) -> auto_topup.AutoTopup:
+        return auto_topup.AutoTopup(
+            enabled=self.enabled,
+            threshold=self.threshold,
+            amount=self.amount,
+            invoicing=self.invoicing,
+            cooldown_unit=self.cooldown.unit if self.cooldown else None,
+            cooldown_value=self.cooldown.value if self.cooldown else None,
+        )
+
+
 class WalletIn(WireModel):
-    unsupported = frozenset({"alert_settings", "auto_topup", "price_unit"})
+    unsupported = frozenset({"price_unit"})
     currency: str = Field(min_length=1, max_length=3)
     customer_id: str | None = Field(default=None, max_length=64)
     external_customer_id: str | None = Field(default=None, max_length=255)
@@ -51,10 +79,13 @@ class WalletIn(WireModel):
         default=None, ge=MIN_YYYYMMDD, le=MAX_YYYYMMDD
     )
     config: WalletConfig | None = None
+    auto_topup: AutoTopupIn | None = None
+    alert_settings: AlertConfigIn | None = None
 
 
 class WalletUpdate(WireModel):
-    unsupported = frozenset({"alert_settings", "auto_topup"})
+    auto_topup: AutoTopupIn | None = None
+    alert_settings: AlertConfigIn | None = None
     name: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
@@ -84,12 +115,31 @@ class TopUpIn(WireModel):
 
 
 class WalletSearch(FilterQuery):
-    # Wallets carry no alert settings yet.
-    UNSUPPORTED = ("alert_enabled",)
-
+    alert_enabled: bool | None = None
     wallet_ids: list[str] | None = Field(default=None, max_length=1000)
     customer_id: str | None = Field(default=None, max_length=64)
     wallet_status: str | None = Field(default=None, max_length=20)
+
+
+class WalletTransactionSearch(FilterQuery):
+    """``POST /wallets/transactions/search``: every wallet's ledger; ``id`` names one wallet."""
+
+    # Generic conditions over ledger columns are not applied yet.
+    UNSUPPORTED = ("filters",)
+
+    id: str | None = Field(default=None, max_length=64)
+    type: Literal["credit", "debit"] | None = None
+    transaction_reason: str | None = Field(default=None, max_length=40)
+    transaction_status: str | None = Field(default=None, max_length=20)
+    reference_type: str | None = Field(default=None, max_length=40)
+    reference_id: str | None = Field(default=None, max_length=255)
+    created_by: str | None = Field(default=None, max_length=64)
+    priority: int | None = Field(default=None, ge=0, le=1_000_000)
+    credits_available_gt: money.Amount | None = None
+    expiry_date_after: OptionalInstant = None
+    expiry_date_before: OptionalInstant = None
+    status: Literal["published", "deleted", "archived"] | None = None
+    order: Literal["asc", "desc"] | None = None
 
 
 def _yyyymmdd(value: int | None, field: str) -> datetime | None:
@@ -105,7 +155,11 @@ def _yyyymmdd(value: int | None, field: str) -> datetime | None:
     return day.replace(hour=23, minute=59, second=59)
 
 
-def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[str, Any]:
+def wallet_out(
+    wallet: Wallet,
+    balance: wallets.Balance | None = None,
+    alert: tuple[str, dict[str, Any] | None] = ("ok", None),
+) -> dict[str, Any]:
     credit_balance = balance.credit_balance if balance else wallet.credit_balance
     amount = (
         balance.balance
@@ -129,7 +183,9 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         "environment_id": wallet.environment_id,
         "tenant_id": None,
         "status": wallet.status,
-        "alert_state": "ok",
+        "alert_state": alert[0],
+        "alert_settings": alert[1],
+        "auto_topup": _auto_topup_out(wallet),
         "created_at": iso(wallet.created_at),
         "updated_at": iso(wallet.updated_at),
         "created_by": wallet.created_by,
@@ -141,6 +197,21 @@ def wallet_out(wallet: Wallet, balance: wallets.Balance | None = None) -> dict[s
         out["unpaid_invoices_amount"] = decimal_text(balance.unpaid_invoices_amount)
         out["current_period_usage"] = decimal_text(balance.current_period_usage)
         out["is_cached_fallback"] = False
+    return out
+
+
+def _auto_topup_out(wallet: Wallet) -> dict[str, Any] | None:
+    settings = auto_topup.loaded(wallet.auto_topup)
+    if settings is None:
+        return None
+    out: dict[str, Any] = {
+        "enabled": settings.enabled,
+        "threshold": settings.threshold,  # JSON numbers, as the SDK reads them
+        "amount": settings.amount,
+        "invoicing": settings.invoicing,
+    }
+    if settings.cooldown_unit is not None:
+        out["cooldown"] = {"unit": settings.cooldown_unit, "value": settings.cooldown_value or 0}
     return out
 
 
@@ -178,15 +249,38 @@ def transaction_out(entry: WalletTransaction) -> dict[str, Any]:
 
 
 def _balance(session: Any, wallet: Wallet) -> wallets.Balance:
+    """The balance less the unpaid invoices and the usage accrued but not yet invoiced."""
     unpaid = invoices.unpaid_amount(
         session, wallet.environment_id, wallet.customer_id, wallet.currency
     )
-    return wallets.balance(session, wallet, unpaid_invoices=unpaid)
+    usage = accrued.accrued_usage(
+        session, wallet.environment_id, wallet.customer_id, wallet.currency, utcnow()
+    )
+    return wallets.balance(session, wallet, unpaid_invoices=unpaid, current_period_usage=usage)
 
 
 def _with_balances(session: Any, rows: list[Wallet]) -> list[dict[str, Any]]:
     """Each wallet with its balance (the unpaid invoices not read)."""
-    return [wallet_out(w, wallets.balance(session, w)) for w in rows]
+    return _rendered(session, [(w, wallets.balance(session, w)) for w in rows])
+
+
+def _rendered(
+    session: Any, pairs: list[tuple[Wallet, wallets.Balance | None]]
+) -> list[dict[str, Any]]:
+    """Each wallet with its balance (if read), its alert settings and the alert state its
+    credit balance is in."""
+    if not pairs:
+        return []
+    found = alerts.wallet_alerts(
+        session,
+        pairs[0][0].environment_id,
+        {w.id: b.credit_balance if b else w.credit_balance for w, b in pairs},
+    )
+    return [wallet_out(w, b, found[w.id]) for w, b in pairs]
+
+
+def _one(session: Any, wallet: Wallet) -> dict[str, Any]:
+    return _rendered(session, [(wallet, None)])[0]
 
 
 @router.post("/wallets", status_code=200)
@@ -209,8 +303,11 @@ def create_wallet(body: WalletIn, principal: Vendor, session: WriteSession) -> R
         allowed_price_types=list(body.config.allowed_price_types or []) if body.config else None,
         initial_credits=body.initial_credits_to_load or Decimal(0),
         initial_credits_expiry=expiry,
+        auto_topup_settings=body.auto_topup.settings() if body.auto_topup else None,
     )
-    return json_response(wallet_out(wallet))
+    if body.alert_settings is not None:  # same transaction: refused settings write nothing
+        alerts.put_wallet_setting(session, principal, wallet.id, body.alert_settings.config())
+    return json_response(_one(session, wallet))
 
 
 @router.get("/wallets")
@@ -235,6 +332,11 @@ def list_wallets(
 @router.post("/wallets/search")
 def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) -> Response:
     refuse_expand(body.expand)
+    alerting = (
+        alerts.wallets_with_enabled_alerts(session, principal)
+        if body.alert_enabled is not None
+        else None
+    )
     # The SDK's WalletFilter names the wallet's state ``status`` (active, frozen, closed).
     rows, total = wallets.search_wallets(
         session,
@@ -246,6 +348,8 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
         wallet_status=body.wallet_status or body.status,
         sort=body.sort,
         order=body.order,
+        within=alerting if body.alert_enabled else None,
+        excluding=alerting if body.alert_enabled is False else None,
     )
     return list_response(_with_balances(session, rows), total, body)
 
@@ -253,7 +357,7 @@ def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) 
 @router.get("/wallets/{wallet_id}")
 def get_wallet(wallet_id: str, principal: Vendor, session: ReadSession) -> Response:
     wallet = wallets.get_wallet(session, principal, wallet_id)
-    return json_response(wallet_out(wallet, wallets.balance(session, wallet)))
+    return json_response(_rendered(session, [(wallet, wallets.balance(session, wallet))])[0])
 
 
 @router.put("/wallets/{wallet_id}")
@@ -268,8 +372,11 @@ def update_wallet(
         description=body.description,
         metadata=body.metadata,
         allowed_price_types=body.config.allowed_price_types if body.config else None,
+        auto_topup=body.auto_topup.settings() if body.auto_topup else None,
     )
-    return json_response(wallet_out(wallet))
+    if body.alert_settings is not None:
+        alerts.put_wallet_setting(session, principal, wallet.id, body.alert_settings.config())
+    return json_response(_one(session, wallet))
 
 
 @router.post("/wallets/{wallet_id}/top-up")
@@ -293,7 +400,7 @@ def top_up_wallet(
     return json_response(
         {
             "wallet_transaction": transaction_out(entry),
-            "wallet": wallet_out(wallet),
+            "wallet": _one(session, wallet),
             "invoice_id": None,
         }
     )
@@ -349,11 +456,42 @@ def wallet_transactions(
     return list_response([transaction_out(t) for t in rows], total, page)
 
 
+@router.post("/wallets/transactions/search")
+def search_wallet_transactions(
+    body: WalletTransactionSearch, principal: Vendor, session: ReadSession
+) -> Response:
+    refuse_expand(body.expand)
+    rows, total = wallets.transactions(
+        session,
+        principal,
+        None,
+        limit=body.limit,
+        offset=body.offset,
+        sort=body.sort,
+        same_wallet_id=body.id,
+        transaction_type=body.type,
+        transaction_reason=body.transaction_reason,
+        transaction_status=body.transaction_status,
+        reference_type=body.reference_type,
+        reference_id=body.reference_id,
+        created_by=body.created_by,
+        priority=body.priority,
+        credits_available_gt=body.credits_available_gt,
+        expiry_date_after=body.expiry_date_after,
+        expiry_date_before=body.expiry_date_before,
+        start_time=body.start_time,
+        end_time=body.end_time,
+        status=body.status,
+        ascending=body.order == "asc",
+    )
+    return list_response([transaction_out(t) for t in rows], total, body)
+
+
 @router.post("/wallets/{wallet_id}/terminate")
 def terminate_wallet(wallet_id: str, principal: Vendor, session: WriteSession) -> Response:
     # Upstream answers a message; the SDK reads a WalletResponse: send both.
     wallet = wallets.terminate(session, principal, wallet_id)
-    return json_response({**wallet_out(wallet), "message": "wallet terminated successfully"})
+    return json_response({**_one(session, wallet), "message": "wallet terminated successfully"})
 
 
 @router.get("/wallets/{wallet_id}/balance/real-time")
@@ -362,7 +500,7 @@ def wallet_balance(
 ) -> Response:
     refuse_query_params(request, ("expand",))
     wallet = wallets.get_wallet(session, principal, wallet_id)
-    out = wallet_out(wallet, _balance(session, wallet))
+    out = _rendered(session, [(wallet, _balance(session, wallet))])[0]
     out["balance_updated_at"] = iso(wallet.updated_at)
     return json_response(out)
 
@@ -381,7 +519,7 @@ def wallets_by_lookup(
         session, principal, customer_id=customer_id, lookup_key=lookup_key
     )
     if include_real_time_balance:
-        return json_response([wallet_out(w, _balance(session, w)) for w in rows])
+        return json_response(_rendered(session, [(w, _balance(session, w)) for w in rows]))
     return json_response(_with_balances(session, rows))
 
 

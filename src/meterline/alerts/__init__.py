@@ -1,0 +1,1 @@
+"""Alert settings: thresholds on an entity's value (a wallet's balance), and its state."""
