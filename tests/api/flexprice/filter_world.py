@@ -1,6 +1,6 @@
 """The rows tests/api/flexprice/test_filters*.py search: two customers, A and B, with plans,
-prices, subscriptions, invoices, wallets, ledger entries, features, entitlements and events
-each filter tells apart."""
+prices, subscriptions, invoices, wallets, ledger entries, features, entitlements, events,
+coupons, tax rates and their associations each filter tells apart."""
 
 from __future__ import annotations
 
@@ -129,6 +129,7 @@ def seed_world(server: Server) -> Iterator[World]:
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
+        _coupons_and_taxes(w)
         w.middle = datetime.now(UTC)
         yield w
 
@@ -176,3 +177,52 @@ def _features_and_events(w: World) -> None:
         )
         assert meter.status_code == 201, meter.text
         ids["meter_a"] = meter.json()["id"]
+
+
+def _coupons_and_taxes(w: World) -> None:
+    """A coupon for each customer, redeemed on a subscription of theirs (B's association
+    ended an hour before ``before``); a tax rate for each, INTERNAL for A, EXTERNAL for B."""
+    fp, ids = w.fp, w.ids
+    plan, _price = _plan_with_price(fp, "pc", "MONTHLY", "1", {"line": "coupons"})
+    for name in ("a", "b"):
+        coupon = fp.coupons.create_coupon(
+            name=f"coupon {name}",
+            type_="percentage",
+            cadence="forever",
+            percentage_off="10",
+            coupon_code=unique(f"cp_{name}"),
+        )
+        ids |= {f"coupon_{name}": coupon.id, f"coupon_{name}_code": coupon.coupon_code}
+    redeemed = {
+        "a": {"coupons": [ids["coupon_a"]]},
+        "b": {
+            "subscription_coupons": [
+                {
+                    "coupon_code": ids["coupon_b_code"],
+                    "start_date": w.before - 2 * AN_HOUR,
+                    "end_date": w.before - AN_HOUR,
+                }
+            ]
+        },
+    }
+    for name, extra in redeemed.items():
+        sub = fp.subscriptions.create_subscription(
+            customer_id=ids[f"cust_{name}"],
+            plan_id=plan.id,
+            currency="usd",
+            billing_period="MONTHLY",
+            **extra,
+        )
+        [link] = fp.coupon_associations.list_coupon_associations(subscription_ids=[sub.id]).items
+        ids |= {f"coupon_sub_{name}": sub.id, f"coupon_assoc_{name}": link.id}
+    for name, scope in (("a", "INTERNAL"), ("b", "EXTERNAL")):
+        code = unique(f"tax_{name}")
+        rate = fp.tax_rates.create_tax_rate(code=code, name=code, percentage_value="5", scope=scope)
+        ids |= {f"rate_{name}": rate.id, f"rate_{name}_code": code}
+    tax_a = fp.tax_associations.create_tax_association(
+        tax_rate_code=ids["rate_a_code"], entity_type="customer", entity_id=ids["cust_a"]
+    )
+    tax_b = fp.tax_associations.create_tax_association(
+        tax_rate_code=ids["rate_b_code"], external_customer_id=ids["ext_b"]
+    )
+    ids |= {"tax_a": tax_a.id, "tax_b": tax_b.id}

@@ -1,6 +1,7 @@
 """The filter inventory, continued: every other list, search and lookup operation the SDK
 sends parameters to (features, entitlements, raw events, a subscription's entitlements, a
-customer's usage summary, an event or invoice looked up, wallets, usage queries).
+customer's usage summary, an event or invoice looked up, wallets, usage queries, coupons,
+tax rates and their associations).
 
 As in test_filters.py each parameter is HONOURED (a case seeds rows it must exclude and keep,
 or a check shows its effect) or REFUSED (400 naming it). Usage queries compute rather than
@@ -31,6 +32,10 @@ ENT = "query_entitlement"
 EVS = "list_raw_events"
 SUE = "get_subscription_entitlements"
 CUU = "get_customer_usage_summary"
+CPN = "query_coupon"
+CPA = "list_coupon_associations"
+TXR = "get_tax_rates"
+TXA = "list_tax_associations"
 
 
 def _items(result: Any) -> list[Any]:
@@ -56,6 +61,10 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     "get_usage_analytics": (lambda fp, **kw: fp.events.get_usage_analytics(**kw), _items),
     "query_user": (lambda fp, **kw: fp.users.query_user(**kw), _items),
     "list_rbac_roles": (lambda fp, **kw: fp.rbac.list_rbac_roles(**kw), lambda r: r["items"]),
+    CPN: (lambda fp, **kw: fp.coupons.query_coupon(**kw), _items),
+    CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
+    TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
+    TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -105,6 +114,8 @@ REFUSED: dict[tuple[str, str], Any] = {
     ],
     ("query_user", "start_time"): "2026-01-01T00:00:00Z",
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
+    (CPN, "expand"): "coupon_associations",
+    (TXR, "expand"): "tax_associations",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -251,6 +262,42 @@ CASES: list[Case] = [
     _eq(CUU, "feature_ids", _list("f2"), "f2", "f1"),
     _eq(CUU, "feature_lookup_keys", _list("f1_key"), "f1", "f2"),
     Case(CUU, "subscription_ids", lambda w: {"subscription_ids": [w.ids["sub_b"]]}, (), ("f1",)),
+    # coupons, their associations (B's has ended), tax rates and tax associations
+    _eq(CPN, "coupon_ids", _list("coupon_a"), "coupon_a", "coupon_b"),
+    _eq(CPN, "coupon_codes", _list("coupon_b_code"), "coupon_b", "coupon_a"),
+    Case(CPN, "status", lambda w: {"status": "archived"}, (), ("coupon_a", "coupon_b")),
+    Case(
+        CPN,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "coupon_code",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["coupon_a_code"]},
+                }
+            ]
+        },
+        ("coupon_a",),
+        ("coupon_b",),
+    ),
+    _eq(CPA, "subscription_ids", _list("coupon_sub_a"), "coupon_assoc_a", "coupon_assoc_b"),
+    _eq(CPA, "coupon_ids", _list("coupon_b"), "coupon_assoc_b", "coupon_assoc_a"),
+    _eq(CPA, "active_only", lambda w: True, "coupon_assoc_a", "coupon_assoc_b"),
+    _eq(TXR, "taxrate_ids", _list("rate_a"), "rate_a", "rate_b"),
+    _eq(TXR, "taxrate_codes", _list("rate_b_code"), "rate_b", "rate_a"),
+    _eq(TXR, "scope", lambda w: "EXTERNAL", "rate_b", "rate_a"),
+    Case(TXR, "status", lambda w: {"status": "archived"}, (), ("rate_a", "rate_b")),
+    Case(
+        TXR, "start_time", lambda w: {"start_time": w.after.isoformat()}, (), ("rate_a", "rate_b")
+    ),
+    Case(TXR, "end_time", lambda w: {"end_time": w.before.isoformat()}, (), ("rate_a", "rate_b")),
+    Case(TXA, "entity_type", lambda w: {"entity_type": "customer"}, ("tax_a", "tax_b"), ()),
+    Case(TXA, "entity_type", lambda w: {"entity_type": "tenant"}, (), ("tax_a", "tax_b")),
+    _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
+    _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
+    _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
 ]
 
 
@@ -401,17 +448,34 @@ def _events_paging(w: World) -> None:
     assert _ids(w, EVS, sort="event_name", order="asc") == [w.ids["ev_a"], w.ids["ev_b"]]
 
 
-def _paging(op: str) -> Callable[[World], None]:
+def _paging(op: str, order: bool = True, sort: bool = True) -> Callable[[World], None]:
+    """limit and offset, and (where the SDK sends them) order and sort, each shown to change
+    the answer."""
+
     def check(w: World) -> None:
         names = _ids(w, op)
         assert len(names) >= 2, f"{op} needs two rows to page"
         assert _ids(w, op, limit=1) == names[:1]
         assert _ids(w, op, offset=1) == names[1:]
-        assert _ids(w, op, order="asc") == names[::-1]
-        ascending = _ids(w, op, sort=[{"field": "id", "direction": "asc"}], order="asc")
-        assert ascending == sorted(names)
+        if order:
+            assert _ids(w, op, order="asc") == names[::-1]
+        if sort:
+            ascending = _ids(w, op, sort=[{"field": "id", "direction": "asc"}], order="asc")
+            assert ascending == sorted(names)
 
     return check
+
+
+def _coupon_expansion(w: World) -> None:
+    """``expand=coupon`` renders each association's coupon; any other expansion is a 400."""
+    a = {"subscription_ids": [w.ids["coupon_sub_a"]]}
+    [plain] = w.fp.coupon_associations.list_coupon_associations(**a).items
+    [expanded] = w.fp.coupon_associations.list_coupon_associations(**a, expand="coupon").items
+    assert plain.coupon is None and expanded.coupon is not None
+    assert expanded.coupon.coupon_code == w.ids["coupon_a_code"]
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.coupon_associations.list_coupon_associations(**a, expand="subscription")
+    assert refused.value.status_code == 400 and "expand" in refused.value.body
 
 
 # Fields that look one row up, shape the answer or page it, each with its own check.
@@ -473,6 +537,10 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(EVS, name): _events_paging for name in ("page_size", "offset", "order", "sort")},
     **{(op, name): _paging(op) for op in (FEA, ENT) for name in ("limit", "offset", "order")},
     **{(op, "sort"): _paging(op) for op in (FEA, ENT)},
+    **{(CPN, name): _paging(CPN) for name in ("limit", "offset", "order", "sort")},
+    **{(TXR, name): _paging(TXR, sort=False) for name in ("limit", "offset", "order")},
+    **{(CPA, name): _paging(CPA, order=False, sort=False) for name in ("limit", "offset")},
+    (CPA, "expand"): _coupon_expansion,
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
 }
