@@ -37,6 +37,7 @@ from meterline.kernel.money import minor_units, round_money
 from meterline.kernel.money import total as money_total
 from meterline.pricing import repository as plan_repository
 from meterline.pricing.display import display_amount
+from meterline.subscriptions import cancellation
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.commands import CreateSubscription, SubscriptionChanges
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -461,7 +462,7 @@ def cancel_subscription(
     session: WriteSession,
     settings: AppSettings,
 ) -> Response:
-    result = subscriptions.cancel_subscription(
+    result = cancellation.cancel_subscription(
         session,
         principal,
         subscription_id,
