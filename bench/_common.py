@@ -114,6 +114,51 @@ def run_wrk(
     raise RuntimeError("wrk printed no summary:\n" + out.stdout + out.stderr)
 
 
+def driver_ceiling(
+    wrk: str, script: Path, *, threads: int, connections: int, seconds: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """The load driver's own ceiling: ``script`` run by wrk against a server that answers
+    every request at once (``instant_server.py``)."""
+    port = free_port()
+    instant = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("instant_server.py")), str(port)]
+    )
+    try:
+        time.sleep(0.5)
+        return run_wrk(
+            wrk,
+            f"http://127.0.0.1:{port}",
+            script,
+            threads=threads,
+            connections=connections,
+            seconds=seconds,
+            env=env,
+        )
+    finally:
+        instant.terminate()
+        instant.wait()
+
+
+def licensed_instance(api: Any, slug: str, license_id: str) -> str:
+    """A customer and an instance (slug ``<slug>-inst``) on the license, valid 2026-2036,
+    through the Kaiten API client ``api``; its slug."""
+    customer = api.post("/customers", json={"name": f"{slug} customer"})
+    customer.raise_for_status()
+    instance = api.post(
+        "/instances",
+        json={
+            "name": f"{slug} instance",
+            "slug": f"{slug}-inst",
+            "customerId": customer.json()["id"],
+            "licenseId": license_id,
+            "startLicenseDate": "2026-01-01T00:00:00Z",
+            "endLicenseDate": "2036-01-01T00:00:00Z",
+        },
+    )
+    instance.raise_for_status()
+    return f"{slug}-inst"
+
+
 def rss_peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +24,8 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     cpu_seconds,
+    driver_ceiling,
     emit,
-    free_port,
     require_wrk,
     rss_peak_mb,
     run_wrk,
@@ -175,22 +174,14 @@ def main() -> None:
 
         ceiling = raw_insert_ceiling(ceiling_url, args.ceiling_rows, batch=10_000)
 
-        port = free_port()
-        instant = subprocess.Popen([sys.executable, str(HERE / "instant_server.py"), str(port)])
-        try:
-            time.sleep(0.5)
-            driver = run_wrk(
-                wrk,
-                f"http://127.0.0.1:{port}",
-                script,
-                threads=args.threads,
-                connections=args.connections,
-                seconds=min(args.seconds, 10),
-                env={**env, "BENCH_RUN": "driver"},
-            )
-        finally:
-            instant.terminate()
-            instant.wait()
+        driver = driver_ceiling(
+            wrk,
+            script,
+            threads=args.threads,
+            connections=args.connections,
+            seconds=min(args.seconds, 10),
+            env={**env, "BENCH_RUN": "driver"},
+        )
         driver_eps = driver["requests"] * args.events_per_request / driver["seconds"]
         emit(
             bench=bench_id,

@@ -15,17 +15,15 @@ issue 22's (activations >= 1,000/s, heartbeats >= 5,000/s).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, free_port, require_wrk, run_wrk, start_meterline
+from _common import driver_ceiling, emit, licensed_instance, require_wrk, run_wrk, start_meterline
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = 50
@@ -41,21 +39,7 @@ def setup(api: httpx.Client, slug: str, max_machines: int) -> str:
     lic = ok(api.post("/licenses", json={"name": slug, "slug": f"{slug}-lic", "type": "PAID"}))
     policy = {"maxMachines": max_machines, "heartbeatIntervalSeconds": 3600}
     ok(api.put(f"/licenses/{slug}-lic/machine-policy", json=policy))
-    customer = ok(api.post("/customers", json={"name": f"{slug} customer"}))
-    ok(
-        api.post(
-            "/instances",
-            json={
-                "name": f"{slug} instance",
-                "slug": f"{slug}-inst",
-                "customerId": customer.json()["id"],
-                "licenseId": lic.json()["id"],
-                "startLicenseDate": "2026-01-01T00:00:00Z",
-                "endLicenseDate": "2036-01-01T00:00:00Z",
-            },
-        )
-    )
-    return f"{slug}-inst"
+    return licensed_instance(api, slug, lic.json()["id"])
 
 
 def count_machines(api: httpx.Client, instance: str) -> int:
@@ -159,22 +143,14 @@ def main() -> None:
             server.wait()
 
     # The ceiling: the load driver against a server that answers at once.
-    port = free_port()
-    instant = subprocess.Popen([sys.executable, str(HERE / "instant_server.py"), str(port)])
-    try:
-        time.sleep(0.5)
-        driver = run_wrk(
-            wrk,
-            f"http://127.0.0.1:{port}",
-            script,
-            threads=args.threads,
-            connections=CONNECTIONS,
-            seconds=3,
-            env={**env, "MODE": "heartbeat"},
-        )
-    finally:
-        instant.terminate()
-        instant.wait()
+    driver = driver_ceiling(
+        wrk,
+        script,
+        threads=args.threads,
+        connections=CONNECTIONS,
+        seconds=3,
+        env={**env, "MODE": "heartbeat"},
+    )
     emit(
         bench="license_ops",
         phase="ceiling_driver",

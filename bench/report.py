@@ -23,7 +23,15 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, free_port, require_wrk, run_wrk, start_meterline
+from _common import (
+    driver_ceiling,
+    emit,
+    free_port,
+    licensed_instance,
+    require_wrk,
+    run_wrk,
+    start_meterline,
+)
 
 HERE = Path(__file__).resolve().parent
 CONNECTIONS = 50
@@ -51,20 +59,7 @@ def setup(base: str, key: str, limit: int, slug: str) -> str:
                 },
             )
         )
-        customer = ok(api.post("/customers", json={"name": f"{slug} customer"}))
-        ok(
-            api.post(
-                "/instances",
-                json={
-                    "name": f"{slug} instance",
-                    "slug": f"{slug}-inst",
-                    "customerId": customer.json()["id"],
-                    "licenseId": lic.json()["id"],
-                    "startLicenseDate": "2026-01-01T00:00:00Z",
-                    "endLicenseDate": "2036-01-01T00:00:00Z",
-                },
-            )
-        )
+        licensed_instance(api, slug, lic.json()["id"])
     return f"/api/instances/{slug}-inst/entitlements/{slug}/usage"
 
 
@@ -182,22 +177,14 @@ def main() -> None:
     )
 
     # Ceiling 2: the load driver against a server that answers at once.
-    port = free_port()
-    instant = subprocess.Popen([sys.executable, str(HERE / "instant_server.py"), str(port)])
-    try:
-        time.sleep(0.5)
-        driver = run_wrk(
-            wrk,
-            f"http://127.0.0.1:{port}",
-            script,
-            threads=args.threads,
-            connections=CONNECTIONS,
-            seconds=3,
-            env={"BENCH_KEY": key, "REPORT_PATH": path},
-        )
-    finally:
-        instant.terminate()
-        instant.wait()
+    driver = driver_ceiling(
+        wrk,
+        script,
+        threads=args.threads,
+        connections=CONNECTIONS,
+        seconds=3,
+        env={"BENCH_KEY": key, "REPORT_PATH": path},
+    )
     emit(
         bench="report",
         phase="ceiling_driver",

@@ -10,10 +10,8 @@ hold+settle pairs/s, 0 overruns).
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from argparse import ArgumentParser
 from pathlib import Path
@@ -21,7 +19,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import emit, free_port, require_wrk, run_wrk, start_meterline
+from _common import driver_ceiling, emit, require_wrk, run_wrk, start_meterline
 from report import setup
 
 HERE = Path(__file__).resolve().parent
@@ -84,22 +82,14 @@ def main() -> None:
             server.terminate()
             server.wait()
 
-    port = free_port()
-    instant = subprocess.Popen([sys.executable, str(HERE / "instant_server.py"), str(port)])
-    try:
-        time.sleep(0.5)
-        driver = run_wrk(
-            wrk,
-            f"http://127.0.0.1:{port}",
-            script,
-            threads=args.threads,
-            connections=CONNECTIONS,
-            seconds=3,
-            env={"BENCH_KEY": key},
-        )
-    finally:
-        instant.terminate()
-        instant.wait()
+    driver = driver_ceiling(
+        wrk,
+        script,
+        threads=args.threads,
+        connections=CONNECTIONS,
+        seconds=3,
+        env={"BENCH_KEY": key},
+    )
     rate = round(driver["requests"] / driver["seconds"])
     emit(bench="reserve", phase="ceiling_driver", requests_per_s=rate)
 
