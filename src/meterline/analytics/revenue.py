@@ -35,6 +35,7 @@ from meterline.db.base import UTCDateTime
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.pricing.fields import choice
 
 MAX_DAYS = 400
 MAX_IDS = 100
@@ -82,14 +83,6 @@ class Row:
 class Revenue:
     rows: list[Row]
     allocated: bool
-
-
-def _choice(value: str | None, allowed: Sequence[str], default: str, name: str) -> str:
-    if value is None:
-        return default
-    if value not in allowed:
-        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}", field=name)
-    return value
 
 
 def _days(q: RevenueQuery, now: datetime) -> tuple[date, date]:
@@ -197,10 +190,10 @@ def _line_amounts(line: InvoiceLineItem) -> dict[str, Decimal]:
 
 @in_money_context
 def revenue(session: Session, principal: Principal, q: RevenueQuery, now: datetime) -> Revenue:
-    granularity = _choice(q.granularity, GRANULARITIES, "day", "granularity")
-    policy = _choice(q.allocation_policy, POLICIES, "billed", "allocation_policy")
+    granularity = choice(q.granularity or "day", GRANULARITIES, "granularity")
+    policy = choice(q.allocation_policy or "billed", POLICIES, "allocation_policy")
     if q.status is not None:
-        _choice(q.status, tuple(STATUSES.values()), "FINAL", "status")
+        choice(q.status, tuple(STATUSES.values()), "status")
     dimensions = _dimensions(q.group_by)
     first, last = _days(q, now)
     amortized = policy == "amortized"

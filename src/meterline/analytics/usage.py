@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.catalog import repository as catalog
 from meterline.catalog.models import Feature, Meter
 from meterline.customers import service as customers
 from meterline.invoicing import compute
@@ -89,23 +89,15 @@ def _range(q: UsageAnalyticsQuery, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _features(session: Session, principal: Principal, ids: Sequence[str] | None) -> list[Feature]:
-    stmt = select(Feature).where(
-        Feature.environment_id == principal.environment_id,
-        Feature.type == "metered",
-        Feature.status == "published",
-        Feature.meter_id.is_not(None),
-    )
-    if ids:
-        if len(ids) > MAX_FEATURES:
-            raise InvalidRequest(
-                f"feature_ids holds at most {MAX_FEATURES} ids", field="feature_ids"
-            )
-        stmt = stmt.where(Feature.id.in_(list(ids)))
-    found = list(session.scalars(stmt.order_by(Feature.created_at, Feature.id).limit(MAX_FEATURES)))
+    """The environment's published metered features (those of ``ids`` only, when given)."""
+    if ids and len(ids) > MAX_FEATURES:
+        raise InvalidRequest(f"feature_ids holds at most {MAX_FEATURES} ids", field="feature_ids")
+    q = catalog.FeatureQuery(feature_ids=ids or None, feature_type="metered")
+    found, _total = catalog.search_features(session, principal.environment_id, q, MAX_FEATURES, 0)
     missing = sorted(set(ids or ()) - {f.id for f in found})
     if missing:
         raise NotFound("metered feature", missing[0])
-    return found
+    return [f for f in found if f.meter_id is not None]
 
 
 class _Costs:
