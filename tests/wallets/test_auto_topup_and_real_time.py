@@ -11,6 +11,7 @@ import httpx
 from flexprice import Flexprice
 
 from meterline.wallets import auto_topup
+from tests.api.flexprice.builders import plan_price, tokens_feature
 from tests.conftest import unique
 
 
@@ -122,25 +123,11 @@ def test_auto_topup_cooldown_ends() -> None:
 
 def test_real_time_balance_subtracts_usage_accrued_but_not_invoiced(fp: Flexprice) -> None:
     customer = fp.customers.create_customer(external_id=unique("cust"), name="Accrual Co")
-    feature = fp.features.create_feature(
-        name="Tokens",
-        type_="metered",
-        lookup_key=unique("tokens"),
-        meter={
-            "name": "tokens",
-            "event_name": unique("call"),
-            "aggregation": {"type": "SUM", "field": "tokens"},
-            "reset_usage": "BILLING_PERIOD",
-        },
-    )
+    feature = tokens_feature(fp, event="call")
     plan = fp.plans.create_plan(name="Usage", lookup_key=unique("usage"))
-    fp.prices.create_price(
-        entity_type="PLAN",
-        entity_id=plan.id,
-        price_unit_type="FIAT",
-        currency="usd",
-        billing_period="MONTHLY",
-        billing_period_count=1,
+    plan_price(
+        fp,
+        plan.id,
         type_="USAGE",
         meter_id=feature.meter_id,
         billing_model="FLAT_FEE",

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from flexprice import Flexprice
 
+from tests.api.flexprice.builders import plan_price, tokens_feature
 from tests.conftest import unique
 
 NUMBER = re.compile(r"^INV-(\d{6})-(\d{5})$")
@@ -228,25 +229,14 @@ def test_number_format(fp: Flexprice) -> None:
 
 def smoke_subscription(fp: Flexprice, *, limit: int | None = 500) -> tuple[Any, Any]:
     customer = new_customer(fp)
-    feature = fp.features.create_feature(
-        name="API Tokens",
-        type_="metered",
-        lookup_key=unique("tokens"),
-        meter={
-            "name": "api_tokens",
-            "event_name": unique("api_call"),
-            "aggregation": {"type": "SUM", "field": "tokens"},
-            "reset_usage": "BILLING_PERIOD",
-        },
-    )
+    feature = tokens_feature(fp, name="API Tokens", event="api_call")
     plan = fp.plans.create_plan(name="Pro", lookup_key=unique("pro"))
-    common = {"entity_type": "PLAN", "entity_id": plan.id, "price_unit_type": "FIAT"}
-    common |= {"currency": "usd", "billing_period": "MONTHLY", "billing_period_count": 1}
-    fp.prices.create_price(
-        **common, type_="FIXED", billing_model="FLAT_FEE", amount="10", invoice_cadence="ADVANCE"
+    plan_price(
+        fp, plan.id, type_="FIXED", billing_model="FLAT_FEE", amount="10", invoice_cadence="ADVANCE"
     )
-    fp.prices.create_price(
-        **common,
+    plan_price(
+        fp,
+        plan.id,
         type_="USAGE",
         meter_id=feature.meter_id,
         billing_model="TIERED",

@@ -10,6 +10,7 @@ import pytest
 from flexprice import Flexprice
 from flexprice.models import errors
 
+from tests.api.flexprice.builders import plan_price, tokens_feature
 from tests.conftest import unique
 
 DAY_A, DAY_B = "2026-11-10", "2026-11-11"
@@ -19,25 +20,11 @@ def _metered(fp: Flexprice, *, included: int | None) -> tuple[Any, Any, Any]:
     """A customer on a plan pricing tokens by slab (0.01 up to 1,000, then 0.005), with
     ``included`` tokens a month, and 1,200 tokens used over two days."""
     customer = fp.customers.create_customer(external_id=unique("c"), name="Analytics")
-    feature = fp.features.create_feature(
-        name="Tokens",
-        type_="metered",
-        lookup_key=unique("tokens"),
-        meter={
-            "name": "tokens",
-            "event_name": unique("tok"),
-            "aggregation": {"type": "SUM", "field": "tokens"},
-            "reset_usage": "BILLING_PERIOD",
-        },
-    )
+    feature = tokens_feature(fp)
     plan = fp.plans.create_plan(name="Usage", lookup_key=unique("plan"))
-    fp.prices.create_price(
-        entity_type="PLAN",
-        entity_id=plan.id,
-        price_unit_type="FIAT",
-        currency="usd",
-        billing_period="MONTHLY",
-        billing_period_count=1,
+    plan_price(
+        fp,
+        plan.id,
         type_="USAGE",
         meter_id=feature.meter_id,
         billing_model="TIERED",
