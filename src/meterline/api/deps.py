@@ -100,27 +100,30 @@ def remember_failure(request: Request, exc: DomainError) -> None:
 # ingest writer under load.
 
 
+def action_of(method: str) -> str:
+    """What a request does by its method: ``read`` for GET and HEAD, else ``write`` (a route
+    that reads by POST, such as a search, says so with :data:`VendorRead`)."""
+    return "read" if method in ("GET", "HEAD") else "write"
+
+
 async def vendor_principal(request: Request) -> Principal:
     """A vendor key with the ``read:billing`` / ``write:billing`` scope the method needs."""
-    return require_vendor(authenticate_request(request), request.method, request.url.path)
+    path = request.scope["path"]
+    return require_vendor(authenticate_request(request), action_of(request.method), path)
 
 
-# Reads sent as POST besides searches: usage queries and analytics compute, they write nothing.
-READS_BY_POST = frozenset(
-    {"/v1/events/usage", "/v1/events/usage/meter", "/v1/events/analytics", "/v1/analytics/revenue"}
-)
+async def vendor_reader(request: Request) -> Principal:
+    """A vendor key that may read: for the routes that read by POST (searches, usage
+    queries, analytics), whose body carries the question."""
+    return require_vendor(authenticate_request(request), "read", request.scope["path"])
 
 
-def require_vendor(principal: Principal, method: str, path: str = "") -> Principal:
-    """A key that may do ``method`` on ``path``: ``read:billing``/``write:billing``, or the
-    scope of the path's role area (``write:finance`` for ``/v1/invoices``…)."""
+def require_vendor(principal: Principal, action: str, path: str) -> Principal:
+    """A key that may ``action`` (``read``/``write``) on ``path``: ``read:billing``/
+    ``write:billing``, or the scope of the path's role area (``write:finance`` for
+    ``/v1/invoices``…)."""
     if principal.is_customer_scoped:
         raise PermissionDenied("This key is scoped to one customer and may only read its usage")
-    # A search is a read sent as POST (the SDK lists nothing by GET).
-    reading = method in ("GET", "HEAD") or (
-        method == "POST" and (path.endswith("/search") or path in READS_BY_POST)
-    )
-    action = "read" if reading else "write"
     area = area_of(path)
     if not principal.may(action, area or "billing"):
         wanted = f"{action}:billing" + (f" or {action}:{area}" if area else "")
@@ -133,4 +136,5 @@ async def any_principal(request: Request) -> Principal:
 
 
 Vendor = Annotated[Principal, Depends(vendor_principal)]
+VendorRead = Annotated[Principal, Depends(vendor_reader)]
 AnyCaller = Annotated[Principal, Depends(any_principal)]

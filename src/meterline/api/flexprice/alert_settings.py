@@ -12,7 +12,7 @@ from starlette.responses import Response
 from meterline.alerts import repository, thresholds
 from meterline.alerts import service as alerts
 from meterline.alerts.models import AlertSetting
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import WireModel, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
@@ -107,7 +107,9 @@ def create_setting(body: AlertSettingIn, principal: Vendor, session: WriteSessio
 
 
 @router.post("/alerts/setting/search", summary="Search alert settings")
-def search_settings(body: AlertSettingSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_settings(
+    body: AlertSettingSearch, principal: VendorRead, session: ReadSession
+) -> Response:
     refuse_expand(body.expand)
     entity_ids = [*(body.entity_ids or []), *([body.entity_id] if body.entity_id else [])]
     parent_ids = [

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from meterline.analytics import revenue as revenue_facts
 from meterline.analytics import usage as analytics
-from meterline.api.deps import ReadSession, Vendor
+from meterline.api.deps import ReadSession, VendorRead
 from meterline.api.flexprice.common import WireModel
 from meterline.api.json import iso, json_response
 from meterline.db.base import utcnow
@@ -70,7 +70,7 @@ def _item(item: analytics.Item, window: str | None) -> dict[str, Any]:
 
 @router.post("/events/analytics")
 def get_usage_analytics(
-    body: UsageAnalyticsBody, principal: Vendor, session: ReadSession
+    body: UsageAnalyticsBody, principal: VendorRead, session: ReadSession
 ) -> Response:
     result = analytics.usage_analytics(
         session,
@@ -129,7 +129,9 @@ def _revenue_row(row: revenue_facts.Row) -> dict[str, Any]:
 
 
 @router.post("/analytics/revenue")
-def get_revenue_analytics(body: RevenueBody, principal: Vendor, session: ReadSession) -> Response:
+def get_revenue_analytics(
+    body: RevenueBody, principal: VendorRead, session: ReadSession
+) -> Response:
     found = revenue_facts.revenue(
         session,
         principal,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import Page, Window, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
@@ -282,7 +282,7 @@ def list_features(
 
 
 @router.post("/features/search")
-def search_features(body: FeatureSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_features(body: FeatureSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     rows, total = catalog.search_features(
         session,

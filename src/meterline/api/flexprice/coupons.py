@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from meterline.accounts.principal import Principal
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import (
     ListPage,
     Page,
@@ -197,7 +197,7 @@ def create_coupon(body: CouponIn, principal: Vendor, session: WriteSession) -> R
 
 
 @router.post("/coupons/search", summary="Search coupons")
-def search_coupons(body: CouponSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_coupons(body: CouponSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     found, total = discounts.search_coupons(
         session,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import Page, WireModel, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
@@ -149,7 +149,7 @@ def list_customers(
 
 
 @router.post("/customers/search")
-def search_customers(body: CustomerSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_customers(body: CustomerSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     rows, total = customers.search_customers(
         session,

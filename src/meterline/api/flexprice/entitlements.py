@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from meterline.accounts.principal import Principal
-from meterline.api.deps import ReadSession, Vendor, WriteSession, database
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession, database
 from meterline.api.flexprice.common import (
     ListPage,
     WireModel,
@@ -143,7 +143,7 @@ def create_entitlements_bulk(
 
 @router.post("/entitlements/search", summary="Search entitlements")
 def search_entitlements(
-    body: EntitlementSearch, principal: Vendor, session: ReadSession
+    body: EntitlementSearch, principal: VendorRead, session: ReadSession
 ) -> Response:
     refuse_expand(body.expand)
     found, total = entitlements.search_entitlements(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field, model_validator
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor
+from meterline.api.deps import ReadSession, Vendor, VendorRead
 from meterline.api.flexprice.common import MAX_OFFSET, MAX_PAGE_SIZE, WireModel
 from meterline.api.flexprice.filters import refuse_unsupported
 from meterline.api.json import iso, json_response
@@ -219,7 +219,7 @@ def usage_out(event_name: str, kind: str, result: UsageResult, window: str | Non
 
 
 @router.post("/events/usage/meter")
-def usage_by_meter(body: UsageByMeterBody, principal: Vendor, session: ReadSession) -> Response:
+def usage_by_meter(body: UsageByMeterBody, principal: VendorRead, session: ReadSession) -> Response:
     meter, result = events.usage_by_meter(
         session, principal, body.meter_id, _params(session, principal, body), body.bucket_size
     )
@@ -228,7 +228,7 @@ def usage_by_meter(body: UsageByMeterBody, principal: Vendor, session: ReadSessi
 
 @router.post("/events/usage")
 def usage_statistics(
-    body: UsageStatisticsBody, principal: Vendor, session: ReadSession
+    body: UsageStatisticsBody, principal: VendorRead, session: ReadSession
 ) -> Response:
     result = events.usage_statistics(
         session,

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from meterline.accounts.principal import Principal
-from meterline.api.deps import authenticate_request, require_vendor
+from meterline.api.deps import action_of, authenticate_request, require_vendor
 from meterline.api.fastpath import FastRoute
 from meterline.api.flexprice.common import decimal_text, split_csv
 from meterline.api.flexprice.customer_usage import (
@@ -47,7 +47,7 @@ MAX_LIST = 1000  # as the FastAPI routes' Query(max_length=1000)
 def _caller(reader: Reader, request: Request) -> Principal:
     """As ``deps.vendor_principal``, with the key resolved on the request's connection."""
     principal = authenticate_request(request, reader.principal)
-    return require_vendor(principal, request.method, request.url.path)
+    return require_vendor(principal, action_of(request.method), request.scope["path"])
 
 
 def _single(params: QueryParams, name: str) -> tuple[bool, str | None]:

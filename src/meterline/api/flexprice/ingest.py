@@ -95,7 +95,7 @@ async def _accept_many(request: Request, rows: list[EventRow]) -> Response:
 
 def _caller(request: Request) -> Principal:
     """As the FastAPI routes' ``Vendor`` dependency."""
-    return require_vendor(authenticate_request(request), request.method, request.url.path)
+    return require_vendor(authenticate_request(request), "write", request.scope["path"])
 
 
 def _fast_one(request: Request, body: bytes) -> EventRow | None:

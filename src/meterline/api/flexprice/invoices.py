@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import (
     Page,
     Window,
@@ -333,7 +333,7 @@ def list_invoices(
 
 
 @router.post("/invoices/search")
-def search_invoices(body: InvoiceSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_invoices(body: InvoiceSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     rows, total = invoices.search_invoices(
         session,

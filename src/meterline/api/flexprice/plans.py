@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import ListPage, WireModel, list_response, split_csv
 from meterline.api.flexprice.credit_grants import grant_out
 from meterline.api.flexprice.entitlements import entitlement_out
@@ -93,7 +93,7 @@ def create_plan(body: PlanIn, principal: Vendor, session: WriteSession) -> Respo
 
 
 @router.post("/plans/search", summary="Search plans")
-def search_plans(body: PlanSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_plans(body: PlanSearch, principal: VendorRead, session: ReadSession) -> Response:
     expand = refuse_expand(body.expand, ("prices", "entitlements"))
     found, total = plans.search_plans(
         session,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response, split_csv
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.json import iso, json_response
@@ -216,7 +216,7 @@ def create_prices_bulk(body: PriceBulkIn, principal: Vendor, session: WriteSessi
 
 
 @router.post("/prices/search", summary="Search prices")
-def search_prices(body: PriceSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_prices(body: PriceSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     found, total = price_service.search_prices(
         session,

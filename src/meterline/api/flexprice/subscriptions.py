@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from starlette.responses import Response
 
-from meterline.api.deps import AppSettings, ReadSession, Vendor, WriteSession
+from meterline.api.deps import AppSettings, ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.catalog import feature_out
 from meterline.api.flexprice.common import (
     ListPage,
@@ -294,7 +294,7 @@ def create_subscription(body: SubscriptionIn, principal: Vendor, session: WriteS
 
 @router.post("/subscriptions/search", summary="Search subscriptions")
 def search_subscriptions(
-    body: SubscriptionSearch, principal: Vendor, session: ReadSession
+    body: SubscriptionSearch, principal: VendorRead, session: ReadSession
 ) -> Response:
     refuse_expand(body.expand)
     customer_ids = None

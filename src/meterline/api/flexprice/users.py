@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts import users
 from meterline.accounts.models import Organization, User
 from meterline.accounts.roles import ROLES, Role
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import WireModel, list_envelope
 from meterline.api.flexprice.filters import FilterQuery
 from meterline.api.json import iso, json_response
@@ -91,7 +91,7 @@ def create_user(body: UserIn, principal: Vendor, session: WriteSession) -> Respo
 
 
 @router.post("/users/search")
-def search_users(body: UserSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_users(body: UserSearch, principal: VendorRead, session: ReadSession) -> Response:
     found, total = users.search_users(
         session,
         principal,

@@ -12,7 +12,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from meterline.alerts import service as alerts
-from meterline.api.deps import ReadSession, Vendor, WriteSession
+from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.alert_settings import AlertConfigIn
 from meterline.api.flexprice.common import Page, WireModel, decimal_text, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_query_params
@@ -330,7 +330,7 @@ def list_wallets(
 
 
 @router.post("/wallets/search")
-def search_wallets(body: WalletSearch, principal: Vendor, session: ReadSession) -> Response:
+def search_wallets(body: WalletSearch, principal: VendorRead, session: ReadSession) -> Response:
     refuse_expand(body.expand)
     alerting = (
         alerts.wallets_with_enabled_alerts(session, principal)
@@ -458,7 +458,7 @@ def wallet_transactions(
 
 @router.post("/wallets/transactions/search")
 def search_wallet_transactions(
-    body: WalletTransactionSearch, principal: Vendor, session: ReadSession
+    body: WalletTransactionSearch, principal: VendorRead, session: ReadSession
 ) -> Response:
     refuse_expand(body.expand)
     rows, total = wallets.transactions(
