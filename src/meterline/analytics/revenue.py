@@ -52,6 +52,7 @@ DIMENSIONS = (
 )
 SOURCES = {"USAGE": "usage", "FIXED": "fixed"}
 ZERO = Decimal(0)
+_MICROSECOND = timedelta(microseconds=1)  # time shares in whole microseconds, no float
 _AMOUNTS = ("usage_at_list_rate", "line_discount", "invoice_discount", "net_amount", "billable_qty")
 
 
@@ -167,14 +168,14 @@ def _shares(
         yield _billed_day(invoice), Decimal(1)
         return
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    whole = Decimal((end - start).total_seconds())
+    whole = Decimal((end - start) // _MICROSECOND)
     day = start.date()
     while True:
         day_start = max(start, datetime.combine(day, time(), UTC))
         day_end = min(end, datetime.combine(day + timedelta(days=1), time(), UTC))
         if day_end <= day_start:
             return
-        yield day, Decimal((day_end - day_start).total_seconds()) / whole
+        yield day, Decimal((day_end - day_start) // _MICROSECOND) / whole
         day += timedelta(days=1)
 
 
