@@ -38,6 +38,7 @@ from meterline.api.kaiten import machines as kaiten_machines
 from meterline.api.kaiten import reservations as kaiten_reservations
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
+from meterline.ui import pages as ui_pages
 from meterline.ui import routes as ui_routes
 
 
@@ -75,6 +76,7 @@ def include_routers(app: FastAPI) -> None:
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")
     app.include_router(ui_routes.router)
+    app.include_router(ui_pages.router)
     ui_routes.install(app)
     # The routes served before FastAPI, ahead of everything, each in front of the FastAPI
     # route it shadows (api/fastpath.py).

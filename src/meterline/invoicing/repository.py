@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +18,9 @@ from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.invoicing import failures
 from meterline.invoicing.models import Invoice, InvoiceLineItem, InvoiceSequence
 from meterline.subscriptions.models import Subscription
+
+# Finalized invoices in these payment states still have money owed.
+UNPAID_STATUSES = ("PENDING", "FAILED", "PROCESSING", "INITIATED")
 
 
 def get(
@@ -254,7 +257,7 @@ def unpaid_total(
                 Invoice.customer_id == customer_id,
                 Invoice.currency == currency,
                 Invoice.invoice_status == "FINALIZED",
-                Invoice.payment_status.in_(["PENDING", "FAILED", "PROCESSING", "INITIATED"]),
+                Invoice.payment_status.in_(UNPAID_STATUSES),
             )
         ).all()
     )
@@ -359,3 +362,21 @@ def customer(session: Session, customer_id: str) -> Any:
 def lock_invoice(session: Session, invoice_id: str) -> Invoice | None:
     query = select(Invoice).where(Invoice.id == invoice_id)
     return session.scalars(dialect_of(session).for_update(query, skip_locked=True)).first()
+
+
+def outstanding(
+    session: Session, environment_id: str
+) -> Iterator[tuple[str, Decimal, datetime | None]]:
+    """(currency, amount remaining, due date) of each finalized invoice with money still owed:
+    the dashboard's amounts due and overdue. Only three columns, streamed."""
+    stmt = (
+        select(Invoice.currency, Invoice.amount_remaining, Invoice.due_date)
+        .where(
+            Invoice.environment_id == environment_id,
+            Invoice.status == "published",
+            Invoice.invoice_status == "FINALIZED",
+            Invoice.payment_status.in_(UNPAID_STATUSES),
+        )
+        .execution_options(yield_per=1000)
+    )
+    yield from session.execute(stmt).tuples()

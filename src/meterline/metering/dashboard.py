@@ -10,6 +10,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import (
@@ -22,6 +23,7 @@ from meterline.metering.aggregations import (
     result,
     tidy,
 )
+from meterline.metering.backend import usage_reader
 from meterline.metering.query import UsageReader
 from meterline.metering.stores.clickhouse_query import ClickHouseUsageReader
 from meterline.metering.stores.sql_reads import EventRange
@@ -75,3 +77,10 @@ def daily_usage_by_customer(
     ):
         found[customer][day] = tidy(result(meter, fold))
     return dict(found)
+
+
+def meter_days_by_customer(
+    session: Session, meter: MeterSpec, start: int, end: int
+) -> dict[str, dict[int, Decimal]]:
+    """:func:`daily_usage_by_customer` on the session's event store."""
+    return daily_usage_by_customer(usage_reader(session), session.connection(), meter, start, end)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.db.rows import in_environment
 from meterline.db.search import Search, finish, searched
+from meterline.pricing.models import Price
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 
 LIVE_STATUSES = ("active", "trialing")
@@ -140,3 +141,27 @@ def search(
             Subscription.trial_end.is_not(None), Subscription.trial_end <= q.trial_end_due_lte
         )
     return finish(session, stmt, Subscription, q, COLUMNS, limit=limit, offset=offset)
+
+
+def active_fixed_items(
+    session: Session, environment_id: str, now: datetime
+) -> Iterator[tuple[SubscriptionLineItem, Price]]:
+    """Each FIXED line item live at ``now`` on an active subscription, with its price: what
+    recurs (the dashboard's MRR). Streamed, so a large environment is read in pages."""
+    stmt = (
+        select(SubscriptionLineItem, Price)
+        .join(Subscription, Subscription.id == SubscriptionLineItem.subscription_id)
+        .join(Price, Price.id == SubscriptionLineItem.price_id)
+        .where(
+            Subscription.environment_id == environment_id,
+            Subscription.subscription_status == "active",
+            Subscription.status == "published",
+            SubscriptionLineItem.status == "published",
+            SubscriptionLineItem.price_type == "FIXED",
+            SubscriptionLineItem.start_date <= now,
+            or_(SubscriptionLineItem.end_date.is_(None), SubscriptionLineItem.end_date > now),
+        )
+        .order_by(SubscriptionLineItem.id)
+        .execution_options(yield_per=500)
+    )
+    yield from session.execute(stmt).tuples()

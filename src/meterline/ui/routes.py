@@ -18,6 +18,7 @@ from meterline.invoicing import pdf
 from meterline.kernel.errors import DomainError, NotFound, PermissionDenied, Unauthenticated
 from meterline.ui import sessions, views
 from meterline.ui.charts import number
+from meterline.ui.headers import secured
 
 COOKIE = "meterline_ui"
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -51,7 +52,7 @@ def install(app: Any) -> None:
 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    return templates.TemplateResponse(request, name, context, status_code=status)
+    return secured(templates.TemplateResponse(request, name, context, status_code=status))
 
 
 def _error(request: Request, exc: DomainError) -> Response:
@@ -62,7 +63,7 @@ def _error(request: Request, exc: DomainError) -> Response:
 @router.get("")
 @router.get("/")
 def home() -> Response:
-    return RedirectResponse("/ui/customers", status_code=303)
+    return RedirectResponse("/ui/overview", status_code=303)
 
 
 @router.get("/login")
