@@ -423,6 +423,7 @@ def demo(
                 "customers": "customers",
                 "events": "events (a month)",
                 "billing": "billing clock",
+                "collections": "payments, wallets, instance usage",
             }
 
             def progress(stage: str, done: int, total: int) -> None:
@@ -453,6 +454,11 @@ def demo(
         f"{result.report.periods_closed:,} periods closed, "
         f"{result.report.invoices_finalized:,} drafts finalized, in {elapsed:.1f} s"
     )
+    if result.collections:
+        console.print(
+            "Invoices: "
+            + ", ".join(f"{count:,} {what}" for what, count in sorted(result.collections.items()))
+        )
     console.print("Sign in to the dashboard at [bold]/ui[/bold] with this key (shown once):")
     typer.echo(result.api_key)
 

@@ -31,9 +31,12 @@ from meterline.entitlements import service as entitlements
 from meterline.entitlements.commands import CreateEntitlement
 from meterline.invoicing import service as invoices
 from meterline.invoicing.clock import RunReport, run_once
+from meterline.invoicing.lines import LineDraft
 from meterline.licensing import grants as license_grants
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import licenses
+from meterline.licensing.report_writer import ReportWriter
+from meterline.licensing.reporting import UsageReportRequest
 from meterline.licensing.values import TypedValue
 from meterline.metering.backend import event_store
 from meterline.metering.ingest import EventRow
@@ -41,6 +44,7 @@ from meterline.pricing import plans, prices
 from meterline.settings import Settings
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.commands import CreateSubscription
+from meterline.wallets import service as wallets
 
 BATCH = 20_000
 FIRST_NAMES = ("Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Tyrell")
@@ -56,23 +60,25 @@ class PlanSpec:
     storage_limit: int | None
     sso: bool
     share: float  # of customers
-    # (up_to, unit amount per call) slabs for API calls
+    # (up_to, unit amount per call) slabs for the API calls past the included ones
     tiers: list[tuple[int | None, str]]
 
 
+# The API-calls entitlement is the plan's included usage (a soft limit: calls past it are
+# served and billed); the tiers price what is past it.
 PLANS = (
-    PlanSpec("Starter", "starter", "29", 50_000, 10, False, 0.55, [(10_000, "0"), (None, "0.002")]),
+    PlanSpec("Starter", "starter", "29", 10_000, 10, False, 0.55, [(None, "0.002")]),
     PlanSpec(
         "Growth",
         "growth",
         "99",
-        250_000,
+        50_000,
         100,
         True,
         0.35,
-        [(50_000, "0"), (200_000, "0.0015"), (None, "0.001")],
+        [(150_000, "0.0015"), (None, "0.001")],
     ),
-    PlanSpec("Scale", "scale", "499", None, None, True, 0.10, [(500_000, "0"), (None, "0.0008")]),
+    PlanSpec("Scale", "scale", "499", 500_000, None, True, 0.10, [(None, "0.0008")]),
 )
 
 
@@ -85,6 +91,7 @@ class DemoResult:
     report: RunReport
     invoices_by_plan: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
     top_customers: list[tuple[str, str, Decimal]] = field(default_factory=list)
+    collections: Counter[str] = field(default_factory=Counter)
 
 
 def _principal(db: Database) -> tuple[Principal, str]:
@@ -294,7 +301,8 @@ def _customers(
                 ),
             )
             # Usage grows with the plan; a long tail of light users.
-            scale = {"starter": 400, "growth": 3_000, "scale": 12_000}[spec.lookup_key]
+            # Every plan's free tier is passed by most customers, so invoices carry overages.
+            scale = {"starter": 500, "growth": 2_400, "scale": 20_000}[spec.lookup_key]
             out.append((customer.id, external_id, spec.lookup_key, scale * rng.paretovariate(2.5)))
     return out
 
@@ -398,7 +406,12 @@ def run(
     report = run_once(db, now=now, grace=timedelta(0))
     _finalize_opening_invoices(db, principal)
     report_progress("billing", 1, 1)
+    collected = _collections(db, principal, population, now)
+    _wallets(db, principal, population, now)
+    _instance_usage(db, principal, now)
+    report_progress("collections", 1, 1)
     result = DemoResult(principal.environment_id, key, len(population), written, report)
+    result.collections = collected
     _summarise(db, principal, population, result)
     return result
 
@@ -415,6 +428,111 @@ def _finalize_opening_invoices(db: Database, principal: Principal) -> None:
                 return
             for draft in drafts:
                 invoices.finalize(session, draft)
+
+
+def _collections(
+    db: Database, principal: Principal, population: list[tuple[str, str, str, float]], now: datetime
+) -> Counter[str]:
+    """What a month of collections looks like: most invoices paid, some due, some overdue,
+    a few voided, and one-off drafts not yet sent. Returns how many of each."""
+    rng = random.Random(13)
+    outcome: Counter[str] = Counter()
+    with db.session() as session:
+        offset = 0
+        finalized: list[str] = []
+        while True:
+            page, total = invoices.search_invoices(
+                session, principal, limit=1000, offset=offset, invoice_status=["FINALIZED"]
+            )
+            finalized.extend(i.id for i in page)
+            offset += len(page)
+            if not page or offset >= total:
+                break
+        for index, invoice_id in enumerate(sorted(finalized)):
+            draw = rng.random()
+            if index % 20 == 3:  # one in twenty, so even a small demo has some
+                invoices.void_invoice(session, principal, invoice_id)
+                outcome["voided"] += 1
+            elif draw < 0.6:
+                invoices.update_payment_status(
+                    session, principal, invoice_id, payment_status="SUCCEEDED"
+                )
+                outcome["paid"] += 1
+            elif draw < 0.75:
+                late = now - timedelta(days=rng.randrange(1, 20))
+                invoices.update_invoice(session, principal, invoice_id, due_date=late)
+                outcome["overdue"] += 1
+            else:
+                outcome["due"] += 1
+        for customer_id, _external, _plan, _activity in population[:5]:
+            invoices.create_one_off(
+                session,
+                principal,
+                customer_id=customer_id,
+                currency="usd",
+                subtotal=Decimal(750),
+                total=Decimal(750),
+                amount_due=Decimal(750),
+                lines=[
+                    LineDraft(
+                        amount=Decimal(750), quantity=Decimal(1), display_name="Onboarding package"
+                    )
+                ],
+                description="Onboarding, not yet sent",
+                now=now,
+            )
+            outcome["draft"] += 1
+    return outcome
+
+
+def _wallets(
+    db: Database, principal: Principal, population: list[tuple[str, str, str, float]], now: datetime
+) -> None:
+    """Prepaid credits for every tenth customer: free credits at sign-up, a purchased top-up,
+    and a part of it spent."""
+    with db.session() as session:
+        for index, (customer_id, _external, _plan, _activity) in enumerate(population):
+            if index % 10:
+                continue
+            wallet = wallets.create_wallet(
+                session,
+                principal,
+                currency="usd",
+                customer_id=customer_id,
+                name="Prepaid credits",
+                initial_credits=Decimal(100),
+                now=now,
+            )
+            wallets.top_up(
+                session,
+                principal,
+                wallet.id,
+                transaction_reason="PURCHASED_CREDIT_DIRECT",
+                credits_to_add=Decimal(50 * (1 + index % 3)),
+                description="Credit pack",
+                now=now,
+            )
+
+
+def _instance_usage(db: Database, principal: Principal, now: datetime) -> None:
+    """The self-hosted instance reports its API calls for the last three days."""
+    writer = ReportWriter(db)
+    reports = [
+        UsageReportRequest(
+            environment_id=principal.environment_id,
+            key_id=None,
+            instance_slug="acme-prod",
+            entitlement_slug="api_calls",
+            value=Decimal(calls),
+            behavior="append",
+            metadata={"day": (now - timedelta(days=3 - day)).date().isoformat()},
+            transaction_id=f"acme-prod-{day}",
+        )
+        for day, calls in enumerate((41_200, 38_950, 44_310))
+    ]
+    for result in writer.apply(reports):
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _summarise(
