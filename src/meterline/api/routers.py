@@ -28,6 +28,7 @@ from meterline.api.flexprice import subscription_items as fp_subscription_items
 from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import taxes as fp_taxes
+from meterline.api.flexprice import usage_records as fp_usage_records
 from meterline.api.flexprice import users as fp_users
 from meterline.api.flexprice import wallets as fp_wallets
 from meterline.api.flexprice import webhooks as fp_webhooks
@@ -72,6 +73,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_coupons.router, prefix="/v1")
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
+    app.include_router(fp_usage_records.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

@@ -51,7 +51,8 @@ def _is_path_parameter(info: Any) -> bool:
 
 @cache
 def sdk_filter_operations() -> tuple[FilterOperation, ...]:
-    """Every served ``query_*``/``list_*``/``get_*`` SDK operation with a filter parameter."""
+    """Every served ``query_*``/``list_*``/``get_*``/``post_*_search`` SDK operation with a
+    filter parameter."""
     import flexprice
     from flexprice import models
 
@@ -63,7 +64,7 @@ def sdk_filter_operations() -> tuple[FilterOperation, ...]:
             for fn in cls.body:
                 if not isinstance(fn, ast.FunctionDef):
                     continue  # the async twins are AsyncFunctionDef
-                if not re.match(r"(query|list|get)_", fn.name):
+                if not re.match(r"(query|list|get)_|post_\w+_search$", fn.name):
                     continue
                 model_name = _request_model(fn)
                 for node in ast.walk(fn):

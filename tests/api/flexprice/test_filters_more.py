@@ -36,6 +36,7 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+URS = "post_usage_records_search"
 
 
 def _items(result: Any) -> list[Any]:
@@ -65,6 +66,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    URS: (lambda fp, **kw: fp.usage_records.post_usage_records_search(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -116,12 +118,16 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (URS, "expand"): "customer",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
 SUB_TESTS = "tests/api/flexprice/test_subscriptions.py"
 ANALYTICS_TESTS = "tests/api/flexprice/test_usage_analytics.py"
 REVENUE_TESTS = "tests/api/flexprice/test_revenue_analytics.py"
+USAGE_RECORD_TEST = (
+    "tests/api/flexprice/test_usage_records.py::test_usage_records_and_their_filters"
+)
 # Parameters of a usage computation -> the test that shows their effect (checked to exist and
 # to send the parameter by name).
 COMPUTED: dict[tuple[str, str], str] = {
@@ -171,6 +177,29 @@ COMPUTED: dict[tuple[str, str], str] = {
             "price_ids",
             "meter_ids",
             "include_adjustments",
+        )
+    },
+    # Usage records are computed from billed invoice lines (the filter world bills no period):
+    # each parameter's effect is shown by the usage-record test.
+    **{
+        (URS, name): USAGE_RECORD_TEST
+        for name in (
+            "currency",
+            "customer_external_id",
+            "customer_id",
+            "start_time",
+            "end_time",
+            "filters",
+            "limit",
+            "offset",
+            "order",
+            "period_start",
+            "period_end",
+            "plan_id",
+            "sort",
+            "status",
+            "subscription_id",
+            "synced",
         )
     },
 }
