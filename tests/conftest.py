@@ -132,7 +132,7 @@ def start_server(
     log_dir: Path,
     extra_env: dict[str, str] | None = None,
     extra_args: Sequence[str] = (),
-    start_seconds: float = 60,
+    start_seconds: float = float(os.environ.get("METERLINE_TEST_SERVER_START_SECONDS", "60")),
 ) -> Server:
     port = free_port()
     log_path = log_dir / f"server-{port}.log"

@@ -94,7 +94,6 @@ def _decoy_hash() -> str:
 
 def _throttle(session: Session, email: str | None, address: str, now: datetime) -> None:
     since = now - FAILURE_WINDOW
-    repository.delete_sign_in_failures(session, SignInFailure.at <= since)
     checks = [(SignInFailure.client_address == address, MAX_ADDRESS_FAILURES, "address")]
     if email is not None:
         checks.insert(0, (SignInFailure.email == email, MAX_ACCOUNT_FAILURES, "account"))
@@ -110,8 +109,11 @@ def _throttle(session: Session, email: str | None, address: str, now: datetime) 
 def record_failure(
     session: Session, email: str | None, address: str, now: datetime | None = None
 ) -> None:
-    """Counts a failed attempt (the caller commits it even though the sign-in failed)."""
-    repository.add_sign_in_failure(session, email, address[:64], now or utcnow())
+    """Counts a failed attempt (the caller commits it even though the sign-in failed), and
+    forgets those that have left the window."""
+    now = now or utcnow()
+    repository.delete_sign_in_failures(session, SignInFailure.at <= now - FAILURE_WINDOW)
+    repository.add_sign_in_failure(session, email, address[:64], now)
     session.flush()
 
 

@@ -18,6 +18,7 @@ from meterline.api.flexprice import customer_portal as fp_customer_portal
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
+from meterline.api.flexprice import environment_clone as fp_environment_clone
 from meterline.api.flexprice import events as fp_events
 from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
@@ -76,6 +77,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_credit_notes.router, prefix="/v1")
     app.include_router(fp_tenants.router, prefix="/v1")
     app.include_router(fp_customer_portal.router, prefix="/v1")
+    app.include_router(fp_environment_clone.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

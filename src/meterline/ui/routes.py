@@ -183,13 +183,13 @@ async def login(request: Request) -> Response:
     def password_sign_in() -> str:
         try:
             with db.session(write=False) as session:
-                user = sign_in.check_password(session, email, password, address)
+                user_id = sign_in.check_password(session, email, password, address).id
         except Unauthenticated:
             with db.session() as session:
                 sign_in.record_failure(session, sign_in.normal_email(email) or None, address)
             raise
         with db.session() as session:
-            return sign_in.open_password_session(session, user.id, password, address)
+            return sign_in.open_password_session(session, user_id, password, address)
 
     def key_sign_in() -> str:
         try:
