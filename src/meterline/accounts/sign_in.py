@@ -82,7 +82,9 @@ def csrf_of(token: str) -> str:
 
 
 def check_csrf(expected: str, presented: str | None) -> None:
-    if not presented or not hmac.compare_digest(expected, presented[:128]):
+    if not presented or not hmac.compare_digest(
+        expected.encode("utf-8"), presented[:128].encode("utf-8")
+    ):
         raise PermissionDenied("The form has expired; reload the page and try again")
 
 
@@ -266,7 +268,8 @@ def environments_of(session: Session, caller: Caller) -> list[Environment]:
 def change_password(session: Session, caller: Caller, current: str, new: str) -> None:
     """Sets the person's password: the current one must be right, the new one must pass
     the rule and differ from it. Ends the person's other sessions."""
-    user = caller.user
+    # The caller was read in another transaction: change the row of this one.
+    user = session.get(User, caller.user.id) if caller.user is not None else None
     if user is None:
         raise InvalidOperation("A session opened with an API key has no password to change")
     if len(current) > passwords.MAX_LENGTH or not passwords.verify(user.password_hash, current):

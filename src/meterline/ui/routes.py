@@ -174,7 +174,9 @@ async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     expected = request.cookies.get(LOGIN_COOKIE) or ""
     presented = _text(form, "csrf")
-    if not expected or not secrets.compare_digest(expected[:128], presented[:128]):
+    if not expected or not secrets.compare_digest(
+        expected[:128].encode("utf-8"), presented[:128].encode("utf-8")
+    ):
         return _login_page(request, 403, "The sign-in form has expired; try again")
     address = _address(request)
     email, password, key = _text(form, "email"), _text(form, "password"), _text(form, "api_key")
