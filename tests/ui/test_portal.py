@@ -171,6 +171,17 @@ def test_a_portal_link_shows_its_own_customer_only_and_not_after_expiry(
         assert "default-src 'self'" in page.headers["content-security-policy"]
         own = browser.get(f"/portal/{link['token']}/invoices/{alice_invoice['id']}/pdf")
         assert own.status_code == 200 and own.headers["content-type"] == "application/pdf"
+        draft = http.post(
+            "/v1/invoices",
+            json={
+                "customer_id": alice["id"],
+                "currency": "usd",
+                "amount_due": "1",
+                "subtotal": "1",
+                "total": "1",
+            },
+        ).json()
+        assert browser.get(f"/portal/{link['token']}/invoices/{draft['id']}/pdf").status_code == 404
         # Alice's link and Bob's invoice: not found, and nothing of Bob's in the answer.
         other = browser.get(f"/portal/{link['token']}/invoices/{bob_invoice['id']}/pdf")
         assert other.status_code == 404 and bob["name"] not in other.text

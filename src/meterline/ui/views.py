@@ -261,8 +261,9 @@ def portal_page(session: Session, caller: PortalCaller) -> PortalPage:
 def portal_invoice_pdf(
     session: Session, caller: PortalCaller, invoice_id: str
 ) -> tuple[Invoice, bytes]:
-    """An invoice of the portal's customer as a PDF; another customer's is not found."""
+    """An invoice of the portal's customer as a PDF; another customer's, or a draft (the
+    portal shows none), is not found."""
     invoice = invoices.get_invoice(session, caller.principal, invoice_id)
-    if invoice.customer_id != caller.customer.id:
+    if invoice.customer_id != caller.customer.id or invoice.invoice_status == "DRAFT":
         raise NotFound("invoice", invoice_id)
     return pdf.invoice_pdf(session, caller.principal, invoice_id)
