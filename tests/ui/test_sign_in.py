@@ -167,6 +167,11 @@ def test_roles_decide_every_dashboard_action(tenant: Tenant, http: httpx.Client)
             # Saved as it stands: the profile is the default organization's, which other
             # tests' invoices print.
             save = browser.post("/ui/settings/profile", data={"csrf": csrf})
+            if role == "admin":  # the form is bounded as the wire is: a 400, never a 500
+                too_long = browser.post(
+                    "/ui/settings/profile", data={"csrf": csrf, "phone": "9" * 300}
+                )
+                assert too_long.status_code == 400 and "billing_details.phone" in too_long.text
             outcomes[role] = (
                 shows_button,
                 finalize.status_code,

@@ -47,6 +47,20 @@ ADDRESS_FIELDS = (
     "address_postal_code",
     "address_country",
 )
+# The longest value of each field (its column's size): checked here, as the dashboard's
+# form reaches the service without the wire model's bounds.
+FIELD_LIMITS = {
+    "name": 255,
+    "email": 255,
+    "help_email": 255,
+    "phone": 50,
+    "address_line1": 255,
+    "address_line2": 255,
+    "address_city": 255,
+    "address_state": 255,
+    "address_postal_code": 50,
+    "address_country": 100,
+}
 _TAX_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{1,60}$")
 
@@ -104,29 +118,37 @@ def update_tenant(
         profile = TenantProfile(organization_id=organization.id, tax_ids=[], metadata_={})
         session.add(profile)
     if change.name is not None:
-        name = change.name.strip()
+        name = _field(change.name, "name", "name")
         if not name:
             raise InvalidRequest("name cannot be empty", field="name")
         organization.name = name
     if change.email is not None:
-        profile.email = _email(change.email, "billing_details.email")
+        profile.email = _email(change.email, "email")
     if change.help_email is not None:
-        profile.help_email = _email(change.help_email, "billing_details.help_email")
+        profile.help_email = _email(change.help_email, "help_email")
     if change.phone is not None:
-        profile.phone = change.phone.strip() or None
+        profile.phone = _field(change.phone, "phone", "billing_details.phone")
     if change.address is not None:
         for name in ADDRESS_FIELDS:
             if name in change.address:
-                value = change.address[name]
-                setattr(profile, name, (value or "").strip() or None)
+                wire = f"billing_details.address.{name}"
+                setattr(profile, name, _field(change.address[name] or "", name, wire))
     if change.metadata is not None:
         _apply_metadata(profile, change.metadata)
     session.flush()
     return organization, profile
 
 
-def _email(value: str, field: str) -> str | None:
-    value = value.strip()
+def _field(value: str, name: str, field: str) -> str | None:
+    text = value.strip()
+    if len(text) > FIELD_LIMITS[name]:
+        raise InvalidRequest(f"{field} has at most {FIELD_LIMITS[name]} characters", field=field)
+    return text or None
+
+
+def _email(value: str, name: str) -> str | None:
+    field = f"billing_details.{name}"
+    value = _field(value, name, field) or ""
     if value and not _EMAIL.match(value):
         raise InvalidRequest(f"{field} is not an email address", field=field)
     return value or None
