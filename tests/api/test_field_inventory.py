@@ -246,6 +246,16 @@ HONOURED: dict[str, dict[str, str]] = {
         "type": "tests/scale/test_multiprocess.py::test_four_processes_ingest_the_same_events_exactly_once",
         "service_account_id": "tests/accounts/test_users_and_roles.py::test_the_role_matrix_over_a_sample_of_routes",
     },
+    "flexprice:environments.clone_environment": {
+        "name": "tests/accounts/test_environment_clone.py::test_clone_copies_the_catalog_with_new_ids_and_refuses_existing_keys",
+        "target_environment_id": "tests/accounts/test_environment_clone.py::test_clone_copies_the_catalog_with_new_ids_and_refuses_existing_keys",
+        "type": "tests/accounts/test_environment_clone.py::test_clone_copies_the_catalog_with_new_ids_and_refuses_existing_keys",
+    },
+    "flexprice:tenants.update_tenant": {
+        "billing_details": "tests/accounts/test_tenant_profile.py::test_the_tenant_profile_through_the_sdk_and_on_the_invoice_pdf",
+        "metadata": "tests/accounts/test_tenant_profile.py::test_the_tenant_profile_through_the_sdk_and_on_the_invoice_pdf",
+        "name": "tests/accounts/test_tenant_profile.py::test_the_tenant_profile_through_the_sdk_and_on_the_invoice_pdf",
+    },
     "flexprice:users.create_user": {
         "email": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",
         "name": "tests/accounts/test_users_and_roles.py::test_users_service_accounts_and_roles_through_the_sdk",

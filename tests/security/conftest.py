@@ -224,6 +224,7 @@ def seed_victim(server: Server) -> Victim:
             )
         )
         spare_key = _ok(http.post("/v1/secrets/api/keys", json={"name": f"{secret} spare"}))
+        tenant_id = _ok(http.get("/v1/users/me"))["tenant"]["id"]
         webhook = _ok(
             http.post(
                 "/v1/webhooks/endpoints",
@@ -301,6 +302,7 @@ def seed_victim(server: Server) -> Victim:
     victim = Victim(tenant=tenant, secret=secret)
     victim.path_ids = {
         "env_id": tenant.environment_id,
+        "tenant_id": tenant_id,
         "key_id": spare_key["secret"]["id"],
         "endpoint_id": webhook["id"],
         "meter_id": feature["meter_id"],

@@ -38,6 +38,8 @@ OPERATIONS = operations(_SPEC)
 # Organization-level resources: every key of the organization may see its environments
 # and who it is (Flexprice's tenant model); another organization may not.
 ORGANIZATION_LEVEL = {"/v1/environments", "/v1/environments/{env_id}", "/v1/users/me"}
+# The seller's profile is the organization's too (accounts/tenants.py).
+ORGANIZATION_LEVEL.add("/v1/tenants/{tenant_id}")
 # Answer about the caller itself, whatever its scopes.
 SELF = {("GET", "/v1/users/me")}
 # The usage report is where a customer-scoped key belongs.

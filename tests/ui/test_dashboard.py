@@ -6,6 +6,7 @@ check the entitlement's progress, download the invoice PDF. Screenshots go to
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +33,17 @@ pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None,
     reason="Debian's chromium is not installed (.ci/run installs it with apt-get)",
 )
+
+
+def login_csrf(browser: httpx.Client) -> str:
+    """The sign-in form's CSRF token (its cookie lands in ``browser``'s jar)."""
+    return form_csrf(browser.get("/ui/login").text)
+
+
+def form_csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, html[:500]
+    return found.group(1)
 
 
 def _seed(http: httpx.Client) -> dict[str, Any]:
@@ -146,12 +158,14 @@ def test_sign_in_open_customer_read_chart_and_download_invoice_pdf(
             page = browser.new_context(accept_downloads=True).new_page()
             page.goto(base + "/ui/customers")
             assert page.url.endswith("/ui/login")  # not signed in yet
-            page.fill("input[name=api_key]", "sk_wrong_key_123")
-            page.click("button[type=submit]")
+            page.click("text=Sign in with an API key")
+            page.fill("form.api-key-sign-in input[name=api_key]", "sk_wrong_key_123")
+            page.click("form.api-key-sign-in button[type=submit]")
             assert page.locator("[role=alert]").inner_text() == "Invalid API key"
 
-            page.fill("input[name=api_key]", tenant.key)
-            page.click("button[type=submit]")
+            page.click("text=Sign in with an API key")
+            page.fill("form.api-key-sign-in input[name=api_key]", tenant.key)
+            page.click("form.api-key-sign-in button[type=submit]")
             page.wait_for_url("**/ui/customers")
             cookies = page.context.cookies()
             [session_cookie] = [c for c in cookies if c["name"] == "meterline_ui"]
@@ -215,12 +229,19 @@ def test_dashboard_refuses_without_a_session_and_for_other_environments(
         forged = browser.get("/ui/customers", follow_redirects=False)
         assert (forged.status_code, forged.headers["location"]) == (303, "/ui/login")
         browser.cookies.clear()
-        signed = browser.post("/ui/login", data={"api_key": tenant.key}, follow_redirects=False)
+        signed = browser.post(
+            "/ui/login",
+            data={"api_key": tenant.key, "csrf": login_csrf(browser)},
+            follow_redirects=False,
+        )
         assert signed.status_code == 303
         assert browser.get(f"/ui/customers/{customer['id']}").status_code == 200
         assert browser.get("/ui/customers/cust_missing").status_code == 404
         assert browser.get("/ui/invoices/inv_missing/pdf").status_code == 404
         assert browser.get("/ui/customers", params={"page": 0}).status_code == 400
-        browser.post("/ui/logout")
+        page = browser.get("/ui/customers").text
+        assert browser.post("/ui/logout").status_code == 403  # no CSRF token: refused
+        assert browser.get("/ui/customers").status_code == 200
+        browser.post("/ui/logout", data={"csrf": form_csrf(page)})
         after = browser.get(f"/ui/customers/{customer['id']}", follow_redirects=False)
         assert after.status_code == 303

@@ -22,6 +22,7 @@ from flexprice import Flexprice
 
 from tests.api.flexprice.builders import plan_price, tokens_feature
 from tests.conftest import Tenant, unique
+from tests.ui.test_dashboard import login_csrf
 
 CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
@@ -107,7 +108,8 @@ def _seed(fp: Flexprice, http: httpx.Client) -> dict[str, Any]:
 @contextmanager
 def _signed_in(tenant: Tenant) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=tenant.server.base_url, timeout=30) as client:
-        answer = client.post("/ui/login", data={"api_key": tenant.key})
+        csrf = login_csrf(client)
+        answer = client.post("/ui/login", data={"api_key": tenant.key, "csrf": csrf})
         assert answer.status_code == 303, answer.text
         yield client
 
@@ -266,8 +268,9 @@ def test_browser_walks_every_page(
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 900})
             page.goto(tenant.server.base_url + "/ui/login")
-            page.fill("input[name=api_key]", tenant.key)
-            page.click("button[type=submit]")
+            page.click("text=Sign in with an API key")
+            page.fill("form.api-key-sign-in input[name=api_key]", tenant.key)
+            page.click("form.api-key-sign-in button[type=submit]")
             page.wait_for_url("**/ui/customers")
             page.click("header nav >> text=Overview")
             page.wait_for_url("**/ui/overview")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.db.base import Base, TimestampMixin, UTCDateTime, id_column, utcnow
@@ -122,13 +122,63 @@ class PlatformCredential(TimestampMixin, Base):
 
 class UiSession(Base):
     """A dashboard sign-in session. The cookie holds a random token; the table holds its
-    SHA-256 and the SHA-256 of the API key it was opened with — never a key, never a token."""
+    SHA-256 and either the SHA-256 of the API key it was opened with or the user who signed
+    in with a password — never a key, never a token, never a password."""
 
     __tablename__ = "ui_sessions"
-    __table_args__ = (Index("ix_ui_sessions_expires_at", "expires_at"),)
+    __table_args__ = (
+        Index("ix_ui_sessions_expires_at", "expires_at"),
+        Index("ix_ui_sessions_user_id", "user_id"),
+    )
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
+    # One of the two: a session opened with an API key, or by a person with a password.
+    key_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    user_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # Where the sign-in came from (shown on the sessions page, so a stranger's stands out).
+    client_address: Mapped[str | None] = mapped_column(String(64), default=None)
     environment_id: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignInFailure(Base):
+    """A failed dashboard sign-in, kept for the throttling window (accounts/sign_in.py):
+    by the address it came from and the email it named (lower-cased), never the password."""
+
+    __tablename__ = "ui_sign_in_failures"
+    __table_args__ = (
+        Index("ix_ui_sign_in_failures_email_at", "email", "at"),
+        Index("ix_ui_sign_in_failures_address_at", "client_address", "at"),
+    )
+
+    id: Mapped[str] = id_column("signin")
+    email: Mapped[str | None] = mapped_column(String(255), default=None)
+    client_address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TenantProfile(TimestampMixin, Base):
+    """The seller's profile of an organization: who its invoices and portal say they are
+    from (accounts/tenants.py). One row per organization, made at the first update."""
+
+    __tablename__ = "tenant_profiles"
+
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    legal_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    email: Mapped[str | None] = mapped_column(String(255), default=None)
+    help_email: Mapped[str | None] = mapped_column(String(255), default=None)
+    phone: Mapped[str | None] = mapped_column(String(50), default=None)
+    address_line1: Mapped[str | None] = mapped_column(String(255), default=None)
+    address_line2: Mapped[str | None] = mapped_column(String(255), default=None)
+    address_city: Mapped[str | None] = mapped_column(String(255), default=None)
+    address_state: Mapped[str | None] = mapped_column(String(255), default=None)
+    address_postal_code: Mapped[str | None] = mapped_column(String(50), default=None)
+    address_country: Mapped[str | None] = mapped_column(String(100), default=None)
+    # [{"type": "eu_vat", "value": "DE123456789"}, ...]
+    tax_ids: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    # A PNG or JPEG as a data: URL, bounded (accounts/tenants.py MAX_LOGO_CHARS).
+    logo: Mapped[str | None] = mapped_column(Text, default=None)
+    invoice_footer: Mapped[str | None] = mapped_column(String(1000), default=None)
+    payment_terms: Mapped[str | None] = mapped_column(String(255), default=None)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
@@ -13,6 +14,8 @@ from meterline.accounts.models import (
     Environment,
     Organization,
     ServiceAccount,
+    SignInFailure,
+    TenantProfile,
     UiSession,
     User,
 )
@@ -151,6 +154,7 @@ def delete_organization_rows(
             delete(ServiceAccount).where(ServiceAccount.environment_id.in_(environment_ids))
         )
     session.execute(delete(User).where(User.organization_id == organization_id))
+    session.execute(delete(TenantProfile).where(TenantProfile.organization_id == organization_id))
     session.execute(delete(Environment).where(Environment.organization_id == organization_id))
     session.execute(delete(Organization).where(Organization.id == organization_id))
 
@@ -205,3 +209,69 @@ def keys_of_user(session: Session, user_id: str) -> list[ApiKey]:
             select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.status == "published")
         )
     )
+
+
+# --- the seller's profile -------------------------------------------------------------------
+
+
+def tenant_profile(session: Session, organization_id: str) -> TenantProfile | None:
+    return session.get(TenantProfile, organization_id)
+
+
+# --- dashboard sessions and sign-in throttling ----------------------------------------------
+
+
+def ui_session(session: Session, token_hash: str) -> UiSession | None:
+    return session.get(UiSession, token_hash)
+
+
+def delete_ui_sessions(session: Session, *where: Any) -> int:
+    result = session.execute(delete(UiSession).where(*where))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def ui_sessions_of_user(
+    session: Session, user_id: str, now: datetime, limit: int
+) -> list[UiSession]:
+    """The user's live sessions, newest first."""
+    return list(
+        session.scalars(
+            select(UiSession)
+            .where(UiSession.user_id == user_id, UiSession.expires_at > now)
+            .order_by(UiSession.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def users_by_email(session: Session, email: str, limit: int) -> list[User]:
+    """Live people with this email in any organization (an email may belong to several)."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                func.lower(User.email) == email.lower(),
+                User.type == "user",
+                User.deleted_at.is_(None),
+            )
+            .order_by(User.created_at)
+            .limit(limit)
+        )
+    )
+
+
+def count_sign_in_failures(session: Session, since: datetime, *where: Any) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(SignInFailure).where(SignInFailure.at > since, *where)
+        )
+        or 0
+    )
+
+
+def add_sign_in_failure(session: Session, email: str | None, address: str, at: datetime) -> None:
+    session.add(SignInFailure(email=email, client_address=address, at=at))
+
+
+def delete_sign_in_failures(session: Session, *where: Any) -> None:
+    session.execute(delete(SignInFailure).where(*where))

@@ -118,6 +118,12 @@ async def vendor_reader(request: Request) -> Principal:
     return require_vendor(authenticate_request(request), "read", request.scope["path"])
 
 
+async def vendor_writer(request: Request) -> Principal:
+    """A vendor key that may write: for the routes that change state by GET (the SDK's
+    portal link is made by a GET it marks as a write)."""
+    return require_vendor(authenticate_request(request), "write", request.scope["path"])
+
+
 def require_vendor(principal: Principal, action: str, path: str) -> Principal:
     """A key that may ``action`` (``read``/``write``) on ``path``: ``read:billing``/
     ``write:billing``, or the scope of the path's role area (``write:finance`` for
@@ -137,4 +143,5 @@ async def any_principal(request: Request) -> Principal:
 
 Vendor = Annotated[Principal, Depends(vendor_principal)]
 VendorRead = Annotated[Principal, Depends(vendor_reader)]
+VendorWrite = Annotated[Principal, Depends(vendor_writer)]
 AnyCaller = Annotated[Principal, Depends(any_principal)]

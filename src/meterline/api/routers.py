@@ -14,9 +14,11 @@ from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import coupons as fp_coupons
 from meterline.api.flexprice import credit_grants as fp_credit_grants
 from meterline.api.flexprice import credit_notes as fp_credit_notes
+from meterline.api.flexprice import customer_portal as fp_customer_portal
 from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
+from meterline.api.flexprice import environment_clone as fp_environment_clone
 from meterline.api.flexprice import events as fp_events
 from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
@@ -28,6 +30,7 @@ from meterline.api.flexprice import subscription_items as fp_subscription_items
 from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import taxes as fp_taxes
+from meterline.api.flexprice import tenants as fp_tenants
 from meterline.api.flexprice import usage_records as fp_usage_records
 from meterline.api.flexprice import users as fp_users
 from meterline.api.flexprice import wallets as fp_wallets
@@ -40,6 +43,7 @@ from meterline.api.kaiten import reservations as kaiten_reservations
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
 from meterline.ui import pages as ui_pages
+from meterline.ui import portal as ui_portal
 from meterline.ui import routes as ui_routes
 
 
@@ -74,11 +78,15 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
     app.include_router(fp_usage_records.router, prefix="/v1")
+    app.include_router(fp_tenants.router, prefix="/v1")
+    app.include_router(fp_customer_portal.router, prefix="/v1")
+    app.include_router(fp_environment_clone.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")
     app.include_router(ui_routes.router)
     app.include_router(ui_pages.router)
+    app.include_router(ui_portal.router)
     ui_routes.install(app)
     # The routes served before FastAPI, ahead of everything, each in front of the FastAPI
     # route it shadows (api/fastpath.py).

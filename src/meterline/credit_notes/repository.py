@@ -58,3 +58,21 @@ def credited_per_line(
     for line_id, amount in session.execute(stmt):
         out[line_id] = out.get(line_id, Decimal(0)) + amount
     return out
+
+
+def of_customer(
+    session: Session, environment_id: str, customer_id: str, limit: int
+) -> list[CreditNote]:
+    """The customer's credit notes, newest first."""
+    return list(
+        session.scalars(
+            select(CreditNote)
+            .where(
+                CreditNote.environment_id == environment_id,
+                CreditNote.customer_id == customer_id,
+                CreditNote.status == "published",
+            )
+            .order_by(CreditNote.created_at.desc(), CreditNote.id.desc())
+            .limit(limit)
+        )
+    )

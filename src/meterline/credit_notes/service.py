@@ -186,6 +186,13 @@ def get_credit_note(session: Session, principal: Principal, note_id: str) -> Cre
     return existing(found, "credit note", note_id)
 
 
+def customer_credit_notes(
+    session: Session, principal: Principal, customer_id: str, limit: int
+) -> list[CreditNote]:
+    """The newest ``limit`` credit notes of a customer of the caller's environment."""
+    return repository.of_customer(session, principal.environment_id, customer_id, limit)
+
+
 def lines_of(session: Session, note: CreditNote) -> list[CreditNoteLineItem]:
     return repository.lines_of(session, note.id)
 

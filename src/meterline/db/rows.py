@@ -87,3 +87,17 @@ __all__ = [
     "published_in_environment",
     "set_given",
 ]
+
+
+def published_of_environment(
+    session: Session, model: type[_Pub], environment_id: str, limit: int
+) -> list[_Pub]:
+    """Up to ``limit`` published ``model`` rows of the environment, oldest first."""
+    return list(
+        session.scalars(
+            select(model)
+            .where(model.environment_id == environment_id, model.status == "published")
+            .order_by(model.id)
+            .limit(limit)
+        )
+    )

@@ -1,8 +1,9 @@
 """Invoice documents: one invoice rendered as a PDF (fpdf2).
 
 ``render`` is pure (data in, bytes out); ``invoice_pdf`` gathers the invoice, its lines,
-their prices, the customer and the vendor's name in the caller's transaction and renders
-them.
+their prices, the customer and the seller's profile (accounts/tenants.py: legal name,
+address, contact, tax ids, logo, payment terms, footer) in the caller's transaction and
+renders them.
 
 The document is the customer's copy: no internal ids, no internal status (the number, or
 DRAFT, says what it is). A line of a TIERED price is followed by one line per tier it
@@ -19,6 +20,8 @@ font Helvetica, which can only show Latin-1, so other characters become ``?``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +33,7 @@ from babel.numbers import format_currency, format_decimal
 from fpdf import FPDF
 from sqlalchemy.orm import Session
 
-from meterline.accounts import service as accounts
+from meterline.accounts import tenants
 from meterline.accounts.principal import Principal
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
@@ -59,6 +62,8 @@ class InvoiceDocument:
     customer: Customer
     # The lines' prices by id, where they still exist: a TIERED line shows its tiers.
     prices: Mapping[str, PricedRow] = field(default_factory=dict)
+    # The seller's profile; without one, the vendor's name alone.
+    seller: tenants.Seller | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +211,13 @@ def render(document: InvoiceDocument) -> bytes:
     pdf.set_title(f"Invoice {invoice.invoice_number or 'DRAFT'}")
     pdf.set_creator("Meterline")
 
+    seller = document.seller or tenants.Seller(
+        document.vendor_name, (), None, None, None, None, None
+    )
+    if seller.logo is not None:
+        # Top right, 18 mm high; an image fpdf2 cannot read is left out, not fatal.
+        with contextlib.suppress(Exception):  # any decoder's error of a stored image
+            pdf.image(io.BytesIO(seller.logo), x=150, y=10, h=18)
     out.font(20, bold=True)
     out.line("INVOICE")
     out.font(10)
@@ -214,6 +226,8 @@ def render(document: InvoiceDocument) -> bytes:
         out.line("VOID: this invoice has been cancelled")
     out.line(f"Issue date: {_date(invoice.issue_date or invoice.created_at)}")
     out.line(f"Due date: {_date(invoice.due_date)}")
+    if seller.payment_terms:
+        out.line(f"Payment terms: {seller.payment_terms}")
     if invoice.period_start or invoice.period_end:
         out.line(f"Period: {_date(invoice.period_start)} to {_date(invoice.period_end)}")
     out.line(f"Currency: {currency.upper()}")
@@ -233,7 +247,7 @@ def render(document: InvoiceDocument) -> bytes:
     bill_to = [customer.name, customer.external_id, customer.email or ""] + [
         part for part in address if part
     ]
-    vendor = [document.vendor_name]
+    vendor = [seller.name, *seller.lines]
     for row in range(max(len(vendor), len(bill_to))):
         out.cell(95, vendor[row] if row < len(vendor) else "")
         out.cell(95, bill_to[row] if row < len(bill_to) else "")
@@ -304,6 +318,14 @@ def render(document: InvoiceDocument) -> bytes:
         pdf.ln(4)
         out.font(9)
         pdf.multi_cell(0, 5, out.text(invoice.description[:2000]))
+    if seller.footer or seller.help_email:
+        pdf.ln(6)
+        out.font(8)
+        footer = [
+            seller.footer or "",
+            f"Questions: {seller.help_email}" if seller.help_email else "",
+        ]
+        pdf.multi_cell(0, 4, out.text("\n".join(p for p in footer if p)))
     return bytes(pdf.output())
 
 
@@ -323,7 +345,7 @@ def invoice_pdf(session: Session, principal: Principal, invoice_id: str) -> tupl
     invoice = invoices.get_invoice(session, principal, invoice_id)
     lines = invoices.lines_of(session, [invoice])[invoice.id]
     customer = customers.get_customer(session, principal, invoice.customer_id)
-    _, organization = accounts.current_user(session, principal)
+    seller = tenants.seller(session, principal.organization_id)
     prices: dict[str, PricedRow] = {}
     for price_id in sorted({line.price_id for line in lines if line.price_id}):
         try:
@@ -331,10 +353,11 @@ def invoice_pdf(session: Session, principal: Principal, invoice_id: str) -> tupl
         except NotFound:  # deleted since: the line shows without its tiers
             continue
     document = InvoiceDocument(
-        vendor_name=organization.name,
+        vendor_name=seller.name,
         invoice=invoice,
         lines=lines,
         customer=customer,
         prices=prices,
+        seller=seller,
     )
     return invoice, render(document)

@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
+from meterline.accounts.sign_in import Caller
 from meterline.api.deps import ReadSession
 from meterline.invoicing.models import INVOICE_STATUSES, PAYMENT_STATUSES
 from meterline.kernel.errors import DomainError
 from meterline.subscriptions.service import SUBSCRIPTION_STATUSES
 from meterline.ui import lists, overview
-from meterline.ui.headers import secured
-from meterline.ui.routes import UiCaller, templates
+from meterline.ui.routes import UiCaller, error_page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -23,30 +23,25 @@ Choice = Query(default="", max_length=32)
 PageNumber = Query(default=1, ge=1, le=100_000)
 
 
-def _render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
-    page = templates.TemplateResponse(
-        request, name, {**context, "signed_in": True}, status_code=status
-    )
-    return secured(page)
-
-
-def _page(request: Request, name: str, build: Any, **extra: Any) -> Response:
+def _page(request: Request, caller: Caller, name: str, build: Any, **extra: Any) -> Response:
     try:
         found = build()
     except DomainError as exc:
-        return _render(request, "error.html", 400, message=str(exc))
-    return _render(request, name, found=found, **extra)
+        return error_page(request, caller, exc)
+    return render(request, name, caller=caller, found=found, **extra)
 
 
 @router.get("/overview")
-def overview_page(request: Request, principal: UiCaller, session: ReadSession) -> Response:
-    return _page(request, "overview.html", lambda: overview.overview(session, principal))
+def overview_page(request: Request, caller: UiCaller, session: ReadSession) -> Response:
+    return _page(
+        request, caller, "overview.html", lambda: overview.overview(session, caller.principal)
+    )
 
 
 @router.get("/invoices")
 def invoice_list(
     request: Request,
-    principal: UiCaller,
+    caller: UiCaller,
     session: ReadSession,
     q: str = Text,
     status: str = Choice,
@@ -58,8 +53,9 @@ def invoice_list(
     s = lists.state(q, status, payment, sort, order, page, lists.INVOICE_SORTS)
     return _page(
         request,
+        caller,
         "invoices.html",
-        lambda: lists.invoice_list(session, principal, s),
+        lambda: lists.invoice_list(session, caller.principal, s),
         statuses=INVOICE_STATUSES,
         payments=PAYMENT_STATUSES,
         sorts=lists.INVOICE_SORTS,
@@ -69,7 +65,7 @@ def invoice_list(
 @router.get("/subscriptions")
 def subscription_list(
     request: Request,
-    principal: UiCaller,
+    caller: UiCaller,
     session: ReadSession,
     status: str = Choice,
     sort: str = Choice,
@@ -79,8 +75,9 @@ def subscription_list(
     s = lists.state("", status, "", sort, order, page, lists.SUBSCRIPTION_SORTS)
     return _page(
         request,
+        caller,
         "subscriptions.html",
-        lambda: lists.subscription_list(session, principal, s),
+        lambda: lists.subscription_list(session, caller.principal, s),
         statuses=SUBSCRIPTION_STATUSES,
         sorts=lists.SUBSCRIPTION_SORTS,
     )
@@ -89,7 +86,7 @@ def subscription_list(
 @router.get("/plans")
 def plan_list(
     request: Request,
-    principal: UiCaller,
+    caller: UiCaller,
     session: ReadSession,
     q: str = Text,
     sort: str = Choice,
@@ -99,7 +96,8 @@ def plan_list(
     s = lists.state(q, "", "", sort, order, page, lists.PLAN_SORTS)
     return _page(
         request,
+        caller,
         "plans.html",
-        lambda: lists.plan_list(session, principal, s),
+        lambda: lists.plan_list(session, caller.principal, s),
         sorts=lists.PLAN_SORTS,
     )

@@ -10,18 +10,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from meterline.accounts import tenants
 from meterline.accounts.principal import Principal
 from meterline.api.flexprice.common import SearchFilter
 from meterline.catalog.models import Feature
+from meterline.credit_notes import service as credit_notes
+from meterline.credit_notes.models import CreditNote
 from meterline.customers import service as customers
 from meterline.customers.models import Customer
 from meterline.entitlements import checks
+from meterline.invoicing import pdf
 from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice
+from meterline.kernel.errors import NotFound
 from meterline.licensing import instances as licensing_instances
 from meterline.licensing import reporting
 from meterline.metering.aggregations import aggregation_of
 from meterline.metering.service import UsageParams, usage_by_meter
+from meterline.portal.service import PortalCaller
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
 from meterline.ui.charts import DailyChart, daily_chart, progress_percent
@@ -224,3 +230,40 @@ def _instances_of(session: Session, principal: Principal, customer: Customer) ->
             )
         out.append(InstanceRow(view.instance.slug, view.instance.name, view.license.slug, usage))
     return out
+
+
+@dataclass
+class PortalPage:
+    """What a customer sees of itself on the portal: the dashboard's customer page, its
+    credit notes, and who bills it."""
+
+    page: CustomerPage
+    credit_notes: list[CreditNote]
+    seller: tenants.Seller
+    logo_url: str | None
+    expires_at: datetime
+
+
+def portal_page(session: Session, caller: PortalCaller) -> PortalPage:
+    page = customer_page(session, caller.principal, caller.customer.id)
+    organization, profile = tenants.own_tenant(session, caller.principal.organization_id)
+    return PortalPage(
+        page=page,
+        credit_notes=credit_notes.customer_credit_notes(
+            session, caller.principal, caller.customer.id, MAX_ROWS
+        ),
+        seller=tenants.seller_of(organization, profile),
+        logo_url=profile.logo if profile else None,
+        expires_at=caller.expires_at,
+    )
+
+
+def portal_invoice_pdf(
+    session: Session, caller: PortalCaller, invoice_id: str
+) -> tuple[Invoice, bytes]:
+    """An invoice of the portal's customer as a PDF; another customer's, or a draft (the
+    portal shows none), is not found."""
+    invoice = invoices.get_invoice(session, caller.principal, invoice_id)
+    if invoice.customer_id != caller.customer.id or invoice.invoice_status == "DRAFT":
+        raise NotFound("invoice", invoice_id)
+    return pdf.invoice_pdf(session, caller.principal, invoice_id)

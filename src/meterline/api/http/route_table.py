@@ -33,6 +33,7 @@ UPSTREAM_ONLY: tuple[str, ...] = (
     "/v1/subscriptions/addon",
     "/v1/subscriptions/lineitems/search",
     "/v1/subscriptions/schedules",
+    "/v1/tenants/billing",
 )
 
 _HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
