@@ -51,6 +51,8 @@ PURE = (
     "meterline.kernel.calendar",
     "meterline.metering.windows",
     "meterline.kernel",  # and every module below it
+    "meterline.licensing.verifier",
+    "meterline.licensing.offline_files",
 )
 IMPURE_ROOTS = ("sqlalchemy", "meterline.db", "fastapi", "starlette", "httpx")
 
