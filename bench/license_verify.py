@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit
-
 from meterline.licensing import license_file
 from meterline.licensing.verifier import FORMAT_V2, LICENSE_LABEL, Verifier
 
