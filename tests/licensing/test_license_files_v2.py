@@ -5,6 +5,7 @@ files still verifying with the original key."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -12,7 +13,8 @@ import httpx
 from meterline.licensing import license_file
 from meterline.licensing.verifier import Verifier
 from tests.api.kaiten.conftest import mint_key
-from tests.conftest import Tenant
+from tests.cli.test_operator import cli
+from tests.conftest import Tenant, new_tenant
 from tests.licensing.conftest import licensed_instance
 
 
@@ -120,8 +122,6 @@ def test_v2_files_rotation_and_retirement(api: httpx.Client, tenant: Tenant) -> 
 
 
 def test_key_sets_are_per_environment(api: httpx.Client, tenant: Tenant) -> None:
-    from tests.conftest import new_tenant
-
     other = new_tenant(tenant.server)
     with httpx.Client(
         base_url=tenant.server.base_url + "/api",
@@ -133,3 +133,30 @@ def test_key_sets_are_per_environment(api: httpx.Client, tenant: Tenant) -> None
         kid = next(iter(mine))
         assert _code(theirs.post(f"/license-files/signing-keys/{kid}/retire"))[0] == 404
     assert set(_published(api)) == set(mine)
+
+
+def test_cli_rotates_and_retires(api: httpx.Client, tenant: Tenant) -> None:
+    url = tenant.server.database_url
+    env = tenant.environment_id
+    first = set(_published(api))
+    rotated = cli(url, "license", "keys", "rotate", "--environment", env)
+    assert rotated.returncode == 0, rotated.stderr
+    statuses = {k["kid"]: k["status"] for k in json.loads(rotated.stdout)}
+    assert sorted(statuses.values()) == ["active", "published"]
+    (old,) = first
+    assert statuses[old] == "published" and set(_published(api)) == set(statuses)
+    refused = cli(
+        url,
+        "license",
+        "keys",
+        "retire",
+        "--environment",
+        env,
+        next(k for k, s in statuses.items() if s == "active"),
+    )
+    assert refused.returncode == 1 and "rotate before retiring" in refused.stderr
+    retired = cli(url, "license", "keys", "retire", "--environment", env, old)
+    assert retired.returncode == 0, retired.stderr
+    assert old not in _published(api)
+    unknown = cli(url, "license", "keys", "list", "--environment", "env_nope")
+    assert unknown.returncode == 1 and "REFUSED" in unknown.stderr

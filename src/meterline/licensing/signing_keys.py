@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterline.accounts.principal import Principal
+from meterline.accounts.models import Environment
+from meterline.accounts.principal import FULL_ACCESS, Principal
 from meterline.kernel.errors import Conflict, NotFound
 from meterline.licensing import license_file, offline_store
 from meterline.licensing.instances import signing_key as original_key
@@ -43,6 +44,14 @@ def _row(environment_id: str, key: Ed25519PrivateKey, status: str) -> dict[str, 
         "status": status,
         "active_claim": environment_id if status == KEY_ACTIVE else None,
     }
+
+
+def administrator(session: Session, environment_id: str) -> Principal:
+    """The environment's administrator as the server's operator acts for it (the CLI)."""
+    found = session.get(Environment, environment_id)
+    if found is None:
+        raise NotFound("environment", environment_id)
+    return Principal(found.organization_id, found.id, "cli", scopes=frozenset({FULL_ACCESS}))
 
 
 def key_set(session: Session, principal: Principal) -> list[LicenseSigningKey]:

@@ -160,13 +160,17 @@ def decide(
             bound = machine["fingerprint"]
     elif form != FORMAT_V1:
         raise LicenseFileError(f"the payload is not a {FORMAT_V2} or {FORMAT_V1} document")
+    try:
+        grace_ends = ends + grace
+    except OverflowError:  # a license that ends near the last representable instant
+        grace_ends = datetime.max.replace(tzinfo=ends.tzinfo)
     if bound is not None and fingerprint != bound:
         status, message = MACHINE_MISMATCH, "the license is bound to another machine"
     elif now < valid_from:
         status, message = NOT_YET_VALID, "the license is not valid yet"
     elif now < ends:
         status, message = VALID, "the license is valid"
-    elif now < ends + grace:
+    elif now < grace_ends:
         status, message = GRACE, f"the license ended at {ends.isoformat()}: refresh it"
     else:
         status, message = EXPIRED, f"the license ended at {ends.isoformat()}"
@@ -186,7 +190,7 @@ def decide(
         format=str(form),
         payload=document,
         ends_at=ends,
-        grace_ends_at=ends + grace,
+        grace_ends_at=grace_ends,
         refresh_due=refresh_due or status in (GRACE, EXPIRED),
         message=message,
     )
