@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import Field
 
 from meterline.accounts.principal import Principal
@@ -96,10 +96,14 @@ def rotate_key(request: Request, session: WriteSession) -> Response:
 
 
 @router.post("/license-files/signing-keys/{kid}/retire")
-def retire_key(kid: str, request: Request, session: WriteSession) -> Response:
+def retire_key(
+    request: Request,
+    session: WriteSession,
+    kid: str = Path(min_length=1, max_length=40, description="The key id (16 hex digits)."),
+) -> Response:
     """Stop publishing ``kid`` and refuse the files it signed (full-access keys only)."""
     principal = _vendor(request)
-    return json_response(key_out(signing_keys.retire(session, principal, kid[:40], utcnow())))
+    return json_response(key_out(signing_keys.retire(session, principal, kid, utcnow())))
 
 
 class LicenseFileIn(Body):
