@@ -6,6 +6,7 @@ and changed bundles are refused, nothing changed), and a refreshed license file 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from meterline.db.engine import Database
-from meterline.licensing import offline, offline_files
+from meterline.licensing import license_file, offline, offline_files
 from meterline.licensing.installation import Installation
 from meterline.licensing.offline_files import OfflineFileError
 from tests.conftest import Tenant
@@ -220,3 +221,47 @@ def test_usage_bundles(api: httpx.Client, tenant: Tenant, db: Database, tmp_path
     assert refreshed.status == "VALID" and refreshed.payload["fileId"] != old_file
     assert refreshed.payload["machine"]["fingerprint"] == "fp-a"
     assert set(box.unacknowledged()) == {2, 3}  # their acknowledgements were not taken
+
+
+def test_hostile_files_are_refused(api: httpx.Client) -> None:
+    """Junk where a request or a bundle belongs: a 4xx in Kaiten's shape, never a 500."""
+    key = Ed25519PrivateKey.generate()
+    now = datetime.now(UTC)
+    good = offline_files.write_request(
+        key, license_key="lfile_x", fingerprint="f", nonce="0" * 32, created_at=now
+    )
+    parts = license_file.unarmour(good, offline_files.REQUEST_LABEL)
+
+    def signed(document: object, label: str = offline_files.REQUEST_LABEL) -> str:
+        data = json.dumps(document).encode()
+        return license_file.armour(label, data, key.sign(data))
+
+    requests = [
+        "x",
+        good.replace("REQUEST", "RESPONSE"),
+        signed([1, 2]),
+        signed("[" * 100_000),
+        license_file.armour(offline_files.REQUEST_LABEL, b"\xff\xfe", key.sign(b"\xff\xfe")),
+        signed({**parts.document, "nonce": "XYZ"}),
+        signed({**parts.document, "cores": 10**30}),
+        signed({**parts.document, "installationKey": "!!"}),
+        signed({**parts.document, "fingerprint": "f" * 300}),
+        signed({**parts.document, "createdAt": "yesterday"}),
+    ]
+    for text in requests:
+        response = _activate(api, text)
+        assert response.status_code in (404, 409, 422), (text[:80], response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    bundles = [
+        "x",
+        signed({"format": offline_files.BUNDLE_FORMAT}, offline_files.BUNDLE_LABEL),
+        signed(
+            {"format": offline_files.BUNDLE_FORMAT, "installationKid": "0" * 16},
+            offline_files.BUNDLE_LABEL,
+        ),
+    ]
+    for text in bundles:
+        response = _import(api, text)
+        assert response.status_code == 422, (text[:80], response.text)
+    too_big = _import(api, "x" * (offline_files.MAX_BUNDLE_CHARS + 1))
+    assert too_big.status_code in (413, 422), too_big.text
