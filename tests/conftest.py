@@ -134,6 +134,8 @@ def start_server(
     extra_args: Sequence[str] = (),
     start_seconds: float = 60,
 ) -> Server:
+    # A host loaded by other work may need longer to migrate a fresh database and start.
+    start_seconds = max(start_seconds, float(os.environ.get("METERLINE_TEST_START_SECONDS", 0)))
     port = free_port()
     log_path = log_dir / f"server-{port}.log"
     env = {
