@@ -7,6 +7,7 @@ and changed bundles are refused, nothing changed), and a refreshed license file 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -105,6 +106,19 @@ def test_offline_activation(api: httpx.Client, tmp_path: Path) -> None:
     )
     with pytest.raises(OfflineFileError, match="does not trust"):
         Installation(tmp_path / "d", vendor, "fp-a").accept_response(forged, now)
+    # copies of one request sent at once: one machine, every other copy a replay
+    sixth = Installation(tmp_path / "g", vendor, "fp-g")
+    copies = [sixth.request_activation(key, now)] * 6
+    with ThreadPoolExecutor(6) as pool:
+        answers = [
+            _code(r) if r.status_code != 201 else (201, "")
+            for r in pool.map(lambda text: _activate(api, text), copies)
+        ]
+    assert sorted(answers) == [(201, "")] + [(409, "ActivateOffline.RequestReplayed")] * 5
+    gone = api.get(f"/instances/{instance}/machines").json()["items"]
+    assert [m["fingerprint"] for m in gone].count("fp-g") == 1
+    assert api.delete(f"/instances/{instance}/machines/{gone[-1]['id']}").status_code == 204
+
     # the machine limit holds offline too
     fourth = Installation(tmp_path / "e", vendor, "fp-e")
     assert _activate(api, fourth.request_activation(key, now)).status_code == 201

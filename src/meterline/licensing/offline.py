@@ -71,6 +71,9 @@ def activate(session: Session, principal: Principal, text: str, now: datetime) -
     instance = session.get(Instance, issued.instance_id)
     if instance is None:  # pragma: no cover - the file's row goes with its instance
         raise NotFound("license key", request.license_key)
+    # Under the instance's lock (as every activation takes it): copies of one request sent
+    # at once serialize here, and all but the first find it answered.
+    machines.locked_instance(session, principal, instance.slug)
     replayed = Conflict("This activation request was answered already", reason="request_replayed")
     if offline_store.activation_of_installation(
         session, principal.environment_id, request.installation_kid
