@@ -210,7 +210,10 @@ def test_usage_bundles(api: httpx.Client, tenant: Tenant, db: Database, tmp_path
     assert _code(_import(api, unknown)) == (404, "ImportUsageBundle.ContextNotFound")
     assert _usage(api, instance, entitlement) == Decimal("5.5")
 
-    assert _import(api, second).json()["accepted"] == 1
+    with ThreadPoolExecutor(4) as pool:  # copies at once: imported once, the rest replays
+        answers = [r.json() for r in pool.map(lambda text: _import(api, text), [second] * 4)]
+    assert sorted(a["replayed"] for a in answers) == [False, True, True, True]
+    assert {a["accepted"] for a in answers} == {1}
     assert _usage(api, instance, entitlement) == Decimal(1)  # set
     done = _import(api, third).json()
     assert (done["sequence"], done["accepted"]) == (3, 1)
