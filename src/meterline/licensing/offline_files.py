@@ -83,7 +83,10 @@ def public_key_of(encoded: Any) -> Ed25519PublicKey:
         raise OfflineFileError("installationKey is not base64", "installationKey") from exc
     if len(raw) != 32:
         raise OfflineFileError("installationKey does not have 32 bytes", "installationKey")
-    return Ed25519PublicKey.from_public_bytes(raw)
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError as exc:  # bytes that are no point of the curve
+        raise OfflineFileError("installationKey is not an Ed25519 key", "installationKey") from exc
 
 
 def _text(document: dict[str, Any], name: str, *, most: int, optional: bool = False) -> Any:
