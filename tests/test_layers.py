@@ -51,6 +51,8 @@ PURE = (
     "meterline.kernel.calendar",
     "meterline.metering.windows",
     "meterline.kernel",  # and every module below it
+    "meterline.licensing.verifier",
+    "meterline.licensing.offline_files",
 )
 IMPURE_ROOTS = ("sqlalchemy", "meterline.db", "fastapi", "starlette", "httpx")
 
@@ -91,6 +93,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("meterline.cli", "meterline.licensing.license_file"): _CLI_START_UP,
     ("meterline.cli", "meterline.licensing.connectors"): _CLI_START_UP,
     ("meterline.cli", "meterline.observability"): _CLI_START_UP,
+    ("meterline.cli", "meterline.licensing.signing_keys"): _CLI_START_UP,
 }
 
 # (rule, detail) pairs not fixed yet, each with its reason. Only shrinks.

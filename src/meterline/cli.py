@@ -566,6 +566,65 @@ def license_verify(
         raise typer.Exit(2)
 
 
+signing_keys_app = typer.Typer(
+    help="License signing keys: list, rotate, retire.", no_args_is_help=True
+)
+license_app.add_typer(signing_keys_app, name="keys")
+
+
+def _keys_command(environment: str, action: str, kid: str | None = None) -> None:
+    from datetime import UTC, datetime
+
+    from meterline.db.engine import Database
+    from meterline.kernel.errors import DomainError
+    from meterline.licensing import signing_keys
+
+    db = Database.connect(configured())
+    try:
+        with db.session() as session:
+            principal = signing_keys.administrator(session, environment)
+            now = datetime.now(UTC)
+            if action == "rotate":
+                signing_keys.rotate(session, principal, now)
+            elif action == "retire":
+                assert kid is not None
+                signing_keys.retire(session, principal, kid, now)
+            rows = [
+                {"kid": r.kid, "status": r.status, "publicKey": r.public_key}
+                for r in signing_keys.key_set(session, principal)
+            ]
+    except DomainError as exc:
+        typer.echo(f"REFUSED: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    typer.echo(json.dumps(rows, indent=2))
+
+
+_ENVIRONMENT = typer.Option(..., "--environment", help="The environment's id (env_...).")
+
+
+@signing_keys_app.command("list")
+def signing_keys_list(environment: str = _ENVIRONMENT) -> None:
+    """Print the environment's license signing keys and their status."""
+    _keys_command(environment, "list")
+
+
+@signing_keys_app.command("rotate")
+def signing_keys_rotate(environment: str = _ENVIRONMENT) -> None:
+    """Make a new active signing key; the active one stays published."""
+    _keys_command(environment, "rotate")
+
+
+@signing_keys_app.command("retire")
+def signing_keys_retire(
+    kid: str = typer.Argument(..., help="The key id to retire."),
+    environment: str = _ENVIRONMENT,
+) -> None:
+    """Stop publishing a rotated-out key; files it signed are refused."""
+    _keys_command(environment, "retire", kid)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()

@@ -62,6 +62,7 @@ DEPLOYMENT_LEVEL = {
 READ_BY_POST = {
     ("POST", "/api/ofrep/v1/evaluate/flags/{flagKey}"),
     ("POST", "/api/instances/{instanceSlug}/validate"),
+    ("POST", "/api/license-files/verify"),
     ("POST", "/v1/events/usage"),
     ("POST", "/v1/events/usage/meter"),
     ("POST", "/v1/events/analytics"),

@@ -39,6 +39,7 @@ from meterline.api.http.route_table import RouteWordGuard
 from meterline.api.kaiten import instances as kaiten_instances
 from meterline.api.kaiten import leases as kaiten_leases
 from meterline.api.kaiten import machines as kaiten_machines
+from meterline.api.kaiten import offline as kaiten_offline
 from meterline.api.kaiten import reservations as kaiten_reservations
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
@@ -54,6 +55,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(kaiten_machines.router, prefix="/api")  # Meterline extensions
     app.include_router(kaiten_leases.router, prefix="/api")
     app.include_router(kaiten_reservations.router, prefix="/api")
+    app.include_router(kaiten_offline.router, prefix="/api")
     app.include_router(usage_report.router, prefix="/v1")
     app.include_router(fp_accounts.router, prefix="/v1")
     app.include_router(fp_ingest.router, prefix="/v1")

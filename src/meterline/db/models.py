@@ -18,6 +18,7 @@ from meterline.licensing import (
     hold_models,
     integration_models,
     machine_models,
+    offline_models,
 )
 from meterline.licensing import models as licensing_models
 from meterline.metering import models as events_models
@@ -49,6 +50,7 @@ __all__ = [
     "invoices_models",
     "licensing_models",
     "machine_models",
+    "offline_models",
     "plans_models",
     "portal_models",
     "rebuild_models",

@@ -273,8 +273,20 @@ def _number(value: Any) -> Any:
 
 def issue_license_file(session: Session, principal: Principal, slug: str) -> str:
     """The instance's signed license file: customer, license, grants and validity."""
-    view = _view(session, principal, get_instance(session, principal, slug))
     key = signing_key(session, principal)
+    payload = {
+        "format": license_file.FORMAT,
+        "keyId": license_file.key_id(key.public_key()),
+        "issuedAt": _iso(utcnow()),
+        **license_terms(session, principal, get_instance(session, principal, slug)),
+    }
+    return license_file.sign(payload, key)
+
+
+def license_terms(session: Session, principal: Principal, found: Instance) -> dict[str, Any]:
+    """What a license file (v1 and v2) says of an instance: customer, license, grants and
+    validity dates."""
+    view = _view(session, principal, found)
     grants = []
     pairs = repository.all_grants_of(session, view.license.id)
     types = entitlement_types(session, [f for _, f in pairs])
@@ -299,10 +311,7 @@ def issue_license_file(session: Session, principal: Principal, slug: str) -> str
             }
         )
     instance, customer, lic = view.instance, view.customer, view.license
-    payload = {
-        "format": license_file.FORMAT,
-        "keyId": license_file.key_id(key.public_key()),
-        "issuedAt": _iso(utcnow()),
+    return {
         "environmentId": principal.environment_id,
         "validFrom": _iso(instance.start_license_date),
         "validUntil": _iso(instance.end_license_date),
@@ -323,4 +332,3 @@ def issue_license_file(session: Session, principal: Principal, slug: str) -> str
         },
         "grants": grants,
     }
-    return license_file.sign(payload, key)

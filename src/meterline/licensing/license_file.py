@@ -38,7 +38,10 @@ class LicenseFileError(ValueError):
 
 
 def new_private_key_pem() -> str:
-    key = Ed25519PrivateKey.generate()
+    return private_key_pem(Ed25519PrivateKey.generate())
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -97,8 +100,19 @@ def _block(label: str, data: bytes) -> str:
     return f"-----BEGIN {label}-----\n" + "\n".join(lines) + f"\n-----END {label}-----\n"
 
 
+def armour(label: str, payload: bytes, signature: bytes) -> str:
+    """A signed document: the ``label`` block of the payload, then the signature block."""
+    return _block(label, payload) + _block(_SIGNATURE, signature)
+
+
 def render(payload: bytes, signature: bytes) -> str:
-    return _block(_PAYLOAD, payload) + _block(_SIGNATURE, signature)
+    return armour(_PAYLOAD, payload, signature)
+
+
+def sign_document(label: str, document: dict[str, Any], private_key: Ed25519PrivateKey) -> str:
+    """``document`` as canonical JSON, armoured under ``label`` and signed."""
+    data = canonical_json(document)
+    return armour(label, data, private_key.sign(data))
 
 
 def sign(payload: dict[str, Any], private_key: Ed25519PrivateKey) -> str:
@@ -128,21 +142,47 @@ class VerifiedLicense:
     key_id: str
 
 
-def verify(text: str, public_key: Ed25519PublicKey) -> VerifiedLicense:
-    """The payload of a license file signed by ``public_key``; ``LicenseFileError`` if not."""
+@dataclass(frozen=True)
+class Unarmoured:
+    """A signed document taken apart, its signature not checked yet."""
+
+    payload: bytes
+    signature: bytes
+    document: dict[str, Any]
+
+    def check(self, public_key: Ed25519PublicKey) -> dict[str, Any]:
+        """The document, if ``public_key`` signed exactly these payload bytes."""
+        try:
+            public_key.verify(self.signature, self.payload)
+        except InvalidSignature as exc:
+            raise LicenseFileError("the signature does not match: the file was changed") from exc
+        return self.document
+
+
+def unarmour(text: str, label: str, max_chars: int = 1 << 20) -> Unarmoured:
+    """The payload, signature and JSON object of a document armoured under ``label``; the
+    text must be exactly the canonical rendering of what it decodes to."""
+    if len(text) > max_chars:
+        raise LicenseFileError(f"the file is longer than {max_chars} characters")
     lines = text.split("\n")
-    payload, at = _decode_block(lines, 0, _PAYLOAD)
+    payload, at = _decode_block(lines, 0, label)
     signature, at = _decode_block(lines, at, _SIGNATURE)
-    if render(payload, signature) != text:
+    if armour(label, payload, signature) != text:
         raise LicenseFileError("the file is not in canonical form: it was changed")
-    try:
-        public_key.verify(signature, payload)
-    except InvalidSignature as exc:
-        raise LicenseFileError("the signature does not match: the file was changed") from exc
+    if len(signature) != 64:
+        raise LicenseFileError("an Ed25519 signature has 64 bytes")
     try:
         document = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise LicenseFileError("the payload is not JSON") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+    if not isinstance(document, dict):
+        raise LicenseFileError("the payload is not a JSON object")
+    return Unarmoured(payload, signature, document)
+
+
+def verify(text: str, public_key: Ed25519PublicKey) -> VerifiedLicense:
+    """The payload of a license file signed by ``public_key``; ``LicenseFileError`` if not."""
+    document = unarmour(text, _PAYLOAD).check(public_key)
+    if document.get("format") != FORMAT:
         raise LicenseFileError(f"the payload is not a {FORMAT} document")
     return VerifiedLicense(document, key_id(public_key))

@@ -177,6 +177,14 @@ OPERATIONS: tuple[tuple[str, str, str], ...] = (
     ("POST", _RESERVATIONS, "HoldReservation"),
     ("POST", _RESERVATIONS + "/{reservationId}/settle", "SettleReservation"),
     ("DELETE", _RESERVATIONS + "/{reservationId}", "ReleaseReservation"),
+    # License files v2 and offline licensing (docs/licensing.md).
+    ("GET", "/.well-known/meterline-license-keys.json", "GetLicenseSigningKeys"),
+    ("POST", "/license-files/signing-keys/rotate", "RotateLicenseSigningKey"),
+    ("POST", "/license-files/signing-keys/{kid}/retire", "RetireLicenseSigningKey"),
+    ("POST", "/instances/{instanceSlug}/license-files", "IssueLicenseFile"),
+    ("POST", "/license-files/verify", "VerifyLicenseFile"),
+    ("POST", "/offline/activations", "ActivateOffline"),
+    ("POST", "/offline/usage-bundles", "ImportUsageBundle"),
 )
 
 _MATCHERS: tuple[tuple[str, re.Pattern[str], str], ...] = tuple(
@@ -358,6 +366,47 @@ CODES.update(
             },
         ),
         "ReleaseReservation": _own("ReleaseReservation", _RESERVATION),
+    }
+)
+_ACTIVATION = {
+    "fingerprint_taken": "FingerprintTaken",
+    "machine_limit": "MachineLimitReached",
+    "core_limit": "CoreLimitReached",
+    "cores_required": "CoresRequired",
+}
+CODES.update(
+    {
+        "RotateLicenseSigningKey": _own("RotateLicenseSigningKey", {"rotated": "Concurrent"}),
+        "RetireLicenseSigningKey": _own(
+            "RetireLicenseSigningKey", {"signing key": "KeyNotFound", "key_active": "KeyActive"}
+        ),
+        "IssueLicenseFile": _own("IssueLicenseFile", _OF_INSTANCE | {"machine": "MachineNotFound"}),
+        "VerifyLicenseFile": _own(
+            "VerifyLicenseFile",
+            {"key_retired": "KeyRetired", "license_file_invalid": "InvalidFile"},
+        ),
+        "ActivateOffline": _own(
+            "ActivateOffline",
+            _USABLE
+            | _ACTIVATION
+            | {
+                "license key": "LicenseKeyNotFound",
+                "request_replayed": "RequestReplayed",
+                "offline_file": "InvalidRequestFile",
+            },
+        ),
+        "ImportUsageBundle": _own(
+            "ImportUsageBundle",
+            {
+                "instance or entitlement": "ContextNotFound",
+                "unsupported_entitlement_type": "UnsupportedEntitlementType",
+                "counter_out_of_range": "CounterOutOfRange",
+                "unknown_key": "UnknownKey",
+                "offline_file": "InvalidBundle",
+                "bundle_conflict": "BundleConflict",
+                "sequence_gap": "SequenceGap",
+            },
+        ),
     }
 )
 
