@@ -5,7 +5,7 @@ are cut short (``subscriptions/schedule_runs.py``).
 The clock bills one period ahead of real time (``meterline bill --now … --yes``), so these
 subscriptions live in a database of their own: the session's shared one holds other tests'
 subscriptions, whose periods must not be closed. ``METERLINE_TEST_SCHEDULE_SUBS`` sets the
-size (default 40, half of them with a scheduled change).
+size (default 30, half of them with a scheduled change).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.conftest import (
     unique,
 )
 
-SUBSCRIPTIONS = int(os.environ.get("METERLINE_TEST_SCHEDULE_SUBS", "40"))
+SUBSCRIPTIONS = int(os.environ.get("METERLINE_TEST_SCHEDULE_SUBS", "30"))
 # Past the first period's end (at most 31 days after the start), before the second's.
 NOW = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
 
