@@ -385,3 +385,20 @@ def test_the_preview_of_an_end_of_period_change_is_the_invoice_the_clock_writes(
     # The old plan's calls, rounded once, and the new plan's fee for the carried seats.
     usage = round_money(D(calls) * D(old_rate) / 1000, 2)
     assert D(cycle.subtotal) == usage + D(new_fee) * seats / 100
+
+
+def test_a_pending_change_blocks_a_pause_and_an_immediate_cancel_cancels_it(
+    fp: Any, http: httpx.Client
+) -> None:
+    basic, _ = fixed_plan(fp, "10")
+    pro, _ = fixed_plan(fp, "30")
+    sub = fp.subscriptions.create_subscription(
+        customer_id=customer(fp).id, plan_id=basic.id, currency="usd", billing_period="MONTHLY"
+    )
+    done = fp.subscriptions.execute_subscription_change(id=sub.id, target_plan_id=pro.id, **CHANGE)
+    paused = http.post(f"/v1/subscriptions/{sub.id}/pause", json={})
+    assert paused.status_code == 400 and "cancel the schedule" in paused.text
+    assert fp.subscriptions.get_subscription(id=sub.id).subscription_status == "active"
+    fp.subscriptions.cancel_subscription(id=sub.id, cancellation_type="immediate")
+    found = fp.subscriptions.get_subscription_schedule(schedule_id=done.schedule_id)
+    assert found.status == "cancelled" and found.error_message == "the subscription was cancelled"
