@@ -137,7 +137,7 @@ def test_clock_killed_while_applying_schedules_applies_each_exactly_once(
     kills = 0
     for _ in range(3):
         process = _bill(own_server)
-        time.sleep(rng.uniform(0.8, 2.2))
+        time.sleep(rng.uniform(0.3, 1.5))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             kills += 1
