@@ -942,3 +942,16 @@ def test_the_refused_fields_doc_is_up_to_date() -> None:
     assert DOC.read_text() == sdk_fields.markdown(), (
         "run: PYTHONPATH=src python -m tests.api.sdk_fields --markdown > docs/wire-fields.md"
     )
+
+
+_SCHEDULES = "tests/subscriptions/test_scheduled_changes.py"
+HONOURED["flexprice:subscriptions.cancel_subscription_schedule"] = {
+    name: f"{_SCHEDULES}::test_a_schedule_cancelled_before_the_boundary_changes_nothing"
+    for name in ("schedule_id", "schedule_type", "subscription_id")
+}
+HONOURED["flexprice:subscriptions.execute_subscription_plan_change_v2"]["on_conflict_policies"] = (
+    f"{_SCHEDULES}::test_an_upgrade_at_period_end_with_v2_and_a_superseded_schedule"
+)
+HONOURED["flexprice:subscriptions.preview_subscription_plan_change_v2"]["on_conflict_policies"] = (
+    f"{_SCHEDULES}::test_bad_schedule_requests_are_refused"
+)

@@ -153,7 +153,7 @@ def test_bad_plan_changes_are_refused_and_change_nothing(fp: Any, http: httpx.Cl
     for body, field in [
         ({"target_plan_id": euro.id}, "target_plan_id"),
         ({"target_plan_id": basic.id}, "target_plan_id"),
-        ({"target_plan_id": pro.id, "change_at": "end_of_period"}, "change_at"),
+        ({"target_plan_id": pro.id, "change_at": "later"}, "change_at"),
         ({"target_plan_id": pro.id, "billing_period": "ANNUAL"}, "billing_period"),
         ({"target_plan_id": pro.id, "billing_period_count": 2}, "billing_period_count"),
         ({"target_plan_id": pro.id, "billing_cycle": "calendar"}, "billing_cycle"),
@@ -169,7 +169,7 @@ def test_bad_plan_changes_are_refused_and_change_nothing(fp: Any, http: httpx.Cl
     )
     assert v2.status_code == 400 and "idempotency_key" in v2.text
     for body, field in [
-        ({"change_at": "end_of_period"}, "change_at"),
+        ({"change_at": "tomorrow"}, "change_at"),
         ({"billing_period_behaviour": "anchor_at_effect"}, "billing_period_behaviour"),
     ]:
         refused = http.post(

@@ -28,6 +28,7 @@ from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
 from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
+from meterline.api.flexprice import subscription_schedules as fp_subscription_schedules
 from meterline.api.flexprice import subscriptions as fp_subscriptions
 from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import tenants as fp_tenants
@@ -69,6 +70,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_plans.router, prefix="/v1")
     app.include_router(fp_prices.router, prefix="/v1")
     app.include_router(fp_entitlements.router, prefix="/v1")
+    # Ahead of subscriptions: its literal /subscriptions/schedules is their {subscription_id}.
+    app.include_router(fp_subscription_schedules.router, prefix="/v1")
     app.include_router(fp_subscriptions.router, prefix="/v1")
     app.include_router(fp_subscription_changes.router, prefix="/v1")
     app.include_router(fp_subscription_items.router, prefix="/v1")

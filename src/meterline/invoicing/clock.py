@@ -249,6 +249,24 @@ def run_once(
     return report
 
 
+def close_subscriptions(
+    db: Database,
+    subscription_ids: list[str],
+    *,
+    now: datetime,
+    grace: timedelta | None = None,
+) -> int:
+    """What :func:`run_once` does, for these subscriptions alone: each of their periods that
+    ended by ``now`` closed (with the schedules due then), one transaction per period as
+    the clock's own fallback does. Returns the number of periods closed."""
+    grace = grace if grace is not None else BillingSettings().grace
+    closed = 0
+    for subscription_id in subscription_ids:
+        while _close_one(db, subscription_id, now, grace):
+            closed += 1
+    return closed
+
+
 class BillingClock:
     """The billing clock as a job (``runtime/jobs.py``): one :func:`run_once` per tick,
     every ``interval`` seconds, the first one interval after the start."""

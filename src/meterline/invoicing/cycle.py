@@ -36,6 +36,7 @@ from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.money import minor_units, round_money
 from meterline.pricing.models import Price
+from meterline.subscriptions import schedule_runs
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.wallets import repository as wallet_repository
 
@@ -144,6 +145,9 @@ def close_periods(
     """
     if not subs:
         return []
+    # A plan change due at a period's end: the old plan's items end at the boundary before
+    # the lines are computed; the plan moves once the period is billed (schedule_runs).
+    due_changes = schedule_runs.before_close(session, subs)
     external_ids = repository.external_ids(session, sorted({s.customer_id for s in subs}))
     missing = next((s.customer_id for s in subs if s.customer_id not in external_ids), None)
     if missing is not None:
@@ -186,6 +190,9 @@ def close_periods(
         sub.version += 1
         closed.append(PeriodClose(sub.id, invoice, following))
     session.flush()
+    if due_changes:
+        continues = {c.subscription_id: c.advanced_to is not None for c in closed}
+        schedule_runs.after_close(session, due_changes, subs, continues, now)
     _finalize_batch(session, due_now, now)
     failures.resolve_periods(session, [s.id for s in subs], now)
     session.flush()

@@ -18,7 +18,7 @@ from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.errors import InvalidOperation, InvalidRequest
 from meterline.kernel.money import total
 from meterline.pricing.fields import choice
-from meterline.subscriptions import payouts, repository
+from meterline.subscriptions import payouts, repository, schedule_repository
 from meterline.subscriptions.models import Subscription
 from meterline.subscriptions.service import (
     PRORATION_BEHAVIORS,
@@ -112,6 +112,11 @@ def cancel_subscription(
         for item in repository.line_items(session, [sub.id]):
             if item.end_date is None or item.end_date > when:
                 item.end_date = when
+        # A plan change that was to start at the period's end never will.
+        for pending in schedule_repository.pending_for(session, [sub.id]):
+            pending.schedule_status = "cancelled"
+            pending.cancelled_at = now
+            pending.error_message = "the subscription was cancelled"
     elif kind == "end_of_period":
         when = effective_period(sub, now).end
         sub.cancel_at = when

@@ -92,3 +92,29 @@ class SubscriptionPause(TimestampMixin, Base):
     reason: Mapped[str | None] = mapped_column(String(255), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="published")
+
+
+class SubscriptionSchedule(TimestampMixin, Base):
+    """A change of a subscription that takes effect later: a plan change at the end of the
+    current period, applied by the billing clock in the transaction that closes the period
+    (``subscriptions/schedule_runs.py``). ``schedule_status``: pending, executed, cancelled."""
+
+    __tablename__ = "subscription_schedules"
+    __table_args__ = (
+        Index("ix_subscription_schedules_subscription", "subscription_id", "schedule_status"),
+        Index("ix_subscription_schedules_env_created", "environment_id", "created_at"),
+    )
+
+    id: Mapped[str] = id_column("sched")
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
+    schedule_type: Mapped[str] = mapped_column(String(20), default="plan_change")
+    schedule_status: Mapped[str] = mapped_column(String(20), default="pending")
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    executed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    execution_result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="published")

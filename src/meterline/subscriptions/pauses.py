@@ -25,7 +25,7 @@ from meterline.invoicing.models import Invoice
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidOperation
 from meterline.pricing.fields import choice
-from meterline.subscriptions import payouts, repository, service
+from meterline.subscriptions import payouts, repository, schedule_repository, service
 from meterline.subscriptions.models import Subscription, SubscriptionPause
 
 
@@ -74,6 +74,11 @@ def pause(
     if sub.cancel_at is not None:
         raise InvalidOperation("a subscription with a scheduled cancellation cannot be paused")
     service.bill_ended_periods(session, sub, now, now, grace)
+    if schedule_repository.pending_for(session, [sub.id], "plan_change"):
+        raise InvalidOperation(
+            "a subscription with a plan change scheduled at its period's end cannot be paused:"
+            " cancel the schedule first"
+        )
     session.flush()
     invoice = invoice_billing.create_cancel_invoice(
         session,

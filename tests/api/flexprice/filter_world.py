@@ -130,6 +130,7 @@ def seed_world(server: Server) -> Iterator[World]:
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
         _coupons_and_taxes(w)
+        _schedules_and_line_items(w)
         w.middle = datetime.now(UTC)
         yield w
 
@@ -226,3 +227,37 @@ def _coupons_and_taxes(w: World) -> None:
         tax_rate_code=ids["rate_b_code"], external_customer_id=ids["ext_b"]
     )
     ids |= {"tax_a": tax_a.id, "tax_b": tax_b.id}
+
+
+def _schedules_and_line_items(w: World) -> None:
+    """Subscription A's and B's line items; customer C's two subscriptions on plan A: the
+    first with a plan change pending at its period's end (its old item and the staged one),
+    the second with one cancelled and then an immediate change (an ended item)."""
+    fp, ids = w.fp, w.ids
+    for name in ("a", "b"):
+        [item] = fp.subscriptions.get_subscription(id=ids[f"sub_{name}"]).line_items
+        ids[f"li_{name}"] = item.id
+    target, _price = _plan_with_price(fp, "pd", "MONTHLY", "30", {"line": "schedules"})
+    c = fp.customers.create_customer(external_id=unique("c"), name="C")
+    ids |= {"cust_c": c.id, "ext_c": c.external_id, "plan_d": target.id}
+    change = {
+        "target_plan_id": target.id,
+        "proration_behavior": "none",
+        "change_at": "end_of_period",
+    }
+    for name in ("1", "2"):
+        sub = fp.subscriptions.create_subscription(
+            customer_id=c.id, plan_id=ids["plan_a"], currency="usd", billing_period="MONTHLY"
+        )
+        done = fp.subscriptions.execute_subscription_plan_change_v2(id=sub.id, **change)
+        ids |= {f"sched_sub_{name}": sub.id, f"sched_{name}": done.schedule_id}
+        ids[f"boundary_{name}"] = sub.current_period_end.isoformat()
+    items = fp.subscriptions.get_subscription(id=ids["sched_sub_1"]).line_items
+    ids["li_old"] = next(i.id for i in items if i.entity_id == ids["plan_a"])
+    ids["li_staged"] = next(i.id for i in items if i.entity_id == target.id)
+    fp.subscriptions.cancel_subscription_schedule(schedule_id_param=ids["sched_2"])
+    fp.subscriptions.execute_subscription_plan_change_v2(
+        id=ids["sched_sub_2"], **{**change, "change_at": "immediate"}
+    )
+    ended = fp.subscriptions.get_subscription(id=ids["sched_sub_2"]).line_items
+    ids["li_ended"] = next(i.id for i in ended if i.entity_id == ids["plan_a"])

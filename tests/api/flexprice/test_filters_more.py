@@ -37,6 +37,9 @@ CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
 URS = "post_usage_records_search"
+LIS = "query_subscription_line_items"
+SCH = "list_all_subscription_schedules"
+CSS = "get_subscriptions_for_customer"
 
 
 def _items(result: Any) -> list[Any]:
@@ -67,6 +70,12 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
     URS: (lambda fp, **kw: fp.usage_records.post_usage_records_search(**kw), _items),
+    LIS: (lambda fp, **kw: fp.subscriptions.query_subscription_line_items(**kw), _items),
+    SCH: (
+        lambda fp, **kw: fp.subscriptions.list_all_subscription_schedules(**kw),
+        lambda r: list(r.schedules),
+    ),
+    CSS: (lambda fp, **kw: fp.customers.get_subscriptions_for_customer(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -79,6 +88,7 @@ BASE: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_customer_wallets": lambda w: {"id": w.ids["cust_a"]},
     "get_wallet_balance": lambda w: {"id": w.ids["wallet_a"]},
     "get_usage_analytics": lambda w: {"external_customer_id": w.ids["ext_a"]},
+    CSS: lambda w: {"external_id": w.ids["ext_c"]},
 }
 
 # Operations whose parameters are the input of a computation, not filters of a list.
@@ -119,6 +129,7 @@ REFUSED: dict[tuple[str, str], Any] = {
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
     (URS, "expand"): "customer",
+    (LIS, "addon_association_ids"): ["addon_assoc_1"],
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -327,6 +338,51 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # subscription line items (A's monthly, B's annual; C's pending change: old and staged)
+    _eq(LIS, "subscription_line_item_ids", _list("li_a"), "li_a", "li_b"),
+    _eq(LIS, "subscription_ids", _list("sub_a"), "li_a", "li_b"),
+    _eq(LIS, "customer_ids", _list("cust_b"), "li_b", "li_a"),
+    _eq(LIS, "price_ids", _list("price_b"), "li_b", "li_a"),
+    _eq(LIS, "entity_ids", _list("plan_a"), "li_a", "li_b"),
+    _eq(LIS, "billing_periods", lambda w: ["ANNUAL"], "li_b", "li_a"),
+    Case(LIS, "currencies", lambda w: {"currencies": ["USD"]}, ("li_a", "li_b"), ()),
+    Case(LIS, "currencies", lambda w: {"currencies": ["eur"]}, (), ("li_a", "li_b")),
+    Case(LIS, "entity_type", lambda w: {"entity_type": "plan"}, ("li_a", "li_b"), ()),
+    Case(LIS, "entity_type", lambda w: {"entity_type": "addon"}, (), ("li_a", "li_b")),
+    Case(LIS, "meter_ids", lambda w: {"meter_ids": ["meter_none"]}, (), ("li_a", "li_b")),
+    Case(LIS, "status", lambda w: {"status": "archived"}, (), ("li_a", "li_b")),
+    Case(LIS, "start_time", lambda w: {"start_time": w.after}, (), ("li_a", "li_b")),
+    Case(LIS, "end_time", lambda w: {"end_time": w.before}, (), ("li_a", "li_b")),
+    _eq(LIS, "current_period_start", lambda w: w.after, "li_old", "li_staged"),
+    Case(
+        LIS,
+        "current_period_start",
+        lambda w: {"current_period_start": w.ids["boundary_1"]},
+        ("li_staged",),
+        ("li_old",),
+    ),
+    Case(
+        LIS,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "id",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["li_b"]},
+                }
+            ]
+        },
+        ("li_b",),
+        ("li_a",),
+    ),
+    # subscription schedules (C's first pending, its second cancelled)
+    _eq(SCH, "subscription_id", _id("sched_sub_1"), "sched_1", "sched_2"),
+    _eq(SCH, "subscription_ids", _list("sched_sub_2"), "sched_2", "sched_1"),
+    _eq(SCH, "schedule_status", lambda w: ["cancelled"], "sched_2", "sched_1"),
+    Case(SCH, "schedule_type", lambda w: {"schedule_type": ["cancellation"]}, (), ("sched_1",)),
+    _eq(SCH, "pending_only", lambda w: True, "sched_1", "sched_2"),
 ]
 
 
@@ -495,6 +551,43 @@ def _paging(op: str, order: bool = True, sort: bool = True) -> Callable[[World],
     return check
 
 
+def _active_line_items(w: World) -> None:
+    """By default only line items that have not ended; ``active_filter`` false adds them."""
+    active = _ids(w, LIS, subscription_ids=[w.ids["sched_sub_2"]])
+    everything = _ids(w, LIS, subscription_ids=[w.ids["sched_sub_2"]], active_filter=False)
+    assert w.ids["li_ended"] not in active and w.ids["li_ended"] in everything
+    assert set(active) < set(everything)
+
+
+def _line_item_expansion(w: World) -> None:
+    [plain] = w.fp.subscriptions.query_subscription_line_items(
+        subscription_line_item_ids=[w.ids["li_a"]]
+    ).items
+    [expanded] = w.fp.subscriptions.query_subscription_line_items(
+        subscription_line_item_ids=[w.ids["li_a"]], expand="price"
+    ).items
+    assert plain.price is None and expanded.price.id == w.ids["price_a"]
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.subscriptions.query_subscription_line_items(expand="meter")
+    assert refused.value.status_code == 400 and "expand" in refused.value.body
+
+
+def _customer_subscriptions_expansion(w: World) -> None:
+    """A customer's subscriptions by external id; ``expand`` adds the plan and customer."""
+    ext = w.ids["ext_c"]
+    plain = w.fp.customers.get_subscriptions_for_customer(external_id=ext).items
+    assert {s.id for s in plain} == {w.ids["sched_sub_1"], w.ids["sched_sub_2"]}
+    assert all(s.plan is None and s.line_items for s in plain)
+    expanded = w.fp.customers.get_subscriptions_for_customer(
+        external_id=ext, expand="plan,customer"
+    ).items
+    assert {s.plan.id for s in expanded} == {w.ids["plan_a"], w.ids["plan_d"]}
+    assert {s.customer.id for s in expanded} == {w.ids["cust_c"]}
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.customers.get_subscriptions_for_customer(external_id=ext, expand="entitlements")
+    assert refused.value.status_code == 400 and "expand" in refused.value.body
+
+
 def _coupon_expansion(w: World) -> None:
     """``expand=coupon`` renders each association's coupon; any other expansion is a 400."""
     a = {"subscription_ids": [w.ids["coupon_sub_a"]]}
@@ -570,6 +663,11 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(TXR, name): _paging(TXR, sort=False) for name in ("limit", "offset", "order")},
     **{(CPA, name): _paging(CPA, order=False, sort=False) for name in ("limit", "offset")},
     (CPA, "expand"): _coupon_expansion,
+    (LIS, "active_filter"): _active_line_items,
+    (LIS, "expand"): _line_item_expansion,
+    **{(LIS, name): _paging(LIS) for name in ("limit", "offset", "order", "sort")},
+    **{(SCH, name): _paging(SCH, order=False, sort=False) for name in ("limit", "offset")},
+    (CSS, "expand"): _customer_subscriptions_expansion,
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
 }

@@ -6,6 +6,7 @@ what it shows is what the execution bills, to the cent, when both run on the sam
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter
@@ -43,23 +44,30 @@ class ChangeIn(WireModel):
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 
+class ConflictPoliciesIn(WireModel):
+    """``SubscriptionChangeConflictPolicies``: what a pending plan change does to this one."""
+
+    on_pending_schedule: str | None = Field(default=None, max_length=20)
+
+
 class ChangeV2In(WireModel):
     """``SubscriptionChangeV2Request``: only the unchanged billing period is supported."""
 
-    unsupported = frozenset(
-        {"billing_period_config", "entity_policies", "on_conflict_policies", "idempotency_key"}
-    )
+    unsupported = frozenset({"billing_period_config", "entity_policies", "idempotency_key"})
     target_plan_id: str = Field(min_length=1, max_length=64)
     proration_behavior: str = Field(max_length=40)
     billing_period_behaviour: str | None = Field(default=None, max_length=40)
     change_at: str | None = Field(default=None, max_length=20)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
+    on_conflict_policies: ConflictPoliciesIn | None = None
 
 
 def _run(
     session: Session, principal: Any, subscription_id: str, body: ChangeIn | ChangeV2In, grace: Any
 ) -> PlanChange:
     cycle: dict[str, Any] = {}
+    if isinstance(body, ChangeV2In) and body.on_conflict_policies is not None:
+        cycle["on_pending_schedule"] = body.on_conflict_policies.on_pending_schedule
     if isinstance(body, ChangeIn):
         if body.billing_cadence not in (None, "RECURRING"):
             raise InvalidRequest("billing_cadence must be RECURRING", field="billing_cadence")
@@ -138,22 +146,28 @@ def _summary(change: PlanChange, plan: Plan) -> dict[str, Any]:
 
 
 def _next_invoice(change: PlanChange, invoice: dict[str, Any] | None) -> dict[str, Any]:
-    lines = change.lines.lines
+    """The change invoice; for a change at the period's end, the period-end invoice the
+    clock writes at the boundary (the old plan's period, the new plan's ADVANCE charges)."""
+    lines = list(change.period_end_lines) if change.is_scheduled else change.lines.lines
     units = minor_units(change.subscription.currency)
     amounts = [round_money(line.amount, units) for line in lines]
     subtotal = total(amounts)
+    if change.is_scheduled:
+        grand_total = decimal_text(max(subtotal, Decimal(0)))
+    else:
+        grand_total = invoice["total"] if invoice else "0"
     return {
         "currency": change.subscription.currency,
         "due_date": invoice.get("due_date") if invoice else None,
         "subtotal": decimal_text(subtotal),
         "tax_amount": "0",
-        "total": invoice["total"] if invoice else "0",
+        "total": grand_total,
         "line_items": [
             {
                 "description": line.display_name,
                 "amount": decimal_text(amount),
                 "quantity": decimal_text(line.quantity),
-                "is_proration": True,
+                "is_proration": not change.is_scheduled,
                 "period_start": iso(line.period_start),
                 "period_end": iso(line.period_end),
             }
@@ -162,12 +176,23 @@ def _next_invoice(change: PlanChange, invoice: dict[str, Any] | None) -> dict[st
     }
 
 
+def _scheduled(change: PlanChange, preview: bool) -> dict[str, Any]:
+    """``is_scheduled``, and the schedule's id and time (an execution's only: a preview
+    stores nothing)."""
+    if change.schedule is None:
+        return {"is_scheduled": False}
+    out: dict[str, Any] = {"is_scheduled": True, "scheduled_at": iso(change.schedule.scheduled_at)}
+    if not preview:
+        out["schedule_id"] = change.schedule.id
+    return out
+
+
 def v1_out(session: Session, change: PlanChange) -> dict[str, Any]:
     invoice = _invoice(session, change)
     return {
         "change_type": change.change_type,
         "effective_date": iso(change.effective_at),
-        "is_scheduled": False,
+        **_scheduled(change, preview=False),
         "metadata": change.subscription.metadata_ or {},
         "old_subscription": _summary(change, change.from_plan),
         "new_subscription": _summary(change, change.to_plan),
@@ -200,7 +225,7 @@ def v1_preview_out(session: Session, change: PlanChange) -> dict[str, Any]:
     }
 
 
-def v2_out(session: Session, change: PlanChange) -> dict[str, Any]:
+def v2_out(session: Session, change: PlanChange, *, preview: bool = False) -> dict[str, Any]:
     invoice = _invoice(session, change)
     sub = change.subscription
     items = [{**line_item_out(i), "change_action": "ended"} for i in change.ended] + [
@@ -216,7 +241,8 @@ def v2_out(session: Session, change: PlanChange) -> dict[str, Any]:
     return {
         "change_type": change.change_type,
         "effective_at": iso(change.effective_at),
-        "is_scheduled": False,
+        **_scheduled(change, preview),
+        "superseded_schedules": list(change.superseded),
         "from_plan": plan_summary(change.from_plan),
         "to_plan": plan_summary(change.to_plan),
         "metadata": sub.metadata_ or {},
@@ -291,7 +317,7 @@ def preview_change_v2(
     settings: AppSettings,
 ) -> Response:
     change = _run(session, principal, subscription_id, body, settings.billing.grace)
-    return _preview(session, v2_out(session, change))
+    return _preview(session, v2_out(session, change, preview=True))
 
 
 @router.post(
