@@ -44,6 +44,7 @@ from meterline.api.kaiten import offline as kaiten_offline
 from meterline.api.kaiten import reservations as kaiten_reservations
 from meterline.api.kaiten import usage as kaiten_usage
 from meterline.api.kaiten.routes import router as kaiten_router
+from meterline.ui import actions as ui_actions
 from meterline.ui import pages as ui_pages
 from meterline.ui import portal as ui_portal
 from meterline.ui import routes as ui_routes
@@ -91,6 +92,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_customers.router, prefix="/v1")
     app.include_router(ui_routes.router)
     app.include_router(ui_pages.router)
+    app.include_router(ui_actions.router)
     app.include_router(ui_portal.router)
     ui_routes.install(app)
     # The routes served before FastAPI, ahead of everything, each in front of the FastAPI

@@ -115,19 +115,19 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _text(form: FormData, name: str) -> str:
+def form_text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value[:MAX_FIELD] if isinstance(value, str) else ""
 
 
-async def _form(request: Request, caller: sign_in.Caller) -> FormData:
+async def read_form(request: Request, caller: sign_in.Caller) -> FormData:
     """The posted form, once its CSRF token is the session's (else PermissionDenied)."""
     form = await request.form(max_files=1, max_fields=50)
-    sign_in.check_csrf(caller.csrf, _text(form, "csrf"))
+    sign_in.check_csrf(caller.csrf, form_text(form, "csrf"))
     return form
 
 
-async def _write(request: Request, work: Callable[[Any], T]) -> T:
+async def write(request: Request, work: Callable[[Any], T]) -> T:
     """Runs ``work(session)`` in one write transaction, off the event loop."""
 
     def run() -> T:
@@ -175,13 +175,17 @@ def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     expected = request.cookies.get(LOGIN_COOKIE) or ""
-    presented = _text(form, "csrf")
+    presented = form_text(form, "csrf")
     if not expected or not secrets.compare_digest(
         expected[:128].encode("utf-8"), presented[:128].encode("utf-8")
     ):
         return _login_page(request, 403, "The sign-in form has expired; try again")
     address = _address(request)
-    email, password, key = _text(form, "email"), _text(form, "password"), _text(form, "api_key")
+    email, password, key = (
+        form_text(form, "email"),
+        form_text(form, "password"),
+        form_text(form, "api_key"),
+    )
     db = _db(request)
 
     def password_sign_in() -> str:
@@ -227,11 +231,11 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request, caller: UiCaller) -> Response:
     try:
-        await _form(request, caller)
+        await read_form(request, caller)
     except DomainError as exc:
         return error_page(request, caller, exc)
     token = request.cookies.get(COOKIE)
-    await _write(request, lambda session: sign_in.sign_out(session, token))
+    await write(request, lambda session: sign_in.sign_out(session, token))
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/ui")
     return response
@@ -256,8 +260,8 @@ async def _account_action(
     request: Request, caller: sign_in.Caller, action: Callable[[Any, FormData], None], done: str
 ) -> Response:
     try:
-        form = await _form(request, caller)
-        await _write(request, lambda session: action(session, form))
+        form = await read_form(request, caller)
+        await write(request, lambda session: action(session, form))
     except DomainError as exc:
         return error_page(request, caller, exc)
     return RedirectResponse(f"/ui/account?done={done}", status_code=303)
@@ -266,7 +270,7 @@ async def _account_action(
 @router.post("/account/sessions/revoke")
 async def revoke_session(request: Request, caller: UiCaller) -> Response:
     def revoke(session: Any, form: FormData) -> None:
-        sign_in.revoke_session(session, caller, _text(form, "session"))
+        sign_in.revoke_session(session, caller, form_text(form, "session"))
 
     return await _account_action(request, caller, revoke, "revoked")
 
@@ -274,10 +278,10 @@ async def revoke_session(request: Request, caller: UiCaller) -> Response:
 @router.post("/account/password")
 async def change_password(request: Request, caller: UiCaller) -> Response:
     def change(session: Any, form: FormData) -> None:
-        new = _text(form, "password")
-        if new != _text(form, "password_confirm"):
+        new = form_text(form, "password")
+        if new != form_text(form, "password_confirm"):
             raise InvalidRequest("the two new passwords differ", field="password")
-        sign_in.change_password(session, caller, _text(form, "current_password"), new)
+        sign_in.change_password(session, caller, form_text(form, "current_password"), new)
 
     return await _account_action(request, caller, change, "password")
 
@@ -285,7 +289,7 @@ async def change_password(request: Request, caller: UiCaller) -> Response:
 @router.post("/account/environment")
 async def switch_environment(request: Request, caller: UiCaller) -> Response:
     def switch(session: Any, form: FormData) -> None:
-        sign_in.switch_environment(session, caller, _text(form, "environment_id"))
+        sign_in.switch_environment(session, caller, form_text(form, "environment_id"))
 
     response = await _account_action(request, caller, switch, "environment")
     if response.status_code == 303:
@@ -325,7 +329,7 @@ async def _logo_of(form: FormData) -> str | None:
 @router.post("/settings/profile")
 async def save_profile(request: Request, caller: UiCaller) -> Response:
     try:
-        form = await _form(request, caller)
+        form = await read_form(request, caller)
         logo = await _logo_of(form)
     except DomainError as exc:
         return error_page(request, caller, exc)
@@ -334,23 +338,23 @@ async def save_profile(request: Request, caller: UiCaller) -> Response:
         _, profile = tenants.own_tenant(session, caller.principal.organization_id)
         metadata = dict(tenants.profile_metadata(profile))
         for key in ("legal_name", "tax_ids", "invoice_footer", "payment_terms"):
-            metadata[key] = _text(form, key)
+            metadata[key] = form_text(form, key)
         if logo is not None:
             metadata["logo"] = logo
         elif form.get("remove_logo"):
             metadata.pop("logo", None)
         change = tenants.TenantUpdate(
-            name=_text(form, "name") or None,
-            email=_text(form, "email"),
-            help_email=_text(form, "help_email"),
-            phone=_text(form, "phone"),
-            address={name: _text(form, name) for name in tenants.ADDRESS_FIELDS},
+            name=form_text(form, "name") or None,
+            email=form_text(form, "email"),
+            help_email=form_text(form, "help_email"),
+            phone=form_text(form, "phone"),
+            address={name: form_text(form, name) for name in tenants.ADDRESS_FIELDS},
             metadata={k: v for k, v in metadata.items() if v},
         )
         tenants.update_tenant(session, caller.principal, change)
 
     try:
-        await _write(request, save)
+        await write(request, save)
     except DomainError as exc:
         return error_page(request, caller, exc)
     return RedirectResponse("/ui/settings/profile?saved=1", status_code=303)
@@ -390,9 +394,9 @@ def customer_detail(
 async def finalize_invoice(invoice_id: str, request: Request, caller: UiCaller) -> Response:
     """A finance action: the roles that may finalize on /v1 may here, and no other."""
     try:
-        await _form(request, caller)
+        await read_form(request, caller)
         require_vendor(caller.principal, "write", "/v1/invoices")
-        invoice = await _write(
+        invoice = await write(
             request,
             lambda session: invoices.finalize_invoice(session, caller.principal, invoice_id[:64]),
         )

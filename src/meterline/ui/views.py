@@ -28,6 +28,8 @@ from meterline.licensing import reporting
 from meterline.metering.aggregations import aggregation_of
 from meterline.metering.service import UsageParams, usage_by_meter
 from meterline.portal.service import PortalCaller
+from meterline.pricing import plans as pricing_plans
+from meterline.pricing.models import Plan
 from meterline.subscriptions import service as subscriptions
 from meterline.subscriptions.models import Subscription
 from meterline.ui.charts import DailyChart, daily_chart, progress_percent
@@ -125,6 +127,8 @@ class CustomerPage:
     invoices: list[Invoice]
     wallets: list[WalletView]
     instances: list[InstanceRow]
+    # What the subscribe form offers: the environment's plans (at most MAX_ROWS).
+    plans: list[Plan] = field(default_factory=list)
 
 
 def _days(end: datetime) -> list[date]:
@@ -189,6 +193,9 @@ def customer_page(
     found_invoices, _ = invoices.search_invoices(
         session, principal, limit=MAX_ROWS, offset=0, customer_id=customer.id
     )
+    plans_offered, _ = pricing_plans.search_plans(
+        session, principal, limit=MAX_ROWS, offset=0, sort="name", order="asc"
+    )
     wallet_views = []
     for wallet in wallets.customer_wallets(session, principal, customer.id)[:10]:
         ledger, _ = wallets.transactions(session, principal, wallet.id, limit=20, offset=0)
@@ -204,6 +211,7 @@ def customer_page(
         invoices=list(found_invoices),
         wallets=wallet_views,
         instances=_instances_of(session, principal, customer),
+        plans=plans_offered,
     )
 
 
