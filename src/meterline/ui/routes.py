@@ -33,9 +33,11 @@ class _SignIn(Exception):
 
 def ui_principal(request: Request, session: ReadSession) -> Principal:
     try:
-        return sessions.principal_of(session, request.cookies.get(COOKIE))
+        principal = sessions.principal_of(session, request.cookies.get(COOKIE))
     except Unauthenticated as exc:
         raise _SignIn from exc
+    request.state.principal = principal  # the actor of the dashboard's writes
+    return principal
 
 
 UiCaller = Annotated[Principal, Depends(ui_principal)]
