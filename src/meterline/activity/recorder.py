@@ -23,8 +23,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, insert, inspect
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import event, insert, inspect, update
+from sqlalchemy.orm import Session, SessionTransaction, UOWTransaction
 
 from meterline.activity.models import ActivityEntry
 from meterline.db.base import new_id, utcnow
@@ -32,6 +32,10 @@ from meterline.kernel.money import decimal_text
 
 # The key of a write session's ``info`` that holds the actor function.
 ACTOR_INFO = "meterline.activity.actor"
+# The entries of rows created in the transaction under way: (table, id) -> (entry id, its
+# ``after``). A later flush of the same transaction that changes such a row folds the
+# change into its creation (one request that creates then completes a row is one entry).
+CREATED_INFO = "meterline.activity.created"
 
 SKIPPED_TABLES = frozenset(
     {
@@ -174,17 +178,37 @@ def _recorded(obj: Any) -> bool:
     return table is not None and table.name not in SKIPPED_TABLES
 
 
-def entries(session: Session, actor: Actor) -> list[dict[str, Any]]:
-    """The activity rows of the flush under way (the session's pre-flush state)."""
+def _key(obj: Any) -> tuple[str, str]:
+    # A row's id, not its identity key: a new row has none until the flush has ended.
+    state = inspect(obj)
+    return obj.__table__.name, str(state.dict.get("id", state.identity))
+
+
+def entries(
+    session: Session, actor: Actor
+) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """The activity rows of the flush under way (the session's pre-flush state), and the
+    creation entries of this transaction to rewrite with a later change folded in."""
+    created: dict[tuple[str, str], tuple[str, dict[str, Any]]] = session.info.setdefault(
+        CREATED_INFO, {}
+    )
     rows = []
+    folded: list[tuple[str, dict[str, Any]]] = []
     for obj in session.new:
         if _recorded(obj):
-            rows.append(_entry(obj, "created", {"after": _snapshot(obj)}, actor))
+            row = _entry(obj, "created", {"after": _snapshot(obj)}, actor)
+            rows.append(row)
+            created[_key(obj)] = (row["id"], row["state"]["after"])
     for obj in session.dirty:
         if not _recorded(obj) or not session.is_modified(obj, include_collections=False):
             continue
         before, after = _changes(obj)
         if not after:
+            continue
+        earlier = created.get(_key(obj))
+        if earlier is not None:
+            earlier[1].update(after)
+            folded.append((earlier[0], {"after": earlier[1]}))
             continue
         action = "updated"
         if after.get("status") in ("archived", "deleted") and before.get("status") == "published":
@@ -193,7 +217,7 @@ def entries(session: Session, actor: Actor) -> list[dict[str, Any]]:
     for obj in session.deleted:
         if _recorded(obj):
             rows.append(_entry(obj, "deleted", {"before": _snapshot(obj)}, actor))
-    return rows
+    return rows, folded
 
 
 @event.listens_for(Session, "after_flush")
@@ -204,6 +228,17 @@ def _after_flush(session: Session, _context: UOWTransaction) -> None:
     actor = source()
     if actor is None:
         return
-    rows = entries(session, actor)
+    rows, folded = entries(session, actor)
+    connection = session.connection()
     if rows:
-        session.connection().execute(insert(ActivityEntry), rows)
+        connection.execute(insert(ActivityEntry), rows)
+    for entry_id, state in folded:
+        connection.execute(
+            update(ActivityEntry).where(ActivityEntry.id == entry_id).values(state=state)
+        )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: a savepoint keeps the creations
+        session.info.pop(CREATED_INFO, None)

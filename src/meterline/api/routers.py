@@ -24,10 +24,12 @@ from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
+from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
 from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscriptions as fp_subscriptions
+from meterline.api.flexprice import tasks as fp_tasks
 from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import users as fp_users
 from meterline.api.flexprice import wallets as fp_wallets
@@ -73,6 +75,9 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
     app.include_router(fp_activity.router, prefix="/v1")
+    # Before the tasks router: /tasks/scheduled is no task id.
+    app.include_router(fp_scheduled_tasks.router, prefix="/v1")
+    app.include_router(fp_tasks.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")
