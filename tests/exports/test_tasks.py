@@ -62,9 +62,11 @@ def test_an_event_export_streams_its_range_as_csv_and_ndjson(
             file_type="CSV",
             file_provider="meterline",
             upload_id=f"{ext}-csv",
+            file_name="events.csv",
             metadata=metadata,
         )
         task = fp.tasks.get_task(id=started.workflow_id)
+        assert task.file_name == "events.csv" and task.metadata == metadata
         assert task.task_status == "PENDING" and task.task_type == "EXPORT"
         assert _status(lambda: fp.tasks.download_task_export(id=task.id))[0] == 400
         # The same upload_id and request: the same export; another request: a 409.
@@ -118,6 +120,23 @@ def test_an_event_export_streams_its_range_as_csv_and_ndjson(
         mine = fp.tasks.list_tasks(task_type="EXPORT", entity_type="EVENTS")
         assert {t.id for t in mine.items} == {task.id, ndjson.workflow_id}
         assert fp.tasks.list_tasks(task_status="PENDING").items == []
+        # A pending export is cancelled (FAILED) and asked again (PENDING) by its status.
+        later = fp.tasks.create_task(
+            task_type="EXPORT",
+            entity_type="SUBSCRIPTIONS",
+            file_type="CSV",
+            file_provider="meterline",
+            upload_id=f"{ext}-subs",
+        )
+        fp.tasks.update_task_status(id=later.workflow_id, task_status="FAILED")
+        cancelled = fp.tasks.get_task(id=later.workflow_id)
+        assert cancelled.task_status == "FAILED" and cancelled.failed_at is not None
+        run_exports(server_db)
+        assert fp.tasks.get_task(id=later.workflow_id).task_status == "FAILED", "not run"
+        fp.tasks.update_task_status(id=later.workflow_id, task_status="PENDING")
+        run_exports(server_db)
+        assert fp.tasks.get_task(id=later.workflow_id).task_status == "COMPLETED"
+        assert _file(http, fp, later.workflow_id).startswith("id,customer_id,plan_id")
         assert (
             _status(lambda: fp.tasks.update_task_status(id=task.id, task_status="PENDING"))[0]
             == 400
@@ -155,7 +174,7 @@ def test_an_event_export_streams_its_range_as_csv_and_ndjson(
                 "file_provider",
                 "file_type",
             ), why
-        assert fp.tasks.list_tasks().pagination.total == 2
+        assert fp.tasks.list_tasks().pagination.total == 3
 
     other = new_tenant(tenant.server)
     with other.flexprice() as fp_other, other.client() as http_other:
@@ -251,19 +270,22 @@ def test_a_customer_import_is_validated_row_by_row_and_idempotent(
         assert _status(lambda: fp.customers.get_customer_by_external_id(external_id=c))[0] == 404
         assert fp.customers.query_customer().pagination.total == count
 
-        # A header naming an unknown column, an upload that is none, JSON: refused.
-        for text, field in (("external_id,name,plan\n", "upload_id"),):
+        # A header naming an unknown column, a JSON import, an upload that is none: 400.
+        header_only = _upload(http, "external_id,name,plan\n")
+        for file_type, field, words in (("CSV", "upload_id", "plan"), ("JSON", "file_type", "CSV")):
             response = http.post(
                 "/v1/tasks",
                 json={
                     "task_type": "IMPORT",
                     "entity_type": "CUSTOMERS",
-                    "file_type": "CSV",
+                    "file_type": file_type,
                     "file_provider": "meterline",
-                    "upload_id": _upload(http, text),
+                    "upload_id": header_only,
                 },
             )
-            assert response.status_code == 400 and "plan" in response.json()["message"]
+            assert response.status_code == 400, response.text
+            assert response.json()["details"]["field"] == field
+            assert words in response.json()["message"]
         assert _status(lambda: _import(fp, "upl_none"))[0] == 400
         # Too large: the body limit answers 413 before anything is stored.
         huge = http.post("/v1/tasks/uploads", content=b"x" * (9 * 1024 * 1024))

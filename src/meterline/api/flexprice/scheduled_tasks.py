@@ -179,12 +179,14 @@ def update_scheduled_task(
     return json_response(schedule_out(schedule))
 
 
-@router.delete("/tasks/scheduled/{scheduled_task_id}", summary="Delete a scheduled export")
+@router.delete(
+    "/tasks/scheduled/{scheduled_task_id}", status_code=204, summary="Delete a scheduled export"
+)
 def delete_scheduled_task(
     scheduled_task_id: str, principal: Vendor, session: WriteSession
 ) -> Response:
     schedules.delete_schedule(session, principal, scheduled_task_id)
-    return json_response({"message": "scheduled task deleted"})
+    return Response(status_code=204)
 
 
 @router.post("/tasks/scheduled/{scheduled_task_id}/run", summary="Run a scheduled export now")
