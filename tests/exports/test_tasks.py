@@ -287,6 +287,23 @@ def test_a_customer_import_is_validated_row_by_row_and_idempotent(
             assert response.json()["details"]["field"] == field
             assert words in response.json()["message"]
         assert _status(lambda: _import(fp, "upl_none"))[0] == 400
+        # Bytes that are no text: refused at the upload or at the import, never stored.
+        for raw in (b"external_id,name\nn\x00ul,Nul\n", b"external_id,name\n\xff\xfe,x\n"):
+            sent = http.post("/v1/tasks/uploads", content=raw)
+            if sent.status_code == 201:
+                refused = http.post(
+                    "/v1/tasks",
+                    json={
+                        "task_type": "IMPORT",
+                        "entity_type": "CUSTOMERS",
+                        "file_type": "CSV",
+                        "file_provider": "meterline",
+                        "upload_id": sent.json()["upload_id"],
+                    },
+                )
+                assert refused.status_code == 400, (raw, refused.text)
+            else:
+                assert sent.status_code == 400, sent.text
         # Too large: the body limit answers 413 before anything is stored.
         huge = http.post("/v1/tasks/uploads", content=b"x" * (9 * 1024 * 1024))
         assert huge.status_code == 413

@@ -214,6 +214,8 @@ def _run_import(
         text = upload.content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest("the file is not UTF-8 text", field="upload_id") from exc
+    if "\x00" in text:
+        raise InvalidRequest("the file may not contain the NUL character", field="upload_id")
     outcome = imports.import_customers(session, principal, text)
     task = Task(
         environment_id=principal.environment_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import Field
@@ -31,9 +31,11 @@ CURSOR_KIND = "act"
 
 class ActivityListIn(WireModel):
     unsupported = frozenset({"expand"})
-    actions: list[str] | None = Field(default=None, max_length=20)
+    actions: list[Annotated[str, Field(max_length=20)]] | None = Field(default=None, max_length=20)
     actor_id: str | None = Field(default=None, max_length=64)
-    actor_types: list[str] | None = Field(default=None, max_length=5)
+    actor_types: list[Annotated[str, Field(max_length=20)]] | None = Field(
+        default=None, max_length=5
+    )
     cursor: str | None = Field(default=None, max_length=200)
     customer_id: str | None = Field(default=None, max_length=64)
     end_time: OptionalInstant = None

@@ -31,7 +31,13 @@ from meterline.kernel.instants import OptionalInstant, SystemClock
 router = APIRouter(tags=["tasks"])
 CLOCK = SystemClock()
 
-MetadataValue = Annotated[str, Field(max_length=500)] | int | float | bool | None
+# Metadata is stored and echoed: text, whole numbers within JSON's exact range, flags.
+MetadataValue = (
+    Annotated[str, Field(max_length=500)]
+    | Annotated[int, Field(ge=-(2**53), le=2**53)]
+    | bool
+    | None
+)
 
 
 class TaskIn(WireModel):
