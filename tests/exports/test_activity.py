@@ -77,6 +77,11 @@ def test_writes_are_logged_with_actor_entity_and_diff(tenant: Tenant) -> None:
         )
         assert response.status_code == 400 and response.json()["details"]["field"] == "end_time"
 
+        # Secrets are never copied: the tenant's key was logged with its hash redacted.
+        [key] = http.post("/v1/activity", json={"entity_type": "api_key"}).json()["items"]
+        assert key["state"]["after"]["key_hash"] == "[redacted]"
+        assert tenant.key not in str(key)
+
         # A read writes nothing: the log did not grow while it was read.
         assert len(fp.activity.list_activity(entity_id=customer.id).items) == 3
 
