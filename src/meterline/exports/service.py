@@ -102,6 +102,10 @@ def export_range(
     return start, end
 
 
+def iso_text(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 def new_export(
     environment_id: str,
     entity_type: str,
@@ -116,6 +120,13 @@ def new_export(
     metadata: dict[str, Any] | None = None,
     scheduled_task_id: str | None = None,
 ) -> Task:
+    # The range read travels in the metadata (TaskResponse has no field for it), also for
+    # the exports a schedule creates.
+    shown = {
+        "start_time": iso_text(start),
+        "end_time": iso_text(end),
+        **(metadata or {}),
+    }
     task = Task(
         environment_id=environment_id,
         task_type="EXPORT",
@@ -125,7 +136,7 @@ def new_export(
         upload_id=upload_id,
         file_name=file_name,
         task_status="PENDING",
-        metadata_=metadata or {},
+        metadata_={k: v for k, v in shown.items() if v is not None},
         range_start=start,
         range_end=end,
         snapshot_at=now,
