@@ -24,6 +24,7 @@ from meterline.api.routers import include_routers
 from meterline.credits.apply import CreditGrantJob
 from meterline.db.engine import Database
 from meterline.entitlements.read_model import HotReads
+from meterline.exports.job import ExportJob
 from meterline.invoicing.clock import billing_clock
 from meterline.licensing.cull_job import LicensingCullJob
 from meterline.licensing.report_writer import ReportWriter
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.add(MeterRebuildJob(db, settings.events))  # meters created or whose filters changed
         jobs.add(LicensingCullJob(db))  # culled machines and expired seat leases
         jobs.add(CreditGrantJob(db, settings.billing.interval_seconds))  # with the clock
+        jobs.add(ExportJob(db, settings.billing.interval_seconds))  # with the clock
         jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db

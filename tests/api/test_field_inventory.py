@@ -776,6 +776,51 @@ HONOURED["flexprice:tax_associations.update_tax_association"] = {
 }
 
 
+_ACTIVITY = "tests/exports/test_activity.py::test_writes_are_logged_with_actor_entity_and_diff"
+HONOURED["flexprice:activity.list_activity"] = {
+    name: _ACTIVITY
+    for name in (
+        "actions",
+        "actor_id",
+        "actor_types",
+        "cursor",
+        "customer_id",
+        "end_time",
+        "entity_id",
+        "entity_type",
+        "limit",
+        "request_id",
+        "start_time",
+    )
+}
+_EXPORTS = "tests/exports/test_tasks.py::test_an_event_export_streams_its_range_as_csv_and_ndjson"
+HONOURED["flexprice:tasks.create_task"] = {
+    name: _EXPORTS
+    for name in (
+        "entity_type",
+        "file_name",
+        "file_provider",
+        "file_type",
+        "metadata",
+        "task_type",
+        "upload_id",
+    )
+}
+HONOURED["flexprice:tasks.update_task_status"] = {"task_status": _EXPORTS}
+_SCHEDULES = (
+    "tests/exports/test_schedules.py::test_each_window_of_a_schedule_is_exported_exactly_once"
+)
+HONOURED["flexprice:scheduled_tasks.create_scheduled_task"] = {
+    name: _SCHEDULES
+    for name in ("connection_id", "enabled", "entity_type", "interval", "job_config")
+}
+HONOURED["flexprice:scheduled_tasks.update_scheduled_task"] = {"enabled": _SCHEDULES}
+HONOURED["flexprice:scheduled_tasks.trigger_scheduled_task_run"] = {
+    "end_time": _SCHEDULES,
+    "start_time": _SCHEDULES,
+}
+
+
 def operations() -> list[tuple[sdk_fields.SdkOperation, sdk_fields.AppOperation]]:
     return [(op, app) for op, app in sdk_fields.served() if not FILTERS.search(op.path)]
 

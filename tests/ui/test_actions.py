@@ -46,6 +46,9 @@ def test_create_subscribe_bill_collect_and_top_up(
         assert made.status_code == 303, made.text
         customer_id = made.headers["location"].rsplit("/", 1)[1]
         assert http.get(f"/v1/customers/{customer_id}").json()["external_id"] == external
+        # The dashboard's write is in the activity log, as the dashboard's.
+        logged = http.post("/v1/activity", json={"entity_id": customer_id}).json()["items"]
+        assert [(e["action"], e["source"]) for e in logged] == [("created", "dashboard")]
 
         refused = ui.post("/ui/customers", data={"external_id": "", "name": "No id", "csrf": csrf})
         assert refused.status_code == 400 and "external_id is required" in refused.text

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import Principal
 from meterline.accounts.roles import area_of
+from meterline.activity import recorder
 from meterline.db.engine import Database
 from meterline.kernel.errors import DomainError, PermissionDenied
+from meterline.observability import current_request_id
 from meterline.settings import Settings
 
 
@@ -30,8 +32,35 @@ def _settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(_settings)]
 
 
+def _source_of(path: str) -> str:
+    if path.startswith("/api/"):
+        return "licensing"
+    if path.startswith("/ui"):
+        return "dashboard"
+    return "api"
+
+
+def request_actor(request: Request) -> recorder.Actor | None:
+    """Who the request acts as, once its principal is known (``None`` before)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        return None
+    client = request.client
+    return recorder.Actor(
+        environment_id=principal.environment_id,
+        actor_type="user" if principal.user_id else "api_key",
+        actor_id=principal.user_id or principal.key_id,
+        source=_source_of(request.scope["path"]),
+        request_id=current_request_id(),
+        ip=client.host[:64] if client is not None else None,
+        user_agent=(request.headers.get("user-agent") or "")[:255] or None,
+    )
+
+
 def _write_session(request: Request) -> Iterator[Session]:
     with database(request).session(write=True) as session:
+        # Every write of the request lands in the activity log (activity/recorder.py).
+        recorder.attach(session, lambda: request_actor(request))
         yield session
 
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import activity as fp_activity
 from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
@@ -25,11 +26,13 @@ from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
+from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
 from meterline.api.flexprice import subscription_pauses as fp_subscription_pauses
 from meterline.api.flexprice import subscription_schedules as fp_subscription_schedules
 from meterline.api.flexprice import subscriptions as fp_subscriptions
+from meterline.api.flexprice import tasks as fp_tasks
 from meterline.api.flexprice import taxes as fp_taxes
 from meterline.api.flexprice import tenants as fp_tenants
 from meterline.api.flexprice import usage_records as fp_usage_records
@@ -87,6 +90,10 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_tenants.router, prefix="/v1")
     app.include_router(fp_customer_portal.router, prefix="/v1")
     app.include_router(fp_environment_clone.router, prefix="/v1")
+    app.include_router(fp_activity.router, prefix="/v1")
+    # Before the tasks router: /tasks/scheduled is no task id.
+    app.include_router(fp_scheduled_tasks.router, prefix="/v1")
+    app.include_router(fp_tasks.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

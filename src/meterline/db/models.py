@@ -1,6 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from meterline.accounts import models as accounts_models
+from meterline.activity import models as activity_models
 from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
 from meterline.credit_notes import models as credit_notes_models
@@ -10,6 +11,7 @@ from meterline.db import catalog_version
 from meterline.db.base import Base
 from meterline.discounts import models as discounts_models
 from meterline.entitlements import models as entitlements_models
+from meterline.exports import models as exports_models
 from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
 from meterline.licensing import (
@@ -33,6 +35,7 @@ from meterline.webhooks import models as webhooks_models
 __all__ = [
     "Base",
     "accounts_models",
+    "activity_models",
     "alerts_models",
     "billing_models",
     "catalog_models",
@@ -44,6 +47,7 @@ __all__ = [
     "distribution_models",
     "entitlements_models",
     "events_models",
+    "exports_models",
     "flag_models",
     "hold_models",
     "integration_models",

@@ -24,7 +24,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from meterline.accounts import sign_in, tenants
-from meterline.api.deps import ReadSession, require_vendor
+from meterline.activity import recorder
+from meterline.api.deps import ReadSession, request_actor, require_vendor
 from meterline.db.engine import Database
 from meterline.invoicing import pdf
 from meterline.invoicing import service as invoices
@@ -60,9 +61,11 @@ class _SignIn(Exception):
 
 def ui_caller(request: Request, session: ReadSession) -> sign_in.Caller:
     try:
-        return sign_in.caller_of(session, request.cookies.get(COOKIE))
+        caller = sign_in.caller_of(session, request.cookies.get(COOKIE))
     except Unauthenticated as exc:
         raise _SignIn from exc
+    request.state.principal = caller.principal  # the actor of the dashboard's writes
+    return caller
 
 
 UiCaller = Annotated[sign_in.Caller, Depends(ui_caller)]
@@ -128,10 +131,12 @@ async def read_form(request: Request, caller: sign_in.Caller) -> FormData:
 
 
 async def write(request: Request, work: Callable[[Any], T]) -> T:
-    """Runs ``work(session)`` in one write transaction, off the event loop."""
+    """Runs ``work(session)`` in one write transaction, off the event loop; its writes land
+    in the activity log as the signed-in person's (activity/recorder.py)."""
 
     def run() -> T:
         with _db(request).session() as session:
+            recorder.attach(session, lambda: request_actor(request))
             return work(session)
 
     return await run_in_threadpool(run)

@@ -11,6 +11,9 @@ from typing import Any
 
 from flexprice import Flexprice
 
+from meterline.db.engine import Database
+from meterline.exports.job import ExportJob
+from meterline.settings import Settings
 from tests.conftest import Server, new_tenant, unique
 
 AN_HOUR = timedelta(hours=1)
@@ -131,6 +134,7 @@ def seed_world(server: Server) -> Iterator[World]:
         _features_and_events(w)
         _coupons_and_taxes(w)
         _schedules_and_line_items(w)
+        _tasks_schedules_and_activity(w)
         w.middle = datetime.now(UTC)
         yield w
 
@@ -261,3 +265,53 @@ def _schedules_and_line_items(w: World) -> None:
     )
     ended = fp.subscriptions.get_subscription(id=ids["sched_sub_2"]).line_items
     ids["li_ended"] = next(i.id for i in ended if i.entity_id == ids["plan_a"])
+
+
+def _tasks_schedules_and_activity(w: World) -> None:
+    """A completed customers export (A), a pending invoices export (B), an hourly events
+    schedule (enabled) with a run (C) and a daily invoices one (disabled); the activity
+    entries of customers A and B's creation."""
+    fp, ids = w.fp, w.ids
+    task_a = fp.tasks.create_task(
+        task_type="EXPORT",
+        entity_type="CUSTOMERS",
+        file_type="CSV",
+        file_provider="meterline",
+        upload_id=unique("fw_task_a"),
+    )
+    db = Database.connect(Settings(database_url=w.tenant.server.database_url))
+    try:
+        ExportJob(db, interval=0).run_once()
+    finally:
+        db.dispose()
+    task_b = fp.tasks.create_task(
+        task_type="EXPORT",
+        entity_type="INVOICES",
+        file_type="JSON",
+        file_provider="meterline",
+        upload_id=unique("fw_task_b"),
+    )
+    sched_a = fp.scheduled_tasks.create_scheduled_task(
+        connection_id="meterline", entity_type="events", interval="hourly", job_config={}
+    )
+    sched_b = fp.scheduled_tasks.create_scheduled_task(
+        connection_id="meterline",
+        entity_type="invoice",
+        interval="daily",
+        job_config={},
+        enabled=False,
+    )
+    run = fp.scheduled_tasks.trigger_scheduled_task_run(id=sched_a.id)
+    ids |= {
+        "task_a": task_a.workflow_id,
+        "task_b": task_b.workflow_id,
+        "task_c": run.workflow_id,
+        "sched_a": sched_a.id,
+        "sched_b": sched_b.id,
+        "task_creator": fp.tasks.get_task(id=task_a.workflow_id).created_by or "",
+    }
+    for name in ("a", "b"):
+        [created] = fp.activity.list_activity(
+            entity_id=ids[f"cust_{name}"], actions=["created"]
+        ).items
+        ids |= {f"act_{name}": created.id, f"act_{name}_request": created.request_id}

@@ -40,6 +40,9 @@ URS = "post_usage_records_search"
 LIS = "query_subscription_line_items"
 SCH = "list_all_subscription_schedules"
 CSS = "get_subscriptions_for_customer"
+LAC = "list_activity"
+LTK = "list_tasks"
+LST = "list_scheduled_tasks"
 
 
 def _items(result: Any) -> list[Any]:
@@ -76,6 +79,10 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
         lambda r: list(r.schedules),
     ),
     CSS: (lambda fp, **kw: fp.customers.get_subscriptions_for_customer(**kw), _items),
+    LAC: (lambda fp, **kw: fp.activity.list_activity(**kw), _items),
+    LTK: (lambda fp, **kw: fp.tasks.list_tasks(**kw), _items),
+    LST: (lambda fp, **kw: fp.scheduled_tasks.list_scheduled_tasks(**kw), _items),
+    "get_task_result": (lambda fp, **kw: fp.tasks.get_task_result(**kw), lambda r: []),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -89,6 +96,9 @@ BASE: dict[str, Callable[[World], dict[str, Any]]] = {
     "get_wallet_balance": lambda w: {"id": w.ids["wallet_a"]},
     "get_usage_analytics": lambda w: {"external_customer_id": w.ids["ext_a"]},
     CSS: lambda w: {"external_id": w.ids["ext_c"]},
+    # The customers' entries: the world's other writes are more than a page.
+    LAC: lambda w: {"entity_type": "customer", "limit": 200},
+    "get_task_result": lambda w: {"workflow_id": w.ids["task_a"]},
 }
 
 # Operations whose parameters are the input of a computation, not filters of a list.
@@ -130,6 +140,8 @@ REFUSED: dict[tuple[str, str], Any] = {
     (TXR, "expand"): "tax_associations",
     (URS, "expand"): "customer",
     (LIS, "addon_association_ids"): ["addon_assoc_1"],
+    (LAC, "expand"): ["actor"],
+    (LTK, "expand"): "scheduled_task",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -383,6 +395,31 @@ CASES: list[Case] = [
     _eq(SCH, "schedule_status", lambda w: ["cancelled"], "sched_2", "sched_1"),
     Case(SCH, "schedule_type", lambda w: {"schedule_type": ["cancellation"]}, (), ("sched_1",)),
     _eq(SCH, "pending_only", lambda w: True, "sched_1", "sched_2"),
+    # the activity log (customers A and B were created), tasks and scheduled exports
+    _eq(LAC, "entity_id", _id("cust_a"), "act_a", "act_b"),
+    _eq(LAC, "customer_id", _id("cust_b"), "act_b", "act_a"),
+    _eq(LAC, "request_id", _id("act_a_request"), "act_a", "act_b"),
+    Case(LAC, "actions", lambda w: {"actions": ["created"]}, ("act_a", "act_b"), ()),
+    Case(LAC, "actions", lambda w: {"actions": ["deleted"]}, (), ("act_a", "act_b")),
+    Case(LAC, "actor_types", lambda w: {"actor_types": ["api_key"]}, (), ("act_a", "act_b")),
+    Case(LAC, "actor_types", lambda w: {"actor_types": ["user"]}, ("act_a", "act_b"), ()),
+    Case(LAC, "actor_id", lambda w: {"actor_id": "nobody"}, (), ("act_a", "act_b")),
+    Case(LAC, "entity_type", lambda w: {"entity_type": "plan"}, (), ("act_a", "act_b")),
+    Case(LAC, "start_time", lambda w: {"start_time": w.after}, (), ("act_a", "act_b")),
+    Case(LAC, "end_time", lambda w: {"end_time": w.before}, (), ("act_a", "act_b")),
+    _eq(LTK, "entity_type", lambda w: "CUSTOMERS", "task_a", "task_b"),
+    _eq(LTK, "task_status", lambda w: "COMPLETED", "task_a", "task_b"),
+    _eq(LTK, "scheduled_task_id", _id("sched_a"), "task_c", "task_a"),
+    Case(LTK, "task_type", lambda w: {"task_type": "IMPORT"}, (), ("task_a", "task_b")),
+    Case(LTK, "status", lambda w: {"status": "archived"}, (), ("task_a", "task_b")),
+    Case(LTK, "created_by", lambda w: {"created_by": "nobody"}, (), ("task_a", "task_b")),
+    Case(LTK, "created_by", lambda w: {"created_by": w.ids["task_creator"]}, ("task_a",), ()),
+    Case(LTK, "start_time", lambda w: {"start_time": w.after.isoformat()}, (), ("task_a",)),
+    Case(LTK, "end_time", lambda w: {"end_time": w.before.isoformat()}, (), ("task_a",)),
+    _eq(LST, "entity_type", lambda w: "events", "sched_a", "sched_b"),
+    _eq(LST, "interval", lambda w: "daily", "sched_b", "sched_a"),
+    _eq(LST, "enabled", lambda w: False, "sched_b", "sched_a"),
+    Case(LST, "connection_id", lambda w: {"connection_id": "other"}, (), ("sched_a", "sched_b")),
 ]
 
 
@@ -620,6 +657,31 @@ def _users(w: World) -> None:
     assert [u.id for u in w.fp.users.query_user(user_ids=ids, status="deleted").items] == [bot.id]
 
 
+def _activity_pages(w: World) -> None:
+    """``limit`` pages the log newest first; ``cursor`` (a page's ``next_cursor``) goes on."""
+    first = w.fp.activity.list_activity(entity_type="customer", limit=1)
+    assert len(first.items) == 1 and first.pagination.has_more
+    second = w.fp.activity.list_activity(
+        entity_type="customer", limit=1, cursor=first.pagination.next_cursor
+    )
+    assert len(second.items) == 1 and second.items[0].id < first.items[0].id
+
+
+def _task_sort(w: World) -> None:
+    names = _ids(w, LTK)
+    assert _ids(w, LTK, sort="id", order="asc") == sorted(names)
+    with pytest.raises(errors.FlexpriceError) as refused:
+        _ids(w, LTK, sort="file_url")
+    assert refused.value.status_code == 400 and "sort" in refused.value.body
+
+
+def _task_result(w: World) -> None:
+    for name in ("task_a", "task_b"):
+        result = w.fp.tasks.get_task_result(workflow_id=w.ids[name])
+        assert result.workflow_id == w.ids[name]
+    assert "COMPLETED" in (w.fp.tasks.get_task_result(workflow_id=w.ids["task_a"]).message or "")
+
+
 def _roles_by_user_type(w: World) -> None:
     everyone = {r["id"] for r in w.fp.rbac.list_rbac_roles()["items"]}
     machines = {r["id"] for r in w.fp.rbac.list_rbac_roles(user_type="service_account")["items"]}
@@ -670,6 +732,11 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (CSS, "expand"): _customer_subscriptions_expansion,
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
+    **{(LAC, name): _activity_pages for name in ("limit", "cursor")},
+    **{(LTK, name): _paging(LTK, sort=False) for name in ("limit", "offset", "order")},
+    (LTK, "sort"): _task_sort,
+    **{(LST, name): _paging(LST, order=False, sort=False) for name in ("limit", "offset")},
+    ("get_task_result", "workflow_id"): _task_result,
 }
 
 
