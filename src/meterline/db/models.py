@@ -22,6 +22,7 @@ from meterline.licensing import (
 from meterline.licensing import models as licensing_models
 from meterline.metering import models as events_models
 from meterline.metering import rebuilds as rebuild_models
+from meterline.payments import models as payments_models
 from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
 from meterline.taxes import models as taxes_models
@@ -48,6 +49,7 @@ __all__ = [
     "invoices_models",
     "licensing_models",
     "machine_models",
+    "payments_models",
     "plans_models",
     "rebuild_models",
     "subscriptions_models",
