@@ -286,6 +286,8 @@ def create_payment(
     notify.payment_changed(session, payment, "created")
     if data.process_payment:
         _process(session, principal, providers, payment)
+    else:
+        notify.payment_status_changed(session, payment, "INITIATED")  # awaiting: pending
     return payment
 
 
