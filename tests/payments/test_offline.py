@@ -215,6 +215,7 @@ def test_integration_mappings_and_held_customer_credit(fp: Any, http: httpx.Clie
         metadata={"source": "import"},
     )
     assert linked.mapping.provider_entity_id == "cus_123"
+    assert linked.mapping.metadata == {"source": "import"}
     same = fp.integrations.link_integration_mapping(
         entity_type="customer",
         entity_id=buyer["id"],

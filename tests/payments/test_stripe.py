@@ -149,6 +149,9 @@ def test_checkout_session_completes_when_the_customer_pays(
             payment_provider="stripe",
             configuration={"pay_invoice_params": {"invoice_id": invoice_id}},
             success_url="https://example.com/paid",
+            cancel_url="https://example.com/back",
+            failure_url="https://example.com/failed",
+            metadata={"cart": "7"},
             **extra,
         )
 
@@ -165,6 +168,12 @@ def test_checkout_session_completes_when_the_customer_pays(
         inv["id"],
     )
     assert start(inv["id"], idempotency_key="chk-1").id == opened.id
+    assert (opened.success_url, opened.cancel_url, opened.failure_url, opened.metadata) == (
+        "https://example.com/paid",
+        "https://example.com/back",
+        "https://example.com/failed",
+        {"cart": "7"},
+    )
     payment = fp.payments.get_payment(id=opened.checkout_payment_id)
     assert payment.payment_status == "PENDING" and payment.gateway_payment_id
     assert amounts(http, inv["id"]) == ("PENDING", "0", "12", "0")
