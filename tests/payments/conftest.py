@@ -91,7 +91,7 @@ def stripe_server(
     url = database_urls[request.param]
     if request.param == "sqlite":
         url = f"sqlite:///{root / 'stripe.db'}"
-    srv = start_server(url, root, _stripe_env(localstripe.url), start_seconds=240)
+    srv = start_server(url, root, _stripe_env(localstripe.url))
     yield srv
     stop_server(srv)
 
@@ -104,7 +104,6 @@ def stripe_down_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
         f"sqlite:///{root / 'down.db'}",
         root,
         _stripe_env(f"http://127.0.0.1:{free_port()}"),
-        start_seconds=240,
     )
     yield srv
     stop_server(srv)

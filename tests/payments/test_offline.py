@@ -277,3 +277,24 @@ def test_integration_mappings_and_held_customer_credit(fp: Any, http: httpx.Clie
     )
     assert held.payment_status == "SUCCEEDED"
     assert held.gateway_metadata["held_as_customer_credit"] == "12.5"
+
+
+def test_voiding_an_overpaid_invoice_keeps_the_excess_held(fp: Any, http: httpx.Client) -> None:
+    buyer = customer(http)
+    inv = finalized_invoice(http, buyer["id"], "10", currency="eur")
+    over = fp.payments.create_payment(
+        destination_type="INVOICE",
+        destination_id=inv["id"],
+        currency="eur",
+        payment_method_type="OFFLINE",
+        amount="15",
+    )
+    assert over.gateway_metadata["held_as_customer_credit"] == "5"
+    wallet = http.post("/v1/wallets", json={"customer_id": buyer["id"], "currency": "eur"})
+    assert wallet.status_code in (200, 201), wallet.text
+    voided = http.post(f"/v1/invoices/{inv['id']}/void")
+    assert voided.status_code == 200, voided.text
+    # What was due (10) goes back to the wallet; the 5 paid past it stays held.
+    balance = http.get(f"/v1/wallets/{wallet.json()['id']}").json()
+    assert balance["balance"] == "10", balance
+    assert fp.payments.get_payment(id=over.id).gateway_metadata["held_as_customer_credit"] == "5"

@@ -232,3 +232,17 @@ def providers_in_use(session: Session, environment_id: str) -> list[str]:
             .distinct()
         )
     )
+
+
+def held_on_invoice(session: Session, environment_id: str, invoice_id: str) -> list[Any]:
+    """The credit held by the invoice's payments (what they paid past what was due)."""
+    return list(
+        session.scalars(
+            select(Payment.held_credit).where(
+                Payment.environment_id == environment_id,
+                Payment.destination_type == "INVOICE",
+                Payment.destination_id == invoice_id,
+                Payment.status != "deleted",
+            )
+        )
+    )
