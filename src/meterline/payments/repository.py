@@ -89,7 +89,7 @@ class PaymentQuery:
     order: str = "desc"
 
 
-_PAYMENT_SORTS = {"created_at", "updated_at", "amount", "id"}
+_PAYMENT_SORTS = {"created_at", "updated_at", "id"}
 
 
 def search_payments(

@@ -230,9 +230,9 @@ def list_payments(
 ) -> Response:
     refuse_query_params(request, ("expand",))
     sort = query.sort or "created_at"
-    if sort not in ("created_at", "updated_at", "amount", "id"):
+    if sort not in ("created_at", "updated_at", "id"):
         raise InvalidRequest(
-            "sort must be one of created_at, updated_at, amount, id",
+            "sort must be one of created_at, updated_at, id",
             field="sort",
             details={"provided_value": query.sort},
         )
