@@ -121,6 +121,19 @@ class WebhookSettings(BaseModel):
     allow_private: bool = False
 
 
+class PaymentSettings(BaseModel):
+    """Payment providers (payments/providers.py). The offline provider needs nothing; the
+    Stripe provider is on when ``stripe_api_key`` is set."""
+
+    # A Stripe secret key (sk_live_…/sk_test_…); unset = payments through Stripe are refused.
+    stripe_api_key: str | None = None
+    # Where the Stripe API is (tests point it at a local Stripe test server).
+    stripe_base_url: str = "https://api.stripe.com"
+    # One request to Stripe ends after this many seconds: the payment is then recorded as
+    # failed with the provider's error, and the invoice is left as it was.
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
+
+
 def _section(name: str, fields: type[BaseModel], prefix: str = "") -> dict[str, tuple[str, str]]:
     return {f"{PREFIX}{prefix}{field}".upper(): (name, field) for field in fields.model_fields}
 
@@ -139,6 +152,7 @@ ENVIRONMENT: dict[str, tuple[str | None, str]] = {
     f"{PREFIX}CLICKHOUSE_URL": ("events", "clickhouse_url"),
     **_section("billing", BillingSettings, "BILLING_"),
     **_section("webhooks", WebhookSettings, "WEBHOOK_"),
+    **_section("payments", PaymentSettings),
 }
 # Keyword arguments by their flat name: METERLINE_DATABASE_URL → database_url.
 _FLAT = {name[len(PREFIX) :].lower(): target for name, target in ENVIRONMENT.items()}
@@ -179,6 +193,7 @@ class Settings(BaseSettings):
     events: EventStoreSettings = Field(default_factory=EventStoreSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    payments: PaymentSettings = Field(default_factory=PaymentSettings)
 
     @model_validator(mode="before")
     @classmethod

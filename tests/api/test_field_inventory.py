@@ -775,6 +775,55 @@ HONOURED["flexprice:tax_associations.update_tax_association"] = {
     name: _TAXES for name in ("auto_apply", "metadata", "priority", "tax_behavior")
 }
 
+_OFFLINE = "tests/payments/test_offline.py::test_offline_payments_flow_back_to_the_invoice"
+_PENDING = "tests/payments/test_offline.py::test_pending_failed_retried_deleted_and_refund_limits"
+_MAPPINGS = "tests/payments/test_offline.py::test_integration_mappings_and_held_customer_credit"
+_CARD = "tests/payments/test_stripe.py::test_card_payment_decline_refund_and_idempotency"
+_CHECKOUT = "tests/payments/test_stripe.py::test_checkout_session_completes_when_the_customer_pays"
+HONOURED["flexprice:credit_notes.create_credit_note"]["refund_target"] = _OFFLINE
+HONOURED["flexprice:payments.create_payment"] = {
+    **{
+        name: _OFFLINE
+        for name in (
+            "amount",
+            "currency",
+            "destination_id",
+            "destination_type",
+            "payment_method_type",
+            "idempotency_key",
+            "metadata",
+        )
+    },
+    "process_payment": _PENDING,
+    "payment_gateway": _CARD,
+    "payment_method_id": _CARD,
+}
+HONOURED["flexprice:payments.update_payment"] = {
+    name: _PENDING
+    for name in ("error_message", "gateway_tracking_id", "metadata", "payment_status")
+}
+HONOURED["flexprice:checkout.create_checkout_session"] = {
+    name: _CHECKOUT
+    for name in (
+        "action",
+        "customer_external_id",
+        "payment_provider",
+        "cancel_url",
+        "configuration",
+        "failure_url",
+        "idempotency_key",
+        "metadata",
+        "success_url",
+    )
+}
+HONOURED["flexprice:integrations.link_integration_mapping"] = {
+    name: _MAPPINGS
+    for name in ("entity_id", "entity_type", "provider_entity_id", "provider_type", "metadata")
+}
+HONOURED["flexprice:integrations.delink_integration_mapping"] = {
+    name: _MAPPINGS for name in ("entity_id", "entity_type", "provider_type")
+}
+
 
 _ACTIVITY = "tests/exports/test_activity.py::test_writes_are_logged_with_actor_entity_and_diff"
 HONOURED["flexprice:activity.list_activity"] = {

@@ -126,6 +126,46 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         sdk.invoices.finalize_invoice(id=paid["id"])  # wallet pays it: 30 -> 5
         voided = one_off_for(http, customer["id"], "4")
         sdk.invoices.void_invoice(id=voided["id"])
+        # Payments (in EUR: the USD wallet pays none of it): recorded pending, updated, paid;
+        # one bounced; refunds back to the source (succeeded) and to a EUR wallet (failed).
+        payment_ids, owed = set(), []
+        for amount in ("8", "3"):
+            created = http.post(
+                "/v1/invoices",
+                json={
+                    "customer_id": customer["id"],
+                    "currency": "eur",
+                    "amount_due": amount,
+                    "subtotal": amount,
+                    "total": amount,
+                    "line_items": [{"display_name": "Work", "amount": amount, "quantity": "1"}],
+                },
+            ).json()
+            sdk.invoices.finalize_invoice(id=created["id"])
+            owed.append(created["id"])
+            payment = sdk.payments.create_payment(
+                destination_type="INVOICE",
+                destination_id=created["id"],
+                currency="eur",
+                payment_method_type="OFFLINE",
+                amount=amount,
+                process_payment=False,
+            )
+            payment_ids.add(payment.id)
+            if amount == "8":
+                sdk.payments.update_payment(id=payment.id, metadata={"bank": "x"})
+                sdk.payments.process_payment(id=payment.id)
+            else:
+                sdk.payments.update_payment(id=payment.id, payment_status="FAILED")
+        work = http.get(f"/v1/invoices/{owed[0]}").json()["line_items"][0]["id"]
+        for target in ("BACK_TO_SOURCE", "PREPAID_WALLET"):
+            sdk.credit_notes.create_credit_note(
+                invoice_id=owed[0],
+                reason="SERVICE_ISSUE",
+                line_items=[{"invoice_line_item_id": work, "amount": "1"}],
+                refund_target=target,
+            )
+        refund_ids = {r.id for r in sdk.refunds.list_refunds(invoice_ids=[owed[0]]).items}
         cancel = http.post(
             f"/v1/subscriptions/{sub['id']}/cancel", json={"cancellation_type": "immediate"}
         )
@@ -151,6 +191,8 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         "entitlement": None,  # checked below, by feature
         "subscription": {sub["id"]},
         "wallet": {wallet["id"]},
+        "payment": payment_ids,
+        "refund": refund_ids,
     }
     for body in bodies:
         event_type = body["event_type"]

@@ -12,6 +12,7 @@ from meterline.api.flexprice import activity as fp_activity
 from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
+from meterline.api.flexprice import checkout as fp_checkout
 from meterline.api.flexprice import coupons as fp_coupons
 from meterline.api.flexprice import credit_grants as fp_credit_grants
 from meterline.api.flexprice import credit_notes as fp_credit_notes
@@ -23,7 +24,9 @@ from meterline.api.flexprice import environment_clone as fp_environment_clone
 from meterline.api.flexprice import events as fp_events
 from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
+from meterline.api.flexprice import integrations as fp_integrations
 from meterline.api.flexprice import invoices as fp_invoices
+from meterline.api.flexprice import payments as fp_payments
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
@@ -94,6 +97,9 @@ def include_routers(app: FastAPI) -> None:
     # Before the tasks router: /tasks/scheduled is no task id.
     app.include_router(fp_scheduled_tasks.router, prefix="/v1")
     app.include_router(fp_tasks.router, prefix="/v1")
+    app.include_router(fp_payments.router, prefix="/v1")
+    app.include_router(fp_checkout.router, prefix="/v1")
+    app.include_router(fp_integrations.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

@@ -50,6 +50,8 @@ class CreditNote(TimestampMixin, Base):
     credit_note_type: Mapped[str] = mapped_column(String(20), default="ADJUSTMENT")
     reason: Mapped[str] = mapped_column(String(40))
     memo: Mapped[str | None] = mapped_column(String(2000), default=None)
+    # A REFUND note's target: BACK_TO_SOURCE (the payments' providers) or PREPAID_WALLET.
+    refund_target: Mapped[str | None] = mapped_column(String(20), default=None)
     currency: Mapped[str] = mapped_column(String(3))
     total_amount: Mapped[Decimal] = mapped_column(Money())
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)

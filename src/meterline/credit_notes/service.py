@@ -9,8 +9,12 @@
   discounts + tax − prepaid credits − credit notes``); an invoice credited to zero is paid.
 * A DRAFT credit note can be voided (nothing was taken off yet); a finalized one stands, as
   an issued credit note does (a new invoice charges again).
-* Only adjustments are built: a paid invoice (a refund to the payment method or the wallet)
-  and ``refund_target`` are refused by name.
+* On an invoice paid in full (nothing left to pay, something paid and not refunded) the note
+  is a REFUND: at most what was paid and not yet refunded; finalizing it gives the money back
+  through payments/refunds.py to ``refund_target`` (BACK_TO_SOURCE, the default: the
+  payments' providers; or PREPAID_WALLET) and leaves the invoice's totals as they were (its
+  ``refunded_amount`` and payment status change). ``refund_target`` on an adjustment is a
+  400 naming it.
 * ``idempotency_key``: the same key returns the first credit note.
 """
 
@@ -32,6 +36,8 @@ from meterline.invoicing import repository as invoice_rows
 from meterline.invoicing.models import Invoice
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.payments import refunds
+from meterline.payments.registry import Providers
 from meterline.pricing.plans import flush_unique
 
 ZERO = Decimal(0)
@@ -56,6 +62,7 @@ class NewCreditNote:
     memo: str | None = None
     metadata: dict[str, str] | None = None
     process_credit_note: bool = True
+    refund_target: str | None = None
 
 
 def _invoice(session: Session, principal: Principal, invoice_id: str, *, lock: bool) -> Invoice:
@@ -63,22 +70,39 @@ def _invoice(session: Session, principal: Principal, invoice_id: str, *, lock: b
     return existing(found, "invoice", invoice_id)
 
 
-def _creditable_invoice(invoice: Invoice) -> None:
+def note_type(invoice: Invoice) -> str:
+    """REFUND on an invoice paid in full with something not yet refunded, else ADJUSTMENT."""
+    if invoice.amount_remaining <= 0 and refunds.refundable(invoice) > 0:
+        return "REFUND"
+    return "ADJUSTMENT"
+
+
+def _creditable_invoice(invoice: Invoice, kind: str = "ADJUSTMENT") -> None:
     if invoice.invoice_status != "FINALIZED":
         raise InvalidOperation(
             "only a finalized invoice can be credited",
             details={"invoice_status": invoice.invoice_status},
         )
-    if invoice.amount_remaining <= 0:
+    if kind == "REFUND":
+        if refunds.refundable(invoice) <= 0:
+            raise InvalidOperation(
+                "everything paid on the invoice was refunded already",
+                details={"payment_status": invoice.payment_status},
+            )
+    elif invoice.amount_remaining <= 0:
         raise InvalidOperation(
-            "the invoice has nothing left to pay: a refund credit note is not supported",
+            "the invoice has nothing left to pay and nothing paid to refund",
             details={"payment_status": invoice.payment_status},
         )
 
 
 @in_money_context
 def _check_amounts(
-    session: Session, invoice: Invoice, lines: Sequence[CreditLine], own: str | None
+    session: Session,
+    invoice: Invoice,
+    lines: Sequence[CreditLine],
+    own: str | None,
+    kind: str = "ADJUSTMENT",
 ) -> Decimal:
     """The credit note's total; a 400 naming the line or the total past what is left."""
     units = minor_units(invoice.currency)
@@ -110,7 +134,14 @@ def _check_amounts(
             )
         credited[row.id] = credited.get(row.id, ZERO) + line.amount
         total += line.amount
-    if total > invoice.amount_remaining:
+    if kind == "REFUND":
+        if total > refunds.refundable(invoice):
+            raise InvalidRequest(
+                f"the credit note ({total}) is above what was paid and not refunded",
+                field="line_items",
+                details={"refundable": str(refunds.refundable(invoice)), "total": str(total)},
+            )
+    elif total > invoice.amount_remaining:
         raise InvalidRequest(
             f"the credit note ({total}) is above the invoice's remaining amount",
             field="line_items",
@@ -119,7 +150,9 @@ def _check_amounts(
     return total
 
 
-def create_credit_note(session: Session, principal: Principal, data: NewCreditNote) -> CreditNote:
+def create_credit_note(
+    session: Session, principal: Principal, data: NewCreditNote, providers: Providers
+) -> CreditNote:
     if data.reason not in REASONS:
         raise InvalidRequest(
             f"reason must be one of {', '.join(REASONS)}",
@@ -140,8 +173,22 @@ def create_credit_note(session: Session, principal: Principal, data: NewCreditNo
                 )
             return earlier
     invoice = _invoice(session, principal, data.invoice_id, lock=True)
-    _creditable_invoice(invoice)
-    total = _check_amounts(session, invoice, data.line_items, None)
+    kind = note_type(invoice)
+    if data.refund_target is not None:
+        if data.refund_target not in refunds.TARGETS:
+            raise InvalidRequest(
+                f"refund_target must be one of {', '.join(refunds.TARGETS)}",
+                field="refund_target",
+                details={"allowed_values": list(refunds.TARGETS)},
+            )
+        if kind != "REFUND":
+            raise InvalidRequest(
+                "refund_target applies to a credit note on a paid invoice (a refund)",
+                field="refund_target",
+                details={"credit_note_type": kind},
+            )
+    _creditable_invoice(invoice, kind)
+    total = _check_amounts(session, invoice, data.line_items, None, kind)
     note = CreditNote(
         id=new_id("cn"),
         environment_id=principal.environment_id,
@@ -151,7 +198,8 @@ def create_credit_note(session: Session, principal: Principal, data: NewCreditNo
         credit_note_number=data.credit_note_number
         or f"CN-{invoice.invoice_number}-{repository.count_of_invoice(session, invoice.id) + 1}",
         credit_note_status="DRAFT",
-        credit_note_type="ADJUSTMENT",
+        credit_note_type=kind,
+        refund_target=(data.refund_target or "BACK_TO_SOURCE") if kind == "REFUND" else None,
         reason=data.reason,
         memo=data.memo,
         currency=invoice.currency,
@@ -177,7 +225,7 @@ def create_credit_note(session: Session, principal: Principal, data: NewCreditNo
     )
     flush_unique(session, "A credit note with this credit_note_number or idempotency_key")
     if data.process_credit_note:
-        _finalize(session, note, invoice, utcnow())
+        _finalize(session, note, invoice, utcnow(), providers)
     return note
 
 
@@ -198,13 +246,32 @@ def lines_of(session: Session, note: CreditNote) -> list[CreditNoteLineItem]:
 
 
 @in_money_context
-def _finalize(session: Session, note: CreditNote, invoice: Invoice, now: datetime) -> None:
-    _creditable_invoice(invoice)
+def _finalize(
+    session: Session, note: CreditNote, invoice: Invoice, now: datetime, providers: Providers
+) -> None:
+    kind = note.credit_note_type
+    _creditable_invoice(invoice, kind)
     lines = [
         CreditLine(line.invoice_line_item_id, line.amount)
         for line in repository.lines_of(session, note.id)
     ]
-    total = _check_amounts(session, invoice, lines, note.id)
+    total = _check_amounts(session, invoice, lines, note.id, kind)
+    if kind == "REFUND":
+        note.credit_note_status = "FINALIZED"
+        note.finalized_at = now
+        note.updated_at = now
+        session.flush()
+        refunds.refund_for_credit_note(
+            session,
+            providers,
+            invoice,
+            amount=total,
+            target=note.refund_target or "BACK_TO_SOURCE",
+            credit_note_id=note.id,
+            reason=note.reason,
+            created_by=note.created_by,
+        )
+        return
     invoice.adjustment_amount += total
     invoice.total -= total
     invoice.amount_due -= total
@@ -219,14 +286,16 @@ def _finalize(session: Session, note: CreditNote, invoice: Invoice, now: datetim
     session.flush()
 
 
-def process_credit_note(session: Session, principal: Principal, note_id: str) -> CreditNote:
+def process_credit_note(
+    session: Session, principal: Principal, note_id: str, providers: Providers
+) -> CreditNote:
     note = get_credit_note(session, principal, note_id)
     if note.credit_note_status != "DRAFT":
         raise InvalidOperation(
             f"only a draft credit note can be finalized; this one is {note.credit_note_status}"
         )
     invoice = _invoice(session, principal, note.invoice_id, lock=True)
-    _finalize(session, note, invoice, utcnow())
+    _finalize(session, note, invoice, utcnow(), providers)
     return note
 
 

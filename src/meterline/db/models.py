@@ -25,6 +25,7 @@ from meterline.licensing import (
 from meterline.licensing import models as licensing_models
 from meterline.metering import models as events_models
 from meterline.metering import rebuilds as rebuild_models
+from meterline.payments import models as payments_models
 from meterline.portal import models as portal_models
 from meterline.pricing import models as plans_models
 from meterline.subscriptions import models as subscriptions_models
@@ -55,6 +56,7 @@ __all__ = [
     "licensing_models",
     "machine_models",
     "offline_models",
+    "payments_models",
     "plans_models",
     "portal_models",
     "rebuild_models",

@@ -8,7 +8,8 @@
   finalization gives its number back with the rollback.
 * Void follows the upstream rules (invoice_status DRAFT | FINALIZED | SKIPPED and
   payment_status PENDING | FAILED | SUCCEEDED | PARTIALLY_REFUNDED | OVERPAID); what the
-  wallet paid, and what was paid otherwise, goes back to the wallet.
+  wallet paid, and what was paid otherwise, goes back to the wallet, except an overpayment,
+  which stays held as the customer's credit on its payment (payments/service.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from meterline.invoicing.models import (
 )
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.payments import repository as payment_rows
 from meterline.taxes import associations as tax_associations
 from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
@@ -477,7 +479,9 @@ def void_invoice(
             f"An invoice whose payment is {invoice.payment_status} cannot be voided",
             details={"payment_status": invoice.payment_status},
         )
-    returned = invoice.total_prepaid_credits_applied + invoice.amount_paid
+    # An overpayment stays held as the customer's credit (on its payment): not a wallet's.
+    held = sum(payment_rows.held_on_invoice(session, invoice.environment_id, invoice.id), ZERO)
+    returned = invoice.total_prepaid_credits_applied + invoice.amount_paid - held
     refunded = None
     if returned > 0:
         refunded = wallet_payments.refund_to_wallet(session, invoice, returned, at=now)

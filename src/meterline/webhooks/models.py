@@ -34,6 +34,14 @@ FLEXPRICE_EVENT_TYPES = (
     "invoice.update.payment",
     "invoice.update.voided",
     "wallet.credit_balance.dropped",
+    "payment.created",
+    "payment.updated",
+    "payment.success",
+    "payment.failed",
+    "payment.pending",
+    "refund.created",
+    "refund.succeeded",
+    "refund.failed",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from meterline.entitlements.models import Entitlement
     from meterline.invoicing.failure_models import BillingFailure
     from meterline.invoicing.models import Invoice
+    from meterline.payments.models import Payment, Refund
     from meterline.subscriptions.models import Subscription
     from meterline.wallets.models import Wallet
 
@@ -182,3 +183,41 @@ def instance_usage_reported(
                 "usage": text(after),
             }
             record(session, environment_id, event_type, meterline_payload(event_type, fields))
+
+
+# A payment's status -> the event its change to that status sends.
+PAYMENT_STATUS_EVENTS = {
+    "SUCCEEDED": "payment.success",
+    "OVERPAID": "payment.success",
+    "FAILED": "payment.failed",
+    "PENDING": "payment.pending",
+    "PROCESSING": "payment.pending",
+}
+REFUND_STATUS_EVENTS = {"SUCCEEDED": "refund.succeeded", "FAILED": "refund.failed"}
+
+
+def payment_changed(session: Session, row: Payment, change: str) -> None:
+    """``payment.created`` or ``payment.updated`` (``change``)."""
+    event_type = f"payment.{change}"
+    record(session, row.environment_id, event_type, payloads.payment_payload(event_type, row))
+
+
+def payment_status_changed(session: Session, row: Payment, previous_status: str) -> None:
+    """``payment.success``, ``payment.failed`` or ``payment.pending`` when a payment's
+    status changes to one of theirs."""
+    event_type = PAYMENT_STATUS_EVENTS.get(row.payment_status)
+    if event_type is None or row.payment_status == previous_status:
+        return
+    record(session, row.environment_id, event_type, payloads.payment_payload(event_type, row))
+
+
+def refund_created(session: Session, row: Refund) -> None:
+    body = payloads.refund_payload("refund.created", row)
+    record(session, row.environment_id, "refund.created", body)
+
+
+def refund_settled(session: Session, row: Refund) -> None:
+    """``refund.succeeded`` or ``refund.failed`` as the refund's status says."""
+    event_type = REFUND_STATUS_EVENTS.get(row.refund_status)
+    if event_type is not None:
+        record(session, row.environment_id, event_type, payloads.refund_payload(event_type, row))

@@ -25,6 +25,7 @@ from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.money import MONEY_CONTEXT, decimal_text
+from meterline.payments.models import Payment, Refund
 from meterline.subscriptions.models import Subscription
 from meterline.wallets.models import Wallet
 from meterline.webhooks import repository
@@ -279,6 +280,64 @@ def wallet_payload(
             },
         }
     return body
+
+
+def payment(row: Payment) -> Body:
+    """``WebhookDtoPayment``."""
+    return _dropping_none(
+        {
+            "id": row.id,
+            "amount": text(row.amount),
+            "currency": row.currency,
+            "destination_id": row.destination_id,
+            "destination_type": row.destination_type,
+            "invoice_number": row.invoice_number,
+            "payment_gateway": row.payment_gateway,
+            "payment_method_type": row.payment_method_type,
+            "payment_status": row.payment_status,
+            "error_message": row.error_message,
+            "succeeded_at": iso(row.succeeded_at),
+            "failed_at": iso(row.failed_at),
+            "refunded_at": iso(row.refunded_at),
+            "voided_at": iso(row.voided_at),
+        }
+    )
+
+
+def refund(row: Refund) -> Body:
+    """``WebhookDtoRefund``."""
+    return _dropping_none(
+        {
+            "id": row.id,
+            "amount": text(row.amount),
+            "settled_amount": text(row.settled_amount),
+            "currency": row.currency,
+            "attempt": row.attempt,
+            "credit_note_id": row.credit_note_id,
+            "invoice_id": row.invoice_id,
+            "payment_id": row.payment_id,
+            "payment_gateway": row.payment_gateway,
+            "gateway_refund_id": row.gateway_refund_id,
+            "refund_destination": row.refund_destination,
+            "refund_destination_id": row.refund_destination_id,
+            "refund_reason": row.refund_reason,
+            "refund_status": row.refund_status,
+            "failure_reason": row.failure_reason,
+            "metadata": _metadata(row.metadata_),
+            "failed_at": iso(row.failed_at),
+            "succeeded_at": iso(row.succeeded_at),
+        }
+    )
+
+
+def payment_payload(event_type: str, row: Payment) -> Body:
+    """``WebhookDtoPaymentWebhookPayload``."""
+    return {"event_type": event_type, "payment": payment(row)}
+
+
+def refund_payload(event_type: str, row: Refund) -> Body:
+    """``WebhookDtoRefundWebhookPayload``."""
+    return {"event_type": event_type, "refund": refund(row)}
 
 
 def meterline_payload(event_type: str, fields: Body) -> Body:

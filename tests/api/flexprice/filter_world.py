@@ -132,6 +132,7 @@ def seed_world(server: Server) -> Iterator[World]:
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
+        _payments_and_refunds(w)
         _coupons_and_taxes(w)
         _schedules_and_line_items(w)
         _tasks_schedules_and_activity(w)
@@ -182,6 +183,68 @@ def _features_and_events(w: World) -> None:
         )
         assert meter.status_code == 201, meter.text
         ids["meter_a"] = meter.json()["id"]
+
+
+def _paid_invoice(w: World, customer: str, currency: str, amount: str) -> tuple[str, str]:
+    """A finalized one-line invoice (in a currency the customer has no wallet in, so nothing
+    pays it at finalize): its id and its line's."""
+    with w.tenant.client() as http:
+        created = http.post(
+            "/v1/invoices",
+            json={
+                "customer_id": w.ids[customer],
+                "currency": currency,
+                "amount_due": amount,
+                "subtotal": amount,
+                "total": amount,
+                "line_items": [{"display_name": "Service", "amount": amount, "quantity": "1"}],
+            },
+        )
+        assert created.status_code == 201, created.text
+        invoice_id = created.json()["id"]
+        assert http.post(f"/v1/invoices/{invoice_id}/finalize").status_code == 200
+        line = http.get(f"/v1/invoices/{invoice_id}").json()["line_items"][0]["id"]
+    return invoice_id, line
+
+
+def _payments_and_refunds(w: World) -> None:
+    """A's GBP invoice paid offline (tracked as trk-a), 3 of it refunded back to the source;
+    B's EUR invoice paid, a pending payment beside it, and 1 refunded to a EUR wallet B does
+    not have (so that refund failed); each customer mapped to its own Stripe customer."""
+    fp, ids = w.fp, w.ids
+    inv_a, line_a = _paid_invoice(w, "cust_a", "gbp", "10")
+    inv_b, line_b = _paid_invoice(w, "cust_b", "eur", "20")
+    offline = {"destination_type": "INVOICE", "payment_method_type": "OFFLINE"}
+    pay_a = fp.payments.create_payment(**offline, destination_id=inv_a, currency="gbp", amount="10")
+    fp.payments.update_payment(id=pay_a.id, gateway_tracking_id="trk-a")
+    pay_b = fp.payments.create_payment(
+        **offline, destination_id=inv_b, currency="eur", amount="5", process_payment=False
+    )
+    pay_b2 = fp.payments.create_payment(
+        **offline, destination_id=inv_b, currency="eur", amount="20"
+    )
+    ids |= {"inv_pay_a": inv_a, "inv_pay_b": inv_b}
+    ids |= {"pay_a": pay_a.id, "pay_b": pay_b.id, "pay_b2": pay_b2.id}
+    for name, invoice_id, line, amount, target in (
+        ("a", inv_a, line_a, "3", "BACK_TO_SOURCE"),
+        ("b", inv_b, line_b, "1", "PREPAID_WALLET"),
+    ):
+        note = fp.credit_notes.create_credit_note(
+            invoice_id=invoice_id,
+            reason="SERVICE_ISSUE",
+            line_items=[{"invoice_line_item_id": line, "amount": amount}],
+            refund_target=target,
+        )
+        [refund] = fp.refunds.list_refunds(credit_note_ids=[note.id]).items
+        ids |= {f"cn_{name}": note.id, f"refund_{name}": refund.id}
+    for name in ("a", "b"):
+        mapping = fp.integrations.link_integration_mapping(
+            entity_type="customer",
+            entity_id=ids[f"cust_{name}"],
+            provider_type="stripe",
+            provider_entity_id=f"cus_{name}_{ids[f'cust_{name}'][-6:]}",
+        )
+        ids[f"map_{name}"] = mapping.mapping.id
 
 
 def _coupons_and_taxes(w: World) -> None:

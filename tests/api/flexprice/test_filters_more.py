@@ -43,6 +43,10 @@ CSS = "get_subscriptions_for_customer"
 LAC = "list_activity"
 LTK = "list_tasks"
 LST = "list_scheduled_tasks"
+LPY = "list_payments"
+LRF = "list_refunds"
+LPM = "list_customer_payment_methods"
+GEM = "get_entity_integration_mappings"
 
 
 def _items(result: Any) -> list[Any]:
@@ -83,6 +87,10 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     LTK: (lambda fp, **kw: fp.tasks.list_tasks(**kw), _items),
     LST: (lambda fp, **kw: fp.scheduled_tasks.list_scheduled_tasks(**kw), _items),
     "get_task_result": (lambda fp, **kw: fp.tasks.get_task_result(**kw), lambda r: []),
+    LPY: (lambda fp, **kw: fp.payments.list_payments(**kw), _items),
+    LRF: (lambda fp, **kw: fp.refunds.list_refunds(**kw), _items),
+    LPM: (lambda fp, **kw: fp.customers.list_customer_payment_methods(**kw), lambda r: []),
+    GEM: (lambda fp, **kw: fp.integrations.get_entity_integration_mappings(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -99,6 +107,8 @@ BASE: dict[str, Callable[[World], dict[str, Any]]] = {
     # The customers' entries: the world's other writes are more than a page.
     LAC: lambda w: {"entity_type": "customer", "limit": 200},
     "get_task_result": lambda w: {"workflow_id": w.ids["task_a"]},
+    LPM: lambda w: {"id": w.ids["cust_a"]},
+    GEM: lambda w: {"entity_type": "customer", "entity_id": w.ids["cust_a"]},
 }
 
 # Operations whose parameters are the input of a computation, not filters of a list.
@@ -142,6 +152,7 @@ REFUSED: dict[tuple[str, str], Any] = {
     (LIS, "addon_association_ids"): ["addon_assoc_1"],
     (LAC, "expand"): ["actor"],
     (LTK, "expand"): "scheduled_task",
+    (LPY, "expand"): "destination",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -420,6 +431,26 @@ CASES: list[Case] = [
     _eq(LST, "interval", lambda w: "daily", "sched_b", "sched_a"),
     _eq(LST, "enabled", lambda w: False, "sched_b", "sched_a"),
     Case(LST, "connection_id", lambda w: {"connection_id": "other"}, (), ("sched_a", "sched_b")),
+    # payments (A's paid, B's pending and paid) and refunds (A's back to source, B's failed)
+    _eq(LPY, "payment_ids", _list("pay_a"), "pay_a", "pay_b"),
+    _eq(LPY, "destination_id", _id("inv_pay_b"), "pay_b", "pay_a"),
+    Case(LPY, "destination_type", lambda w: {"destination_type": "CUSTOMER"}, (), ("pay_a",)),
+    Case(LPY, "payment_method_type", lambda w: {"payment_method_type": "CARD"}, (), ("pay_a",)),
+    _eq(LPY, "payment_status", lambda w: "PENDING", "pay_b", "pay_b2"),
+    Case(LPY, "payment_gateway", lambda w: {"payment_gateway": "stripe"}, (), ("pay_a",)),
+    _eq(LPY, "currency", lambda w: "gbp", "pay_a", "pay_b"),
+    Case(LPY, "gateway_payment_id", lambda w: {"gateway_payment_id": "pi_x"}, (), ("pay_a",)),
+    _eq(LPY, "gateway_tracking_id", lambda w: "trk-a", "pay_a", "pay_b2"),
+    Case(LPY, "status", lambda w: {"status": "deleted"}, (), ("pay_a", "pay_b")),
+    Case(LPY, "start_time", lambda w: {"start_time": w.after.isoformat()}, (), ("pay_a",)),
+    Case(LPY, "end_time", lambda w: {"end_time": w.before.isoformat()}, (), ("pay_a",)),
+    _eq(LRF, "invoice_ids", _list("inv_pay_a"), "refund_a", "refund_b"),
+    _eq(LRF, "payment_ids", _list("pay_a"), "refund_a", "refund_b"),
+    _eq(LRF, "credit_note_ids", _list("cn_b"), "refund_b", "refund_a"),
+    _eq(LRF, "refund_statuses", lambda w: ["FAILED"], "refund_b", "refund_a"),
+    _eq(LRF, "refund_destinations", lambda w: ["WALLET"], "refund_b", "refund_a"),
+    Case(LRF, "gateway", lambda w: {"gateway": "stripe"}, (), ("refund_a", "refund_b")),
+    _eq(LRF, "only_settled", lambda w: True, "refund_a", "refund_b"),
 ]
 
 
@@ -637,6 +668,36 @@ def _coupon_expansion(w: World) -> None:
     assert refused.value.status_code == 400 and "expand" in refused.value.body
 
 
+def _payments_paging(w: World) -> None:
+    names = _ids(w, LPY)
+    assert len(names) >= 3
+    assert _ids(w, LPY, limit=1) == names[:1]
+    assert _ids(w, LPY, offset=1) == names[1:]
+    assert _ids(w, LPY, order="asc") == names[::-1]
+    assert _ids(w, LPY, sort="id", order="asc") == sorted(names)
+    with pytest.raises(errors.FlexpriceError) as refused:
+        _ids(w, LPY, sort="colour")
+    assert refused.value.status_code == 400 and "sort" in refused.value.body
+
+
+def _payment_methods(w: World) -> None:
+    """No provider lists methods on a server without Stripe; asking for stripe there is a
+    400 naming ``providers`` (tests/payments/test_stripe.py lists a card through it)."""
+    assert w.fp.customers.list_customer_payment_methods(id=w.ids["cust_a"]).providers == []
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.customers.list_customer_payment_methods(id=w.ids["cust_a"], providers=["stripe"])
+    assert refused.value.status_code == 400 and "providers" in refused.value.body
+
+
+def _mappings(w: World) -> None:
+    assert _ids(w, GEM) == [w.ids["map_a"]]
+    assert _ids(w, GEM, entity_id=w.ids["cust_b"]) == [w.ids["map_b"]]
+    assert _ids(w, GEM, entity_type="plan") == []
+    with pytest.raises(errors.FlexpriceError) as refused:
+        _ids(w, GEM, entity_type="galaxy")
+    assert refused.value.status_code == 400 and "entity_type" in refused.value.body
+
+
 # Fields that look one row up, shape the answer or page it, each with its own check.
 USER_PARAMETERS = ("user_ids", "type", "roles", "status", "limit", "offset")
 
@@ -737,6 +798,11 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (LTK, "sort"): _task_sort,
     **{(LST, name): _paging(LST, order=False, sort=False) for name in ("limit", "offset")},
     ("get_task_result", "workflow_id"): _task_result,
+    **{(LPY, name): _payments_paging for name in ("limit", "offset", "order", "sort")},
+    **{(LRF, name): _paging(LRF, order=False, sort=False) for name in ("limit", "offset")},
+    (LPM, "providers"): _payment_methods,
+    (GEM, "entity_type"): _mappings,
+    (GEM, "entity_id"): _mappings,
 }
 
 

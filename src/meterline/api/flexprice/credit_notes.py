@@ -1,4 +1,5 @@
-"""/v1 credit notes: create, get, finalize (process), void."""
+"""/v1 credit notes: create, get, finalize (process), void. On a paid invoice a credit note
+is a refund (``refund_target`` BACK_TO_SOURCE or PREPAID_WALLET: payments/refunds.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, WriteSession
 from meterline.api.flexprice.common import WireModel, decimal_text
+from meterline.api.flexprice.payments import PaymentProviders
 from meterline.api.json import iso, json_response
 from meterline.credit_notes import service as credit_notes
 from meterline.credit_notes.models import CreditNote
@@ -27,7 +29,6 @@ class CreditLineIn(WireModel):
 
 
 class CreditNoteIn(WireModel):
-    unsupported = frozenset({"refund_target"})
     invoice_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(max_length=40)
     line_items: list[CreditLineIn] | None = Field(default=None, max_length=credit_notes.MAX_LINES)
@@ -36,6 +37,7 @@ class CreditNoteIn(WireModel):
     memo: str | None = Field(default=None, max_length=2000)
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
     process_credit_note: bool | None = None
+    refund_target: str | None = Field(default=None, max_length=20)
 
 
 class ProcessIn(WireModel):
@@ -69,6 +71,7 @@ def credit_note_out(session: Session, note: CreditNote) -> dict[str, Any]:
         "credit_note_type": note.credit_note_type,
         "reason": note.reason,
         "memo": note.memo,
+        "refund_target": note.refund_target,
         "currency": note.currency,
         "total_amount": decimal_text(note.total_amount),
         "idempotency_key": note.idempotency_key,
@@ -87,7 +90,9 @@ def credit_note_out(session: Session, note: CreditNote) -> dict[str, Any]:
 
 
 @router.post("/creditnotes", status_code=201, summary="Create a credit note")
-def create_credit_note(body: CreditNoteIn, principal: Vendor, session: WriteSession) -> Response:
+def create_credit_note(
+    body: CreditNoteIn, principal: Vendor, session: WriteSession, providers: PaymentProviders
+) -> Response:
     data = credit_notes.NewCreditNote(
         invoice_id=body.invoice_id,
         reason=body.reason,
@@ -102,8 +107,9 @@ def create_credit_note(body: CreditNoteIn, principal: Vendor, session: WriteSess
         memo=body.memo,
         metadata=body.metadata,
         process_credit_note=body.process_credit_note is not False,
+        refund_target=body.refund_target,
     )
-    note = credit_notes.create_credit_note(session, principal, data)
+    note = credit_notes.create_credit_note(session, principal, data, providers)
     return json_response(credit_note_out(session, note), 201)
 
 
@@ -115,10 +121,14 @@ def get_credit_note(note_id: str, principal: Vendor, session: ReadSession) -> Re
 
 @router.post("/creditnotes/{note_id}/finalize", summary="Finalize (process) a credit note")
 def process_credit_note(
-    note_id: str, principal: Vendor, session: WriteSession, body: ProcessIn | None = None
+    note_id: str,
+    principal: Vendor,
+    session: WriteSession,
+    providers: PaymentProviders,
+    body: ProcessIn | None = None,
 ) -> Response:
     del body  # nothing to read: its one field is refused by name
-    note = credit_notes.process_credit_note(session, principal, note_id)
+    note = credit_notes.process_credit_note(session, principal, note_id, providers)
     return json_response(credit_note_out(session, note))
 
 
