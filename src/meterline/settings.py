@@ -121,6 +121,14 @@ class WebhookSettings(BaseModel):
     allow_private: bool = False
 
 
+class AlertJobSettings(BaseModel):
+    """The alerts job (``alerts/job.py``)."""
+
+    # Seconds between scans of every enabled alert setting inside ``meterline serve``
+    # (alerts on usage also fire as events arrive); 0 = the job is off.
+    scan_seconds: float = 60
+
+
 def _section(name: str, fields: type[BaseModel], prefix: str = "") -> dict[str, tuple[str, str]]:
     return {f"{PREFIX}{prefix}{field}".upper(): (name, field) for field in fields.model_fields}
 
@@ -139,6 +147,7 @@ ENVIRONMENT: dict[str, tuple[str | None, str]] = {
     f"{PREFIX}CLICKHOUSE_URL": ("events", "clickhouse_url"),
     **_section("billing", BillingSettings, "BILLING_"),
     **_section("webhooks", WebhookSettings, "WEBHOOK_"),
+    **_section("alerts", AlertJobSettings, "ALERTS_"),
 }
 # Keyword arguments by their flat name: METERLINE_DATABASE_URL → database_url.
 _FLAT = {name[len(PREFIX) :].lower(): target for name, target in ENVIRONMENT.items()}
@@ -179,6 +188,7 @@ class Settings(BaseSettings):
     events: EventStoreSettings = Field(default_factory=EventStoreSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    alerts: AlertJobSettings = Field(default_factory=AlertJobSettings)
 
     @model_validator(mode="before")
     @classmethod
