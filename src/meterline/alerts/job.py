@@ -9,8 +9,9 @@
   (``runtime/changes.py``); :meth:`AlertJob.touch_customers` marks it the same way.
 * **By a scan**: every ``scan_seconds`` the job evaluates every enabled setting (what the
   hooks cannot see: a new billing period, a change made by another process).
-* The index is rebuilt when a setting changes in this process (``changed``, after the
-  commit) and at every scan (settings changed by other processes, new subscriptions).
+* When a setting changes in this process (``changed``, after the commit) the job scans at
+  once; the index is rebuilt at every scan (settings changed by other processes, new
+  subscriptions).
 
 Each setting is evaluated in a transaction of its own (``evaluate.evaluate_setting``), so
 one that fails or loses a race to another process rolls back alone.
@@ -199,9 +200,15 @@ class AlertJob:
         enabled setting when a scan is due."""
         now = now or utcnow()
         report = AlertReport()
-        scan_due = self._last_scan is None or now - self._last_scan >= self.scan
+        # A setting changed in this process (rare): its new thresholds are evaluated at once,
+        # by a scan, as the settings it may have replaced.
+        scan_due = (
+            self._last_scan is None
+            or now - self._last_scan >= self.scan
+            or self._indexed_version != _version
+        )
         settings: list[AlertSetting] = []
-        if scan_due or self._indexed_version != _version:
+        if scan_due:
             settings = self._reindex()
         with self._lock:
             marked, self._marked = self._marked, set()

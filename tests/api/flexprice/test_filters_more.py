@@ -36,6 +36,7 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+ALG = "query_alert_log"
 
 
 def _items(result: Any) -> list[Any]:
@@ -65,6 +66,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    ALG: (lambda fp, **kw: fp.alerts.query_alert_log(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -116,6 +118,10 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (ALG, "expand"): "customer",
+    (ALG, "filters"): [
+        {"field": "id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -196,6 +202,8 @@ def _eq(op: str, name: str, value: Callable[[World], Any], keep: str, drop: str)
 def _between(w: World) -> str:
     return (w.before + timedelta(minutes=20)).isoformat()
 
+
+BOTH_LOGS = ("alog_alarm", "alog_ok")
 
 CASES: list[Case] = [
     # features
@@ -298,6 +306,20 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # the alert log: customer C's wallet crossed its threshold, then recovered
+    _eq(ALG, "alert_status", lambda w: "in_alarm", "alog_alarm", "alog_ok"),
+    _eq(ALG, "alert_status", lambda w: "ok", "alog_ok", "alog_alarm"),
+    Case(ALG, "alert_type", lambda w: {"alert_type": "low_credit_balance"}, BOTH_LOGS, ()),
+    Case(ALG, "alert_type", lambda w: {"alert_type": "subscription_spend"}, (), BOTH_LOGS),
+    Case(ALG, "customer_id", lambda w: {"customer_id": w.ids["cust_c"]}, BOTH_LOGS, ()),
+    Case(ALG, "customer_id", lambda w: {"customer_id": w.ids["cust_a"]}, (), BOTH_LOGS),
+    Case(ALG, "entity_id", lambda w: {"entity_id": w.ids["wallet_c"]}, BOTH_LOGS, ()),
+    Case(ALG, "entity_id", lambda w: {"entity_id": w.ids["wallet_a"]}, (), BOTH_LOGS),
+    Case(ALG, "entity_type", lambda w: {"entity_type": "wallet"}, BOTH_LOGS, ()),
+    Case(ALG, "entity_type", lambda w: {"entity_type": "subscription"}, (), BOTH_LOGS),
+    Case(ALG, "status", lambda w: {"status": "archived"}, (), BOTH_LOGS),
+    Case(ALG, "start_time", lambda w: {"start_time": w.after}, (), BOTH_LOGS),
+    Case(ALG, "end_time", lambda w: {"end_time": w.before}, (), BOTH_LOGS),
 ]
 
 
@@ -541,6 +563,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(TXR, name): _paging(TXR, sort=False) for name in ("limit", "offset", "order")},
     **{(CPA, name): _paging(CPA, order=False, sort=False) for name in ("limit", "offset")},
     (CPA, "expand"): _coupon_expansion,
+    **{(ALG, name): _paging(ALG) for name in ("limit", "offset", "order", "sort")},
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
 }
