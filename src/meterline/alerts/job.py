@@ -4,7 +4,8 @@
   :meth:`AlertJob.touch`. That looks each row's customer up in an in-memory index of the
   customers some enabled setting watches (a dict lookup per distinct customer of the batch;
   nothing at all while no setting is enabled), marks the ones found and wakes the job,
-  which evaluates only the settings of the marked customers, for those customers only.
+  which evaluates only the settings of the marked customers, for those customers only, at
+  most once per ``MIN_GAP_SECONDS`` (the marks of a burst are evaluated together).
 * **As balances change**: a wallet's ledger entry announces its customer after the commit
   (``runtime/changes.py``); :meth:`AlertJob.touch_customers` marks it the same way.
 * **By a scan**: every ``scan_seconds`` the job evaluates every enabled setting (what the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +44,10 @@ from meterline.wallets.models import Wallet
 log = logging.getLogger("meterline.alerts")
 # Seconds between polls for marked customers (the ingest hook wakes the job at once).
 POLL_SECONDS = 1.0
+# At least this many seconds between two evaluations of marked customers: under steady
+# ingest the batches of a second are evaluated together, once, so the evaluations' CPU stays
+# a small share of what ingest needs (one process's GIL serves both).
+MIN_GAP_SECONDS = 1.0
 
 # Bumped after a commit that changed a setting in this process; the job rebuilds its index.
 _version = 0
@@ -124,8 +130,17 @@ class AlertJob:
     name = "alerts"
     run_at_start = True
 
-    def __init__(self, db: Database, scan_seconds: float, *, poll: float = POLL_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        scan_seconds: float,
+        *,
+        poll: float = POLL_SECONDS,
+        min_gap: float = MIN_GAP_SECONDS,
+    ) -> None:
         self.db = db
+        self.min_gap = min_gap
+        self._last_marked_run: float | None = None
         self.scan = timedelta(seconds=scan_seconds)
         self.interval = min(poll, scan_seconds) if scan_seconds > 0 else 0.0
         self.wakeup: threading.Event | None = wakeup
@@ -198,6 +213,7 @@ class AlertJob:
     def run_once(self, now: datetime | None = None) -> AlertReport:
         """Evaluates the settings of the customers marked since the last tick, and every
         enabled setting when a scan is due."""
+        injected = now is not None
         now = now or utcnow()
         report = AlertReport()
         # A setting changed in this process (rare): its new thresholds are evaluated at once,
@@ -210,6 +226,13 @@ class AlertJob:
         settings: list[AlertSetting] = []
         if scan_due:
             settings = self._reindex()
+        elif self._last_marked_run is not None:
+            rest = self.min_gap - (time.monotonic() - self._last_marked_run)
+            if rest > 0 and self.stopping.wait(rest):
+                return report
+            if not injected:
+                now = utcnow()  # what arrived while waiting counts
+        self._last_marked_run = time.monotonic()
         with self._lock:
             marked, self._marked = self._marked, set()
         if scan_due:
