@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from meterline import __version__, observability
 from meterline.accounts import service as accounts
+from meterline.alerts.job import AlertJob
 from meterline.api import fastpath
 from meterline.api.errors import install_error_handlers
 from meterline.api.http import health
@@ -30,6 +31,7 @@ from meterline.licensing.cull_job import LicensingCullJob
 from meterline.licensing.report_writer import ReportWriter
 from meterline.metering.rebuild_job import MeterRebuildJob
 from meterline.metering.writer import IngestWriter
+from meterline.runtime import changes
 from meterline.runtime.jobs import Jobs
 from meterline.settings import Settings
 from meterline.ui import docs
@@ -69,6 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.add(LicensingCullJob(db))  # culled machines and expired seat leases
         jobs.add(CreditGrantJob(db, settings.billing.interval_seconds))  # with the clock
         jobs.add(ExportJob(db, settings.billing.interval_seconds))  # with the clock
+        alert_job = AlertJob(db, settings.alerts.scan_seconds)  # scan_seconds 0 = off
+        jobs.add(alert_job)
+        unsubscribe_alerts = None
+        if alert_job.interval > 0:
+            writer.after_commit = alert_job.touch
+            unsubscribe_alerts = changes.subscribe(alert_job.touch_customers)
         jobs.start()
         observability.watch_queue_depth(lambda: writer.queued_events)
         app.state.db = db
@@ -93,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.health.shutting_down = True
+            if unsubscribe_alerts is not None:
+                unsubscribe_alerts()
             jobs.stop()
             writer.stop()
             app.state.hot.close()

@@ -134,6 +134,14 @@ class PaymentSettings(BaseModel):
     stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=120)
 
 
+class AlertJobSettings(BaseModel):
+    """The alerts job (``alerts/job.py``)."""
+
+    # Seconds between scans of every enabled alert setting inside ``meterline serve``
+    # (alerts on usage also fire as events arrive); 0 = the job is off.
+    scan_seconds: float = 60
+
+
 def _section(name: str, fields: type[BaseModel], prefix: str = "") -> dict[str, tuple[str, str]]:
     return {f"{PREFIX}{prefix}{field}".upper(): (name, field) for field in fields.model_fields}
 
@@ -153,6 +161,7 @@ ENVIRONMENT: dict[str, tuple[str | None, str]] = {
     **_section("billing", BillingSettings, "BILLING_"),
     **_section("webhooks", WebhookSettings, "WEBHOOK_"),
     **_section("payments", PaymentSettings),
+    **_section("alerts", AlertJobSettings, "ALERTS_"),
 }
 # Keyword arguments by their flat name: METERLINE_DATABASE_URL → database_url.
 _FLAT = {name[len(PREFIX) :].lower(): target for name, target in ENVIRONMENT.items()}
@@ -194,6 +203,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     payments: PaymentSettings = Field(default_factory=PaymentSettings)
+    alerts: AlertJobSettings = Field(default_factory=AlertJobSettings)
 
     @model_validator(mode="before")
     @classmethod

@@ -2,9 +2,15 @@
 
 A setting has up to three levels, ``critical``, ``warning`` and ``info``, each a
 ``condition`` (``below``: the value is under the threshold; ``above``: over it, both
-strict) and a ``threshold`` (absolute: a wallet's credit balance, in credits). The state is
-that of the most severe level whose condition holds: ``in_alarm`` (critical), ``warning``,
-``info``; else ``ok``. A disabled setting is always ``ok``.
+strict) and a ``threshold``: absolute (a wallet's credit balance in credits, a spend in
+the subscription's currency, a usage in the feature's units) or, for an entitlement only, a
+percentage of its usage limit. The state is that of the most severe level whose condition
+holds: ``in_alarm`` (critical), ``warning``, ``info``; else ``ok``. A disabled setting is
+always ``ok``.
+
+A change of state is a *crossing* when it is more severe than before (the
+``threshold_reached`` / ``dropped`` webhooks), a *recovery* when it is back to ``ok``, and a
+*softening* otherwise (logged, no webhook): :func:`change`.
 """
 
 from __future__ import annotations
@@ -53,10 +59,11 @@ def checked(config: Config, entity_type: str) -> Config:
             "config.alert_threshold_type must be absolute or percentage",
             field="config.alert_threshold_type",
         )
-    if entity_type == "wallet" and config.threshold_type != "absolute":
-        # a balance has no 100 %: its thresholds are amounts
+    if entity_type != "entitlement_grant" and config.threshold_type != "absolute":
+        # a balance or a spend has no 100 %: its thresholds are amounts
         raise InvalidRequest(
-            "a wallet's thresholds are absolute", field="config.alert_threshold_type"
+            f"the thresholds of a {entity_type} alert are absolute",
+            field="config.alert_threshold_type",
         )
     if not config.levels:
         raise InvalidRequest(
@@ -95,3 +102,26 @@ def state(config: Config, value: Decimal) -> str:
         if level is not None and level.holds(value):
             return STATE_OF[name]
     return "ok"
+
+
+SEVERITY = {"ok": 0, "info": 1, "warning": 2, "in_alarm": 3}
+CROSSED, RECOVERED, SOFTENED = "crossed", "recovered", "softened"
+
+
+def change(old: str, new: str) -> str | None:
+    """What moving from state ``old`` to ``new`` is: ``crossed``, ``recovered``,
+    ``softened``, or None when it is no change."""
+    if old == new:
+        return None
+    if new == "ok":
+        return RECOVERED
+    return CROSSED if SEVERITY[new] > SEVERITY[old] else SOFTENED
+
+
+def crossed_threshold(config: Config, state_name: str) -> Decimal | None:
+    """The threshold of the level behind ``state_name`` (for ``ok``: the least severe
+    level's, the one recovered from last)."""
+    for name in LEVELS if state_name != "ok" else reversed(LEVELS):
+        if state_name in (STATE_OF[name], "ok") and name in config.levels:
+            return config.levels[name].threshold
+    return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import decimal
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, IntegrityError
@@ -51,6 +51,9 @@ class IngestWriter(GroupCommitWriter[Sequence[EventRow], IngestResult]):
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.store = event_store(db.dialect, settings.events)
+        # Called with a batch's rows once they have committed (the alerts job's hook); it
+        # must be cheap and must not raise into the writer.
+        self.after_commit: Callable[[Sequence[EventRow]], None] | None = None
         super().__init__(
             "ingest writer",
             self._store_batch,
@@ -69,6 +72,11 @@ class IngestWriter(GroupCommitWriter[Sequence[EventRow], IngestResult]):
         rows = [row for request in requests for row in request]
         with self.db.session(write=True) as session:
             flags = self.store.insert(session.connection(), rows)
+        if self.after_commit is not None:
+            try:
+                self.after_commit(rows)
+            except Exception:  # an alert missed here is caught by the alerts job's scan
+                log.exception("ingest writer: the after-commit hook failed")
         new_total = sum(flags)
         observability.record_ingest(new_total, len(rows) - new_total)
         results = []

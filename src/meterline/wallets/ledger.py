@@ -21,6 +21,7 @@ from meterline.db.base import utcnow
 from meterline.invoicing.amounts import ZERO
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import BOUND_TEXT, fits, in_money_context
+from meterline.runtime import changes
 from meterline.wallets import auto_topup, repository
 from meterline.wallets.models import Wallet, WalletTransaction
 from meterline.webhooks import notify
@@ -93,6 +94,7 @@ def write_entry(
             wallet.auto_topup = rearmed.stored()
     session.add(entry)
     session.flush()
+    changes.customer_changed(session, wallet.environment_id, wallet.customer_id)
     return entry
 
 

@@ -42,6 +42,11 @@ FLEXPRICE_EVENT_TYPES = (
     "refund.created",
     "refund.succeeded",
     "refund.failed",
+    "wallet.credit_balance.recovered",
+    "subscription.spend.threshold_reached",
+    "subscription.spend.threshold_recovered",
+    "subscription.line_item_spend.threshold_reached",
+    "subscription.line_item_spend.threshold_recovered",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (
@@ -49,6 +54,8 @@ METERLINE_EVENT_TYPES = (
     "entitlement.usage_reached",
     "entitlement.limit_exceeded",
     "instance.usage_threshold_reached",
+    "entitlement.usage_threshold.reached",
+    "entitlement.usage_threshold.recovered",
 )
 EVENT_TYPES = FLEXPRICE_EVENT_TYPES + METERLINE_EVENT_TYPES
 # Names Meterline used before it took Flexprice's: still accepted in an endpoint's

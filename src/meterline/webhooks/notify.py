@@ -8,8 +8,9 @@ as strings, instants as RFC 3339 (UTC).
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -221,3 +222,77 @@ def refund_settled(session: Session, row: Refund) -> None:
     event_type = REFUND_STATUS_EVENTS.get(row.refund_status)
     if event_type is not None:
         record(session, row.environment_id, event_type, payloads.refund_payload(event_type, row))
+
+
+def wallet_alert(
+    session: Session, event_type: str, wallet: Wallet, config: dict[str, Any], state: str
+) -> None:
+    """``wallet.credit_balance.dropped`` or ``.recovered`` of an alert setting on the wallet."""
+    owner = session.get(Customer, wallet.customer_id)
+    body = payloads.wallet_alert_payload(event_type, wallet, owner, config, state)
+    record(session, wallet.environment_id, event_type, body)
+
+
+def spend_alert(
+    session: Session,
+    event_type: str,
+    sub: Subscription,
+    *,
+    alert_type: str,
+    alert_status: str,
+    spend: Decimal,
+    threshold: Decimal | None,
+    line_item_id: str | None,
+    at: datetime,
+) -> None:
+    """``subscription[.line_item]_spend.threshold_reached`` or ``_recovered``."""
+    owner = session.get(Customer, sub.customer_id)
+    body = payloads.spend_alert_payload(
+        sub,
+        owner,
+        alert_type=alert_type,
+        alert_status=alert_status,
+        spend=spend,
+        threshold=threshold,
+        line_item_id=line_item_id,
+        at=at,
+    )
+    record(session, sub.environment_id, event_type, body)
+
+
+def entitlement_alert(
+    session: Session,
+    event_type: str,
+    *,
+    environment_id: str,
+    setting_id: str,
+    entitlement_id: str,
+    feature_id: str | None,
+    customer_id: str | None,
+    alert_status: str,
+    threshold_type: str,
+    threshold: Decimal | None,
+    usage: Decimal,
+    usage_limit: Decimal | None,
+    period_start: datetime,
+    at: datetime,
+) -> None:
+    """``entitlement.usage_threshold.reached`` or ``.recovered`` (Meterline's own: the SDK
+    has no body for an entitlement threshold)."""
+    owner = session.get(Customer, customer_id) if customer_id else None
+    fields = {
+        "alert_setting_id": setting_id,
+        "alert_type": "entitlement_grant_threshold",
+        "alert_status": alert_status,
+        "entitlement_id": entitlement_id,
+        "feature_id": feature_id,
+        "customer_id": customer_id,
+        "external_customer_id": owner.external_id if owner is not None else None,
+        "threshold_type": threshold_type,
+        "threshold": text(threshold),
+        "usage": text(usage),
+        "usage_limit": text(usage_limit),
+        "period_start": iso(period_start),
+        "triggered_at": iso(at),
+    }
+    record(session, environment_id, event_type, meterline_payload(event_type, fields))

@@ -343,3 +343,50 @@ def refund_payload(event_type: str, row: Refund) -> Body:
 def meterline_payload(event_type: str, fields: Body) -> Body:
     """A Meterline-only event: ``event_type`` and flat fields."""
     return {"event_type": event_type, **fields}
+
+
+def wallet_alert_payload(
+    event_type: str, row: Wallet, owner: Customer | None, config: Body, state: str
+) -> Body:
+    """``WebhookDtoWalletWebhookPayload`` of an alert setting on the wallet: its ``alert``
+    carries the setting's config and the state it is in."""
+    body: Body = {"event_type": event_type, "wallet": wallet(row)}
+    if owner is not None:
+        body["customer"] = customer(owner)
+    body["alert"] = {
+        "alert_type": "low_credit_balance",
+        "state": state,
+        "credit_balance": text(row.credit_balance),
+        "current_balance": text(row.credit_balance),
+        "alert_settings": config,
+    }
+    return body
+
+
+def spend_alert_payload(
+    row: Subscription,
+    owner: Customer | None,
+    *,
+    alert_type: str,
+    alert_status: str,
+    spend: Decimal,
+    threshold: Decimal | None,
+    line_item_id: str | None,
+    at: datetime,
+) -> Body:
+    """``WebhookDtoSpendAlertEvent``: the SDK's model has no ``event_type`` (the message's
+    type says which event it is); ``alert_status`` is ``ok`` on a recovery."""
+    sub = subscription(row)
+    if owner is not None:
+        sub["customer"] = customer(owner)
+    return _dropping_none(
+        {
+            "alert_type": alert_type,
+            "alert_status": alert_status,
+            "current_spend": text(spend),
+            "threshold": text(threshold),
+            "subscription": sub,
+            "subscription_line_item_id": line_item_id,
+            "triggered_at": iso(at),
+        }
+    )

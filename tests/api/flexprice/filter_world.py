@@ -4,6 +4,7 @@ coupons, tax rates and their associations each filter tells apart."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -133,11 +134,52 @@ def seed_world(server: Server) -> Iterator[World]:
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
         _payments_and_refunds(w)
+        _alert_log(w)
         _coupons_and_taxes(w)
         _schedules_and_line_items(w)
         _tasks_schedules_and_activity(w)
         w.middle = datetime.now(UTC)
         yield w
+
+
+def _alert_log(w: World) -> None:
+    """Customer C's wallet crosses its alert threshold (10 → 2, under 5) and recovers
+    (→ 12): two rows of the alert log, ``alog_alarm`` and ``alog_ok``."""
+    fp, ids = w.fp, w.ids
+    c = fp.customers.create_customer(external_id=unique("c"), name="C")
+    wallet = fp.wallets.create_wallet(
+        customer_id=c.id, currency="usd", initial_credits_to_load="10"
+    )
+    ids |= {"cust_alert": c.id, "wallet_alert": wallet.id}
+    fp.alert_settings.create_alert_settings(
+        entity_type="wallet",
+        entity_id=wallet.id,
+        config={
+            "alert_enabled": True,
+            "alert_threshold_type": "absolute",
+            "critical": {"condition": "below", "threshold": "5"},
+        },
+    )
+
+    def logged(count: int) -> list[Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            rows = fp.alerts.query_alert_log(entity_id=wallet.id).items or []
+            if len(rows) >= count or time.monotonic() > deadline:
+                assert len(rows) == count, rows
+                return rows
+            time.sleep(0.1)
+
+    paid = fp.invoices.create_invoice(
+        customer_id=c.id, currency="usd", amount_due="8", subtotal="8", total="8"
+    )
+    fp.invoices.finalize_invoice(id=paid.id)
+    [alarm] = logged(1)
+    fp.wallets.top_up_wallet(
+        id=wallet.id, credits_to_add="10", transaction_reason="FREE_CREDIT_GRANT"
+    )
+    recovered, _alarm = logged(2)
+    ids |= {"alog_alarm": alarm.id, "alog_ok": recovered.id}
 
 
 def _features_and_events(w: World) -> None:

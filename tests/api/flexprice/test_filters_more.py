@@ -47,6 +47,7 @@ LPY = "list_payments"
 LRF = "list_refunds"
 LPM = "list_customer_payment_methods"
 GEM = "get_entity_integration_mappings"
+ALG = "query_alert_log"
 
 
 def _items(result: Any) -> list[Any]:
@@ -91,6 +92,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     LRF: (lambda fp, **kw: fp.refunds.list_refunds(**kw), _items),
     LPM: (lambda fp, **kw: fp.customers.list_customer_payment_methods(**kw), lambda r: []),
     GEM: (lambda fp, **kw: fp.integrations.get_entity_integration_mappings(**kw), _items),
+    ALG: (lambda fp, **kw: fp.alerts.query_alert_log(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -153,6 +155,10 @@ REFUSED: dict[tuple[str, str], Any] = {
     (LAC, "expand"): ["actor"],
     (LTK, "expand"): "scheduled_task",
     (LPY, "expand"): "destination",
+    (ALG, "expand"): "customer",
+    (ALG, "filters"): [
+        {"field": "id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
+    ],
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -259,6 +265,8 @@ def _eq(op: str, name: str, value: Callable[[World], Any], keep: str, drop: str)
 def _between(w: World) -> str:
     return (w.before + timedelta(minutes=20)).isoformat()
 
+
+BOTH_LOGS = ("alog_alarm", "alog_ok")
 
 CASES: list[Case] = [
     # features
@@ -451,6 +459,20 @@ CASES: list[Case] = [
     _eq(LRF, "refund_destinations", lambda w: ["WALLET"], "refund_b", "refund_a"),
     Case(LRF, "gateway", lambda w: {"gateway": "stripe"}, (), ("refund_a", "refund_b")),
     _eq(LRF, "only_settled", lambda w: True, "refund_a", "refund_b"),
+    # the alert log: customer C's wallet crossed its threshold, then recovered
+    _eq(ALG, "alert_status", lambda w: "in_alarm", "alog_alarm", "alog_ok"),
+    _eq(ALG, "alert_status", lambda w: "ok", "alog_ok", "alog_alarm"),
+    Case(ALG, "alert_type", lambda w: {"alert_type": "low_credit_balance"}, BOTH_LOGS, ()),
+    Case(ALG, "alert_type", lambda w: {"alert_type": "subscription_spend"}, (), BOTH_LOGS),
+    Case(ALG, "customer_id", lambda w: {"customer_id": w.ids["cust_alert"]}, BOTH_LOGS, ()),
+    Case(ALG, "customer_id", lambda w: {"customer_id": w.ids["cust_a"]}, (), BOTH_LOGS),
+    Case(ALG, "entity_id", lambda w: {"entity_id": w.ids["wallet_alert"]}, BOTH_LOGS, ()),
+    Case(ALG, "entity_id", lambda w: {"entity_id": w.ids["wallet_a"]}, (), BOTH_LOGS),
+    Case(ALG, "entity_type", lambda w: {"entity_type": "wallet"}, BOTH_LOGS, ()),
+    Case(ALG, "entity_type", lambda w: {"entity_type": "subscription"}, (), BOTH_LOGS),
+    Case(ALG, "status", lambda w: {"status": "archived"}, (), BOTH_LOGS),
+    Case(ALG, "start_time", lambda w: {"start_time": w.after}, (), BOTH_LOGS),
+    Case(ALG, "end_time", lambda w: {"end_time": w.before}, (), BOTH_LOGS),
 ]
 
 
@@ -791,6 +813,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(LIS, name): _paging(LIS) for name in ("limit", "offset", "order", "sort")},
     **{(SCH, name): _paging(SCH, order=False, sort=False) for name in ("limit", "offset")},
     (CSS, "expand"): _customer_subscriptions_expansion,
+    **{(ALG, name): _paging(ALG) for name in ("limit", "offset", "order", "sort")},
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
     **{(LAC, name): _activity_pages for name in ("limit", "cursor")},

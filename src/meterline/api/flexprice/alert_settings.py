@@ -1,5 +1,6 @@
 """/v1 alert settings (``/alerts/setting``): create (201), get, search, update, delete (204),
-on wallets' credit balances. The alert log (``/alerts/search``) is not served."""
+on wallets, subscriptions, subscription line items and entitlements; and the alert log
+(``/alerts/search``, a read by POST): one row per change of a setting's state."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from meterline.alerts import repository, thresholds
 from meterline.alerts import service as alerts
-from meterline.alerts.models import AlertSetting
+from meterline.alerts.models import ENTITY_TYPES, AlertLog, AlertSetting
 from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import WireModel, list_response
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
@@ -160,3 +161,75 @@ def update_setting(
 def delete_setting(setting_id: str, principal: Vendor, session: WriteSession) -> Response:
     alerts.delete_setting(session, principal, setting_id)
     return Response(status_code=204)
+
+
+ALERT_STATES = ("ok", "info", "warning", "in_alarm")
+
+
+class AlertLogSearch(FilterQuery):
+    UNSUPPORTED = ("filters",)
+
+    alert_status: str | None = Field(default=None, max_length=20)
+    alert_type: str | None = Field(default=None, max_length=40)
+    customer_id: str | None = Field(default=None, max_length=64)
+    entity_id: str | None = Field(default=None, max_length=64)
+    entity_type: str | None = Field(default=None, max_length=30)
+
+
+def log_out(row: AlertLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "entity_type": row.entity_type,
+        "entity_id": row.entity_id,
+        "parent_entity_type": row.parent_entity_type,
+        "parent_entity_id": row.parent_entity_id,
+        "customer_id": row.customer_id,
+        "alert_type": row.alert_type,
+        "alert_status": row.alert_status,
+        "alert_info": {
+            "alert_settings": row.config,
+            "timestamp": iso(row.created_at),
+            "value_at_time": iso(row.created_at),
+        },
+        "environment_id": row.environment_id,
+        "tenant_id": None,
+        "status": "published",
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.created_at),
+        "created_by": None,
+        "updated_by": None,
+    }
+
+
+@router.post("/alerts/search", summary="Query the alert log")
+def query_alert_log(body: AlertLogSearch, principal: VendorRead, session: ReadSession) -> Response:
+    refuse_expand(body.expand)
+    if body.alert_status is not None and body.alert_status not in ALERT_STATES:
+        raise InvalidRequest(
+            f"alert_status must be one of {', '.join(ALERT_STATES)}", field="alert_status"
+        )
+    if body.entity_type is not None and body.entity_type not in ENTITY_TYPES:
+        raise InvalidRequest(
+            f"entity_type must be one of {', '.join(ENTITY_TYPES)}", field="entity_type"
+        )
+    if body.status not in (None, "published"):  # log rows are never archived
+        return list_response([], 0, body)
+    q = repository.LogQuery(
+        alert_status=body.alert_status,
+        alert_type=body.alert_type,
+        customer_id=body.customer_id,
+        entity_id=body.entity_id,
+        entity_type=body.entity_type,
+        start_time=body.start_time,
+        end_time=body.end_time,
+    )
+    found, total = alerts.search_log(
+        session,
+        principal,
+        q,
+        limit=body.limit,
+        offset=body.offset,
+        sort=body.sort,
+        order=body.order,
+    )
+    return list_response([log_out(row) for row in found], total, body)
