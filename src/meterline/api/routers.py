@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
+from meterline.api.flexprice import addons as fp_addons
 from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
@@ -71,6 +72,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_coupons.router, prefix="/v1")
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
+    app.include_router(fp_addons.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

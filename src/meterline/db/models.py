@@ -1,6 +1,7 @@
 """Imports every domain's tables so that ``Base.metadata`` is complete (migrations, tests)."""
 
 from meterline.accounts import models as accounts_models
+from meterline.addons import models as addons_models
 from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
 from meterline.credit_notes import models as credit_notes_models
@@ -31,6 +32,7 @@ from meterline.webhooks import models as webhooks_models
 __all__ = [
     "Base",
     "accounts_models",
+    "addons_models",
     "alerts_models",
     "billing_models",
     "catalog_models",
