@@ -176,7 +176,9 @@ def test_addons_added_and_removed_mid_period_are_billed_to_the_day(
     assert credit.subtotal == "-12"
     wallets = http.get(f"/v1/customers/{sub.customer_id}/wallets").json()
     assert [D(w["credit_balance"]) for w in wallets] == [D(12)]
-    after = {a.addon_id: a for a in fp.subscriptions.get_subscription_addon_associations(id=sub.id).items}
+    after = {
+        a.addon_id: a for a in fp.subscriptions.get_subscription_addon_associations(id=sub.id).items
+    }
     assert after[seats.id].addon_status == "cancelled"
     assert after[seats.id].cancellation_reason == "too many"
     assert after[seats.id].end_date == day(-1)
@@ -229,9 +231,7 @@ def test_addon_entitlements_count_while_the_addon_is_on(fp: Any, http: httpx.Cli
     assert limit() == (100, ["plan"])
     added = fp.subscriptions.add_subscription_addon(subscription_id=sub.id, addon_id=extra.id)
     assert limit() == (150, ["addon", "plan"])
-    fp.subscriptions.remove_subscription_addon(
-        addon_association_id=added.id, change_at="immediate"
-    )
+    fp.subscriptions.remove_subscription_addon(addon_association_id=added.id, change_at="immediate")
     assert limit() == (100, ["plan"])
 
 

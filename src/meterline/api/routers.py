@@ -23,6 +23,7 @@ from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
+from meterline.api.flexprice import price_sync as fp_price_sync
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
@@ -73,6 +74,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
     app.include_router(fp_addons.router, prefix="/v1")
+    app.include_router(fp_price_sync.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

@@ -130,6 +130,7 @@ def seed_world(server: Server) -> Iterator[World]:
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
         _coupons_and_taxes(w)
+        _addons(w)
         w.middle = datetime.now(UTC)
         yield w
 
@@ -226,3 +227,11 @@ def _coupons_and_taxes(w: World) -> None:
         tax_rate_code=ids["rate_b_code"], external_customer_id=ids["ext_b"]
     )
     ids |= {"tax_a": tax_a.id, "tax_b": tax_b.id}
+
+
+def _addons(w: World) -> None:
+    """Two add-ons, A then B, and a third deleted one (only an archived search finds it)."""
+    for name in ("a", "b", "gone"):
+        addon = w.fp.addons.create_addon(name=f"addon {name}", lookup_key=unique(f"addon_{name}"))
+        w.ids |= {f"addon_{name}": addon.id, f"addon_{name}_key": addon.lookup_key}
+    w.fp.addons.delete_addon(id=w.ids["addon_gone"])

@@ -36,6 +36,7 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+ADN = "query_addon"
 
 
 def _items(result: Any) -> list[Any]:
@@ -65,6 +66,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    ADN: (lambda fp, **kw: fp.addons.query_addon(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -116,6 +118,7 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (ADN, "expand"): "prices",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -298,6 +301,30 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # add-ons (the deleted one is found by an archived search only)
+    _eq(ADN, "addon_ids", _list("addon_a"), "addon_a", "addon_b"),
+    _eq(ADN, "lookup_keys", _list("addon_b_key"), "addon_b", "addon_a"),
+    Case(ADN, "status", lambda w: {"status": "archived"}, (), ("addon_a", "addon_b")),
+    Case(
+        ADN, "start_time", lambda w: {"start_time": w.after.isoformat()}, (), ("addon_a", "addon_b")
+    ),
+    Case(ADN, "end_time", lambda w: {"end_time": w.before.isoformat()}, (), ("addon_a", "addon_b")),
+    Case(
+        ADN,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "lookup_key",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["addon_a_key"]},
+                }
+            ]
+        },
+        ("addon_a",),
+        ("addon_b",),
+    ),
 ]
 
 
@@ -541,6 +568,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(TXR, name): _paging(TXR, sort=False) for name in ("limit", "offset", "order")},
     **{(CPA, name): _paging(CPA, order=False, sort=False) for name in ("limit", "offset")},
     (CPA, "expand"): _coupon_expansion,
+    **{(ADN, name): _paging(ADN) for name in ("limit", "offset", "order", "sort")},
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
 }
