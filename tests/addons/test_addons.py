@@ -98,8 +98,11 @@ def test_the_addon_catalog_through_the_sdk(fp: Any, http: httpx.Client) -> None:
     assert [a.id for a in found.items] == [created.id]
     found = fp.addons.query_addon(lookup_keys=[other.lookup_key])
     assert [a.id for a in found.items] == [other.id]
-    updated = fp.addons.update_addon(id=created.id, name="Storage+")
+    updated = fp.addons.update_addon(id=created.id, name="Storage+", metadata={"tier": "2"})
     assert updated.name == "Storage+" and updated.description == "More room"
+    assert updated.metadata == {"tier": "2"}
+    described = fp.addons.update_addon(id=created.id, description="Even more room")
+    assert described.description == "Even more room" and described.name == "Storage+"
 
     again = http.post("/v1/addons", json={"name": "X", "lookup_key": key})
     assert again.status_code == 409, again.text
@@ -140,9 +143,14 @@ def test_addons_added_and_removed_mid_period_are_billed_to_the_day(
 
     # Reports from day -4: on 5 of the period's 7 days, billed at the period end.
     added = fp.subscriptions.add_subscription_addon(
-        subscription_id=sub.id, addon_id=reports.id, start_date=day(-4)
+        subscription_id=sub.id,
+        addon_id=reports.id,
+        start_date=day(-4),
+        cadence="recurring",
+        metadata={"source": "upsell"},
     )
     assert added.addon_status == "active" and added.entity_id == sub.id
+    assert added.metadata == {"source": "upsell"}
     assert _arrear_lines(fp, sub.id, reports.id) == ["50"]
     # Three seats from day -3: 4/7 of 42 charged now, on a change invoice.
     fp.subscriptions.add_subscription_addon(
@@ -174,6 +182,17 @@ def test_addons_added_and_removed_mid_period_are_billed_to_the_day(
     )
     _first, credit = _updates(fp, sub.id)
     assert credit.subtotal == "-12"
+    # Without proration an ADVANCE add-on is neither charged for the rest of the period when
+    # added (4/7 of 7) nor credited for its unused days when removed (2/7 of 7).
+    backup = _addon(fp, "Backup")
+    _price(fp, "ADDON", backup.id, "7", "ADVANCE")
+    kept = fp.subscriptions.add_subscription_addon(
+        subscription_id=sub.id, addon_id=backup.id, start_date=day(-3), proration_behavior="none"
+    )
+    fp.subscriptions.remove_subscription_addon(
+        addon_association_id=kept.id, effective_date=day(-1), proration_behavior="none"
+    )
+    assert len(_updates(fp, sub.id)) == 2
     wallets = http.get(f"/v1/customers/{sub.customer_id}/wallets").json()
     assert [D(w["credit_balance"]) for w in wallets] == [D(12)]
     after = {
@@ -252,6 +271,7 @@ def test_bad_addon_requests_are_refused_with_the_reason(fp: Any, http: httpx.Cli
     assert wrong.status_code == 400 and "currency" in wrong.text, wrong.text
     assert add(addon_id=monthly.id).status_code == 400
     for body, field in [
+        ({"cadence": "onetime"}, "cadence"),
         ({"start_date": day(-10).isoformat()}, "start_date"),
         ({"start_date": day(3).isoformat()}, "start_date"),
         ({"proration_behavior": "sometimes"}, "proration_behavior"),
