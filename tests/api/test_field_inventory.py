@@ -963,3 +963,7 @@ HONOURED["flexprice:subscriptions.remove_subscription_addon"] = {
     name: _ADDON_BILLING
     for name in ("addon_association_id", "effective_date", "proration_behavior", "reason")
 } | {"change_at": _ADDON_GRANTS}
+HONOURED["flexprice:credit_grants.create_credit_grant"] |= {
+    "addon_id": "tests/addons/test_addon_credits.py::"
+    "test_an_addon_grant_credits_the_subscriptions_that_have_the_addon"
+}

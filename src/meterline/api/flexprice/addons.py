@@ -16,11 +16,13 @@ from meterline.addons.models import Addon, AddonAssociation
 from meterline.addons.service import AddonChanges, NewAddon
 from meterline.api.deps import AppSettings, ReadSession, Vendor, VendorRead, WriteSession
 from meterline.api.flexprice.common import WireModel, list_envelope, list_response
+from meterline.api.flexprice.credit_grants import grant_out
 from meterline.api.flexprice.entitlements import entitlement_out
 from meterline.api.flexprice.filters import FilterQuery, refuse_expand
 from meterline.api.flexprice.invoices import invoice_out
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
+from meterline.credits import service as grants
 from meterline.db.base import utcnow
 from meterline.entitlements import service as entitlements
 from meterline.invoicing import service as invoices
@@ -131,6 +133,7 @@ def full_addon(session: Session, principal: Any, addon: Addon) -> dict[str, Any]
         **addon_out(addon),
         "prices": [price_out(p) for p in prices[:MAX_EMBEDDED]],
         "entitlements": addon_entitlements(session, principal, addon),
+        "credit_grants": [grant_out(g) for g in grants.addon_grants(session, principal, addon.id)],
     }
 
 

@@ -101,8 +101,18 @@ def upgrade() -> None:
     with op.batch_alter_table("subscription_line_items", schema=None) as batch_op:
         batch_op.add_column(sa.Column("addon_association_id", sa.String(length=40), nullable=True))
 
+    with op.batch_alter_table("credit_grants", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("addon_id", sa.String(length=40), nullable=True))
+        batch_op.create_index(
+            "ix_credit_grants_env_addon", ["environment_id", "addon_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("credit_grants", schema=None) as batch_op:
+        batch_op.drop_index("ix_credit_grants_env_addon")
+        batch_op.drop_column("addon_id")
+
     with op.batch_alter_table("subscription_line_items", schema=None) as batch_op:
         batch_op.drop_column("addon_association_id")
 
