@@ -291,4 +291,7 @@ def test_bad_addon_requests_are_refused_with_the_reason(fp: Any, http: httpx.Cli
     in_use = http.delete(f"/v1/addons/{plain.id}")
     assert in_use.status_code == 400, in_use.text
     assert len(fp.subscriptions.get_subscription_addon_associations(id=sub.id).items) == 1
+    # Once the subscription is cancelled its association holds nothing: the add-on goes.
+    fp.subscriptions.cancel_subscription(id=sub.id, cancellation_type="immediate")
+    assert http.delete(f"/v1/addons/{plain.id}").status_code == 200
     assert http.get("/v1/subscriptions/subs_missing/addons/associations").status_code == 404

@@ -13,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from meterline.addons.models import Addon, AddonAssociation
 from meterline.db.rows import by_ids, in_environment, published_in_environment
 from meterline.db.search import Search, finish, searched
+from meterline.subscriptions.models import Subscription
 
 
 def addon(session: Session, environment_id: str, addon_id: str) -> Addon | None:
@@ -123,3 +124,10 @@ def live_of_addon(session: Session, environment_id: str, addon_id: str) -> list[
             .order_by(AddonAssociation.start_date, AddonAssociation.id)
         )
     )
+
+
+def subscriptions_of(
+    session: Session, associations: Sequence[AddonAssociation]
+) -> dict[str, Subscription]:
+    """The subscriptions of the associations, by id."""
+    return by_ids(session, Subscription, sorted({a.entity_id for a in associations}))

@@ -21,6 +21,7 @@ from meterline.db.base import utcnow
 from meterline.db.rows import existing
 from meterline.kernel.errors import AlreadyExists, InvalidOperation, InvalidRequest
 from meterline.pricing.plans import is_unique_violation
+from meterline.subscriptions import service as subscriptions
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,16 @@ def delete_addon(session: Session, principal: Principal, addon_id: str) -> None:
     addon = get_addon(session, principal, addon_id)
     if addon.status != "published":
         raise InvalidOperation("the add-on is already deleted")
-    live = repository.live_of_addon(session, principal.environment_id, addon.id)
+    now = utcnow()
+    held = repository.live_of_addon(session, principal.environment_id, addon.id)
+    subs = repository.subscriptions_of(session, held)
+    # A cancelled subscription's association holds nothing: it is never billed again.
+    live = [
+        a
+        for a in held
+        if a.entity_id in subs
+        and subscriptions.effective_status(subs[a.entity_id], now) != "cancelled"
+    ]
     if live:
         raise InvalidOperation(
             "the add-on is on subscriptions: remove it from them first",
