@@ -1049,3 +1049,36 @@ HONOURED["flexprice:subscriptions.execute_subscription_plan_change_v2"]["on_conf
 HONOURED["flexprice:subscriptions.preview_subscription_plan_change_v2"]["on_conflict_policies"] = (
     f"{_SCHEDULES}::test_bad_schedule_requests_are_refused"
 )
+# Add-ons: the catalog, bought by subscriptions (tests/addons/test_addons.py).
+_ADDON_CATALOG = "tests/addons/test_addons.py::test_the_addon_catalog_through_the_sdk"
+_ADDON_BILLING = (
+    "tests/addons/test_addons.py::test_addons_added_and_removed_mid_period_are_billed_to_the_day"
+)
+_ADDON_GRANTS = "tests/addons/test_addons.py::test_addon_entitlements_count_while_the_addon_is_on"
+_ADDON_REFUSALS = "tests/addons/test_addons.py::test_bad_addon_requests_are_refused_with_the_reason"
+HONOURED["flexprice:addons.create_addon"] = {
+    name: _ADDON_CATALOG for name in ("description", "lookup_key", "metadata", "name")
+}
+HONOURED["flexprice:addons.update_addon"] = {
+    name: _ADDON_CATALOG for name in ("description", "metadata", "name")
+}
+HONOURED["flexprice:subscriptions.add_subscription_addon"] = {
+    name: _ADDON_BILLING
+    for name in (
+        "addon_id",
+        "cadence",
+        "metadata",
+        "override_line_items",
+        "proration_behavior",
+        "start_date",
+        "subscription_id",
+    )
+} | {"change_at": _ADDON_REFUSALS}
+HONOURED["flexprice:subscriptions.remove_subscription_addon"] = {
+    name: _ADDON_BILLING
+    for name in ("addon_association_id", "effective_date", "proration_behavior", "reason")
+} | {"change_at": _ADDON_GRANTS}
+HONOURED["flexprice:credit_grants.create_credit_grant"] |= {
+    "addon_id": "tests/addons/test_addon_credits.py::"
+    "test_an_addon_grant_credits_the_subscriptions_that_have_the_addon"
+}

@@ -99,7 +99,6 @@ def test_every_unserved_sdk_route_is_an_unknown_route(
     [
         ("GET", "/v1/prices/units"),
         ("GET", "/v1/prices/units/abc"),
-        ("POST", "/v1/subscriptions/addon"),
         ("GET", "/v1/no-such-thing"),
         ("GET", "/api/no-such-thing"),
     ],

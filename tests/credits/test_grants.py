@@ -181,7 +181,7 @@ def test_a_subscription_grant_once_with_a_duration_and_its_priority(
         ({"credits": "-5"}, "credits"),
         ({"end_date": "2030-01-01T00:00:00Z", "start_date": "2030-02-01T00:00:00Z"}, "end_date"),
         ({"cadence": "RECURRING"}, "period"),
-        ({"scope": "ADDON"}, "scope"),
+        ({"scope": "ADDON"}, "addon_id"),  # an ADDON grant names its add-on
         ({"expiration_type": "DURATION"}, "expiration_duration"),
         ({"expiration_duration": 3}, "expiration_duration"),
         ({"period_count": 13}, "period_count"),

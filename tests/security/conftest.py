@@ -487,4 +487,24 @@ def seed_victim(server: Server) -> Victim:
             )
         )
     victim.path_ids |= {"grant_id": grant["id"], "setting_id": alert["id"]}
+    # An add-on of tenant A, on its subscription.
+    with tenant.client() as v1:
+        addon = _ok(
+            v1.post(
+                "/v1/addons",
+                json={"name": f"{secret} addon", "lookup_key": f"{tag}-addon"},
+            )
+        )
+        association = _ok(
+            v1.post(
+                "/v1/subscriptions/addon",
+                json={
+                    "subscription_id": victim.path_ids["subscription_id"],
+                    "addon_id": addon["id"],
+                    "metadata": {"note": secret},
+                },
+            )
+        )
+    victim.path_ids |= {"addon_id": addon["id"], "addon_lookup_key": f"{tag}-addon"}
+    victim.body_ids |= {"addon_id": addon["id"], "addon_association_id": association["id"]}
     return victim

@@ -76,6 +76,8 @@ def minimal(spec: dict[str, Any], schema: dict[str, Any], name: str, victim: Vic
 
 
 def path_value(path: str, param: str, victim: Victim) -> str:
+    if param == "lookup_key" and path.startswith("/v1/addons"):
+        return victim.path_ids["addon_lookup_key"]
     if param == "lookup_key":
         return victim.path_ids[
             "price_lookup_key" if path.startswith("/v1/prices") else "external_id"

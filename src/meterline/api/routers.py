@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from meterline.api import fastpath, usage_report
 from meterline.api.flexprice import accounts as fp_accounts
 from meterline.api.flexprice import activity as fp_activity
+from meterline.api.flexprice import addons as fp_addons
 from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
@@ -28,6 +29,7 @@ from meterline.api.flexprice import integrations as fp_integrations
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import payments as fp_payments
 from meterline.api.flexprice import plans as fp_plans
+from meterline.api.flexprice import price_sync as fp_price_sync
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
@@ -100,6 +102,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_payments.router, prefix="/v1")
     app.include_router(fp_checkout.router, prefix="/v1")
     app.include_router(fp_integrations.router, prefix="/v1")
+    app.include_router(fp_addons.router, prefix="/v1")
+    app.include_router(fp_price_sync.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +66,22 @@ def subscription_terms(sub: Subscription) -> schedule.SubscriptionTerms:
     )
 
 
+def terms_for(
+    session: Session, grant: CreditGrant, sub: Subscription
+) -> schedule.SubscriptionTerms | None:
+    """The subscription's terms for ``grant``: an ADDON grant's are cut to when the
+    subscription had the add-on (None: it never had it)."""
+    terms = subscription_terms(sub)
+    if grant.scope != "ADDON":
+        return terms
+    window = repository.addon_window(session, grant, sub)
+    if window is None:
+        return None
+    start, end = window
+    ends = [d for d in (terms.end, end) if d is not None]
+    return replace(terms, start_date=max(terms.start_date, start), end=min(ends) if ends else None)
+
+
 def apply_due(
     session: Session,
     grant: CreditGrant,
@@ -75,7 +91,9 @@ def apply_due(
 ) -> int:
     """Credits every period of ``grant`` due for ``sub`` at ``now`` (after ``after``, the
     last one applied); returns how many. Flushes, never commits."""
-    terms, sub_terms = grant_terms(grant), subscription_terms(sub)
+    terms, sub_terms = grant_terms(grant), terms_for(session, grant, sub)
+    if sub_terms is None:
+        return 0
     due = schedule.due_periods(terms, sub_terms, now, after=after)
     if not due:
         return 0
@@ -129,9 +147,11 @@ def run_once(
                 for grant in grants
                 for applied in [repository.last_applied(session, grant.id)]
                 for sub in repository.receiving_subscriptions(session, grant)
-                if schedule.due_periods(
+                for sub_terms in [terms_for(session, grant, sub)]
+                if sub_terms is not None
+                and schedule.due_periods(
                     grant_terms(grant),
-                    subscription_terms(sub),
+                    sub_terms,
                     now,
                     after=applied.get(sub.id),
                     limit=1,

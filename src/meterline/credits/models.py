@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column
 
-SCOPES = ("PLAN", "SUBSCRIPTION")
+SCOPES = ("PLAN", "SUBSCRIPTION", "ADDON")
 CADENCES = ("ONETIME", "RECURRING")
 PERIODS = ("DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "ANNUAL")
 EXPIRY_TYPES = ("NEVER", "DURATION", "BILLING_CYCLE")
@@ -30,6 +30,7 @@ class CreditGrant(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_credit_grants_env_plan", "environment_id", "plan_id"),
         Index("ix_credit_grants_env_subscription", "environment_id", "subscription_id"),
+        Index("ix_credit_grants_env_addon", "environment_id", "addon_id"),
     )
 
     id: Mapped[str] = id_column("cg")
@@ -37,6 +38,8 @@ class CreditGrant(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(255))
     scope: Mapped[str] = mapped_column(String(20))
     plan_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # An ADDON grant's add-on: it applies to the subscriptions while they have the add-on.
+    addon_id: Mapped[str | None] = mapped_column(String(40), default=None)
     subscription_id: Mapped[str | None] = mapped_column(String(40), default=None)
     credits: Mapped[Decimal] = mapped_column(Money())
     cadence: Mapped[str] = mapped_column(String(20))

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from meterline.addons.models import AddonAssociation
 from meterline.credits.models import CreditGrant, CreditGrantApplication
 from meterline.db.search import page
 from meterline.subscriptions.models import Subscription
@@ -56,13 +57,21 @@ def live_grants(session: Session, *, after_id: str | None, limit: int) -> list[C
 
 
 def receiving_subscriptions(session: Session, grant: CreditGrant) -> list[Subscription]:
-    """The live subscriptions a grant applies to: its own, or every one of its plan."""
+    """The live subscriptions a grant applies to: its own, every one of its plan, or every
+    one that has (or had) its add-on."""
     stmt = select(Subscription).where(
         Subscription.environment_id == grant.environment_id,
         Subscription.status == "published",
         Subscription.subscription_status.in_(LIVE_STATUSES),
     )
-    if grant.scope == "SUBSCRIPTION":
+    if grant.scope == "ADDON":
+        holders = select(AddonAssociation.entity_id).where(
+            AddonAssociation.environment_id == grant.environment_id,
+            AddonAssociation.addon_id == grant.addon_id,
+            AddonAssociation.status == "published",
+        )
+        stmt = stmt.where(Subscription.id.in_(holders))
+    elif grant.scope == "SUBSCRIPTION":
         stmt = stmt.where(Subscription.id == grant.subscription_id)
     else:
         stmt = stmt.where(Subscription.plan_id == grant.plan_id)
@@ -111,5 +120,46 @@ def applications(
                 CreditGrantApplication.credit_grant_id == grant_id,
             )
             .order_by(CreditGrantApplication.period_start, CreditGrantApplication.id)
+        ).all()
+    )
+
+
+def addon_window(
+    session: Session, grant: CreditGrant, sub: Subscription
+) -> tuple[datetime, datetime | None] | None:
+    """When ``sub`` had the ADDON grant's add-on: from its first association's start to its
+    last one's end (None: still on); None when it never had it."""
+    found = list(
+        session.scalars(
+            select(AddonAssociation).where(
+                AddonAssociation.environment_id == grant.environment_id,
+                AddonAssociation.addon_id == grant.addon_id,
+                AddonAssociation.entity_id == sub.id,
+                AddonAssociation.status == "published",
+            )
+        ).all()
+    )
+    if not found:
+        return None
+    ends = [a.end_date for a in found]
+    return min(a.start_date for a in found), (
+        None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    )
+
+
+def search_addon_grants(
+    session: Session, environment_id: str, addon_id: str, limit: int
+) -> list[CreditGrant]:
+    return list(
+        session.scalars(
+            select(CreditGrant)
+            .where(
+                CreditGrant.environment_id == environment_id,
+                CreditGrant.status == "published",
+                CreditGrant.scope == "ADDON",
+                CreditGrant.addon_id == addon_id,
+            )
+            .order_by(CreditGrant.created_at.desc(), CreditGrant.id.desc())
+            .limit(limit)
         ).all()
     )

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.addons import service as addons
 from meterline.credits import repository
 from meterline.credits.models import (
     CADENCES,
@@ -40,6 +41,7 @@ class CreateGrant:
     cadence: str
     plan_id: str | None = None
     subscription_id: str | None = None
+    addon_id: str | None = None
     period: str | None = None
     period_count: int | None = None
     expiration_type: str | None = None
@@ -118,7 +120,16 @@ def create_grant(session: Session, principal: Principal, cmd: CreateGrant) -> Cr
         raise InvalidRequest("only a DURATION expiry takes a duration", field=field)
     _check_window(cmd.start_date, cmd.end_date)
     plan_id, subscription_id = cmd.plan_id, cmd.subscription_id
-    if cmd.scope == "PLAN":
+    if cmd.scope != "ADDON" and cmd.addon_id:
+        raise InvalidRequest("only an ADDON grant has an addon_id", field="addon_id")
+    if cmd.scope == "ADDON":
+        if not cmd.addon_id:
+            raise InvalidRequest("an ADDON grant needs addon_id", field="addon_id")
+        for name, value in (("plan_id", plan_id), ("subscription_id", subscription_id)):
+            if value:
+                raise InvalidRequest(f"an ADDON grant has no {name}", field=name)
+        addons.get_live_addon(session, principal, cmd.addon_id)
+    elif cmd.scope == "PLAN":
         if not plan_id:
             raise InvalidRequest("a PLAN grant needs plan_id", field="plan_id")
         if subscription_id:
@@ -139,6 +150,7 @@ def create_grant(session: Session, principal: Principal, cmd: CreateGrant) -> Cr
         scope=cmd.scope,
         plan_id=plan_id,
         subscription_id=subscription_id,
+        addon_id=cmd.addon_id,
         credits=cmd.credits,
         cadence=cmd.cadence,
         period=cmd.period,
@@ -184,6 +196,12 @@ def list_grants(
         subscription_ids=subscription_ids,
         scope=scope,
     )
+
+
+def addon_grants(session: Session, principal: Principal, addon_id: str) -> list[CreditGrant]:
+    """The add-on's grants (ADDON scope), newest first."""
+    addon = addons.get_addon(session, principal, addon_id)
+    return repository.search_addon_grants(session, principal.environment_id, addon.id, 1000)
 
 
 def plan_grants(session: Session, principal: Principal, plan_id: str) -> list[CreditGrant]:

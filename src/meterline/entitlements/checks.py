@@ -31,10 +31,11 @@ import msgspec
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.addons import repository as addon_repository
 from meterline.catalog import service as catalog
 from meterline.catalog.models import Feature, Meter
 from meterline.customers.models import Customer
-from meterline.db.base import new_id
+from meterline.db.base import new_id, utcnow
 from meterline.entitlements import repository
 from meterline.entitlements.models import Consumption, Entitlement
 from meterline.kernel import calendar as periods
@@ -61,6 +62,8 @@ class Source:
     subscription: Subscription
     grant: Entitlement
     entity_name: str
+    # Set for an add-on's grant: the instant its association ends (None: not scheduled).
+    until: datetime | None = None
 
 
 @dataclass
@@ -109,6 +112,7 @@ def _sources(
     principal: Principal,
     subs: Sequence[Subscription],
     feature_ids: Sequence[str] | None,
+    now: datetime | None = None,
 ) -> dict[str, list[Source]]:
     plans: dict[str, Plan] = subscriptions.plans_of(session, subs)
     env = principal.environment_id
@@ -129,6 +133,37 @@ def _sources(
         plan_name = plans[sub.plan_id].name if sub.plan_id in plans else sub.plan_id
         for feature_id, grant in merged.items():
             out.setdefault(feature_id, []).append(Source(sub, grant, plan_name))
+    # An active add-on's grants add to its subscription's (reference §5.4: plan + add-ons).
+    for source in _addon_sources(session, env, subs, feature_ids, now):
+        out.setdefault(source.grant.feature_id, []).append(source)
+    return out
+
+
+def _addon_sources(
+    session: Session,
+    environment_id: str,
+    subs: Sequence[Subscription],
+    feature_ids: Sequence[str] | None,
+    now: datetime | None,
+) -> list[Source]:
+    at = now or utcnow()
+    by_sub = {s.id: s for s in subs}
+    on = [
+        a
+        for a in addon_repository.associations_of(session, environment_id, list(by_sub))
+        if a.start_date <= at and (a.end_date is None or a.end_date > at)
+    ]
+    if not on:
+        return []
+    addons = addon_repository.addons_by_id(session, sorted({a.addon_id for a in on}))
+    grants = repository.for_entities(session, environment_id, "ADDON", sorted(addons), feature_ids)
+    out = []
+    for association in on:
+        addon = addons[association.addon_id]
+        for grant in grants:
+            if grant.entity_id == addon.id:
+                sub = by_sub[association.entity_id]
+                out.append(Source(sub, grant, addon.name, association.end_date))
     return out
 
 
@@ -196,7 +231,7 @@ def customer_access(
     subs = _live_subscriptions(session, principal, customer, now)
     if subscription_ids:
         subs = [s for s in subs if s.id in subscription_ids]
-    sources = _sources(session, principal, subs, feature_ids)
+    sources = _sources(session, principal, subs, feature_ids, now)
     features = {f: catalog.get_feature(session, principal, f) for f in sources}
     meters = catalog.meters_of(session, list(features.values()))
     out = []

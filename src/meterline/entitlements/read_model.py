@@ -273,6 +273,8 @@ class Reader:
                 for source in access.sources:
                     sub = source.subscription
                     bounds += [t for t in (sub.cancel_at, sub.end_date, sub.trial_end) if t]
+                    if source.until is not None:  # an add-on removed at a later instant
+                        bounds.append(source.until)
                 if checks.needs_usage(access) and access.sources:
                     assert access.meter is not None
                     access.window = checks.window_for(access, now)

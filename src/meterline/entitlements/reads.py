@@ -27,5 +27,7 @@ READS: tuple[Read, ...] = (
     Read("meters", inserts_matter=False),
     Read("plans", inserts_matter=False),
     Read("entitlements"),
+    Read("addons", inserts_matter=False),
+    Read("addon_associations", scope=OF_CUSTOMER),
 )
 TABLES = frozenset(read.table for read in READS)

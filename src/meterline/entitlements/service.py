@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.addons import repository as addon_repository
 from meterline.catalog import service as catalog
 from meterline.catalog.models import FEATURE_TYPES
 from meterline.db.base import new_id, utcnow
@@ -33,7 +34,7 @@ from meterline.pricing.plans import is_unique_violation
 from meterline.subscriptions import repository as subscriptions
 from meterline.webhooks import notify
 
-GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
+GRANT_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON")
 MAX_BULK = 100
 
 
@@ -60,6 +61,12 @@ def _check_entity(session: Session, principal: Principal, entity_type: str, enti
         plan = plans.get_plan(session, principal, entity_id)
         if plan.status != "published":
             raise InvalidRequest("the plan is archived", field="plan_id")
+    elif entity_type == "ADDON":
+        addon = addon_repository.addon(session, principal.environment_id, entity_id)
+        if addon is None:
+            raise NotFound("addon", entity_id)
+        if addon.status != "published":
+            raise InvalidRequest("the add-on is deleted", field="entity_id")
     elif subscriptions.subscription(session, principal.environment_id, entity_id) is None:
         raise NotFound("subscription", entity_id)
 

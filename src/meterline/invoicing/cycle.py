@@ -462,13 +462,15 @@ def create_change_invoice(
     lines: Sequence[LineDraft],
     *,
     now: datetime,
+    what: str | None = None,
 ) -> Invoice:
-    """The invoice of a change at ``at`` (``SUBSCRIPTION_UPDATE``), billed once per instant."""
+    """The invoice of a change at ``at`` (``SUBSCRIPTION_UPDATE``), billed once per instant,
+    or once per ``what`` when given (an add-on added or removed: ``addon:<id>:add``)."""
     return _bill(
         session,
         sub,
         "SUBSCRIPTION_UPDATE",
-        _key(sub, f"change:{at.isoformat()}"),
+        _key(sub, what or f"change:{at.isoformat()}"),
         at,
         sub.current_period_end,
         lines,

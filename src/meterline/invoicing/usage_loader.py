@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from meterline.addons import repository as addon_repository
 from meterline.catalog.models import Meter
 from meterline.entitlements import repository as entitlement_repository
 from meterline.invoicing import repository
@@ -128,6 +129,7 @@ def load_contexts(
     meter_ids = sorted({i.meter_id for i in all_items if i.meter_id})
     meters = repository.meters_by_id(session, meter_ids)
     grants_of: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    addons_of: dict[str, list[str]] = defaultdict(list)
     features_of: dict[str, dict[str, list[str]]] = {}
     for environment_id in sorted({sub.environment_id for sub in subs}):
         in_env = [sub for sub in subs if sub.environment_id == environment_id]
@@ -136,9 +138,21 @@ def load_contexts(
         feature_ids = [f for ids in features.values() for f in ids]
         if not feature_ids:
             continue
+        # The add-ons on for some of each subscription's current period add their grants
+        # (reference §5.4: plan + add-ons + subscription overrides).
+        periods_of = {sub.id: (sub.current_period_start, sub.current_period_end) for sub in in_env}
+        for association in addon_repository.associations_of(
+            session, environment_id, list(periods_of)
+        ):
+            start, end = periods_of[association.entity_id]
+            if association.start_date < end and (
+                association.end_date is None or association.end_date > start
+            ):
+                addons_of[association.entity_id].append(association.addon_id)
         for entity_type, entity_ids in (
             ("PLAN", sorted({sub.plan_id for sub in in_env})),
             ("SUBSCRIPTION", [sub.id for sub in in_env]),
+            ("ADDON", sorted({a for sub in in_env for a in addons_of.get(sub.id, [])})),
         ):
             for grant in entitlement_repository.for_entities(
                 session, environment_id, entity_type, entity_ids, feature_ids
@@ -151,6 +165,8 @@ def load_contexts(
         grants = grants_of.get(("PLAN", sub.plan_id), []) + grants_of.get(
             ("SUBSCRIPTION", sub.id), []
         )
+        for addon_id in addons_of.get(sub.id, []):
+            grants = grants + grants_of.get(("ADDON", addon_id), [])
         allowances: dict[str, Allowance | None] = {}
         for meter_id, ids in features_of[sub.environment_id].items():
             if meter_id not in sub_meters:

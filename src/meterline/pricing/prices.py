@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.addons import repository as addon_repository
 from meterline.catalog import service as catalog
 from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing, set_given
@@ -47,7 +48,7 @@ PRICE_BILLING_PERIODS = (
     "ONETIME",
 )
 INVOICE_CADENCES = ("ARREAR", "ADVANCE")
-PRICE_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION")
+PRICE_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON")
 PRICE_UNIT_TYPES = ("FIAT",)
 MAX_PRICES_PER_ENTITY = 5000
 # The meter aggregation a PERCENTAGE price reads: a summed amount.
@@ -69,6 +70,12 @@ def _entity(session: Session, principal: Principal, entity_type: str, entity_id:
         plan = get_plan(session, principal, entity_id)
         if plan.status != "published":
             raise InvalidRequest("the plan is archived", field="entity_id")
+    elif entity_type == "ADDON":
+        addon = addon_repository.addon(session, principal.environment_id, entity_id)
+        if addon is None:
+            raise NotFound("addon", entity_id)
+        if addon.status != "published":
+            raise InvalidRequest("the add-on is deleted", field="entity_id")
     elif subscriptions.subscription(session, principal.environment_id, entity_id) is None:
         raise NotFound("subscription", entity_id)
 

@@ -65,6 +65,7 @@ def _successor(item: SubscriptionLineItem, quantity: Decimal, at: datetime) -> S
         end_date=item.end_date,
         metadata_=dict(item.metadata_ or {}),
         status="published",
+        addon_association_id=item.addon_association_id,
     )
 
 

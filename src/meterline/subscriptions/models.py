@@ -70,6 +70,8 @@ class SubscriptionLineItem(TimestampMixin, Base):
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="published")
+    # The add-on association a line item bills for (``entity_type`` addon), else None.
+    addon_association_id: Mapped[str | None] = mapped_column(String(40), default=None)
 
 
 class SubscriptionPause(TimestampMixin, Base):

@@ -130,6 +130,7 @@ def seed_world(server: Server) -> Iterator[World]:
             )
             assert response.status_code == 200, response.text
         ledger = fp.wallets.get_wallet_transactions(id_path_parameter=wallet_a.id).items
+        _addons(w)
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
@@ -225,6 +226,14 @@ def _features_and_events(w: World) -> None:
         )
         assert meter.status_code == 201, meter.text
         ids["meter_a"] = meter.json()["id"]
+
+
+def _addons(w: World) -> None:
+    """Two add-ons, A then B, and a third deleted one (only an archived search finds it)."""
+    for name in ("a", "b", "gone"):
+        addon = w.fp.addons.create_addon(name=f"addon {name}", lookup_key=unique(f"addon_{name}"))
+        w.ids |= {f"addon_{name}": addon.id, f"addon_{name}_key": addon.lookup_key}
+    w.fp.addons.delete_addon(id=w.ids["addon_gone"])
 
 
 def _paid_invoice(w: World, customer: str, currency: str, amount: str) -> tuple[str, str]:

@@ -36,6 +36,7 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+ADN = "query_addon"
 URS = "post_usage_records_search"
 LIS = "query_subscription_line_items"
 SCH = "list_all_subscription_schedules"
@@ -77,6 +78,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    ADN: (lambda fp, **kw: fp.addons.query_addon(**kw), _items),
     URS: (lambda fp, **kw: fp.usage_records.post_usage_records_search(**kw), _items),
     LIS: (lambda fp, **kw: fp.subscriptions.query_subscription_line_items(**kw), _items),
     SCH: (
@@ -150,6 +152,7 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (ADN, "expand"): "prices",
     (URS, "expand"): "customer",
     (LIS, "addon_association_ids"): ["addon_assoc_1"],
     (LAC, "expand"): ["actor"],
@@ -369,6 +372,30 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # add-ons (the deleted one is found by an archived search only)
+    _eq(ADN, "addon_ids", _list("addon_a"), "addon_a", "addon_b"),
+    _eq(ADN, "lookup_keys", _list("addon_b_key"), "addon_b", "addon_a"),
+    Case(ADN, "status", lambda w: {"status": "archived"}, (), ("addon_a", "addon_b")),
+    Case(
+        ADN, "start_time", lambda w: {"start_time": w.after.isoformat()}, (), ("addon_a", "addon_b")
+    ),
+    Case(ADN, "end_time", lambda w: {"end_time": w.before.isoformat()}, (), ("addon_a", "addon_b")),
+    Case(
+        ADN,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "lookup_key",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["addon_a_key"]},
+                }
+            ]
+        },
+        ("addon_a",),
+        ("addon_b",),
+    ),
     # subscription line items (A's monthly, B's annual; C's pending change: old and staged)
     _eq(LIS, "subscription_line_item_ids", _list("li_a"), "li_a", "li_b"),
     _eq(LIS, "subscription_ids", _list("sub_a"), "li_a", "li_b"),
@@ -808,6 +835,7 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(TXR, name): _paging(TXR, sort=False) for name in ("limit", "offset", "order")},
     **{(CPA, name): _paging(CPA, order=False, sort=False) for name in ("limit", "offset")},
     (CPA, "expand"): _coupon_expansion,
+    **{(ADN, name): _paging(ADN) for name in ("limit", "offset", "order", "sort")},
     (LIS, "active_filter"): _active_line_items,
     (LIS, "expand"): _line_item_expansion,
     **{(LIS, name): _paging(LIS) for name in ("limit", "offset", "order", "sort")},

@@ -1,8 +1,8 @@
 """/v1 credit grants: create (201), get, list, update, delete, and a plan's grants.
 
 The SDK's ``conversion_rate``, ``topup_conversion_rate`` (the grant's wallet is the
-customer's, at its own rates), ``proration_behavior`` and ``addon_id`` (no add-ons here)
-are refused by name.
+customer's, at its own rates) and ``proration_behavior`` are refused by name. An ADDON
+grant (``addon_id``) applies to the subscriptions while they have its add-on.
 """
 
 from __future__ import annotations
@@ -39,15 +39,14 @@ MAX_PRIORITY = 1_000_000
 
 
 class CreditGrantIn(WireModel):
-    unsupported = frozenset(
-        {"addon_id", "conversion_rate", "proration_behavior", "topup_conversion_rate"}
-    )
+    unsupported = frozenset({"conversion_rate", "proration_behavior", "topup_conversion_rate"})
     name: str = Field(max_length=255)
     scope: str = Field(max_length=20)
     credits: money.Quantity
     cadence: str = Field(max_length=20)
     plan_id: str | None = Field(default=None, max_length=64)
     subscription_id: str | None = Field(default=None, max_length=64)
+    addon_id: str | None = Field(default=None, max_length=64)
     period: str | None = Field(default=None, max_length=20)
     period_count: int | None = Field(default=None, ge=1, le=MAX_PERIOD_COUNT)
     expiration_type: str | None = Field(default=None, max_length=20)
@@ -79,7 +78,7 @@ def grant_out(grant: CreditGrant) -> dict[str, Any]:
         "scope": grant.scope,
         "plan_id": grant.plan_id,
         "subscription_id": grant.subscription_id,
-        "addon_id": None,
+        "addon_id": grant.addon_id,
         "credits": decimal_text(grant.credits),
         "cadence": grant.cadence,
         "period": grant.period,
@@ -132,6 +131,13 @@ def list_grants(
 @router.get("/plans/{plan_id}/creditgrants", summary="A plan's credit grants")
 def plan_grants(plan_id: str, principal: Vendor, session: ReadSession) -> Response:
     found = grants.plan_grants(session, principal, plan_id)
+    items = [grant_out(g) for g in found]
+    return json_response(list_envelope(items, len(items), 1000, 0))
+
+
+@router.get("/addons/{addon_id}/creditgrants", summary="An add-on's credit grants")
+def addon_grants(addon_id: str, principal: Vendor, session: ReadSession) -> Response:
+    found = grants.addon_grants(session, principal, addon_id)
     items = [grant_out(g) for g in found]
     return json_response(list_envelope(items, len(items), 1000, 0))
 

@@ -209,6 +209,7 @@ def line_item_out(item: SubscriptionLineItem, price: Any = None) -> dict[str, An
         "status": item.status,
         "created_at": iso(item.created_at),
         "updated_at": iso(item.updated_at),
+        "addon_association_id": item.addon_association_id,
     }
     if price is not None:
         body["price"] = price_out(price)
@@ -538,7 +539,7 @@ def source_out(source: checks.Source) -> dict[str, Any]:
     return {
         "subscription_id": source.subscription.id,
         "entity_id": grant.entity_id,
-        "entity_type": "plan" if grant.entity_type == "PLAN" else "subscription",
+        "entity_type": {"PLAN": "plan", "ADDON": "addon"}.get(grant.entity_type, "subscription"),
         "entity_name": source.entity_name,
         "entitlement_id": grant.id,
         "quantity": 1,

@@ -30,7 +30,6 @@ from starlette.types import Receive, Scope, Send
 # an id (the rest of the contract's unserved paths match no template and are 404 anyway).
 UPSTREAM_ONLY: tuple[str, ...] = (
     "/v1/prices/units",
-    "/v1/subscriptions/addon",
     "/v1/subscriptions/lineitems/search",
     "/v1/subscriptions/schedules",
     "/v1/tenants/billing",

@@ -1,0 +1,1 @@
+"""Add-ons: optional products a subscription can buy on top of its plan."""
