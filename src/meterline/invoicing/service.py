@@ -1,6 +1,7 @@
 """Invoice rules: one-off creation, lifecycle (finalize, void), payment status, numbering.
 
-* Lines are rounded once to the currency's minor units; ``subtotal = Σ lines`` and
+* Lines are rounded once to the currency's minor units; ``subtotal = Σ lines − the tax
+  carved out of tax-inclusive prices`` and
   ``total = max(0, subtotal − prepaid credits − discount + tax)``.
 * Finalizing (DRAFT → FINALIZED) applies the customer's wallet credits, then assigns the
   next number ``INV-YYYYMM-NNNNN`` of the environment and month. A number is taken from a
@@ -91,7 +92,10 @@ def _discount(
     """The subscription's coupons on its invoice's lines (``discounts``), then the tax on
     what is left of each line (``taxes``): discounts are taken before tax."""
     invoice.total_discount = coupons.discount_invoice(session, invoice, rows, replacing=replacing)
-    invoice.total_tax = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
+    taxed = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
+    invoice.total_tax = taxed.total
+    invoice.inclusive_tax = taxed.inclusive
+    invoice.tax_exemption_reason_code = taxed.exemption
 
 
 def rediscount_drafts(session: Session, environment_id: str, subscription_id: str) -> None:
@@ -146,6 +150,7 @@ def _apply_totals(invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
         prepaid_credits=invoice.total_prepaid_credits_applied or ZERO,
         discount=invoice.total_discount or ZERO,
         tax=invoice.total_tax or ZERO,
+        inclusive_tax=invoice.inclusive_tax or ZERO,
         amount_paid=invoice.amount_paid or ZERO,
     )
     invoice.subtotal = totals.subtotal

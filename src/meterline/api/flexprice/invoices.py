@@ -187,6 +187,25 @@ def line_out(line: InvoiceLineItem) -> dict[str, Any]:
     }
 
 
+EXEMPTION_REASONS = {
+    "customer_exempt": "The customer is exempt from tax.",
+    "reverse_charge": "Reverse charge: the customer accounts for the tax.",
+}
+
+
+def tax_summary(invoice: Invoice) -> dict[str, Any]:
+    """The invoice's tax split by behaviour, and why none was charged."""
+    summary: dict[str, Any] = {
+        "exclusive_tax": decimal_text(invoice.total_tax - invoice.inclusive_tax),
+        "inclusive_tax": decimal_text(invoice.inclusive_tax),
+        "total_tax": decimal_text(invoice.total_tax),
+    }
+    code = invoice.tax_exemption_reason_code
+    if code:
+        summary["exemption"] = {"reason_code": code, "reason": EXEMPTION_REASONS.get(code, code)}
+    return summary
+
+
 def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[str, Any]:
     overpaid = max(Decimal(0), invoice.amount_paid - invoice.amount_due)
     out: dict[str, Any] = {
@@ -205,6 +224,8 @@ def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[s
         "total": decimal_text(invoice.total),
         "total_discount": decimal_text(invoice.total_discount),
         "total_tax": decimal_text(invoice.total_tax),
+        "tax_summary": tax_summary(invoice),
+        "tax_exemption_reason_code": invoice.tax_exemption_reason_code,
         "total_prepaid_credits_applied": decimal_text(invoice.total_prepaid_credits_applied),
         "adjustment_amount": decimal_text(invoice.adjustment_amount),
         "refunded_amount": decimal_text(invoice.refunded_amount),
