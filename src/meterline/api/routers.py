@@ -18,10 +18,12 @@ from meterline.api.flexprice import customer_usage as fp_customer_usage
 from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
 from meterline.api.flexprice import events as fp_events
+from meterline.api.flexprice import groups as fp_groups
 from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import plans as fp_plans
+from meterline.api.flexprice import price_units as fp_price_units
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
@@ -59,6 +61,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_credit_grants.router, prefix="/v1")
     app.include_router(fp_alert_settings.router, prefix="/v1")
     app.include_router(fp_plans.router, prefix="/v1")
+    # Ahead of the prices router: its /prices/{price_id} would take /prices/units.
+    app.include_router(fp_price_units.router, prefix="/v1")
     app.include_router(fp_prices.router, prefix="/v1")
     app.include_router(fp_entitlements.router, prefix="/v1")
     app.include_router(fp_subscriptions.router, prefix="/v1")
@@ -71,6 +75,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_coupons.router, prefix="/v1")
     app.include_router(fp_taxes.router, prefix="/v1")
     app.include_router(fp_credit_notes.router, prefix="/v1")
+    app.include_router(fp_groups.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")
