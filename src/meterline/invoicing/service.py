@@ -50,6 +50,8 @@ VOIDABLE_PAYMENTS = ("PENDING", "FAILED", "SUCCEEDED", "PARTIALLY_REFUNDED", "OV
 PAYABLE_STATUSES = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 SETTABLE_PAYMENTS = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 CREDIT_APPLIED_TYPES = ("SUBSCRIPTION", "ONE_OFF")
+# The most lines an invoice holds (a one-off invoice's line_items, a draft edited by hand).
+MAX_INVOICE_LINES = 1000
 
 
 def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str | None:
@@ -72,6 +74,11 @@ def get_invoice(session: Session, principal: Principal, invoice_id: str) -> Invo
 def _locked(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     invoice = repository.get(session, principal.environment_id, invoice_id, lock=True)
     return existing(invoice, "invoice", invoice_id)
+
+
+def locked_invoice(session: Session, principal: Principal, invoice_id: str) -> Invoice:
+    """The caller's invoice, locked for an update in this transaction."""
+    return _locked(session, principal, invoice_id)
 
 
 def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[InvoiceLineItem]]:
@@ -344,6 +351,35 @@ def recompute_draft(
     invoice.version += 1
     session.flush()
     return invoice
+
+
+def edit_lines(
+    session: Session,
+    invoice: Invoice,
+    *,
+    drop: Sequence[InvoiceLineItem],
+    add: Sequence[tuple[int, LineDraft]],
+    now: datetime,
+) -> list[InvoiceLineItem]:
+    """Edits a DRAFT invoice's lines in place: ``drop`` goes, each ``(position, draft)`` of
+    ``add`` is stored at its position; the other lines keep their ids. Discounts, taxes and
+    totals are computed again over the result."""
+    if invoice.invoice_status != "DRAFT":
+        raise InvalidOperation("Only a draft invoice's lines can be edited")
+    for line in drop:
+        session.delete(line)
+    session.flush()
+    kept = repository.lines_of(session, [invoice.id])[invoice.id]
+    added = [line_item(invoice, position, draft) for position, draft in add]
+    session.add_all(added)
+    rows = sorted([*kept, *added], key=lambda line: line.position)
+    _discount(session, invoice, rows, replacing=True)
+    # From the rows even when none is left: an invoice whose lines all went owes nothing.
+    _apply_totals(invoice, [LineDraft(amount=line.amount, quantity=ZERO) for line in rows])
+    invoice.last_computed_at = now
+    invoice.version += 1
+    session.flush()
+    return rows
 
 
 def update_invoice(

@@ -33,6 +33,7 @@ FLEXPRICE_EVENT_TYPES = (
     "invoice.update.finalized",
     "invoice.update.payment",
     "invoice.update.voided",
+    "invoice.communication.triggered",
     "wallet.credit_balance.dropped",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
