@@ -30,8 +30,12 @@ def test_groups_members_search_delete_and_invoice_lines(
     feature = tokens_feature(fp)
     joined = fp.features.update_feature(id=feature.id, group_id=features.id)
     assert joined.group_id == features.id
+    flag = fp.features.create_feature(
+        name="Beta", type_="boolean", lookup_key=unique("beta"), group_id=features.id
+    )
+    assert flag.group_id == features.id
     assert fp.groups.get_group(id=prices.id).entity_ids == [seat.id]
-    assert fp.groups.get_group(id=features.id).entity_ids == [feature.id]
+    assert fp.groups.get_group(id=features.id).entity_ids == [feature.id, flag.id]
 
     # The group travels to the invoice line its price bills.
     customer = fp.customers.create_customer(external_id=unique("c"), name="C")

@@ -213,8 +213,13 @@ def test_fx_rates_crud_query_and_bounds(fp: Any, http: httpx.Client, server: Ser
     scoped = fp.fx_rates.query_fx_rates(scope="customer", scope_id=customer.id)
     assert [r.id for r in scoped.items] == [own.id]
     assert [r.id for r in fp.fx_rates.query_fx_rates(fx_rate_ids=[own.id]).items] == [own.id]
-    changed = fp.fx_rates.update_fx_rate(id=own.id, rate="150", metadata={"why": "close"})
-    assert (changed.rate, changed.metadata) == ("150", {"why": "close"})
+    later = NOW + timedelta(days=1)
+    changed = fp.fx_rates.update_fx_rate(
+        id=own.id, rate="150", metadata={"why": "close"}, start_date=later
+    )
+    assert (changed.rate, changed.metadata, changed.start_date) == ("150", {"why": "close"}, later)
+    moved = fp.fx_rates.update_fx_rate(id=own.id, end_date=later + timedelta(days=2))
+    assert moved.end_date == later + timedelta(days=2) and moved.rate == "150"
     with new_tenant(server).flexprice() as stranger:
         _refused(lambda: stranger.fx_rates.get_fx_rate(id=own.id), own.id, 404)
         assert stranger.fx_rates.query_fx_rates().items == []

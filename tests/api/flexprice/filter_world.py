@@ -130,6 +130,7 @@ def seed_world(server: Server) -> Iterator[World]:
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
         _coupons_and_taxes(w)
+        _units_rates_and_groups(w)
         w.middle = datetime.now(UTC)
         yield w
 
@@ -226,3 +227,32 @@ def _coupons_and_taxes(w: World) -> None:
         tax_rate_code=ids["rate_b_code"], external_customer_id=ids["ext_b"]
     )
     ids |= {"tax_a": tax_a.id, "tax_b": tax_b.id}
+
+
+def _units_rates_and_groups(w: World) -> None:
+    """Price units A (usd) and B (eur); exchange rates A (usd→eur, the tenant's) and B
+    (eur→jpy, customer B's, from the market); groups A (prices, "group a") and B
+    (features, "group b")."""
+    fp, ids = w.fp, w.ids
+    for name, currency in (("a", "usd"), ("b", "eur")):
+        code = unique(f"u{name}")[:20]
+        unit = fp.price_units.create_price_unit(
+            code=code, name=f"unit {name}", symbol=name, base_currency=currency, conversion_rate="2"
+        )
+        ids |= {f"unit_{name}": unit.id, f"unit_{name}_code": code}
+    fx_a = fp.fx_rates.create_fx_rate(
+        from_currency="usd", to_currency="eur", scope="tenant", rate="0.9"
+    )
+    fx_b = fp.fx_rates.create_fx_rate(
+        from_currency="eur",
+        to_currency="jpy",
+        scope="customer",
+        scope_id=ids["cust_b"],
+        rate="150",
+        source="market",
+    )
+    ids |= {"fx_a": fx_a.id, "fx_b": fx_b.id}
+    for name, kind in (("a", "price"), ("b", "feature")):
+        key = unique(f"g{name}")
+        group = fp.groups.create_group(name=f"group {name}", lookup_key=key, entity_type=kind)
+        ids |= {f"group_{name}": group.id, f"group_{name}_key": key}

@@ -1,7 +1,7 @@
 """The filter inventory, continued: every other list, search and lookup operation the SDK
 sends parameters to (features, entitlements, raw events, a subscription's entitlements, a
 customer's usage summary, an event or invoice looked up, wallets, usage queries, coupons,
-tax rates and their associations).
+tax rates and their associations, price units, exchange rates and groups).
 
 As in test_filters.py each parameter is HONOURED (a case seeds rows it must exclude and keep,
 or a check shows its effect) or REFUSED (400 naming it). Usage queries compute rather than
@@ -36,6 +36,10 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+PUL = "list_price_units"
+PUQ = "query_price_unit"
+FXQ = "query_fx_rates"
+GRQ = "query_group"
 
 
 def _items(result: Any) -> list[Any]:
@@ -65,6 +69,10 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    PUL: (lambda fp, **kw: fp.price_units.list_price_units(**kw), _items),
+    PUQ: (lambda fp, **kw: fp.price_units.query_price_unit(**kw), _items),
+    FXQ: (lambda fp, **kw: fp.fx_rates.query_fx_rates(**kw), _items),
+    GRQ: (lambda fp, **kw: fp.groups.query_group(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -116,6 +124,9 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (PUQ, "expand"): "prices",
+    (FXQ, "expand"): "customer",
+    (GRQ, "expand"): "entities",
 }
 
 USAGE_TESTS = "tests/api/flexprice/test_usage.py"
@@ -298,6 +309,75 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # price units, exchange rates and groups
+    Case(PUL, "status", lambda w: {"status": "archived"}, (), ("unit_a", "unit_b")),
+    _eq(PUQ, "price_unit_ids", _list("unit_b"), "unit_b", "unit_a"),
+    Case(PUQ, "status", lambda w: {"status": "archived"}, (), ("unit_a", "unit_b")),
+    Case(PUQ, "start_time", lambda w: {"start_time": w.after}, (), ("unit_a", "unit_b")),
+    Case(PUQ, "end_time", lambda w: {"end_time": w.before}, (), ("unit_a", "unit_b")),
+    Case(
+        PUQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "code",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["unit_a_code"]},
+                }
+            ]
+        },
+        ("unit_a",),
+        ("unit_b",),
+    ),
+    _eq(FXQ, "fx_rate_ids", _list("fx_a"), "fx_a", "fx_b"),
+    _eq(FXQ, "from_currency", lambda w: "usd", "fx_a", "fx_b"),
+    _eq(FXQ, "to_currency", lambda w: "jpy", "fx_b", "fx_a"),
+    _eq(FXQ, "scope", lambda w: "customer", "fx_b", "fx_a"),
+    _eq(FXQ, "scope_id", _id("cust_b"), "fx_b", "fx_a"),
+    Case(FXQ, "status", lambda w: {"status": "archived"}, (), ("fx_a", "fx_b")),
+    Case(FXQ, "start_time", lambda w: {"start_time": w.after}, (), ("fx_a", "fx_b")),
+    Case(FXQ, "end_time", lambda w: {"end_time": w.before}, (), ("fx_a", "fx_b")),
+    Case(
+        FXQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "source",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": "market"},
+                }
+            ]
+        },
+        ("fx_b",),
+        ("fx_a",),
+    ),
+    _eq(GRQ, "group_ids", _list("group_a"), "group_a", "group_b"),
+    _eq(GRQ, "entity_type", lambda w: "feature", "group_b", "group_a"),
+    _eq(GRQ, "lookup_key", _id("group_a_key"), "group_a", "group_b"),
+    _eq(GRQ, "name", lambda w: "p b", "group_b", "group_a"),
+    Case(GRQ, "status", lambda w: {"status": "archived"}, (), ("group_a", "group_b")),
+    Case(GRQ, "start_time", lambda w: {"start_time": w.after}, (), ("group_a", "group_b")),
+    Case(GRQ, "end_time", lambda w: {"end_time": w.before}, (), ("group_a", "group_b")),
+    Case(
+        GRQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "lookup_key",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["group_b_key"]},
+                }
+            ]
+        },
+        ("group_b",),
+        ("group_a",),
+    ),
 ]
 
 
@@ -478,6 +558,22 @@ def _coupon_expansion(w: World) -> None:
     assert refused.value.status_code == 400 and "expand" in refused.value.body
 
 
+_PAGING = ("limit", "offset", "order", "sort")
+
+
+def _unit_listing(w: World) -> None:
+    """The GET list of price units pages, orders and sorts (``sort`` names one field)."""
+    names = _ids(w, PUL)
+    assert names == [w.ids["unit_b"], w.ids["unit_a"]], "newest first"
+    assert _ids(w, PUL, limit=1) == names[:1]
+    assert _ids(w, PUL, offset=1) == names[1:]
+    assert _ids(w, PUL, order="asc") == names[::-1]
+    by_code = sorted(
+        [(w.ids["unit_a_code"], w.ids["unit_a"]), (w.ids["unit_b_code"], w.ids["unit_b"])]
+    )
+    assert _ids(w, PUL, sort="code", order="asc") == [i for _, i in by_code]
+
+
 # Fields that look one row up, shape the answer or page it, each with its own check.
 USER_PARAMETERS = ("user_ids", "type", "roles", "status", "limit", "offset")
 
@@ -543,6 +639,8 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (CPA, "expand"): _coupon_expansion,
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
+    **{(PUL, name): _unit_listing for name in ("limit", "offset", "order", "sort")},
+    **{(op, name): _paging(op) for op in (PUQ, FXQ, GRQ) for name in _PAGING},
 }
 
 
