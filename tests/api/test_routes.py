@@ -97,8 +97,7 @@ def test_every_unserved_sdk_route_is_an_unknown_route(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/v1/prices/units"),
-        ("GET", "/v1/prices/units/abc"),
+        ("POST", "/v1/subscriptions/lineitems/search"),
         ("POST", "/v1/subscriptions/addon"),
         ("GET", "/v1/subscriptions/schedules"),
         ("GET", "/v1/no-such-thing"),
