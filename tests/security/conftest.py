@@ -519,7 +519,7 @@ def seed_victim(server: Server) -> Victim:
         )
     victim.path_ids |= {
         "unit_id": unit["id"],
-        "code": unit["code"],
+        "unit_code": unit["code"],
         "rate_id": rate["id"],
         "group_id": group["id"],
     }

@@ -64,6 +64,7 @@ READ_BY_POST = {
     ("POST", "/v1/events/usage/meter"),
     ("POST", "/v1/events/analytics"),
     ("POST", "/v1/analytics/revenue"),
+    ("POST", "/v1/forex/query"),
     *(
         (m, p)
         for m, p in OPERATIONS

@@ -91,9 +91,9 @@ def query_price_units(
     return list_response([price_unit_out(u) for u in found], total, body)
 
 
-@router.get("/prices/units/code/{code}", summary="Get a price unit by its code")
-def get_price_unit_by_code(code: str, principal: Vendor, session: ReadSession) -> Response:
-    return json_response(price_unit_out(price_units.get_by_code(session, principal, code)))
+@router.get("/prices/units/code/{unit_code}", summary="Get a price unit by its code")
+def get_price_unit_by_code(unit_code: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(price_unit_out(price_units.get_by_code(session, principal, unit_code)))
 
 
 @router.get("/prices/units/{unit_id}", summary="Get a price unit")
