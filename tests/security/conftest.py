@@ -520,7 +520,7 @@ def seed_victim(server: Server) -> Victim:
     victim.path_ids |= {
         "unit_id": unit["id"],
         "unit_code": unit["code"],
-        "rate_id": rate["id"],
+        "fx_rate_id": rate["id"],
         "group_id": group["id"],
     }
     return victim

@@ -189,20 +189,22 @@ def query_fx_rates(body: FxRateSearch, principal: VendorRead, session: ReadSessi
     return list_response([fx_rate_out(r) for r in found], total, body)
 
 
-@router.get("/forex/{rate_id}", summary="Get an exchange rate")
-def get_fx_rate(rate_id: str, principal: Vendor, session: ReadSession) -> Response:
-    return json_response(fx_rate_out(fx_rates.get_fx_rate(session, principal, rate_id)))
+@router.get("/forex/{fx_rate_id}", summary="Get an exchange rate")
+def get_fx_rate(fx_rate_id: str, principal: Vendor, session: ReadSession) -> Response:
+    return json_response(fx_rate_out(fx_rates.get_fx_rate(session, principal, fx_rate_id)))
 
 
-@router.put("/forex/{rate_id}", summary="Update an exchange rate")
+@router.put("/forex/{fx_rate_id}", summary="Update an exchange rate")
 def update_fx_rate(
-    rate_id: str, body: FxRateUpdate, principal: Vendor, session: WriteSession
+    fx_rate_id: str, body: FxRateUpdate, principal: Vendor, session: WriteSession
 ) -> Response:
     changes = fx_rates.FxRateChanges(**body.model_dump())
-    return json_response(fx_rate_out(fx_rates.update_fx_rate(session, principal, rate_id, changes)))
+    return json_response(
+        fx_rate_out(fx_rates.update_fx_rate(session, principal, fx_rate_id, changes))
+    )
 
 
-@router.delete("/forex/{rate_id}", summary="Delete (archive) an exchange rate")
-def delete_fx_rate(rate_id: str, principal: Vendor, session: WriteSession) -> Response:
-    fx_rates.delete_fx_rate(session, principal, rate_id)
+@router.delete("/forex/{fx_rate_id}", summary="Delete (archive) an exchange rate")
+def delete_fx_rate(fx_rate_id: str, principal: Vendor, session: WriteSession) -> Response:
+    fx_rates.delete_fx_rate(session, principal, fx_rate_id)
     return json_response({"message": "fx rate deleted successfully"})
