@@ -530,6 +530,7 @@ def preview_invoice(
         amount_remaining=totals.amount_remaining,
         total_discount=ZERO,
         total_tax=ZERO,
+        inclusive_tax=ZERO,
         total_prepaid_credits_applied=ZERO,
         adjustment_amount=ZERO,
         refunded_amount=ZERO,

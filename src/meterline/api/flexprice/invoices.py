@@ -197,10 +197,12 @@ EXEMPTION_REASONS = {
 
 def tax_summary(invoice: Invoice) -> dict[str, Any]:
     """The invoice's tax split by behaviour, and why none was charged."""
+    total = invoice.total_tax or Decimal(0)
+    inclusive = invoice.inclusive_tax or Decimal(0)  # unset on a preview's unsaved invoice
     summary: dict[str, Any] = {
-        "exclusive_tax": decimal_text(invoice.total_tax - invoice.inclusive_tax),
-        "inclusive_tax": decimal_text(invoice.inclusive_tax),
-        "total_tax": decimal_text(invoice.total_tax),
+        "exclusive_tax": decimal_text(total - inclusive),
+        "inclusive_tax": decimal_text(inclusive),
+        "total_tax": decimal_text(total),
     }
     code = invoice.tax_exemption_reason_code
     if code:
