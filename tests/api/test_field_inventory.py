@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "wire-fields.md"
 
 # Search, list and usage-query bodies are filters: the filter inventory covers them.
-FILTERS = re.compile(r"/search$|/events/usage(/meter)?$|/events/query$|/subscriptions/usage$")
+FILTERS = re.compile(
+    r"/search$|/events/usage(/meter)?$|/events/query$|/subscriptions/usage$|/forex/query$"
+)
 
 # "<sdk>:<resource>.<method>" -> {wire field: "tests/...py::test_name"}. A field validated
 # against a rule (subscription ``status`` against the state machine) counts as honoured when
@@ -867,6 +869,53 @@ HONOURED["flexprice:scheduled_tasks.update_scheduled_task"] = {"enabled": _SCHED
 HONOURED["flexprice:scheduled_tasks.trigger_scheduled_task_run"] = {
     "end_time": _SCHEDULES,
     "start_time": _SCHEDULES,
+}
+
+# Price units, exchange rates, groups and the invoice edits (issue 16).
+_UNITS = "tests/pricing/test_price_units.py::test_price_units_crud_lookup_and_search"
+_UNIT_PRICES = (
+    "tests/pricing/test_price_units.py::"
+    "test_prices_in_a_price_unit_are_billed_converted_and_rounded_once_per_line"
+)
+_FX = "tests/pricing/test_price_units.py::test_fx_rates_crud_query_and_bounds"
+_GROUPS = "tests/pricing/test_groups.py::test_groups_members_search_delete_and_invoice_lines"
+_EDITS = (
+    "tests/invoicing/test_invoice_operations.py::test_edit_recalculate_send_summarize_and_replace"
+)
+HONOURED["flexprice:price_units.create_price_unit"] = {
+    name: _UNITS
+    for name in ("base_currency", "code", "conversion_rate", "metadata", "name", "symbol")
+}
+HONOURED["flexprice:price_units.update_price_unit"] = {"metadata": _UNITS, "name": _UNITS}
+HONOURED["flexprice:prices.create_price"] |= {
+    "price_unit_config": _UNIT_PRICES,
+    "group_id": _GROUPS,
+}
+HONOURED["flexprice:fx_rates.create_fx_rate"] = {
+    name: _FX
+    for name in (
+        "end_date",
+        "from_currency",
+        "metadata",
+        "rate",
+        "scope",
+        "scope_id",
+        "source",
+        "start_date",
+        "to_currency",
+    )
+}
+HONOURED["flexprice:fx_rates.update_fx_rate"] = {
+    name: _FX for name in ("end_date", "metadata", "rate", "start_date")
+}
+HONOURED["flexprice:groups.create_group"] = {
+    name: _GROUPS for name in ("entity_type", "lookup_key", "name")
+}
+HONOURED["flexprice:features.create_feature"]["group_id"] = _GROUPS
+HONOURED["flexprice:features.update_feature"]["group_id"] = _GROUPS
+HONOURED["flexprice:invoices.execute_invoice_modify"] = {
+    "line_item_params": _EDITS,
+    "type": _EDITS,
 }
 
 

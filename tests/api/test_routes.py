@@ -97,8 +97,7 @@ def test_every_unserved_sdk_route_is_an_unknown_route(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/v1/prices/units"),
-        ("GET", "/v1/prices/units/abc"),
+        ("POST", "/v1/costs/search"),
         ("GET", "/v1/no-such-thing"),
         ("GET", "/api/no-such-thing"),
     ],

@@ -507,4 +507,42 @@ def seed_victim(server: Server) -> Victim:
         )
     victim.path_ids |= {"addon_id": addon["id"], "addon_lookup_key": f"{tag}-addon"}
     victim.body_ids |= {"addon_id": addon["id"], "addon_association_id": association["id"]}
+    # A price unit, an exchange rate and a group of tenant A.
+    with tenant.client() as v1:
+        unit = _ok(
+            v1.post(
+                "/v1/prices/units",
+                json={
+                    "code": f"{tag}-u"[:20],
+                    "name": f"{secret} unit",
+                    "symbol": "U",
+                    "base_currency": "usd",
+                    "conversion_rate": "0.5",
+                },
+            )
+        )
+        rate = _ok(
+            v1.post(
+                "/v1/forex",
+                json={
+                    "from_currency": "usd",
+                    "to_currency": "eur",
+                    "scope": "tenant",
+                    "rate": "0.9",
+                    "metadata": {"note": secret},
+                },
+            )
+        )
+        group = _ok(
+            v1.post(
+                "/v1/groups",
+                json={"name": f"{secret} group", "lookup_key": f"{tag}-g", "entity_type": "price"},
+            )
+        )
+    victim.path_ids |= {
+        "unit_id": unit["id"],
+        "unit_code": unit["code"],
+        "fx_rate_id": rate["id"],
+        "group_id": group["id"],
+    }
     return victim

@@ -64,6 +64,7 @@ READ_BY_POST = {
     ("POST", "/api/instances/{instanceSlug}/validate"),
     ("POST", "/api/license-files/verify"),
     ("POST", "/v1/events/usage"),
+    ("POST", "/v1/forex/query"),
     ("POST", "/v1/events/usage/meter"),
     ("POST", "/v1/events/analytics"),
     ("POST", "/v1/analytics/revenue"),

@@ -134,6 +134,7 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         ).json()
         paid = one_off_for(http, customer["id"], "25")
         sdk.invoices.finalize_invoice(id=paid["id"])  # wallet pays it: 30 -> 5
+        sdk.invoices.trigger_invoice_comms_webhook(id=paid["id"])
         voided = one_off_for(http, customer["id"], "4")
         sdk.invoices.void_invoice(id=voided["id"])
         # Payments (in EUR: the USD wallet pays none of it): recorded pending, updated, paid;

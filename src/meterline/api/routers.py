@@ -23,6 +23,7 @@ from meterline.api.flexprice import customers as fp_customers
 from meterline.api.flexprice import entitlements as fp_entitlements
 from meterline.api.flexprice import environment_clone as fp_environment_clone
 from meterline.api.flexprice import events as fp_events
+from meterline.api.flexprice import groups as fp_groups
 from meterline.api.flexprice import hot_checks as fp_hot_checks
 from meterline.api.flexprice import ingest as fp_ingest
 from meterline.api.flexprice import integrations as fp_integrations
@@ -30,6 +31,7 @@ from meterline.api.flexprice import invoices as fp_invoices
 from meterline.api.flexprice import payments as fp_payments
 from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import price_sync as fp_price_sync
+from meterline.api.flexprice import price_units as fp_price_units
 from meterline.api.flexprice import prices as fp_prices
 from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
@@ -77,6 +79,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_credit_grants.router, prefix="/v1")
     app.include_router(fp_alert_settings.router, prefix="/v1")
     app.include_router(fp_plans.router, prefix="/v1")
+    # Ahead of the prices router: its /prices/{price_id} would take /prices/units.
+    app.include_router(fp_price_units.router, prefix="/v1")
     app.include_router(fp_prices.router, prefix="/v1")
     app.include_router(fp_entitlements.router, prefix="/v1")
     # Ahead of subscriptions: its literal /subscriptions/schedules is their {subscription_id}.
@@ -104,6 +108,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_integrations.router, prefix="/v1")
     app.include_router(fp_addons.router, prefix="/v1")
     app.include_router(fp_price_sync.router, prefix="/v1")
+    app.include_router(fp_groups.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

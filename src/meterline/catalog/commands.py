@@ -48,10 +48,13 @@ class CreateFeature:
     usage_aggregation: str | None = None
     usage_reset_period: str | None = None
     usage_reset_anchor: str | None = None
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)
 class FeatureChanges:
+    # "" takes the feature out of its group.
+    group_id: str | None = None
     name: str | None = None
     description: str | None = None
     unit_singular: str | None = None

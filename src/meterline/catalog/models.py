@@ -76,4 +76,6 @@ class Feature(TimestampMixin, Base):
     usage_aggregation: Mapped[str | None] = mapped_column(String(20), default=None)
     usage_reset_period: Mapped[str | None] = mapped_column(String(20), default=None)
     usage_reset_anchor: Mapped[str | None] = mapped_column(String(20), default=None)
+    # The feature group it belongs to (groups.models.Group, entity_type "feature").
+    group_id: Mapped[str | None] = mapped_column(String(40), default=None)
     status: Mapped[str] = mapped_column(String(20), default="published")

@@ -32,6 +32,7 @@ from meterline.catalog.models import (
 )
 from meterline.db.base import utcnow
 from meterline.db.rows import existing, set_given
+from meterline.groups import service as groups
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.metering import rebuilds
 from meterline.metering.aggregations import AGGREGATION_TYPES, AGGREGATIONS
@@ -182,6 +183,11 @@ def create_feature(session: Session, principal: Principal, command: CreateFeatur
             raise InvalidRequest("the meter is not published", field="meter_id")
     elif command.meter:
         meter_id = create_meter(session, principal, command.meter).id
+    group_id = None
+    if command.group_id:
+        group_id = groups.member_group(
+            session, principal.environment_id, command.group_id, "feature"
+        )
     feature = Feature(
         environment_id=principal.environment_id,
         name=name.strip(),
@@ -195,6 +201,7 @@ def create_feature(session: Session, principal: Principal, command: CreateFeatur
         usage_aggregation=command.usage_aggregation,
         usage_reset_period=command.usage_reset_period,
         usage_reset_anchor=command.usage_reset_anchor,
+        group_id=group_id,
     )
     session.add(feature)
     session.flush()
@@ -232,6 +239,12 @@ def update_feature(
         unit_singular=changes.unit_singular,
         unit_plural=changes.unit_plural,
     )
+    if changes.group_id is not None:
+        feature.group_id = (
+            groups.member_group(session, principal.environment_id, changes.group_id, "feature")
+            if changes.group_id
+            else None
+        )
     if changes.filters is not None:
         if not feature.meter_id:
             raise InvalidRequest("only a metered feature has filters", field="filters")

@@ -7,12 +7,14 @@ from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
 from meterline.credit_notes import models as credit_notes_models
 from meterline.credits import models as credits_models
+from meterline.currencies import models as currencies_models
 from meterline.customers import models as customers_models
 from meterline.db import catalog_version
 from meterline.db.base import Base
 from meterline.discounts import models as discounts_models
 from meterline.entitlements import models as entitlements_models
 from meterline.exports import models as exports_models
+from meterline.groups import models as groups_models
 from meterline.invoicing import failure_models as billing_models
 from meterline.invoicing import models as invoices_models
 from meterline.licensing import (
@@ -45,6 +47,7 @@ __all__ = [
     "catalog_version",
     "credit_notes_models",
     "credits_models",
+    "currencies_models",
     "customers_models",
     "discounts_models",
     "distribution_models",
@@ -52,6 +55,7 @@ __all__ = [
     "events_models",
     "exports_models",
     "flag_models",
+    "groups_models",
     "hold_models",
     "integration_models",
     "invoices_models",

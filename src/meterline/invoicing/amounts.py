@@ -49,14 +49,17 @@ def invoice_totals(
     prepaid_credits: Decimal = ZERO,
     discount: Decimal = ZERO,
     tax: Decimal = ZERO,
+    inclusive_tax: Decimal = ZERO,
     amount_paid: Decimal = ZERO,
 ) -> InvoiceTotals:
     """Totals of an invoice whose lines are already rounded.
 
-    ``total = max(0, subtotal − prepaid credits − discount + tax)``; ``amount_due = total``;
-    ``amount_remaining = max(0, amount_due − amount_paid)``.
+    ``subtotal = Σ lines − inclusive_tax`` (the part of ``tax`` the lines' prices already
+    held: the subtotal is net); ``total = max(0, subtotal − prepaid credits − discount +
+    tax)``; ``amount_due = total``; ``amount_remaining = max(0, amount_due − amount_paid)``.
     """
     subtotal = sum((round_money(a, minor_units(currency)) for a in line_amounts), ZERO)
+    subtotal -= round_money(inclusive_tax, minor_units(currency))
     prepaid = round_money(prepaid_credits, minor_units(currency))
     discount = round_money(discount, minor_units(currency))
     tax = round_money(tax, minor_units(currency))

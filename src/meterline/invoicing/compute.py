@@ -137,15 +137,28 @@ def _fixed_line(
     return _item_line(
         item,
         billed,
-        LineDraft(
-            amount=amount,
-            quantity=quantity,
-            display_name=item.display_name or item.plan_display_name,
-            price_id=price.id,
-            price_type="FIXED",
-            metadata=metadata,
+        _of_price(
+            price,
+            LineDraft(
+                amount=amount,
+                quantity=quantity,
+                display_name=item.display_name or item.plan_display_name,
+                price_id=price.id,
+                price_type="FIXED",
+                metadata=metadata,
+            ),
         ),
     )
+
+
+def _of_price(price: Price, line: LineDraft) -> LineDraft:
+    """``line`` marked with its price's unit (a CUSTOM price: its amounts were converted
+    to the currency when the price was made) and group, in its metadata."""
+    if price.price_unit is not None:
+        line.price_unit = price.price_unit
+    if price.group_id is not None:
+        line.metadata["group_id"] = price.group_id
+    return line
 
 
 def _item_line(item: SubscriptionLineItem, period: periods.Period, line: LineDraft) -> LineDraft:
@@ -259,16 +272,19 @@ def _line(
     return _item_line(
         item,
         period,
-        LineDraft(
-            amount=amount,
-            quantity=billable,
-            adjusted_entitlement_quantity=covered,
-            display_name=name,
-            price_id=price.id,
-            price_type="USAGE",
-            meter_id=item.meter_id,
-            meter_display_name=item.meter_display_name,
-            metadata={"description": f"{name} (Usage Charge)"},
+        _of_price(
+            price,
+            LineDraft(
+                amount=amount,
+                quantity=billable,
+                adjusted_entitlement_quantity=covered,
+                display_name=name,
+                price_id=price.id,
+                price_type="USAGE",
+                meter_id=item.meter_id,
+                meter_display_name=item.meter_display_name,
+                metadata={"description": f"{name} (Usage Charge)"},
+            ),
         ),
     )
 

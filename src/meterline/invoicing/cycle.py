@@ -43,7 +43,8 @@ from meterline.wallets import repository as wallet_repository
 DEFAULT_GRACE = timedelta(hours=1)
 
 
-def _external_id(session: Session, sub: Subscription) -> str:
+def external_id(session: Session, sub: Subscription) -> str:
+    """The external id of ``sub``'s customer: what its usage events name."""
     customer = existing(repository.customer(session, sub.customer_id), "customer", sub.customer_id)
     return str(customer.external_id)
 
@@ -62,7 +63,7 @@ def create_opening_invoice(
     existing = repository.by_billing_key(session, sub.environment_id, key)
     if existing is not None:
         return existing
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     lines = compute.opening_lines(ctx)
     if not lines:
         return None
@@ -234,14 +235,19 @@ def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime
             )
 
 
-def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoice:
-    """Recomputes a period-end DRAFT from the events stored now (late events)."""
+def refresh_draft(
+    session: Session, invoice: Invoice, *, now: datetime, force: bool = False
+) -> Invoice:
+    """Recomputes a period-end DRAFT from the events stored now (late events). A draft
+    whose lines were edited by hand keeps them unless ``force`` (invoicing.edits)."""
     if invoice.subscription_id is None or invoice.billing_reason != "SUBSCRIPTION_CYCLE":
+        return invoice
+    if invoice.is_manually_edited and not force:
         return invoice
     sub = session.get(Subscription, invoice.subscription_id)
     if sub is None or invoice.period_start is None or invoice.period_end is None:
         return invoice
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     period = periods.Period(invoice.period_start, invoice.period_end)
     arrear = compute.arrear_lines(usage_loader.SessionUsage(session), ctx, period)
     kept_advance = [
@@ -260,6 +266,7 @@ def refresh_draft(session: Session, invoice: Invoice, *, now: datetime) -> Invoi
             entity_type=line.entity_type,
             plan_display_name=line.plan_display_name,
             subscription_line_item_id=line.subscription_line_item_id,
+            price_unit=line.price_unit,
             period_start=line.period_start,
             period_end=line.period_end,
             metadata=dict(line.metadata_ or {}),
@@ -362,7 +369,7 @@ def cancel_credit_lines(
 
 def cancel_credits(session: Session, sub: Subscription, cancelled_at: datetime) -> list[LineDraft]:
     """:func:`cancel_credit_lines` of ``sub`` when no invoice is written (policy ``skip``)."""
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     return cancel_credit_lines(session, ctx, cancelled_at)
 
 
@@ -387,7 +394,7 @@ def create_cancel_invoice(
         return existing
     start = sub.current_period_start
     end = max(cancelled_at, start)
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     lines = (
         compute.arrear_lines(usage_loader.SessionUsage(session), ctx, periods.Period(start, end))
         if end > start
@@ -410,7 +417,7 @@ def create_cancel_invoice(
 def create_resume_invoice(session: Session, sub: Subscription, *, now: datetime) -> Invoice | None:
     """The ADVANCE charges of the period a resumed subscription starts (``SUBSCRIPTION_UPDATE``,
     billed once per resume); None when it has none. ONETIME charges are not billed again."""
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     period = periods.Period(sub.current_period_start, sub.current_period_end)
     lines = compute.advance_lines(ctx, period, opening=False)
     if not lines:
@@ -442,10 +449,10 @@ def change_lines(
     ``ending`` line items' credits as an immediate cancel at ``at`` gives them
     (:func:`cancel_credit_lines`), and the new items' ADVANCE charges (ONETIME ones too)
     for their part of the period, each a share of its whole-period amount (``proration``)."""
-    external_id = _external_id(session, sub)
-    ctx = usage_loader.load_context(session, sub, external_id)
+    customer = external_id(session, sub)
+    ctx = usage_loader.load_context(session, sub, customer)
     credit_lines = cancel_credit_lines(session, ctx, at, ending)
-    new_ctx = compute.Context(sub, external_id, list(new_items), new_prices, {}, {})
+    new_ctx = compute.Context(sub, customer, list(new_items), new_prices, {}, {})
     current = periods.Period(sub.current_period_start, sub.current_period_end)
     charges = compute.advance_lines(new_ctx, current, opening=True)
     for line in charges:
@@ -498,7 +505,7 @@ def preview(
     if end <= start:
         raise InvalidRequest("period_end must be after period_start", field="period_end")
     period = periods.Period(start, end)
-    ctx = usage_loader.load_context(session, sub, _external_id(session, sub))
+    ctx = usage_loader.load_context(session, sub, external_id(session, sub))
     arrear, advance = compute.preview_lines(usage_loader.SessionUsage(session), ctx, period)
     return Preview(sub, period, [*arrear, *advance])
 
@@ -532,6 +539,7 @@ def preview_invoice(
         amount_remaining=totals.amount_remaining,
         total_discount=ZERO,
         total_tax=ZERO,
+        inclusive_tax=ZERO,
         total_prepaid_credits_applied=ZERO,
         adjustment_amount=ZERO,
         refunded_amount=ZERO,

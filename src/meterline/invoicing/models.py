@@ -90,6 +90,10 @@ class Invoice(TimestampMixin, Base):
     subtotal: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     total_discount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     total_tax: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    # The part of total_tax carved out of tax-inclusive prices (subtotal is net of it).
+    inclusive_tax: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    # Why no tax was charged: customer_exempt or reverse_charge (the customer's treatment).
+    tax_exemption_reason_code: Mapped[str | None] = mapped_column(String(40), default=None)
     total_prepaid_credits_applied: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     total: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     amount_due: Mapped[Decimal] = mapped_column(Money(), default=ZERO)

@@ -47,6 +47,11 @@ from meterline.pricing.charge_models.tiers import Tier, Tiered
 
 # Digits a unit price may show past the currency's minor units (prices have 12 decimals).
 PRICE_PLACES = 12
+# The note an invoice carries when no tax was charged because of the customer's treatment.
+TAX_NOTES = {
+    "reverse_charge": "Reverse charge: no tax charged; the customer accounts for the tax.",
+    "customer_exempt": "Tax exempt: no tax charged.",
+}
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
@@ -303,17 +308,25 @@ def render(document: InvoiceDocument) -> bytes:
         ("Subtotal", invoice.subtotal),
         ("Discount", -invoice.total_discount),
         ("Credits applied", -invoice.total_prepaid_credits_applied),
-        ("Tax", invoice.total_tax),
+        ("Tax", invoice.total_tax - invoice.inclusive_tax),
         ("Total", invoice.total),
         ("Amount paid", invoice.amount_paid),
         ("Amount due", invoice.amount_remaining),
     ]
+    if invoice.inclusive_tax:
+        # The subtotal is net of it: the rows still add up to the total.
+        totals.insert(4, ("Tax included in prices", invoice.inclusive_tax))
     for label, amount in totals:
         bold = label in ("Total", "Amount due")
         out.font(10, bold=bold)
         out.cell(sum(widths[:3]), label, align="R")
         out.cell(widths[3], money(amount, currency), align="R")
         pdf.ln(6)
+    note = TAX_NOTES.get(invoice.tax_exemption_reason_code or "")
+    if note:
+        pdf.ln(4)
+        out.font(9, bold=True)
+        pdf.multi_cell(0, 5, out.text(note))
     if invoice.description:
         pdf.ln(4)
         out.font(9)

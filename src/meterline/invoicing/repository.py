@@ -359,6 +359,25 @@ def customer(session: Session, customer_id: str) -> Any:
     return session.get(Customer, customer_id)
 
 
+def finalized_of_customer(session: Session, environment_id: str, customer_id: str) -> list[Invoice]:
+    """The customer's finalized invoices, every currency, oldest first."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.environment_id == environment_id,
+                Invoice.customer_id == customer_id,
+                Invoice.invoice_status == "FINALIZED",
+            )
+            .order_by(Invoice.created_at, Invoice.id)
+        ).all()
+    )
+
+
+def delete_line(session: Session, line: InvoiceLineItem) -> None:
+    session.delete(line)
+
+
 def lock_invoice(session: Session, invoice_id: str) -> Invoice | None:
     query = select(Invoice).where(Invoice.id == invoice_id)
     return session.scalars(dialect_of(session).for_update(query, skip_locked=True)).first()

@@ -1,6 +1,7 @@
 """Invoice rules: one-off creation, lifecycle (finalize, void), payment status, numbering.
 
-* Lines are rounded once to the currency's minor units; ``subtotal = Σ lines`` and
+* Lines are rounded once to the currency's minor units; ``subtotal = Σ lines − the tax
+  carved out of tax-inclusive prices`` and
   ``total = max(0, subtotal − prepaid credits − discount + tax)``.
 * Finalizing (DRAFT → FINALIZED) applies the customer's wallet credits, then assigns the
   next number ``INV-YYYYMM-NNNNN`` of the environment and month. A number is taken from a
@@ -51,6 +52,8 @@ VOIDABLE_PAYMENTS = ("PENDING", "FAILED", "SUCCEEDED", "PARTIALLY_REFUNDED", "OV
 PAYABLE_STATUSES = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 SETTABLE_PAYMENTS = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 CREDIT_APPLIED_TYPES = ("SUBSCRIPTION", "ONE_OFF")
+# The most lines an invoice holds (a one-off invoice's line_items, a draft edited by hand).
+MAX_INVOICE_LINES = 1000
 
 
 def _choice(value: str | None, allowed: Sequence[str], field_name: str) -> str | None:
@@ -75,6 +78,11 @@ def _locked(session: Session, principal: Principal, invoice_id: str) -> Invoice:
     return existing(invoice, "invoice", invoice_id)
 
 
+def locked_invoice(session: Session, principal: Principal, invoice_id: str) -> Invoice:
+    """The caller's invoice, locked for an update in this transaction."""
+    return _locked(session, principal, invoice_id)
+
+
 def lines_of(session: Session, invoices: Sequence[Invoice]) -> dict[str, list[InvoiceLineItem]]:
     return repository.lines_of(session, [i.id for i in invoices])
 
@@ -93,7 +101,10 @@ def _discount(
     """The subscription's coupons on its invoice's lines (``discounts``), then the tax on
     what is left of each line (``taxes``): discounts are taken before tax."""
     invoice.total_discount = coupons.discount_invoice(session, invoice, rows, replacing=replacing)
-    invoice.total_tax = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
+    taxed = tax_associations.tax_invoice(session, invoice, rows, replacing=replacing)
+    invoice.total_tax = taxed.total
+    invoice.inclusive_tax = taxed.inclusive
+    invoice.tax_exemption_reason_code = taxed.exemption
 
 
 def rediscount_drafts(session: Session, environment_id: str, subscription_id: str) -> None:
@@ -148,6 +159,7 @@ def _apply_totals(invoice: Invoice, drafts: Sequence[LineDraft]) -> None:
         prepaid_credits=invoice.total_prepaid_credits_applied or ZERO,
         discount=invoice.total_discount or ZERO,
         tax=invoice.total_tax or ZERO,
+        inclusive_tax=invoice.inclusive_tax or ZERO,
         amount_paid=invoice.amount_paid or ZERO,
     )
     invoice.subtotal = totals.subtotal
@@ -341,6 +353,35 @@ def recompute_draft(
     invoice.version += 1
     session.flush()
     return invoice
+
+
+def edit_lines(
+    session: Session,
+    invoice: Invoice,
+    *,
+    drop: Sequence[InvoiceLineItem],
+    add: Sequence[tuple[int, LineDraft]],
+    now: datetime,
+) -> list[InvoiceLineItem]:
+    """Edits a DRAFT invoice's lines in place: ``drop`` goes, each ``(position, draft)`` of
+    ``add`` is stored at its position; the other lines keep their ids. Discounts, taxes and
+    totals are computed again over the result."""
+    if invoice.invoice_status != "DRAFT":
+        raise InvalidOperation("Only a draft invoice's lines can be edited")
+    for line in drop:
+        session.delete(line)
+    session.flush()
+    kept = repository.lines_of(session, [invoice.id])[invoice.id]
+    added = [line_item(invoice, position, draft) for position, draft in add]
+    session.add_all(added)
+    rows = sorted([*kept, *added], key=lambda line: line.position)
+    _discount(session, invoice, rows, replacing=True)
+    # From the rows even when none is left: an invoice whose lines all went owes nothing.
+    _apply_totals(invoice, [LineDraft(amount=line.amount, quantity=ZERO) for line in rows])
+    invoice.last_computed_at = now
+    invoice.version += 1
+    session.flush()
+    return rows
 
 
 def update_invoice(

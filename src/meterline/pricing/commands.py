@@ -40,6 +40,15 @@ class PercentageInput:
 
 
 @dataclass(frozen=True)
+class PriceUnitInput:
+    """A price written in a custom price unit: the unit's code and the amounts in it."""
+
+    price_unit: str
+    amount: DecimalInput = None
+    price_unit_tiers: tuple[TierInput, ...] | None = None
+
+
+@dataclass(frozen=True)
 class PricingInput:
     """What decides a price's amounts: the charge model and its settings."""
 
@@ -72,6 +81,8 @@ class CreatePrice:
     metadata: dict[str, str] | None = None
     start_date: datetime | None = None
     end_date: datetime | None = None
+    price_unit_config: PriceUnitInput | None = None
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,15 @@ class Price(TimestampMixin, Base):
     display_name: Mapped[str | None] = mapped_column(String(255), default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     parent_price_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    # A price in a custom price unit (price_unit_type CUSTOM): its unit, the unit's rate
+    # when the price was made, and its amounts in the unit; amount and tiers are those
+    # amounts converted to the currency (exactly: see pricing.prices).
+    price_unit_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    price_unit: Mapped[str | None] = mapped_column(String(20), default=None)
+    conversion_rate: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    price_unit_amount: Mapped[Decimal | None] = mapped_column(Money(), default=None)
+    price_unit_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    group_id: Mapped[str | None] = mapped_column(String(40), default=None)
     start_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     status: Mapped[str] = mapped_column(String(20), default="published")

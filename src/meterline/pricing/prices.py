@@ -17,8 +17,12 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.addons import repository as addon_repository
 from meterline.catalog import service as catalog
+from meterline.currencies import price_units
+from meterline.currencies.models import PriceUnit
 from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing, set_given
+from meterline.groups import service as groups
+from meterline.kernel import money
 from meterline.kernel.errors import AlreadyExists, InvalidRequest, NotFound
 from meterline.kernel.errors import InvalidOperation as InvalidStateOperation
 from meterline.pricing import charge_models, repository
@@ -49,7 +53,7 @@ PRICE_BILLING_PERIODS = (
 )
 INVOICE_CADENCES = ("ARREAR", "ADVANCE")
 PRICE_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON")
-PRICE_UNIT_TYPES = ("FIAT",)
+PRICE_UNIT_TYPES = ("FIAT", "CUSTOM")
 MAX_PRICES_PER_ENTITY = 5000
 # The meter aggregation a PERCENTAGE price reads: a summed amount.
 PERCENTAGE_AGGREGATIONS = ("SUM",)
@@ -101,14 +105,18 @@ def _build_price(session: Session, principal: Principal, data: CreatePrice) -> P
         raise InvalidRequest("entity_id (or plan_id) is required", field="entity_id")
     entity_type = choice(entity_type or "PLAN", PRICE_ENTITY_TYPES, "entity_type")
     price_type = choice(data.type, PRICE_TYPES, "type")
-    choice(data.price_unit_type or "FIAT", PRICE_UNIT_TYPES, "price_unit_type")
+    unit_type = choice(data.price_unit_type or "FIAT", PRICE_UNIT_TYPES, "price_unit_type")
     currency = currency_of(data.currency)
+    pricing_input: PricingInput = data.pricing
+    unit_columns: dict[str, Any] = {}
+    if data.price_unit_config is not None or unit_type == "CUSTOM":
+        pricing_input, unit_columns = _in_price_unit(session, principal, data, currency)
     period = choice(data.billing_period, PRICE_BILLING_PERIODS, "billing_period")
     count = int_at_least(data.billing_period_count, "billing_period_count", 1, 1)
     cadence = choice(data.invoice_cadence, INVOICE_CADENCES, "invoice_cadence")
     if period == "ONETIME" and cadence != "ADVANCE":
         raise InvalidRequest("ONETIME prices are invoiced in ADVANCE", field="invoice_cadence")
-    pricing = charge_models.parse(data.pricing)
+    pricing = charge_models.parse(pricing_input)
     meter_id = data.meter_id or None
     if price_type == "USAGE":
         if not meter_id:
@@ -139,13 +147,18 @@ def _build_price(session: Session, principal: Principal, data: CreatePrice) -> P
     end_date = data.end_date
     if end_date is not None and end_date <= start_date:
         raise InvalidRequest("end_date must be after start_date", field="end_date")
+    group_id = None
+    if data.group_id:
+        group_id = groups.member_group(session, principal.environment_id, data.group_id, "price")
     return Price(
         id=new_id("price"),
         environment_id=principal.environment_id,
         entity_type=entity_type,
         entity_id=entity_id,
         type=price_type,
-        price_unit_type="FIAT",
+        price_unit_type=unit_type,
+        group_id=group_id,
+        **unit_columns,
         currency=currency,
         billing_period=period,
         billing_period_count=count,
@@ -161,6 +174,106 @@ def _build_price(session: Session, principal: Principal, data: CreatePrice) -> P
         end_date=end_date,
         **_pricing_columns(pricing),
     )
+
+
+CONFIG = "price_unit_config"
+
+
+def _in_price_unit(
+    session: Session, principal: Principal, data: CreatePrice, currency: str
+) -> tuple[PricingInput, dict[str, Any]]:
+    """A CUSTOM price's pricing in its currency, and its price unit columns.
+
+    The amounts of ``price_unit_config`` are in the unit; each is converted once, exactly,
+    to the unit's base currency (``amount × conversion_rate``), which must be the price's
+    currency: an invoice line then rounds ``quantity × converted amount`` once, as it
+    rounds any price. A converted amount that needs more than the 12 decimal places a
+    price keeps is refused rather than rounded."""
+    config = data.price_unit_config
+    if config is None:
+        raise InvalidRequest("a CUSTOM price needs a price_unit_config", field=CONFIG)
+    if (data.price_unit_type or "FIAT") != "CUSTOM":
+        raise InvalidRequest(
+            "a price in a price unit has price_unit_type CUSTOM", field="price_unit_type"
+        )
+    given = [
+        name for name in ("amount", "tiers") if getattr(data.pricing, name) not in (None, "", ())
+    ]
+    if given:
+        raise InvalidRequest(f"a CUSTOM price's {given[0]} comes from {CONFIG}", field=given[0])
+    unit = price_units.unit_for_price(session, principal.environment_id, config.price_unit)
+    if unit.base_currency != currency.lower():
+        raise InvalidRequest(
+            f"the price unit {unit.code} converts to {unit.base_currency}, not {currency}",
+            field="currency",
+            details={"base_currency": unit.base_currency},
+        )
+    amount = None
+    if config.amount not in (None, ""):
+        amount = decimal_of(config.amount, f"{CONFIG}.amount")
+    tiers = None
+    if config.price_unit_tiers is not None:
+        tiers = tuple(
+            TierInput(
+                tier.up_to,
+                _unit_amount(tier.unit_amount, f"{CONFIG}.price_unit_tiers[{i}].unit_amount"),
+                _unit_amount(tier.flat_amount, f"{CONFIG}.price_unit_tiers[{i}].flat_amount"),
+            )
+            for i, tier in enumerate(config.price_unit_tiers)
+        )
+    pricing = replace(
+        data.pricing,
+        amount=None if amount is None else _converted(amount, unit, f"{CONFIG}.amount"),
+        tiers=None
+        if tiers is None
+        else tuple(
+            TierInput(
+                t.up_to,
+                _converted(t.unit_amount, unit, f"{CONFIG}.price_unit_tiers[{i}].unit_amount"),
+                _converted(t.flat_amount, unit, f"{CONFIG}.price_unit_tiers[{i}].flat_amount"),
+            )
+            for i, t in enumerate(tiers)
+        ),
+    )
+    columns = {
+        "price_unit_id": unit.id,
+        "price_unit": unit.code,
+        "conversion_rate": unit.conversion_rate,
+        "price_unit_amount": amount,
+        "price_unit_tiers": None
+        if tiers is None
+        else [
+            {
+                "up_to": t.up_to,
+                "unit_amount": _text(t.unit_amount),
+                "flat_amount": _text(t.flat_amount),
+            }
+            for t in tiers
+        ],
+    }
+    return pricing, columns
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else money.decimal_text(value)
+
+
+def _unit_amount(value: Any, field: str) -> Any:
+    return None if value in (None, "") else decimal_of(value, field)
+
+
+def _converted(value: Any, unit: PriceUnit, field: str) -> Any:
+    if value is None:
+        return None
+    converted = money.MONEY_CONTEXT.multiply(value, unit.conversion_rate)
+    reason = money.problem(converted)
+    if reason is not None:
+        raise InvalidRequest(
+            f"{field} converted to {unit.base_currency} ({converted}) {reason}",
+            field=field,
+            details={"conversion_rate": money.decimal_text(unit.conversion_rate)},
+        )
+    return converted
 
 
 def _percentage_meter(aggregation: str, bucket_size: str | None, group_by: str | None) -> None:
@@ -260,6 +373,13 @@ def update_price(
         raise InvalidStateOperation("a terminated price cannot be updated")
     target = price
     if any(v is not None for v in vars(changes.pricing).values()):
+        if price.price_unit_id is not None:
+            # Its amounts are in the unit: a change is a new price made in the unit.
+            changed = next(k for k, v in vars(changes.pricing).items() if v is not None)
+            raise InvalidRequest(
+                "a price in a price unit is re-priced by a new price in the unit",
+                field=changed,
+            )
         pricing = charge_models.parse(_merged(price, changes.pricing))
         if pricing.billing_model == Percentage.billing_model:
             if price.type != "USAGE" or price.meter_id is None:

@@ -2,13 +2,16 @@
 
 * A rate is associated with a ``customer`` (by id or ``external_customer_id``), a
   ``subscription`` or the ``tenant`` (the whole environment), optionally for one currency
-  and from ``start_date`` (default now) to ``end_date``. Only exclusive tax is built: a
-  ``tax_behavior`` of ``inclusive`` is refused by name.
+  and from ``start_date`` (default now) to ``end_date``, ``exclusive`` (added to the
+  price, the default) or ``inclusive`` (carved out of it: ``compute.line_taxes``).
 * An invoice is taxed by the ``auto_apply`` associations of the most specific level that
   has any for it (subscription, then customer, then tenant: Flexprice's resolution order),
   each rate once, lower ``priority`` first; an inactive or deleted rate taxes nothing.
-* Tax is taken after discounts (``compute.exclusive_tax``), rounded per line and rate.
-* A customer whose ``tax_treatment`` is ``exempt`` is not taxed (``taxable`` or none is).
+* Tax is taken after discounts (``compute.line_taxes``), rounded per line and rate.
+* A customer whose ``tax_treatment`` is ``exempt`` or ``reverse_charge`` is charged no tax
+  (``taxable`` or none is); the invoice says why in ``tax_exemption_reason_code``
+  (``customer_exempt``, ``reverse_charge``). Prices that include tax are then charged as
+  they are, nothing carved out (as Stripe charges an exempt customer an inclusive price).
 """
 
 from __future__ import annotations
@@ -34,6 +37,18 @@ from meterline.taxes.models import ENTITY_TYPES, TAX_BEHAVIORS, TaxApplied, TaxA
 
 ZERO = Decimal(0)
 LEVELS = ("subscription", "customer", "tenant")
+# A customer's tax_treatment -> the invoice's tax_exemption_reason_code (no tax charged).
+EXEMPTIONS = {"exempt": "customer_exempt", "reverse_charge": "reverse_charge"}
+
+
+@dataclass(frozen=True)
+class TaxOutcome:
+    """What ``tax_invoice`` charged: all tax, the part carved out of inclusive prices, and
+    why none was charged (None when the customer is taxable)."""
+
+    total: Decimal = ZERO
+    inclusive: Decimal = ZERO
+    exemption: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ def _behavior(value: str | None) -> str:
     behavior = value or "exclusive"
     if behavior not in TAX_BEHAVIORS:
         raise InvalidRequest(
-            "only exclusive tax is supported",
+            f"tax_behavior must be one of {', '.join(TAX_BEHAVIORS)}",
             field="tax_behavior",
             details={"allowed_values": list(TAX_BEHAVIORS), "provided_value": value},
         )
@@ -224,32 +239,35 @@ def _applicable(
 
 def tax_invoice(
     session: Session, invoice: Invoice, lines: Sequence[InvoiceLineItem], *, replacing: bool
-) -> Decimal:
-    """The exclusive tax of ``invoice``'s ``lines`` (discounts already set on them); records
-    one ``taxes_applied`` row per rate. ``replacing``: a recomputed draft's rows go first.
+) -> TaxOutcome:
+    """The tax of ``invoice``'s ``lines`` (discounts already set on them); records one
+    ``taxes_applied`` row per rate. ``replacing``: a recomputed draft's rows go first.
     Reads run without autoflush (see ``discounts.service.discount_invoice``)."""
     with session.no_autoflush:
         if replacing:
             repository.delete_applied(session, invoice.id)
+        customer = session.get(Customer, invoice.customer_id)
+    exemption = EXEMPTIONS.get(customer.tax_treatment or "") if customer is not None else None
+    if exemption is not None:
+        return TaxOutcome(exemption=exemption)
+    with session.no_autoflush:
         entities = [invoice.customer_id, invoice.environment_id]
         if invoice.subscription_id:
             entities.append(invoice.subscription_id)
         pairs = repository.for_entities(session, invoice.environment_id, entities)
     chosen = _applicable(pairs, invoice)
     if not chosen:
-        return ZERO
-    with session.no_autoflush:
-        customer = session.get(Customer, invoice.customer_id)
-    if customer is not None and customer.tax_treatment == "exempt":
-        return ZERO
+        return TaxOutcome()
     taxable = [
         line.amount - line.line_item_discount - line.invoice_level_discount for line in lines
     ]
-    results = compute.exclusive_tax(
-        taxable, [(a.id, r.percentage_value) for a, r in chosen], invoice.currency
+    taxed = compute.line_taxes(
+        taxable,
+        [compute.Rate(a.id, r.percentage_value, a.tax_behavior == "inclusive") for a, r in chosen],
+        invoice.currency,
     )
     now = utcnow()
-    for (association, rate), result in zip(chosen, results, strict=True):
+    for (association, rate), result in zip(chosen, taxed.rates, strict=True):
         session.add(
             TaxApplied(
                 id=new_id("taxapp"),
@@ -260,12 +278,13 @@ def tax_invoice(
                 entity_id=invoice.id,
                 taxable_amount=result.taxable,
                 tax_amount=result.tax,
+                tax_behavior=association.tax_behavior,
                 currency=invoice.currency,
                 applied_at=now,
                 metadata_={},
             )
         )
-    return sum((r.tax for r in results), ZERO)
+    return TaxOutcome(total=taxed.total, inclusive=taxed.inclusive)
 
 
 def applied_to(session: Session, invoice_id: str) -> list[TaxApplied]:

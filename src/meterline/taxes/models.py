@@ -45,7 +45,7 @@ class TaxRate(TimestampMixin, Base):
 
 
 ENTITY_TYPES = ("customer", "subscription", "tenant")
-TAX_BEHAVIORS = ("exclusive",)
+TAX_BEHAVIORS = ("exclusive", "inclusive")
 
 
 class TaxAssociation(TimestampMixin, Base):
@@ -87,6 +87,8 @@ class TaxApplied(TimestampMixin, Base):
     entity_id: Mapped[str] = mapped_column(String(40))
     taxable_amount: Mapped[Decimal] = mapped_column(Money())
     tax_amount: Mapped[Decimal] = mapped_column(Money())
+    # inclusive: the tax was carved out of the price; exclusive: added to it.
+    tax_behavior: Mapped[str] = mapped_column(String(20), default="exclusive")
     currency: Mapped[str] = mapped_column(String(3))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)

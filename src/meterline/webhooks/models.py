@@ -33,6 +33,7 @@ FLEXPRICE_EVENT_TYPES = (
     "invoice.update.finalized",
     "invoice.update.payment",
     "invoice.update.voided",
+    "invoice.communication.triggered",
     "wallet.credit_balance.dropped",
     "payment.created",
     "payment.updated",

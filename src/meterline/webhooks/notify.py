@@ -77,6 +77,12 @@ def invoice_voided(session: Session, invoice: Invoice) -> None:
     _invoice_event(session, invoice, "invoice.update.voided")
 
 
+def invoice_communication(session: Session, invoice: Invoice) -> None:
+    """The vendor asked for the invoice to be sent to its customer (email, chat: the
+    receiving endpoint's choice)."""
+    _invoice_event(session, invoice, "invoice.communication.triggered")
+
+
 def _subscription_event(session: Session, sub: Subscription, event_type: str) -> None:
     owner = session.get(Customer, sub.customer_id)
     body = payloads.subscription_payload(event_type, sub, owner)

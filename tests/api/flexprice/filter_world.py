@@ -130,6 +130,7 @@ def seed_world(server: Server) -> Iterator[World]:
             )
             assert response.status_code == 200, response.text
         ledger = fp.wallets.get_wallet_transactions(id_path_parameter=wallet_a.id).items
+        _units_rates_and_groups(w)
         _addons(w)
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
@@ -226,6 +227,35 @@ def _features_and_events(w: World) -> None:
         )
         assert meter.status_code == 201, meter.text
         ids["meter_a"] = meter.json()["id"]
+
+
+def _units_rates_and_groups(w: World) -> None:
+    """Price units A (usd) and B (eur); exchange rates A (usd→eur, the tenant's) and B
+    (eur→jpy, customer B's, from the market); groups A (prices, "group a") and B
+    (features, "group b")."""
+    fp, ids = w.fp, w.ids
+    for name, currency in (("a", "usd"), ("b", "eur")):
+        code = unique(f"u{name}")[:20]
+        unit = fp.price_units.create_price_unit(
+            code=code, name=f"unit {name}", symbol=name, base_currency=currency, conversion_rate="2"
+        )
+        ids |= {f"unit_{name}": unit.id, f"unit_{name}_code": code}
+    fx_a = fp.fx_rates.create_fx_rate(
+        from_currency="usd", to_currency="eur", scope="tenant", rate="0.9"
+    )
+    fx_b = fp.fx_rates.create_fx_rate(
+        from_currency="eur",
+        to_currency="jpy",
+        scope="customer",
+        scope_id=ids["cust_b"],
+        rate="150",
+        source="market",
+    )
+    ids |= {"fx_a": fx_a.id, "fx_b": fx_b.id}
+    for name, kind in (("a", "price"), ("b", "feature")):
+        key = unique(f"g{name}")
+        group = fp.groups.create_group(name=f"group {name}", lookup_key=key, entity_type=kind)
+        ids |= {f"group_{name}": group.id, f"group_{name}_key": key}
 
 
 def _addons(w: World) -> None:

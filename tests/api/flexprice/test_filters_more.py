@@ -1,7 +1,7 @@
 """The filter inventory, continued: every other list, search and lookup operation the SDK
 sends parameters to (features, entitlements, raw events, a subscription's entitlements, a
 customer's usage summary, an event or invoice looked up, wallets, usage queries, coupons,
-tax rates and their associations).
+tax rates and their associations, price units, exchange rates and groups).
 
 As in test_filters.py each parameter is HONOURED (a case seeds rows it must exclude and keep,
 or a check shows its effect) or REFUSED (400 naming it). Usage queries compute rather than
@@ -36,6 +36,10 @@ CPN = "query_coupon"
 CPA = "list_coupon_associations"
 TXR = "get_tax_rates"
 TXA = "list_tax_associations"
+PUL = "list_price_units"
+PUQ = "query_price_unit"
+FXQ = "query_fx_rates"
+GRQ = "query_group"
 ADN = "query_addon"
 URS = "post_usage_records_search"
 LIS = "query_subscription_line_items"
@@ -78,6 +82,10 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     CPA: (lambda fp, **kw: fp.coupon_associations.list_coupon_associations(**kw), _items),
     TXR: (lambda fp, **kw: fp.tax_rates.get_tax_rates(**kw), _items),
     TXA: (lambda fp, **kw: fp.tax_associations.list_tax_associations(**kw), _items),
+    PUL: (lambda fp, **kw: fp.price_units.list_price_units(**kw), _items),
+    PUQ: (lambda fp, **kw: fp.price_units.query_price_unit(**kw), _items),
+    FXQ: (lambda fp, **kw: fp.fx_rates.query_fx_rates(**kw), _items),
+    GRQ: (lambda fp, **kw: fp.groups.query_group(**kw), _items),
     ADN: (lambda fp, **kw: fp.addons.query_addon(**kw), _items),
     URS: (lambda fp, **kw: fp.usage_records.post_usage_records_search(**kw), _items),
     LIS: (lambda fp, **kw: fp.subscriptions.query_subscription_line_items(**kw), _items),
@@ -152,6 +160,9 @@ REFUSED: dict[tuple[str, str], Any] = {
     ("query_user", "end_time"): "2030-01-01T00:00:00Z",
     (CPN, "expand"): "coupon_associations",
     (TXR, "expand"): "tax_associations",
+    (PUQ, "expand"): "prices",
+    (FXQ, "expand"): "customer",
+    (GRQ, "expand"): "entities",
     (ADN, "expand"): "prices",
     (URS, "expand"): "customer",
     (LIS, "addon_association_ids"): ["addon_assoc_1"],
@@ -372,6 +383,75 @@ CASES: list[Case] = [
     _eq(TXA, "entity_id", _id("cust_a"), "tax_a", "tax_b"),
     _eq(TXA, "external_customer_id", _id("ext_b"), "tax_b", "tax_a"),
     _eq(TXA, "tax_rate_id", _id("rate_a"), "tax_a", "tax_b"),
+    # price units, exchange rates and groups
+    Case(PUL, "status", lambda w: {"status": "archived"}, (), ("unit_a", "unit_b")),
+    _eq(PUQ, "price_unit_ids", _list("unit_b"), "unit_b", "unit_a"),
+    Case(PUQ, "status", lambda w: {"status": "archived"}, (), ("unit_a", "unit_b")),
+    Case(PUQ, "start_time", lambda w: {"start_time": w.after}, (), ("unit_a", "unit_b")),
+    Case(PUQ, "end_time", lambda w: {"end_time": w.before}, (), ("unit_a", "unit_b")),
+    Case(
+        PUQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "code",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["unit_a_code"]},
+                }
+            ]
+        },
+        ("unit_a",),
+        ("unit_b",),
+    ),
+    _eq(FXQ, "fx_rate_ids", _list("fx_a"), "fx_a", "fx_b"),
+    _eq(FXQ, "from_currency", lambda w: "usd", "fx_a", "fx_b"),
+    _eq(FXQ, "to_currency", lambda w: "jpy", "fx_b", "fx_a"),
+    _eq(FXQ, "scope", lambda w: "customer", "fx_b", "fx_a"),
+    _eq(FXQ, "scope_id", _id("cust_b"), "fx_b", "fx_a"),
+    Case(FXQ, "status", lambda w: {"status": "archived"}, (), ("fx_a", "fx_b")),
+    Case(FXQ, "start_time", lambda w: {"start_time": w.after}, (), ("fx_a", "fx_b")),
+    Case(FXQ, "end_time", lambda w: {"end_time": w.before}, (), ("fx_a", "fx_b")),
+    Case(
+        FXQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "source",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": "market"},
+                }
+            ]
+        },
+        ("fx_b",),
+        ("fx_a",),
+    ),
+    _eq(GRQ, "group_ids", _list("group_a"), "group_a", "group_b"),
+    _eq(GRQ, "entity_type", lambda w: "feature", "group_b", "group_a"),
+    _eq(GRQ, "lookup_key", _id("group_a_key"), "group_a", "group_b"),
+    _eq(GRQ, "name", lambda w: "p b", "group_b", "group_a"),
+    Case(GRQ, "status", lambda w: {"status": "archived"}, (), ("group_a", "group_b")),
+    Case(GRQ, "start_time", lambda w: {"start_time": w.after}, (), ("group_a", "group_b")),
+    Case(GRQ, "end_time", lambda w: {"end_time": w.before}, (), ("group_a", "group_b")),
+    Case(
+        GRQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "lookup_key",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["group_b_key"]},
+                }
+            ]
+        },
+        ("group_b",),
+        ("group_a",),
+    ),
     # add-ons (the deleted one is found by an archived search only)
     _eq(ADN, "addon_ids", _list("addon_a"), "addon_a", "addon_b"),
     _eq(ADN, "lookup_keys", _list("addon_b_key"), "addon_b", "addon_a"),
@@ -747,6 +827,22 @@ def _mappings(w: World) -> None:
     assert refused.value.status_code == 400 and "entity_type" in refused.value.body
 
 
+_PAGING = ("limit", "offset", "order", "sort")
+
+
+def _unit_listing(w: World) -> None:
+    """The GET list of price units pages, orders and sorts (``sort`` names one field)."""
+    names = _ids(w, PUL)
+    assert names == [w.ids["unit_b"], w.ids["unit_a"]], "newest first"
+    assert _ids(w, PUL, limit=1) == names[:1]
+    assert _ids(w, PUL, offset=1) == names[1:]
+    assert _ids(w, PUL, order="asc") == names[::-1]
+    by_code = sorted(
+        [(w.ids["unit_a_code"], w.ids["unit_a"]), (w.ids["unit_b_code"], w.ids["unit_b"])]
+    )
+    assert _ids(w, PUL, sort="code", order="asc") == [i for _, i in by_code]
+
+
 # Fields that look one row up, shape the answer or page it, each with its own check.
 USER_PARAMETERS = ("user_ids", "type", "roles", "status", "limit", "offset")
 
@@ -844,6 +940,8 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     **{(ALG, name): _paging(ALG) for name in ("limit", "offset", "order", "sort")},
     **{("query_user", name): _users for name in USER_PARAMETERS},
     ("list_rbac_roles", "user_type"): _roles_by_user_type,
+    **{(PUL, name): _unit_listing for name in ("limit", "offset", "order", "sort")},
+    **{(op, name): _paging(op) for op in (PUQ, FXQ, GRQ) for name in _PAGING},
     **{(LAC, name): _activity_pages for name in ("limit", "cursor")},
     **{(LTK, name): _paging(LTK, sort=False) for name in ("limit", "offset", "order")},
     (LTK, "sort"): _task_sort,

@@ -76,7 +76,8 @@ class MeterUpdate(WireModel):
 
 
 class FeatureIn(WireModel):
-    unsupported = frozenset({"alert_settings", "group_id", "reporting_unit"})
+    unsupported = frozenset({"alert_settings", "reporting_unit"})
+    group_id: str | None = Field(default=None, max_length=64)
     name: str = Field(min_length=1, max_length=255)
     type: str
     lookup_key: str | None = Field(default=None, max_length=255)
@@ -89,7 +90,8 @@ class FeatureIn(WireModel):
 
 
 class FeatureUpdate(WireModel):
-    unsupported = frozenset({"alert_settings", "group_id", "reporting_unit"})
+    unsupported = frozenset({"alert_settings", "reporting_unit"})
+    group_id: str | None = Field(default=None, max_length=64)
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=2000)
     unit_singular: str | None = Field(default=None, max_length=100)
@@ -99,6 +101,7 @@ class FeatureUpdate(WireModel):
 
     def command(self) -> FeatureChanges:
         return FeatureChanges(
+            group_id=self.group_id,
             name=self.name,
             description=self.description,
             unit_singular=self.unit_singular,
@@ -177,6 +180,7 @@ def feature_out(feature: Feature, meter: Meter | None = None) -> dict[str, Any]:
         "unit_singular": feature.unit_singular or "",
         "unit_plural": feature.unit_plural or "",
         "metadata": feature.metadata_ or {},
+        "group_id": feature.group_id,
         "environment_id": feature.environment_id,
         "status": feature.status,
         "created_at": iso(feature.created_at),
@@ -257,6 +261,7 @@ def create_feature(body: FeatureIn, principal: Vendor, session: WriteSession) ->
             unit_singular=body.unit_singular,
             unit_plural=body.unit_plural,
             metadata=body.metadata,
+            group_id=body.group_id,
         ),
     )
     return _one_feature(session, principal, feature, 201)

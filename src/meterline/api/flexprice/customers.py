@@ -34,7 +34,7 @@ class CustomerFields(WireModel):
     address_country: str | None = Field(default=None, min_length=2, max_length=2)
     timezone: str | None = Field(default=None, max_length=64)
     billing_currency: str | None = Field(default=None, min_length=3, max_length=3)
-    tax_treatment: Literal["taxable", "exempt"] | None = None
+    tax_treatment: Literal["taxable", "exempt", "reverse_charge"] | None = None
     metadata: dict[str, str] | None = Field(default=None, max_length=100)
 
 

@@ -24,12 +24,14 @@ from meterline.api.flexprice.filters import FilterQuery, refuse_expand, refuse_q
 from meterline.api.flexprice.taxes import applied_out
 from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
-from meterline.invoicing import pdf
+from meterline.invoicing import edits, pdf, recalculation
 from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel import money
+from meterline.kernel.errors import InvalidOperation, InvalidRequest
 from meterline.kernel.instants import OptionalInstant
 from meterline.subscriptions import service as subscriptions
+from meterline.webhooks import notify
 
 router = APIRouter(tags=["invoices"])
 
@@ -187,6 +189,27 @@ def line_out(line: InvoiceLineItem) -> dict[str, Any]:
     }
 
 
+EXEMPTION_REASONS = {
+    "customer_exempt": "The customer is exempt from tax.",
+    "reverse_charge": "Reverse charge: the customer accounts for the tax.",
+}
+
+
+def tax_summary(invoice: Invoice) -> dict[str, Any]:
+    """The invoice's tax split by behaviour, and why none was charged."""
+    total = invoice.total_tax or Decimal(0)
+    inclusive = invoice.inclusive_tax or Decimal(0)  # unset on a preview's unsaved invoice
+    summary: dict[str, Any] = {
+        "exclusive_tax": decimal_text(total - inclusive),
+        "inclusive_tax": decimal_text(inclusive),
+        "total_tax": decimal_text(total),
+    }
+    code = invoice.tax_exemption_reason_code
+    if code:
+        summary["exemption"] = {"reason_code": code, "reason": EXEMPTION_REASONS.get(code, code)}
+    return summary
+
+
 def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[str, Any]:
     overpaid = max(Decimal(0), invoice.amount_paid - invoice.amount_due)
     out: dict[str, Any] = {
@@ -205,6 +228,8 @@ def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[s
         "total": decimal_text(invoice.total),
         "total_discount": decimal_text(invoice.total_discount),
         "total_tax": decimal_text(invoice.total_tax),
+        "tax_summary": tax_summary(invoice),
+        "tax_exemption_reason_code": invoice.tax_exemption_reason_code,
         "total_prepaid_credits_applied": decimal_text(invoice.total_prepaid_credits_applied),
         "adjustment_amount": decimal_text(invoice.adjustment_amount),
         "refunded_amount": decimal_text(invoice.refunded_amount),
@@ -225,6 +250,7 @@ def invoice_out(invoice: Invoice, lines: list[InvoiceLineItem] | None) -> dict[s
         "period_end": iso(invoice.period_end),
         "metadata": invoice.metadata_ or {},
         "is_manually_edited": invoice.is_manually_edited,
+        "recalculated_invoice_id": (invoice.metadata_ or {}).get(recalculation.REPLACEMENT),
         "version": invoice.version,
         "environment_id": invoice.environment_id,
         "tenant_id": None,
@@ -418,4 +444,128 @@ def invoice_pdf(
         document,
         media_type="application/pdf",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+class AddLineIn(WireModel):
+    display_name: str = Field(min_length=1, max_length=255)
+    amount: money.Amount
+    quantity: money.Quantity
+    description: str | None = Field(default=None, max_length=2000)
+    period_start: OptionalInstant = None
+    period_end: OptionalInstant = None
+
+
+class UpdateLineIn(WireModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=255)
+    amount: money.Amount | None = None
+    quantity: money.Quantity | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    period_start: OptionalInstant = None
+    period_end: OptionalInstant = None
+
+
+class LineItemParamsIn(WireModel):
+    action: str = Field(max_length=20)
+    items: list[AddLineIn] | None = Field(default=None, max_length=edits.MAX_EDITED)
+    line_item_id: str | None = Field(default=None, max_length=64)
+    line_item_ids: list[str] | None = Field(default=None, max_length=edits.MAX_EDITED)
+    update: UpdateLineIn | None = None
+
+
+class InvoiceModifyIn(WireModel):
+    type: Literal["line_item"]
+    line_item_params: LineItemParamsIn | None = None
+
+
+@router.post("/invoices/{invoice_id}/modify/execute", summary="Edit a draft invoice's lines")
+def execute_invoice_modify(
+    invoice_id: str, body: InvoiceModifyIn, principal: Vendor, session: WriteSession
+) -> Response:
+    params = body.line_item_params
+    if params is None:
+        raise InvalidRequest("line_item_params is required", field="line_item_params")
+    edit = edits.LineEdit(
+        action=params.action,
+        items=[edits.NewLine(**item.model_dump()) for item in params.items or []],
+        line_item_id=params.line_item_id,
+        line_item_ids=params.line_item_ids or [],
+        update=None if params.update is None else edits.LineChanges(**params.update.model_dump()),
+    )
+    invoice = edits.modify_invoice(session, principal, invoice_id, edit)
+    lines = invoices.lines_of(session, [invoice])[invoice.id]
+    body_out = invoice_out(invoice, lines)
+    body_out["coupon_applications"] = applications_out(session, invoice)
+    body_out["taxes"] = applied_out(session, invoice)
+    return json_response({"invoice": body_out})
+
+
+@router.post(
+    "/invoices/{invoice_id}/recalculate-v2",
+    summary="Recompute a draft subscription invoice in place (and finalize it unless told not to)",
+)
+def recalculate_invoice_v2(
+    invoice_id: str, principal: Vendor, session: WriteSession, finalize: bool = True
+) -> Response:
+    invoice = recalculation.recalculate_draft(session, principal, invoice_id, finalize=finalize)
+    return _render(session, invoice)
+
+
+@router.post(
+    "/invoices/{invoice_id}/recalculate",
+    status_code=202,
+    summary="Replace a voided subscription invoice with one computed now",
+)
+def recalculate_invoice(invoice_id: str, principal: Vendor, session: WriteSession) -> Response:
+    replacement = recalculation.recalculate_voided(session, principal, invoice_id)
+    return json_response(
+        {
+            "message": "replacement invoice created",
+            "workflow_id": replacement.id,
+            "run_id": replacement.id,
+        },
+        202,
+    )
+
+
+@router.post("/invoices/{invoice_id}/comms/trigger", summary="Send the invoice's webhook")
+def trigger_invoice_comms_webhook(
+    invoice_id: str, principal: Vendor, session: WriteSession
+) -> Response:
+    invoice = invoices.get_invoice(session, principal, invoice_id)
+    if invoice.invoice_status != "FINALIZED":
+        raise InvalidOperation(
+            f"Only a finalized invoice is sent; this one is {invoice.invoice_status}",
+            details={"invoice_status": invoice.invoice_status},
+        )
+    notify.invoice_communication(session, invoice)
+    return json_response({"message": "invoice communication webhook triggered"})
+
+
+def _summary_out(found: edits.CurrencySummary, customer_id: str) -> dict[str, Any]:
+    return {
+        "customer_id": customer_id,
+        "currency": found.currency,
+        "total_invoice_count": found.total_invoice_count,
+        "unpaid_invoice_count": found.unpaid_invoice_count,
+        "overdue_invoice_count": found.overdue_invoice_count,
+        "total_revenue_amount": decimal_text(found.total_revenue_amount),
+        "total_unpaid_amount": decimal_text(found.total_unpaid_amount),
+        "total_overdue_amount": decimal_text(found.total_overdue_amount),
+        "unpaid_usage_charges": decimal_text(found.unpaid_usage_charges),
+        "unpaid_fixed_charges": decimal_text(found.unpaid_fixed_charges),
+    }
+
+
+@router.get("/customers/{customer_id}/invoices/summary", summary="A customer's invoices in sum")
+def get_customer_invoice_summary(
+    customer_id: str, principal: Vendor, session: ReadSession
+) -> Response:
+    found = edits.customer_summary(session, principal, customer_id)
+    return json_response(
+        {
+            "customer_id": found.customer_id,
+            "default_currency": found.default_currency,
+            "summaries": [_summary_out(s, found.customer_id) for s in found.summaries],
+        }
     )

@@ -89,18 +89,33 @@ class PriceFields(WireModel):
         )
 
 
+class PriceUnitConfigIn(WireModel):
+    price_unit: str = Field(min_length=1, max_length=20)
+    amount: AmountIn = None
+    price_unit_tiers: list[TierIn] | None = Field(default=None, max_length=MAX_TIERS)
+
+    def command(self) -> commands.PriceUnitInput:
+        return commands.PriceUnitInput(
+            price_unit=self.price_unit,
+            amount=self.amount,
+            price_unit_tiers=None
+            if self.price_unit_tiers is None
+            else tuple(commands.TierInput(**t.model_dump()) for t in self.price_unit_tiers),
+        )
+
+
 class PriceIn(PriceFields):
     # min_quantity and a start_date are stored but not applied by billing: refused.
     unsupported = frozenset(
         {
             "bucket_size",
             "filter_values",
-            "group_id",
             "min_quantity",
-            "price_unit_config",
             "start_date",
         }
     )
+    price_unit_config: PriceUnitConfigIn | None = None
+    group_id: str | None = Field(default=None, max_length=64)
     entity_type: str | None = None
     entity_id: str | None = Field(default=None, max_length=64)
     plan_id: str | None = Field(default=None, max_length=64)
@@ -117,8 +132,11 @@ class PriceIn(PriceFields):
     end_date: OptionalInstant = None
 
     def command(self) -> commands.CreatePrice:
-        fields = self.model_dump(exclude=set(commands.PricingInput.__dataclass_fields__))
-        return commands.CreatePrice(pricing=self.pricing(), **fields)
+        fields = self.model_dump(
+            exclude=set(commands.PricingInput.__dataclass_fields__) | {"price_unit_config"}
+        )
+        config = None if self.price_unit_config is None else self.price_unit_config.command()
+        return commands.CreatePrice(pricing=self.pricing(), price_unit_config=config, **fields)
 
 
 class PriceBulkIn(WireModel):
@@ -169,6 +187,12 @@ def price_out(price: Price) -> dict[str, Any]:
         "display_amount": display_amount(price.amount, price.currency),
         "currency": price.currency,
         "price_unit_type": price.price_unit_type,
+        "price_unit_id": price.price_unit_id,
+        "price_unit": price.price_unit,
+        "price_unit_amount": decimal_text(price.price_unit_amount),
+        "price_unit_tiers": price.price_unit_tiers,
+        "conversion_rate": decimal_text(price.conversion_rate),
+        "group_id": price.group_id,
         "type": price.type,
         "billing_period": price.billing_period,
         "billing_period_count": price.billing_period_count,

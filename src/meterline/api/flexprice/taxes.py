@@ -194,7 +194,7 @@ def applied_out(session: Session, invoice: Invoice) -> list[dict[str, Any]]:
             "taxable_amount": decimal_text(row.taxable_amount),
             "tax_amount": decimal_text(row.tax_amount),
             "currency": row.currency,
-            "tax_behavior": "exclusive",
+            "tax_behavior": row.tax_behavior,
             "applied_at": iso(row.applied_at),
             "metadata": row.metadata_ or {},
             "status": row.status,

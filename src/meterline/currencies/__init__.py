@@ -1,0 +1,1 @@
+"""Price units (custom pricing units converted to a fiat currency) and exchange rates."""

@@ -1,0 +1,1 @@
+"""Groups of prices or of features, named by a lookup key."""
