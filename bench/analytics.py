@@ -35,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, rss_peak_mb, start_meterline
-from billing_run import NOW, PERIOD_END, PERIOD_START, SETUP_BATCH, load_events
+from billing_run import NOW, PERIOD_END, PERIOD_START, load_events, subscribe_customers
 from meterline.accounts.principal import Principal
 from meterline.db.engine import Database
 from meterline.settings import Settings
@@ -51,11 +51,7 @@ def setup(db: Database, customers: int) -> tuple[Principal, str]:
     from meterline.api.flexprice.prices import PriceIn
     from meterline.catalog import service as catalog
     from meterline.catalog.commands import CreateFeature, CreateMeter
-    from meterline.customers import service as customer_service
-    from meterline.customers.commands import CreateCustomer
     from meterline.pricing import plans, prices
-    from meterline.subscriptions import service as subscriptions
-    from meterline.subscriptions.commands import CreateSubscription
 
     with db.session() as session:
         account = accounts.ensure_default_account(session)
@@ -132,25 +128,7 @@ def setup(db: Database, customers: int) -> tuple[Principal, str]:
             session, principal, [PriceIn.model_validate(b).command() for b in bodies], bulk=True
         )
         plan_id = plan.id
-    for first in range(0, customers, SETUP_BATCH):
-        with db.session() as session:
-            for c in range(first, min(first + SETUP_BATCH, customers)):
-                customer = customer_service.create_customer(
-                    session,
-                    principal,
-                    CreateCustomer(external_id=f"cust_{c:06d}", name=f"Customer {c}"),
-                )
-                subscriptions.create_subscription(
-                    session,
-                    principal,
-                    CreateSubscription(
-                        customer_id=customer.id,
-                        plan_id=plan_id,
-                        currency="usd",
-                        billing_period="MONTHLY",
-                        start_date=PERIOD_START,
-                    ),
-                )
+    subscribe_customers(db, principal, plan_id, customers)
     return principal, plaintext
 
 

@@ -121,11 +121,7 @@ def setup(db: Database, subscriptions: int) -> Principal:
     from meterline.api.flexprice.prices import PriceIn
     from meterline.catalog import service as catalog
     from meterline.catalog.commands import CreateMeter
-    from meterline.customers import service as customers
-    from meterline.customers.commands import CreateCustomer
     from meterline.pricing import plans, prices
-    from meterline.subscriptions import service as subscriptions_service
-    from meterline.subscriptions.commands import CreateSubscription
 
     with db.session() as session:
         account = accounts.ensure_default_account(session)
@@ -194,9 +190,21 @@ def setup(db: Database, subscriptions: int) -> Principal:
             bulk=True,
         )
         plan_id = plan.id
-    for first in range(0, subscriptions, SETUP_BATCH):
+    subscribe_customers(db, principal, plan_id, subscriptions)
+    return principal
+
+
+def subscribe_customers(db: Database, principal: Principal, plan_id: str, count: int) -> None:
+    """``count`` customers ``cust_000000``… each on a monthly subscription to ``plan_id``
+    from ``PERIOD_START``, written in transactions of ``SETUP_BATCH``."""
+    from meterline.customers import service as customers
+    from meterline.customers.commands import CreateCustomer
+    from meterline.subscriptions import service as subscriptions_service
+    from meterline.subscriptions.commands import CreateSubscription
+
+    for first in range(0, count, SETUP_BATCH):
         with db.session() as session:
-            for c in range(first, min(first + SETUP_BATCH, subscriptions)):
+            for c in range(first, min(first + SETUP_BATCH, count)):
                 customer = customers.create_customer(
                     session,
                     principal,
@@ -213,7 +221,6 @@ def setup(db: Database, subscriptions: int) -> Principal:
                         start_date=PERIOD_START,
                     ),
                 )
-    return principal
 
 
 def load_events(db: Database, total: int, customers: int, environment_id: str) -> None:
