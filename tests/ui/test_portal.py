@@ -208,3 +208,51 @@ def test_a_portal_link_shows_its_own_customer_only_and_not_after_expiry(
         assert reader.get(f"/v1/customers/portal/{alice['external_id']}").status_code == 403
     missing = http.get("/v1/customers/portal/nobody-here")
     assert missing.status_code == 404 and missing.json()["http_status_code"] == 404
+
+
+def test_the_portal_hands_out_the_license_files_of_the_customers_own_installations(
+    tenant: Tenant, http: httpx.Client
+) -> None:
+    slug = unique("pl").replace("_", "-")
+    assert http.post(
+        "/api/licenses", json={"name": slug, "slug": slug, "type": "PAID"}
+    ).status_code in (200, 201)
+    license_id = http.get(f"/api/licenses/{slug}").json()["id"]
+    made = {}
+    for who in ("alice", "bob"):
+        external = unique(who)
+        customer = http.post(
+            "/api/customers", json={"name": f"{who} {external}", "externalCustomerId": external}
+        )
+        assert customer.status_code == 201, customer.text
+        instance = http.post(
+            "/api/instances",
+            json={
+                "name": f"{who} on-prem",
+                "slug": f"{slug}-{who}",
+                "customerId": customer.json()["id"],
+                "licenseId": license_id,
+                "startLicenseDate": "2026-01-01T00:00:00Z",
+                "endLicenseDate": "2036-01-01T00:00:00Z",
+            },
+        )
+        assert instance.status_code == 201, instance.text
+        made[who] = (external, f"{slug}-{who}")
+    link = _portal(tenant, made["alice"][0])
+    alice_instance, bob_instance = made["alice"][1], made["bob"][1]
+    with httpx.Client(base_url=tenant.server.base_url, timeout=30) as browser:
+        page = browser.get(f"/portal/{link['token']}").text
+        assert f'data-instance="{alice_instance}"' in page and bob_instance not in page
+        own = browser.get(f"/portal/{link['token']}/instances/{alice_instance}/license-file")
+        assert own.status_code == 200, own.text
+        assert own.headers["content-type"].startswith("application/x-meterline-license")
+        assert own.headers["referrer-policy"] == "no-referrer"
+        # The file is the one the licensing API issues: it verifies with the published key.
+        verified = http.post("/api/license-files/verify", json={"file": own.text})
+        assert verified.status_code == 200, verified.text
+        assert verified.json()["allowed"] is True, verified.text
+        theirs = browser.get(f"/portal/{link['token']}/instances/{bob_instance}/license-file")
+        assert theirs.status_code == 404 and "BEGIN" not in theirs.text
+        _expire(tenant.server, link["token"])
+        late = browser.get(f"/portal/{link['token']}/instances/{alice_instance}/license-file")
+        assert late.status_code == 401

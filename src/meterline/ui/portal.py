@@ -13,8 +13,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from meterline.api.deps import ReadSession
+from meterline.api.deps import ReadSession, WriteSession
 from meterline.kernel.errors import DomainError, NotFound, Unauthenticated
+from meterline.licensing import instances as licensing_instances
 from meterline.portal import service as portal
 from meterline.ui import views
 from meterline.ui.routes import pdf_response, templates
@@ -62,3 +63,21 @@ def portal_invoice_pdf(
     response = pdf_response(invoice.invoice_number or "invoice", document)
     response.headers.update(HEADERS)
     return response
+
+
+@router.get("/{token}/instances/{slug}/license-file")
+def portal_license_file(token: str, slug: str, request: Request, session: WriteSession) -> Response:
+    """The signed license file of one of the customer's installations (as
+    ``GET /api/instances/{slug}/license-file`` issues it); another customer's is not found."""
+    try:
+        caller = portal.caller_of(session, token)
+        instance = licensing_instances.get_instance(session, caller.principal, slug[:255])
+        if instance.customer_id != caller.customer.id:
+            raise NotFound("instance", slug[:255])
+        text = licensing_instances.issue_license_file(session, caller.principal, instance.slug)
+    except DomainError as exc:
+        return _refused(request, exc)
+    disposition = {"Content-Disposition": f'attachment; filename="{instance.slug}.lic"'}
+    return Response(
+        text, media_type="application/x-meterline-license", headers={**HEADERS, **disposition}
+    )
