@@ -169,14 +169,74 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
             else:
                 sdk.payments.update_payment(id=payment.id, payment_status="FAILED")
         work = http.get(f"/v1/invoices/{owed[0]}").json()["line_items"][0]["id"]
+        note_ids = set()
         for target in ("BACK_TO_SOURCE", "PREPAID_WALLET"):
-            sdk.credit_notes.create_credit_note(
+            note = sdk.credit_notes.create_credit_note(
                 invoice_id=owed[0],
                 reason="SERVICE_ISSUE",
                 line_items=[{"invoice_line_item_id": work, "amount": "1"}],
                 refund_target=target,
             )
+            note_ids.add(note.id)
         refund_ids = {r.id for r in sdk.refunds.list_refunds(invoice_ids=[owed[0]]).items}
+        # A credit note made as a draft, then voided (created, updated).
+        draft_note = sdk.credit_notes.create_credit_note(
+            invoice_id=owed[0],
+            reason="BILLING_ERROR",
+            line_items=[{"invoice_line_item_id": work, "amount": "1"}],
+            process_credit_note=False,
+        )
+        sdk.credit_notes.void_credit_note(id=draft_note.id)
+        note_ids.add(draft_note.id)
+        # The wallet changed and, with a second one, terminated.
+        sdk.wallets.update_wallet(id=wallet["id"], name="Prepaid credits")
+        spare = sdk.wallets.create_wallet(customer_id=customer["id"], currency="eur")
+        sdk.wallets.terminate_wallet(id=spare.id)
+        # The subscription's life: updated, paused and resumed, moved to another plan; a
+        # draft made and activated.
+        updated = http.put(f"/v1/subscriptions/{sub['id']}", json={"metadata": {"team": "a"}})
+        assert updated.status_code == 200, updated.text
+        assert http.post(f"/v1/subscriptions/{sub['id']}/pause", json={}).status_code == 200
+        sdk.subscriptions.resume_subscription(id=sub["id"])
+        bigger = http.post("/v1/plans", json={"name": "Bigger"}).json()
+        http.post(
+            "/v1/prices",
+            json={
+                "entity_type": "PLAN",
+                "entity_id": bigger["id"],
+                "type": "FIXED",
+                "price_unit_type": "FIAT",
+                "currency": "usd",
+                "billing_model": "FLAT_FEE",
+                "amount": "9",
+                "billing_period": "MONTHLY",
+                "invoice_cadence": "ADVANCE",
+            },
+        ).raise_for_status()
+        changed = http.post(
+            f"/v1/subscriptions/{sub['id']}/change/execute",
+            json={
+                "target_plan_id": bigger["id"],
+                "billing_cadence": "RECURRING",
+                "billing_cycle": "anniversary",
+                "billing_period": "MONTHLY",
+                "proration_behavior": "none",
+            },
+        )
+        assert changed.status_code == 200, changed.text
+        draft = http.post(
+            "/v1/subscriptions",
+            json={
+                "customer_id": customer["id"],
+                "plan_id": bigger["id"],
+                "currency": "usd",
+                "billing_period": "MONTHLY",
+                "subscription_status": "draft",
+            },
+        )
+        assert draft.status_code == 201, draft.text
+        activated = http.post(f"/v1/subscriptions/{draft.json()['id']}/activate", json={})
+        assert activated.status_code == 200, activated.text
         cancel = http.post(
             f"/v1/subscriptions/{sub['id']}/cancel", json={"cancellation_type": "immediate"}
         )
@@ -202,8 +262,9 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         "customer": {customer["id"], gone.id},
         "feature": {feature["id"], s["flag"]["id"]},
         "entitlement": None,  # checked below, by feature
-        "subscription": {sub["id"]},
-        "wallet": {wallet["id"]},
+        "subscription": {sub["id"], draft.json()["id"]},
+        "wallet": {wallet["id"], spare.id},
+        "credit_note": note_ids,
         "payment": payment_ids,
         "refund": refund_ids,
     }

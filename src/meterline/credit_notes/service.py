@@ -39,6 +39,7 @@ from meterline.kernel.money import in_money_context, minor_units, round_money
 from meterline.payments import refunds
 from meterline.payments.registry import Providers
 from meterline.pricing.plans import flush_unique
+from meterline.webhooks import notify
 
 ZERO = Decimal(0)
 MAX_LINES = 1000
@@ -224,6 +225,7 @@ def create_credit_note(
         for line in data.line_items
     )
     flush_unique(session, "A credit note with this credit_note_number or idempotency_key")
+    notify.credit_note_changed(session, note, "created")
     if data.process_credit_note:
         _finalize(session, note, invoice, utcnow(), providers)
     return note
@@ -261,6 +263,7 @@ def _finalize(
         note.finalized_at = now
         note.updated_at = now
         session.flush()
+        notify.credit_note_changed(session, note, "updated")
         refunds.refund_for_credit_note(
             session,
             providers,
@@ -284,6 +287,7 @@ def _finalize(
     note.finalized_at = now
     note.updated_at = now
     session.flush()
+    notify.credit_note_changed(session, note, "updated")
 
 
 def process_credit_note(
@@ -310,4 +314,5 @@ def void_credit_note(session: Session, principal: Principal, note_id: str) -> Cr
     note.voided_at = now
     note.updated_at = now
     session.flush()
+    notify.credit_note_changed(session, note, "updated")
     return note

@@ -45,6 +45,7 @@ from meterline.subscriptions.models import (
     SubscriptionLineItem,
     SubscriptionSchedule,
 )
+from meterline.webhooks import notify
 
 CHANGE_AT = ("immediate", "end_of_period")
 CHANGE_STATUSES = ("active", "trialing")
@@ -347,6 +348,7 @@ def change_plan(
     sub.version += 1
     sub.updated_at = now
     session.flush()
+    notify.subscription_changed(session, sub, "subscription.plan_changed")
     return PlanChange(
         sub, from_plan, target, change_type, now, period, swap, superseded=tuple(superseded)
     )

@@ -27,6 +27,7 @@ from meterline.kernel.errors import InvalidOperation
 from meterline.pricing.fields import choice
 from meterline.subscriptions import payouts, repository, schedule_repository, service
 from meterline.subscriptions.models import Subscription, SubscriptionPause
+from meterline.webhooks import notify
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def pause(
     sub.version += 1
     sub.updated_at = now
     session.flush()
+    notify.subscription_changed(session, sub, "subscription.paused")
     return PauseResult(sub, record, invoice, payout)
 
 
@@ -154,4 +156,5 @@ def resume(
     sub.updated_at = now
     session.flush()
     invoice = invoice_billing.create_resume_invoice(session, sub, now=now)
+    notify.subscription_changed(session, sub, "subscription.resumed")
     return PauseResult(sub, record, invoice, None)

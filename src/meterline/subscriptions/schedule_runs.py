@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from meterline.subscriptions import repository, schedule_repository
 from meterline.subscriptions.models import Subscription, SubscriptionSchedule
+from meterline.webhooks import notify
 
 PLAN_CHANGE = "plan_change"
 
@@ -86,4 +87,5 @@ def after_close(
             "change_type": config.get("change_type"),
             "effective_date": found.scheduled_at.isoformat(),
         }
+        notify.subscription_changed(session, sub, "subscription.plan_changed")
     session.flush()

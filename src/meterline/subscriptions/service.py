@@ -197,6 +197,8 @@ def create_subscription(
         # The opening invoice (ADVANCE charges) is part of the creating transaction.
         invoice_billing.create_opening_invoice(session, sub)
     notify.subscription_created(session, sub)
+    if sub.subscription_status == "draft":
+        notify.subscription_changed(session, sub, "subscription.draft.created")
     return sub
 
 
@@ -348,6 +350,7 @@ def update_subscription(
     sub.version += 1
     sub.updated_at = now
     session.flush()
+    notify.subscription_changed(session, sub, "subscription.updated")
     return sub
 
 
@@ -375,6 +378,7 @@ def activate_subscription(
     for item in repository.line_items(session, [sub.id]):
         item.start_date = start
     session.flush()
+    notify.subscription_changed(session, sub, "subscription.activated")
     return sub
 
 

@@ -35,6 +35,7 @@ from meterline.wallets.models import (
     Wallet,
     WalletTransaction,
 )
+from meterline.webhooks import notify
 
 
 def check_currency(currency: str, field: str = "currency") -> str:
@@ -143,6 +144,7 @@ def create_wallet(
             metadata=None,
             now=now or utcnow(),
         )
+    notify.wallet_changed(session, wallet, "created")
     return wallet
 
 
@@ -161,6 +163,7 @@ def update_wallet(session: Session, principal: Principal, wallet_id: str, **chan
         wallet.allowed_price_types = list(changes["allowed_price_types"])
     wallet.updated_by = principal.user_id
     session.flush()
+    notify.wallet_changed(session, wallet, "updated")
     return wallet
 
 
@@ -294,6 +297,7 @@ def terminate(session: Session, principal: Principal, wallet_id: str) -> Wallet:
     wallet.wallet_status = "closed"
     wallet.updated_by = principal.user_id
     session.flush()
+    notify.wallet_changed(session, wallet, "terminated")
     return wallet
 
 

@@ -48,6 +48,17 @@ FLEXPRICE_EVENT_TYPES = (
     "subscription.spend.threshold_recovered",
     "subscription.line_item_spend.threshold_reached",
     "subscription.line_item_spend.threshold_recovered",
+    "subscription.updated",
+    "subscription.paused",
+    "subscription.resumed",
+    "subscription.plan_changed",
+    "subscription.activated",
+    "subscription.draft.created",
+    "wallet.created",
+    "wallet.updated",
+    "wallet.terminated",
+    "credit_note.created",
+    "credit_note.updated",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (

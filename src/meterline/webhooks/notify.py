@@ -21,6 +21,7 @@ from meterline.webhooks.payloads import iso, meterline_payload, text
 
 if TYPE_CHECKING:
     from meterline.catalog.models import Feature
+    from meterline.credit_notes.models import CreditNote
     from meterline.entitlements.models import Entitlement
     from meterline.invoicing.failure_models import BillingFailure
     from meterline.invoicing.models import Invoice
@@ -91,6 +92,12 @@ def _subscription_event(session: Session, sub: Subscription, event_type: str) ->
 
 def subscription_created(session: Session, sub: Subscription) -> None:
     _subscription_event(session, sub, "subscription.created")
+
+
+def subscription_changed(session: Session, sub: Subscription, event_type: str) -> None:
+    """``subscription.updated``, ``.paused``, ``.resumed``, ``.plan_changed``, ``.activated``
+    or ``.draft.created`` (``event_type``), with the subscription as it is now."""
+    _subscription_event(session, sub, event_type)
 
 
 def subscription_cancelled(session: Session, sub: Subscription) -> None:
@@ -302,3 +309,16 @@ def entitlement_alert(
         "triggered_at": iso(at),
     }
     record(session, environment_id, event_type, meterline_payload(event_type, fields))
+
+
+def credit_note_changed(session: Session, row: CreditNote, change: str) -> None:
+    """``credit_note.created`` or ``credit_note.updated`` (``change``)."""
+    event_type = f"credit_note.{change}"
+    record(session, row.environment_id, event_type, payloads.credit_note_payload(event_type, row))
+
+
+def wallet_changed(session: Session, row: Wallet, change: str) -> None:
+    """``wallet.created``, ``wallet.updated`` or ``wallet.terminated`` (``change``)."""
+    event_type = f"wallet.{change}"
+    owner = session.get(Customer, row.customer_id)
+    record(session, row.environment_id, event_type, payloads.wallet_payload(event_type, row, owner))

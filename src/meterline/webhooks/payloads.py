@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meterline.catalog.models import Feature
+from meterline.credit_notes.models import CreditNote
 from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
 from meterline.invoicing.models import Invoice, InvoiceLineItem
@@ -390,3 +391,26 @@ def spend_alert_payload(
             "triggered_at": iso(at),
         }
     )
+
+
+def credit_note_payload(event_type: str, row: CreditNote) -> Body:
+    """``WebhookDtoCreditNoteWebhookPayload``."""
+    note = _dropping_none(
+        {
+            "id": row.id,
+            "credit_note_number": row.credit_note_number,
+            "credit_note_status": row.credit_note_status,
+            "credit_note_type": row.credit_note_type,
+            "currency": row.currency,
+            "customer_id": row.customer_id,
+            "invoice_id": row.invoice_id,
+            "subscription_id": row.subscription_id,
+            "reason": row.reason,
+            "memo": row.memo,
+            "total_amount": text(row.total_amount),
+            "metadata": dict(row.metadata_ or {}),
+            "finalized_at": iso(row.finalized_at),
+            "voided_at": iso(row.voided_at),
+        }
+    )
+    return {"event_type": event_type, "credit_note": note}
