@@ -36,6 +36,8 @@ def _file(http: httpx.Client, fp: object, task_id: str) -> str:
 def test_an_event_export_streams_its_range_as_csv_and_ndjson(
     tenant: Tenant, server_db: Database
 ) -> None:
+    if tenant.server.event_store == "clickhouse":
+        pytest.skip("events are exported from the SQL event store only (docs/exports.md)")
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
     with tenant.flexprice() as fp, tenant.client() as http:
         ext = unique("exp")
