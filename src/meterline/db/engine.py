@@ -171,6 +171,17 @@ class Database:
                 session.rollback()
                 raise
 
+    @contextmanager
+    def rehearsal(self) -> Iterator[Session]:
+        """A unit of work that writes and is always rolled back (a dry run). It takes the
+        write engine's lock (SQLite: ``BEGIN IMMEDIATE``), so it waits its turn behind a
+        concurrent writer instead of failing as a read transaction that writes would."""
+        with self._write_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """SQLite: checkpoint the WAL in the background (PASSIVE: never blocks a writer)."""
         if not self.is_sqlite or getattr(self, "_checkpointer", None) is not None:

@@ -112,14 +112,14 @@ def _would(invoice: Any) -> WouldInvoice:
 
 def dry_run(db: Database, *, now: datetime, grace: timedelta) -> DryRun:
     """What :func:`~meterline.invoicing.clock.run_once` at ``now`` would bill; writes
-    nothing (every transaction here is a read session, which always rolls back)."""
+    nothing (every transaction here is a rehearsal, which always rolls back)."""
     result = DryRun(now=now)
     with db.session(write=False) as session:
         due = repository.due_subscription_ids(session, now, MAX_SUBSCRIPTIONS + 1)
         drafts = [i.id for i in repository.due_for_finalization(session, now, MAX_SUBSCRIPTIONS)]
     result.more = len(due) > MAX_SUBSCRIPTIONS or len(drafts) == MAX_SUBSCRIPTIONS
     for subscription_id in due[:MAX_SUBSCRIPTIONS]:
-        with db.session(write=False) as session:
+        with db.rehearsal() as session:
             sub = repository.lock_subscription(session, subscription_id)
             if sub is None:
                 continue
@@ -134,7 +134,7 @@ def dry_run(db: Database, *, now: datetime, grace: timedelta) -> DryRun:
                     bill.invoices.append(_would(closed.invoice))
             result.subscriptions.append(bill)
     for invoice_id in drafts:
-        with db.session(write=False) as session:
+        with db.rehearsal() as session:
             invoice = repository.lock_invoice(session, invoice_id)
             if invoice is None or invoice.invoice_status != "DRAFT":
                 continue
