@@ -177,7 +177,7 @@ def _periods_per_subscription(database_url: str, subscription_ids: set[str]) -> 
     )
 
 
-@pytest.mark.parametrize("subscriptions", [int(os.environ.get("METERLINE_TEST_CRASH_SUBS", "300"))])
+@pytest.mark.parametrize("subscriptions", [int(os.environ.get("METERLINE_TEST_CRASH_SUBS", "150"))])
 def test_clock_killed_at_random_points_bills_each_period_exactly_once(
     tenant: Tenant, http: httpx.Client, subscriptions: int
 ) -> None:

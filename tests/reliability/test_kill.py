@@ -48,7 +48,7 @@ from tests.conftest import (
     new_tenant,
 )
 
-KILLS = int(os.environ.get("METERLINE_TEST_KILLS", "5"))
+KILLS = int(os.environ.get("METERLINE_TEST_KILLS", "3"))
 EVENT_CLIENTS = 3
 REPORT_CLIENTS = 2
 BATCH = 20
