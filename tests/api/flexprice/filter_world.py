@@ -12,6 +12,7 @@ from typing import Any
 
 from flexprice import Flexprice
 
+import meterline.db.models  # noqa: F401 - every table mapped, as in the server (the export job)
 from meterline.db.engine import Database
 from meterline.exports.job import ExportJob
 from meterline.settings import Settings
