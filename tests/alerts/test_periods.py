@@ -1,6 +1,7 @@
 """A spend alert fires once in each billing period, and once when evaluations race: the
 evaluator run in-process on the server's database at chosen instants (the server's own
-alerts job runs meanwhile, so it is one more racer)."""
+alerts job runs meanwhile, so it is one more racer). What is in alarm at an instant is the
+state of that instant's period only."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 import meterline.db.models  # noqa: F401 - every table mapped, as in the server
-from meterline.alerts import evaluate, thresholds
+from meterline.accounts.principal import Principal
+from meterline.alerts import alarms, evaluate, thresholds
 from meterline.alerts.models import AlertLog, AlertSetting
 from meterline.db.engine import Database
 from meterline.kernel.calendar import add_months
@@ -130,6 +132,21 @@ def test_a_spend_alert_fires_once_in_each_period_and_once_under_racing_evaluatio
         ).all()
         spends = sorted(m.payload["current_spend"] for m in messages)
         assert spends == ["2", "3"]
+
+        # In alarm now: only the state of the period holding the instant asked about.
+        stored = session.get(AlertSetting, setting.id)
+        assert stored is not None
+        principal = Principal(organization_id="", environment_id=stored.environment_id, key_id="")
+        for at, expected in (
+            (in_first, [Decimal("2")]),
+            (now, [Decimal("3")]),
+            (add_months(now, 2), []),  # a later period, not evaluated yet: starts at ok
+        ):
+            found = alarms.in_alarm(session, principal, 10, at)
+            assert [(a.setting_id, a.state, a.value) for a in found.items] == [
+                (setting.id, "in_alarm", value) for value in expected
+            ]
+            assert found.total == len(expected) and found.scanned_all
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import pytest
 from flexprice import Flexprice
 
 from tests.api.flexprice.builders import plan_price, tokens_feature
-from tests.conftest import Tenant, unique
+from tests.conftest import Tenant, new_tenant, unique
 from tests.ui.test_dashboard import login_csrf
 
 CHROMIUM = "/usr/bin/chromium"
@@ -293,3 +294,127 @@ def test_browser_walks_every_page(
             page.screenshot(path=str(OUTPUT / f"dashboard-phone-{backend}.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _alarm_rows(ui: httpx.Client) -> tuple[dict[str, str], str]:
+    """setting id → its row, and the alerts panel, of the overview."""
+    page = ui.get("/ui/overview")
+    assert page.status_code == 200, page.text
+    panel = re.search(r'<table id="alerts">.*?</table>', page.text, re.S)
+    assert panel is not None
+    rows = re.findall(r'(<tr data-setting="([^"]+)".*?</tr>)', panel[0], re.S)
+    return {setting: row for row, setting in rows}, panel[0]
+
+
+def _until(ui: httpx.Client, done: Any) -> dict[str, str]:
+    """The overview's alarm rows once ``done(rows)`` holds (the alerts job evaluates a
+    changed setting at once, in the background)."""
+    deadline = datetime.now(UTC) + timedelta(seconds=15)
+    while True:
+        rows, _ = _alarm_rows(ui)
+        if done(rows) or datetime.now(UTC) > deadline:
+            return rows
+        time.sleep(0.05)
+
+
+def _wallet_alert(fp: Flexprice, below: str) -> tuple[Any, str, str]:
+    customer = fp.customers.create_customer(external_id=unique("alarm"), name="Alarm Co")
+    wallet = fp.wallets.create_wallet(
+        customer_id=customer.id, currency="usd", initial_credits_to_load="100"
+    )
+    setting = fp.alert_settings.create_alert_settings(
+        entity_type="wallet",
+        entity_id=wallet.id,
+        config={
+            "alert_enabled": True,
+            "alert_threshold_type": "absolute",
+            "critical": {"condition": "below", "threshold": below},
+        },
+    )
+    assert setting.id is not None and wallet.id is not None
+    return customer, wallet.id, setting.id
+
+
+def test_overview_lists_the_alerts_in_alarm_now(tenant: Tenant, fp: Flexprice) -> None:
+    other = new_tenant(tenant.server)
+    with _signed_in(tenant) as ui, _signed_in(other) as other_ui:
+        rows, panel = _alarm_rows(ui)
+        assert rows == {} and "No alert is in alarm." in panel
+
+        # Another environment's wallet in alarm: its own overview lists it, ours never does.
+        with other.flexprice() as other_fp:
+            _, _, foreign = _wallet_alert(other_fp, below="500")
+        assert foreign in _until(other_ui, lambda r: foreign in r)
+
+        # 100 credits, under a critical threshold of 200: in alarm.
+        customer, wallet_id, setting_id = _wallet_alert(fp, below="200")
+        rows = _until(ui, lambda r: setting_id in r)
+        assert list(rows) == [setting_id]
+        row = rows[setting_id]
+        assert 'data-state="in_alarm"' in row and wallet_id in row
+        assert f'href="/ui/customers/{customer.id}"' in row and "Alarm Co" in row
+        assert "below 200" in row and 'data-value="100' in row
+
+        # The threshold lowered under the balance: recovered, so no longer listed.
+        fp.alert_settings.update_alert_settings(
+            id=setting_id,
+            config={
+                "alert_enabled": True,
+                "alert_threshold_type": "absolute",
+                "critical": {"condition": "below", "threshold": "50"},
+            },
+        )
+        rows = _until(ui, lambda r: setting_id not in r)
+        assert rows == {}
+        assert foreign in _alarm_rows(other_ui)[0]  # still in alarm there
+
+
+def test_overview_lists_an_entitlement_alert_of_the_current_usage_window(
+    tenant: Tenant, fp: Flexprice, http: httpx.Client
+) -> None:
+    customer = fp.customers.create_customer(external_id=unique("usage"), name="Usage Co")
+    feature = tokens_feature(fp, event="alarm")
+    plan = fp.plans.create_plan(name="Metered", lookup_key=unique("plan"))
+    plan_price(
+        fp,
+        plan.id,
+        type_="USAGE",
+        meter_id=feature.meter_id,
+        billing_model="FLAT_FEE",
+        amount="0.01",
+        invoice_cadence="ARREAR",
+    )
+    grant = http.post(
+        "/v1/entitlements",
+        json={
+            "plan_id": plan.id,
+            "feature_id": feature.id,
+            "feature_type": "metered",
+            "usage_limit": 100,
+            "usage_reset_period": "MONTHLY",
+        },
+    )
+    assert grant.status_code == 201, grant.text
+    fp.subscriptions.create_subscription(
+        customer_id=customer.id, plan_id=plan.id, currency="usd", billing_period="MONTHLY"
+    )
+    setting = fp.alert_settings.create_alert_settings(
+        entity_type="entitlement_grant",
+        entity_id=grant.json()["id"],
+        config={
+            "alert_threshold_type": "percentage",
+            "warning": {"condition": "above", "threshold": "50"},
+        },
+    )
+    event = {
+        "event_name": feature.meter.event_name,
+        "external_customer_id": customer.external_id,
+        "event_id": unique("e"),
+        "properties": {"tokens": "60"},
+    }
+    assert http.post("/v1/events/bulk", json={"events": [event]}).status_code == 202
+    with _signed_in(tenant) as ui:
+        rows = _until(ui, lambda r: setting.id in r)
+    row = rows[setting.id]
+    assert 'data-state="warning"' in row and "above 50 %" in row and 'data-value="60' in row
+    assert f'href="/ui/customers/{customer.id}"' in row and "Usage Co" in row

@@ -184,6 +184,27 @@ def move_state(session: Session, row: AlertState, old: str, new: str, value: Dec
     return bool(getattr(done, "rowcount", 0))
 
 
+def states_not_ok(
+    session: Session, environment_id: str, limit: int
+) -> list[tuple[AlertState, AlertSetting]]:
+    """The environment's states other than ``ok`` of its published, enabled settings, with
+    their settings, the most recently changed first (at most ``limit``)."""
+    rows = session.execute(
+        select(AlertState, AlertSetting)
+        .join(AlertSetting, AlertSetting.id == AlertState.setting_id)
+        .where(
+            AlertState.environment_id == environment_id,
+            AlertSetting.environment_id == environment_id,
+            AlertState.state != "ok",
+            AlertSetting.status == "published",
+            AlertSetting.enabled.is_(True),
+        )
+        .order_by(AlertState.updated_at.desc(), AlertState.id.desc())
+        .limit(limit)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
 LOG_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": AlertLog.id,
     "created_at": AlertLog.created_at,

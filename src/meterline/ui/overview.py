@@ -8,6 +8,8 @@
   from the daily aggregates, all customers together: ``POST /v1/events/usage/meter`` with a
   ``DAY`` window and no customer.
 * **Top customers** by revenue (the same twelve months) and by usage (the same thirty days).
+* **Alerts in alarm now**: :func:`meterline.alerts.alarms.in_alarm`, the newest
+  ``ALERTS_SHOWN`` and how many there are; shown to a caller who may read ``/v1/alerts``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from meterline.accounts.principal import Principal
+from meterline.alerts import alarms
 from meterline.analytics import kpis
 from meterline.analytics import revenue as revenue_facts
+from meterline.api.deps import require_vendor
 from meterline.catalog import repository as catalog
 from meterline.customers import service as customers
-from meterline.kernel.errors import NotFound
+from meterline.kernel.errors import NotFound, PermissionDenied
 from meterline.kernel.money import ZERO
 from meterline.metering import service as metering
 from meterline.metering.aggregations import DAY_US, aggregation_of
@@ -35,6 +39,7 @@ MONTHS = 12
 USAGE_DAYS = 30
 TOP = 5
 MAX_CHARTED_FEATURES = 6
+ALERTS_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,20 @@ class TopCustomer:
     unit: str  # a currency, or the feature's unit of usage
 
 
+@dataclass(frozen=True)
+class AlarmRow:
+    alarm: alarms.Alarm
+    customer_name: str
+    href: str  # the dashboard page of the watched entity (its customer's), "" when none
+
+
+@dataclass(frozen=True)
+class AlarmPanel:
+    rows: list[AlarmRow]
+    total: int
+    scanned_all: bool
+
+
 @dataclass
 class Overview:
     mrr: list[kpis.Amount]
@@ -69,6 +88,7 @@ class Overview:
     usage: list[FeatureDays]
     top_by_revenue: list[TopCustomer]
     top_by_usage: dict[str, list[TopCustomer]] = field(default_factory=dict)
+    alerts: AlarmPanel | None = None  # None: the caller may not read alerts
     first_month: date | None = None
     usage_start: date | None = None
     usage_end: date | None = None
@@ -188,6 +208,28 @@ def usage_by_day(
     return charts, tops, first, last
 
 
+def alarm_panel(session: Session, principal: Principal, now: datetime) -> AlarmPanel | None:
+    """The alerts in alarm now, as ``/v1/alerts`` would let the caller read them."""
+    try:
+        require_vendor(principal, "read", "/v1/alerts/search")
+    except PermissionDenied:
+        return None
+    found = alarms.in_alarm(session, principal, ALERTS_SHOWN, now)
+    rows = []
+    for alarm in found.items:
+        name, href = "", ""
+        if alarm.customer_id:
+            try:
+                customer = customers.get_customer(session, principal, alarm.customer_id)
+            except NotFound:  # a customer no longer on record: no page to link
+                pass
+            else:
+                # the customer's page shows its wallets and subscriptions
+                name, href = customer.name or customer.external_id, f"/ui/customers/{customer.id}"
+        rows.append(AlarmRow(alarm, name, href))
+    return AlarmPanel(rows, found.total, found.scanned_all)
+
+
 def overview(session: Session, principal: Principal, now: datetime | None = None) -> Overview:
     now = now or datetime.now(UTC)
     first_month = month_start(now.date(), MONTHS - 1)
@@ -205,4 +247,5 @@ def overview(session: Session, principal: Principal, now: datetime | None = None
         first_month=first_month,
         usage_start=usage_start,
         usage_end=usage_end,
+        alerts=alarm_panel(session, principal, now),
     )
