@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from meterline.customers.models import Customer
 from meterline.webhooks import payloads
-from meterline.webhooks.outbox import record
+from meterline.webhooks.outbox import record, wanted
 from meterline.webhooks.payloads import iso, meterline_payload, text
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from meterline.invoicing.models import Invoice
     from meterline.payments.models import Payment, Refund
     from meterline.subscriptions.models import Subscription
-    from meterline.wallets.models import Wallet
+    from meterline.wallets.models import Wallet, WalletTransaction
 
 # instance.usage_threshold_reached fires when an accepted report takes a counter across
 # one of these percentages of its limit.
@@ -60,6 +60,19 @@ def entitlement_changed(session: Session, row: Entitlement, change: str) -> None
 def _invoice_event(session: Session, invoice: Invoice, event_type: str) -> None:
     body = payloads.invoice_payload(session, event_type, invoice)
     record(session, invoice.environment_id, event_type, body)
+
+
+def invoice_drafted(session: Session, invoice: Invoice) -> None:
+    """``invoice.create.drafted``: an invoice was created as a DRAFT (API or billing clock).
+    Built only when an endpoint wants it: the clock drafts one per billed period."""
+    if wanted(session, invoice.environment_id, "invoice.create.drafted"):
+        _invoice_event(session, invoice, "invoice.create.drafted")
+
+
+def invoice_updated(session: Session, invoice: Invoice) -> None:
+    """``invoice.update``: the invoice's own fields (due date, metadata, PDF URL) changed
+    through the API; its status transitions have their own events."""
+    _invoice_event(session, invoice, "invoice.update")
 
 
 def invoice_finalized(session: Session, invoice: Invoice) -> None:
@@ -172,6 +185,15 @@ def wallet_debited(session: Session, wallet: Wallet, before: Decimal) -> None:
             event_type, wallet, owner, threshold=threshold, state="in_alarm"
         )
         record(session, wallet.environment_id, event_type, body)
+
+
+def wallet_transaction_created(session: Session, entry: WalletTransaction) -> None:
+    """``wallet.transaction.created``: a credit or debit entry was written to a wallet.
+    Built only when an endpoint wants it (a debit can follow every paid invoice)."""
+    event_type = "wallet.transaction.created"
+    if wanted(session, entry.environment_id, event_type):
+        body = payloads.wallet_transaction_payload(event_type, entry)
+        record(session, entry.environment_id, event_type, body)
 
 
 def instance_usage_reported(

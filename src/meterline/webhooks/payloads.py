@@ -28,7 +28,7 @@ from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.money import MONEY_CONTEXT, decimal_text
 from meterline.payments.models import Payment, Refund
 from meterline.subscriptions.models import Subscription
-from meterline.wallets.models import Wallet
+from meterline.wallets.models import Wallet, WalletTransaction
 from meterline.webhooks import repository
 
 Body = dict[str, Any]
@@ -222,6 +222,30 @@ def wallet(row: Wallet) -> Body:
     )
 
 
+def wallet_transaction(row: WalletTransaction) -> Body:
+    """``WebhookDtoWalletTransaction``."""
+    return _dropping_none(
+        {
+            "id": row.id,
+            "wallet_id": row.wallet_id,
+            "customer_id": row.customer_id,
+            "type": row.type,
+            "amount": text(row.amount),
+            "credit_amount": text(row.credit_amount),
+            "credit_balance_before": text(row.credit_balance_before),
+            "credit_balance_after": text(row.credit_balance_after),
+            "transaction_status": row.transaction_status,
+            "transaction_reason": row.transaction_reason,
+            "reference_type": row.reference_type,
+            "reference_id": row.reference_id,
+            "description": row.description,
+            "expiry_date": iso(row.expiry_date),
+            "currency": row.currency,
+            "metadata": _metadata(row.metadata_),
+        }
+    )
+
+
 # -- whole bodies, one per payload model ------------------------------------------------
 
 
@@ -281,6 +305,11 @@ def wallet_payload(
             },
         }
     return body
+
+
+def wallet_transaction_payload(event_type: str, row: WalletTransaction) -> Body:
+    """``WebhookDtoTransactionWebhookPayload``."""
+    return {"event_type": event_type, "transaction": wallet_transaction(row)}
 
 
 def payment(row: Payment) -> Body:
