@@ -37,6 +37,12 @@ ALERT_EVENT_TYPES = (
     "entitlement.usage_threshold.reached",
     "entitlement.usage_threshold.recovered",
 )
+CHECKOUT_EVENT_TYPES = (
+    "checkout.session.initiated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "checkout.session.failed",
+)
 
 
 def _sdk_events() -> dict[str, type[BaseModel]]:
@@ -254,6 +260,8 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         "instance.usage_threshold_reached",
         # alert settings' events: crossed, recovered and parsed in tests/alerts/test_firing.py
         *ALERT_EVENT_TYPES,
+        # checkout sessions need Stripe: parsed in tests/payments/test_stripe.py
+        *CHECKOUT_EVENT_TYPES,
     }
     bodies = _wait_for_types(receiver, path, expected)
     for got in receiver.at(path):  # every one signed with the endpoint's secret

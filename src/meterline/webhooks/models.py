@@ -62,6 +62,10 @@ FLEXPRICE_EVENT_TYPES = (
     "invoice.create.drafted",
     "invoice.update",
     "wallet.transaction.created",
+    "checkout.session.initiated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "checkout.session.failed",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from meterline.entitlements.models import Entitlement
     from meterline.invoicing.failure_models import BillingFailure
     from meterline.invoicing.models import Invoice
-    from meterline.payments.models import Payment, Refund
+    from meterline.payments.models import CheckoutSession, Payment, Refund
     from meterline.subscriptions.models import Subscription
     from meterline.wallets.models import Wallet, WalletTransaction
 
@@ -245,6 +245,26 @@ def payment_status_changed(session: Session, row: Payment, previous_status: str)
     if event_type is None or row.payment_status == previous_status:
         return
     record(session, row.environment_id, event_type, payloads.payment_payload(event_type, row))
+
+
+# A checkout session's status -> the event its change to that status sends ("pending", the
+# customer confirming at the provider, has no event).
+CHECKOUT_STATUS_EVENTS = {
+    "initiated": "checkout.session.initiated",
+    "completed": "checkout.session.completed",
+    "expired": "checkout.session.expired",
+    "failed": "checkout.session.failed",
+}
+
+
+def checkout_status_changed(session: Session, row: CheckoutSession, previous: str | None) -> None:
+    """``checkout.session.initiated``, ``.completed``, ``.expired`` or ``.failed`` when the
+    session's status changes to one of theirs (``previous`` None: the session is new)."""
+    event_type = CHECKOUT_STATUS_EVENTS.get(row.checkout_status)
+    if event_type is None or row.checkout_status == previous:
+        return
+    body = payloads.checkout_session_payload(event_type, row)
+    record(session, row.environment_id, event_type, body)
 
 
 def refund_created(session: Session, row: Refund) -> None:

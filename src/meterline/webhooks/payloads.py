@@ -26,7 +26,7 @@ from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.money import MONEY_CONTEXT, decimal_text
-from meterline.payments.models import Payment, Refund
+from meterline.payments.models import CheckoutSession, Payment, Refund
 from meterline.subscriptions.models import Subscription
 from meterline.wallets.models import Wallet, WalletTransaction
 from meterline.webhooks import repository
@@ -363,6 +363,26 @@ def refund(row: Refund) -> Body:
 def payment_payload(event_type: str, row: Payment) -> Body:
     """``WebhookDtoPaymentWebhookPayload``."""
     return {"event_type": event_type, "payment": payment(row)}
+
+
+def checkout_session_payload(event_type: str, row: CheckoutSession) -> Body:
+    """``WebhookDtoCheckoutSessionWebhookPayload``."""
+    session = _dropping_none(
+        {
+            "id": row.id,
+            "action": row.action,
+            "customer_id": row.customer_id,
+            "payment_provider": row.payment_provider,
+            "checkout_status": row.checkout_status,
+            "checkout_invoice_id": row.invoice_id,
+            "checkout_payment_id": row.payment_id,
+            "failure_reason": row.failure_reason,
+            "expires_at": iso(row.expires_at),
+            "completed_at": iso(row.completed_at),
+            "cancelled_at": iso(row.cancelled_at),
+        }
+    )
+    return {"event_type": event_type, "checkout_session": session}
 
 
 def refund_payload(event_type: str, row: Refund) -> Body:
