@@ -6,12 +6,15 @@ recorded on the payment and leaves the invoice as it was."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from flexprice.models import errors
+from flexprice.models import WebhookDtoCheckoutSessionWebhookPayload, errors
+from sqlalchemy import create_engine, text
 
 from tests.conftest import Server, new_tenant, unique
 from tests.payments.builders import amounts, finalized_invoice
@@ -134,8 +137,48 @@ def test_card_payment_decline_refund_and_idempotency(
     assert amounts(http, due["id"]) == ("FAILED", "0", "10", "0")
 
 
+def _checkout_events(server: Server, session_ids: set[str]) -> list[tuple[str, str, Any]]:
+    """``(session id, event type, body)`` of the outbox's checkout messages, oldest first."""
+    engine = create_engine(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT event_type, payload FROM webhook_messages "
+                    "WHERE event_type LIKE 'checkout.session.%' ORDER BY created_at"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    out = []
+    for row in rows:
+        body = row.payload if isinstance(row.payload, dict) else json.loads(row.payload)
+        parsed = WebhookDtoCheckoutSessionWebhookPayload.model_validate(body)
+        assert parsed.checkout_session is not None and parsed.event_type == row.event_type
+        assert set(body["checkout_session"]) <= set(type(parsed.checkout_session).model_fields)
+        if parsed.checkout_session.id in session_ids:
+            out.append((parsed.checkout_session.id, row.event_type, parsed.checkout_session))
+    return out
+
+
+def _expire(server: Server, session_id: str) -> None:
+    """The session's hour has passed (its deadline moved back: no clock is injectable)."""
+    engine = create_engine(server.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE checkout_sessions SET expires_at = :at WHERE id = :id"),
+                {
+                    "at": datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=1),
+                    "id": session_id,
+                },
+            )
+    finally:
+        engine.dispose()
+
+
 def test_checkout_session_completes_when_the_customer_pays(
-    world: tuple[Any, httpx.Client], localstripe: LocalStripe
+    world: tuple[Any, httpx.Client], localstripe: LocalStripe, stripe_server: Server
 ) -> None:
     fp, http = world
     stripe = localstripe.client()
@@ -205,6 +248,28 @@ def test_checkout_session_completes_when_the_customer_pays(
     with pytest.raises(errors.FlexpriceError) as gone:
         fp.checkout.get_checkout_session(id=abandoned.id)
     assert gone.value.status_code == 404
+
+    # Not paid within its hour: read after its deadline, it has expired.
+    lapsing = start(finalized_invoice(http, buyer.id, "2")["id"])
+    _expire(stripe_server, lapsing.id)
+    assert fp.checkout.get_checkout_session(id=lapsing.id).checkout_status == "expired"
+    assert fp.checkout.get_checkout_session(id=lapsing.id).checkout_status == "expired"
+
+    # One webhook event per change of status, each the SDK's body for its type.
+    events = _checkout_events(stripe_server, {opened.id, abandoned.id, lapsing.id})
+    assert [(i, t) for i, t, _ in events] == [
+        (opened.id, "checkout.session.initiated"),
+        (opened.id, "checkout.session.completed"),
+        (abandoned.id, "checkout.session.initiated"),
+        (abandoned.id, "checkout.session.failed"),
+        (lapsing.id, "checkout.session.initiated"),
+        (lapsing.id, "checkout.session.expired"),
+    ]
+    bodies = [b for _, _, b in events]
+    assert (bodies[0].checkout_status, bodies[0].checkout_invoice_id) == ("initiated", inv["id"])
+    assert bodies[1].checkout_status == "completed" and bodies[1].completed_at is not None
+    assert (bodies[3].checkout_status, bodies[3].failure_reason) == ("failed", "cancelled")
+    assert bodies[5].checkout_status == "expired"
 
 
 def test_stripe_down_is_recorded_on_the_payment(stripe_down_server: Server) -> None:

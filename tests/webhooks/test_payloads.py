@@ -14,6 +14,7 @@ import pytest
 from flexprice import models as fm
 from flexprice.webhook_events import WebhookEvents
 from pydantic import BaseModel
+from sqlalchemy import create_engine, text
 from standardwebhooks import Webhook
 
 from meterline.webhooks.models import (
@@ -35,6 +36,12 @@ ALERT_EVENT_TYPES = (
     "subscription.line_item_spend.threshold_recovered",
     "entitlement.usage_threshold.reached",
     "entitlement.usage_threshold.recovered",
+)
+CHECKOUT_EVENT_TYPES = (
+    "checkout.session.initiated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "checkout.session.failed",
 )
 
 
@@ -136,6 +143,7 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         sdk.invoices.finalize_invoice(id=paid["id"])  # wallet pays it: 30 -> 5
         sdk.invoices.trigger_invoice_comms_webhook(id=paid["id"])
         voided = one_off_for(http, customer["id"], "4")
+        sdk.invoices.update_invoice(id=voided["id"], metadata={"po": "77"})
         sdk.invoices.void_invoice(id=voided["id"])
         # Payments (in EUR: the USD wallet pays none of it): recorded pending, updated, paid;
         # one bounced; refunds back to the source (succeeded) and to a EUR wallet (failed).
@@ -252,6 +260,8 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         "instance.usage_threshold_reached",
         # alert settings' events: crossed, recovered and parsed in tests/alerts/test_firing.py
         *ALERT_EVENT_TYPES,
+        # checkout sessions need Stripe: parsed in tests/payments/test_stripe.py
+        *CHECKOUT_EVENT_TYPES,
     }
     bodies = _wait_for_types(receiver, path, expected)
     for got in receiver.at(path):  # every one signed with the endpoint's secret
@@ -268,6 +278,7 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         "payment": payment_ids,
         "refund": refund_ids,
     }
+    wallet_ids = ids["wallet"]
     for body in bodies:
         event_type = body["event_type"]
         if event_type in METERLINE_EVENT_TYPES:
@@ -279,6 +290,9 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         assert parsed.event_type == event_type
         assert _unknown_keys(body, model) == [], (event_type, body)
         entity_name = event_type.split(".")[0]
+        if event_type == "wallet.transaction.created":
+            assert parsed.transaction.wallet_id in wallet_ids, body
+            continue
         entity = getattr(parsed, entity_name)
         assert entity is not None, body
         if entity_name == "entitlement":
@@ -313,6 +327,27 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
     ours = [p for p in payments if p["id"] in (paid["id"], voided["id"])]
     assert [(p["id"], p["payment_status"]) for p in ours] == [(paid["id"], "SUCCEEDED")]
     assert only("invoice.update.voided").invoice.voided_at is not None
+    edited = only("invoice.update").invoice
+    assert (edited.id, edited.invoice_status, edited.metadata) == (
+        voided["id"],
+        "DRAFT",
+        {"po": "77"},
+    )
+    drafted = {b["invoice"]["id"] for b in bodies if b["event_type"] == "invoice.create.drafted"}
+    assert {paid["id"], voided["id"], *owed} <= drafted
+    moves = [
+        SDK_EVENTS["wallet.transaction.created"].model_validate(b).transaction
+        for b in bodies
+        if b["event_type"] == "wallet.transaction.created"
+    ]
+    assert [
+        (m.type, m.transaction_reason, m.credit_amount, m.credit_balance_after)
+        for m in moves
+        if m.wallet_id == wallet["id"]
+    ][:2] == [
+        ("credit", "FREE_CREDIT_GRANT", "30", "30"),
+        ("debit", "INVOICE_PAYMENT", "25", "5"),
+    ]
     cancelled = only("subscription.cancelled")
     assert cancelled.subscription.subscription_status == "cancelled"
     assert cancelled.customer.id == customer["id"]
@@ -321,3 +356,86 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
     assert dropped.alert.alert_settings.critical.threshold == "10"
     assert only("feature.deleted").feature.id == s["flag"]["id"]
     assert only("customer.deleted").customer.id == gone.id
+
+
+def _outbox_types(tenant: Tenant) -> list[str]:
+    """The event types of the tenant's outbox messages, oldest first."""
+    url = tenant.server.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT event_type FROM webhook_messages WHERE environment_id = :env "
+                    "ORDER BY created_at"
+                ),
+                {"env": tenant.environment_id},
+            ).all()
+    finally:
+        engine.dispose()
+    return [r.event_type for r in rows]
+
+
+FREQUENT = ("wallet.transaction.created", "invoice.create.drafted")
+
+
+def test_frequent_events_cost_nothing_until_an_endpoint_wants_them(
+    hook_tenant: Tenant, receiver: Receiver
+) -> None:
+    path = "/" + unique("frequent")
+    with hook_tenant.client() as http:
+        hook = http.post(
+            "/v1/webhooks/endpoints",
+            json={"url": receiver.url(path), "event_types": ["customer.updated"]},
+        ).json()
+        customer = http.post(
+            "/v1/customers", json={"external_id": unique("freq"), "name": "Freq"}
+        ).json()
+        wallet = http.post(
+            "/v1/wallets",
+            json={"customer_id": customer["id"], "currency": "usd", "initial_credits_to_load": "9"},
+        ).json()
+        one_off_for(http, customer["id"], "3")
+        # Nobody subscribed: neither a body built nor a message written.
+        assert not set(FREQUENT) & set(_outbox_types(hook_tenant))
+
+        wanted = [*FREQUENT, "invoice.update"]
+        changed = http.patch(f"/v1/webhooks/endpoints/{hook['id']}", json={"event_types": wanted})
+        assert changed.status_code == 200, changed.text
+        top_up = http.post(
+            f"/v1/wallets/{wallet['id']}/top-up",
+            json={"credits_to_add": "2", "transaction_reason": "PURCHASED_CREDIT_DIRECT"},
+        )
+        assert top_up.status_code == 200, top_up.text
+        draft = one_off_for(http, customer["id"], "4")
+        update = f"/v1/invoices/{draft['id']}"
+        assert http.put(update, json={"metadata": {"po": "1"}}).status_code == 200
+        assert http.put(update, json={"metadata": {"po": "1"}}).status_code == 200  # no change
+        later = {"due_date": "2030-01-02T00:00:00Z"}
+        assert http.put(update, json=later).status_code == 200
+
+    got = receiver.wait_for(path, 4)
+    time.sleep(0.3)  # nothing more follows (the worker polls every 0.1 s)
+    bodies = [r.json for r in receiver.at(path)]
+    assert [b["event_type"] for b in bodies] == [
+        "wallet.transaction.created",
+        "invoice.create.drafted",
+        "invoice.update",
+        "invoice.update",
+    ], bodies
+    assert len(got) == 4
+    for body in bodies:
+        assert _unknown_keys(body, SDK_EVENTS[body["event_type"]]) == [], body
+    move = SDK_EVENTS[FREQUENT[0]].model_validate(bodies[0]).transaction
+    assert (move.wallet_id, move.type, move.credit_amount, move.credit_balance_after) == (
+        wallet["id"],
+        "credit",
+        "2",
+        "11",
+    )
+    assert bodies[1]["invoice"]["id"] == draft["id"]
+    assert bodies[1]["invoice"]["invoice_status"] == "DRAFT"
+    assert bodies[3]["invoice"]["due_date"].startswith("2030-01-02")
+    assert [t for t in _outbox_types(hook_tenant) if t in wanted] == [
+        b["event_type"] for b in bodies
+    ]

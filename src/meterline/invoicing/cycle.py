@@ -39,6 +39,7 @@ from meterline.pricing.models import Price
 from meterline.subscriptions import schedule_runs
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
 from meterline.wallets import repository as wallet_repository
+from meterline.webhooks import notify
 
 DEFAULT_GRACE = timedelta(hours=1)
 
@@ -191,6 +192,9 @@ def close_periods(
         sub.version += 1
         closed.append(PeriodClose(sub.id, invoice, following))
     session.flush()
+    for close in closed:  # as drafts, before any of them is finalized below
+        if close.invoice is not None:
+            notify.invoice_drafted(session, close.invoice)
     if due_changes:
         continues = {c.subscription_id: c.advanced_to is not None for c in closed}
         schedule_runs.after_close(session, due_changes, subs, continues, now)

@@ -284,6 +284,7 @@ def create_one_off(
     session.flush()
     _store_lines(session, invoice, lines)
     session.flush()
+    notify.invoice_drafted(session, invoice)
     return invoice
 
 
@@ -307,7 +308,8 @@ def create_billing_invoice(
 ) -> Invoice:
     """A DRAFT subscription invoice. ``billing_key`` names what it bills; a second invoice
     with the same key is refused by the database (IntegrityError), so it is billed once.
-    With ``flush=False`` the rows are only added to the session (a batch flushes once)."""
+    With ``flush=False`` the rows are only added to the session (a batch flushes once) and
+    the caller sends ``invoice.create.drafted`` (``notify.invoice_drafted``) once flushed."""
     invoice = Invoice(
         id=new_id("inv"),
         environment_id=environment_id,
@@ -337,6 +339,7 @@ def create_billing_invoice(
     _apply_totals(invoice, lines)
     if flush:
         session.flush()
+        notify.invoice_drafted(session, invoice)
     return invoice
 
 
@@ -393,9 +396,12 @@ def update_invoice(
     metadata: dict[str, str] | None = None,
     invoice_pdf_url: str | None = None,
 ) -> Invoice:
+    """Changes the invoice's own fields; ``invoice.update`` is sent when one of them
+    changes (a call that sets them to what they are sends nothing)."""
     invoice = _locked(session, principal, invoice_id)
     if invoice.invoice_status == "VOIDED":
         raise InvalidOperation("A voided invoice cannot be updated")
+    before = (invoice.due_date, dict(invoice.metadata_ or {}), invoice.invoice_pdf_url)
     if due_date is not None:
         invoice.due_date = due_date
     if metadata is not None:
@@ -405,6 +411,8 @@ def update_invoice(
     invoice.version += 1
     invoice.updated_by = principal.user_id
     session.flush()
+    if (invoice.due_date, dict(invoice.metadata_ or {}), invoice.invoice_pdf_url) != before:
+        notify.invoice_updated(session, invoice)
     return invoice
 
 

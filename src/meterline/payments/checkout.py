@@ -30,6 +30,7 @@ from meterline.payments.models import CHECKOUT_ACTIONS, CheckoutSession
 from meterline.payments.providers import STRIPE, Charge, Outcome
 from meterline.payments.registry import Providers
 from meterline.pricing.plans import flush_unique
+from meterline.webhooks import notify
 
 LIFETIME = timedelta(hours=1)
 OPEN = ("initiated", "pending")
@@ -115,6 +116,7 @@ def create_checkout(
     )
     session.add(row)
     flush_unique(session, "A checkout session with this idempotency_key")
+    notify.checkout_status_changed(session, row, None)
     payment.attempt_count += 1
     customer_ref = payments.provider_customer(session, providers, env, customer.id, STRIPE)
     outcome = provider.charge(
@@ -129,12 +131,14 @@ def create_checkout(
         )
     )
     payments.record_outcome(session, payment, outcome, utcnow())
-    _follow(row, payment.payment_status, outcome)
+    _follow(session, row, payment.payment_status, outcome)
     session.flush()
     return row
 
 
-def _follow(row: CheckoutSession, payment_status: str, outcome: Outcome) -> None:
+def _follow(session: Session, row: CheckoutSession, payment_status: str, outcome: Outcome) -> None:
+    """The session's status from its payment's; a change sends its webhook event."""
+    previous = row.checkout_status
     now = utcnow()
     if payment_status == "SUCCEEDED":
         row.checkout_status = "completed"
@@ -150,6 +154,7 @@ def _follow(row: CheckoutSession, payment_status: str, outcome: Outcome) -> None
     elif outcome.metadata.get("stripe_status") in ("requires_confirmation", "processing"):
         row.checkout_status = "pending"
     row.updated_at = now
+    notify.checkout_status_changed(session, row, previous)
 
 
 def get_checkout(
@@ -169,7 +174,7 @@ def get_checkout(
     outcome = providers.get(row.payment_provider).charge_status(payment.gateway_payment_id)
     if outcome.status != payment.payment_status:
         payments.record_outcome(session, payment, outcome, utcnow())
-    _follow(row, payment.payment_status, outcome)
+    _follow(session, row, payment.payment_status, outcome)
     session.flush()
     return row
 
@@ -190,10 +195,12 @@ def cancel_checkout(
             providers.get(row.payment_provider).cancel_charge(payment.gateway_payment_id)
         payment.payment_status = "VOIDED"
         payment.voided_at = now
+    previous = row.checkout_status
     row.checkout_status = "failed"
     row.failure_reason = "cancelled"
     row.cancelled_at = now
     row.updated_at = now
+    notify.checkout_status_changed(session, row, previous)
     session.flush()
     return row
 

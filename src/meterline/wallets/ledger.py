@@ -95,6 +95,7 @@ def write_entry(
     session.add(entry)
     session.flush()
     changes.customer_changed(session, wallet.environment_id, wallet.customer_id)
+    notify.wallet_transaction_created(session, entry)
     return entry
 
 

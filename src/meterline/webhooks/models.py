@@ -59,6 +59,13 @@ FLEXPRICE_EVENT_TYPES = (
     "wallet.terminated",
     "credit_note.created",
     "credit_note.updated",
+    "invoice.create.drafted",
+    "invoice.update",
+    "wallet.transaction.created",
+    "checkout.session.initiated",
+    "checkout.session.completed",
+    "checkout.session.expired",
+    "checkout.session.failed",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (

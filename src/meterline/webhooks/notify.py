@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from meterline.customers.models import Customer
 from meterline.webhooks import payloads
-from meterline.webhooks.outbox import record
+from meterline.webhooks.outbox import record, wanted
 from meterline.webhooks.payloads import iso, meterline_payload, text
 
 if TYPE_CHECKING:
@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from meterline.entitlements.models import Entitlement
     from meterline.invoicing.failure_models import BillingFailure
     from meterline.invoicing.models import Invoice
-    from meterline.payments.models import Payment, Refund
+    from meterline.payments.models import CheckoutSession, Payment, Refund
     from meterline.subscriptions.models import Subscription
-    from meterline.wallets.models import Wallet
+    from meterline.wallets.models import Wallet, WalletTransaction
 
 # instance.usage_threshold_reached fires when an accepted report takes a counter across
 # one of these percentages of its limit.
@@ -60,6 +60,19 @@ def entitlement_changed(session: Session, row: Entitlement, change: str) -> None
 def _invoice_event(session: Session, invoice: Invoice, event_type: str) -> None:
     body = payloads.invoice_payload(session, event_type, invoice)
     record(session, invoice.environment_id, event_type, body)
+
+
+def invoice_drafted(session: Session, invoice: Invoice) -> None:
+    """``invoice.create.drafted``: an invoice was created as a DRAFT (API or billing clock).
+    Built only when an endpoint wants it: the clock drafts one per billed period."""
+    if wanted(session, invoice.environment_id, "invoice.create.drafted"):
+        _invoice_event(session, invoice, "invoice.create.drafted")
+
+
+def invoice_updated(session: Session, invoice: Invoice) -> None:
+    """``invoice.update``: the invoice's own fields (due date, metadata, PDF URL) changed
+    through the API; its status transitions have their own events."""
+    _invoice_event(session, invoice, "invoice.update")
 
 
 def invoice_finalized(session: Session, invoice: Invoice) -> None:
@@ -174,6 +187,15 @@ def wallet_debited(session: Session, wallet: Wallet, before: Decimal) -> None:
         record(session, wallet.environment_id, event_type, body)
 
 
+def wallet_transaction_created(session: Session, entry: WalletTransaction) -> None:
+    """``wallet.transaction.created``: a credit or debit entry was written to a wallet.
+    Built only when an endpoint wants it (a debit can follow every paid invoice)."""
+    event_type = "wallet.transaction.created"
+    if wanted(session, entry.environment_id, event_type):
+        body = payloads.wallet_transaction_payload(event_type, entry)
+        record(session, entry.environment_id, event_type, body)
+
+
 def instance_usage_reported(
     session: Session,
     environment_id: str,
@@ -223,6 +245,26 @@ def payment_status_changed(session: Session, row: Payment, previous_status: str)
     if event_type is None or row.payment_status == previous_status:
         return
     record(session, row.environment_id, event_type, payloads.payment_payload(event_type, row))
+
+
+# A checkout session's status -> the event its change to that status sends ("pending", the
+# customer confirming at the provider, has no event).
+CHECKOUT_STATUS_EVENTS = {
+    "initiated": "checkout.session.initiated",
+    "completed": "checkout.session.completed",
+    "expired": "checkout.session.expired",
+    "failed": "checkout.session.failed",
+}
+
+
+def checkout_status_changed(session: Session, row: CheckoutSession, previous: str | None) -> None:
+    """``checkout.session.initiated``, ``.completed``, ``.expired`` or ``.failed`` when the
+    session's status changes to one of theirs (``previous`` None: the session is new)."""
+    event_type = CHECKOUT_STATUS_EVENTS.get(row.checkout_status)
+    if event_type is None or row.checkout_status == previous:
+        return
+    body = payloads.checkout_session_payload(event_type, row)
+    record(session, row.environment_id, event_type, body)
 
 
 def refund_created(session: Session, row: Refund) -> None:

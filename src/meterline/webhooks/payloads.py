@@ -26,9 +26,9 @@ from meterline.customers.models import Customer
 from meterline.entitlements.models import Entitlement
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.money import MONEY_CONTEXT, decimal_text
-from meterline.payments.models import Payment, Refund
+from meterline.payments.models import CheckoutSession, Payment, Refund
 from meterline.subscriptions.models import Subscription
-from meterline.wallets.models import Wallet
+from meterline.wallets.models import Wallet, WalletTransaction
 from meterline.webhooks import repository
 
 Body = dict[str, Any]
@@ -222,6 +222,30 @@ def wallet(row: Wallet) -> Body:
     )
 
 
+def wallet_transaction(row: WalletTransaction) -> Body:
+    """``WebhookDtoWalletTransaction``."""
+    return _dropping_none(
+        {
+            "id": row.id,
+            "wallet_id": row.wallet_id,
+            "customer_id": row.customer_id,
+            "type": row.type,
+            "amount": text(row.amount),
+            "credit_amount": text(row.credit_amount),
+            "credit_balance_before": text(row.credit_balance_before),
+            "credit_balance_after": text(row.credit_balance_after),
+            "transaction_status": row.transaction_status,
+            "transaction_reason": row.transaction_reason,
+            "reference_type": row.reference_type,
+            "reference_id": row.reference_id,
+            "description": row.description,
+            "expiry_date": iso(row.expiry_date),
+            "currency": row.currency,
+            "metadata": _metadata(row.metadata_),
+        }
+    )
+
+
 # -- whole bodies, one per payload model ------------------------------------------------
 
 
@@ -283,6 +307,11 @@ def wallet_payload(
     return body
 
 
+def wallet_transaction_payload(event_type: str, row: WalletTransaction) -> Body:
+    """``WebhookDtoTransactionWebhookPayload``."""
+    return {"event_type": event_type, "transaction": wallet_transaction(row)}
+
+
 def payment(row: Payment) -> Body:
     """``WebhookDtoPayment``."""
     return _dropping_none(
@@ -334,6 +363,26 @@ def refund(row: Refund) -> Body:
 def payment_payload(event_type: str, row: Payment) -> Body:
     """``WebhookDtoPaymentWebhookPayload``."""
     return {"event_type": event_type, "payment": payment(row)}
+
+
+def checkout_session_payload(event_type: str, row: CheckoutSession) -> Body:
+    """``WebhookDtoCheckoutSessionWebhookPayload``."""
+    session = _dropping_none(
+        {
+            "id": row.id,
+            "action": row.action,
+            "customer_id": row.customer_id,
+            "payment_provider": row.payment_provider,
+            "checkout_status": row.checkout_status,
+            "checkout_invoice_id": row.invoice_id,
+            "checkout_payment_id": row.payment_id,
+            "failure_reason": row.failure_reason,
+            "expires_at": iso(row.expires_at),
+            "completed_at": iso(row.completed_at),
+            "cancelled_at": iso(row.cancelled_at),
+        }
+    )
+    return {"event_type": event_type, "checkout_session": session}
 
 
 def refund_payload(event_type: str, row: Refund) -> Body:
