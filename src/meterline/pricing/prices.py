@@ -112,6 +112,9 @@ def _build_price(session: Session, principal: Principal, data: CreatePrice) -> P
         raise InvalidRequest("entity_id (or plan_id) is required", field="entity_id")
     entity_type = choice(entity_type or "PLAN", PRICE_ENTITY_TYPES, "entity_type")
     price_type = choice(data.type, PRICE_TYPES, "type")
+    if entity_type == "COSTSHEET" and price_type != "USAGE":
+        # A cost sheet prices metered usage (costs.analytics); a fixed cost has no usage.
+        raise InvalidRequest("a cost sheet's prices are USAGE prices", field="type")
     unit_type = choice(data.price_unit_type or "FIAT", PRICE_UNIT_TYPES, "price_unit_type")
     currency = currency_of(data.currency)
     pricing_input: PricingInput = data.pricing
