@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from meterline.api.deps import ReadSession, Vendor, VendorRead, WriteSession
+from meterline.api.flexprice.catalog import meter_out
 from meterline.api.flexprice.common import (
     MAX_OFFSET,
     MAX_PAGE_SIZE,
@@ -28,10 +29,13 @@ from meterline.api.flexprice.common import (
 from meterline.api.flexprice.filters import refuse_expand
 from meterline.api.flexprice.prices import price_out
 from meterline.api.json import iso, json_response
+from meterline.costs import analytics
 from meterline.costs import service as costsheets
 from meterline.costs.models import Costsheet
+from meterline.db.base import utcnow
 from meterline.kernel.errors import InvalidRequest
 from meterline.kernel.instants import OptionalInstant
+from meterline.kernel.money import decimal_text
 
 router = APIRouter(tags=["costs"])
 
@@ -123,6 +127,46 @@ class CostsheetSearch(WireModel):
         }
 
 
+class CostAnalyticsIn(WireModel):
+    """``GetCostAnalyticsRequest``; the items are paged by ``limit``/``offset``, the totals
+    are of every item."""
+
+    unsupported = frozenset({"include_children", "property_filters"})
+    start_time: OptionalInstant = None
+    end_time: OptionalInstant = None
+    external_customer_id: str | None = Field(default=None, min_length=1, max_length=255)
+    feature_ids: list[str] | None = Field(default=None, max_length=100)
+    expand: list[str] | None = Field(default=None, max_length=10)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+ITEM_EXPANSIONS = ("price", "meter")
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else decimal_text(value)
+
+
+def cost_item_out(
+    found: analytics.CostAnalytics, item: analytics.CostItem, wanted: set[str]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "costsheet_id": found.costsheet.id,
+        "price_id": item.price.id,
+        "meter_id": item.meter.id,
+        "meter_name": item.meter.name,
+        "currency": found.currency,
+        "total_quantity": decimal_text(item.quantity),
+        "total_cost": decimal_text(item.cost),
+        "customer_id": found.customer.id if found.customer else None,
+        "external_customer_id": found.customer.external_id if found.customer else None,
+        "price": price_out(item.price) if "price" in wanted else None,
+        "meter": meter_out(item.meter) if "meter" in wanted else None,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
 def costsheet_out(found: Costsheet, prices: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": found.id,
@@ -160,6 +204,36 @@ def create_costsheet(body: CostsheetIn, principal: Vendor, session: WriteSession
 def get_active_costsheet(principal: Vendor, session: ReadSession) -> Response:
     found = costsheets.active_costsheet(session, principal)
     return json_response(_rendered(session, [found], True)[0])
+
+
+@router.post("/costs/analytics", summary="Cost, revenue, margin and ROI over a period")
+def get_cost_analytics(
+    body: CostAnalyticsIn, principal: VendorRead, session: ReadSession
+) -> Response:
+    wanted = refuse_expand(",".join(body.expand or []), ITEM_EXPANSIONS)
+    query = analytics.CostAnalyticsQuery(
+        start=body.start_time,
+        end=body.end_time,
+        external_customer_id=body.external_customer_id,
+        feature_ids=body.feature_ids,
+    )
+    found = analytics.cost_analytics(session, principal, query, utcnow())
+    page = found.items[body.offset : body.offset + body.limit]
+    derived = found.margins
+    return json_response(
+        {
+            "start_time": iso(found.start),
+            "end_time": iso(found.end),
+            "currency": found.currency,
+            "total_cost": decimal_text(found.total_cost),
+            "total_revenue": decimal_text(found.total_revenue),
+            "margin": decimal_text(derived.margin),
+            "margin_percent": _optional(derived.margin_percent),
+            "roi": _optional(derived.roi),
+            "roi_percent": _optional(derived.roi_percent),
+            "cost_analytics": [cost_item_out(found, item, wanted) for item in page],
+        }
+    )
 
 
 @router.post("/costs/search", summary="Search cost sheets")
