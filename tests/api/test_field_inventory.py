@@ -1131,3 +1131,24 @@ HONOURED["flexprice:credit_grants.create_credit_grant"] |= {
     "addon_id": "tests/addons/test_addon_credits.py::"
     "test_an_addon_grant_credits_the_subscriptions_that_have_the_addon"
 }
+# Cost sheets and cost analytics (tests/api/flexprice/test_costs.py).
+_COSTSHEETS = "tests/api/flexprice/test_costs.py::test_costsheet_lifecycle_prices_search_and_active"
+_COST_ANALYTICS = (
+    "tests/api/flexprice/test_costs.py::test_cost_analytics_cost_revenue_margin_and_roi"
+)
+for _op in ("create_costsheet", "update_costsheet"):
+    HONOURED[f"flexprice:costs.{_op}"] = {
+        name: _COSTSHEETS for name in ("description", "lookup_key", "metadata", "name")
+    }
+HONOURED["flexprice:costs.get_detailed_cost_analytics"] = {
+    name: _COST_ANALYTICS
+    for name in (
+        "end_time",
+        "expand",
+        "external_customer_id",
+        "feature_ids",
+        "limit",
+        "offset",
+        "start_time",
+    )
+}

@@ -539,10 +539,17 @@ def seed_victim(server: Server) -> Victim:
                 json={"name": f"{secret} group", "lookup_key": f"{tag}-g", "entity_type": "price"},
             )
         )
+        costsheet = _ok(
+            v1.post(
+                "/v1/costs",
+                json={"name": f"{secret} costs", "lookup_key": f"{tag}-cs", "description": secret},
+            )
+        )["costsheet"]
     victim.path_ids |= {
         "unit_id": unit["id"],
         "unit_code": unit["code"],
         "fx_rate_id": rate["id"],
         "group_id": group["id"],
+        "costsheet_id": costsheet["id"],
     }
     return victim

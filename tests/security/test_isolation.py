@@ -68,6 +68,7 @@ READ_BY_POST = {
     ("POST", "/v1/events/usage/meter"),
     ("POST", "/v1/events/analytics"),
     ("POST", "/v1/analytics/revenue"),
+    ("POST", "/v1/costs/analytics"),
     ("POST", "/v1/activity"),
     *(
         (m, p)

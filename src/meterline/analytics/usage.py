@@ -88,7 +88,9 @@ def _range(q: UsageAnalyticsQuery, now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _features(session: Session, principal: Principal, ids: Sequence[str] | None) -> list[Feature]:
+def metered_features(
+    session: Session, principal: Principal, ids: Sequence[str] | None
+) -> list[Feature]:
     """The environment's published metered features (those of ``ids`` only, when given)."""
     if ids and len(ids) > MAX_FEATURES:
         raise InvalidRequest(f"feature_ids holds at most {MAX_FEATURES} ids", field="feature_ids")
@@ -157,7 +159,7 @@ def usage_analytics(
         filters=None,
     )
     items = []
-    for feature in _features(session, principal, q.feature_ids):
+    for feature in metered_features(session, principal, q.feature_ids):
         assert feature.meter_id is not None
         meter, result = events.usage_by_meter(session, principal, feature.meter_id, params)
         priced = costs.items_of.get(meter.id, [])

@@ -14,6 +14,7 @@ from meterline.api.flexprice import alert_settings as fp_alert_settings
 from meterline.api.flexprice import analytics as fp_analytics
 from meterline.api.flexprice import catalog as fp_catalog
 from meterline.api.flexprice import checkout as fp_checkout
+from meterline.api.flexprice import costs as fp_costs
 from meterline.api.flexprice import coupons as fp_coupons
 from meterline.api.flexprice import credit_grants as fp_credit_grants
 from meterline.api.flexprice import credit_notes as fp_credit_notes
@@ -109,6 +110,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_addons.router, prefix="/v1")
     app.include_router(fp_price_sync.router, prefix="/v1")
     app.include_router(fp_groups.router, prefix="/v1")
+    app.include_router(fp_costs.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

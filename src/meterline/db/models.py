@@ -5,6 +5,7 @@ from meterline.activity import models as activity_models
 from meterline.addons import models as addons_models
 from meterline.alerts import models as alerts_models
 from meterline.catalog import models as catalog_models
+from meterline.costs import models as costs_models
 from meterline.credit_notes import models as credit_notes_models
 from meterline.credits import models as credits_models
 from meterline.currencies import models as currencies_models
@@ -45,6 +46,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "catalog_version",
+    "costs_models",
     "credit_notes_models",
     "credits_models",
     "currencies_models",

@@ -85,10 +85,11 @@ MAX_PRICED_EVENTS = 100_000
 
 
 def priced_event_values(
-    session: Session, meter: Meter, customer: str, start: datetime, end: datetime
+    session: Session, meter: Meter, customer: str | None, start: datetime, end: datetime
 ) -> list[Decimal]:
     """Each of the customer's events' meter value over ``[start, end)``, in time order (ties
-    in ingest order); at most ``MAX_PRICED_EVENTS`` of them."""
+    in ingest order); at most ``MAX_PRICED_EVENTS`` of them. ``customer`` None: the events
+    of every customer of the meter's environment (a cost sheet's cost)."""
     spec = meter_spec(meter)
     timed: list[tuple[int, Decimal]] = []
     wanted = EventRange(meter.event_name, customer, to_micros(start), to_micros(end))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from meterline.accounts.principal import Principal
 from meterline.addons import repository as addon_repository
 from meterline.catalog import service as catalog
+from meterline.costs import repository as costsheet_repository
 from meterline.currencies import price_units
 from meterline.currencies.models import PriceUnit
 from meterline.db.base import new_id, utcnow
@@ -52,7 +53,7 @@ PRICE_BILLING_PERIODS = (
     "ONETIME",
 )
 INVOICE_CADENCES = ("ARREAR", "ADVANCE")
-PRICE_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON")
+PRICE_ENTITY_TYPES = ("PLAN", "SUBSCRIPTION", "ADDON", "COSTSHEET")
 PRICE_UNIT_TYPES = ("FIAT", "CUSTOM")
 MAX_PRICES_PER_ENTITY = 5000
 # The meter aggregation a PERCENTAGE price reads: a summed amount.
@@ -80,6 +81,12 @@ def _entity(session: Session, principal: Principal, entity_type: str, entity_id:
             raise NotFound("addon", entity_id)
         if addon.status != "published":
             raise InvalidRequest("the add-on is deleted", field="entity_id")
+    elif entity_type == "COSTSHEET":
+        sheet = costsheet_repository.costsheet(session, principal.environment_id, entity_id)
+        if sheet is None:
+            raise NotFound("costsheet", entity_id)
+        if sheet.status != "published":
+            raise InvalidRequest("the cost sheet is deleted", field="entity_id")
     elif subscriptions.subscription(session, principal.environment_id, entity_id) is None:
         raise NotFound("subscription", entity_id)
 
@@ -105,6 +112,9 @@ def _build_price(session: Session, principal: Principal, data: CreatePrice) -> P
         raise InvalidRequest("entity_id (or plan_id) is required", field="entity_id")
     entity_type = choice(entity_type or "PLAN", PRICE_ENTITY_TYPES, "entity_type")
     price_type = choice(data.type, PRICE_TYPES, "type")
+    if entity_type == "COSTSHEET" and price_type != "USAGE":
+        # A cost sheet prices metered usage (costs.analytics); a fixed cost has no usage.
+        raise InvalidRequest("a cost sheet's prices are USAGE prices", field="type")
     unit_type = choice(data.price_unit_type or "FIAT", PRICE_UNIT_TYPES, "price_unit_type")
     currency = currency_of(data.currency)
     pricing_input: PricingInput = data.pricing

@@ -136,6 +136,7 @@ def seed_world(server: Server) -> Iterator[World]:
         by_amount = {t.amount: t.id for t in ledger}
         ids |= {"tx_5": by_amount["5"], "tx_20": by_amount["20"], "tx_3": by_amount["3"]}
         _features_and_events(w)
+        _costsheets(w)
         _payments_and_refunds(w)
         _alert_log(w)
         _coupons_and_taxes(w)
@@ -265,6 +266,30 @@ def _addons(w: World) -> None:
         addon = w.fp.addons.create_addon(name=f"addon {name}", lookup_key=unique(f"addon_{name}"))
         w.ids |= {f"addon_{name}": addon.id, f"addon_{name}_key": addon.lookup_key}
     w.fp.addons.delete_addon(id=w.ids["addon_gone"])
+
+
+def _costsheets(w: World) -> None:
+    """Cost sheets A ("cost a") then B ("cost b"), and a third deleted one (only an archived
+    search finds it); A has one price."""
+    for name in ("a", "b", "gone"):
+        made = w.fp.costs.create_costsheet(name=f"cost {name}", lookup_key=unique(f"cost_{name}"))
+        sheet = made.costsheet
+        w.ids |= {f"cost_{name}": sheet.id, f"cost_{name}_key": sheet.lookup_key}
+    w.fp.costs.delete_costsheet(id=w.ids["cost_gone"])
+    price = w.fp.prices.create_price(
+        entity_type="COSTSHEET",
+        entity_id=w.ids["cost_a"],
+        type_="USAGE",
+        meter_id=w.ids["meter_a"],
+        billing_model="FLAT_FEE",
+        amount="0.5",
+        price_unit_type="FIAT",
+        currency="usd",
+        billing_period="MONTHLY",
+        billing_period_count=1,
+        invoice_cadence="ARREAR",
+    )
+    w.ids["cost_a_price"] = price.id
 
 
 def _paid_invoice(w: World, customer: str, currency: str, amount: str) -> tuple[str, str]:

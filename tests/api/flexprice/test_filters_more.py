@@ -53,6 +53,8 @@ LRF = "list_refunds"
 LPM = "list_customer_payment_methods"
 GEM = "get_entity_integration_mappings"
 ALG = "query_alert_log"
+CSQ = "query_costsheet"
+CSG = "get_costsheet"
 
 
 def _items(result: Any) -> list[Any]:
@@ -103,6 +105,8 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     LPM: (lambda fp, **kw: fp.customers.list_customer_payment_methods(**kw), lambda r: []),
     GEM: (lambda fp, **kw: fp.integrations.get_entity_integration_mappings(**kw), _items),
     ALG: (lambda fp, **kw: fp.alerts.query_alert_log(**kw), _items),
+    CSQ: (lambda fp, **kw: fp.costs.query_costsheet(**kw), _items),
+    CSG: (lambda fp, **kw: fp.costs.get_costsheet(**kw), lambda r: [r.costsheet]),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -120,12 +124,15 @@ BASE: dict[str, Callable[[World], dict[str, Any]]] = {
     LAC: lambda w: {"entity_type": "customer", "limit": 200},
     "get_task_result": lambda w: {"workflow_id": w.ids["task_a"]},
     LPM: lambda w: {"id": w.ids["cust_a"]},
+    CSG: lambda w: {"id": w.ids["cost_a"]},
     GEM: lambda w: {"entity_type": "customer", "entity_id": w.ids["cust_a"]},
 }
 
 # Operations whose parameters are the input of a computation, not filters of a list.
 NOT_SEARCHES = {
     "get_invoice_preview": "its body fields are in the field inventory (docs/wire-fields.md)",
+    "get_detailed_cost_analytics": "its body fields are in the field inventory"
+    " (docs/wire-fields.md)",
     "get_subscription_v2": "`expand` adds the plan and the customer and filters nothing"
     " (tests/subscriptions/test_seats.py; another expansion is a 400 naming it)",
 }
@@ -170,6 +177,8 @@ REFUSED: dict[tuple[str, str], Any] = {
     (LTK, "expand"): "scheduled_task",
     (LPY, "expand"): "destination",
     (ALG, "expand"): "customer",
+    (CSQ, "environment_id"): "env_elsewhere",
+    (CSQ, "tenant_id"): "tenant_elsewhere",
     (ALG, "filters"): [
         {"field": "id", "operator": "eq", "data_type": "string", "value": {"string": "x"}}
     ],
@@ -580,6 +589,41 @@ CASES: list[Case] = [
     Case(ALG, "status", lambda w: {"status": "archived"}, (), BOTH_LOGS),
     Case(ALG, "start_time", lambda w: {"start_time": w.after}, (), BOTH_LOGS),
     Case(ALG, "end_time", lambda w: {"end_time": w.before}, (), BOTH_LOGS),
+    # cost sheets (the deleted one is found by an archived search only)
+    _eq(CSQ, "costsheet_i_ds", _list("cost_a"), "cost_a", "cost_b"),
+    _eq(CSQ, "lookup_key", _id("cost_b_key"), "cost_b", "cost_a"),
+    _eq(CSQ, "name", lambda w: "t b", "cost_b", "cost_a"),
+    Case(CSQ, "status", lambda w: {"status": "archived"}, (), ("cost_a", "cost_b")),
+    Case(
+        CSQ,
+        "time_range_filter",
+        lambda w: {"time_range_filter": {"start_time": w.after}},
+        (),
+        ("cost_a", "cost_b"),
+    ),
+    Case(
+        CSQ,
+        "time_range_filter",
+        lambda w: {"time_range_filter": {"end_time": w.before}},
+        (),
+        ("cost_a", "cost_b"),
+    ),
+    Case(
+        CSQ,
+        "filters",
+        lambda w: {
+            "filters": [
+                {
+                    "field": "lookup_key",
+                    "operator": "eq",
+                    "data_type": "string",
+                    "value": {"string": w.ids["cost_a_key"]},
+                }
+            ]
+        },
+        ("cost_a",),
+        ("cost_b",),
+    ),
 ]
 
 
@@ -894,6 +938,40 @@ def _roles_by_user_type(w: World) -> None:
     assert everyone - machines == {"owner"}
 
 
+def _costsheet_pages(w: World) -> None:
+    """``query_filter`` pages, orders, sorts, expands and selects the status; ``sort`` (a
+    list) orders by any column."""
+    names = _ids(w, CSQ)
+    assert names[:2] == [w.ids["cost_b"], w.ids["cost_a"]], "newest first"
+    assert _ids(w, CSQ, query_filter={"limit": 1}) == names[:1]
+    assert _ids(w, CSQ, query_filter={"offset": 1}) == names[1:]
+    assert _ids(w, CSQ, query_filter={"order": "asc"}) == names[::-1]
+    by_id = _ids(w, CSQ, query_filter={"sort": "id", "order": "asc"})
+    assert by_id == sorted(names)
+    listed = _ids(w, CSQ, sort=[{"field": "name", "direction": "asc"}])
+    assert listed == [w.ids["cost_a"], w.ids["cost_b"]]
+    archived = _ids(w, CSQ, query_filter={"status": "archived"})
+    assert archived == [w.ids["cost_gone"]]
+    [plain] = w.fp.costs.query_costsheet(costsheet_i_ds=[w.ids["cost_a"]]).items
+    expanded = w.fp.costs.query_costsheet(
+        costsheet_i_ds=[w.ids["cost_a"]], query_filter={"expand": "prices"}
+    ).items
+    assert plain.prices is None and [p.id for p in expanded[0].prices] == [w.ids["cost_a_price"]]
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.costs.query_costsheet(query_filter={"expand": "meters"})
+    assert refused.value.status_code == 400 and "expand" in refused.value.body
+
+
+def _costsheet_expansion(w: World) -> None:
+    """``expand=prices`` adds the cost sheet's prices; any other expansion is a 400."""
+    assert w.fp.costs.get_costsheet(id=w.ids["cost_a"]).costsheet.prices is None
+    expanded = w.fp.costs.get_costsheet(id=w.ids["cost_a"], expand="prices").costsheet
+    assert [p.id for p in expanded.prices] == [w.ids["cost_a_price"]]
+    with pytest.raises(errors.FlexpriceError) as refused:
+        w.fp.costs.get_costsheet(id=w.ids["cost_a"], expand="meters")
+    assert refused.value.status_code == 400 and "expand" in refused.value.body
+
+
 SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (CUU, "customer_id"): _customer_lookup_key,
     (CUU, "customer_lookup_key"): _customer_lookup_key,
@@ -952,6 +1030,8 @@ SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
     (LPM, "providers"): _payment_methods,
     (GEM, "entity_type"): _mappings,
     (GEM, "entity_id"): _mappings,
+    **{(CSQ, name): _costsheet_pages for name in ("query_filter", "sort")},
+    (CSG, "expand"): _costsheet_expansion,
 }
 
 
