@@ -35,6 +35,7 @@ from meterline.invoicing.service import (
 from meterline.kernel import calendar as periods
 from meterline.kernel.errors import InvalidRequest, NotFound
 from meterline.kernel.money import minor_units, round_money
+from meterline.payments import repository as payment_rows
 from meterline.pricing.models import Price
 from meterline.subscriptions import schedule_runs
 from meterline.subscriptions.models import Subscription, SubscriptionLineItem
@@ -225,9 +226,11 @@ def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime
     period = number_period(now)
     for environment_id in sorted({i.environment_id for i in invoices}):
         batch = [i for i in invoices if i.environment_id == environment_id]
+        customer_ids = sorted({i.customer_id for i in batch})
         with_wallets = wallet_repository.customers_with_active_wallets(
-            session, environment_id, sorted({i.customer_id for i in batch})
+            session, environment_id, customer_ids
         )
+        holding = payment_rows.customers_with_held_credit(session, environment_id, customer_ids)
         first = repository.take_numbers(session, environment_id, period, len(batch))
         for offset, invoice in enumerate(batch):
             finalize(
@@ -236,6 +239,7 @@ def _finalize_batch(session: Session, invoices: Sequence[Invoice], now: datetime
                 now=now,
                 number=format_number(period, first + offset),
                 check_wallets=(invoice.customer_id, invoice.currency) in with_wallets,
+                check_held_credit=(invoice.customer_id, invoice.currency) in holding,
             )
 
 

@@ -3,14 +3,16 @@
 * Lines are rounded once to the currency's minor units; ``subtotal = Σ lines − the tax
   carved out of tax-inclusive prices`` and
   ``total = max(0, subtotal − prepaid credits − discount + tax)``.
-* Finalizing (DRAFT → FINALIZED) applies the customer's wallet credits, then assigns the
+* Finalizing (DRAFT → FINALIZED) applies the customer's wallet credits, then the credit the
+  customer holds in the invoice's currency (``amount_paid``), then assigns the
   next number ``INV-YYYYMM-NNNNN`` of the environment and month. A number is taken from a
   counter row in the finalizing transaction, so numbers are never reused; a rolled-back
   finalization gives its number back with the rollback.
 * Void follows the upstream rules (invoice_status DRAFT | FINALIZED | SKIPPED and
   payment_status PENDING | FAILED | SUCCEEDED | PARTIALLY_REFUNDED | OVERPAID); what the
   wallet paid, and what was paid otherwise, goes back to the wallet, except an overpayment,
-  which stays held as the customer's credit on its payment (payments/service.py).
+  which stays held as the customer's credit on its payment (payments/service.py), and what
+  held credit paid, which is held again on the payments it came from (payments/held_credit.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from meterline.invoicing.models import (
 )
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
+from meterline.payments import held_credit
 from meterline.payments import repository as payment_rows
 from meterline.taxes import associations as tax_associations
 from meterline.wallets import payments as wallet_payments
@@ -438,11 +441,14 @@ def finalize(
     now: datetime | None = None,
     number: str | None = None,
     check_wallets: bool = True,
+    check_held_credit: bool = True,
 ) -> Invoice:
-    """DRAFT → FINALIZED: wallet credits applied, number assigned. SKIPPED is a no-op.
+    """DRAFT → FINALIZED: wallet credits applied, then the customer's held credit, number
+    assigned. SKIPPED is a no-op.
 
     The billing clock passes a ``number`` it took in a block for its batch, and
-    ``check_wallets=False`` for customers it knows have no active wallet."""
+    ``check_wallets=False`` (``check_held_credit=False``) for customers it knows have no
+    active wallet (no held credit) in the invoice's currency."""
     now = now or utcnow()
     if invoice.invoice_status == "SKIPPED":
         return invoice
@@ -462,6 +468,12 @@ def finalize(
             lines = repository.lines_of(session, [invoice.id])[invoice.id]
             _spread_credits(lines, paid)
             _apply_totals_from_rows(invoice, lines)
+    if (
+        check_held_credit
+        and invoice.invoice_type in CREDIT_APPLIED_TYPES
+        and invoice.amount_remaining > 0
+    ):
+        _pay_from_held_credit(session, invoice, now)
     invoice.invoice_number = number or _number(session, invoice, now)
     invoice.invoice_status = "FINALIZED"
     invoice.finalized_at = now
@@ -473,6 +485,15 @@ def finalize(
     session.flush()
     notify.invoice_finalized(session, invoice)
     return invoice
+
+
+def _pay_from_held_credit(session: Session, invoice: Invoice, now: datetime) -> None:
+    """The customer's held credit pays what is left, as a payment would (``amount_paid``)."""
+    paid = held_credit.pay_from_held_credit(session, invoice, invoice.amount_remaining, at=now)
+    if paid <= 0:
+        return
+    invoice.amount_paid += paid
+    invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
 
 
 def _spread_credits(lines: Sequence[InvoiceLineItem], paid: Decimal) -> None:
@@ -528,14 +549,18 @@ def void_invoice(
             f"An invoice whose payment is {invoice.payment_status} cannot be voided",
             details={"payment_status": invoice.payment_status},
         )
-    # An overpayment stays held as the customer's credit (on its payment): not a wallet's.
+    # An overpayment stays held as the customer's credit (on its payment): not a wallet's;
+    # held credit that paid this invoice goes back to where it was held (after the wallet:
+    # wallets are locked before held credit, as at finalize).
     held = sum(payment_rows.held_on_invoice(session, invoice.environment_id, invoice.id), ZERO)
-    returned = invoice.total_prepaid_credits_applied + invoice.amount_paid - held
+    from_held = held_credit.used_on_invoice(session, invoice)
+    returned = invoice.total_prepaid_credits_applied + invoice.amount_paid - held - from_held
     refunded = None
     if returned > 0:
         refunded = wallet_payments.refund_to_wallet(session, invoice, returned, at=now)
-    if refunded is not None:
-        invoice.refunded_amount += returned
+    held_again = held_credit.return_held_credit(session, invoice, at=now)
+    if refunded is not None or held_again > 0:
+        invoice.refunded_amount += (returned if refunded is not None else ZERO) + held_again
         invoice.payment_status = "REFUNDED"
     elif invoice.payment_status == "PENDING":
         invoice.payment_status = "VOIDED"

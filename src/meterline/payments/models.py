@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.db.base import Base, Money, TimestampMixin, UTCDateTime, id_column, unique_where
@@ -84,8 +84,8 @@ class Payment(TimestampMixin, Base):
     payment_status: Mapped[str] = mapped_column(String(20), default="INITIATED")
     error_message: Mapped[str | None] = mapped_column(String(2000), default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
-    # What this payment paid past what its invoice had left (or all of a CUSTOMER payment):
-    # held as the customer's credit.
+    # What this payment paid past what its invoice had left (or all of a CUSTOMER payment),
+    # held as the customer's credit: what is left of it (later invoices use it, HeldCreditUse).
     held_credit: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     refunded_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
     attempt_count: Mapped[int] = mapped_column(default=0)
@@ -97,6 +97,27 @@ class Payment(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), default="published")
     created_by: Mapped[str | None] = mapped_column(String(40), default=None)
     updated_by: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class HeldCreditUse(TimestampMixin, Base):
+    """Part of a payment's held credit that paid an invoice of the same customer and
+    currency at its finalization; ``returned_at`` once the invoice was voided and the credit
+    held again. One use per payment and invoice: an invoice is finalized once."""
+
+    __tablename__ = "held_credit_uses"
+    __table_args__ = (
+        UniqueConstraint("payment_id", "invoice_id", name="uq_held_credit_uses_payment_invoice"),
+        Index("ix_held_credit_uses_env_invoice", "environment_id", "invoice_id"),
+    )
+
+    id: Mapped[str] = id_column("hcu")
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    customer_id: Mapped[str] = mapped_column(String(40))
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    invoice_id: Mapped[str] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class PaymentAttempt(TimestampMixin, Base):

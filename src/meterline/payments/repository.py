@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from meterline.db.rows import in_environment
 from meterline.payments.models import (
     CheckoutSession,
+    HeldCreditUse,
     IntegrationMapping,
     Payment,
     PaymentAttempt,
@@ -235,14 +236,86 @@ def providers_in_use(session: Session, environment_id: str) -> list[str]:
 
 
 def held_on_invoice(session: Session, environment_id: str, invoice_id: str) -> list[Any]:
-    """The credit held by the invoice's payments (what they paid past what was due)."""
+    """The credit held by the invoice's payments (what they paid past what was due): what is
+    left of it, and what of it later invoices used and did not give back."""
+    payments = select(Payment.id, Payment.held_credit).where(
+        Payment.environment_id == environment_id,
+        Payment.destination_type == "INVOICE",
+        Payment.destination_id == invoice_id,
+        Payment.status != "deleted",
+    )
+    rows = session.execute(payments).all()
+    if not rows:
+        return []
+    used = session.scalars(
+        select(HeldCreditUse.amount).where(
+            HeldCreditUse.environment_id == environment_id,
+            HeldCreditUse.payment_id.in_([payment_id for payment_id, _ in rows]),
+            HeldCreditUse.returned_at.is_(None),
+        )
+    )
+    return [*(held for _, held in rows), *used]
+
+
+# What a payment's held credit can still pay: a payment that moved money and was not refunded.
+HOLDING_STATUSES = ("SUCCEEDED", "OVERPAID", "PARTIALLY_REFUNDED")
+
+
+def holding_credit(
+    session: Session, environment_id: str, customer_id: str, currency: str
+) -> list[Payment]:
+    """The customer's payments that hold credit in ``currency``, locked, oldest first."""
     return list(
         session.scalars(
-            select(Payment.held_credit).where(
+            select(Payment)
+            .where(
                 Payment.environment_id == environment_id,
-                Payment.destination_type == "INVOICE",
-                Payment.destination_id == invoice_id,
+                Payment.customer_id == customer_id,
+                Payment.currency == currency,
+                Payment.held_credit > 0,
+                Payment.payment_status.in_(HOLDING_STATUSES),
                 Payment.status != "deleted",
             )
+            .order_by(Payment.succeeded_at.asc(), Payment.created_at.asc(), Payment.id.asc())
+            .with_for_update()
+        )
+    )
+
+
+def customers_with_held_credit(
+    session: Session, environment_id: str, customer_ids: Sequence[str]
+) -> set[tuple[str, str]]:
+    """``(customer id, currency)`` in which the customers hold credit (the billing clock asks
+    once per batch instead of once per invoice)."""
+    if not customer_ids:
+        return set()
+    rows = session.execute(
+        select(Payment.customer_id, Payment.currency)
+        .where(
+            Payment.environment_id == environment_id,
+            Payment.customer_id.in_(list(customer_ids)),
+            Payment.held_credit > 0,
+            Payment.payment_status.in_(HOLDING_STATUSES),
+            Payment.status != "deleted",
+        )
+        .distinct()
+    ).all()
+    return {(customer_id, currency) for customer_id, currency in rows}
+
+
+def held_credit_uses_of_invoice(
+    session: Session, environment_id: str, invoice_id: str
+) -> list[HeldCreditUse]:
+    """The held credit that paid the invoice and was not returned yet, locked."""
+    return list(
+        session.scalars(
+            select(HeldCreditUse)
+            .where(
+                HeldCreditUse.environment_id == environment_id,
+                HeldCreditUse.invoice_id == invoice_id,
+                HeldCreditUse.returned_at.is_(None),
+            )
+            .order_by(HeldCreditUse.created_at, HeldCreditUse.id)
+            .with_for_update()
         )
     )

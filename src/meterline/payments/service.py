@@ -5,7 +5,8 @@ invoices.
   currency) or is credit held for a CUSTOMER (offline only). Its amount is above 0 with at
   most the currency's minor units; above what the invoice has left it is refused (400),
   except offline, where the vendor records what was received: the invoice is then OVERPAID
-  and the excess held as the customer's credit (``held_credit``).
+  and the excess held as the customer's credit (``held_credit``), which pays the customer's
+  later invoices in its currency when they are finalized (payments/held_credit.py).
 * ``payment_method_type`` OFFLINE is the offline provider (no gateway); CARD is Stripe
   (``payment_gateway`` stripe). Other methods and gateways are refused by name.
 * ``idempotency_key``: a payment is recorded once per key; the same key again returns it
