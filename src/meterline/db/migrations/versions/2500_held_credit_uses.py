@@ -1,7 +1,7 @@
 """held_credit_uses: which payment's held credit paid which invoice, and how much
 
-Revision ID: 2400
-Revises: 2000
+Revision ID: 2500
+Revises: 2400
 Create Date: 2026-12-04 21:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import meterline.db.base
 
-revision: str = "2400"
-down_revision: str | Sequence[str] | None = "2000"
+revision: str = "2500"
+down_revision: str | Sequence[str] | None = "2400"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
