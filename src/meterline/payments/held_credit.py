@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -24,23 +23,8 @@ from meterline.db.base import new_id
 from meterline.kernel.money import in_money_context
 from meterline.payments import repository
 from meterline.payments.models import ZERO, HeldCreditUse, Payment
+from meterline.wallets.payments import InvoiceOfCustomer
 from meterline.webhooks import notify
-
-
-class InvoiceOfCustomer(Protocol):
-    """What held credit reads of an invoice (``invoicing.models.Invoice``)."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def environment_id(self) -> str: ...
-
-    @property
-    def customer_id(self) -> str: ...
-
-    @property
-    def currency(self) -> str: ...
 
 
 @in_money_context

@@ -16,7 +16,7 @@ from meterline.wallets.models import Wallet, WalletTransaction
 
 
 class InvoiceOfCustomer(Protocol):
-    """What wallet payments read of an invoice (``invoicing.models.Invoice``)."""
+    """What wallet payments and held credit read of an invoice (``invoicing.models.Invoice``)."""
 
     @property
     def id(self) -> str: ...
