@@ -48,7 +48,9 @@ def daily_chart(days: Sequence[tuple[date, Decimal]]) -> DailyChart:
     """One bar per day, scaled to the largest day."""
     peak = max((v for _, v in days), default=Decimal(0))
     plot_height = HEIGHT - PAD_BOTTOM - 8
-    slot = (WIDTH - PAD_LEFT) / max(1, len(days))
+    # Room for the peak's label left of the bars (about 7 units a character).
+    left = max(PAD_LEFT, 12 + 7 * len(number(peak)))
+    slot = (WIDTH - left) / max(1, len(days))
     bars = []
     for index, (day, value) in enumerate(days):
         height = float(value / peak) * plot_height if peak > 0 else 0.0
@@ -56,13 +58,14 @@ def daily_chart(days: Sequence[tuple[date, Decimal]]) -> DailyChart:
             Bar(
                 day=day,
                 value=value,
-                x=PAD_LEFT + index * slot + slot * 0.15,
+                x=left + index * slot + slot * 0.15,
                 y=HEIGHT - PAD_BOTTOM - height,
                 width=slot * 0.7,
                 height=height,
             )
         )
-    return DailyChart(bars=bars, total=sum((v for _, v in days), Decimal(0)), peak=peak)
+    total = sum((v for _, v in days), Decimal(0))
+    return DailyChart(bars=bars, total=total, peak=peak, left=left)
 
 
 def progress_percent(usage: Decimal, limit: Decimal | None) -> int:

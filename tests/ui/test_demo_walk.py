@@ -1,0 +1,248 @@
+"""The dashboard on a demo database (``meterline demo``), in a real headless Chromium: every
+page of the navigation, a customer's page, and every action a vendor takes there (create a
+customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
+revoke a key, add a webhook endpoint, save the seller profile), each checked against the API
+afterwards. The overview's amounts due and overdue and its revenue by month equal the API's.
+Screenshots go to ``test-output/demo-*.png``. SQLite only: the demo seeds the embedded
+default, as a first-time user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import Server, start_server, stop_server, unique
+from tests.ui.test_dashboard import CHROMIUM, FLAGS, OUTPUT
+from tests.ui.test_overview import _values
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None,
+    reason="Debian's chromium is not installed (.ci/run installs it with apt-get)",
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """A server on a database seeded by ``meterline demo``, and the key the demo printed."""
+    root = tmp_path_factory.mktemp("demo")
+    url = f"sqlite:///{root / 'demo.db'}"
+    seeded = subprocess.run(
+        [sys.executable, "-m", "meterline", "demo", "--customers", "12"],
+        env={**os.environ, "METERLINE_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert seeded.returncode == 0, seeded.stderr[-2000:]
+    key = seeded.stdout.strip().splitlines()[-1]
+    assert key.startswith("sk_"), seeded.stdout[-500:]
+    server = start_server(url, root)
+    try:
+        yield server, key
+    finally:
+        stop_server(server)
+
+
+def _json(answer: httpx.Response) -> Any:
+    assert answer.status_code in (200, 201), answer.text
+    return json.loads(answer.text, parse_float=D)
+
+
+def _invoices(api: httpx.Client) -> list[dict[str, Any]]:
+    return list(_json(api.get("/v1/invoices", params={"limit": 1000}))["items"])
+
+
+def _invoice(api: httpx.Client, invoice_id: str) -> dict[str, Any]:
+    return dict(_json(api.get(f"/v1/invoices/{invoice_id}")))
+
+
+def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
+    now = datetime.now(UTC)
+    invoices = _invoices(api)
+    owed: dict[str, D] = defaultdict(D)
+    late: dict[str, D] = defaultdict(D)
+    for i in invoices:
+        if i["invoice_status"] != "FINALIZED" or not D(i["amount_remaining"]):
+            continue
+        owed[i["currency"].lower()] += D(i["amount_remaining"])
+        due = i.get("due_date")
+        if due and datetime.fromisoformat(due.replace("Z", "+00:00")) < now:
+            late[i["currency"].lower()] += D(i["amount_remaining"])
+    assert owed and late, "the demo has invoices due and overdue"
+    assert _values(html, "due") == dict(owed)
+    assert _values(html, "overdue") == dict(late)
+    # Revenue by month: the revenue analytics of finalized invoices, summed by month.
+    first = (now.date().replace(day=1) - timedelta(days=1)).replace(day=1)
+    report = _json(
+        api.post(
+            "/v1/analytics/revenue",
+            json={"start_time": f"{first}T00:00:00Z", "granularity": "day"},
+        )
+    )
+    by_month: dict[str, D] = defaultdict(D)
+    for row in report["rows"]:
+        if row["status"] == "FINAL" and row.get("currency", "usd").lower() == "usd":
+            by_month[row["day"][:7]] += D(row["net_amount"])
+    chart = re.search(r'class="card revenue-chart" data-currency="usd".*?</svg>', html, re.S)
+    assert chart is not None
+    bars = dict(re.findall(r'data-day="(\d{4}-\d{2})-01" data-value="([^"]+)"', chart[0]))
+    assert by_month and all(
+        D(bars[month].replace(",", "")) == amount for month, amount in by_month.items()
+    ), (bars, dict(by_month))
+
+
+def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    server, key = demo
+    api = httpx.Client(base_url=server.base_url, headers={"x-api-key": key}, timeout=30)
+    invoices = _invoices(api)
+    draft = next(i for i in invoices if i["invoice_status"] == "DRAFT")
+    unpaid = [
+        i
+        for i in invoices
+        if i["invoice_status"] == "FINALIZED"
+        and i["payment_status"] != "SUCCEEDED"
+        and D(i["amount_remaining"]) > 0
+    ]
+    to_pay, to_void = unpaid[0], next(i for i in unpaid[1:] if i["id"] != unpaid[0]["id"])
+    OUTPUT.mkdir(exist_ok=True)
+
+    def shot(page: Any, name: str) -> None:
+        page.screenshot(path=str(OUTPUT / f"demo-{name}.png"), full_page=True)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.set_default_timeout(15_000)
+            page.goto(server.base_url + "/ui/login")
+            page.click("text=Sign in with an API key")
+            page.fill("form.api-key-sign-in input[name=api_key]", key)
+            page.click("form.api-key-sign-in button[type=submit]")
+            page.wait_for_url("**/ui/customers")
+
+            # Every page of the navigation answers, under its own heading.
+            for label, path, heading in (
+                ("Overview", "overview", None),
+                ("Customers", "customers", "Customers"),
+                ("Subscriptions", "subscriptions", "Subscriptions"),
+                ("Invoices", "invoices", "Invoices"),
+                ("Plans", "plans", "Plans"),
+                ("API keys", "keys", "API keys"),
+                ("Webhooks", "webhooks", "Webhooks"),
+                ("Seller profile", "settings/profile", "Seller profile"),
+            ):
+                page.click(f"header nav >> text={label}")
+                page.wait_for_url(f"**/ui/{path}")
+                if heading is not None:
+                    assert page.locator("h1").inner_text() == heading
+                shot(page, path.replace("/", "-"))
+            page.click("#account-link")
+            page.wait_for_url("**/ui/account")
+            assert page.locator("h1").inner_text() == "Account"
+            shot(page, "account")
+
+            # The overview's figures are the API's.
+            page.goto(server.base_url + "/ui/overview")
+            _overview_equals_the_api(page.content(), api)
+
+            # Create a customer, then subscribe it to a plan from its page.
+            page.goto(server.base_url + "/ui/customers")
+            page.click("#new-customer summary")
+            external = unique("walk")
+            page.fill("#new-customer input[name=external_id]", external)
+            page.fill("#new-customer input[name=name]", "Walkthrough Ltd")
+            page.click("#new-customer button[type=submit]")
+            page.wait_for_selector("h1:has-text('Walkthrough Ltd')")
+            made = _json(api.get("/v1/customers", params={"external_id": external}))["items"]
+            assert [c["name"] for c in made] == ["Walkthrough Ltd"]
+            page.click("#subscribe button[type=submit]")
+            page.wait_for_load_state()
+            subs = _json(api.get("/v1/subscriptions", params={"customer_id": made[0]["id"]}))
+            assert len(subs["items"]) == 1
+            shot(page, "customer-subscribed")
+
+            # Finalize a draft, mark an invoice paid, void another: each from its customer's page.
+            for invoice, button, check in (
+                (draft, "finalize", lambda i: i["invoice_status"] == "FINALIZED"),
+                (to_pay, "paid", lambda i: i["payment_status"] == "SUCCEEDED"),
+                (to_void, "void", lambda i: i["invoice_status"] == "VOIDED"),
+            ):
+                page.goto(f"{server.base_url}/ui/customers/{invoice['customer_id']}")
+                page.click(f"tr[data-invoice='{invoice['id']}'] button.{button}")
+                page.wait_for_load_state()
+                assert check(_invoice(api, invoice["id"])), (button, invoice["id"])
+            shot(page, "customer-invoices")
+
+            # Top up a wallet.
+            wallets = _json(api.get("/v1/wallets", params={"limit": 100}))["items"]
+            wallet = next(w for w in wallets if w["wallet_status"] == "active")
+            before = D(wallet["credit_balance"])
+            page.goto(f"{server.base_url}/ui/customers/{wallet['customer_id']}")
+            page.fill("form.top-up input[name=credits]", "25")
+            page.click("form.top-up button[type=submit]")
+            page.wait_for_load_state()
+            after = D(_json(api.get(f"/v1/wallets/{wallet['id']}"))["credit_balance"])
+            assert after == before + 25
+
+            # Mint a key (shown once, and it works), then revoke it.
+            page.goto(server.base_url + "/ui/keys")
+            page.fill("#mint-key input[name=name]", "walkthrough")
+            page.click("#mint-key button[type=submit]")
+            minted = page.locator("#minted-key").inner_text().strip()
+            probe = httpx.get(
+                server.base_url + "/v1/customers", headers={"x-api-key": minted}, timeout=30
+            )
+            assert probe.status_code == 200
+            shot(page, "keys-minted")
+            key_rows = page.locator("tr[data-key]")
+            minted_id = next(
+                key_rows.nth(n).get_attribute("data-key")
+                for n in range(key_rows.count())
+                if "walkthrough" in key_rows.nth(n).inner_text()
+            )
+            page.click(f"tr[data-key='{minted_id}'] button.revoke")
+            page.wait_for_load_state()
+            probe = httpx.get(
+                server.base_url + "/v1/customers", headers={"x-api-key": minted}, timeout=30
+            )
+            assert probe.status_code == 401
+
+            # Add a webhook endpoint.
+            page.goto(server.base_url + "/ui/webhooks")
+            hook_url = f"https://hooks.example.com/{unique('walk')}"
+            page.fill("#add-endpoint input[name=url]", hook_url)
+            page.click("#add-endpoint button[type=submit]")
+            page.wait_for_load_state()
+            hooks = _json(api.get("/v1/webhooks/endpoints"))["items"]
+            assert hook_url in {h["url"] for h in hooks}
+            shot(page, "webhooks-added")
+
+            # Save the seller profile.
+            page.goto(server.base_url + "/ui/settings/profile")
+            page.fill("#legal_name", "Demo Software GmbH")
+            page.click("#profile button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(server.base_url + "/ui/settings/profile")
+            assert page.locator("#legal_name").input_value() == "Demo Software GmbH"
+
+            # And the overview still equals the API after all of it.
+            page.goto(server.base_url + "/ui/overview")
+            _overview_equals_the_api(page.content(), api)
+            shot(page, "overview-after")
+        finally:
+            browser.close()
+            api.close()
