@@ -1,5 +1,6 @@
-"""An invoice a customer can check by hand: the PDF of a billed period with SLAB and VOLUME
-prices shows one line per tier, and every line's arithmetic, read back from the PDF's text,
+"""An invoice a customer can check by hand: the PDF of a billed period with SLAB, VOLUME,
+PACKAGE and per-unit FLAT_FEE prices, and usage included by a free tier, shows one line per
+tier (and per package), and every line's arithmetic, read back from the PDF's text,
 holds: ``quantity × unit price = amount`` for each tier and fee, the tiers of a line add up
 to its amount (rounded once, half away from zero), the lines to the subtotal. No internal id
 or status is printed. And the tier lines always add up to what the charge model bills."""
@@ -32,6 +33,11 @@ SLAB = [
 VOLUME = [
     {"up_to": 10, "unit_amount": "5"},
     {"up_to": None, "unit_amount": "0.004", "flat_amount": "1.5"},
+]
+# Included usage: the first 5,000 units at no price, then $0.002 a unit.
+INCLUDED = [
+    {"up_to": 5000, "unit_amount": "0"},
+    {"up_to": None, "unit_amount": "0.002"},
 ]
 CENT = Decimal("0.01")
 
@@ -89,6 +95,13 @@ def _seed(http: httpx.Client) -> tuple[dict[str, str], str]:
         "fee": {"type": "FIXED", "billing_model": "FLAT_FEE", "amount": "49"},
         "slab": {"billing_model": "TIERED", "tier_mode": "SLAB", "tiers": SLAB},
         "volume": {"billing_model": "TIERED", "tier_mode": "VOLUME", "tiers": VOLUME},
+        "included": {"billing_model": "TIERED", "tier_mode": "SLAB", "tiers": INCLUDED},
+        "package": {
+            "billing_model": "PACKAGE",
+            "amount": "5",
+            "transform_quantity": {"divide_by": 1000, "round": "up"},
+        },
+        "flat": {"billing_model": "FLAT_FEE", "amount": "0.0031"},
     }.items():
         usage = {"type": "USAGE", "meter_id": feature["meter_id"], "invoice_cadence": "ARREAR"}
         body = {**common, **(usage if name != "fee" else {"invoice_cadence": "ADVANCE"}), **price}
@@ -147,20 +160,30 @@ def test_tiered_invoice_pdf_adds_up_line_by_line(tenant: Tenant, http: httpx.Cli
         if re.fullmatch(r"\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d", row.strip()):
             continue  # the line's period
         quantity, unit, amount = tokens[-3], tokens[-2], _money(tokens[-1])
-        if re.match(r"\s+Tier \d+", row):
+        if re.match(r"\s+(Tier \d+|[\d,]+ packages of)", row):
             # quantity × unit price = amount, exactly: nothing rounded within a tier.
             assert Decimal(quantity.replace(",", "")) * _money(unit) == amount, row
             lines[-1][1].append(amount)
         else:
-            if unit != "tiered":
+            if unit not in ("tiered", "packaged"):
                 rounded = (Decimal(quantity.replace(",", "")) * _money(unit)).quantize(CENT)
                 assert rounded == amount, row
             lines.append((amount, []))
     tiered = [(amount, parts) for amount, parts in lines if parts]
-    # SLAB: three tiers and the second's flat fee; VOLUME: one tier and its flat fee.
-    assert sorted(len(parts) for _, parts in tiered) == [2, 4], text
+    # SLAB: three tiers and the second's flat fee; VOLUME: one tier and its flat fee;
+    # included: the free tier and the one above it; PACKAGE: 7 packages of 1,000.
+    assert sorted(len(parts) for _, parts in tiered) == [1, 2, 2, 4], text
     for amount, parts in tiered:
         assert sum(parts, Decimal(0)).quantize(CENT, rounding=ROUND_HALF_UP) == amount, text
-    assert {amount for amount, _ in tiered} == {Decimal("17.09"), Decimal("28.66")}, text
+    assert {amount for amount, _ in tiered} == {
+        Decimal("17.09"),
+        Decimal("28.66"),
+        Decimal("3.58"),  # (6,789.5 - 5,000) x $0.002, the first 5,000 included
+        Decimal("35.00"),  # ceil(6,789.5 / 1,000) = 7 packages x $5
+    }, text
+    assert "Tier 1: 1 to 5,000 5,000 $0" in text  # the included usage, shown
+    assert "7 packages of 1,000 7 $5" in text
+    # FLAT_FEE per unit: 6,789.5 x $0.0031 = $21.04745, rounded once to $21.05.
+    assert "6,789.5 $0.0031 $21.05" in text
     assert sum((amount for amount, _ in lines), Decimal(0)) == subtotal, text
     assert subtotal == _money(invoice["subtotal"])

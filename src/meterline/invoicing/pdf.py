@@ -9,7 +9,9 @@ The document is the customer's copy: no internal ids, no internal status (the nu
 DRAFT, says what it is). A line of a TIERED price is followed by one line per tier it
 reached (graduated, SLAB) or the tier its whole quantity falls in (VOLUME), each
 ``quantity × unit price (+ flat fee) = amount`` at full precision; the line's own amount is
-their sum rounded once to the currency's minor units, as it was billed. Unit prices are
+their sum rounded once to the currency's minor units, as it was billed; a tier at no
+price shows the included usage. A line of a PACKAGE price is followed by its packages
+(``7 packages of 1,000 × $5.00``), the quantity rounded as the price says. Unit prices are
 written at full precision everywhere (``$0.00105``), never rounded to cents.
 
 Amounts are written in the invoice currency's format (Babel, ``en_US`` conventions: the
@@ -40,9 +42,10 @@ from meterline.customers.models import Customer
 from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel.errors import NotFound
-from meterline.kernel.money import MONEY_CONTEXT, minor_units
+from meterline.kernel.money import MONEY_CONTEXT, minor_units, round_money
 from meterline.pricing import prices as pricing
 from meterline.pricing.charge_models import PricedRow, model_of_price
+from meterline.pricing.charge_models.package import Package, packages
 from meterline.pricing.charge_models.tiers import Tier, Tiered
 
 # Digits a unit price may show past the currency's minor units (prices have 12 decimals).
@@ -269,15 +272,16 @@ def render(document: InvoiceDocument) -> bytes:
     out.font(10)
     for item in document.lines:
         name = item.display_name or item.meter_display_name or item.plan_display_name or "Item"
-        tiers = _tiers_of(item, document.prices)
+        tiers = _parts_of(item, document.prices)
         unit = (
             "-" if item.price_unit_amount is None else unit_price(item.price_unit_amount, currency)
         )
         if item.price_unit_amount is None and item.quantity and not tiers:
-            per_unit = MONEY_CONTEXT.divide(item.amount, item.quantity)
-            unit = unit_price(per_unit.quantize(Decimal(1).scaleb(-PRICE_PLACES)), currency)
+            unit = unit_price(_unit_of(item, document.prices, currency), currency)
         if tiers:
-            unit = "tiered"
+            price = document.prices.get(item.price_id or "")
+            packaged = price is not None and price.billing_model == Package.billing_model
+            unit = "packaged" if packaged else "tiered"
         out.cell(widths[0], name[:48])
         out.cell(widths[1], quantity_text(item.quantity), align="R")
         out.cell(widths[2], unit, align="R")
@@ -342,14 +346,35 @@ def render(document: InvoiceDocument) -> bytes:
     return bytes(pdf.output())
 
 
-def _tiers_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow]) -> list[TierLine]:
+def _unit_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow], currency: str) -> Decimal:
+    """A usage line's unit price: its FLAT_FEE price's own amount when the line is that
+    amount per unit rounded once (``6,789.5 × $0.0031 = $21.05``); otherwise (prorated,
+    partly covered) what the line's amount works out to per unit."""
     price = prices.get(item.price_id or "")
-    if price is None or price.billing_model != Tiered.billing_model:
+    if price is not None and price.billing_model == "FLAT_FEE":
+        exact = MONEY_CONTEXT.multiply(item.quantity, price.amount)
+        if round_money(exact, minor_units(currency)) == item.amount:
+            return price.amount
+    per_unit = MONEY_CONTEXT.divide(item.amount, item.quantity)
+    return per_unit.quantize(Decimal(1).scaleb(-PRICE_PLACES))
+
+
+def _parts_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow]) -> list[TierLine]:
+    """The lines under a line that show how its amount was reached: a TIERED price's tiers,
+    or a PACKAGE price's packages (``7 packages of 1,000 × $5.00``); none for the others."""
+    price = prices.get(item.price_id or "")
+    if price is None or price.billing_model not in (Tiered.billing_model, Package.billing_model):
         return []
     try:
         model = model_of_price(price)
     except ValueError:  # a tier mode this build does not know: the line alone
         return []
+    if isinstance(model, Package):
+        count = packages(item.quantity, model.divide_by, model.round)
+        if count <= 0 or MONEY_CONTEXT.multiply(count, model.package_amount) != item.amount:
+            return []  # prorated or partly covered: the line alone
+        label = f"{quantity_text(count)} packages of {quantity_text(Decimal(model.divide_by))}"
+        return [TierLine(label, count, model.package_amount, Decimal(0))]
     return tier_lines(model, item.quantity) if isinstance(model, Tiered) else []
 
 
