@@ -126,8 +126,9 @@ def bill(
         False, "--yes", help="Bill even when --now is in the future (periods not ended yet)."
     ),
 ) -> None:
-    """Close every billing period that has ended and finalize drafts past their grace
-    period. Safe to run any number of times, or while ``serve`` runs its own clock."""
+    """Close every billing period that has ended, finalize drafts past their grace
+    period, and send the overdue-invoice and renewal-due webhooks. Safe to run any number of
+    times, or while ``serve`` runs its own clock."""
     from datetime import UTC, datetime
 
     from meterline.db.engine import Database
@@ -152,7 +153,12 @@ def bill(
 
             preview = simulate(db, now=instant or datetime.now(UTC), grace=settings.billing.grace)
         else:
-            report = run_once(db, now=instant, grace=settings.billing.grace)
+            report = run_once(
+                db,
+                now=instant,
+                grace=settings.billing.grace,
+                renewal_lead=settings.billing.renewal_lead,
+            )
     finally:
         db.dispose()
     if not dry_run:

@@ -87,10 +87,17 @@ class BillingSettings(BaseModel):
     interval_seconds: float = 60
     # Drafts stay open for late events this long after their period ends.
     grace_seconds: float = 3600
+    # subscription.renewal.due is sent once a period, when the period ends within this many
+    # seconds (default 3 days); 0 = never.
+    renewal_lead_seconds: float = Field(default=3 * 86400, ge=0, le=366 * 86400)
 
     @property
     def grace(self) -> timedelta:
         return timedelta(seconds=self.grace_seconds)
+
+    @property
+    def renewal_lead(self) -> timedelta:
+        return timedelta(seconds=self.renewal_lead_seconds)
 
 
 class WebhookSettings(BaseModel):

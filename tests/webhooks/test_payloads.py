@@ -44,6 +44,8 @@ CHECKOUT_EVENT_TYPES = (
     "checkout.session.failed",
 )
 
+NOTICE_EVENT_TYPES = ("invoice.payment.overdue", "subscription.renewal.due")
+
 
 def _sdk_events() -> dict[str, type[BaseModel]]:
     """Event type -> payload model, from the SDK's documentation-only ``webhook_events``
@@ -262,6 +264,8 @@ def test_every_delivered_event_parses_with_the_sdks_model_for_its_type(
         *ALERT_EVENT_TYPES,
         # checkout sessions need Stripe: parsed in tests/payments/test_stripe.py
         *CHECKOUT_EVENT_TYPES,
+        # the billing clock's notices, at a time of its own: tests/invoicing/test_notices.py
+        *NOTICE_EVENT_TYPES,
     }
     bodies = _wait_for_types(receiver, path, expected)
     for got in receiver.at(path):  # every one signed with the endpoint's secret

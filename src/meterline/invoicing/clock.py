@@ -1,4 +1,5 @@
-"""The billing clock: closes ended periods and finalizes drafts whose grace has passed.
+"""The billing clock: closes ended periods, finalizes drafts whose grace has passed, and
+sends the notices of invoices overdue and of renewals due (``invoicing/notices.py``).
 
 Each subscription is closed in its own transaction: the period-end invoice and the move to
 the next period commit together or not at all, and the invoice's ``billing_key`` is unique,
@@ -18,12 +19,13 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from meterline import observability
 from meterline.db.base import new_id, utcnow
 from meterline.db.engine import Database
 from meterline.invoicing import cycle as billing
-from meterline.invoicing import failures, repository
+from meterline.invoicing import failures, notices, repository
 from meterline.kernel.instants import SYSTEM_CLOCK, Clock
 from meterline.settings import BillingSettings
 
@@ -32,6 +34,9 @@ BATCH = 500
 # Subscriptions closed per transaction: large enough to amortize the reads and the commit,
 # small enough that a conflict redoes little and a transaction holds its locks briefly.
 CHUNK = 100
+# Notices (overdue invoices, renewals due) each run sends at most, of each kind: a backlog
+# (an upgrade, a clock that was off) goes out over several runs.
+NOTICES_PER_RUN = 1000
 
 
 @dataclass
@@ -41,6 +46,10 @@ class RunReport:
     skipped: int = 0
     # Subscriptions (or drafts) this run could not bill: recorded as billing failures.
     failed: int = 0
+    # Invoices reported overdue (invoice.payment.overdue), and renewals reported due
+    # (subscription.renewal.due), whether or not an endpoint wanted them.
+    invoices_overdue: int = 0
+    renewals_due: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -48,6 +57,8 @@ class RunReport:
             "invoices_finalized": self.invoices_finalized,
             "skipped": self.skipped,
             "failed": self.failed,
+            "invoices_overdue": self.invoices_overdue,
+            "renewals_due": self.renewals_due,
         }
 
 
@@ -164,6 +175,52 @@ def _isolated(
         return False
 
 
+def _send_notices(
+    db: Database,
+    scan: Callable[[Session, list[str]], list[str]],
+    send: Callable[[Session, list[str]], notices.Noticed],
+    stop: threading.Event | None,
+    what: str,
+) -> int:
+    """Sends notices chunk by chunk, over at most :data:`NOTICES_PER_RUN` rows: ``scan``
+    lists a chunk of the rows due a notice (but the failed ones it is given), ``send``
+    notices those still due in one transaction. A chunk that fails is redone row by row; a
+    row that fails is logged and left to the next run (it keeps no marker). Returns the
+    number of notices."""
+    sent = 0
+    failed: list[str] = []
+    for _ in range(0, NOTICES_PER_RUN, CHUNK):
+        if stop and stop.is_set():
+            break
+        with db.session(write=False) as session:
+            due = scan(session, failed)
+        if not due:
+            break
+        failed_before = len(failed)
+        marked = 0
+        try:
+            with db.session() as session:
+                noticed = send(session, due)
+            marked, sent = marked + noticed.marked, sent + noticed.sent
+        except OperationalError:
+            break  # a lock conflict: the other clock has them; the next run looks again
+        except Exception:
+            log.debug("%s notices redone one by one", what, exc_info=True)
+            for one in due:
+                try:
+                    with db.session() as session:
+                        noticed = send(session, [one])
+                    marked, sent = marked + noticed.marked, sent + noticed.sent
+                except OperationalError:
+                    continue
+                except Exception:
+                    log.exception("%s notice of %s failed; the next run retries it", what, one)
+                    failed.append(one)
+        if marked == 0 and len(failed) == failed_before:
+            break  # only rows another clock holds are left: it sends them
+    return sent
+
+
 def run_once(
     db: Database,
     *,
@@ -171,16 +228,21 @@ def run_once(
     grace: timedelta | None = None,
     stop: threading.Event | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    renewal_lead: timedelta | None = None,
 ) -> RunReport:
     """Closes every period that ended by ``now`` (each period once, catching up several
-    periods of one subscription if needed) and finalizes due drafts.
+    periods of one subscription if needed) and finalizes due drafts; then sends the
+    notices due at ``now`` (``invoicing/notices.py``): invoices overdue, and renewals due
+    within ``renewal_lead`` (0 = none).
 
     One subscription that cannot be billed never stops the others: its chunk is redone one
     subscription per transaction, and its failure is recorded (see ``invoicing/failures.py``);
     this run does not try it again, the next run does. ``grace`` defaults to the documented
-    default (the clock and ``meterline bill`` pass the configured one)."""
+    default (the clock and ``meterline bill`` pass the configured one), as does
+    ``renewal_lead``."""
     now = now or clock.now()
     grace = grace if grace is not None else BillingSettings().grace
+    renewal_lead = renewal_lead if renewal_lead is not None else BillingSettings().renewal_lead
     run_id = new_id("brun")
     report = RunReport()
     # What failed in this run, also when recording the failure failed too.
@@ -246,6 +308,27 @@ def run_once(
                 failed.add(invoice_id)
         if done == 0 and report.failed == failed_before:
             break
+    # After billing: an invoice finalized above may already be overdue, and a period
+    # closed above is followed by one that may end within the lead time.
+    report.invoices_overdue = _send_notices(
+        db,
+        lambda session, failed: repository.overdue_invoice_ids(
+            session, now, CHUNK, excluding=failed
+        ),
+        lambda session, due: notices.notify_overdue(session, due, now),
+        stop,
+        "overdue invoice",
+    )
+    if renewal_lead > timedelta(0):
+        report.renewals_due = _send_notices(
+            db,
+            lambda session, failed: repository.renewal_due_ids(
+                session, now, renewal_lead, CHUNK, excluding=failed
+            ),
+            lambda session, due: notices.notify_renewals(session, due, now, renewal_lead),
+            stop,
+            "renewal",
+        )
     return report
 
 
@@ -276,18 +359,29 @@ class BillingClock:
     wakeup: threading.Event | None = None
 
     def __init__(
-        self, db: Database, interval: float, grace: timedelta, clock: Clock = SYSTEM_CLOCK
+        self,
+        db: Database,
+        interval: float,
+        grace: timedelta,
+        clock: Clock = SYSTEM_CLOCK,
+        renewal_lead: timedelta | None = None,
     ) -> None:
         self.db = db
         self.interval = interval
         self.grace = grace
         self.clock = clock
+        self.renewal_lead = renewal_lead
         self.stopping = threading.Event()
 
     def run_once(self, now: datetime | None = None) -> RunReport:
         try:
             report = run_once(
-                self.db, now=now, grace=self.grace, stop=self.stopping, clock=self.clock
+                self.db,
+                now=now,
+                grace=self.grace,
+                stop=self.stopping,
+                clock=self.clock,
+                renewal_lead=self.renewal_lead,
             )
         except Exception:
             observability.record_billing_run(0, 0, failed=True)
@@ -307,4 +401,6 @@ class BillingClock:
 
 def billing_clock(db: Database, settings: BillingSettings) -> BillingClock:
     """The clock as configured (``METERLINE_BILLING_INTERVAL_SECONDS``; 0 = off)."""
-    return BillingClock(db, settings.interval_seconds, settings.grace)
+    return BillingClock(
+        db, settings.interval_seconds, settings.grace, renewal_lead=settings.renewal_lead
+    )

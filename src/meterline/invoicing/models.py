@@ -44,6 +44,17 @@ BILLING_REASONS = (
     "WALLET_AUTO_TOPUP",
 )
 ZERO = Decimal(0)
+# Finalized invoices in these payment states still have money owed.
+UNPAID_STATUSES = ("PENDING", "FAILED", "PROCESSING", "INITIATED")
+# What the billing clock's overdue scan reads (``repository.overdue_invoice_ids``), also the
+# predicate of its partial index: an invoice leaves the index once it is reported overdue,
+# paid or voided, so the scan never reads it again. Literal values, the same text in the
+# index and the query: SQLite uses a partial index only for a query that repeats its terms.
+OVERDUE_SCAN = (
+    "invoice_status = 'FINALIZED' AND overdue_notified_at IS NULL AND payment_status IN ("
+    + ", ".join(f"'{s}'" for s in UNPAID_STATUSES)
+    + ")"
+)
 
 
 class Invoice(TimestampMixin, Base):
@@ -77,6 +88,17 @@ class Invoice(TimestampMixin, Base):
         ),
         # The clock finalizes drafts whose grace period is over.
         Index("ix_invoices_status_finalize_after", "invoice_status", "finalize_after"),
+        # The clock reports invoices still owed past their due date (invoice.payment.overdue).
+        # invoice_status leads (constant in the index) so that SQLite, without statistics,
+        # prefers this index over the equality prefix of ix_invoices_status_finalize_after.
+        Index(
+            "ix_invoices_overdue_scan",
+            "invoice_status",
+            "due_date",
+            "id",
+            sqlite_where=text(OVERDUE_SCAN),
+            postgresql_where=text(OVERDUE_SCAN),
+        ),
     )
 
     id: Mapped[str] = id_column("inv")
@@ -114,6 +136,8 @@ class Invoice(TimestampMixin, Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the billing clock reported the invoice overdue (``invoice.payment.overdue``), once.
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # A DRAFT subscription invoice is recomputed (late events) until this instant, then
     # finalized by the clock; None = finalized only on request.

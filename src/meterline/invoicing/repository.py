@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, cast, select
+from sqlalchemy import Numeric, cast, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.catalog.models import Feature, Meter
@@ -16,11 +16,14 @@ from meterline.customers.models import Customer
 from meterline.db.dialect import dialect_of
 from meterline.db.search import apply_filters, apply_sort, created_between, page
 from meterline.invoicing import failures
-from meterline.invoicing.models import Invoice, InvoiceLineItem, InvoiceSequence
+from meterline.invoicing.models import (
+    OVERDUE_SCAN,
+    UNPAID_STATUSES,
+    Invoice,
+    InvoiceLineItem,
+    InvoiceSequence,
+)
 from meterline.subscriptions.models import Subscription
-
-# Finalized invoices in these payment states still have money owed.
-UNPAID_STATUSES = ("PENDING", "FAILED", "PROCESSING", "INITIATED")
 
 
 def get(
@@ -323,6 +326,86 @@ def due_subscription_ids(
             stmt.order_by(Subscription.current_period_end, Subscription.id).limit(limit)
         ).all()
     )
+
+
+def overdue_invoice_ids(
+    session: Session, now: datetime, limit: int, *, excluding: Sequence[str] = ()
+) -> list[str]:
+    """Finalized invoices still owed whose due date passed before ``now`` and that were not
+    reported overdue yet, oldest due first (but those in ``excluding``): a range scan of
+    ``ix_invoices_overdue_scan``, which holds only such invoices."""
+    stmt = select(Invoice.id).where(
+        text(OVERDUE_SCAN),
+        Invoice.invoice_status == "FINALIZED",
+        Invoice.due_date < now,
+        Invoice.status == "published",
+    )
+    if excluding:
+        stmt = stmt.where(Invoice.id.not_in(list(excluding)))
+    return list(session.scalars(stmt.order_by(Invoice.due_date, Invoice.id).limit(limit)).all())
+
+
+def lock_overdue_invoices(
+    session: Session, invoice_ids: Sequence[str], now: datetime
+) -> list[Invoice]:
+    """Those of the invoices still overdue and unreported at ``now``, locked (PostgreSQL
+    skips rows another clock holds and re-checks the rest once their writer commits;
+    SQLite's write transaction already excludes other writers)."""
+    query = (
+        select(Invoice)
+        .where(Invoice.id.in_(list(invoice_ids)), text(OVERDUE_SCAN), Invoice.due_date < now)
+        .order_by(Invoice.id)
+    )
+    return list(session.scalars(dialect_of(session).for_update(query, skip_locked=True)).all())
+
+
+def _renewal_due(now: datetime, lead: timedelta) -> list[Any]:
+    return [
+        Subscription.subscription_status == "active",
+        Subscription.current_period_end > now,
+        Subscription.current_period_end <= now + lead,
+        or_(
+            Subscription.renewal_notified_period_end.is_(None),
+            Subscription.renewal_notified_period_end != Subscription.current_period_end,
+        ),
+    ]
+
+
+def renewal_due_ids(
+    session: Session,
+    now: datetime,
+    lead: timedelta,
+    limit: int,
+    *,
+    excluding: Sequence[str] = (),
+) -> list[str]:
+    """Active subscriptions whose current period ends after ``now`` and by ``now + lead``
+    and that were not sent a renewal notice for that period end, soonest first (but those
+    in ``excluding``): a range scan of ``ix_subscriptions_status_period_end`` over the
+    subscriptions ending within the lead time."""
+    stmt = select(Subscription.id).where(
+        *_renewal_due(now, lead), Subscription.status == "published"
+    )
+    if excluding:
+        stmt = stmt.where(Subscription.id.not_in(list(excluding)))
+    return list(
+        session.scalars(
+            stmt.order_by(Subscription.current_period_end, Subscription.id).limit(limit)
+        ).all()
+    )
+
+
+def lock_renewals_due(
+    session: Session, subscription_ids: Sequence[str], now: datetime, lead: timedelta
+) -> list[Subscription]:
+    """Those of the subscriptions still due a renewal notice at ``now``, locked (as
+    :func:`lock_overdue_invoices`)."""
+    query = (
+        select(Subscription)
+        .where(Subscription.id.in_(list(subscription_ids)), *_renewal_due(now, lead))
+        .order_by(Subscription.id)
+    )
+    return list(session.scalars(dialect_of(session).for_update(query, skip_locked=True)).all())
 
 
 def lock_subscription(session: Session, subscription_id: str) -> Any:

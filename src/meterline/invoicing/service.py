@@ -406,6 +406,9 @@ def update_invoice(
         raise InvalidOperation("A voided invoice cannot be updated")
     before = (invoice.due_date, dict(invoice.metadata_ or {}), invoice.invoice_pdf_url)
     if due_date is not None:
+        if due_date != invoice.due_date:
+            # A new due date: reported overdue again (once) if it passes unpaid too.
+            invoice.overdue_notified_at = None
         invoice.due_date = due_date
     if metadata is not None:
         invoice.metadata_ = {**invoice.metadata_, **metadata}

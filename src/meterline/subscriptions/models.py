@@ -17,6 +17,8 @@ class Subscription(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_subscriptions_env_customer", "environment_id", "customer_id"),
         Index("ix_subscriptions_env_plan", "environment_id", "plan_id"),
+        # The billing clock: periods ended (due) and ending soon (subscription.renewal.due).
+        Index("ix_subscriptions_status_period_end", "subscription_status", "current_period_end"),
     )
 
     id: Mapped[str] = id_column("subs")
@@ -34,6 +36,10 @@ class Subscription(TimestampMixin, Base):
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
     current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The period end the billing clock sent ``subscription.renewal.due`` for: once a period.
+    renewal_notified_period_end: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), default=None
+    )
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancel_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     cancel_at_period_end: Mapped[bool] = mapped_column(default=False)

@@ -66,6 +66,8 @@ FLEXPRICE_EVENT_TYPES = (
     "checkout.session.completed",
     "checkout.session.expired",
     "checkout.session.failed",
+    "invoice.payment.overdue",
+    "subscription.renewal.due",
 )
 # Meterline's own events, which Flexprice has no equivalent of (docs/webhooks.md).
 METERLINE_EVENT_TYPES = (

@@ -81,6 +81,13 @@ def invoice_finalized(session: Session, invoice: Invoice) -> None:
         _invoice_event(session, invoice, "invoice.update.payment")
 
 
+def invoice_overdue(session: Session, invoice: Invoice) -> None:
+    """``invoice.payment.overdue``: the billing clock found the finalized invoice still owed
+    after its due date (once per invoice). Built only when an endpoint wants it."""
+    if wanted(session, invoice.environment_id, "invoice.payment.overdue"):
+        _invoice_event(session, invoice, "invoice.payment.overdue")
+
+
 def invoice_payment_changed(session: Session, invoice: Invoice, previous_status: str) -> None:
     """``invoice.update.payment`` when a payment changes the invoice's payment status."""
     if invoice.payment_status != previous_status:
@@ -115,6 +122,14 @@ def subscription_changed(session: Session, sub: Subscription, event_type: str) -
 
 def subscription_cancelled(session: Session, sub: Subscription) -> None:
     _subscription_event(session, sub, "subscription.cancelled")
+
+
+def subscription_renewal_due(session: Session, sub: Subscription) -> None:
+    """``subscription.renewal.due``: the billing clock found the subscription's current
+    period ending within the lead time, and renewing then (once per period). Built only
+    when an endpoint wants it."""
+    if wanted(session, sub.environment_id, "subscription.renewal.due"):
+        _subscription_event(session, sub, "subscription.renewal.due")
 
 
 def billing_failed(session: Session, failure: BillingFailure) -> None:

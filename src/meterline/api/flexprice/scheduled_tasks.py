@@ -128,7 +128,9 @@ def _start_billing_run(request: Request, settings: AppSettings) -> bool:
 
     def run() -> None:
         try:
-            billing_clock.run_once(db, grace=settings.billing.grace)
+            billing_clock.run_once(
+                db, grace=settings.billing.grace, renewal_lead=settings.billing.renewal_lead
+            )
         except Exception:
             log.exception("a billing run asked through the API failed")
         finally:
