@@ -106,3 +106,19 @@ def test_filters_and_currency_intersect() -> None:
         filters=[FilterInput("currency", "in", ["usd", "EUR"])],
     )
     assert check(spec, asked, TODAY).filters == {"currency": frozenset({"usd"})}
+
+
+@pytest.mark.parametrize(
+    ("currency", "filters", "field"),
+    [
+        ("€€€", [], "currency"),
+        (None, [FilterInput("currency", "eq", ["XTS"])], "filters[0].value"),
+    ],
+)
+def test_a_currency_is_an_iso_code(
+    currency: str | None, filters: list[FilterInput], field: str
+) -> None:
+    asked = ReportInput(span="last_7_days", shape="scalar", currency=currency, filters=filters)
+    with pytest.raises(InvalidRequest) as refused:
+        check(REPORTS["net_billing"], asked, TODAY)
+    assert refused.value.field == field

@@ -36,7 +36,7 @@ from meterline.analytics.report_catalog import (
     ReportSpec,
 )
 from meterline.kernel.errors import InvalidRequest
-from meterline.kernel.money import decimal_text
+from meterline.kernel.money import decimal_text, is_currency
 
 OPS = ("eq", "in")
 DIRECTIONS = ("asc", "desc")
@@ -135,6 +135,12 @@ def _choice(value: str | None, allowed: Sequence[str], name: str) -> str:
     return str(value)
 
 
+def _currency(code: str, name: str) -> str:
+    if not is_currency(code):
+        raise InvalidRequest(f"{name} must be an ISO 4217 currency code", field=name)
+    return code.lower()
+
+
 def _filters(spec: ReportSpec, q: ReportInput) -> dict[str, frozenset[str]]:
     out: dict[str, frozenset[str]] = {}
     for i, given in enumerate(q.filters):
@@ -148,12 +154,12 @@ def _filters(spec: ReportSpec, q: ReportInput) -> dict[str, frozenset[str]]:
             most = 1 if op == "eq" else MAX_FILTER_VALUES
             raise InvalidRequest(f"{at}.value holds 1 to {most} values", field=f"{at}.value")
         if name == "currency":
-            values = [v.lower() for v in values]
+            values = [_currency(v, f"{at}.value") for v in values]
         out[name] = frozenset(values)
     if q.currency:
         if "currency" not in spec.filters:
             raise InvalidRequest("this report takes no currency", field=q.where("currency"))
-        wanted = frozenset({q.currency.lower()})
+        wanted = frozenset({_currency(q.currency, q.where("currency"))})
         out["currency"] = out.get("currency", wanted) & wanted
     return out
 
