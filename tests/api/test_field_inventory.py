@@ -1152,3 +1152,13 @@ HONOURED["flexprice:costs.get_detailed_cost_analytics"] = {
         "start_time",
     )
 }
+# Analytics reports, views and the ad-hoc query (tests/api/flexprice/test_reports.py).
+_REPORTS = "tests/api/flexprice/test_reports.py::test_reports_read_the_revenue_facts"
+_VIEWS = "tests/api/flexprice/test_reports.py::test_saved_views_are_stored_listed_replaced_run_and_deleted"
+HONOURED["flexprice:analytics.run_analytics_report"] = {
+    name: _REPORTS
+    for name in ("currency", "dimensions", "filters", "grain", "limit", "range", "shape", "sort")
+}
+for _op in ("create_analytics_view", "update_analytics_view"):
+    HONOURED[f"flexprice:analytics.{_op}"] = {"definition": _VIEWS, "name": _VIEWS}
+HONOURED["flexprice:analytics.query_analytics"] = {"definition": _VIEWS}

@@ -97,7 +97,7 @@ def test_every_unserved_sdk_route_is_an_unknown_route(
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("POST", "/v1/analytics/query"),
+        ("POST", "/v1/workflows/search"),
         ("GET", "/v1/no-such-thing"),
         ("GET", "/api/no-such-thing"),
     ],

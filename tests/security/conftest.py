@@ -545,11 +545,21 @@ def seed_victim(server: Server) -> Victim:
                 json={"name": f"{secret} costs", "lookup_key": f"{tag}-cs", "description": secret},
             )
         )["costsheet"]
+        view = _ok(
+            v1.post(
+                "/v1/analytics/views",
+                json={
+                    "name": f"{secret} view",
+                    "definition": {"metrics": ["net_billing"], "shape": "scalar"},
+                },
+            )
+        )
     victim.path_ids |= {
         "unit_id": unit["id"],
         "unit_code": unit["code"],
         "fx_rate_id": rate["id"],
         "group_id": group["id"],
         "costsheet_id": costsheet["id"],
+        "view_id": view["id"],
     }
     return victim

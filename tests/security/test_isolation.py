@@ -69,6 +69,9 @@ READ_BY_POST = {
     ("POST", "/v1/events/analytics"),
     ("POST", "/v1/analytics/revenue"),
     ("POST", "/v1/costs/analytics"),
+    ("POST", "/v1/analytics/query"),
+    ("POST", "/v1/analytics/reports/{report_key}/query"),
+    ("POST", "/v1/analytics/views/{view_id}/query"),
     ("POST", "/v1/activity"),
     *(
         (m, p)

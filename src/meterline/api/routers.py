@@ -34,6 +34,7 @@ from meterline.api.flexprice import plans as fp_plans
 from meterline.api.flexprice import price_sync as fp_price_sync
 from meterline.api.flexprice import price_units as fp_price_units
 from meterline.api.flexprice import prices as fp_prices
+from meterline.api.flexprice import reports as fp_reports
 from meterline.api.flexprice import scheduled_tasks as fp_scheduled_tasks
 from meterline.api.flexprice import subscription_changes as fp_subscription_changes
 from meterline.api.flexprice import subscription_items as fp_subscription_items
@@ -111,6 +112,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(fp_price_sync.router, prefix="/v1")
     app.include_router(fp_groups.router, prefix="/v1")
     app.include_router(fp_costs.router, prefix="/v1")
+    app.include_router(fp_reports.router, prefix="/v1")
     # Keep the customers router last among /v1: its /customers/{customer_id} would otherwise
     # shadow fixed paths such as /customers/usage mounted by other routers.
     app.include_router(fp_customers.router, prefix="/v1")

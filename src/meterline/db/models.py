@@ -4,6 +4,7 @@ from meterline.accounts import models as accounts_models
 from meterline.activity import models as activity_models
 from meterline.addons import models as addons_models
 from meterline.alerts import models as alerts_models
+from meterline.analytics import models as analytics_models
 from meterline.catalog import models as catalog_models
 from meterline.costs import models as costs_models
 from meterline.credit_notes import models as credit_notes_models
@@ -43,6 +44,7 @@ __all__ = [
     "activity_models",
     "addons_models",
     "alerts_models",
+    "analytics_models",
     "billing_models",
     "catalog_models",
     "catalog_version",

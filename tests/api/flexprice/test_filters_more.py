@@ -55,6 +55,7 @@ GEM = "get_entity_integration_mappings"
 ALG = "query_alert_log"
 CSQ = "query_costsheet"
 CSG = "get_costsheet"
+LAV = "list_analytics_views"
 
 
 def _items(result: Any) -> list[Any]:
@@ -107,6 +108,7 @@ OPERATIONS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[Any]]]] = {
     ALG: (lambda fp, **kw: fp.alerts.query_alert_log(**kw), _items),
     CSQ: (lambda fp, **kw: fp.costs.query_costsheet(**kw), _items),
     CSG: (lambda fp, **kw: fp.costs.get_costsheet(**kw), lambda r: [r.costsheet]),
+    LAV: (lambda fp, **kw: fp.analytics.list_analytics_views(**kw), _items),
 }
 
 # What a call needs besides the parameter tested (a path parameter, the customer looked up).
@@ -133,6 +135,8 @@ NOT_SEARCHES = {
     "get_invoice_preview": "its body fields are in the field inventory (docs/wire-fields.md)",
     "get_detailed_cost_analytics": "its body fields are in the field inventory"
     " (docs/wire-fields.md)",
+    "query_analytics": "its body fields are in the field inventory (docs/wire-fields.md)",
+    "query_analytics_view": "its body fields are in the field inventory (docs/wire-fields.md)",
     "get_subscription_v2": "`expand` adds the plan and the customer and filters nothing"
     " (tests/subscriptions/test_seats.py; another expansion is a 400 naming it)",
 }
@@ -972,7 +976,24 @@ def _costsheet_expansion(w: World) -> None:
     assert refused.value.status_code == 400 and "expand" in refused.value.body
 
 
+def _view_families(w: World) -> None:
+    """``family`` keeps the views of that family: Meterline's are all ``report`` views."""
+    made = w.fp.analytics.create_analytics_view(
+        name="families", definition={"metrics": ["net_billing"], "shape": "scalar"}
+    )
+    try:
+        assert _ids(w, LAV) == [made.id]
+        assert _ids(w, LAV, family="report") == [made.id]
+        assert _ids(w, LAV, family="usage") == []
+        with pytest.raises(errors.FlexpriceError) as refused:
+            _ids(w, LAV, family="galaxy")
+        assert refused.value.status_code == 400 and "family" in refused.value.body
+    finally:
+        w.fp.analytics.delete_analytics_view(id=made.id)
+
+
 SHAPE_CHECKS: dict[tuple[str, str], Callable[[World], None]] = {
+    (LAV, "family"): _view_families,
     (CUU, "customer_id"): _customer_lookup_key,
     (CUU, "customer_lookup_key"): _customer_lookup_key,
     **{
