@@ -1,7 +1,7 @@
 """the billing clock's notices: invoices reported overdue, renewals reported due
 
 Revision ID: 2700
-Revises: 2500
+Revises: 2600
 Create Date: 2026-12-04 21:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import meterline.db.base
 
 revision: str = "2700"
-down_revision: str | Sequence[str] | None = "2500"
+down_revision: str | Sequence[str] | None = "2600"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
