@@ -32,6 +32,13 @@ class LocalStripe:
             STRIPE_KEY, base_addresses={"api": self.url}, max_network_retries=0
         )
 
+    def delay_answers(self, path: str, seconds: float) -> None:
+        """Hold each first answer to a POST of ``path`` for ``seconds`` after carrying it out."""
+        asked = httpx.post(
+            self.url + "/_config/answer_delay", json={"path": path, "seconds": seconds}
+        )
+        assert asked.status_code == 200, asked.text
+
     def idempotency_keys(self) -> list[dict[str, str]]:
         found: list[dict[str, str]] = httpx.get(self.url + "/_config/idempotency_keys").json()
         return found

@@ -9,6 +9,7 @@ Stripe charged and before it committed is then answered, on retry, with the firs
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any
 
@@ -18,6 +19,10 @@ from localstripe import server
 KEYS: list[dict[str, str]] = []
 # (method, path, key) -> (the request's body, the first answer's status, type and body)
 ANSWERS: dict[tuple[str, str, str], tuple[bytes, int, str, bytes]] = {}
+# Seconds to hold each first answer to a POST of this path after it was carried out (set with
+# POST /_config/answer_delay {"path": ..., "seconds": ...}): the window in which a test kills
+# the caller after Stripe acted and before the caller heard of it.
+DELAYS: dict[str, float] = {}
 
 
 @web.middleware
@@ -43,6 +48,8 @@ async def _record(request: web.Request, handler: Any) -> Any:
             return web.json_response(error, status=400)
         return web.Response(body=answer, status=status, content_type=content_type)
     response = await handler(request)
+    if DELAYS.get(request.path):
+        await asyncio.sleep(DELAYS[request.path])
     if response.status < 500 and isinstance(response, web.Response) and response.body:
         answer = bytes(response.body)  # type: ignore[arg-type]
         ANSWERS[(request.method, request.path, key)] = (
@@ -58,9 +65,16 @@ async def _keys(request: web.Request) -> web.Response:
     return web.json_response(KEYS)
 
 
+async def _delay(request: web.Request) -> web.Response:
+    asked = await request.json()
+    DELAYS[str(asked["path"])] = float(asked["seconds"])
+    return web.json_response(DELAYS)
+
+
 def main() -> None:
     server.app.middlewares.insert(0, _record)
     server.app.router.add_get("/_config/idempotency_keys", _keys)
+    server.app.router.add_post("/_config/answer_delay", _delay)
     sys.argv = [sys.argv[0], "--port", sys.argv[1], "--from-scratch"]
     server.start()
 

@@ -93,7 +93,9 @@ def test_card_payment_decline_refund_and_idempotency(
     assert paid.payment_status == "SUCCEEDED", paid.error_message
     intent = stripe.v1.payment_intents.retrieve(paid.gateway_payment_id)
     assert (intent.amount, intent.currency, intent.status) == (2550, "usd", "succeeded")
-    assert intent.metadata["meterline_payment_id"] == paid.id
+    # Named by its key (the same on a request resent after a crash), not by its id.
+    assert intent.metadata["meterline_idempotency_key"] == key
+    assert "meterline_payment_id" not in intent.metadata
     assert amounts(http, inv["id"]) == ("SUCCEEDED", "25.5", "0", "0")
     # The key reached Stripe with the charge; retrying the payment charges nothing again.
     assert [k["path"] for k in _sent_keys(localstripe, key)] == ["/v1/payment_intents"]

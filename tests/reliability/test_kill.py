@@ -59,8 +59,11 @@ RESULTS = os.environ.get("METERLINE_TEST_KILL_RESULTS")  # a JSON-lines file for
 class Node:
     """One ``meterline serve`` on a fixed port that can be SIGKILLed and started again."""
 
-    def __init__(self, database_url: str, log_dir: Path) -> None:
+    def __init__(
+        self, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
+        self.extra_env = extra_env or {}
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_dir = log_dir
@@ -75,6 +78,7 @@ class Node:
             "METERLINE_DATABASE_URL": self.database_url,
             "METERLINE_BOOTSTRAP_KEY": BOOTSTRAP_KEY,
             "METERLINE_BILLING_INTERVAL_SECONDS": "0",
+            **self.extra_env,
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "meterline", "serve", "--port", str(self.port)],

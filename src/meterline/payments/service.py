@@ -412,10 +412,23 @@ def _process(
             idempotency_key=_charge_key(payment),
             provider_customer_id=customer_ref,
             payment_method_id=payment.payment_method_id or _default_method(provider, customer_ref),
-            metadata={"meterline_payment_id": payment.id, "invoice_id": payment.destination_id},
+            metadata=_charge_metadata(payment),
         )
     )
     record_outcome(session, payment, outcome, utcnow())
+
+
+def _charge_metadata(payment: Payment) -> dict[str, str]:
+    """What a charge tells the provider about its payment. A payment made with an
+    idempotency key is named by the key, not by its id: a request resent after a crash
+    that rolled the payment back records it again under a new id, and the provider answers
+    a repeated key only when every parameter is the same (Stripe refuses it otherwise, after
+    the first charge went through)."""
+    if payment.idempotency_key:
+        named = {"meterline_idempotency_key": payment.idempotency_key}
+    else:
+        named = {"meterline_payment_id": payment.id}
+    return {**named, "invoice_id": payment.destination_id}
 
 
 def _default_method(provider: PaymentProvider, customer_ref: str | None) -> str | None:
