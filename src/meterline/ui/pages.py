@@ -3,7 +3,7 @@ Thin routes, as in :mod:`meterline.ui.routes`: check the query, call one view, r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -18,9 +18,11 @@ from meterline.ui.routes import UiCaller, error_page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-Text = Query(default="", max_length=lists.MAX_QUERY)
-Choice = Query(default="", max_length=32)
-PageNumber = Query(default=1, ge=1, le=100_000)
+# Annotated, so each parameter gets its own copy of the Query: one Query object shared as
+# the default of several parameters takes the first one's name as the alias of them all.
+Text = Annotated[str, Query(max_length=lists.MAX_QUERY)]
+Choice = Annotated[str, Query(max_length=32)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def _page(request: Request, caller: Caller, name: str, build: Any, **extra: Any) -> Response:
@@ -43,12 +45,12 @@ def invoice_list(
     request: Request,
     caller: UiCaller,
     session: ReadSession,
-    q: str = Text,
-    status: str = Choice,
-    payment: str = Choice,
-    sort: str = Choice,
-    order: str = Choice,
-    page: int = PageNumber,
+    q: Text = "",
+    status: Choice = "",
+    payment: Choice = "",
+    sort: Choice = "",
+    order: Choice = "",
+    page: PageNumber = 1,
 ) -> Response:
     s = lists.state(q, status, payment, sort, order, page, lists.INVOICE_SORTS)
     return _page(
@@ -67,10 +69,10 @@ def subscription_list(
     request: Request,
     caller: UiCaller,
     session: ReadSession,
-    status: str = Choice,
-    sort: str = Choice,
-    order: str = Choice,
-    page: int = PageNumber,
+    status: Choice = "",
+    sort: Choice = "",
+    order: Choice = "",
+    page: PageNumber = 1,
 ) -> Response:
     s = lists.state("", status, "", sort, order, page, lists.SUBSCRIPTION_SORTS)
     return _page(
@@ -88,10 +90,10 @@ def plan_list(
     request: Request,
     caller: UiCaller,
     session: ReadSession,
-    q: str = Text,
-    sort: str = Choice,
-    order: str = Choice,
-    page: int = PageNumber,
+    q: Text = "",
+    sort: Choice = "",
+    order: Choice = "",
+    page: PageNumber = 1,
 ) -> Response:
     s = lists.state(q, "", "", sort, order, page, lists.PLAN_SORTS)
     return _page(
