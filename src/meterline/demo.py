@@ -4,8 +4,9 @@ It creates a fresh environment with a key, a catalog (API calls, storage, export
 three plans with a flat fee, tiered usage prices and entitlements, a self-hosted license
 with one instance, a few hundred customers subscribed a month ago, a month of events
 written through the event store in big batches, then runs the billing clock so the first
-period of every subscription is invoiced. Everything it makes lives in its own
-environment, so it can run any number of times beside real data.
+period of every subscription is invoiced, and leaves one wallet's low-balance alert in alarm.
+Everything it makes lives in its own environment, so it can run any number of times beside
+real data.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any
 
 from meterline.accounts import service as accounts
 from meterline.accounts.principal import FULL_ACCESS, Principal
+from meterline.alerts import evaluate as alert_evaluation
+from meterline.alerts import service as alerts
+from meterline.alerts import thresholds
 from meterline.api.flexprice.prices import PriceIn
 from meterline.catalog import service as catalog
 from meterline.catalog.commands import CreateFeature, CreateMeter
@@ -408,6 +412,7 @@ def run(
     report_progress("billing", 1, 1)
     collected = _collections(db, principal, population, now)
     _wallets(db, principal, population, now)
+    _low_balance_alert(db, principal, population[0][0], now)
     _instance_usage(db, principal, now)
     report_progress("collections", 1, 1)
     result = DemoResult(principal.environment_id, key, len(population), written, report)
@@ -512,6 +517,24 @@ def _wallets(
                 description="Credit pack",
                 now=now,
             )
+
+
+# The first customer's wallet holds 150 credits after seeding: below this, so it is in alarm.
+LOW_BALANCE = Decimal(200)
+
+
+def _low_balance_alert(db: Database, principal: Principal, customer_id: str, now: datetime) -> None:
+    """A low-balance alert on the first customer's wallet, evaluated now, so the overview's
+    alerts panel shows it in alarm (the alerts job would find it at its next scan)."""
+    with db.session() as session:
+        wallet = wallets.customer_wallets(session, principal, customer_id)[0]
+        config = thresholds.Config(
+            enabled=True,
+            threshold_type="absolute",
+            levels={"critical": thresholds.Level("below", LOW_BALANCE)},
+        )
+        setting = alerts.put_wallet_setting(session, principal, wallet.id, config)
+        alert_evaluation.evaluate_setting(session, setting, now)
 
 
 def _instance_usage(db: Database, principal: Principal, now: datetime) -> None:

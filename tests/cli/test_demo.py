@@ -1,6 +1,7 @@
 """``meterline demo`` shows the product: overages on tiered prices, paid, due, overdue,
-voided and draft invoices, prepaid wallets and an instance reporting usage. Run as a user
-runs it, on a fresh SQLite database, and read back from that database."""
+voided and draft invoices, prepaid wallets (one with its low-balance alert in alarm) and an
+instance reporting usage. Run as a user runs it, on a fresh SQLite database, and read back
+from that database."""
 
 from __future__ import annotations
 
@@ -64,6 +65,13 @@ def test_demo_seeds_every_kind_of_invoice_wallets_and_instance_usage(tmp_path: P
             "SELECT count(*) FROM wallets WHERE environment_id = ?", (env_id,)
         ).fetchall()
         assert wallets == 2
+        # One wallet's low-balance alert is in alarm already: the overview's panel shows it.
+        alarms = db.execute(
+            "SELECT s.entity_type, st.state FROM alert_states st"
+            " JOIN alert_settings s ON s.id = st.setting_id WHERE st.environment_id = ?",
+            (env_id,),
+        ).fetchall()
+        assert alarms == [("wallet", "in_alarm")]
         [(reports,)] = db.execute(
             "SELECT count(*) FROM usage_reports WHERE environment_id = ? AND status = 'ACCEPTED'",
             (env_id,),

@@ -1,5 +1,6 @@
 """The dashboard on a demo database (``meterline demo``), in a real headless Chromium: every
-page of the navigation, a customer's page, and every action a vendor takes there (create a
+page of the navigation (the wallets, licenses and instances lists among them, and the demo's
+low-balance alert on the overview), a customer's page, and every action a vendor takes there (create a
 customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
 revoke a key, add a webhook endpoint, save the seller profile), each checked against the API
 afterwards. The overview's amounts due and overdue and its revenue by month equal the API's.
@@ -141,6 +142,9 @@ def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> N
                 ("Subscriptions", "subscriptions", "Subscriptions"),
                 ("Invoices", "invoices", "Invoices"),
                 ("Plans", "plans", "Plans"),
+                ("Wallets", "wallets", "Wallets"),
+                ("Licenses", "licenses", "Licenses"),
+                ("Instances", "instances", "Instances"),
                 ("API keys", "keys", "API keys"),
                 ("Webhooks", "webhooks", "Webhooks"),
                 ("Seller profile", "settings/profile", "Seller profile"),
@@ -155,9 +159,30 @@ def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> N
             assert page.locator("h1").inner_text() == "Account"
             shot(page, "account")
 
-            # The overview's figures are the API's.
+            # The overview's figures are the API's, and the demo's low-balance alert is listed.
             page.goto(server.base_url + "/ui/overview")
             _overview_equals_the_api(page.content(), api)
+            wallets = _json(api.get("/v1/wallets", params={"limit": 100}))["items"]
+            alarmed = [w for w in wallets if w.get("alert_state") == "in_alarm"]
+            assert len(alarmed) == 1, [w.get("alert_state") for w in wallets]
+            row = page.locator(f"#alerts tr[data-entity='{alarmed[0]['id']}']")
+            assert row.get_attribute("data-state") == "in_alarm"
+
+            # The wallets, licenses and instances lists show what the API holds.
+            page.goto(server.base_url + "/ui/wallets")
+            listed = page.locator("#wallets tr[data-wallet]")
+            assert {listed.nth(n).get_attribute("data-wallet") for n in range(listed.count())} == {
+                w["id"] for w in wallets
+            }
+            page.goto(server.base_url + "/ui/instances")
+            assert page.locator("#instances tr[data-instance]").count() == 1
+            assert "acme-prod" in page.locator("#instances").inner_text()
+            page.click("header nav >> text=Licenses")
+            page.wait_for_url("**/ui/licenses")
+            page.click("#licenses tr[data-license] td.num a")
+            page.wait_for_url("**/ui/instances?license=**")
+            assert page.locator("#instances tr[data-instance]").count() == 1
+            shot(page, "instances-of-license")
 
             # Create a customer, then subscribe it to a plan from its page.
             page.goto(server.base_url + "/ui/customers")

@@ -244,6 +244,10 @@ def test_lists_filter_sort_and_page(tenant: Tenant, fp: Flexprice, http: httpx.C
         assert len(re.findall(r"<tr data-plan=", second)) == 5
         assert 'rel="next"' in first and 'rel="prev"' in second
         assert "Team" in second  # names sort Bulk…, Enterprise, Team
+        # The sort and the order are read from their own parameters, not from another's.
+        assert first.index("Bulk 00") < first.index("Bulk 01") < first.index("Bulk 24")
+        newest = ui.get("/ui/plans", params={"sort": "name", "order": "desc"}).text
+        assert newest.index("Team") < newest.index("Enterprise") < newest.index("Bulk 27")
 
 
 def test_pages_need_a_session(tenant: Tenant) -> None:

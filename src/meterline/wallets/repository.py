@@ -94,8 +94,11 @@ def search(
     order: str | None = None,
     within: Sequence[str] | None = None,
     excluding: Sequence[str] | None = None,
+    customer_ids: Sequence[str] | None = None,
+    currency: str | None = None,
 ) -> tuple[list[Wallet], int]:
-    """``within``: only these ids (empty: none); ``excluding``: none of these."""
+    """``within``: only these ids (empty: none); ``excluding``: none of these;
+    ``customer_ids``: only these customers' wallets (empty: none)."""
     stmt = select(Wallet).where(Wallet.environment_id == environment_id)
     if wallet_ids:
         stmt = stmt.where(Wallet.id.in_(list(wallet_ids)))
@@ -105,12 +108,38 @@ def search(
         stmt = stmt.where(Wallet.id.not_in(list(excluding)))
     if customer_id:
         stmt = stmt.where(Wallet.customer_id == customer_id)
+    if customer_ids is not None:
+        stmt = stmt.where(Wallet.customer_id.in_(list(customer_ids)))
     if wallet_status:
         stmt = stmt.where(Wallet.wallet_status == wallet_status)
+    if currency:
+        stmt = stmt.where(Wallet.currency == currency)
     ascending = (order or "desc").lower() == "asc"
-    stmt = apply_sort(stmt, sort, order, WALLET_COLUMNS)
+    stmt = apply_sort(stmt, sort, order, _sortable(session))
     stmt = stmt.order_by(Wallet.id.asc() if ascending else Wallet.id.desc())
     return page(session, stmt, limit, offset)
+
+
+def _sortable(session: Session) -> dict[str, Any]:
+    """The sortable columns; ``credit_balance`` is the ledger's sum as last written (a grant
+    expired since but not yet entered is still in it)."""
+    balance: Any = Wallet.credit_balance
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps amounts as canonical text (db/base.py Money): sort by the number.
+        balance = cast(balance, Numeric)
+    return {**WALLET_COLUMNS, "credit_balance": balance}
+
+
+def currencies(session: Session, environment_id: str, limit: int) -> list[str]:
+    """The currencies the environment's wallets hold, in order (at most ``limit``)."""
+    stmt = (
+        select(Wallet.currency)
+        .where(Wallet.environment_id == environment_id)
+        .distinct()
+        .order_by(Wallet.currency)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt).all())
 
 
 def by_idempotency_key(session: Session, wallet_id: str, key: str) -> WalletTransaction | None:

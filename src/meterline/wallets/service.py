@@ -192,6 +192,8 @@ def search_wallets(
     order: str | None = None,
     within: Sequence[str] | None = None,
     excluding: Sequence[str] | None = None,
+    customer_ids: Sequence[str] | None = None,
+    currency: str | None = None,
 ) -> tuple[list[Wallet], int]:
     return repository.search(
         session,
@@ -205,7 +207,14 @@ def search_wallets(
         order=order,
         within=within,
         excluding=excluding,
+        customer_ids=customer_ids,
+        currency=currency,
     )
+
+
+def wallet_currencies(session: Session, principal: Principal, limit: int) -> list[str]:
+    """The currencies of the environment's wallets (a list page's currency choices)."""
+    return repository.currencies(session, principal.environment_id, limit)
 
 
 @in_money_context

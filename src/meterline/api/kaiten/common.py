@@ -36,7 +36,14 @@ def scope(
 
 
 def authorize(request: Request, action: Literal["read", "write"], module: str) -> Principal:
-    principal = authenticate_request(request)
+    return require_module(authenticate_request(request), action, module)
+
+
+def require_module(
+    principal: Principal, action: Literal["read", "write"], module: str
+) -> Principal:
+    """``principal``, if it may ``action`` on the licensing ``module`` (the dashboard's
+    licensing pages ask the same)."""
     if principal.is_customer_scoped:
         raise PermissionDenied("A key scoped to one customer cannot use the licensing API")
     if not principal.may(action, module):
