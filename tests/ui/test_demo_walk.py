@@ -3,7 +3,8 @@ page of the navigation (the wallets, licenses and instances lists among them, an
 low-balance alert on the overview), a customer's page, and every action a vendor takes there (create a
 customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
 revoke a key, add a webhook endpoint, save the seller profile), each checked against the API
-afterwards. The overview's amounts due and overdue and its revenue by month equal the API's.
+afterwards. The overview's MRR, amounts due and overdue, revenue by month and usage per day
+equal the API's (the MRR report, the invoices, the revenue analytics, usage by meter).
 Screenshots go to ``test-output/demo-*.png``. SQLite only: the demo seeds the embedded
 default, as a first-time user runs it."""
 
@@ -102,6 +103,41 @@ def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
     assert by_month and all(
         D(bars[month].replace(",", "")) == amount for month, amount in by_month.items()
     ), (bars, dict(by_month))
+    # MRR: the API's MRR report, per currency.
+    mrr = _json(
+        api.post(
+            "/v1/analytics/reports/mrr/query", json={"range": "last_1_days", "shape": "scalar"}
+        )
+    )
+    assert _values(html, "mrr") == {c.lower(): D(v) for c, v in mrr["rows"]}
+    # Usage per day: each meter's chart is usage by meter in DAY windows, all customers.
+    charts = re.findall(r'data-meter="([^"]+)"(.*?)</svg>', html, re.S)
+    assert charts, "the demo meters usage"
+    # The chart's 30 UTC days end today: from midnight 29 days back.
+    first_day = (now - timedelta(days=29)).replace(hour=0, minute=0, second=0, microsecond=0)
+    for meter_id, chart_html in charts:
+        usage = _json(
+            api.post(
+                "/v1/events/usage/meter",
+                json={
+                    "meter_id": meter_id,
+                    "start_time": _z(first_day),
+                    "end_time": _z(now),
+                    "window_size": "DAY",
+                },
+            )
+        )
+        api_days = {w["window_size"][:10]: D(w["value"]) for w in usage["results"] if w["value"]}
+        shown = {
+            day: D(v.replace(",", ""))
+            for day, v in re.findall(r'data-day="([\d-]+)" data-value="([^"]+)"', chart_html)
+            if v != "0"
+        }
+        assert shown == api_days, meter_id
+
+
+def _z(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> None:
