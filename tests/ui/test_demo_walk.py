@@ -2,7 +2,8 @@
 page of the navigation (the wallets, licenses and instances lists among them, and the demo's
 low-balance alert on the overview), a customer's page, and every action a vendor takes there (create a
 customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
-revoke a key, add a webhook endpoint, save the seller profile), each checked against the API
+revoke a key, add a webhook endpoint and replay a delivery to it (the same message arrives
+again), save the seller profile), each checked against the API
 afterwards. The overview's MRR, amounts due and overdue, revenue by month and usage per day
 equal the API's (the MRR report, the invoices, the revenue analytics, usage by meter).
 Screenshots go to ``test-output/demo-*.png``. SQLite only: the demo seeds the embedded
@@ -16,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +30,7 @@ import pytest
 from tests.conftest import Server, start_server, stop_server, unique
 from tests.ui.test_dashboard import CHROMIUM, FLAGS, OUTPUT
 from tests.ui.test_overview import _values
+from tests.webhooks.conftest import Receiver, receiver  # noqa: F401 - the receiving endpoint
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None,
@@ -140,7 +143,10 @@ def _z(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> None:
+def test_every_page_and_action_on_a_demo_database(
+    demo: tuple[Server, str],
+    receiver: Receiver,  # noqa: F811 - the fixture imported above
+) -> None:
     from playwright.sync_api import sync_playwright
 
     server, key = demo
@@ -282,15 +288,32 @@ def test_every_page_and_action_on_a_demo_database(demo: tuple[Server, str]) -> N
             )
             assert probe.status_code == 401
 
-            # Add a webhook endpoint.
+            # Add a webhook endpoint; a delivery to it, replayed from its page.
             page.goto(server.base_url + "/ui/webhooks")
-            hook_url = f"https://hooks.example.com/{unique('walk')}"
+            path = f"/{unique('walk')}"
+            hook_url = receiver.url(path)
             page.fill("#add-endpoint input[name=url]", hook_url)
             page.click("#add-endpoint button[type=submit]")
             page.wait_for_load_state()
             hooks = _json(api.get("/v1/webhooks/endpoints"))["items"]
-            assert hook_url in {h["url"] for h in hooks}
+            [hook] = [h for h in hooks if h["url"] == hook_url]
+            made = api.post("/v1/customers", json={"external_id": unique("hook"), "name": "Hook"})
+            assert made.status_code == 201, made.text
+            [first] = receiver.wait_for(path, 1)
+            deliveries = f"/v1/webhooks/endpoints/{hook['id']}/deliveries"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # finished once the answer is recorded
+                done = _json(api.get(deliveries))["items"]
+                if done and done[0]["status"] != "pending":
+                    break
+                time.sleep(0.05)
+            page.goto(server.base_url + "/ui/webhooks")
             shot(page, "webhooks-added")
+            page.click(f"tr[data-delivery='{done[0]['id']}'] button.replay")
+            page.wait_for_load_state()
+            _, again = receiver.wait_for(path, 2)
+            assert again.headers["webhook-id"] == first.headers["webhook-id"]  # the same message
+            assert again.json == first.json
 
             # Save the seller profile.
             page.goto(server.base_url + "/ui/settings/profile")
