@@ -4,8 +4,9 @@ low-balance alert on the overview), a customer's page, and every action a vendor
 customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
 revoke a key, add a webhook endpoint and replay a delivery to it (the same message arrives
 again), save the seller profile), each checked against the API
-afterwards. The overview's MRR, amounts due and overdue, revenue by month and usage per day
-equal the API's (the MRR report, the invoices, the revenue analytics, usage by meter).
+afterwards. The overview's MRR, amounts due and overdue, revenue by month, top customers by
+revenue and usage per day equal the API's (the MRR report, the invoices, the revenue
+analytics, usage by meter).
 Screenshots go to ``test-output/demo-*.png``. SQLite only: the demo seeds the embedded
 default, as a first-time user runs it."""
 
@@ -106,6 +107,31 @@ def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
     assert by_month and all(
         D(bars[month].replace(",", "")) == amount for month, amount in by_month.items()
     ), (bars, dict(by_month))
+    # Top customers by revenue: the revenue analytics of the twelve months shown, by customer.
+    back = now.year * 12 + now.month - 1 - 11
+    since = f"{back // 12:04d}-{back % 12 + 1:02d}-01T00:00:00Z"
+    by_customer = _json(
+        api.post(
+            "/v1/analytics/revenue",
+            json={
+                "start_time": since,
+                "granularity": "total",
+                "status": "FINAL",
+                "group_by": ["customer_id"],
+            },
+        )
+    )
+    totals: dict[tuple[str, str], D] = defaultdict(D)
+    for row in by_customer["rows"]:
+        totals[row["group"]["customer_id"], row["group"]["currency"]] += D(row["net_amount"])
+    ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    table = re.search(r'id="top-revenue".*?</table>', html, re.S)
+    assert table is not None
+    shown_top = re.findall(
+        r'href="/ui/customers/([^"]+)">[^<]*</a></td><td class="num" data-value="([^"]+)"',
+        table[0],
+    )
+    assert ranked and [(c, D(v)) for c, v in shown_top] == [(c, a) for (c, _), a in ranked]
     # MRR: the API's MRR report, per currency.
     mrr = _json(
         api.post(
