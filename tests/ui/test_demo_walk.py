@@ -4,9 +4,9 @@ low-balance alert on the overview), a customer's page, and every action a vendor
 customer, subscribe it, finalize, mark paid and void invoices, top up a wallet, mint and
 revoke a key, add a webhook endpoint and replay a delivery to it (the same message arrives
 again), save the seller profile), each checked against the API
-afterwards. The overview's MRR, amounts due and overdue, revenue by month, top customers by
-revenue and usage per day equal the API's (the MRR report, the invoices, the revenue
-analytics, usage by meter).
+afterwards. Every number of the overview equals the API's: MRR (the MRR report), amounts due
+and overdue (the invoices), revenue by month and top customers by revenue (the revenue
+analytics), usage per day and top customers by usage (usage by meter).
 Screenshots go to ``test-output/demo-*.png``. SQLite only: the demo seeds the embedded
 default, as a first-time user runs it."""
 
@@ -79,6 +79,7 @@ def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
     invoices = _invoices(api)
     owed: dict[str, D] = defaultdict(D)
     late: dict[str, D] = defaultdict(D)
+    late_count = 0
     for i in invoices:
         if i["invoice_status"] != "FINALIZED" or not D(i["amount_remaining"]):
             continue
@@ -86,9 +87,12 @@ def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
         due = i.get("due_date")
         if due and datetime.fromisoformat(due.replace("Z", "+00:00")) < now:
             late[i["currency"].lower()] += D(i["amount_remaining"])
+            late_count += 1
     assert owed and late, "the demo has invoices due and overdue"
     assert _values(html, "due") == dict(owed)
     assert _values(html, "overdue") == dict(late)
+    counted = re.search(r"Overdue · (\d+) invoices?<", html)
+    assert counted is not None and int(counted[1]) == late_count
     # Revenue by month: the revenue analytics of finalized invoices, summed by month.
     first = (now.date().replace(day=1) - timedelta(days=1)).replace(day=1)
     report = _json(
@@ -163,6 +167,36 @@ def _overview_equals_the_api(html: str, api: httpx.Client) -> None:
             if v != "0"
         }
         assert shown == api_days, meter_id
+    # Top customers by usage, per feature: each customer's usage by meter over the same days.
+    features = _json(api.get("/v1/features", params={"limit": 100}))["items"]
+    meter_of = {f["name"]: f["meter_id"] for f in features if f.get("meter_id")}
+    people = _json(api.get("/v1/customers", params={"limit": 100}))["items"]
+    tables = re.findall(
+        r'<table class="top-usage" data-feature="([^"]+)">(.*?)</table>', html, re.S
+    )
+    assert tables, "the demo's features have usage"
+    for name, table_html in tables:
+        used: dict[str, D] = {}
+        for person in people:
+            answer = _json(
+                api.post(
+                    "/v1/events/usage/meter",
+                    json={
+                        "meter_id": meter_of[name],
+                        "external_customer_id": person["external_id"],
+                        "start_time": _z(first_day),
+                        "end_time": _z(now),
+                        "window_size": "DAY",
+                    },
+                )
+            )
+            total = sum((D(w["value"]) for w in answer["results"]), D(0))
+            if total:
+                used[person["external_id"]] = total
+        rows = re.findall(r'data-customer="([^"]+)">.*?data-value="([^"]+)"', table_html, re.S)
+        # The five largest, largest first (ties in any order), each the customer's own total.
+        assert [D(v) for _, v in rows] == sorted(used.values(), reverse=True)[:5], name
+        assert all(used[c] == D(v) for c, v in rows), name
 
 
 def _z(moment: datetime) -> str:
