@@ -187,3 +187,39 @@ def test_tiered_invoice_pdf_adds_up_line_by_line(tenant: Tenant, http: httpx.Cli
     assert "6,789.5 $0.0031 $21.05" in text
     assert sum((amount for amount, _ in lines), Decimal(0)) == subtotal, text
     assert subtotal == _money(invoice["subtotal"])
+
+
+def test_a_bucketed_line_shows_no_tiers_of_its_whole_quantity(
+    tenant: Tenant, http: httpx.Client
+) -> None:
+    """A bucketed meter's line is priced bucket by bucket (hour 1 peaks at 9, hour 2 at 15:
+    SLAB $0.90 + $1.25 = $2.15), not over its 24 units ($1.58): the PDF must not print tier
+    rows of the whole quantity under it, which would not add up to the line."""
+    from tests.invoicing.test_bucketed import HOURLY_PEAKS, TIERS, bucketed_plan, subscribe_and_send
+
+    if tenant.server.event_store == "clickhouse":
+        pytest.skip("the CLI clock cannot share the in-process chdb store with the server")
+    plan_id, feature = bucketed_plan(
+        http,
+        {"type": "MAX", "field": "v", "bucket_size": "HOUR"},
+        [{"billing_model": "TIERED", "tier_mode": "SLAB", "tiers": TIERS}],
+    )
+    sub_id = subscribe_and_send(http, plan_id, feature["meter"]["event_name"], HOURLY_PEAKS)
+    billed = cli(tenant.server.database_url, "bill")
+    assert billed.returncode == 0, billed.stderr
+    listed = http.get("/v1/invoices", params={"subscription_id": sub_id, "limit": 50}).json()
+    [invoice] = [
+        i
+        for i in (http.get(f"/v1/invoices/{i['id']}").json() for i in listed["items"])
+        if any(line.get("amount") == "2.15" for line in i.get("line_items") or [])
+    ]
+    response = http.get(f"/v1/invoices/{invoice['id']}/pdf")
+    assert response.status_code == 200, response.text
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
+    [line] = [row for row in text.splitlines() if row.startswith("seats ")]
+    quantity, unit, amount = line.split()[-3:]
+    assert (quantity, amount) == ("24", "$2.15"), line
+    # No tier rows: the line's own unit price, what $2.15 works out to per unit.
+    assert "Tier " not in text, text
+    rounded = (Decimal(quantity) * _money(unit)).quantize(CENT, rounding=ROUND_HALF_UP)
+    assert rounded == _money(amount), line

@@ -272,7 +272,7 @@ def render(document: InvoiceDocument) -> bytes:
     out.font(10)
     for item in document.lines:
         name = item.display_name or item.meter_display_name or item.plan_display_name or "Item"
-        tiers = _parts_of(item, document.prices)
+        tiers = _parts_of(item, document.prices, currency)
         unit = (
             "-" if item.price_unit_amount is None else unit_price(item.price_unit_amount, currency)
         )
@@ -359,7 +359,9 @@ def _unit_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow], currency: s
     return per_unit.quantize(Decimal(1).scaleb(-PRICE_PLACES))
 
 
-def _parts_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow]) -> list[TierLine]:
+def _parts_of(
+    item: InvoiceLineItem, prices: Mapping[str, PricedRow], currency: str
+) -> list[TierLine]:
     """The lines under a line that show how its amount was reached: a TIERED price's tiers,
     or a PACKAGE price's packages (``7 packages of 1,000 × $5.00``); none for the others."""
     price = prices.get(item.price_id or "")
@@ -375,7 +377,13 @@ def _parts_of(item: InvoiceLineItem, prices: Mapping[str, PricedRow]) -> list[Ti
             return []  # prorated or partly covered: the line alone
         label = f"{quantity_text(count)} packages of {quantity_text(Decimal(model.divide_by))}"
         return [TierLine(label, count, model.package_amount, Decimal(0))]
-    return tier_lines(model, item.quantity) if isinstance(model, Tiered) else []
+    if not isinstance(model, Tiered):
+        return []
+    tiers = tier_lines(model, item.quantity)
+    billed = round_money(sum((t.amount for t in tiers), Decimal(0)), minor_units(currency))
+    # Rows that do not add up to the line are not shown: a bucketed meter's line is priced
+    # bucket by bucket, not over its whole quantity, and a prorated one is scaled.
+    return tiers if billed == item.amount else []
 
 
 def invoice_pdf(session: Session, principal: Principal, invoice_id: str) -> tuple[Invoice, bytes]:
