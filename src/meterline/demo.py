@@ -33,6 +33,7 @@ from meterline.customers.commands import CreateCustomer
 from meterline.db.engine import Database
 from meterline.entitlements import service as entitlements
 from meterline.entitlements.commands import CreateEntitlement
+from meterline.invoicing import payment_status
 from meterline.invoicing import service as invoices
 from meterline.invoicing.clock import RunReport, run_once
 from meterline.invoicing.lines import LineDraft
@@ -459,7 +460,7 @@ def _collections(
                 invoices.void_invoice(session, principal, invoice_id)
                 outcome["voided"] += 1
             elif draw < 0.6:
-                invoices.update_payment_status(
+                payment_status.update_payment_status(
                     session, principal, invoice_id, payment_status="SUCCEEDED"
                 )
                 outcome["paid"] += 1

@@ -22,14 +22,13 @@ from meterline.db.rows import existing
 from meterline.invoicing import compute, failures, repository, usage_loader
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.models import Invoice, InvoiceLineItem
+from meterline.invoicing.numbering import format_number, number_period
 from meterline.invoicing.proration import prorate_cancel
 from meterline.invoicing.service import (
     LineDraft,
     create_billing_invoice,
     finalize,
-    format_number,
     line_item,
-    number_period,
     recompute_draft,
 )
 from meterline.kernel import calendar as periods

@@ -29,7 +29,7 @@ from meterline.customers import service as customers
 from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing
 from meterline.discounts import service as coupons
-from meterline.invoicing import repository
+from meterline.invoicing import numbering, repository
 from meterline.invoicing.amounts import ZERO, invoice_totals
 from meterline.invoicing.lines import LineDraft
 from meterline.invoicing.models import (
@@ -40,6 +40,7 @@ from meterline.invoicing.models import (
     Invoice,
     InvoiceLineItem,
 )
+from meterline.invoicing.paid import record_paid
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, minor_units, round_money
 from meterline.payments import held_credit
@@ -49,11 +50,9 @@ from meterline.wallets import payments as wallet_payments
 from meterline.wallets import service as wallets
 from meterline.webhooks import notify
 
-NUMBER_PREFIX = "INV"
 VOIDABLE_STATUSES = ("DRAFT", "FINALIZED", "SKIPPED")
 VOIDABLE_PAYMENTS = ("PENDING", "FAILED", "SUCCEEDED", "PARTIALLY_REFUNDED", "OVERPAID")
 PAYABLE_STATUSES = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
-SETTABLE_PAYMENTS = ("PENDING", "PROCESSING", "INITIATED", "FAILED", "SUCCEEDED", "OVERPAID")
 CREDIT_APPLIED_TYPES = ("SUBSCRIPTION", "ONE_OFF")
 # The most lines an invoice holds (a one-off invoice's line_items, a draft edited by hand).
 MAX_INVOICE_LINES = 1000
@@ -422,20 +421,6 @@ def update_invoice(
     return invoice
 
 
-def _number(session: Session, invoice: Invoice, at: datetime) -> str:
-    period = number_period(at)
-    return format_number(period, repository.next_number(session, invoice.environment_id, period))
-
-
-def number_period(at: datetime) -> str:
-    """The numbering period (``YYYYMM``, UTC) of an invoice finalized at ``at``."""
-    return at.strftime("%Y%m")
-
-
-def format_number(period: str, sequence: int) -> str:
-    return f"{NUMBER_PREFIX}-{period}-{sequence:05d}"
-
-
 @in_money_context
 def finalize(
     session: Session,
@@ -477,7 +462,7 @@ def finalize(
         and invoice.amount_remaining > 0
     ):
         _pay_from_held_credit(session, invoice, now)
-    invoice.invoice_number = number or _number(session, invoice, now)
+    invoice.invoice_number = number or numbering.next_number(session, invoice, now)
     invoice.invoice_status = "FINALIZED"
     invoice.finalized_at = now
     invoice.issue_date = invoice.issue_date or now
@@ -495,8 +480,7 @@ def _pay_from_held_credit(session: Session, invoice: Invoice, now: datetime) -> 
     paid = held_credit.pay_from_held_credit(session, invoice, invoice.amount_remaining, at=now)
     if paid <= 0:
         return
-    invoice.amount_paid += paid
-    invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
+    record_paid(invoice, paid, now)
 
 
 def _spread_credits(lines: Sequence[InvoiceLineItem], paid: Decimal) -> None:
@@ -575,65 +559,6 @@ def void_invoice(
     invoice.updated_by = principal.user_id
     session.flush()
     notify.invoice_voided(session, invoice)
-    return invoice
-
-
-@in_money_context
-def update_payment_status(
-    session: Session,
-    principal: Principal,
-    invoice_id: str,
-    *,
-    payment_status: str,
-    amount: Decimal | None = None,
-) -> Invoice:
-    """Records a payment outcome. ``amount`` (default: what remains) is added to
-    ``amount_paid`` on SUCCEEDED; paying more than is due makes the invoice OVERPAID."""
-    now = utcnow()
-    _choice(payment_status, PAYMENT_STATUSES, "payment_status")
-    if payment_status not in SETTABLE_PAYMENTS:
-        raise InvalidRequest(
-            f"payment_status cannot be set to {payment_status} directly",
-            field="payment_status",
-            details={"allowed_values": list(SETTABLE_PAYMENTS), "provided_value": payment_status},
-        )
-    if amount is not None and (not amount.is_finite() or amount <= 0):
-        raise InvalidRequest("amount must be greater than 0", field="amount")
-    invoice = _locked(session, principal, invoice_id)
-    previous_payment = invoice.payment_status
-    if invoice.invoice_status != "FINALIZED":
-        raise InvalidOperation(
-            f"Payments are recorded on finalized invoices; this one is {invoice.invoice_status}",
-            details={"invoice_status": invoice.invoice_status},
-        )
-    if invoice.payment_status in ("SUCCEEDED", "OVERPAID") and payment_status != "SUCCEEDED":
-        raise InvalidOperation(
-            f"The invoice is already paid ({invoice.payment_status})",
-            details={"payment_status": invoice.payment_status},
-        )
-    if payment_status in ("SUCCEEDED", "OVERPAID"):
-        if invoice.payment_status in ("SUCCEEDED", "OVERPAID") and amount is None:
-            raise InvalidOperation("The invoice is already paid")
-        paid = round_money(
-            amount if amount is not None else invoice.amount_remaining,
-            minor_units(invoice.currency),
-        )
-        invoice.amount_paid += paid
-        invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
-        if invoice.amount_paid > invoice.amount_due:
-            invoice.payment_status = "OVERPAID"
-        elif invoice.amount_remaining == 0:
-            invoice.payment_status = "SUCCEEDED"
-        else:
-            invoice.payment_status = "PENDING"
-        if invoice.amount_remaining == 0:
-            invoice.paid_at = now
-    else:
-        invoice.payment_status = payment_status
-    invoice.version += 1
-    invoice.updated_by = principal.user_id
-    session.flush()
-    notify.invoice_payment_changed(session, invoice, previous_payment)
     return invoice
 
 

@@ -36,6 +36,7 @@ from meterline.db.base import new_id, utcnow
 from meterline.db.rows import existing
 from meterline.invoicing import repository as invoice_rows
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.paid import record_paid
 from meterline.kernel.errors import Conflict, InvalidOperation, InvalidRequest
 from meterline.kernel.money import in_money_context, is_currency, minor_units, round_money
 from meterline.payments import mappings, repository
@@ -305,16 +306,7 @@ def apply_to_invoice(session: Session, payment: Payment, invoice: Invoice, now: 
     previous = invoice.payment_status
     left = invoice.amount_remaining
     payment.held_credit = max(ZERO, payment.amount - left)
-    invoice.amount_paid += payment.amount
-    invoice.amount_remaining = max(ZERO, invoice.amount_due - invoice.amount_paid)
-    if invoice.amount_paid > invoice.amount_due:
-        invoice.payment_status = "OVERPAID"
-    elif invoice.amount_remaining == 0:
-        invoice.payment_status = "SUCCEEDED"
-    else:
-        invoice.payment_status = "PENDING"
-    if invoice.amount_remaining == 0:
-        invoice.paid_at = now
+    record_paid(invoice, payment.amount, now)
     invoice.version += 1
     session.flush()
     notify.invoice_payment_changed(session, invoice, previous)

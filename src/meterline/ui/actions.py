@@ -20,6 +20,7 @@ from meterline.accounts.sign_in import Caller
 from meterline.api.deps import ReadSession, require_vendor
 from meterline.customers import service as customers
 from meterline.customers.commands import CreateCustomer
+from meterline.invoicing import payment_status
 from meterline.invoicing import service as invoices
 from meterline.kernel import money
 from meterline.kernel.errors import DomainError, InvalidRequest
@@ -126,7 +127,7 @@ async def mark_paid(request: Request, caller: UiCaller, invoice_id: PathId) -> R
     """Records that what remains was paid outside Meterline (a bank transfer, a cheque)."""
 
     def work(session: Any, principal: Principal, _form: FormData) -> Any:
-        return invoices.update_payment_status(
+        return payment_status.update_payment_status(
             session, principal, invoice_id, payment_status="SUCCEEDED"
         )
 

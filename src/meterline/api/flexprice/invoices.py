@@ -25,6 +25,7 @@ from meterline.api.flexprice.taxes import applied_out
 from meterline.api.json import iso, json_response
 from meterline.invoicing import cycle as billing
 from meterline.invoicing import edits, pdf, recalculation
+from meterline.invoicing import payment_status as recorded_payments
 from meterline.invoicing import service as invoices
 from meterline.invoicing.models import Invoice, InvoiceLineItem
 from meterline.kernel import money
@@ -427,7 +428,7 @@ def void_invoice(
 def update_payment_status(
     invoice_id: str, body: PaymentIn, principal: Vendor, session: WriteSession
 ) -> Response:
-    invoice = invoices.update_payment_status(
+    invoice = recorded_payments.update_payment_status(
         session, principal, invoice_id, payment_status=body.payment_status, amount=body.amount
     )
     return _render(session, invoice)
